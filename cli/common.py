@@ -1,0 +1,128 @@
+"""What every command shares: the ledger it opens, who acts, how errors and output look.
+
+Only click is imported at module level; engine, SQLAlchemy and rich load inside the commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+USER_ENV = "DUBAN_USER"
+LANG_ENV = "DUBAN_LANG"
+
+
+@dataclass
+class Context:
+    db: str | None
+    actor_override: str | None
+    lang: str
+    _app: "Duban | None" = None
+
+    def app(self) -> "Duban":
+        if self._app is None:
+            from engine.api import Duban
+
+            self._app = Duban(self.db, lang=self.lang)
+        return self._app
+
+    @property
+    def actor(self) -> str:
+        return self.actor_override or os.environ.get(USER_ENV) or os_login()
+
+
+def os_login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # getuser raises bare OSError/KeyError when no login name is known
+        return "admin"
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def domain_errors(func: F) -> F:
+    """Turns the engine's refusals into exit code 1 with the engine's own message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from engine.errors import DubanError
+
+        try:
+            return func(*args, **kwargs)
+        except DubanError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+class DateType(click.ParamType):
+    """An ISO date (also YYYY/MM/DD, YYYY年M月D日); a bad one is a usage error (exit 2)."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        from engine.calendar import parse_date
+
+        try:
+            return parse_date(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DeadlineType(click.ParamType):
+    """DATE, Nd or Nwd: checked for form here (exit 2); resolved against today by the engine."""
+
+    name = "DATE|Nd|Nwd"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from engine.calendar import parse_deadline
+
+        try:
+            parse_deadline(str(value), date(2000, 1, 1))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value).strip()
+
+
+DATE = DateType()
+DEADLINE = DeadlineType()
+
+
+def echo_json(data: Any) -> None:
+    from engine.views import jsonable
+
+    click.echo(json.dumps(jsonable(data), ensure_ascii=False, indent=2))
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+
+
+def t(en: str, zh: str) -> str:
+    """A heading in the language chosen with --lang."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx else None
+    return zh if obj is not None and obj.lang == "zh" else en

@@ -1,0 +1,812 @@
+"""The engine's front door: one ``Duban`` per database, every command one transaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
+
+from engine import trail
+from engine.calendar import WorkCalendar, parse_deadline
+from engine.clock import Clock, clock_from_env, local_today
+from engine.config import Settings, load_settings
+from engine.errors import (
+    AlreadyExists,
+    ConflictError,
+    DubanError,
+    InvalidInput,
+    MissingInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    TransitionNotAllowed,
+    UnknownEvent,
+    UnknownUser,
+    VerificationFailed,
+)
+from engine.machines import WorkflowRegistry, registry_for
+from engine.views import (
+    CampaignView,
+    EvidenceView,
+    MoveResult,
+    NoteView,
+    OutcomeView,
+    ProblemView,
+    TaskDetail,
+    TaskView,
+    TrailView,
+    UserView,
+    fen_to_yuan,
+)
+from storage.blobs import BlobStore, default_blob_root
+from storage.db import create_schema, get_engine, has_schema, lock_trail_head, resolve_url, sqlite_path, transaction
+from storage.models import (
+    OUTCOME_KINDS,
+    ROLES,
+    Campaign,
+    Evidence,
+    Outcome,
+    Problem,
+    ProgressNote,
+    Task,
+    TrailRecord,
+    User,
+)
+from workflows import Workflow
+
+DEFAULT_WORKFLOW = "rectification"
+SUPERVISING_ROLES = frozenset({"admin", "supervisor"})
+
+
+class NotInitialised(DubanError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no duban ledger in {url}: run 'duban init' (or 'duban demo') first, or pass --db")
+
+
+class Duban:
+    """A ledger. Methods that change it take the acting user's name first."""
+
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        workflow_dirs: Iterable[Path] = (),
+        blob_root: Path | None = None,
+        lang: str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.url = resolve_url(db)
+        self.clock = clock if clock is not None else clock_from_env(self.settings.timezone)
+        self.registry: WorkflowRegistry = registry_for([*self.settings.workflow_dirs, *workflow_dirs])
+        self.calendar = WorkCalendar(self.settings.extra_holidays, self.settings.extra_workdays)
+        self.blobs = BlobStore(blob_root or default_blob_root(self.url, sqlite_path(self.url)))
+        self.lang = lang or self.settings.lang
+        self._ready = False
+        self._outer: Session | None = None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def engine(self) -> sa.Engine:
+        return get_engine(self.url)
+
+    def today(self) -> date:
+        return local_today(self.clock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def is_initialised(self) -> bool:
+        return has_schema(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work; inside ``batch()`` a savepoint of the batch's transaction."""
+        if self._outer is not None:
+            with self._outer.begin_nested():
+                yield self._outer
+            return
+        if not self._ready:
+            if not self.is_initialised():
+                raise NotInitialised(self.url)
+            self._ready = True
+        with transaction(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def batch(self) -> Iterator["Duban"]:
+        """Runs many engine calls as ONE transaction: all of them land, or none (loads, imports).
+
+        Not for sharing across threads: the batch belongs to the ``Duban`` object.
+        """
+        if self._outer is not None:
+            yield self
+            return
+        with self.transaction() as session:
+            self._outer = session
+            try:
+                yield self
+            finally:
+                self._outer = None
+
+    def workflow(self, name: str) -> Workflow:
+        return self.registry.get(name)
+
+    def workflow_names(self) -> list[str]:
+        return self.registry.names()
+
+    def state_label(self, workflow: str, state: str) -> str:
+        try:
+            return self.registry.get(workflow).states[state].label.text(self.lang)
+        except (KeyError, DubanError):
+            return state
+
+    # ------------------------------------------------------------------ set-up
+    def init(self, admin: str) -> bool:
+        """Creates the schema and registers ``admin`` if nobody is registered. True if anything was created."""
+        created = False
+        if not has_schema(self.engine):
+            create_schema(self.engine)
+            created = True
+        self._ready = True
+        with transaction(self.engine) as s:
+            lock_trail_head(s)
+            if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
+                s.add(User(name=admin, role="admin", created_at=self.now()))
+                trail.append(
+                    s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
+                    actor=admin, at=self.now(), inputs={"name": admin, "role": "admin"},
+                )
+                created = True
+        return created
+
+    # ------------------------------------------------------------------ users
+    def add_user(
+        self,
+        actor: str,
+        name: str,
+        role: str,
+        *,
+        unit: str | None = None,
+        display: str | None = None,
+        email: str | None = None,
+        webhook: str | None = None,
+    ) -> UserView:
+        if role not in ROLES:
+            raise InvalidInput("role", role, f"expected one of {', '.join(ROLES)}")
+        if role == "unit" and not unit:
+            raise InvalidInput("unit", unit, "a user with role 'unit' needs --unit (the unit it acts for)")
+        name = _required_text("user name", name)
+        with self.transaction() as s:
+            user = self._user(s, actor)
+            if user.role != "admin":
+                raise PermissionDenied(actor, user.role, "add users", "only admins register users")
+            if s.execute(sa.select(User.id).where(User.name == name)).first():
+                raise AlreadyExists("user", name)
+            row = User(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
+                       created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.append(
+                s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
+                actor=actor, at=self.now(), inputs={"name": name, "role": role, "unit": unit},
+            )
+            return _user_view(row)
+
+    def list_users(self) -> list[UserView]:
+        with self.transaction() as s:
+            return [_user_view(u) for u in s.execute(sa.select(User).order_by(User.name)).scalars()]
+
+    def get_user(self, name: str) -> UserView:
+        with self.transaction() as s:
+            return _user_view(self._user(s, name))
+
+    # ------------------------------------------------------------------ campaigns and problems
+    def add_campaign(
+        self,
+        actor: str,
+        name: str,
+        *,
+        inspector: str,
+        target: str,
+        feedback_date: date,
+        rectification_end: date | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+    ) -> CampaignView:
+        name = _required_text("campaign name", name)
+        if rectification_end and rectification_end < feedback_date:
+            raise InvalidInput("end of the rectification period", rectification_end.isoformat(),
+                               f"must not be before the feedback date {feedback_date.isoformat()}")
+        if period_start and period_end and period_end < period_start:
+            raise InvalidInput("inspection period end", period_end.isoformat(),
+                               f"must not be before its start {period_start.isoformat()}")
+        with self.transaction() as s:
+            self._require_supervisor(s, actor, "add campaigns")
+            if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
+                raise AlreadyExists("campaign", name)
+            row = Campaign(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
+                           rectification_end=rectification_end, period_start=period_start,
+                           period_end=period_end, created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(), inputs={"name": name, "campaign_id": row.id})
+            return _campaign_view(row)
+
+    def list_campaigns(self) -> list[CampaignView]:
+        with self.transaction() as s:
+            return [_campaign_view(c) for c in s.execute(sa.select(Campaign).order_by(Campaign.id)).scalars()]
+
+    def add_problem(
+        self, actor: str, code: str, title: str, *, campaign: str | None = None, parent: str | None = None
+    ) -> ProblemView:
+        code = _required_text("problem code", code)
+        title = _required_text("problem title", title)
+        with self.transaction() as s:
+            self._require_supervisor(s, actor, "add problems")
+            camp = self._campaign(s, campaign)
+            if self._problem_or_none(s, camp.id, code) is not None:
+                raise AlreadyExists("problem", f"{code} in campaign {camp.name}")
+            parent_row = self._problem(s, camp, parent) if parent else None
+            row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent_row.id if parent_row else None)
+            s.add(row)
+            s.flush()
+            trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(),
+                         inputs={"campaign": camp.name, "code": code, "parent": parent})
+            return ProblemView(row.id, camp.name, code, title, parent)
+
+    def list_problems(self, campaign: str | None = None) -> list[ProblemView]:
+        with self.transaction() as s:
+            parent = sa.orm.aliased(Problem)
+            counts = (
+                sa.select(Task.problem_id, sa.func.count().label("n")).group_by(Task.problem_id).subquery()
+            )
+            stmt = (
+                sa.select(Problem, Campaign.name, parent.code, sa.func.coalesce(counts.c.n, 0))
+                .join(Campaign, Campaign.id == Problem.campaign_id)
+                .outerjoin(parent, parent.id == Problem.parent_id)
+                .outerjoin(counts, counts.c.problem_id == Problem.id)
+                .order_by(Campaign.id, Problem.id)
+            )
+            if campaign:
+                stmt = stmt.where(Campaign.id == self._campaign(s, campaign).id)
+            return [ProblemView(p.id, cname, p.code, p.title, pcode, n) for p, cname, pcode, n in s.execute(stmt)]
+
+    # ------------------------------------------------------------------ tasks
+    def add_task(
+        self,
+        actor: str,
+        title: str,
+        *,
+        problem: str,
+        leader: str,
+        unit: str,
+        due: str | date,
+        person: str | None = None,
+        code: str | None = None,
+        measures: Sequence[str] = (),
+        workflow: str = DEFAULT_WORKFLOW,
+        campaign: str | None = None,
+        observed: str | None = None,
+        flagged: bool = False,
+    ) -> MoveResult:
+        title = _required_text("task title", title)
+        leader = _required_text("responsible leader", leader)
+        unit = _required_text("responsible unit", unit)
+        wf = self.registry.get(workflow)
+        today = self.today()
+        due_date, warnings = self._deadline(due, today, "deadline")
+        with self.transaction() as s:
+            self._require_supervisor(s, actor, "add tasks")
+            camp = self._campaign(s, campaign)
+            prob = self._problem(s, camp, problem)
+            if code is None:
+                code = self._next_code(s, camp.id)
+            elif s.execute(sa.select(Task.id).where(Task.campaign_id == camp.id, Task.code == code)).first():
+                raise AlreadyExists("task", f"{code} in campaign {camp.name}")
+            now = self.now()
+            row = Task(
+                campaign_id=camp.id, problem_id=prob.id, code=code, title=title, observed=observed,
+                measures=json.dumps([m for m in measures if m.strip()], ensure_ascii=False),
+                leader=leader, unit=unit, person=person, due=due_date, workflow=wf.name,
+                state=wf.initial, flagged=flagged, version=1, created_at=now, updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            trail.append(
+                s, task_id=row.id, event="create", from_state=None, to_state=wf.initial, version=1,
+                actor=actor, at=now,
+                inputs={"code": code, "title": title, "due": due_date, "unit": unit, "leader": leader,
+                        "workflow": wf.name, "flagged": flagged or None},
+            )
+            return MoveResult(self._view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
+
+    def fire(
+        self,
+        actor: str,
+        task_id: int,
+        event: str,
+        *,
+        note: str | None = None,
+        plan: str | None = None,
+        target: date | None = None,
+        reason: str | None = None,
+        due: str | date | None = None,
+        expected_version: int | None = None,
+    ) -> MoveResult:
+        """Fires ``event`` on a task: checks state, role, inputs and preconditions, then writes
+        the new state and its trail record together, or nothing at all."""
+        given = {"note": _blank_to_none(note), "reason": _blank_to_none(reason), "plan": _blank_to_none(plan),
+                 "target": target, "due": due}
+        today = self.today()
+        with self.transaction() as s:
+            user = self._user(s, actor)
+            task = self._task(s, task_id)
+            wm = self.registry.machine(task.workflow)
+            wf = wm.workflow
+            ev = wf.events.get(event)
+            if ev is None:
+                raise UnknownEvent(task.code, wf.name, event, wf.events)
+            if expected_version is not None and expected_version != task.version:
+                raise ConflictError(task.code, expected_version, task.version)
+            if task.state not in ev.sources:
+                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
+            self._check_role(user, task, ev.roles, f"fire '{event}' on task {task.code}")
+            missing = [name for name in ev.requires if given.get(name) is None]
+            if missing:
+                raise MissingInput(task.code, task.state, event, missing)
+            warnings: list[str] = []
+            changes: dict[str, Any] = {}
+            inputs: dict[str, Any] = {}
+            if given["target"] is not None:
+                if given["target"] < today:
+                    raise InvalidInput("target date", given["target"].isoformat(),
+                                       f"must not be before today ({today.isoformat()})")
+                inputs["target"] = given["target"]
+            if given["due"] is not None:
+                new_due, warnings = self._deadline(given["due"], today, "deadline")
+                inputs.update(due=new_due, previous_due=task.due)
+                if "due" in ev.requires:
+                    changes["due"] = new_due
+            if "plan" in ev.requires:
+                changes.update(followup_plan=given["plan"], followup_target=given["target"])
+                inputs["plan"] = given["plan"]
+            if given["reason"]:
+                inputs["reason"] = given["reason"]
+            for pre in ev.preconditions:
+                self._check_precondition(s, task, event, pre)
+            new_state = wm.fire(task.state, event)
+            if new_state is None:
+                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
+            from_state = task.state
+            changes["state"] = new_state
+            self._write(s, task, changes, actor, event, from_state, new_state,
+                        note=given["note"] or given["reason"], inputs=inputs)
+            return MoveResult(self._view_by_id(s, task), event, from_state, new_state, warnings)
+
+    def add_note(self, actor: str, task_id: int, text: str, *, on: date | None = None,
+                 expected_version: int | None = None) -> NoteView:
+        text = _required_text("note", text)
+        today = self.today()
+        on = on or today
+        if on > today:
+            raise InvalidInput("note date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "note", "add notes", expected_version)
+            row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
+            s.add(row)
+            self._write(s, task, {}, actor, "note", task.state, task.state, note=text, inputs={"on": on})
+            return NoteView(row.id, on, text, actor)
+
+    def extend(self, actor: str, task_id: int, due: str | date, reason: str,
+               expected_version: int | None = None) -> MoveResult:
+        reason = _required_text("reason for the extension", reason)
+        today = self.today()
+        new_due, warnings = self._deadline(due, today, "new deadline")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "extend", "extend deadlines", expected_version)
+            wf = self.registry.get(task.workflow)
+            if not wf.states[task.state].open:
+                raise InvalidInput("task", task.code,
+                                   f"it is '{task.state}', where no deadline applies; only open tasks "
+                                   f"({', '.join(wf.open_states())}) can be extended")
+            if new_due == task.due:
+                raise InvalidInput("new deadline", new_due.isoformat(), "it is the current deadline already")
+            old = task.due
+            self._write(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=reason,
+                        inputs={"previous_due": old, "due": new_due, "reason": reason, "approved_by": actor})
+            return MoveResult(self._view_by_id(s, task), "extend", task.state, task.state, warnings)
+
+    def flag(self, actor: str, task_id: int, flagged: bool = True, *, reason: str | None = None,
+             expected_version: int | None = None) -> MoveResult:
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "flag", "flag tasks for priority supervision",
+                                         expected_version)
+            if task.flagged == flagged:
+                raise InvalidInput("flag", "on" if flagged else "off",
+                                   f"task {task.code} is {'already' if flagged else 'not'} flagged")
+            event = "flag" if flagged else "unflag"
+            self._write(s, task, {"flagged": flagged}, actor, event, task.state, task.state,
+                        note=_blank_to_none(reason), inputs={})
+            return MoveResult(self._view_by_id(s, task), event, task.state, task.state)
+
+    def add_evidence(self, actor: str, task_id: int, path: Path | str, *, note: str | None = None,
+                     name: str | None = None) -> EvidenceView:
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidInput("evidence file", str(path), "no such file (give the path of an existing file)")
+        with self.transaction() as s:
+            # Check before storing bytes, so a refused user leaves nothing behind.
+            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+        blob = self.blobs.put_file(path)
+        return self._record_evidence(actor, task_id, blob.sha256, blob.size, name or path.name, note)
+
+    def add_evidence_bytes(self, actor: str, task_id: int, name: str, data: bytes, *,
+                           note: str | None = None) -> EvidenceView:
+        with self.transaction() as s:
+            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+        blob = self.blobs.put_bytes(data)
+        return self._record_evidence(actor, task_id, blob.sha256, blob.size, name, note)
+
+    def _record_evidence(self, actor: str, task_id: int, sha: str, size: int, name: str,
+                         note: str | None) -> EvidenceView:
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+            row = Evidence(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
+                           added_by=actor, added_at=self.now())
+            s.add(row)
+            self._write(s, task, {}, actor, "evidence", task.state, task.state, note=note,
+                        inputs={"sha256": sha, "name": name, "size": size})
+            s.flush()
+            return _evidence_view(row)
+
+    def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
+                    on: date | None = None) -> OutcomeView:
+        if kind not in OUTCOME_KINDS:
+            raise InvalidInput("outcome kind", kind, f"expected one of {', '.join(OUTCOME_KINDS)}")
+        text = _required_text("outcome text", text)
+        fen = None
+        if amount is not None:
+            fen = _yuan_to_fen(amount)
+        if kind == "funds" and fen is None:
+            raise InvalidInput("amount", None, "an outcome of kind 'funds' needs --amount YUAN (e.g. 240.00)")
+        if kind != "funds" and fen is not None:
+            raise InvalidInput("amount", str(amount), "only outcomes of kind 'funds' carry an amount")
+        today = self.today()
+        if on is not None and on > today:
+            raise InvalidInput("outcome date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "outcome", "record outcomes", None)
+            row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
+                          created_at=self.now())
+            s.add(row)
+            self._write(s, task, {}, actor, "outcome", task.state, task.state, note=text,
+                        inputs={"kind": kind, "amount": fen_to_yuan(fen) if fen is not None else None,
+                                "on": on or today})
+            s.flush()
+            return _outcome_view(row)
+
+    # ------------------------------------------------------------------ reading
+    def get_task(self, task_id: int) -> TaskDetail:
+        with self.transaction() as s:
+            task = self._task(s, task_id)
+            view = self._view_by_id(s, task)
+            prob = s.get(Problem, task.problem_id)
+            wf = self.registry.get(task.workflow)
+            notes = s.execute(sa.select(ProgressNote).where(ProgressNote.task_id == task.id)
+                              .order_by(ProgressNote.on, ProgressNote.id)).scalars()
+            evidence = s.execute(sa.select(Evidence).where(Evidence.task_id == task.id).order_by(Evidence.id)).scalars()
+            outcomes = s.execute(sa.select(Outcome).where(Outcome.task_id == task.id).order_by(Outcome.id)).scalars()
+            return TaskDetail(
+                task=view,
+                observed=task.observed,
+                measures=json.loads(task.measures or "[]"),
+                problem_title=prob.title if prob else "",
+                notes=[NoteView(n.id, n.on, n.text, n.author) for n in notes],
+                evidence=[_evidence_view(e) for e in evidence],
+                outcomes=[_outcome_view(o) for o in outcomes],
+                history=self._history(s, task.id),
+                allowed_events=[e.name for e in wf.events_from(task.state)],
+            )
+
+    def history(self, task_id: int) -> list[TrailView]:
+        with self.transaction() as s:
+            task = self._task(s, task_id)
+            return self._history(s, task.id)
+
+    def trail(self) -> list[TrailView]:
+        with self.transaction() as s:
+            return [TrailView.from_record(r) for r in s.execute(sa.select(TrailRecord).order_by(TrailRecord.id)).scalars()]
+
+    def verify(self) -> trail.VerifyReport:
+        """Raises ``VerificationFailed`` naming the first bad record or task."""
+        with self.transaction() as s:
+            report = trail.verify(s)
+        if not report.ok:
+            raise VerificationFailed(report.problems)
+        return report
+
+    def list_tasks(
+        self,
+        *,
+        states: Sequence[str] = (),
+        unit: str | None = None,
+        overdue: bool = False,
+        due_before: date | None = None,
+        flagged: bool | None = None,
+        campaign: str | None = None,
+        limit: int | None = None,
+    ) -> list[TaskView]:
+        today = self.today()
+        with self.transaction() as s:
+            stmt = (
+                sa.select(Task, Campaign.name, Problem.code)
+                .join(Campaign, Campaign.id == Task.campaign_id)
+                .join(Problem, Problem.id == Task.problem_id)
+                .order_by(Task.due, Task.id)
+            )
+            if states:
+                known = {st for name in self.registry.names() for st in self.registry.get(name).states}
+                for st in states:
+                    if st not in known:
+                        raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
+                stmt = stmt.where(Task.state.in_(list(states)))
+            if unit:
+                stmt = stmt.where(Task.unit == unit)
+            if overdue:
+                stmt = stmt.where(self._open_clause(), Task.due < today)
+            if due_before:
+                stmt = stmt.where(Task.due < due_before)
+            if flagged is not None:
+                stmt = stmt.where(Task.flagged == flagged)
+            if campaign:
+                stmt = stmt.where(Task.campaign_id == self._campaign(s, campaign).id)
+            if limit is not None:
+                if limit < 1:
+                    raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+                stmt = stmt.limit(limit)
+            return [self._view(t, cname, pcode, today) for t, cname, pcode in s.execute(stmt)]
+
+    def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
+        """Figures computed from the ledger now, never stored."""
+        today = self.today()
+        with self.transaction() as s:
+            scope = []
+            if campaign:
+                scope.append(Task.campaign_id == self._campaign(s, campaign).id)
+            by_state = dict(
+                s.execute(sa.select(Task.state, sa.func.count()).where(*scope).group_by(Task.state)).all()
+            )
+            workflows = [r[0] for r in s.execute(sa.select(Task.workflow).where(*scope).distinct())] or [DEFAULT_WORKFLOW]
+            states: dict[str, int] = {}
+            for name in workflows:
+                for st in self.registry.get(name).states:
+                    states.setdefault(st, 0)
+            for st, n in by_state.items():
+                states[st] = n
+            overdue = s.execute(
+                sa.select(sa.func.count()).select_from(Task).where(*scope, self._open_clause(), Task.due < today)
+            ).scalar_one()
+            flagged = s.execute(sa.select(sa.func.count()).select_from(Task).where(*scope, Task.flagged.is_(True))).scalar_one()
+            funds_stmt = sa.select(sa.func.coalesce(sa.func.sum(Outcome.amount_fen), 0)).where(Outcome.kind == "funds")
+            if scope:
+                funds_stmt = funds_stmt.join(Task, Task.id == Outcome.task_id).where(*scope)
+            funds = s.execute(funds_stmt).scalar_one()
+            open_count = s.execute(sa.select(sa.func.count()).select_from(Task).where(*scope, self._open_clause())).scalar_one()
+            return {
+                "as_of": today.isoformat(),
+                "campaign": campaign,
+                "total": sum(by_state.values()),
+                "states": states,
+                "open": open_count,
+                "overdue": overdue,
+                "flagged": flagged,
+                "funds_recovered": str(fen_to_yuan(funds)),
+            }
+
+    # ------------------------------------------------------------------ internals
+    def _deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
+        if isinstance(spec, date):
+            result, warnings = spec, []
+        else:
+            d = parse_deadline(spec, today, self.calendar)
+            result, warnings = d.due, list(d.warnings)
+        if result < today:
+            raise InvalidInput(what, result.isoformat(), f"must not be before today ({today.isoformat()})")
+        return result, warnings
+
+    def _user(self, s: Session, name: str) -> User:
+        user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+        if user is None:
+            raise UnknownUser(name)
+        return user
+
+    def _require_supervisor(self, s: Session, actor: str, action: str) -> User:
+        user = self._user(s, actor)
+        if user.role not in SUPERVISING_ROLES:
+            raise PermissionDenied(actor, user.role, action, "only supervisors and admins may")
+        return user
+
+    def _check_role(self, user: User, task: Task, roles: Iterable[str], action: str) -> None:
+        roles = frozenset(roles)
+        if user.role not in roles:
+            raise PermissionDenied(user.name, user.role, action,
+                                   f"the workflow allows only {', '.join(sorted(roles))}")
+        if user.role == "unit" and user.unit != task.unit:
+            raise PermissionDenied(user.name, user.role, action,
+                                   f"the task belongs to unit {task.unit!r}, the user to {user.unit!r}")
+        if user.role == "leader" and user.unit != task.unit and task.leader not in (user.name, user.display):
+            raise PermissionDenied(user.name, user.role, action,
+                                   f"the task's unit is {task.unit!r} and its leader {task.leader!r}; "
+                                   "a leader acts on tasks of its unit or that it leads")
+
+    def _task(self, s: Session, task_id: int) -> Task:
+        task = s.get(Task, task_id)
+        if task is None:
+            raise NotFound("task", task_id, "see 'duban task list' for task ids")
+        return task
+
+    def _task_for_action(self, s: Session, actor: str, task_id: int, action: str, description: str,
+                         expected_version: int | None) -> Task:
+        user = self._user(s, actor)
+        task = self._task(s, task_id)
+        wf = self.registry.get(task.workflow)
+        self._check_role(user, task, wf.permissions.get(action, frozenset()), f"{description} on task {task.code}")
+        if expected_version is not None and expected_version != task.version:
+            raise ConflictError(task.code, expected_version, task.version)
+        return task
+
+    def _check_precondition(self, s: Session, task: Task, event: str, precondition: str) -> None:
+        if precondition == "evidence":
+            has = s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first()
+            if not has:
+                raise PreconditionFailed(task.code, task.state, event,
+                                         f"the task has no evidence file; add one with "
+                                         f"'duban evidence add {task.id} FILE'")
+        else:  # the loader only admits known preconditions
+            raise PreconditionFailed(task.code, task.state, event, f"unknown precondition {precondition!r}")
+
+    def _describe_allowed(self, wf: Workflow, state: str) -> list[str]:
+        out = []
+        for ev in wf.events_from(state):
+            needs = f" (needs {', '.join(ev.requires)})" if ev.requires else ""
+            out.append(f"{ev.name}{needs}")
+        return out
+
+    def _write(self, s: Session, task: Task, changes: dict[str, Any], actor: str, event: str,
+               from_state: str | None, to_state: str | None, *, note: str | None,
+               inputs: dict[str, Any]) -> int:
+        """Updates the task only if it still has the version we read, then appends its trail record."""
+        read_version = task.version
+        now = self.now()
+        values = dict(changes, version=read_version + 1, updated_at=now)
+        result = s.execute(
+            sa.update(Task).where(Task.id == task.id, Task.version == read_version).values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+            raise ConflictError(task.code, read_version, current)
+        for key, value in values.items():
+            set_committed_value(task, key, value)
+        trail.append(s, task_id=task.id, event=event, from_state=from_state, to_state=to_state,
+                     version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs)
+        return read_version + 1
+
+    def _history(self, s: Session, task_id: int) -> list[TrailView]:
+        rows = s.execute(sa.select(TrailRecord).where(TrailRecord.task_id == task_id).order_by(TrailRecord.id)).scalars()
+        return [TrailView.from_record(r) for r in rows]
+
+    def _campaign(self, s: Session, name: str | None) -> Campaign:
+        if name:
+            camp = s.execute(sa.select(Campaign).where(Campaign.name == name)).scalar_one_or_none()
+            if camp is None:
+                names = [c for (c,) in s.execute(sa.select(Campaign.name))]
+                raise NotFound("campaign", name, f"known: {', '.join(names) or 'none (add one with duban campaign add)'}")
+            return camp
+        camps = list(s.execute(sa.select(Campaign).limit(2)).scalars())
+        if len(camps) == 1:
+            return camps[0]
+        if not camps:
+            raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
+        names = [c for (c,) in s.execute(sa.select(Campaign.name))]
+        raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign ({', '.join(names)})")
+
+    def _problem_or_none(self, s: Session, campaign_id: int, code: str) -> Problem | None:
+        return s.execute(
+            sa.select(Problem).where(Problem.campaign_id == campaign_id, Problem.code == code)
+        ).scalar_one_or_none()
+
+    def _problem(self, s: Session, camp: Campaign, code: str) -> Problem:
+        prob = self._problem_or_none(s, camp.id, code)
+        if prob is None:
+            codes = [c for (c,) in s.execute(sa.select(Problem.code).where(Problem.campaign_id == camp.id))]
+            raise NotFound("problem", code, f"campaign {camp.name} has: {', '.join(codes) or 'none'}")
+        return prob
+
+    def _next_code(self, s: Session, campaign_id: int) -> str:
+        codes = [c for (c,) in s.execute(sa.select(Task.code).where(Task.campaign_id == campaign_id))]
+        numbers = [int(c) for c in codes if re.fullmatch(r"\d+", c)]
+        return str(max(numbers, default=0) + 1)
+
+    def _open_clause(self) -> sa.ColumnElement[bool]:
+        clauses = []
+        for name in self.registry.names():
+            open_states = self.registry.get(name).open_states()
+            clauses.append(sa.and_(Task.workflow == name, Task.state.in_(open_states)))
+        return sa.or_(*clauses)
+
+    def _view(self, t: Task, campaign: str, problem: str, today: date | None = None) -> TaskView:
+        today = today or self.today()
+        wf = self.registry.get(t.workflow)
+        state = wf.states.get(t.state)
+        is_open = bool(state and state.open)
+        late = (today - t.due).days if is_open and t.due < today else 0
+        return TaskView(
+            id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
+            state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
+            days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
+            workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
+            followup_target=t.followup_target,
+        )
+
+    def _view_by_id(self, s: Session, t: Task) -> TaskView:
+        cname = s.execute(sa.select(Campaign.name).where(Campaign.id == t.campaign_id)).scalar_one()
+        pcode = s.execute(sa.select(Problem.code).where(Problem.id == t.problem_id)).scalar_one()
+        return self._view(t, cname, pcode)
+
+
+# ---------------------------------------------------------------------- helpers
+def _required_text(what: str, value: str | None) -> str:
+    if value is None or not str(value).strip():
+        raise InvalidInput(what, value, "must not be empty")
+    return str(value).strip()
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _yuan_to_fen(amount: str | Decimal) -> int:
+    try:
+        value = Decimal(str(amount).strip().replace(",", ""))
+    except InvalidOperation:
+        raise InvalidInput("amount", str(amount), "expected yuan as a number such as 240 or 240.50") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidInput("amount", str(amount), "expected a non-negative number of yuan")
+    if value != value.quantize(Decimal("0.01")):
+        raise InvalidInput("amount", str(amount), "yuan have at most two decimal places (fen)")
+    return int(value * 100)
+
+
+def _user_view(u: User) -> UserView:
+    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, u.webhook)
+
+
+def _campaign_view(c: Campaign) -> CampaignView:
+    return CampaignView(c.id, c.name, c.inspector, c.target, c.feedback_date, c.period_start, c.period_end,
+                        c.rectification_end)
+
+
+def _evidence_view(e: Evidence) -> EvidenceView:
+    return EvidenceView(e.id, e.sha256, e.original_name, e.size, e.note, e.added_by, e.added_at)
+
+
+def _outcome_view(o: Outcome) -> OutcomeView:
+    return OutcomeView(o.id, o.kind, o.on, fen_to_yuan(o.amount_fen) if o.amount_fen is not None else None,
+                       o.text, o.added_by)

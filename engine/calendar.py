@@ -1,0 +1,218 @@
+"""Chinese working days and deadline specs ("2025-10-31", "30d", "10wd").
+
+A weekday-only count is wrong around every festival (National Day, Spring Festival) and misses
+the weekend make-up working days (调休), so working days come from the State Council schedule as
+packaged by ``chinese_calendar``. That package only knows the years it was released for; beyond
+them we count Monday–Friday and say so, unless the config file supplies the year's dates.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import chinese_calendar
+
+from engine.errors import InvalidInput
+
+__all__ = [
+    "Deadline",
+    "DeadlineSpecError",
+    "InvalidDate",
+    "WorkCalendar",
+    "parse_date",
+    "parse_deadline",
+]
+
+_ONE_DAY = timedelta(days=1)
+
+# A working-day count is a day-by-day walk; without a bound a typo like "1000000wd" would spin
+# for seconds before overflowing. 10 000 working days is ~40 years, far beyond any real deadline.
+MAX_WORKDAYS = 10_000
+
+ACCEPTED_DEADLINES = (
+    "expected a date YYYY-MM-DD, Nd (calendar days) or Nwd (Chinese working days), "
+    "e.g. 2025-10-31, 30d, 10wd"
+)
+ACCEPTED_DATES = "expected YYYY-MM-DD (also YYYY/MM/DD or YYYY年M月D日)"
+
+
+class InvalidDate(InvalidInput, ValueError):
+    """A date that does not parse or does not exist. A ValueError for plain-Python callers, a
+    DubanError so the CLI reports it like any other refusal."""
+
+    def __init__(self, value: str, problem: str = "") -> None:
+        accepted = f"{ACCEPTED_DATES}; {problem}" if problem else ACCEPTED_DATES
+        super().__init__("date", value, accepted)
+
+
+class DeadlineSpecError(InvalidInput, ValueError):
+    """A deadline spec that is none of: a date, ``Nd``, ``Nwd``."""
+
+    def __init__(self, value: str, problem: str = "") -> None:
+        accepted = f"{problem}; {ACCEPTED_DEADLINES}" if problem else ACCEPTED_DEADLINES
+        super().__init__("deadline", value, accepted)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    spec: str  # canonical form: "2025-10-31", "30d" or "10wd", whatever spelling was typed
+    warnings: tuple[str, ...] = ()
+
+
+def fallback_warning(year: int) -> str:
+    return (
+        f"no official holiday data for {year}: counting Monday–Friday as working days "
+        "(add holidays and make-up days to the config file's [calendar] section)"
+    )
+
+
+class WorkCalendar:
+    """Whether a date is a Chinese working day: config extras, else the State Council schedule,
+    else Monday–Friday (recorded in ``fallback_years`` so the caller can warn)."""
+
+    def __init__(self, extra_holidays: Iterable[date] = (), extra_workdays: Iterable[date] = ()) -> None:
+        self.extra_holidays: frozenset[date] = frozenset(extra_holidays)
+        self.extra_workdays: frozenset[date] = frozenset(extra_workdays)
+        both = sorted(self.extra_holidays & self.extra_workdays)
+        if both:
+            # Silently letting one list win would hide a typo in the config file.
+            raise ValueError(
+                "calendar: date(s) listed both as holiday and as working day: "
+                + ", ".join(d.isoformat() for d in both)
+            )
+        # Someone who wrote any date for a year has taken charge of that year's schedule; warning
+        # them that we "guessed" it would be noise.
+        self.configured_years: frozenset[int] = frozenset(
+            d.year for d in self.extra_holidays | self.extra_workdays
+        )
+        self.fallback_years: set[int] = set()
+        self._cache: dict[date, bool] = {}
+
+    def is_workday(self, d: date) -> bool:
+        cached = self._cache.get(d)
+        if cached is None:
+            cached = self._cache[d] = self._compute(d)
+        return cached
+
+    def _compute(self, d: date) -> bool:
+        if d in self.extra_workdays:
+            return True
+        if d in self.extra_holidays:
+            return False
+        try:
+            return bool(chinese_calendar.is_workday(d))
+        except NotImplementedError:
+            if d.year not in self.configured_years:
+                self.fallback_years.add(d.year)
+            return d.weekday() < 5
+
+    def add_workdays(self, start: date, n: int) -> date:
+        """The n-th working day after ``start`` (``start`` itself never counts)."""
+        if n < 1:
+            raise ValueError(f"number of working days must be at least 1, got {n}")
+        d = start
+        while n:
+            d += _ONE_DAY
+            if self.is_workday(d):
+                n -= 1
+        return d
+
+    def workdays_between(self, a: date, b: date) -> int:
+        """Working days d with a < d <= b; negative when b < a, so ``workdays_between(due, today)``
+        is "working days late" (positive) or "working days left" (negative)."""
+        if b < a:
+            return -self.workdays_between(b, a)
+        count = 0
+        d = a + _ONE_DAY
+        while d <= b:
+            count += self.is_workday(d)
+            d += _ONE_DAY
+        return count
+
+    def warnings(self, years: Iterable[int] | None = None) -> list[str]:
+        """One message per year counted Monday–Friday; ``years`` narrows it to the years a
+        particular computation touched."""
+        wanted = self.fallback_years if years is None else self.fallback_years.intersection(years)
+        return [fallback_warning(y) for y in sorted(wanted)]
+
+
+@functools.cache
+def _default_calendar() -> WorkCalendar:
+    # Shared so its per-date cache survives between calls from code that has no config at hand.
+    return WorkCalendar()
+
+
+# NFKC first, so full-width input from a Chinese IME ("２０２５／１０／３１", "１０ｗｄ") parses too.
+_DASHED = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})", re.ASCII)
+_HANZI = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]", re.ASCII)
+_COUNT = re.compile(r"(-?\d+)\s*(wd|d)", re.ASCII | re.IGNORECASE)
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _date_parts(text: str) -> tuple[int, int, int] | None:
+    m = _DASHED.fullmatch(text)
+    if m:
+        return int(m[1]), int(m[3]), int(m[4])
+    m = _HANZI.fullmatch(text)
+    if m:
+        return int(m[1]), int(m[2]), int(m[3])
+    return None
+
+
+def parse_date(text: str) -> date:
+    """``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYY年M月D日``; raises InvalidDate (a ValueError)."""
+    parts = _date_parts(_normalise(text))
+    if parts is None:
+        raise InvalidDate(text)
+    try:
+        return date(*parts)
+    except ValueError as exc:
+        raise InvalidDate(text, f"there is no such day ({exc})") from None
+
+
+def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None) -> Deadline:
+    """A date, ``Nd`` (today + N calendar days) or ``Nwd`` (the N-th Chinese working day after
+    today). Past dates are accepted here: whether that is allowed is the engine's decision."""
+    text = _normalise(spec)
+    parts = _date_parts(text)
+    if parts is not None:
+        try:
+            due = date(*parts)
+        except ValueError as exc:
+            raise DeadlineSpecError(spec, f"there is no such day ({exc})") from None
+        return Deadline(due=due, spec=due.isoformat())
+
+    m = _COUNT.fullmatch(text)
+    if m is None:
+        raise DeadlineSpecError(spec)
+    n, unit = int(m[1]), m[2].lower()
+    if n < 1:
+        raise DeadlineSpecError(spec, "the number must be at least 1")
+
+    if unit == "d":
+        try:
+            due = today + timedelta(days=n)
+        except OverflowError:
+            raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+        return Deadline(due=due, spec=f"{n}d")
+
+    if n > MAX_WORKDAYS:
+        raise DeadlineSpecError(spec, f"at most {MAX_WORKDAYS} working days")
+    cal = calendar if calendar is not None else _default_calendar()
+    try:
+        due = cal.add_workdays(today, n)
+    except OverflowError:
+        raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+    # Only the years this count walked through: an earlier, unrelated lookup of a year without
+    # data must not leak a warning onto this deadline.
+    touched = range((today + _ONE_DAY).year, due.year + 1)
+    return Deadline(due=due, spec=f"{n}wd", warnings=tuple(cal.warnings(touched)))

@@ -1,0 +1,75 @@
+"""Settings from a TOML file: ``DUBAN_CONFIG``, else ``config.toml`` in the user config dir."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.clock import DEFAULT_TIMEZONE
+from engine.errors import InvalidInput
+
+CONFIG_ENV = "DUBAN_CONFIG"
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("duban", appauthor=False)) / "config.toml"
+
+
+@dataclass
+class Settings:
+    timezone: str = DEFAULT_TIMEZONE
+    lang: str = "en"
+    extra_holidays: list[date] = field(default_factory=list)
+    extra_workdays: list[date] = field(default_factory=list)
+    workflow_dirs: list[Path] = field(default_factory=list)
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Missing file → defaults. A file that is there but wrong is an error naming file and key."""
+    explicit = path or os.environ.get(CONFIG_ENV)
+    cfg_path = Path(explicit) if explicit else default_config_path()
+    if not cfg_path.exists():
+        if explicit:
+            raise InvalidInput("config file", str(cfg_path), "the file does not exist")
+        return Settings()
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput("config file", str(cfg_path), f"not valid TOML: {exc}") from None
+    settings = Settings(source=cfg_path, raw=raw)
+    general = raw.get("general", {})
+    settings.timezone = str(general.get("timezone", DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{cfg_path}: general.timezone", settings.timezone, "expected an IANA zone such as Asia/Shanghai"
+        ) from None
+    settings.lang = str(general.get("lang", "en"))
+    cal = raw.get("calendar", {})
+    settings.extra_holidays = [_as_date(cfg_path, "calendar.holidays", d) for d in cal.get("holidays", [])]
+    settings.extra_workdays = [_as_date(cfg_path, "calendar.workdays", d) for d in cal.get("workdays", [])]
+    settings.workflow_dirs = [Path(p).expanduser() for p in raw.get("workflows", {}).get("dirs", [])]
+    return settings
+
+
+def _as_date(path: Path, key: str, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(f"{path}: {key}", value, "expected a date YYYY-MM-DD") from None

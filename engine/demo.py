@@ -1,0 +1,155 @@
+"""The demo: the real case of ``shared/reference`` loaded through the engine's own API.
+
+The case is data (``engine/data/demo_case.toml``); this module only replays it, step by step,
+with the clock set to each step's date, so the demo obeys every rule and leaves a full trail.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from engine.api import Duban
+from engine.clock import FixedClock
+from engine.config import Settings
+from engine.errors import DemoRefused, DubanError
+
+DEMO_RESOURCE = "demo_case.toml"
+
+
+@dataclass
+class DemoResult:
+    loaded: bool
+    campaign: str
+    as_of: date
+    tasks: int
+    steps: int
+    url: str
+
+
+def read_case(path: Path | None = None) -> dict[str, Any]:
+    if path is not None:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    text = resources.files("engine.data").joinpath(DEMO_RESOURCE).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def case_as_of(case: dict[str, Any]) -> date:
+    return case["campaign"]["as_of"]
+
+
+def load_demo(
+    db: str | None,
+    admin: str,
+    *,
+    settings: Settings | None = None,
+    case_path: Path | None = None,
+    blob_root: Path | None = None,
+) -> DemoResult:
+    """Loads the case into the ledger at ``db`` (initialising it if needed) in one transaction.
+
+    Loaded already → nothing is done. A ledger holding anything else → ``DemoRefused``.
+    """
+    case = read_case(case_path)
+    camp = case["campaign"]
+    start = min(t["assigned_on"] for t in case["tasks"])
+    clock = FixedClock(start)
+    app = Duban(db, clock=clock, settings=settings, blob_root=blob_root)
+    app.init(admin)
+    existing = app.list_campaigns()
+    names = [c.name for c in existing]
+    steps = sum(len(t.get("steps", [])) for t in case["tasks"])
+    if camp["name"] in names:
+        return DemoResult(False, camp["name"], camp["as_of"], len(case["tasks"]), steps, app.url)
+    if existing or app.list_tasks(limit=1):
+        raise DemoRefused(
+            f"the ledger {app.url} already holds other data (campaigns: {', '.join(names)}); "
+            "the demo loads only into an empty ledger: give it a new one with --db PATH"
+        )
+    actor = _an_admin(app, admin)
+    with app.batch():
+        _load(app, clock, case, actor)
+    return DemoResult(True, camp["name"], camp["as_of"], len(case["tasks"]), steps, app.url)
+
+
+def _an_admin(app: Duban, preferred: str) -> str:
+    users = app.list_users()
+    for u in users:
+        if u.name == preferred and u.role == "admin":
+            return u.name
+    for u in users:
+        if u.role == "admin":
+            return u.name
+    raise DemoRefused(f"the ledger {app.url} has no admin user to load the demo as")
+
+
+def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> None:
+    camp = case["campaign"]
+    clock.set(camp["feedback_date"])
+    known = {u.name for u in app.list_users()}
+    for user in case["users"]:
+        if user["name"] not in known:
+            app.add_user(admin, user["name"], user["role"], unit=user.get("unit"), display=user.get("display"),
+                         email=user.get("email"))
+    supervisor = next(u["name"] for u in case["users"] if u["role"] in ("supervisor", "admin"))
+    app.add_campaign(
+        admin, camp["name"], inspector=camp["inspector"], target=camp["target"],
+        feedback_date=camp["feedback_date"], rectification_end=camp.get("rectification_end"),
+        period_start=camp.get("period_start"), period_end=camp.get("period_end"),
+    )
+    for aspect in case["aspects"]:
+        app.add_problem(admin, aspect["code"], aspect["title"], campaign=camp["name"])
+        for problem in aspect.get("problems", []):
+            app.add_problem(admin, problem["code"], problem["title"], campaign=camp["name"], parent=aspect["code"])
+
+    # Every creation and step of every task, in date order, so the trail reads as the year ran.
+    timeline: list[tuple[date, int, int, dict[str, Any], dict[str, Any]]] = []
+    for ti, task in enumerate(case["tasks"]):
+        timeline.append((task["assigned_on"], ti, -1, task, {"action": "create"}))
+        for si, step in enumerate(task.get("steps", [])):
+            timeline.append((step["on"], ti, si, task, step))
+    timeline.sort(key=lambda item: (item[0], item[1], item[2]))
+
+    ids: dict[str, int] = {}
+    last_day: date | None = None
+    minute = 0
+    for day, _ti, _si, task, step in timeline:
+        minute = minute + 1 if day == last_day else 0
+        last_day = day
+        clock.set(datetime.combine(day, time(9, 0), tzinfo=clock.tz) + timedelta(minutes=minute))
+        try:
+            _apply(app, camp["name"], supervisor, ids, task, step)
+        except DubanError as exc:
+            raise DemoRefused(f"demo data, task {task['code']} step {step['action']} on {day}: {exc}") from exc
+
+
+def _apply(app: Duban, campaign: str, supervisor: str, ids: dict[str, int], task: dict[str, Any],
+           step: dict[str, Any]) -> None:
+    action = step["action"]
+    if action == "create":
+        result = app.add_task(
+            supervisor, task["title"], problem=task["problem"], leader=task["leader"], unit=task["unit"],
+            due=task["due"], person=task.get("person"), code=task["code"], measures=task.get("measures", []),
+            campaign=campaign, observed=task.get("observed"), flagged=task.get("flagged", False),
+        )
+        ids[task["code"]] = result.task.id
+        return
+    task_id = ids[task["code"]]
+    by = step["by"]
+    if action == "note":
+        app.add_note(by, task_id, step["text"], on=step["on"])
+    elif action == "evidence":
+        app.add_evidence_bytes(by, task_id, step["file"], step["content"].encode("utf-8"), note=step.get("note"))
+    elif action == "outcome":
+        app.add_outcome(by, task_id, step["kind"], step["text"], amount=step.get("amount"), on=step["on"])
+    elif action == "extend":
+        app.extend(by, task_id, step["due"], step["reason"])
+    elif action == "flag":
+        app.flag(by, task_id, True, reason=step.get("reason"))
+    else:
+        app.fire(by, task_id, action, note=step.get("note"), plan=step.get("plan"), target=step.get("target"),
+                 reason=step.get("reason"), due=step.get("due"))

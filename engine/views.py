@@ -1,0 +1,167 @@
+"""What the engine hands out: plain, typed, JSON-ready values (no live database rows)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class _View:
+    def as_dict(self) -> dict[str, Any]:
+        return jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+def fen_to_yuan(fen: int | None) -> Decimal:
+    return (Decimal(fen or 0) / 100).quantize(Decimal("0.01"))
+
+
+@dataclass
+class UserView(_View):
+    id: int
+    name: str
+    role: str
+    unit: str | None
+    display: str | None = None
+    email: str | None = None
+    webhook: str | None = None
+
+
+@dataclass
+class CampaignView(_View):
+    id: int
+    name: str
+    inspector: str
+    target: str
+    feedback_date: date
+    period_start: date | None
+    period_end: date | None
+    rectification_end: date | None
+
+
+@dataclass
+class ProblemView(_View):
+    id: int
+    campaign: str
+    code: str
+    title: str
+    parent: str | None
+    tasks: int = 0
+
+
+@dataclass
+class TaskView(_View):
+    id: int
+    code: str
+    title: str
+    campaign: str
+    problem: str
+    state: str
+    state_label: str
+    due: date
+    overdue: bool
+    days_overdue: int
+    flagged: bool
+    leader: str
+    unit: str
+    person: str | None
+    workflow: str
+    version: int
+    followup_plan: str | None = None
+    followup_target: date | None = None
+
+
+@dataclass
+class NoteView(_View):
+    id: int
+    on: date
+    text: str
+    author: str
+
+
+@dataclass
+class EvidenceView(_View):
+    id: int
+    sha256: str
+    original_name: str
+    size: int
+    note: str | None
+    added_by: str
+    added_at: datetime
+
+
+@dataclass
+class OutcomeView(_View):
+    id: int
+    kind: str
+    on: date | None
+    amount: Decimal | None
+    text: str
+    added_by: str
+
+
+@dataclass
+class TrailView(_View):
+    id: int
+    task_id: int | None
+    event: str
+    from_state: str | None
+    to_state: str | None
+    version: int | None
+    actor: str
+    at: datetime
+    note: str | None
+    inputs: dict[str, Any]
+    hash: str
+
+    @classmethod
+    def from_record(cls, rec: Any) -> "TrailView":
+        return cls(
+            id=rec.id,
+            task_id=rec.task_id,
+            event=rec.event,
+            from_state=rec.from_state,
+            to_state=rec.to_state,
+            version=rec.version,
+            actor=rec.actor,
+            at=rec.at,
+            note=rec.note,
+            inputs=json.loads(rec.inputs or "{}"),
+            hash=rec.hash,
+        )
+
+
+@dataclass
+class TaskDetail(_View):
+    task: TaskView
+    observed: str | None
+    measures: list[str]
+    problem_title: str
+    notes: list[NoteView] = field(default_factory=list)
+    evidence: list[EvidenceView] = field(default_factory=list)
+    outcomes: list[OutcomeView] = field(default_factory=list)
+    history: list[TrailView] = field(default_factory=list)
+    allowed_events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MoveResult(_View):
+    task: TaskView
+    event: str
+    from_state: str | None
+    to_state: str | None
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Tables, database URLs and sessions. Knows dialects; knows no business rules."""

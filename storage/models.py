@@ -1,0 +1,184 @@
+"""The ledger's tables.
+
+Money is integer fen, datetimes are UTC (see ``UTCDateTime``), dates are local calendar dates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as naive UTC and hands them back aware, on every dialect."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given; duban stores aware datetimes only")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def _utc_column(*, nullable: bool = False, index: bool = False) -> sa.Column:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+ROLES = ("admin", "supervisor", "leader", "unit")
+OUTCOME_KINDS = ("funds", "talk", "rule", "training", "other")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(120), unique=True, nullable=False))
+    role: str = Field(max_length=20)
+    unit: str | None = Field(default=None, max_length=200)
+    display: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    webhook: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaigns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(300), unique=True, nullable=False))
+    inspector: str = Field(max_length=300)
+    target: str = Field(max_length=300)
+    period_start: date | None = None
+    period_end: date | None = None
+    feedback_date: date
+    rectification_end: date | None = None
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Problem(SQLModel, table=True):
+    """A node of the feedback tree: an aspect (no parent) or a specific problem."""
+
+    __tablename__ = "problems"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "code", name="uq_problem_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaigns.id", index=True)
+    code: str = Field(max_length=60)
+    title: str
+    parent_id: int | None = Field(default=None, foreign_key="problems.id", index=True)
+
+
+class Task(SQLModel, table=True):
+    """One itemised problem: the unit of supervision."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "code", name="uq_task_code"),
+        sa.Index("ix_tasks_state_due", "state", "due"),
+        sa.Index("ix_tasks_unit_state", "unit", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaigns.id", index=True)
+    problem_id: int = Field(foreign_key="problems.id", index=True)
+    code: str = Field(max_length=60)
+    title: str
+    observed: str | None = None
+    measures: str = Field(default="[]", description="JSON list of measure texts")
+    leader: str = Field(max_length=200)
+    unit: str = Field(max_length=200)
+    person: str | None = Field(default=None, max_length=200)
+    due: date = Field(index=True)
+    workflow: str = Field(max_length=60)
+    state: str = Field(max_length=60)
+    flagged: bool = Field(default=False, index=True)
+    followup_plan: str | None = None
+    followup_target: date | None = None
+    version: int = 0
+    created_at: datetime = Field(sa_column=_utc_column())
+    updated_at: datetime = Field(sa_column=_utc_column())
+
+
+class ProgressNote(SQLModel, table=True):
+    __tablename__ = "progress_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    on: date
+    text: str
+    author: str = Field(max_length=120)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Evidence(SQLModel, table=True):
+    __tablename__ = "evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    sha256: str = Field(max_length=64, index=True)
+    original_name: str = Field(max_length=500)
+    size: int
+    note: str | None = None
+    added_by: str = Field(max_length=120)
+    added_at: datetime = Field(sa_column=_utc_column())
+
+
+class Outcome(SQLModel, table=True):
+    __tablename__ = "outcomes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    kind: str = Field(max_length=20, index=True)
+    on: date | None = None
+    amount_fen: int | None = None
+    text: str
+    added_by: str = Field(max_length=120)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class TrailRecord(SQLModel, table=True):
+    """One link of the hash chain. Never updated, never deleted."""
+
+    __tablename__ = "trail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int | None = Field(default=None, foreign_key="tasks.id", index=True)
+    event: str = Field(max_length=60)
+    from_state: str | None = Field(default=None, max_length=60)
+    to_state: str | None = Field(default=None, max_length=60)
+    version: int | None = None
+    actor: str = Field(max_length=120)
+    at: datetime = Field(sa_column=_utc_column())
+    note: str | None = None
+    inputs: str = Field(default="{}", description="canonical JSON of the event's inputs")
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class TrailHead(SQLModel, table=True):
+    """The end of the chain; lets verification detect removal of the newest records."""
+
+    __tablename__ = "trail_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(max_length=64)
+    count: int = 0
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "duban_meta"
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str

@@ -1,0 +1,623 @@
+"""Workflow definitions: TOML data in, frozen dataclasses out.
+
+A workflow file is data a deployment may write by hand, so the loader never stops at the first
+mistake: it collects every problem (file, key, reason) and raises them together in one
+``WorkflowError``. Keys name the place in the file: ``events.phase.roles`` when the entry has a
+usable name, ``events[2].dest`` (0-based, as TOML arrays of tables are indexed) when it has not.
+
+This module knows nothing of databases or the engine (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+KNOWN_ROLES: tuple[str, ...] = ("admin", "supervisor", "leader", "unit")
+# What an actor must supply when firing an event.
+KNOWN_INPUTS: tuple[str, ...] = ("note", "reason", "plan", "target", "due")
+# Facts about the task that must hold before an event may fire.
+KNOWN_PRECONDITIONS: tuple[str, ...] = ("evidence",)
+# Actions outside the state machine, granted in [permissions].
+KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag")
+# Top-level tables reserved for later features; kept raw so files written for a newer duban
+# still load, while any other unknown table is a typo and is reported.
+EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light")
+
+LANGUAGES: tuple[str, ...] = ("en", "zh")
+
+# Names become trigger names and CLI verbs, so they are kept to plain lowercase identifiers.
+_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+_WORKFLOW_KEYS = ("name", "version", "initial", "title", "description")
+_STATE_KEYS = ("name", "label", "open", "description")
+_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "preconditions", "description")
+_TOP_KEYS = ("workflow", "states", "events", "permissions")
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class Label:
+    en: str
+    zh: str
+
+    def text(self, lang: str = "en") -> str:
+        return self.zh if _lang(lang) == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class StateDef:
+    name: str
+    label: Label
+    open: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class EventDef:
+    name: str
+    label: Label
+    sources: tuple[str, ...]
+    dest: str
+    roles: frozenset[str]
+    requires: tuple[str, ...]
+    preconditions: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    version: int
+    initial: str
+    title: Label
+    description: str
+    states: Mapping[str, StateDef]
+    events: Mapping[str, EventDef]
+    permissions: Mapping[str, frozenset[str]]
+    extensions: Mapping[str, Any]
+    source: str
+
+    # The read-only mapping proxies are unhashable; hashing a subset of the compared fields
+    # keeps hash consistent with == (two loads of one file compare equal).
+    def __hash__(self) -> int:
+        return hash((self.name, self.version, tuple(self.states), tuple(self.events)))
+
+    def state(self, name: str) -> StateDef:
+        try:
+            return self.states[name]
+        except KeyError:
+            raise ValueError(
+                f"workflow {self.name!r} has no state {name!r}; known: {', '.join(self.states)}"
+            ) from None
+
+    def event(self, name: str) -> EventDef:
+        try:
+            return self.events[name]
+        except KeyError:
+            raise ValueError(
+                f"workflow {self.name!r} has no event {name!r}; known: {', '.join(self.events)}"
+            ) from None
+
+    def events_from(self, state: str) -> list[EventDef]:
+        self.state(state)  # an unknown state is a caller bug, not "no events"
+        return [ev for ev in self.events.values() if state in ev.sources]
+
+    def open_states(self) -> list[str]:
+        return [s.name for s in self.states.values() if s.open]
+
+    def closed_states(self) -> list[str]:
+        return [s.name for s in self.states.values() if not s.open]
+
+    def may(self, role: str, action: str) -> bool:
+        """Whether ``role`` may fire event ``action`` or do the permission action ``action``."""
+        if action in self.events:
+            return role in self.events[action].roles
+        return role in self.permissions.get(action, frozenset())
+
+
+@dataclass(frozen=True)
+class WorkflowProblem:
+    source: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}"
+
+
+class WorkflowError(Exception):
+    """Every problem found in one workflow definition."""
+
+    def __init__(self, problems: Iterable[WorkflowProblem]) -> None:
+        self.problems: list[WorkflowProblem] = list(problems)
+        n = len(self.problems)
+        head = f"invalid workflow definition ({n} problem{'s' if n != 1 else ''}):"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default would call cls(message), which is not a list of problems.
+        return (type(self), (self.problems,))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def parse_workflow(
+    text: str, source: str = "<string>", known_roles: Iterable[str] = KNOWN_ROLES
+) -> Workflow:
+    """Parse and validate one workflow from TOML text."""
+    return _parse(text, source, known_roles, expected_name=None)
+
+
+def load_workflow_file(path: str | Path, known_roles: Iterable[str] = KNOWN_ROLES) -> Workflow:
+    """Load one workflow file; its ``[workflow] name`` must equal the file stem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        raise WorkflowError([WorkflowProblem(source, "file", reason)]) from None
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise WorkflowError([WorkflowProblem(source, "file", reason)]) from None
+    return _parse(text, source, known_roles, expected_name=path.stem)
+
+
+def workflow_from_dict(
+    data: Mapping[str, Any],
+    source: str = "<dict>",
+    known_roles: Iterable[str] = KNOWN_ROLES,
+    expected_name: str | None = None,
+) -> Workflow:
+    """Validate an already-parsed document (as ``tomllib`` returns it) into a ``Workflow``."""
+    problems = _Problems(source)
+    # A bare string would otherwise become a set of its characters.
+    roles = frozenset([known_roles] if isinstance(known_roles, str) else known_roles)
+    wf = _build(data, problems, roles, expected_name)
+    if problems or wf is None:
+        raise WorkflowError(problems.items)
+    return wf
+
+
+def builtin_workflow_names() -> list[str]:
+    """Names of the workflow files shipped inside this package."""
+    return sorted(
+        entry.name[: -len(".toml")]
+        for entry in resources.files(__package__).iterdir()
+        if entry.is_file() and entry.name.endswith(".toml")
+    )
+
+
+def load_builtin(name: str) -> Workflow:
+    """Load a workflow shipped with duban; ``LookupError`` if there is none by that name."""
+    names = builtin_workflow_names()
+    if name not in names:
+        raise LookupError(f"no built-in workflow {name!r}; available: {', '.join(names) or '(none)'}")
+    return _load_builtin_cached(name)
+
+
+@lru_cache(maxsize=None)
+def _load_builtin_cached(name: str) -> Workflow:
+    # Shipped files never change while the process runs, and a Workflow is immutable.
+    entry = resources.files(__package__).joinpath(f"{name}.toml")
+    return _parse(entry.read_text(encoding="utf-8"), str(entry), KNOWN_ROLES, expected_name=name)
+
+
+def _parse(text: str, source: str, known_roles: Iterable[str], expected_name: str | None) -> Workflow:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        key = f"line {m.group(1)}" if m else "toml"
+        raise WorkflowError([WorkflowProblem(source, key, f"TOML syntax error: {exc}")]) from None
+    return workflow_from_dict(data, source, known_roles, expected_name)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[WorkflowProblem] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.items.append(WorkflowProblem(self.source, key, reason))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _lang(lang: str) -> str:
+    # Accept locale-ish spellings ("zh_CN", "en-GB") since callers often pass $LANG through.
+    short = lang.lower()[:2]
+    if short not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}; known: {', '.join(LANGUAGES)}")
+    return short
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], key: str, p: _Problems) -> None:
+    for k in table:
+        if k not in allowed:
+            p.add(f"{key}.{k}" if key else k, f"unknown key {k!r}; allowed: {', '.join(allowed)}")
+
+
+def _name(value: Any, key: str, p: _Problems, what: str) -> str | None:
+    if value is None:
+        p.add(key, f"missing {what} name")
+        return None
+    if not isinstance(value, str):
+        p.add(key, f"{what} name must be a string, not {_type_name(value)}")
+        return None
+    if not _NAME_RE.match(value):
+        p.add(key, f"invalid {what} name {value!r}: use lowercase letters, digits and _, not starting with a digit")
+        return None
+    return value
+
+
+def _text(table: Mapping[str, Any], k: str, key: str, p: _Problems) -> str:
+    value = table.get(k, "")
+    if not isinstance(value, str):
+        p.add(f"{key}.{k}", f"must be a string, not {_type_name(value)}")
+        return ""
+    return value
+
+
+def _label(value: Any, key: str, p: _Problems) -> Label:
+    if value is None:
+        p.add(key, "missing label: give a table with en and zh, e.g. { en = \"…\", zh = \"…\" }")
+        return Label("", "")
+    if not isinstance(value, dict):
+        p.add(key, f"label must be a table with en and zh, not {_type_name(value)}")
+        return Label("", "")
+    _check_keys(value, LANGUAGES, key, p)
+    texts = {}
+    for lang in LANGUAGES:
+        t = value.get(lang)
+        if t is None:
+            p.add(f"{key}.{lang}", f"missing {lang} text")
+        elif not isinstance(t, str) or not t.strip():
+            p.add(f"{key}.{lang}", f"{lang} text must be a non-empty string")
+        texts[lang] = t if isinstance(t, str) else ""
+    return Label(en=texts["en"], zh=texts["zh"])
+
+
+def _str_list(value: Any, key: str, p: _Problems, *, single_ok: bool = False) -> list[str]:
+    """A list of strings; duplicates are reported because they usually hide a typo."""
+    if single_ok and isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        want = "a string or an array of strings" if single_ok else "an array of strings"
+        p.add(key, f"must be {want}, not {_type_name(value)}")
+        return []
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            p.add(f"{key}[{i}]", f"must be a string, not {_type_name(item)}")
+        elif item in out:
+            p.add(f"{key}[{i}]", f"{item!r} listed twice")
+        else:
+            out.append(item)
+    return out
+
+
+def _vocab(items: list[str], known: Iterable[str], key: str, what: str, p: _Problems) -> list[str]:
+    known_sorted = sorted(known)
+    ok = []
+    for item in items:
+        if item in known_sorted:
+            ok.append(item)
+        else:
+            p.add(key, f"unknown {what} {item!r}; known: {', '.join(known_sorted)}")
+    return ok
+
+
+def _table_list(data: Mapping[str, Any], k: str, p: _Problems) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(k)
+    if value is None:
+        p.add(k, f"no {k} declared: add at least one [[{k}]] table")
+        return []
+    if not isinstance(value, list):
+        p.add(k, f"must be an array of tables ([[{k}]]), not {_type_name(value)}")
+        return []
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict):
+            out.append((i, item))
+        else:
+            p.add(f"{k}[{i}]", f"must be a table, not {_type_name(item)}")
+    if not value:
+        p.add(k, f"no {k} declared")
+    return out
+
+
+def _all_kept(data: Mapping[str, Any], k: str, kept: Mapping[str, Any]) -> bool:
+    """Whether every entry of the array ``k`` became a definition (none was dropped as invalid)."""
+    return isinstance(data.get(k), list) and len(data[k]) == len(kept)
+
+
+def _build(
+    data: Mapping[str, Any], p: _Problems, known_roles: frozenset[str], expected_name: str | None
+) -> Workflow | None:
+    for k in data:
+        if k not in _TOP_KEYS and k not in EXTENSION_TABLES:
+            p.add(k, f"unknown top-level table {k!r}; allowed: {', '.join(_TOP_KEYS + EXTENSION_TABLES)}")
+
+    # [workflow]; when the table itself is missing, its keys are not reported one by one.
+    head = data.get("workflow")
+    has_head = isinstance(head, dict)
+    if head is None:
+        p.add("workflow", "missing [workflow] table")
+    elif not has_head:
+        p.add("workflow", f"must be a table, not {_type_name(head)}")
+    if not has_head:
+        head = {}
+    _check_keys(head, _WORKFLOW_KEYS, "workflow", p)
+    wf_name = _name(head.get("name"), "workflow.name", p, "workflow") if has_head else None
+    if wf_name is not None and expected_name is not None and wf_name != expected_name:
+        p.add("workflow.name", f"name {wf_name!r} must equal the file stem {expected_name!r}")
+    version = head.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        p.add("workflow.version", f"version must be a positive integer, not {version!r}")
+        version = 1
+    initial = head.get("initial")
+    if initial is None:
+        if has_head:
+            p.add("workflow.initial", "missing initial state")
+    elif not isinstance(initial, str):
+        p.add("workflow.initial", f"must be a state name, not {_type_name(initial)}")
+        initial = None
+    title = _label(head.get("title"), "workflow.title", p) if has_head else Label("", "")
+    wf_description = _text(head, "description", "workflow", p)
+
+    # [[states]]
+    states: dict[str, StateDef] = {}
+    first_at: dict[str, str] = {}
+    open_ok = True
+    for i, raw in _table_list(data, "states", p):
+        name = _name(raw.get("name"), f"states[{i}].name", p, "state")
+        key = f"states.{name}" if name and name not in states else f"states[{i}]"
+        if name in states:
+            p.add(f"states[{i}].name", f"duplicate state {name!r} (first declared at {first_at[name]})")
+        _check_keys(raw, _STATE_KEYS, key, p)
+        label = _label(raw.get("label"), f"{key}.label", p)
+        is_open = raw.get("open", True)
+        if not isinstance(is_open, bool):
+            p.add(f"{key}.open", f"must be true or false, not {_type_name(is_open)}")
+            open_ok = False
+            is_open = True
+        description = _text(raw, "description", key, p)
+        if name and name not in states:
+            states[name] = StateDef(name, label, is_open, description)
+            first_at[name] = f"states[{i}]"
+
+    declared = ", ".join(states) or "(none)"
+    # Reachability and dead-end checks only mean something on a graph that is fully known;
+    # on a broken one they would bury the real mistake under consequences of it.
+    graph_ok = open_ok and bool(states) and _all_kept(data, "states", states)
+
+    def check_state(value: str, key: str) -> bool:
+        nonlocal graph_ok
+        if value in states:
+            return True
+        graph_ok = False
+        if states:  # with no valid state at all, that is the problem already reported
+            p.add(key, f"unknown state {value!r}; declared: {declared}")
+        return False
+
+    if isinstance(initial, str):
+        check_state(initial, "workflow.initial")
+
+    # [[events]]
+    events: dict[str, EventDef] = {}
+    ev_first_at: dict[str, str] = {}
+    for i, raw in _table_list(data, "events", p):
+        name = _name(raw.get("name"), f"events[{i}].name", p, "event")
+        key = f"events.{name}" if name and name not in events else f"events[{i}]"
+        if name in events:
+            p.add(f"events[{i}].name", f"duplicate event {name!r} (first declared at {ev_first_at[name]})")
+        elif name in KNOWN_ACTIONS:
+            # The CLI offers events and permission actions side by side as verbs.
+            p.add(key + ".name", f"event name {name!r} clashes with the permission action of the same name")
+        _check_keys(raw, _EVENT_KEYS, key, p)
+        label = _label(raw.get("label"), f"{key}.label", p)
+
+        if "source" not in raw:
+            p.add(f"{key}.source", "missing source: the state(s) this event leaves from")
+            graph_ok = False
+            sources: list[str] = []
+        else:
+            before = len(p.items)
+            if raw["source"] == []:
+                p.add(f"{key}.source", "empty source: name at least one state")
+            sources = _str_list(raw["source"], f"{key}.source", p, single_ok=True)
+            sources = [s for s in sources if check_state(s, f"{key}.source")]
+            if len(p.items) > before:
+                graph_ok = False
+
+        dest = raw.get("dest")
+        if dest is None:
+            p.add(f"{key}.dest", "missing dest: the state this event leads to")
+            graph_ok = False
+        elif not isinstance(dest, str):
+            p.add(f"{key}.dest", f"must be a state name, not {_type_name(dest)}")
+            graph_ok = False
+            dest = None
+        elif not check_state(dest, f"{key}.dest"):
+            dest = None
+
+        if "roles" not in raw:
+            p.add(f"{key}.roles", "missing roles: who may fire this event")
+            roles: list[str] = []
+        else:
+            if raw["roles"] == []:
+                p.add(f"{key}.roles", "empty roles: nobody could fire this event")
+            roles = _vocab(_str_list(raw["roles"], f"{key}.roles", p), known_roles, f"{key}.roles", "role", p)
+        requires = _vocab(_str_list(raw.get("requires", []), f"{key}.requires", p), KNOWN_INPUTS,
+                          f"{key}.requires", "input", p)
+        preconditions = _vocab(_str_list(raw.get("preconditions", []), f"{key}.preconditions", p),
+                               KNOWN_PRECONDITIONS, f"{key}.preconditions", "precondition", p)
+        description = _text(raw, "description", key, p)
+
+        if name and name not in events:
+            events[name] = EventDef(
+                name, label, tuple(sources), dest or "", frozenset(roles), tuple(requires),
+                tuple(preconditions), description,
+            )
+            ev_first_at[name] = f"events[{i}]"
+
+    # [permissions]
+    permissions: dict[str, frozenset[str]] = {}
+    raw_perms = data.get("permissions", {})
+    if not isinstance(raw_perms, dict):
+        p.add("permissions", f"must be a table, not {_type_name(raw_perms)}")
+        raw_perms = {}
+    for action, value in raw_perms.items():
+        key = f"permissions.{action}"
+        if action not in KNOWN_ACTIONS:
+            p.add(key, f"unknown action {action!r}; known: {', '.join(sorted(KNOWN_ACTIONS))}")
+            continue
+        permissions[action] = frozenset(_vocab(_str_list(value, key, p), known_roles, key, "role", p))
+
+    extensions = {k: data[k] for k in EXTENSION_TABLES if k in data}
+
+    if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
+        _check_graph(states, events, initial, p)
+
+    if p or wf_name is None or not isinstance(initial, str):
+        return None
+    return Workflow(
+        name=wf_name,
+        version=version,
+        initial=initial,
+        title=title,
+        description=wf_description,
+        states=MappingProxyType(states),
+        events=MappingProxyType(events),
+        permissions=MappingProxyType(permissions),
+        extensions=MappingProxyType(extensions),
+        source=p.source,
+    )
+
+
+def _check_graph(
+    states: dict[str, StateDef], events: dict[str, EventDef], initial: str, p: _Problems
+) -> None:
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    for ev in events.values():
+        for src in ev.sources:
+            edges[src].add(ev.dest)
+
+    seen = _reachable({initial}, edges)
+    for s in states:
+        if s not in seen:
+            p.add(f"states.{s}", f"unreachable: no chain of events leads here from the initial state {initial!r}")
+
+    closed = {s for s, d in states.items() if not d.open}
+    for s, d in states.items():
+        if not d.open:
+            continue
+        if not any(s in ev.sources for ev in events.values()):
+            p.add(f"states.{s}", "open state with no outgoing events: work here could never close; "
+                                 "add an event or set open = false")
+        elif not (_reachable({s}, edges) & closed):
+            p.add(f"states.{s}", "no closed state is reachable from this open state: work here could never close")
+
+
+def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+# --------------------------------------------------------------------------- rendering
+
+_UI = {
+    "en": {
+        "initial": "Initial state", "states": "States", "events": "Events", "permissions": "Permissions",
+        "open": "open", "closed": "closed", "roles": "roles", "requires": "requires",
+        "preconditions": "preconditions", "nobody": "nobody", "version": "version",
+    },
+    "zh": {
+        "initial": "初始状态", "states": "状态", "events": "事件", "permissions": "权限",
+        "open": "未结", "closed": "已结", "roles": "角色", "requires": "需填写",
+        "preconditions": "前提条件", "nobody": "无人", "version": "版本",
+    },
+}
+
+
+_MERMAID_ESCAPES = {"#": "#35;", ":": "#58;", ";": "#59;", '"': "#quot;"}
+
+
+def _mermaid_text(s: str) -> str:
+    # Mermaid ends a statement at ';' and splits labels on ':'; its entity codes are safe.
+    # One pass, so the '#' and ';' of an inserted code are not escaped again.
+    return re.sub(r'[#:;"]', lambda m: _MERMAID_ESCAPES[m.group()], s)
+
+
+def to_mermaid(wf: Workflow, lang: str = "en") -> str:
+    """A Mermaid ``stateDiagram-v2``; closed states get the ``closed`` class."""
+    lines = ["stateDiagram-v2"]
+    for s in wf.states.values():
+        lines.append(f'    state "{_mermaid_text(s.label.text(lang))}" as {s.name}')
+    lines.append(f"    [*] --> {wf.initial}")
+    for ev in wf.events.values():
+        for src in ev.sources:
+            lines.append(f"    {src} --> {ev.dest} : {_mermaid_text(ev.label.text(lang))}")
+    closed = wf.closed_states()
+    if closed:
+        lines.append("    classDef closed fill:#e8e8e8,stroke:#888")
+        lines.append(f"    class {', '.join(closed)} closed")
+    return "\n".join(lines) + "\n"
+
+
+def to_text(wf: Workflow, lang: str = "en") -> str:
+    """A plain-text description of the workflow, for ``duban workflow show``."""
+    ui = _UI[_lang(lang)]
+    label = {s: d.label.text(lang) for s, d in wf.states.items()}
+    out = [f"{wf.title.text(lang)} ({wf.name}, {ui['version']} {wf.version})"]
+    if wf.description:
+        out.append(wf.description)
+    out += ["", f"{ui['initial']}: {label[wf.initial]} ({wf.initial})", "", f"{ui['states']}:"]
+    width = max(len(s) for s in wf.states)
+    for s in wf.states.values():
+        line = f"  {s.name:<{width}}  {s.label.text(lang)} [{ui['open'] if s.open else ui['closed']}]"
+        out.append(line + (f" — {s.description}" if s.description else ""))
+    out += ["", f"{ui['events']}:"]
+    for ev in wf.events.values():
+        srcs = ", ".join(label[s] for s in ev.sources)
+        out.append(f"  {ev.name}: {ev.label.text(lang)} — {srcs} → {label[ev.dest]}")
+        if ev.description:
+            out.append(f"      {ev.description}")
+        out.append(f"      {ui['roles']}: {', '.join(sorted(ev.roles)) or ui['nobody']}")
+        if ev.requires:
+            out.append(f"      {ui['requires']}: {', '.join(ev.requires)}")
+        if ev.preconditions:
+            out.append(f"      {ui['preconditions']}: {', '.join(ev.preconditions)}")
+    out += ["", f"{ui['permissions']}:"]
+    for action in KNOWN_ACTIONS:
+        roles = wf.permissions.get(action, frozenset())
+        out.append(f"  {action}: {', '.join(sorted(roles)) or ui['nobody']}")
+    return "\n".join(out) + "\n"
