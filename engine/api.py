@@ -48,7 +48,7 @@ from engine.views import (
     fen_to_yuan,
 )
 from storage.blobs import BlobStore, default_blob_root
-from storage.db import create_schema, get_engine, has_schema, lock_trail_head, resolve_url, sqlite_path, transaction
+from storage.db import create_schema, ensure_trail_head, get_engine, has_schema, resolve_url, sqlite_path, transaction
 from storage.models import (
     OUTCOME_KINDS,
     ROLES,
@@ -94,6 +94,7 @@ class Duban:
         self.lang = lang or self.settings.lang
         self._ready = False
         self._outer: Session | None = None
+        self._names: dict[tuple[int, int], tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -160,7 +161,7 @@ class Duban:
             created = True
         self._ready = True
         with transaction(self.engine) as s:
-            lock_trail_head(s)
+            ensure_trail_head(s)
             if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
                 s.add(User(name=admin, role="admin", created_at=self.now()))
                 trail.append(
@@ -627,19 +628,20 @@ class Duban:
             raise InvalidInput(what, result.isoformat(), f"must not be before today ({today.isoformat()})")
         return result, warnings
 
-    def _user(self, s: Session, name: str) -> User:
-        user = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+    def _user(self, s: Session, name: str) -> Any:
+        """The user's row (id, name, role, unit, display, email, webhook)."""
+        user = s.connection().execute(_SELECT_USER, {"name": name}).first()
         if user is None:
             raise UnknownUser(name)
         return user
 
-    def _require_supervisor(self, s: Session, actor: str, action: str) -> User:
+    def _require_supervisor(self, s: Session, actor: str, action: str) -> Any:
         user = self._user(s, actor)
         if user.role not in SUPERVISING_ROLES:
             raise PermissionDenied(actor, user.role, action, "only supervisors and admins may")
         return user
 
-    def _check_role(self, user: User, task: Task, roles: Iterable[str], action: str) -> None:
+    def _check_role(self, user: Any, task: Task, roles: Iterable[str], action: str) -> None:
         roles = frozenset(roles)
         if user.role not in roles:
             raise PermissionDenied(user.name, user.role, action,
@@ -692,10 +694,7 @@ class Duban:
         read_version = task.version
         now = self.now()
         values = dict(changes, version=read_version + 1, updated_at=now)
-        result = s.execute(
-            sa.update(Task).where(Task.id == task.id, Task.version == read_version).values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:
             current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
             raise ConflictError(task.code, read_version, current)
@@ -763,12 +762,26 @@ class Duban:
         )
 
     def _view_by_id(self, s: Session, t: Task) -> TaskView:
-        cname = s.execute(sa.select(Campaign.name).where(Campaign.id == t.campaign_id)).scalar_one()
-        pcode = s.execute(sa.select(Problem.code).where(Problem.id == t.problem_id)).scalar_one()
-        return self._view(t, cname, pcode)
+        key = (t.campaign_id, t.problem_id)
+        names = self._names.get(key)
+        if names is None:
+            # Campaign names and problem codes never change once written, so they can be cached.
+            cname = s.execute(sa.select(Campaign.name).where(Campaign.id == t.campaign_id)).scalar_one()
+            pcode = s.execute(sa.select(Problem.code).where(Problem.id == t.problem_id)).scalar_one()
+            names = self._names[key] = (cname, pcode)
+        return self._view(t, *names)
 
 
 # ---------------------------------------------------------------------- helpers
+_TASKS = Task.__table__
+_UPDATE_TASK = _TASKS.update().where(
+    _TASKS.c.id == sa.bindparam("_id"), _TASKS.c.version == sa.bindparam("_read_version")
+)
+_USERS = User.__table__
+_SELECT_USER = sa.select(
+    _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.unit, _USERS.c.display, _USERS.c.email, _USERS.c.webhook
+).where(_USERS.c.name == sa.bindparam("name"))
+
 def _required_text(what: str, value: str | None) -> str:
     if value is None or not str(value).strip():
         raise InvalidInput(what, value, "must not be empty")
@@ -782,6 +795,9 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
+_MAX_YUAN = Decimal(10) ** 12
+
+
 def _yuan_to_fen(amount: str | Decimal) -> int:
     try:
         value = Decimal(str(amount).strip().replace(",", ""))
@@ -789,12 +805,14 @@ def _yuan_to_fen(amount: str | Decimal) -> int:
         raise InvalidInput("amount", str(amount), "expected yuan as a number such as 240 or 240.50") from None
     if not value.is_finite() or value < 0:
         raise InvalidInput("amount", str(amount), "expected a non-negative number of yuan")
+    if value >= _MAX_YUAN:  # also keeps quantize() and the BIGINT column (and sums of it) in range
+        raise InvalidInput("amount", str(amount), f"expected less than {_MAX_YUAN:,} yuan")
     if value != value.quantize(Decimal("0.01")):
         raise InvalidInput("amount", str(amount), "yuan have at most two decimal places (fen)")
     return int(value * 100)
 
 
-def _user_view(u: User) -> UserView:
+def _user_view(u: Any) -> UserView:
     return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, u.webhook)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.db import GENESIS_HASH, lock_trail_head
+from storage.db import GENESIS_HASH, ChainHead, advance_trail_head, lock_trail_head
 from storage.models import Task, TrailHead, TrailRecord
 
 
@@ -72,8 +72,8 @@ def append(
     at: datetime,
     note: str | None = None,
     inputs: Mapping[str, Any] | None = None,
-) -> TrailRecord:
-    """Adds one link; must run inside the transaction that makes the change it records."""
+) -> int:
+    """Adds one link and returns its id; must run inside the transaction that makes the change it records."""
     head = lock_trail_head(session)
     inputs_json = canonical_json({k: v for k, v in (inputs or {}).items() if v is not None})
     # Stored precision is microseconds everywhere; hash what will be read back.
@@ -90,7 +90,7 @@ def append(
         note=note,
         inputs=inputs_json,
     )
-    rec = TrailRecord(
+    values = dict(
         task_id=task_id,
         event=event,
         from_state=from_state,
@@ -103,13 +103,14 @@ def append(
         prev_hash=head.last_hash,
         hash=digest,
     )
-    session.add(rec)
-    session.flush()
-    head.last_id = rec.id or 0
-    head.last_hash = digest
-    head.count += 1
-    session.add(head)
-    return rec
+    # Core on the session's connection, not the ORM unit of work: this is the engine's hot path.
+    conn = session.connection()
+    record_id = conn.execute(_INSERT_RECORD, values).inserted_primary_key[0]
+    advance_trail_head(session, ChainHead(record_id, digest, head.count + 1))
+    return record_id
+
+
+_INSERT_RECORD = TrailRecord.__table__.insert()
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -110,14 +111,41 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
 
 
-def lock_trail_head(session: Session) -> models.TrailHead:
-    """The chain head, locked for this transaction (a no-op lock on SQLite, already serialised)."""
-    stmt = sa.select(models.TrailHead).where(models.TrailHead.id == 1)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    head = session.execute(stmt).scalar_one_or_none()
-    if head is None:
-        head = models.TrailHead(id=1, last_id=0, last_hash=GENESIS_HASH, count=0)
-        session.add(head)
-        session.flush()
-    return head
+@dataclass
+class ChainHead:
+    last_id: int
+    last_hash: str
+    count: int
+
+
+def ensure_trail_head(session: Session) -> None:
+    """Creates the chain head row once, at initialisation (never lazily under concurrency)."""
+    exists = session.execute(sa.select(models.TrailHead.id).where(models.TrailHead.id == 1)).first()
+    if exists is None:
+        session.execute(sa.insert(models.TrailHead).values(id=1, last_id=0, last_hash=GENESIS_HASH, count=0))
+
+
+_HEAD = models.TrailHead.__table__
+_SELECT_HEAD = sa.select(_HEAD.c.last_id, _HEAD.c.last_hash, _HEAD.c.count).where(_HEAD.c.id == 1)
+_SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
+_UPDATE_HEAD = _HEAD.update().where(_HEAD.c.id == 1)
+
+
+def lock_trail_head(session: Session) -> ChainHead:
+    """The chain head, locked until this transaction ends.
+
+    PostgreSQL: a row lock serialises appenders. SQLite: BEGIN IMMEDIATE already did.
+    """
+    conn = session.connection()
+    stmt = _SELECT_HEAD_FOR_UPDATE if conn.dialect.name == "postgresql" else _SELECT_HEAD
+    row = conn.execute(stmt).first()
+    if row is None:
+        ensure_trail_head(session)
+        return ChainHead(0, GENESIS_HASH, 0)
+    return ChainHead(row.last_id, row.last_hash, row.count)
+
+
+def advance_trail_head(session: Session, head: ChainHead) -> None:
+    session.connection().execute(
+        _UPDATE_HEAD, {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count}
+    )

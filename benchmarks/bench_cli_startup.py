@@ -1,0 +1,103 @@
+"""CLI start-up against its floors, measured in one run.
+
+- ``duban --version`` and ``duban --help`` against ``python -c "import click"`` (target ≤ 1.3×);
+  also checks that neither imports SQLAlchemy or SQLModel;
+- ``duban task list --limit 20`` over a 10,000-task ledger against ``python -c "import sqlmodel"``
+  (target ≤ 1.5×).
+
+    python benchmarks/bench_cli_startup.py [--tasks 10000] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    """Median wall time of ``runs`` runs, after one warm-up run (page cache, .pyc files)."""
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def build_ledger(path: Path, tasks: int) -> None:
+    from engine.api import Duban
+    from engine.clock import FixedClock
+    from engine.config import Settings
+
+    app = Duban(str(path), clock=FixedClock("2025-07-04"), settings=Settings())
+    app.init("root")
+    app.add_campaign("root", "bench", inspector="group", target="org", feedback_date=date(2025, 7, 3))
+    app.add_problem("root", "P1", "problem")
+    with app.batch():
+        for i in range(tasks):
+            app.add_task("root", f"整改事项 {i}", problem="P1", leader="主任", unit=f"单位{i % 50}",
+                         due=f"{1 + i % 200}d")
+
+
+def loaded_modules(cmd: list[str], env: dict[str, str]) -> set[str]:
+    probe = (
+        "import sys, runpy; sys.argv = ['duban'] + sys.argv[1:];"
+        "import cli.main as m\n"
+        "try: m.main()\n"
+        "except SystemExit: pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], env=env, capture_output=True, text=True)
+    return set(out.stderr.split())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DUBAN_USER="root", DUBAN_NOW="2025-08-01")
+    db = Path(tempfile.mkdtemp()) / "bench.db"
+    build_ledger(db, args.tasks)
+    env["DUBAN_DB"] = str(db)
+    py = sys.executable
+    duban = [py, "-m", "cli"]
+
+    click_floor = timed([py, "-c", "import click"], env, args.runs)
+    sqlmodel_floor = timed([py, "-c", "import sqlmodel"], env, args.runs)
+    version = timed([*duban, "--version"], env, args.runs)
+    help_ = timed([*duban, "--help"], env, args.runs)
+    listing = timed([*duban, "task", "list", "--limit", "20"], env, args.runs)
+
+    heavy = {"sqlalchemy", "sqlmodel"}
+    leaks = {name: sorted(heavy & loaded_modules(argv, env)) for name, argv in
+             {"--version": ["--version"], "--help": ["--help"]}.items()}
+
+    print(f"ledger: {args.tasks} tasks in {db}; median of {args.runs} runs each")
+    print(f"{'command':<28}{'seconds':>9}{'floor':>9}{'ratio':>8}  target")
+    rows = [
+        ("duban --version", version, click_floor, 1.3),
+        ("duban --help", help_, click_floor, 1.3),
+        ("duban task list --limit 20", listing, sqlmodel_floor, 1.5),
+    ]
+    for name, secs, floor, target in rows:
+        ratio = secs / floor
+        print(f"{name:<28}{secs:9.3f}{floor:9.3f}{ratio:8.2f}  ≤ {target} {'ok' if ratio <= target else 'MISSED'}")
+    print(f"floors: python -c 'import click' {click_floor:.3f} s, python -c 'import sqlmodel' {sqlmodel_floor:.3f} s")
+    for name, mods in leaks.items():
+        print(f"duban {name} imports SQLAlchemy/SQLModel: {'no' if not mods else ', '.join(mods)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""``duban evidence``: files that prove the work was done (the evidence binder, 整改资料册)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+
+@click.group()
+def evidence() -> None:
+    """Attach evidence files to tasks (minutes, signed records, rules, photos) and list them."""
+
+
+@evidence.command("add")
+@click.argument("task_id", metavar="ID", type=int)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--note", metavar="TEXT", help="What the file shows.")
+@json_option
+@pass_ctx
+@domain_errors
+def add(obj: Context, task_id: int, file: Path, note: str | None, as_json: bool) -> None:
+    """Attach FILE to task ID; the bytes are stored once, under their SHA-256."""
+    view = obj.app().add_evidence(obj.actor, task_id, file, note=note)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    click.echo(t(f"task {task_id}: evidence {view.id} added: {view.original_name} "
+                 f"({view.size} bytes, sha256 {view.sha256[:12]})",
+                 f"任务 {task_id}：已添加佐证材料 {view.id}：{view.original_name}"
+                 f"（{view.size} 字节，sha256 {view.sha256[:12]}）"))
+
+
+@evidence.command("list")
+@click.argument("task_id", metavar="ID", type=int)
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, task_id: int, as_json: bool) -> None:
+    """List the evidence files of task ID."""
+    from cli.render import fmt_time, table
+
+    app = obj.app()
+    files = app.get_task(task_id).evidence
+    if as_json:
+        echo_json([e.as_dict() for e in files])
+        return
+    tz = app.clock.tz
+    table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
+           t("by", "添加人"), "sha256"],
+          [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by, e.sha256]
+           for e in files], right=[0, 2])

@@ -1,0 +1,58 @@
+"""``duban outcome``: what the rectification achieved (funds recovered, talks, rules, trainings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import DATE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+if TYPE_CHECKING:
+    from datetime import date
+
+
+@click.group()
+def outcome() -> None:
+    """Record the outcomes of a task: funds recovered, talks, rules, trainings and others."""
+
+
+@outcome.command("add")
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--kind", required=True, metavar="KIND", help="funds, talk, rule, training or other.")
+@click.option("--amount", metavar="YUAN", help="Yuan recovered, exact to the fen, e.g. 240.00 (kind funds only).")
+@click.option("--date", "on", type=DATE, help="When it happened (default: today).")
+@click.option("--text", required=True, metavar="TEXT", help="What was achieved.")
+@json_option
+@pass_ctx
+@domain_errors
+def add(obj: Context, task_id: int, kind: str, amount: str | None, on: date | None, text: str,
+        as_json: bool) -> None:
+    """Record an outcome of task ID."""
+    # The amount stays a string: the engine turns it into exact fen (never a float).
+    view = obj.app().add_outcome(obj.actor, task_id, kind, text, amount=amount, on=on)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    money = t(f", {view.amount} yuan", f"，{view.amount} 元") if view.amount is not None else ""
+    click.echo(t(f"task {task_id}: outcome {view.id} ({view.kind}{money}) recorded",
+                 f"任务 {task_id}：已记录整改成效 {view.id}（{view.kind}{money}）"))
+
+
+@outcome.command("list")
+@click.argument("task_id", metavar="ID", type=int)
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, task_id: int, as_json: bool) -> None:
+    """List the outcomes of task ID."""
+    from cli.render import fmt_date, table
+
+    outcomes = obj.app().get_task(task_id).outcomes
+    if as_json:
+        echo_json([o.as_dict() for o in outcomes])
+        return
+    table([t("id", "编号"), t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"),
+           t("text", "内容"), t("by", "记录人")],
+          [[o.id, o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
+           for o in outcomes], right=[0, 3])

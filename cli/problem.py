@@ -1,0 +1,50 @@
+"""``duban problem``: the feedback tree of aspects, specific and itemised problems."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+
+@click.group()
+def problem() -> None:
+    """Record the problems an inspection found (aspects → problems) and show their tree."""
+
+
+@problem.command("add")
+@click.argument("code")
+@click.argument("title")
+@click.option("--campaign", metavar="NAME", help="The campaign (default: the only one).")
+@click.option("--parent", metavar="CODE", help="The aspect or problem this one belongs to.")
+@json_option
+@pass_ctx
+@domain_errors
+def add(obj: Context, code: str, title: str, campaign: str | None, parent: str | None, as_json: bool) -> None:
+    """Add problem CODE with TITLE (supervisors and admins)."""
+    view = obj.app().add_problem(obj.actor, code, title, campaign=campaign, parent=parent)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    under = t(f" under {view.parent}", f"，隶属 {view.parent}") if view.parent else ""
+    click.echo(t(f"problem {view.code} added to campaign {view.campaign}{under}",
+                 f"已向巡察 {view.campaign} 添加问题 {view.code}{under}"))
+
+
+@problem.command("list")
+@click.option("--campaign", metavar="NAME", help="Only this campaign.")
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, campaign: str | None, as_json: bool) -> None:
+    """Show the problem tree: aspects with their problems indented."""
+    from cli.render import problem_tree, table
+
+    problems = obj.app().list_problems(campaign)
+    if as_json:
+        echo_json([p.as_dict() for p in problems])
+        return
+    rows = [[p.campaign, "    " * depth + p.code, "    " * depth + p.title, p.tasks]
+            for depth, p in problem_tree(problems)]
+    table([t("campaign", "巡察"), t("code", "代码"), t("problem", "问题"), t("tasks", "任务数")], rows,
+          right=[3])

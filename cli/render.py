@@ -1,0 +1,176 @@
+"""Rendering shared by the commands: rich tables, dates and times in the ledger's zone.
+
+Only click and cli.common at module level; rich is imported when something is drawn, so that
+``duban --help`` never pays for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.common import console, t
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from datetime import date, datetime, tzinfo
+
+    from engine.api import Duban
+    from engine.views import ProblemView, TaskView
+
+
+def warn(message: str) -> None:
+    """Warnings go to stderr so that stdout (and --json) stays clean for scripts."""
+    click.echo(f"{t('warning', '警告')}: {message}", err=True)
+
+
+def fmt_date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def fmt_time(value: datetime | None, tz: tzinfo) -> str:
+    # The engine hands out UTC; people read the ledger in its configured zone.
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_inputs(inputs: Mapping[str, Any]) -> str:
+    # A full SHA-256 would take half the table; --json keeps it whole.
+    return ", ".join(f"{k}={str(v)[:12] if k == 'sha256' else v}" for k, v in inputs.items())
+
+
+def state_label(app: "Duban", workflow: str | None, state: str | None) -> str:
+    if state is None:
+        return "—"
+    if workflow:
+        return app.state_label(workflow, state)
+    # Summaries mix workflows: take the first one that knows the state.
+    for name in app.workflow_names():
+        label = app.state_label(name, state)
+        if label != state:
+            return label
+    return state
+
+
+# Trail events outside the state machine; the workflow file labels only its own events.
+_ACTION_LABELS = {
+    "create": ("Assign", "交办"),
+    "note": ("Progress note", "进展记录"),
+    "evidence": ("Evidence", "佐证材料"),
+    "outcome": ("Outcome", "整改成效"),
+    "extend": ("Extend deadline", "延期"),
+    "flag": ("Flag", "挂牌督办"),
+    "unflag": ("Unflag", "摘牌"),
+}
+
+
+def event_label(app: "Duban", workflow: str, event: str) -> str:
+    from engine.errors import DubanError
+
+    try:
+        return app.workflow(workflow).events[event].label.text(app.lang)
+    except (KeyError, DubanError):  # not an event of this workflow: an action, or a workflow since removed
+        if event in _ACTION_LABELS:
+            return t(*_ACTION_LABELS[event])
+        return event
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    right: Iterable[int] = (),
+    styles: Sequence[str | None] | None = None,
+) -> None:
+    """One rich table. Cells are plain Text, so brackets in user data are never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    right_cols = set(right)
+    tbl = Table(title=title, title_justify="left", show_edge=True, header_style="bold")
+    for i, h in enumerate(headers):
+        tbl.add_column(h, justify="right" if i in right_cols else "left", overflow="fold")
+    for n, row in enumerate(rows):
+        style = styles[n] if styles is not None and n < len(styles) else None
+        tbl.add_row(*(Text("" if c is None else str(c)) for c in row), style=style)
+    console().print(tbl)
+
+
+def fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    """A two-column label/value block for one record."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in pairs:
+        if value is None or value == "" or value == []:
+            continue
+        grid.add_row(Text(label), Text(str(value)))
+    console().print(grid)
+
+
+def heading(text: str) -> None:
+    from rich.text import Text
+
+    console().print(Text(text, style="bold underline"))
+
+
+def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], list[str | None]]:
+    headers = [t("id", "编号"), t("code", "代码"), t("title", "标题"), t("state", "状态"),
+               t("due", "时限"), t("days late", "逾期天数"), t("unit", "责任单位"), t("flag", "挂牌")]
+    rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.due), v.days_overdue or "", v.unit,
+             "⚑" if v.flagged else ""] for v in tasks]
+    styles = ["red" if v.overdue else None for v in tasks]
+    return headers, rows, styles
+
+
+def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -> None:
+    """The ledger as a table: id, code, title, state label, due, days late, unit, flag."""
+    if title:
+        heading(title)
+    headers, rows, styles = task_rows(tasks)
+    table(headers, rows, right=[0, 5], styles=styles)
+
+
+def print_summary(app: "Duban", figures: Mapping[str, Any]) -> None:
+    """The figures of ``Duban.summary``: tasks per state (labelled), overdue, flagged, funds."""
+    scope = figures.get("campaign") or t("all campaigns", "全部巡察")
+    heading(t(f"Summary as of {figures['as_of']} ({scope})", f"截至 {figures['as_of']} 整改情况（{scope}）"))
+    rows: list[list[Any]] = [[state_label(app, None, st), n] for st, n in figures["states"].items()]
+    rows += [
+        [t("total", "合计"), figures["total"]],
+        [t("open", "未结"), figures["open"]],
+        [t("overdue", "逾期"), figures["overdue"]],
+        [t("flagged", "挂牌督办"), figures["flagged"]],
+        [t("funds recovered (yuan)", "清退资金（元）"), figures["funds_recovered"]],
+    ]
+    table([t("item", "项目"), t("count", "数量")], rows, right=[1])
+
+
+def problem_tree(problems: Sequence["ProblemView"]) -> list[tuple[int, "ProblemView"]]:
+    """Problems in depth-first order with their depth, each under its parent (per campaign)."""
+    children: dict[tuple[str, str | None], list[ProblemView]] = {}
+    codes = {(p.campaign, p.code) for p in problems}
+    for p in problems:
+        # A parent outside the listed set (should not happen) shows the child at the top level.
+        parent = p.parent if (p.campaign, p.parent) in codes else None
+        children.setdefault((p.campaign, parent), []).append(p)
+    out: list[tuple[int, ProblemView]] = []
+    seen: set[tuple[str, str]] = set()
+
+    def walk(campaign: str, parent: str | None, depth: int) -> None:
+        for p in children.get((campaign, parent), []):
+            if (p.campaign, p.code) in seen:  # guards against a cycle in hand-edited data
+                continue
+            seen.add((p.campaign, p.code))
+            out.append((depth, p))
+            walk(campaign, p.code, depth + 1)
+
+    for campaign in dict.fromkeys(p.campaign for p in problems):
+        walk(campaign, None, 0)
+    return out

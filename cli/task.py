@@ -1,0 +1,271 @@
+"""``duban task``: the ledger's items: assign, list, show, move through the workflow, annotate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import click
+
+from cli.common import DATE, DEADLINE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from engine.api import Duban
+    from engine.views import MoveResult
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _expect_version_option(func: F) -> F:
+    return click.option(
+        "--expect-version", "expected_version", type=click.IntRange(min=1), metavar="N",
+        help="Refuse (exit 1) unless the task is still at version N, i.e. nobody changed it since you read it.",
+    )(func)  # type: ignore[return-value]
+
+
+def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
+    from cli.render import state_label, warn
+
+    for w in result.warnings:
+        warn(w)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    task = result.task
+    before = state_label(app, task.workflow, result.from_state)
+    after = state_label(app, task.workflow, result.to_state)
+    click.echo(f"{t('task', '任务')} {task.code}: {before} → {after}")
+
+
+@click.group()
+def task() -> None:
+    """Assign, list, show and move rectification tasks (one per itemised problem)."""
+
+
+@task.command("add")
+@click.argument("title")
+@click.option("--problem", required=True, metavar="CODE", help="The problem this task rectifies.")
+@click.option("--leader", required=True, metavar="NAME", help="Responsible leader (责任领导).")
+@click.option("--unit", required=True, metavar="NAME", help="Responsible unit (责任单位).")
+@click.option("--person", metavar="NAME", help="Responsible person (责任人).")
+@click.option("--due", required=True, type=DEADLINE,
+              help="Deadline: a date, Nd (calendar days) or Nwd (Chinese working days) from today.")
+@click.option("--code", metavar="CODE", help="Task code (default: the next number in the campaign).")
+@click.option("--measure", "measures", multiple=True, metavar="TEXT",
+              help="A rectification measure (整改措施); repeat for each.")
+@click.option("--workflow", default="rectification", show_default=True, metavar="NAME",
+              help="The workflow the task follows.")
+@click.option("--campaign", metavar="NAME", help="The campaign (default: the only one).")
+@click.option("--observed", metavar="TEXT", help="The problem as observed (问题表现).")
+@click.option("--flag", "flagged", is_flag=True, help="Flag it for priority supervision (挂牌督办) at once.")
+@json_option
+@pass_ctx
+@domain_errors
+def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: str | None, due: str,
+        code: str | None, measures: tuple[str, ...], workflow: str, campaign: str | None, observed: str | None,
+        flagged: bool, as_json: bool) -> None:
+    """Assign a new task with TITLE (supervisors and admins). Prints its id and code."""
+    from cli.render import fmt_date, warn
+
+    app = obj.app()
+    result = app.add_task(obj.actor, title, problem=problem, leader=leader, unit=unit, due=due, person=person,
+                          code=code, measures=measures, workflow=workflow, campaign=campaign, observed=observed,
+                          flagged=flagged)
+    for w in result.warnings:
+        warn(w)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    v = result.task
+    click.echo(t(f"task {v.code} added: id {v.id}, {v.state_label}, due {fmt_date(v.due)}",
+                 f"已交办任务 {v.code}：编号 {v.id}，{v.state_label}，时限 {fmt_date(v.due)}"))
+
+
+@task.command("list")
+@click.option("--state", "states", multiple=True, metavar="STATE", help="Only tasks in this state; repeatable.")
+@click.option("--unit", metavar="NAME", help="Only this responsible unit's tasks.")
+@click.option("--overdue", is_flag=True, help="Only open tasks past their deadline.")
+@click.option("--due-before", type=DATE, help="Only tasks due before this date.")
+@click.option("--flagged", is_flag=True, help="Only tasks flagged for priority supervision.")
+@click.option("--campaign", metavar="NAME", help="Only this campaign's tasks.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N tasks.")
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool, due_before: date | None,
+          flagged: bool, campaign: str | None, limit: int | None, as_json: bool) -> None:
+    """List tasks, earliest deadline first (overdue ones in red)."""
+    from cli.render import print_task_table
+
+    tasks = obj.app().list_tasks(states=states, unit=unit, overdue=overdue, due_before=due_before,
+                                 flagged=True if flagged else None, campaign=campaign, limit=limit)
+    if as_json:
+        echo_json([v.as_dict() for v in tasks])
+        return
+    print_task_table(tasks)
+
+
+@task.command("show")
+@click.argument("task_id", metavar="ID", type=int)
+@json_option
+@pass_ctx
+@domain_errors
+def show(obj: Context, task_id: int, as_json: bool) -> None:
+    """Show one task: its fields, measures, notes, evidence, outcomes, history and next events."""
+    from cli.render import event_label, fields, fmt_date, fmt_inputs, fmt_time, heading, table
+
+    app = obj.app()
+    d = app.get_task(task_id)
+    if as_json:
+        echo_json(d.as_dict())
+        return
+    v = d.task
+    tz = app.clock.tz
+    late = ""
+    if v.overdue:
+        late = t(f" ({v.days_overdue} days late)", f"（逾期 {v.days_overdue} 天）")
+    fields([
+        (t("id", "编号"), v.id),
+        (t("code", "代码"), v.code),
+        (t("title", "标题"), v.title),
+        (t("campaign", "巡察"), v.campaign),
+        (t("problem", "问题"), f"{v.problem} {d.problem_title}".strip()),
+        (t("observed", "问题表现"), d.observed),
+        (t("state", "状态"), f"{v.state_label} ({v.state})"),
+        (t("due", "时限"), fmt_date(v.due) + late),
+        (t("leader", "责任领导"), v.leader),
+        (t("unit", "责任单位"), v.unit),
+        (t("person", "责任人"), v.person),
+        (t("flagged", "挂牌督办"), t("yes", "是") if v.flagged else None),
+        (t("follow-up plan", "后续计划"), v.followup_plan),
+        (t("target date", "目标时间"), fmt_date(v.followup_target)),
+        (t("workflow", "流程"), v.workflow),
+        (t("version", "版本号"), v.version),  # what --expect-version compares with
+    ])
+    if d.measures:
+        heading(t("Measures", "整改措施"))
+        for i, m in enumerate(d.measures, 1):
+            click.echo(f"  {i}. {m}")
+    if d.notes:
+        table([t("date", "日期"), t("note", "进展"), t("by", "记录人")],
+              [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=t("Progress notes", "进展记录"))
+    if d.evidence:
+        table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
+               t("by", "添加人"), "sha256"],
+              [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by, e.sha256[:12]]
+               for e in d.evidence], title=t("Evidence", "佐证材料"), right=[0, 2])
+    if d.outcomes:
+        table([t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"), t("text", "内容"),
+               t("by", "记录人")],
+              [[o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
+               for o in d.outcomes], title=t("Outcomes", "整改成效"), right=[2])
+    table([t("time", "时间"), t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"),
+           t("note", "说明"), t("inputs", "输入")],
+          [[fmt_time(h.at, tz), event_label(app, v.workflow, h.event),
+            _transition(app, v.workflow, h.from_state, h.to_state), h.actor, h.note, fmt_inputs(h.inputs)]
+           for h in d.history], title=t("History", "办理记录"))
+    if d.allowed_events:
+        nxt = ", ".join(f"{e} ({event_label(app, v.workflow, e)})" for e in d.allowed_events)
+    else:
+        nxt = t("none", "无")
+    click.echo(f"{t('next events', '可办理事件')}: {nxt}")
+
+
+def _transition(app: "Duban", workflow: str, before: str | None, after: str | None) -> str:
+    from cli.render import state_label
+
+    if before == after:
+        return ""
+    return f"{state_label(app, workflow, before)} → {state_label(app, workflow, after)}"
+
+
+@task.command("move")
+@click.argument("task_id", metavar="ID", type=int)
+@click.argument("event")
+@click.option("--note", metavar="TEXT", help="A note for the record (complete needs one: the result).")
+@click.option("--plan", metavar="TEXT", help="Follow-up plan for what remains (phase needs it).")
+@click.option("--target", type=DATE, help="Target date of the follow-up plan (phase needs it).")
+@click.option("--reason", metavar="TEXT", help="Why (return and reopen need one).")
+@click.option("--due", type=DEADLINE, help="New deadline: a date, Nd or Nwd (reopen needs one).")
+@_expect_version_option
+@json_option
+@pass_ctx
+@domain_errors
+def move(obj: Context, task_id: int, event: str, note: str | None, plan: str | None, target: date | None,
+         reason: str | None, due: str | None, expected_version: int | None, as_json: bool) -> None:
+    """Fire EVENT on task ID (start, phase, complete, review, return, reopen, …).
+
+    The workflow decides which events are allowed from the task's state, who may fire them and
+    what they need; 'duban task show ID' lists the allowed ones.
+    """
+    app = obj.app()
+    result = app.fire(obj.actor, task_id, event, note=note, plan=plan, target=target, reason=reason, due=due,
+                      expected_version=expected_version)
+    _report_move(app, result, as_json)
+
+
+@task.command("note")
+@click.argument("task_id", metavar="ID", type=int)
+@click.argument("text")
+@click.option("--date", "on", type=DATE, help="The day it happened (default: today).")
+@_expect_version_option
+@json_option
+@pass_ctx
+@domain_errors
+def note(obj: Context, task_id: int, text: str, on: date | None, expected_version: int | None,
+         as_json: bool) -> None:
+    """Add a dated progress note to task ID."""
+    from cli.render import fmt_date
+
+    view = obj.app().add_note(obj.actor, task_id, text, on=on, expected_version=expected_version)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    click.echo(t(f"task {task_id}: note added for {fmt_date(view.on)}",
+                 f"任务 {task_id}：已添加 {fmt_date(view.on)} 的进展记录"))
+
+
+@task.command("extend")
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--due", required=True, type=DEADLINE, help="The new deadline: a date, Nd or Nwd.")
+@click.option("--reason", required=True, metavar="TEXT", help="Why the deadline moves (recorded in the trail).")
+@_expect_version_option
+@json_option
+@pass_ctx
+@domain_errors
+def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: int | None, as_json: bool) -> None:
+    """Extend the deadline of task ID, with a recorded reason (supervisors and admins)."""
+    from cli.render import fmt_date, warn
+
+    result = obj.app().extend(obj.actor, task_id, due, reason, expected_version=expected_version)
+    for w in result.warnings:
+        warn(w)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    v = result.task
+    click.echo(t(f"task {v.code}: deadline now {fmt_date(v.due)}", f"任务 {v.code}：时限调整为 {fmt_date(v.due)}"))
+
+
+@task.command("flag")
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--off", is_flag=True, help="Remove the flag instead.")
+@click.option("--reason", metavar="TEXT", help="Why (recorded in the trail).")
+@_expect_version_option
+@json_option
+@pass_ctx
+@domain_errors
+def flag(obj: Context, task_id: int, off: bool, reason: str | None, expected_version: int | None,
+         as_json: bool) -> None:
+    """Flag task ID for priority supervision (挂牌督办), or remove the flag with --off."""
+    result = obj.app().flag(obj.actor, task_id, not off, reason=reason, expected_version=expected_version)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    v = result.task
+    if v.flagged:
+        click.echo(t(f"task {v.code}: flagged for priority supervision", f"任务 {v.code}：已挂牌督办"))
+    else:
+        click.echo(t(f"task {v.code}: flag removed", f"任务 {v.code}：已摘牌"))

@@ -1,0 +1,52 @@
+"""``duban user``: who may act on the ledger, and for which unit."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+
+@click.group()
+def user() -> None:
+    """Register users and list them (admins register; everyone acts under a registered name)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, metavar="ROLE",
+              help="admin, supervisor, leader or unit.")
+@click.option("--unit", metavar="UNIT", help="The unit the user acts for (required for role unit).")
+@click.option("--display", metavar="TEXT", help="Display name, e.g. 办公室主任 (a leader is matched by it too).")
+@click.option("--email", metavar="ADDR", help="E-mail address for reminders.")
+@click.option("--webhook", metavar="URL", help="Webhook URL for reminders.")
+@json_option
+@pass_ctx
+@domain_errors
+def add(obj: Context, name: str, role: str, unit: str | None, display: str | None, email: str | None,
+        webhook: str | None, as_json: bool) -> None:
+    """Register user NAME with a role (admins only)."""
+    view = obj.app().add_user(obj.actor, name, role, unit=unit, display=display, email=email, webhook=webhook)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    unit_part = t(f", unit {view.unit}", f"，单位 {view.unit}") if view.unit else ""
+    click.echo(t(f"user {view.name} added: role {view.role}{unit_part}",
+                 f"已添加用户 {view.name}：角色 {view.role}{unit_part}"))
+
+
+@user.command("list")
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, as_json: bool) -> None:
+    """List registered users."""
+    from cli.render import table
+
+    users = obj.app().list_users()
+    if as_json:
+        echo_json([u.as_dict() for u in users])
+        return
+    table([t("name", "用户名"), t("role", "角色"), t("unit", "单位"), t("display name", "显示名"),
+           t("email", "邮箱"), t("webhook", "Webhook")],
+          [[u.name, u.role, u.unit, u.display, u.email, u.webhook] for u in users])

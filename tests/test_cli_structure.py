@@ -1,0 +1,116 @@
+"""The shape of the CLI itself: every command documented, and help that starts fast."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.main import COMMANDS, cli
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("sqlalchemy", "sqlmodel")
+
+
+def walk(cmd: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+    out = [(path, cmd)]
+    if isinstance(cmd, click.Group):
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            assert sub is not None, f"{' '.join(path)} lists {name!r} but cannot load it"
+            out += walk(sub, (*path, name))
+    return out
+
+
+def all_commands() -> list[tuple[tuple[str, ...], click.Command]]:
+    return walk(cli, ("duban",))
+
+
+def test_every_entry_of_the_command_table_loads() -> None:
+    ctx = click.Context(cli)
+    for name, (module, attr) in COMMANDS.items():
+        cmd = cli.get_command(ctx, name)
+        assert isinstance(cmd, click.Command), f"{module}.{attr} is not a click command"
+    assert sorted(cli.list_commands(ctx)) == sorted(COMMANDS)
+
+
+def test_every_command_and_group_has_help() -> None:
+    tree = all_commands()
+    assert len(tree) > len(COMMANDS)  # the groups' sub-commands were walked too
+    missing = [" ".join(path) for path, cmd in tree if not (cmd.help or "").strip()]
+    assert missing == []
+
+
+def test_every_option_of_the_cli_modules_has_help() -> None:
+    missing = []
+    for path, cmd in all_commands():
+        for param in cmd.params:
+            if isinstance(param, click.Option) and not (param.help or "").strip() and "--help" not in param.opts:
+                missing.append(f"{' '.join(path)} {param.opts[0]}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", [p for p, _ in all_commands()], ids=lambda p: " ".join(p))
+def test_help_of_each_command_exits_0(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path[1:], "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _imported(importtime_stderr: str) -> set[str]:
+    # Lines look like "import time:       123 |        456 |   sqlalchemy.orm".
+    names = set()
+    for line in importtime_stderr.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", line)
+        if m:
+            names.add(m.group(1))
+    return names
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["task", "--help"], ["task", "move", "--help"]],
+                         ids=" ".join)
+def test_help_and_version_do_not_import_the_database_layer(argv: list[str]) -> None:
+    proc = _run("-X", "importtime", "-m", "cli", *argv)
+    assert proc.returncode == 0, proc.stderr
+    imported = _imported(proc.stderr)
+    assert "click" in imported  # the parse worked, so an empty set cannot pass by accident
+    heavy = sorted(name for name in imported if name.split(".")[0] in HEAVY)
+    assert heavy == []
+
+
+def test_help_leaves_engine_and_rich_unloaded() -> None:
+    probe = (
+        "import sys\n"
+        "from cli.main import cli\n"
+        "try:\n"
+        "    cli(['--help'], prog_name='duban')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = [m for m in ('sqlalchemy', 'sqlmodel', 'rich', 'transitions', 'engine.api', 'storage.db')\n"
+        "          if m in sys.modules]\n"
+        "print('LOADED=' + ','.join(loaded))\n"
+    )
+    proc = _run("-c", probe)
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED=\n" in proc.stdout
+
+
+def test_version() -> None:
+    from engine import __version__
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
