@@ -72,7 +72,8 @@ def main() -> None:
     build_ledger(db, args.tasks)
     env["DUBAN_DB"] = str(db)
     py = sys.executable
-    duban = [py, "-m", "cli"]
+    # What the installed console script runs, without runpy's extra imports.
+    duban = [py, "-c", "import sys; from cli.main import main; sys.exit(main())"]
 
     click_floor = timed([py, "-c", "import click"], env, args.runs)
     sqlmodel_floor = timed([py, "-c", "import sqlmodel"], env, args.runs)

@@ -6,12 +6,9 @@ Only click is imported at module level; engine, SQLAlchemy and rich load inside 
 from __future__ import annotations
 
 import functools
-import getpass
-import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,12 +23,14 @@ USER_ENV = "DUBAN_USER"
 LANG_ENV = "DUBAN_LANG"
 
 
-@dataclass
 class Context:
-    db: str | None
-    actor_override: str | None
-    lang: str
-    _app: "Duban | None" = None
+    """What the top-level options chose; the ledger is opened on first use."""
+
+    def __init__(self, db: str | None, actor_override: str | None, lang: str) -> None:
+        self.db = db
+        self.actor_override = actor_override
+        self.lang = lang
+        self._app: "Duban | None" = None
 
     def app(self) -> "Duban":
         if self._app is None:
@@ -46,6 +45,8 @@ class Context:
 
 
 def os_login() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except Exception:  # getuser raises bare OSError/KeyError when no login name is known
@@ -110,6 +111,8 @@ DEADLINE = DeadlineType()
 
 
 def echo_json(data: Any) -> None:
+    import json
+
     from engine.views import jsonable
 
     click.echo(json.dumps(jsonable(data), ensure_ascii=False, indent=2))

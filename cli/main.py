@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 
 import click
 
@@ -27,9 +26,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# One line per command for `duban --help`, so listing commands imports none of them.
+# tests/test_cli_structure.py keeps these equal to each command's own short help.
+SHORT_HELP: dict[str, str] = {
+    "init": "Create the ledger in the database in use and register you as its admin.",
+    "demo": "Load the demo case (16 items of a real 2025 inspection) and print its ledger.",
+    "user": "Register users and list them (admins register; everyone acts under a registered name).",
+    "campaign": "Record inspections (巡察) whose feedback is being rectified, and list them.",
+    "problem": "Record the problems an inspection found (aspects → problems) and show their tree.",
+    "task": "Assign, list, show and move rectification tasks (one per itemised problem).",
+    "evidence": "Attach evidence files to tasks (minutes, signed records, rules, photos) and list them.",
+    "outcome": "Record the outcomes of a task: funds recovered, talks, rules, trainings and others.",
+    "history": "Show the trail of task ID: when, what, from → to, who, note and inputs (local time).",
+    "audit": "Check the hash-chained audit trail and read it.",
+    "summary": "Count tasks by state, overdue and flagged ones, and total the funds recovered.",
+    "workflow": "List, show and check workflow definitions (built-in and from the config's workflow dirs).",
+}
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SHORT_HELP.get(name)
+            if text is None:
+                cmd = self.get_command(ctx, name)
+                text = cmd.get_short_help_str(limit=formatter.width) if cmd else ""
+            rows.append((name, text))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
@@ -45,8 +74,8 @@ class LazyGroup(click.Group):
               help="Database: an SQLite path or a URL (env DUBAN_DB; default: duban.db in the user data dir).")
 @click.option("--as", "actor", metavar="NAME", envvar="DUBAN_USER",
               help="Act as this registered user (env DUBAN_USER; default: the OS login name).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default=lambda: os.environ.get(LANG_ENV, "en"),
-              show_default="en", help="Language of labels and headings (env DUBAN_LANG).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), envvar=LANG_ENV, default="en", show_default=True,
+              help="Language of labels and headings (env DUBAN_LANG).")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, actor: str | None, lang: str) -> None:
     """督办 duban — supervise rectification tasks from assignment to closing.

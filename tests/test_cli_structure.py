@@ -114,3 +114,14 @@ def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert __version__ in result.output
+
+
+def test_short_help_table_matches_each_commands_own_help():
+    """`duban --help` lists commands from SHORT_HELP without importing them; it must not drift."""
+    import importlib
+
+    from cli.main import COMMANDS, SHORT_HELP
+
+    for name, (module, attr) in COMMANDS.items():
+        command = getattr(importlib.import_module(module), attr)
+        assert SHORT_HELP.get(name) == command.get_short_help_str(limit=200), name
