@@ -48,7 +48,9 @@ from engine.views import (
     fen_to_yuan,
 )
 from storage.blobs import BlobStore, default_blob_root
-from storage.db import create_schema, ensure_trail_head, get_engine, has_schema, resolve_url, sqlite_path, transaction
+from storage.db import (
+    create_schema, ensure_trail_head, get_engine, has_schema, lock_writers, resolve_url, sqlite_path, transaction,
+)
 from storage.models import (
     OUTCOME_KINDS,
     ROLES,
@@ -378,9 +380,11 @@ class Duban:
                 inputs["target"] = given["target"]
             if given["due"] is not None:
                 new_due, warnings = self._deadline(given["due"], today, "deadline")
-                inputs.update(due=new_due, previous_due=task.due)
-                if "due" in ev.requires:
+                if "due" in ev.requires:  # only record a deadline change that is made
+                    inputs.update(due=new_due, previous_due=task.due)
                     changes["due"] = new_due
+                else:
+                    warnings = []
             if "plan" in ev.requires:
                 changes.update(followup_plan=given["plan"], followup_target=given["target"])
                 inputs["plan"] = given["plan"]
@@ -693,6 +697,7 @@ class Duban:
         """Updates the task only if it still has the version we read, then appends its trail record."""
         read_version = task.version
         now = self.now()
+        lock_writers(s)
         values = dict(changes, version=read_version + 1, updated_at=now)
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:

@@ -167,11 +167,14 @@ def verify(session: Session, task_codes: Mapping[int, str] | None = None) -> Ver
                 )
             replay[rec.task_id] = (rec.to_state, rec.version or 0)
     head = session.get(TrailHead, 1)
-    if not chain_broken and head is not None and report.records:
+    # also with no records left: a fresh head (0 records, genesis hash) matches an empty trail
+    if not chain_broken and head is not None:
         if head.last_hash != expected_prev or head.count != report.records or head.last_id != last_id:
             report.problems.append(
                 f"the trail ends at record {last_id} but the chain head records {head.count} records "
-                f"ending at record {head.last_id} (records were removed from the end)"
+                f"ending at record {head.last_id} "
+                + ("(records were added past the head)" if last_id > head.last_id
+                   else "(records were removed from the end)")
             )
     if head is None and report.records:
         report.problems.append("the trail head is missing")

@@ -145,6 +145,17 @@ def lock_trail_head(session: Session) -> ChainHead:
     return ChainHead(row.last_id, row.last_hash, row.count)
 
 
+def lock_writers(session: Session) -> None:
+    """Takes the chain head's lock before a write touches any task row.
+
+    Every writer then locks in one order (head, then rows), so two batches writing the same tasks in
+    different orders wait for each other instead of deadlocking. SQLite: BEGIN IMMEDIATE already did.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SELECT_HEAD_FOR_UPDATE).first()
+
+
 def advance_trail_head(session: Session, head: ChainHead) -> None:
     session.connection().execute(
         _UPDATE_HEAD, {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count}

@@ -141,7 +141,8 @@ class Outcome(SQLModel, table=True):
     task_id: int = Field(foreign_key="tasks.id", index=True)
     kind: str = Field(max_length=20, index=True)
     on: date | None = None
-    amount_fen: int | None = None
+    # BIGINT: a 32-bit INTEGER (PostgreSQL) would overflow at 21,474,836.47 yuan.
+    amount_fen: int | None = Field(default=None, sa_type=sa.BigInteger)
     text: str
     added_by: str = Field(max_length=120)
     created_at: datetime = Field(sa_column=_utc_column())
@@ -182,3 +183,39 @@ class Meta(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=60)
     value: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Look-back reviews (回头看): re-checks of closed items, scheduled by the workflow's [lookback]
+# policy or sampled by a campaign-wide plan.
+# ---------------------------------------------------------------------------------------------
+class LookbackPlan(SQLModel, table=True):
+    __tablename__ = "lookback_plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaigns.id", index=True)
+    on: date
+    sample_percent: int
+    seed: int
+    created_by: str = Field(max_length=120)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
+class Lookback(SQLModel, table=True):
+    __tablename__ = "lookbacks"
+    __table_args__ = (
+        sa.Index("ix_lookbacks_status_due", "status", "due"),
+        sa.UniqueConstraint("task_id", "due", "source", name="uq_lookback_task_due_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    due: date
+    source: str = Field(max_length=20, description="policy (from the workflow) or plan (sampled)")
+    plan_id: int | None = Field(default=None, foreign_key="lookback_plans.id", index=True)
+    round: int = 1
+    status: str = Field(default="pending", max_length=20, description="pending, passed, rebound, cancelled")
+    reviewer: str | None = Field(default=None, max_length=120)
+    note: str | None = None
+    recorded_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=_utc_column())

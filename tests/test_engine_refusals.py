@@ -1,0 +1,174 @@
+"""Every refusal writes nothing: the task row, the trail and its head are exactly as before, and
+the message tells the user what to do instead."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from engine.api import Duban
+from engine.errors import (
+    ConflictError,
+    DubanError,
+    InvalidInput,
+    MissingInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    TransitionNotAllowed,
+    UnknownEvent,
+    UnknownUser,
+)
+
+
+def snapshot(app: Duban) -> dict[str, Any]:
+    with app.engine.connect() as c:
+        return {
+            "tasks": [tuple(r) for r in c.execute(text("SELECT * FROM tasks ORDER BY id"))],
+            "trail": c.execute(text("SELECT count(*) FROM trail")).scalar_one(),
+            "last": tuple(c.execute(text("SELECT id, hash FROM trail ORDER BY id DESC LIMIT 1")).one()),
+            "head": tuple(c.execute(text("SELECT last_id, last_hash, count FROM trail_head")).one()),
+            "notes": c.execute(text("SELECT count(*) FROM progress_notes")).scalar_one(),
+            "evidence": c.execute(text("SELECT count(*) FROM evidence")).scalar_one(),
+            "outcomes": c.execute(text("SELECT count(*) FROM outcomes")).scalar_one(),
+        }
+
+
+def refused(app: Duban, exc: type[DubanError], call, *args: Any, **kw: Any) -> str:
+    before = snapshot(app)
+    with pytest.raises(exc) as info:
+        call(*args, **kw)
+    assert snapshot(app) == before, "a refusal must write nothing"
+    return str(info.value)
+
+
+@pytest.fixture
+def other_task(app: Duban) -> int:
+    """A task of 财务科 whose leader is not 'lead'."""
+    return app.add_task("sup", "差旅费超标", problem="A1.1", leader="财务科科长", unit="财务科",
+                        due="2025-08-15", code="F-9").task.id
+
+
+def test_event_not_allowed_from_this_state(app: Duban, task_id: int) -> None:
+    msg = refused(app, TransitionNotAllowed, app.fire, "office", task_id, "complete", note="done")
+    assert "task 1 " in msg and "'assigned'" in msg and "'complete'" in msg
+    assert "allowed: start" in msg
+    app.fire("office", task_id, "start")
+    msg = refused(app, TransitionNotAllowed, app.fire, "sup", task_id, "review")
+    assert "'in_progress'" in msg and "'review'" in msg
+    assert "phase (needs plan, target)" in msg and "complete (needs note)" in msg
+
+
+def test_nothing_leaves_a_closed_state_message(app: Duban, task_id: int) -> None:
+    t = app.add_task("sup", "v", problem="A1.1", leader="l", unit="办公室", due="30d",
+                     workflow="inspection_visit", code="V-1").task.id
+    app.fire("sup", t, "cancel", reason="r")
+    msg = refused(app, TransitionNotAllowed, app.fire, "sup", t, "depart")
+    assert "task V-1" in msg and "'cancelled'" in msg and "none" in msg
+
+
+@pytest.mark.parametrize("event,kw,option", [
+    ("phase", {"plan": "p"}, "--target"),
+    ("phase", {"target": date(2025, 8, 1)}, "--plan"),
+    ("phase", {"plan": " ", "target": date(2025, 8, 1)}, "--plan"),
+    ("complete", {}, "--note"),
+    ("complete", {"note": ""}, "--note"),
+])
+def test_missing_input_names_the_option(app: Duban, task_id: int, event: str, kw: dict, option: str) -> None:
+    app.fire("office", task_id, "start")
+    msg = refused(app, MissingInput, app.fire, "office", task_id, event, **kw)
+    assert option in msg and f"'{event}'" in msg and "task 1" in msg
+
+
+def test_missing_inputs_are_all_named(app: Duban, task_id: int) -> None:
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="n")
+    app.add_evidence_bytes("office", task_id, "e", b"e")
+    app.fire("sup", task_id, "review")
+    msg = refused(app, MissingInput, app.fire, "sup", task_id, "reopen")
+    assert "--reason" in msg and "--due" in msg
+
+
+def test_wrong_role(app: Duban, task_id: int) -> None:
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="n")
+    app.add_evidence_bytes("office", task_id, "e", b"e")
+    msg = refused(app, PermissionDenied, app.fire, "office", task_id, "review")
+    assert "'office'" in msg and "role unit" in msg and "admin, supervisor" in msg
+    refused(app, PermissionDenied, app.fire, "lead", task_id, "return", reason="r")
+
+
+def test_unit_user_on_another_units_task(app: Duban, task_id: int, other_task: int) -> None:
+    msg = refused(app, PermissionDenied, app.fire, "finance", task_id, "start")
+    assert "办公室" in msg and "财务科" in msg
+    refused(app, PermissionDenied, app.fire, "office", other_task, "start")
+    refused(app, PermissionDenied, app.add_note, "finance", task_id, "note")
+    refused(app, PermissionDenied, app.add_evidence_bytes, "office", other_task, "e", b"e")
+    refused(app, PermissionDenied, app.add_outcome, "office", other_task, "funds", "x", amount="1")
+
+
+def test_leader_on_a_task_neither_of_his_unit_nor_led_by_him(app: Duban, other_task: int) -> None:
+    msg = refused(app, PermissionDenied, app.fire, "lead", other_task, "start")
+    assert "财务科科长" in msg
+    refused(app, PermissionDenied, app.add_note, "lead", other_task, "a note")
+
+
+def test_stale_expected_version_is_a_conflict(app: Duban, task_id: int) -> None:
+    app.fire("office", task_id, "start", expected_version=1)
+    msg = refused(app, ConflictError, app.fire, "office", task_id, "complete", note="n", expected_version=1)
+    assert "version 1" in msg and "version 2" in msg
+    refused(app, ConflictError, app.add_note, "office", task_id, "n", expected_version=1)
+    refused(app, ConflictError, app.extend, "sup", task_id, "2025-09-01", "r", expected_version=5)
+    refused(app, ConflictError, app.flag, "sup", task_id, expected_version=1)
+    assert app.fire("office", task_id, "complete", note="n", expected_version=2).task.version == 3
+
+
+def test_unknown_event(app: Duban, task_id: int) -> None:
+    msg = refused(app, UnknownEvent, app.fire, "sup", task_id, "approve")
+    assert "'approve'" in msg and "rectification" in msg
+    assert "start, phase, complete, review, return, reopen" in msg
+
+
+def test_unknown_task_and_user(app: Duban, task_id: int) -> None:
+    refused(app, NotFound, app.fire, "sup", 9999, "start")
+    msg = refused(app, UnknownUser, app.fire, "ghost", task_id, "start")
+    assert "'ghost'" in msg
+    refused(app, UnknownUser, app.add_task, "ghost", "t", problem="A1.1", leader="l", unit="u", due="30d")
+    refused(app, NotFound, app.add_task, "sup", "t", problem="Z9", leader="l", unit="u", due="30d")
+    refused(app, PermissionDenied, app.add_task, "office", "t", problem="A1.1", leader="l", unit="u", due="30d")
+
+
+def test_target_date_in_the_past(app: Duban, task_id: int) -> None:
+    app.fire("office", task_id, "start")
+    msg = refused(app, InvalidInput, app.fire, "office", task_id, "phase", plan="p", target=date(2025, 7, 1))
+    assert "2025-07-01" in msg and "2025-07-04" in msg
+
+
+@pytest.mark.parametrize("due", ["soon", "10wdx", "-3d", "0d", "2025-13-01", "2025-07-03"])
+def test_bad_deadline_spec_on_reopen(app: Duban, task_id: int, due: str) -> None:
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="n")
+    app.add_evidence_bytes("office", task_id, "e", b"e")
+    app.fire("sup", task_id, "review")
+    msg = refused(app, InvalidInput, app.fire, "sup", task_id, "reopen", reason="r", due=due)
+    assert "deadline" in msg
+
+
+def test_review_without_evidence(app: Duban, task_id: int) -> None:
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="n")
+    msg = refused(app, PreconditionFailed, app.fire, "sup", task_id, "review")
+    assert "evidence" in msg and "task 1" in msg
+
+
+def test_future_dated_note_and_blank_note(app: Duban, task_id: int) -> None:
+    refused(app, InvalidInput, app.add_note, "office", task_id, "later", on=date(2025, 7, 5))
+    refused(app, InvalidInput, app.add_note, "office", task_id, "  ")
+
+
+def test_missing_evidence_file(app: Duban, task_id: int, tmp_path) -> None:
+    refused(app, InvalidInput, app.add_evidence, "office", task_id, tmp_path / "nope.pdf")
+    refused(app, InvalidInput, app.add_evidence, "office", task_id, tmp_path)  # a directory is no file

@@ -1,0 +1,293 @@
+"""A model-based test of the engine: random users fire random events (valid or not) with random
+inputs on a fresh ledger, while a model predicts which must be accepted.
+
+After every step: each task is in a declared state of its workflow, its version counts exactly the
+writes accepted on it, its trail replays to the stored state, and ``verify()`` passes. A refused
+command changed nothing at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import hypothesis.strategies as st
+import sqlalchemy as sa
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from engine.api import Duban
+from engine.clock import FixedClock
+from engine.config import Settings
+from engine.errors import DubanError
+from storage import db as storage_db
+
+TEST_WORKFLOWS = Path(__file__).parent / "workflows"
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+    unit: str | None = None
+    display: str | None = None
+
+
+ACTORS = [
+    Actor("root", "admin"),
+    Actor("sup", "supervisor"),
+    Actor("office", "unit", "办公室"),
+    Actor("finance", "unit", "财务科"),
+    Actor("lead", "leader", "办公室", "办公室主任"),
+]
+# (title, unit, leader, workflow): covers own-unit, led-by-name, led-by-display and foreign tasks
+TASKS = [
+    ("t1", "办公室", "someone", "rectification"),
+    ("t2", "财务科", "财务科科长", "rectification"),
+    ("t3", "财务科", "办公室主任", "rectification"),
+    ("t4", "财务科", "lead", "inspection_visit"),
+    ("t5", "办公室", "x", "inspection_visit"),
+]
+ALL_EVENTS = sorted({"start", "phase", "complete", "review", "return", "reopen", "reschedule", "depart",
+                     "report", "revise", "archive", "cancel", "approve"})
+# spec -> whether it is a valid deadline not in the past
+DUE_SPECS = {"5wd": True, "30d": True, "soon": False, "2020-01-01": False, "0d": False}
+
+texts = st.one_of(st.none(), st.just(""), st.just("  "), st.sampled_from(["办好了", "reason", "plan"]))
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="duban-stateful-"))
+        self.url = f"sqlite:///{self.dir / 'ledger.db'}"
+        self.clock = FixedClock("2025-07-04T09:00:00")
+        self.app = Duban(self.url, clock=self.clock, settings=Settings(), workflow_dirs=[TEST_WORKFLOWS],
+                         blob_root=self.dir / "evidence")
+        app = self.app
+        app.init("root")
+        for a in ACTORS[1:]:
+            app.add_user("root", a.name, a.role, unit=a.unit, display=a.display)
+        app.add_campaign("root", "C", inspector="i", target="t", feedback_date=date(2025, 7, 3))
+        app.add_problem("root", "A1", "a")
+        self.tasks: list[int] = []
+        self.versions: dict[int, int] = {}
+        self.states: dict[int, str] = {}
+        self.dues: dict[int, date] = {}
+        self.flagged: dict[int, bool] = {}
+        self.evidence: dict[int, int] = {}
+        for title, unit, leader, wf in TASKS:
+            view = app.add_task("sup", title, problem="A1", leader=leader, unit=unit, due="2025-08-31",
+                                workflow=wf).task
+            self.tasks.append(view.id)
+            self.versions[view.id] = 1
+            self.states[view.id] = view.state
+            self.dues[view.id] = view.due
+            self.flagged[view.id] = False
+            self.evidence[view.id] = 0
+        self.accepted = 0
+        self.refused = 0
+
+    def teardown(self) -> None:
+        engine = storage_db._engines.pop(self.url, None)
+        if engine is not None:
+            engine.dispose()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ the model
+    def may(self, actor: Actor, tid: int, roles: frozenset[str]) -> bool:
+        if actor.role not in roles:
+            return False
+        row = self.row(tid)
+        if actor.role == "unit":
+            return actor.unit == row["unit"]
+        if actor.role == "leader":
+            return actor.unit == row["unit"] or row["leader"] in (actor.name, actor.display)
+        return True
+
+    def row(self, tid: int) -> dict[str, Any]:
+        with self.app.engine.connect() as c:
+            return dict(c.execute(sa.text("SELECT * FROM tasks WHERE id = :id"), {"id": tid}).mappings().one())
+
+    def snapshot(self) -> tuple:
+        with self.app.engine.connect() as c:
+            return (
+                [tuple(r) for r in c.execute(sa.text("SELECT * FROM tasks ORDER BY id"))],
+                tuple(c.execute(sa.text("SELECT last_id, last_hash, count FROM trail_head")).one()),
+                c.execute(sa.text("SELECT count(*) FROM trail")).scalar_one(),
+                c.execute(sa.text("SELECT count(*) FROM progress_notes")).scalar_one(),
+                c.execute(sa.text("SELECT count(*) FROM evidence")).scalar_one(),
+            )
+
+    def attempt(self, tid: int, predicted: bool, call, *args: Any, **kw: Any) -> Any:
+        """Runs one command; checks the model's prediction and that a refusal wrote nothing."""
+        before = self.snapshot()
+        trail_len = len(self.app.history(tid))
+        try:
+            result = call(*args, **kw)
+        except DubanError as exc:
+            assert not predicted, f"refused although the model expected acceptance: {exc}"
+            assert self.snapshot() == before, f"a refused command wrote something: {exc}"
+            self.refused += 1
+            return None
+        assert predicted, f"accepted although the model expected a refusal: {call.__name__}{args} {kw}"
+        self.versions[tid] += 1
+        self.accepted += 1
+        history = self.app.history(tid)
+        assert len(history) == trail_len + 1
+        assert history[-1].version == self.versions[tid]
+        return result
+
+    # ------------------------------------------------------------------ rules
+    @rule(
+        t=st.integers(0, len(TASKS) - 1),
+        event=st.sampled_from(ALL_EVENTS),
+        actor=st.sampled_from(ACTORS),
+        note=texts,
+        reason=texts,
+        plan=texts,
+        target_in=st.one_of(st.none(), st.integers(-3, 60)),  # 'target' is reserved by @rule
+        due=st.one_of(st.none(), st.sampled_from(sorted(DUE_SPECS))),
+        version=st.sampled_from(["none", "current", "stale"]),
+    )
+    def fire_any(self, t: int, event: str, actor: Actor, note: str | None, reason: str | None, plan: str | None,
+                 target_in: int | None, due: str | None, version: str) -> None:
+        """Any event, valid or not, with any mix of inputs."""
+        self._fire(self.tasks[t], event, actor, note, reason, plan, target_in, due, version)
+
+    @rule(t=st.integers(0, len(TASKS) - 1), pick=st.integers(0, 5),
+          actor=st.one_of(st.none(), st.sampled_from(ACTORS)),
+          target_in=st.integers(0, 60), due=st.sampled_from(["5wd", "30d", "soon"]),
+          version=st.sampled_from(["none", "current"]))
+    def fire_allowed(self, t: int, pick: int, actor: Actor | None, target_in: int, due: str, version: str) -> None:
+        """An event the task's state allows, with every input given, mostly by a user the model
+        thinks may fire it: drives tasks deep into their workflows."""
+        tid = self.tasks[t]
+        allowed = self.app.get_task(tid).allowed_events
+        if not allowed:
+            return
+        event = allowed[pick % len(allowed)]
+        if actor is None:
+            roles = self.app.workflow(self.row(tid)["workflow"]).events[event].roles
+            permitted = [a for a in ACTORS if self.may(a, tid, roles)]
+            if not permitted:
+                return
+            actor = permitted[pick % len(permitted)]
+        self._fire(tid, event, actor, "办好了", "原因", "后续计划", target_in, due, version)
+
+    def _fire(self, tid: int, event: str, actor: Actor, note: str | None, reason: str | None, plan: str | None,
+              target_in: int | None, due: str | None, version: str) -> None:
+        today = self.app.today()
+        target_date = today + timedelta(days=target_in) if target_in is not None else None
+        expected = {"none": None, "current": self.versions[tid], "stale": self.versions[tid] - 1}[version]
+
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        state = self.states[tid]
+        ev = wf.events.get(event)
+        given = {"note": note, "reason": reason, "plan": plan, "target": target_date, "due": due}
+        present = {k for k, v in given.items() if v is not None and (not isinstance(v, str) or v.strip())}
+        predicted = (
+            ev is not None
+            and version != "stale"
+            and state in ev.sources
+            and self.may(actor, tid, ev.roles)
+            and set(ev.requires) <= present
+            and (target_date is None or target_date >= today)
+            and (due is None or DUE_SPECS[due])
+            and ("evidence" not in ev.preconditions or self.evidence[tid] > 0)
+        )
+        res = self.attempt(tid, predicted, self.app.fire, actor.name, tid, event, note=note, reason=reason,
+                           plan=plan, target=target_date, due=due, expected_version=expected)
+        if res is not None:
+            assert (res.from_state, res.to_state) == (state, ev.dest)
+            self.states[tid] = ev.dest
+            rec = self.app.history(tid)[-1]
+            assert (rec.event, rec.actor, rec.from_state, rec.to_state) == (event, actor.name, state, ev.dest)
+            if "due" in ev.requires:
+                self.dues[tid] = res.task.due
+                assert rec.inputs["due"] == res.task.due.isoformat()
+            else:  # the trail never claims a deadline change that was not made
+                assert "due" not in rec.inputs and res.task.due == self.dues[tid]
+            if "plan" in ev.requires:
+                assert (res.task.followup_plan, res.task.followup_target) == (plan.strip(), target_date)
+
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), data=st.binary(max_size=8))
+    def add_evidence(self, t: int, actor: Actor, data: bytes) -> None:
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        predicted = self.may(actor, tid, wf.permissions.get("evidence", frozenset()))
+        if self.attempt(tid, predicted, self.app.add_evidence_bytes, actor.name, tid, "e.bin", data) is not None:
+            self.evidence[tid] += 1
+
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), text=texts,
+          stale=st.booleans())
+    def add_note(self, t: int, actor: Actor, text: str | None, stale: bool) -> None:
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        predicted = (self.may(actor, tid, wf.permissions.get("note", frozenset()))
+                     and bool(text and text.strip()) and not stale)
+        self.attempt(tid, predicted, self.app.add_note, actor.name, tid, text or "",
+                     expected_version=self.versions[tid] - 1 if stale else None)
+
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS),
+          due=st.sampled_from(sorted(DUE_SPECS)), reason=texts)
+    def extend(self, t: int, actor: Actor, due: str, reason: str | None) -> None:
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        new_due = None
+        if DUE_SPECS[due]:
+            new_due = self.app._deadline(due, self.app.today(), "deadline")[0]
+        predicted = (
+            self.may(actor, tid, wf.permissions.get("extend", frozenset()))
+            and bool(reason and reason.strip())
+            and new_due is not None
+            and wf.states[self.states[tid]].open
+            and new_due != self.dues[tid]
+        )
+        res = self.attempt(tid, predicted, self.app.extend, actor.name, tid, due, reason or "")
+        if res is not None:
+            self.dues[tid] = res.task.due
+            assert res.task.due == new_due
+
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), on=st.booleans())
+    def flag(self, t: int, actor: Actor, on: bool) -> None:
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        predicted = self.may(actor, tid, wf.permissions.get("flag", frozenset())) and self.flagged[tid] != on
+        if self.attempt(tid, predicted, self.app.flag, actor.name, tid, on) is not None:
+            self.flagged[tid] = on
+
+    @rule(days=st.integers(0, 40))
+    def advance_clock(self, days: int) -> None:
+        self.clock.advance(days=days, minutes=1)
+
+    # ------------------------------------------------------------------ invariants
+    @invariant()
+    def ledger_is_consistent(self) -> None:
+        app = self.app
+        for tid in self.tasks:
+            view = app.get_task(tid).task
+            wf = app.workflow(view.workflow)
+            assert view.state in wf.states
+            assert view.state == self.states[tid]
+            assert view.version == self.versions[tid]
+            assert view.due == self.dues[tid]
+            assert view.flagged == self.flagged[tid]
+            history = app.history(tid)
+            assert [h.version for h in history] == list(range(1, view.version + 1))
+            replayed = None
+            for h in history:
+                assert h.from_state == replayed
+                assert h.to_state in wf.states
+                replayed = h.to_state
+            assert replayed == view.state
+        report = app.verify()
+        assert report.tasks == len(self.tasks)
+
+
+LedgerMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
+TestLedger = LedgerMachine.TestCase
