@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -58,14 +59,22 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--binder", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="PATH.zip",
+              help="Also check this evidence binder against its manifest and the ledger.")
 @pass_ctx
 @domain_errors
-def verify(obj: Context) -> None:
+def verify(obj: Context, binder: Path | None) -> None:
     """Recompute the trail's hash chain and replay every task; exit 1 naming the first bad record."""
     from engine.errors import VerificationFailed
 
     try:
         report = obj.app().verify()
+        if binder is not None:
+            from engine.ledger_io.binder import verify_binder
+
+            checked = verify_binder(obj.app(), binder)
+            click.echo(t(f"binder OK: {checked.files} files, {checked.tasks} tasks",
+                         f"资料册完好：{checked.files} 个文件，{checked.tasks} 项任务"))
     except VerificationFailed as exc:
         # The message names the first problem; the rest are worth seeing when repairing.
         rest = "".join(f"\n  {problem}" for problem in exc.problems[1:])

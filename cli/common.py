@@ -41,7 +41,13 @@ class Context:
 
     @property
     def actor(self) -> str:
-        return self.actor_override or os.environ.get(USER_ENV) or os_login()
+        requested = self.actor_override or os.environ.get(USER_ENV)
+        if self.db and "://" in self.db and not self.db.startswith("sqlite"):
+            # A server ledger: the login role may decide who acts (and refuse --as).
+            from engine.team import acting_user
+
+            return acting_user(self.app(), requested, os_login())
+        return requested or os_login()
 
 
 def os_login() -> str:

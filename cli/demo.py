@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from cli.common import Context, domain_errors, pass_ctx, t
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from engine.api import Duban
 
 
 @click.command()
@@ -31,7 +38,34 @@ def demo(ctx: Context) -> None:
     render.print_task_table(app.list_tasks(campaign=result.campaign),
                             title=t(f"Ledger as of {result.as_of}", f"整改台账(截至 {result.as_of})"))
     render.print_summary(app, app.summary(campaign=result.campaign))
+    _print_lookback_plan(app, result.campaign)
+    _print_reminder_preview(app, result.as_of)
     _print_next_steps(result.campaign)
+
+
+def _print_lookback_plan(app: "Duban", campaign: str) -> None:
+    """The look-back sample loaded with the case (回头看), after the ledger."""
+    from cli.lookback import print_lookbacks
+
+    sampled = [v for v in app.lookback_list(campaign=campaign) if v.source == "plan"]
+    if sampled:
+        on = sampled[0].due
+        print_lookbacks(app, sampled, with_task=True,
+                        title=t(f"Look-back sample for {on} (回头看)", f"回头看抽样({on})"))
+
+
+def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
+    """What the reminder sweep of the next day would send for the case's open items (a dry run)."""
+    from datetime import timedelta
+
+    from cli.remind import print_reminders
+    from engine.reminders import preview
+
+    on = as_of + timedelta(days=1)
+    result = preview(app, on)
+    print_reminders(app, result.reminders, planned=True,
+                    title=t(f"A reminder sweep on {on} would send (dry run: duban remind --dry-run)",
+                            f"{on} 的提醒扫描将发送(预演:duban remind --dry-run)"))
 
 
 def _print_next_steps(campaign: str) -> None:
@@ -44,6 +78,8 @@ def _print_next_steps(campaign: str) -> None:
         "DUBAN_NOW=2026-02-10 duban task list --overdue",
         "duban summary --json",
         "duban audit verify",
+        "DUBAN_NOW=2026-03-25 duban lookback list --due",
+        "DUBAN_NOW=2026-02-10 duban remind --dry-run",
         "duban workflow show rectification --format mermaid",
         "duban --lang zh task list",
     ):

@@ -11,6 +11,9 @@ from engine import __version__
 
 # name -> (module, attribute). Loaded only when the command runs or help lists it.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("cli.db", "db"),
+    "backup": ("cli.backup", "backup"),
+    "restore": ("cli.backup", "restore"),
     "init": ("cli.setup", "init"),
     "demo": ("cli.demo", "demo"),
     "user": ("cli.user", "user"),
@@ -22,13 +25,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("cli.audit", "history"),
     "audit": ("cli.audit", "audit"),
     "summary": ("cli.report", "summary"),
+    "report": ("cli.reports", "report"),
     "workflow": ("cli.workflow", "workflow"),
+    "lookback": ("cli.lookback", "lookback"),
+    "remind": ("cli.remind", "remind"),
+    "reminders": ("cli.remind", "reminders"),
+    "scheduler": ("cli.scheduler", "scheduler"),
+    "config": ("cli.config", "config"),
+    "import": ("cli.io", "import_"),
+    "export": ("cli.io", "export"),
 }
 
 
 # One line per command for `duban --help`, so listing commands imports none of them.
 # tests/test_cli_structure.py keeps these equal to each command's own short help.
 SHORT_HELP: dict[str, str] = {
+    "db": "Manage the database: schema version and upgrades, PostgreSQL logins and row-level security.",
+    "backup": "Write a consistent copy of the ledger to PATH and its evidence files to PATH.evidence.",
+    "restore": "Replace the ledger with the backup at PATH (and copy back the evidence in PATH.evidence).",
     "init": "Create the ledger in the database in use and register you as its admin.",
     "demo": "Load the demo case (16 items of a real 2025 inspection) and print its ledger.",
     "user": "Register users and list them (admins register; everyone acts under a registered name).",
@@ -40,7 +54,15 @@ SHORT_HELP: dict[str, str] = {
     "history": "Show the trail of task ID: when, what, from → to, who, note and inputs (local time).",
     "audit": "Check the hash-chained audit trail and read it.",
     "summary": "Count tasks by state, overdue and flagged ones, and total the funds recovered.",
+    "report": "Progress as of a date, the public progress notice and a one-file HTML dashboard.",
     "workflow": "List, show and check workflow definitions (built-in and from the config's workflow dirs).",
+    "lookback": "Look-back reviews (回头看): re-check finished items so that problems do not come back.",
+    "remind": "Send the reminders due now: one sweep (for system cron), then exit.",
+    "reminders": "Reminders recorded by the sweeps: sent, pending and failed ones.",
+    "scheduler": "Run reminders periodically: sweep, daily digest, look-back sweep (several may run at once).",
+    "config": "Show the settings in effect (config file DUBAN_CONFIG, else the user config directory).",
+    "import": "Import a ledger (.xlsx, .csv or .json): all rows or, if any row is bad, none (every problem listed).",
+    "export": "Export the ledger (xlsx, csv, json, ics) or the evidence binder (整改资料册).",
 }
 
 

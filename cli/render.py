@@ -63,6 +63,11 @@ _ACTION_LABELS = {
     "extend": ("Extend deadline", "延期"),
     "flag": ("Flag", "挂牌督办"),
     "unflag": ("Unflag", "摘牌"),
+    "lookback.scheduled": ("Look-back scheduled", "安排回头看"),
+    "lookback.pass": ("Look-back passed", "回头看未反弹"),
+    "lookback.rebound": ("Look-back found a rebound", "回头看发现反弹"),
+    "lookback.plan": ("Look-back plan", "回头看抽查计划"),
+    "import": ("Imported", "导入"),
 }
 
 
@@ -122,11 +127,18 @@ def heading(text: str) -> None:
 
 def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], list[str | None]]:
     headers = [t("id", "编号"), t("code", "代码"), t("title", "标题"), t("state", "状态"),
-               t("due", "时限"), t("days late", "逾期天数"), t("unit", "责任单位"), t("flag", "挂牌")]
+               t("due", "时限"), t("days late", "逾期天数"), t("unit", "责任单位"), t("flag", "挂牌"),
+               t("light", "亮灯")]
     rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.due), v.days_overdue or "", v.unit,
-             "⚑" if v.flagged else ""] for v in tasks]
+             "⚑" if v.flagged else "", light_label(v.light)] for v in tasks]
     styles = ["red" if v.overdue else None for v in tasks]
     return headers, rows, styles
+
+
+def light_label(light: str | None) -> str:
+    """The traffic light of a task (engine/reminders.py decides it) in the chosen language."""
+    labels = {"green": t("green", "绿灯"), "yellow": t("yellow", "黄灯"), "red": t("red", "红灯")}
+    return labels.get(light or "", "")
 
 
 def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -> None:

@@ -161,6 +161,10 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
                t("by", "记录人")],
               [[o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
                for o in d.outcomes], title=t("Outcomes", "整改成效"), right=[2])
+    if d.lookbacks:
+        from cli.lookback import print_lookbacks
+
+        print_lookbacks(app, d.lookbacks, with_task=False, title=t("Look-backs", "回头看"))
     table([t("time", "时间"), t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"),
            t("note", "说明"), t("inputs", "输入")],
           [[fmt_time(h.at, tz), event_label(app, v.workflow, h.event),

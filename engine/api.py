@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
-from engine import trail
+from engine import lookback, reminders, trail
 from engine.calendar import WorkCalendar, parse_deadline
 from engine.clock import Clock, clock_from_env, local_today
 from engine.config import Settings, load_settings
@@ -41,12 +41,16 @@ from engine.views import (
     NoteView,
     OutcomeView,
     ProblemView,
+    LookbackPlanView,
+    LookbackRecordResult,
+    LookbackView,
     TaskDetail,
     TaskView,
     TrailView,
     UserView,
     fen_to_yuan,
 )
+from storage import migrations
 from storage.blobs import BlobStore, default_blob_root
 from storage.db import (
     create_schema, ensure_trail_head, get_engine, has_schema, lock_writers, resolve_url, sqlite_path, transaction,
@@ -67,6 +71,22 @@ from workflows import Workflow
 
 DEFAULT_WORKFLOW = "rectification"
 SUPERVISING_ROLES = frozenset({"admin", "supervisor"})
+
+
+class SchemaVersionMismatch(DubanError):
+    def __init__(self, url: str, current: str, needed: str, *, newer: bool) -> None:
+        self.current, self.needed = current, needed
+        where = sa.engine.make_url(url).render_as_string(hide_password=True)
+        if newer:
+            super().__init__(
+                f"the ledger in {where} has schema version {current}, newer than this duban knows "
+                f"(it works with schema version {needed}): install the duban release that upgraded it"
+            )
+        else:
+            super().__init__(
+                f"the ledger in {where} has schema version {current} but this duban needs schema version "
+                f"{needed}: run 'duban db upgrade' (back it up first with 'duban backup PATH')"
+            )
 
 
 class NotInitialised(DubanError):
@@ -120,8 +140,7 @@ class Duban:
                 yield self._outer
             return
         if not self._ready:
-            if not self.is_initialised():
-                raise NotInitialised(self.url)
+            self._check_schema()
             self._ready = True
         with transaction(self.engine) as session:
             yield session
@@ -154,13 +173,24 @@ class Duban:
         except (KeyError, DubanError):
             return state
 
+    def _check_schema(self) -> None:
+        """Refuses a ledger whose schema is older or newer than this duban's (one query, first use only)."""
+        schema = migrations.status(self.engine)
+        if schema.current is None:
+            raise NotInitialised(self.url)
+        if not schema.up_to_date:
+            raise SchemaVersionMismatch(self.url, schema.current, schema.head, newer=schema.newer)
+
     # ------------------------------------------------------------------ set-up
     def init(self, admin: str) -> bool:
         """Creates the schema and registers ``admin`` if nobody is registered. True if anything was created."""
         created = False
         if not has_schema(self.engine):
-            create_schema(self.engine)
+            with self.engine.begin() as conn:
+                create_schema(conn)
+                migrations.stamp(conn)  # a fresh schema is the newest one
             created = True
+        self._check_schema()
         self._ready = True
         with transaction(self.engine) as s:
             ensure_trail_head(s)
@@ -326,6 +356,7 @@ class Duban:
                 leader=leader, unit=unit, person=person, due=due_date, workflow=wf.name,
                 state=wf.initial, flagged=flagged, version=1, created_at=now, updated_at=now,
             )
+            row.next_remind_on = reminders.next_remind_on(self, s, row)
             s.add(row)
             s.flush()
             trail.append(
@@ -397,6 +428,7 @@ class Duban:
                 raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
             from_state = task.state
             changes["state"] = new_state
+            inputs.update(lookback.on_event(self, s, task, event))  # the workflow's [lookback] policy
             self._write(s, task, changes, actor, event, from_state, new_state,
                         note=given["note"] or given["reason"], inputs=inputs)
             return MoveResult(self._view_by_id(s, task), event, from_state, new_state, warnings)
@@ -503,6 +535,19 @@ class Duban:
             s.flush()
             return _outcome_view(row)
 
+    def import_update(self, actor: str, task_id: int, changes: dict[str, Any], *, inputs: dict[str, Any],
+                      note: str | None = None) -> int:
+        """Applies a ledger import's changes to one task, its state included, with one ``import`` trail
+        record (from → to, the file, row and sha256 in ``inputs``). Returns the task's new version."""
+        with self.transaction() as s:
+            self._require_supervisor(s, actor, "import ledgers")
+            task = self._task(s, task_id)
+            wf = self.registry.get(task.workflow)
+            to_state = changes.get("state", task.state)
+            if to_state not in wf.states:
+                raise InvalidInput("state", to_state, f"workflow {wf.name} has {', '.join(wf.states)}")
+            return self._write(s, task, changes, actor, "import", task.state, to_state, note=note, inputs=inputs)
+
     # ------------------------------------------------------------------ reading
     def get_task(self, task_id: int) -> TaskDetail:
         with self.transaction() as s:
@@ -524,6 +569,7 @@ class Duban:
                 outcomes=[_outcome_view(o) for o in outcomes],
                 history=self._history(s, task.id),
                 allowed_events=[e.name for e in wf.events_from(task.state)],
+                lookbacks=lookback.for_task(s, task.id, self.today()),
             )
 
     def history(self, task_id: int) -> list[TrailView]:
@@ -621,6 +667,21 @@ class Duban:
                 "funds_recovered": str(fen_to_yuan(funds)),
             }
 
+    # ------------------------------------------------------------------ look-back reviews (engine/lookback.py)
+    def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
+                      seed: int | None = None, *, dry_run: bool = False) -> LookbackPlanView:
+        """A stratified, seeded sample of the campaign's finished items for a look-back on ``on``."""
+        return lookback.plan(self, actor, campaign, sample_percent, on, seed, dry_run=dry_run)
+
+    def lookback_list(self, *, due_only: bool = False, campaign: str | None = None,
+                      status: str | None = None) -> list[LookbackView]:
+        return lookback.list_lookbacks(self, due_only=due_only, campaign=campaign, status=status)
+
+    def lookback_record(self, actor: str, lookback_id: int, passed: bool, note: str, *,
+                        due: str | date | None = None) -> LookbackRecordResult:
+        """Pass, or rebound: fires the workflow's rebound event with the new deadline, all in one transaction."""
+        return lookback.record(self, actor, lookback_id, passed, note, due=due)
+
     # ------------------------------------------------------------------ internals
     def _deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
         if isinstance(spec, date):
@@ -699,6 +760,7 @@ class Duban:
         now = self.now()
         lock_writers(s)
         values = dict(changes, version=read_version + 1, updated_at=now)
+        values["next_remind_on"] = reminders.next_remind_on(self, s, task, changes)  # reminders follow at once
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:
             current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
@@ -741,9 +803,15 @@ class Duban:
         return prob
 
     def _next_code(self, s: Session, campaign_id: int) -> str:
-        codes = [c for (c,) in s.execute(sa.select(Task.code).where(Task.campaign_id == campaign_id))]
-        numbers = [int(c) for c in codes if re.fullmatch(r"\d+", c)]
-        return str(max(numbers, default=0) + 1)
+        """The next free number: tasks are numbered 1, 2, 3 … within a campaign unless given codes."""
+        conn = s.connection()
+        candidate = conn.execute(
+            sa.select(sa.func.count()).select_from(Task).where(Task.campaign_id == campaign_id)
+        ).scalar_one() + 1
+        taken = sa.select(Task.id).where(Task.campaign_id == campaign_id, Task.code == sa.bindparam("code"))
+        while conn.execute(taken, {"code": str(candidate)}).first() is not None:
+            candidate += 1
+        return str(candidate)
 
     def _open_clause(self) -> sa.ColumnElement[bool]:
         clauses = []
@@ -763,7 +831,7 @@ class Duban:
             state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
-            followup_target=t.followup_target,
+            followup_target=t.followup_target, light=reminders.light(self, t, today),
         )
 
     def _view_by_id(self, s: Session, t: Task) -> TaskView:

@@ -126,6 +126,15 @@ def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> No
         except DubanError as exc:
             raise DemoRefused(f"demo data, task {task['code']} step {step['action']} on {day}: {exc}") from exc
 
+    # Look-back reviews (回头看): the case's sampling plan, drawn at the end of the as_of day.
+    plan = case.get("lookback_plan")
+    if plan:
+        clock.set(datetime.combine(camp["as_of"], time(17, 0), tzinfo=clock.tz))
+        try:
+            app.lookback_plan(supervisor, camp["name"], plan["sample"], plan["on"], plan.get("seed"))
+        except DubanError as exc:
+            raise DemoRefused(f"demo data, look-back plan on {plan['on']}: {exc}") from exc
+
 
 def _apply(app: Duban, campaign: str, supervisor: str, ids: dict[str, int], task: dict[str, Any],
            step: dict[str, Any]) -> None:

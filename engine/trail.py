@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -13,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.db import GENESIS_HASH, ChainHead, advance_trail_head, lock_trail_head
+from storage.db import GENESIS_HASH, ChainHead, advance_trail_head, insert_in_order, lock_trail_head
 from storage.models import Task, TrailHead, TrailRecord
 
 
@@ -27,8 +28,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} into the trail")
 
 
+# One encoder for every call: json.dumps with options builds a new one each time (bulk imports hash
+# 100,000s of records). Same options, so the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
 def canonical_json(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+    return _CANONICAL.encode(data)
 
 
 def record_hash(
@@ -111,6 +117,52 @@ def append(
 
 
 _INSERT_RECORD = TrailRecord.__table__.insert()
+
+
+def _json_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    return _encode_str(value)
+
+
+def _content(v: Mapping[str, Any]) -> str:
+    """``record_hash``'s canonical JSON, spelled out (keys already in sorted order) for bulk loads;
+    tests/test_import_ledger.py checks that the two agree."""
+    return (f'{{"actor":{_encode_str(v["actor"])},"at":{_encode_str(v["at"].isoformat(timespec="microseconds"))},'
+            f'"event":{_encode_str(v["event"])},"from":{_json_value(v["from_state"])},'
+            f'"inputs":{_encode_str(v["inputs"])},"note":{_json_value(v["note"])},'
+            f'"task_id":{_json_value(v["task_id"])},"to":{_json_value(v["to_state"])},'
+            f'"version":{_json_value(v["version"])}}}')
+
+
+def append_many(session: Session, records: list[dict[str, Any]]) -> list[int]:
+    """Appends many links in one statement (bulk loads); each dict takes ``append``'s keywords.
+
+    The chain is computed in Python, the rows go in with one multi-row INSERT whose ids follow the
+    list's order, and the head moves once. Returns the new ids in order.
+    """
+    if not records:
+        return []
+    head = lock_trail_head(session)
+    prev = head.last_hash
+    rows = []
+    for rec in records:
+        inputs_json = canonical_json({k: v for k, v in (rec.get("inputs") or {}).items() if v is not None})
+        at = rec["at"].astimezone(timezone.utc)
+        values = dict(task_id=rec["task_id"], event=rec["event"], from_state=rec["from_state"],
+                      to_state=rec["to_state"], version=rec["version"], actor=rec["actor"], at=at,
+                      note=rec.get("note"), inputs=inputs_json)
+        digest = hashlib.sha256((prev + _content(values)).encode("utf-8")).hexdigest()
+        rows.append(dict(values, prev_hash=prev, hash=digest))
+        prev = digest
+    ids = insert_in_order(session.connection(), TrailRecord.__table__, rows)
+    # verify() walks the chain in id order, so the ids must ascend in the order the hashes chain.
+    if any(b <= a for a, b in zip(ids, ids[1:])) or ids[0] <= head.last_id:
+        raise RuntimeError("the database assigned trail ids out of order; nothing was written")
+    advance_trail_head(session, ChainHead(ids[-1], prev, head.count + len(rows)))
+    return ids
 
 
 @dataclass

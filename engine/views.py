@@ -83,6 +83,7 @@ class TaskView(_View):
     version: int
     followup_plan: str | None = None
     followup_target: date | None = None
+    light: str | None = None  # traffic light of an open task: green, yellow or red (engine/reminders.py)
 
 
 @dataclass
@@ -156,6 +157,7 @@ class TaskDetail(_View):
     outcomes: list[OutcomeView] = field(default_factory=list)
     history: list[TrailView] = field(default_factory=list)
     allowed_events: list[str] = field(default_factory=list)
+    lookbacks: list["LookbackView"] = field(default_factory=list)
 
 
 @dataclass
@@ -165,3 +167,47 @@ class MoveResult(_View):
     from_state: str | None
     to_state: str | None
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LookbackView(_View):
+    """One look-back review (回头看) of one task: pending, passed, rebound or cancelled.
+    ``id`` is None in a dry-run plan."""
+
+    id: int | None
+    task_id: int
+    task_code: str
+    title: str
+    campaign: str
+    problem: str
+    task_state: str
+    due: date
+    source: str
+    plan_id: int | None
+    round: int
+    status: str
+    reviewer: str | None
+    note: str | None
+    recorded_at: datetime | None
+    is_due: bool = False
+
+
+@dataclass
+class LookbackPlanView(_View):
+    """A campaign-wide sampling plan; ``id`` is None for a dry run, which writes nothing."""
+
+    id: int | None
+    campaign: str
+    on: date
+    sample_percent: int
+    seed: int
+    eligible: int
+    strata: list[dict[str, Any]] = field(default_factory=list)
+    lookbacks: list[LookbackView] = field(default_factory=list)
+    dry_run: bool = False
+
+
+@dataclass
+class LookbackRecordResult(_View):
+    lookback: LookbackView
+    move: MoveResult | None = None

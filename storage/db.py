@@ -95,7 +95,7 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
-def create_schema(engine: Engine) -> None:
+def create_schema(engine: Engine | sa.Connection) -> None:
     SQLModel.metadata.create_all(engine)
 
 
@@ -160,3 +160,38 @@ def advance_trail_head(session: Session, head: ChainHead) -> None:
     session.connection().execute(
         _UPDATE_HEAD, {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count}
     )
+
+
+def insert_in_order(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> list[int]:
+    """Bulk-inserts ``rows`` and returns their new ids, ascending in the order of ``rows``.
+
+    SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so the ids are the next ones after the
+    largest, given explicitly, and the rows go in with one executemany (RETURNING would force one
+    statement per row there). PostgreSQL: one batched INSERT … RETURNING that keeps the order.
+    """
+    if not rows:
+        return []
+    pk = table.c.id
+    if conn.dialect.name == "sqlite":
+        start = (conn.execute(sa.select(sa.func.max(pk))).scalar() or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        names = [k for k in rows[0] if k != "id"]
+        # Column by column through the types' own converters (so values are stored exactly as
+        # SQLAlchemy stores them), each run once per distinct value: bulk rows repeat dates and times.
+        columns: list[list[object]] = [ids]
+        for k in names:
+            values = [row[k] for row in rows]
+            proc = table.c[k].type._cached_bind_processor(conn.dialect)
+            if proc is not None:
+                memo = {v: proc(v) for v in set(values) if v is not None}
+                values = [memo.get(v) if v is not None else None for v in values]
+            columns.append(values)
+        if len(rows) > 10_000:
+            # Index pages of a big insert fit in memory instead of being spilled and re-read.
+            conn.exec_driver_sql("PRAGMA cache_size=-131072")
+        q = conn.dialect.identifier_preparer
+        sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(k) for k in ['id', *names])}) "
+               f"VALUES ({', '.join('?' * (len(names) + 1))})")
+        conn.exec_driver_sql(sql, list(zip(*columns)))
+        return ids
+    return [r[0] for r in conn.execute(table.insert().returning(pk, sort_by_parameter_order=True), rows)]

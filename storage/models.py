@@ -108,6 +108,9 @@ class Task(SQLModel, table=True):
     version: int = 0
     created_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
+    # The next day a reminder rule of this task falls due (engine/reminders.py keeps it current on
+    # every write); the sweep reads only tasks with next_remind_on <= today, through this index.
+    next_remind_on: date | None = Field(default=None, index=True)
 
 
 class ProgressNote(SQLModel, table=True):
@@ -205,7 +208,10 @@ class Lookback(SQLModel, table=True):
     __tablename__ = "lookbacks"
     __table_args__ = (
         sa.Index("ix_lookbacks_status_due", "status", "due"),
-        sa.UniqueConstraint("task_id", "due", "source", name="uq_lookback_task_due_source"),
+        # One PENDING look-back per task and day: a passed or cancelled one may share the date
+        # (an item re-reviewed on the day it was reopened schedules the same dues again).
+        sa.Index("uq_lookbacks_pending_task_due", "task_id", "due", unique=True,
+                 sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -219,3 +225,32 @@ class Lookback(SQLModel, table=True):
     note: str | None = None
     recorded_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(sa_column=_utc_column())
+
+
+# ---------------------------------------------------------------------------------------------
+# Reminders: one row per delivery (task, rule, target date, occurrence, recipient, channel),
+# inserted before it is sent. The UNIQUE claim key is what keeps several sweeps from sending twice.
+# ---------------------------------------------------------------------------------------------
+class Reminder(SQLModel, table=True):
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.Index("ix_reminders_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=sa.Column(sa.String(600), unique=True, nullable=False))
+    task_id: int | None = Field(default=None, foreign_key="tasks.id", index=True)  # None: a digest
+    rule: str = Field(max_length=60)
+    target: date | None = None
+    occurrence: int = 0
+    recipient: str = Field(max_length=320)
+    channel: str = Field(max_length=30)
+    address: str | None = Field(default=None, max_length=2000)
+    status: str = Field(default="pending", max_length=20, description="pending, sending, sent, failed, dead")
+    attempts: int = 0
+    lease: str | None = Field(default=None, max_length=40)
+    next_attempt_at: datetime = Field(sa_column=_utc_column())
+    last_error: str | None = None
+    message: str
+    created_at: datetime = Field(sa_column=_utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))

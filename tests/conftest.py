@@ -40,6 +40,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
     base = _pg_url()
+    if not base and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the PostgreSQL half of the suite: {PG_ENV} is not set (see .ci/run)")
     if not base:
         pytest.skip(f"PostgreSQL runs need {PG_ENV} (a SQLAlchemy URL such as postgresql+psycopg://postgres@127.0.0.1/test)")
     import sqlalchemy as sa

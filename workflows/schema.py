@@ -29,7 +29,9 @@ KNOWN_PRECONDITIONS: tuple[str, ...] = ("evidence",)
 KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag")
 # Top-level tables reserved for later features; kept raw so files written for a newer duban
 # still load, while any other unknown table is a typo and is reported.
-EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light")
+EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import")
+# [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial).
+REPORT_KEYS: tuple[str, ...] = ("done", "partial")
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 
@@ -497,6 +499,16 @@ def _build(
         permissions[action] = frozenset(_vocab(_str_list(value, key, p), known_roles, key, "role", p))
 
     extensions = {k: data[k] for k in EXTENSION_TABLES if k in data}
+    if "report" in data:
+        _check_report(data["report"], states, p)
+    if "lookback" in extensions and graph_ok:
+        _check_lookback(extensions["lookback"], states, events, p)
+    if "reminders" in extensions:
+        _check_reminders(extensions["reminders"], states, p)
+    if "traffic_light" in extensions:
+        _check_traffic_light(extensions["traffic_light"], p)
+    if "import" in extensions:
+        _check_import(extensions["import"], states, p)
 
     if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
         _check_graph(states, events, initial, p)
@@ -515,6 +527,174 @@ def _build(
         extensions=MappingProxyType(extensions),
         source=p.source,
     )
+
+
+_LOOKBACK_KEYS = ("after_event", "offsets", "sample_states", "rebound_event")
+# Same forms as a deadline spec (engine/calendar.py), which this package may not import.
+_OFFSET_RE = re.compile(r"[1-9][0-9]*(d|wd)\Z")
+
+
+def _check_lookback(raw: Any, states: Mapping[str, StateDef], events: Mapping[str, EventDef], p: _Problems) -> None:
+    """[lookback]: the look-back reviews (回头看) policy; the engine reads the table raw, so
+    every state and event it names must exist here, or a rebound could never fire."""
+    if not isinstance(raw, dict):
+        p.add("lookback", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, _LOOKBACK_KEYS, "lookback", p)
+    sample = _vocab(_str_list(raw.get("sample_states", []), "lookback.sample_states", p), states,
+                    "lookback.sample_states", "state", p)
+    if "sample_states" not in raw:
+        p.add("lookback.sample_states", "missing: the states whose items a look-back re-checks")
+    elif raw["sample_states"] == []:
+        p.add("lookback.sample_states", "empty: name at least one state whose items a look-back re-checks")
+    after = raw.get("after_event")
+    offsets = _str_list(raw.get("offsets", []), "lookback.offsets", p)
+    for i, spec in enumerate(offsets):
+        if not _OFFSET_RE.match(spec):
+            p.add(f"lookback.offsets[{i}]", f"invalid offset {spec!r}: expected Nd (calendar days) or Nwd "
+                                            "(working days) with N at least 1, e.g. 90d, 60wd")
+    if after is not None:
+        if not isinstance(after, str) or after not in events:
+            p.add("lookback.after_event", f"unknown event {after!r}; declared: {', '.join(events)}")
+        elif events[after].dest not in sample:
+            p.add("lookback.after_event", f"event {after!r} leads to {events[after].dest!r}, which is not in "
+                                          "sample_states: its look-backs could never be recorded")
+        if not offsets:
+            p.add("lookback.offsets", "after_event needs offsets (e.g. [\"90d\", \"180d\"])")
+    elif offsets:
+        p.add("lookback.after_event", "offsets need after_event: the event whose date they count from")
+    rebound = raw.get("rebound_event")
+    if rebound is None:
+        p.add("lookback.rebound_event", "missing: the event a rebound fires (one name, or a table state = event)")
+        return
+    if isinstance(rebound, str):
+        rebound = {s: rebound for s in sample}
+    if not isinstance(rebound, dict):
+        p.add("lookback.rebound_event", f"must be an event name or a table state = event, not {_type_name(rebound)}")
+        return
+    for state in sample:
+        event = rebound.get(state)
+        key = f"lookback.rebound_event.{state}" if isinstance(raw["rebound_event"], dict) else "lookback.rebound_event"
+        if event is None:
+            p.add(key, f"no rebound event for sample state {state!r}")
+        elif not isinstance(event, str) or event not in events:
+            p.add(key, f"unknown event {event!r}; declared: {', '.join(events)}")
+        elif state not in events[event].sources:
+            p.add(key, f"event {event!r} cannot fire from {state!r} (its sources: {', '.join(events[event].sources)})")
+    for state in rebound:
+        if state not in sample:
+            p.add(f"lookback.rebound_event.{state}", f"{state!r} is not in sample_states ({', '.join(sample)})")
+
+
+# [reminders]: which date each state watches and when reminders fall due (engine/reminders.py).
+REMINDER_WATCHES: tuple[str, ...] = ("due", "followup_target", "lookback")
+REMINDER_RECIPIENTS: tuple[str, ...] = ("unit", "leader", "supervisors")
+_REMINDER_RULE_KEYS = ("before", "on_day", "overdue_every", "escalate_leader_after", "escalate_supervisors_after",
+                       "review_wait")
+_REMINDER_KEYS = ("watch", "notify", "flagged", *_REMINDER_RULE_KEYS)
+
+
+def _check_reminders(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+    if not isinstance(raw, dict):
+        p.add("reminders", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, _REMINDER_KEYS, "reminders", p)
+    watch = raw.get("watch", {})
+    if not isinstance(watch, dict):
+        p.add("reminders.watch", f"must be a table state = date, not {_type_name(watch)}")
+        watch = {}
+    for state, what in watch.items():
+        if state not in states:
+            p.add(f"reminders.watch.{state}", f"unknown state {state!r}; declared: {', '.join(states)}")
+        if what not in REMINDER_WATCHES:
+            p.add(f"reminders.watch.{state}", f"unknown date {what!r}; expected one of {', '.join(REMINDER_WATCHES)}")
+    notify = raw.get("notify", {})
+    if not isinstance(notify, dict):
+        p.add("reminders.notify", f"must be a table state = recipients, not {_type_name(notify)}")
+        notify = {}
+    for state, who in notify.items():
+        if state not in watch:
+            p.add(f"reminders.notify.{state}", f"{state!r} is not in reminders.watch")
+        if who not in REMINDER_RECIPIENTS:
+            p.add(f"reminders.notify.{state}", f"unknown recipients {who!r}; expected one of "
+                                               f"{', '.join(REMINDER_RECIPIENTS)}")
+    _check_reminder_rules(raw, "reminders", states, watch, p)
+    flagged = raw.get("flagged", {})
+    if not isinstance(flagged, dict):
+        p.add("reminders.flagged", f"must be a table, not {_type_name(flagged)}")
+    else:
+        _check_keys(flagged, _REMINDER_RULE_KEYS, "reminders.flagged", p)
+        _check_reminder_rules(flagged, "reminders.flagged", states, watch, p)
+
+
+def _check_reminder_rules(raw: Mapping[str, Any], key: str, states: Mapping[str, StateDef],
+                          watch: Mapping[str, Any], p: _Problems) -> None:
+    for i, spec in enumerate(_str_list(raw.get("before", []), f"{key}.before", p)):
+        _check_offset(spec, f"{key}.before[{i}]", p)
+    if "on_day" in raw and not isinstance(raw["on_day"], bool):
+        p.add(f"{key}.on_day", f"must be true or false, not {raw['on_day']!r}")
+    for k in ("overdue_every", "escalate_leader_after", "escalate_supervisors_after"):
+        if k in raw:
+            _check_offset(raw[k], f"{key}.{k}", p)
+    wait = raw.get("review_wait", {})
+    if not isinstance(wait, dict):
+        p.add(f"{key}.review_wait", f"must be a table state = offset, not {_type_name(wait)}")
+        return
+    for state, spec in wait.items():
+        if state not in states:
+            p.add(f"{key}.review_wait.{state}", f"unknown state {state!r}; declared: {', '.join(states)}")
+        elif state in watch:
+            p.add(f"{key}.review_wait.{state}", f"{state!r} watches a date in reminders.watch already")
+        _check_offset(spec, f"{key}.review_wait.{state}", p)
+
+
+def _check_offset(spec: Any, key: str, p: _Problems) -> None:
+    if not isinstance(spec, str) or not _OFFSET_RE.match(spec):
+        p.add(key, f"invalid offset {spec!r}: expected Nd (calendar days) or Nwd (working days) with N at "
+                   "least 1, e.g. 3d, 5wd")
+
+
+_TRAFFIC_LIGHT_KEYS = ("yellow_within",)
+
+
+def _check_traffic_light(raw: Any, p: _Problems) -> None:
+    if not isinstance(raw, dict):
+        p.add("traffic_light", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, _TRAFFIC_LIGHT_KEYS, "traffic_light", p)
+    if "yellow_within" in raw:
+        _check_offset(raw["yellow_within"], "traffic_light.yellow_within", p)
+
+
+def _check_import(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+    """[import] statuses = { "完成" = "completed", … }: a ledger's status words → this workflow's states."""
+    if not isinstance(raw, dict):
+        p.add("import", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, ("statuses",), "import", p)
+    statuses = raw.get("statuses", {})
+    if not isinstance(statuses, dict):
+        p.add("import.statuses", f"must be a table of status word = state, not {_type_name(statuses)}")
+        return
+    for word, state in statuses.items():
+        if state not in states:
+            p.add(f"import.statuses.{word}", f"unknown state {state!r}; known: {', '.join(states)}")
+
+
+def _check_report(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+    if not isinstance(raw, dict):
+        p.add("report", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, REPORT_KEYS, "report", p)
+    seen: dict[str, str] = {}
+    for k in REPORT_KEYS:
+        for name in _str_list(raw.get(k, []), f"report.{k}", p):
+            if states and name not in states:
+                p.add(f"report.{k}", f"unknown state {name!r}; declared: {', '.join(states)}")
+            elif name in seen:
+                p.add(f"report.{k}", f"state {name!r} is already counted as report.{seen[name]}")
+            else:
+                seen[name] = k
 
 
 def _check_graph(

@@ -1,0 +1,97 @@
+"""``duban db``: the database behind the ledger — logins and row-level security on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+if TYPE_CHECKING:
+    from engine.team import SchemaReport
+
+
+@click.group()
+def db() -> None:
+    """Manage the database: schema version and upgrades, PostgreSQL logins and row-level security."""
+
+
+@db.command("secure")
+@json_option
+@pass_ctx
+@domain_errors
+def secure(obj: Context, as_json: bool) -> None:
+    """Install PostgreSQL group roles, grants and row-level security (admins; safe to repeat)."""
+    from engine.team import secure as run_secure
+
+    tables = run_secure(obj.app(), obj.actor)
+    if as_json:
+        echo_json({"secured_tables": tables})
+        return
+    click.echo(t(f"row-level security on: {', '.join(tables)}", f"已启用行级安全：{', '.join(tables)}"))
+
+
+@db.command("grant")
+@click.argument("name")
+@click.option("--password", metavar="TEXT", help="Password for the login (omit where the server trusts local logins).")
+@json_option
+@pass_ctx
+@domain_errors
+def grant(obj: Context, name: str, password: str | None, as_json: bool) -> None:
+    """Give registered user NAME a PostgreSQL login role in the group of its duban role (admins).
+
+    The user then connects with their own login (--db postgresql+psycopg://NAME@HOST/DB) and acts
+    as themselves; row-level security shows a unit only its own unit's tasks.
+    """
+    from engine.team import grant_login
+
+    result = grant_login(obj.app(), obj.actor, name, password)
+    if as_json:
+        echo_json({"name": result.name, "role": result.role, "group": result.group, "created": result.created})
+        return
+    verb = t("created", "已创建") if result.created else t("updated", "已更新")
+    click.echo(t(f"login role {result.name} {verb}, member of {result.group}",
+                 f"登录角色 {result.name} {verb}，属于 {result.group}"))
+
+
+def _print_schema(report: "SchemaReport", as_json: bool) -> None:
+    if as_json:
+        echo_json({"current": report.current, "head": report.head, "up_to_date": report.up_to_date,
+                   "previous": report.before})
+        return
+    if report.current is None:
+        click.echo(t("no ledger here yet: run 'duban init'", "此处尚无台账：请运行 duban init"))
+    elif report.up_to_date:
+        click.echo(t(f"schema version {report.current} (up to date)", f"数据结构版本 {report.current}（已是最新）"))
+    elif report.newer:
+        click.echo(t(f"schema version {report.current}: newer than this duban ({report.head})",
+                     f"数据结构版本 {report.current}：比本程序（{report.head}）更新"))
+    else:
+        click.echo(t(f"schema version {report.current}; this duban needs {report.head}: run 'duban db upgrade'",
+                     f"数据结构版本 {report.current}；本程序需要 {report.head}：请运行 duban db upgrade"))
+
+
+@db.command("current")
+@json_option
+@pass_ctx
+@domain_errors
+def current(obj: Context, as_json: bool) -> None:
+    """Show the ledger's schema version and the one this duban needs."""
+    from engine.team import schema_version
+
+    _print_schema(schema_version(obj.app()), as_json)
+
+
+@db.command("upgrade")
+@json_option
+@pass_ctx
+@domain_errors
+def upgrade(obj: Context, as_json: bool) -> None:
+    """Upgrade the ledger's schema to this duban's version (one transaction; every row is kept)."""
+    from engine.team import upgrade_schema
+
+    report = upgrade_schema(obj.app())
+    if not as_json and report.before != report.current:
+        click.echo(t(f"upgraded from schema version {report.before}", f"已从数据结构版本 {report.before} 升级"))
+    _print_schema(report, as_json)

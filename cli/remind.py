@@ -1,0 +1,97 @@
+"""``duban remind`` (one sweep now, for system cron) and ``duban reminders list``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None = None, planned: bool = False) -> None:
+    """A table of reminders; ``planned``: not recorded yet (a dry run), so no id, status or tries."""
+    from cli.render import fmt_date, fmt_time, heading, table
+
+    if title:
+        heading(title)
+    if planned:
+        table([t("task", "任务"), t("rule", "规则"), t("date", "日期"), t("to", "接收人"), t("channel", "渠道"),
+               t("message", "内容")],
+              [[r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.subject] for r in reminders])
+        return
+    tz = app.clock.tz
+    table([t("id", "编号"), t("task", "任务"), t("rule", "规则"), t("date", "日期"), t("to", "接收人"),
+           t("channel", "渠道"), t("status", "状态"), t("tries", "次数"), t("sent / next try", "发送/重试"),
+           t("message", "内容"), t("error", "错误")],
+          [[r.id or "", r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.status,
+            r.attempts or "", fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
+            r.subject, r.last_error or ""] for r in reminders],
+          styles=["red" if r.status in ("failed", "dead") else None for r in reminders])
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; claim and send nothing.")
+@json_option
+@pass_ctx
+@domain_errors
+def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
+    """Send the reminders due now: one sweep (for system cron), then exit.
+
+    Warns before dates, chases and escalates overdue work and reminds supervisors of items
+    waiting for review, as the workflow's [reminders] table says. Each reminder is recorded
+    before it is sent and goes out once, also when several sweeps run at the same time.
+    Exits 1 when a send failed (it stays listed in 'duban reminders list --failed').
+    """
+    import logging
+
+    from cli.render import warn
+    from engine.reminders import sweep
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    app = obj.app()
+    result = sweep(app, dry_run=dry_run)
+    for w in result.warnings:
+        warn(w)
+    failed = [r for r in result.reminders if r.status in ("failed", "dead")]
+    if as_json:
+        echo_json(result.as_dict())
+    elif dry_run:
+        print_reminders(app, result.reminders, planned=True,
+                        title=t(f"Would send on {result.as_of} (dry run)", f"{result.as_of} 将发送(预演)"))
+    else:
+        if result.reminders:
+            print_reminders(app, result.reminders, title=t(f"Reminders {result.as_of}", f"{result.as_of} 提醒"))
+        sent = len(result.reminders) - len(failed)
+        click.echo(t(f"{sent} sent, {len(failed)} failed ({result.tasks_due} task(s) due a reminder)",
+                     f"已发送 {sent} 条,失败 {len(failed)} 条(涉及 {result.tasks_due} 项任务)"))
+    if failed:
+        raise click.ClickException(t(f"{len(failed)} reminder(s) could not be sent; see 'duban reminders list --failed'",
+                                     f"{len(failed)} 条提醒发送失败,见 'duban reminders list --failed'"))
+
+
+@click.group()
+def reminders() -> None:
+    """Reminders recorded by the sweeps: sent, pending and failed ones."""
+
+
+@reminders.command("list")
+@click.option("--failed", is_flag=True, help="Only those that failed (retried with backoff) or gave up.")
+@click.option("--task", "task_id", type=int, metavar="ID", help="Only the reminders of task ID.")
+@click.option("--limit", type=int, metavar="N", help="At most N, newest first.")
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, failed: bool, task_id: int | None, limit: int | None, as_json: bool) -> None:
+    """List recorded reminders, newest first."""
+    from engine.reminders import list_reminders
+
+    app = obj.app()
+    rows = list_reminders(app, failed=failed, task_id=task_id, limit=limit)
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    print_reminders(app, rows)

@@ -1,0 +1,123 @@
+"""``duban report``: progress as of a date, the public notice, and the HTML dashboard.
+
+Every figure is computed by the engine from the ledger (replaying the trail up to the date asked),
+never typed, and ``--explain`` shows the items behind each one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import DATE, Context, domain_errors, echo_json, pass_ctx, t
+
+if TYPE_CHECKING:
+    from datetime import date
+
+_CAMPAIGN_HELP = "Only this campaign (default: the whole ledger)."
+
+
+@click.group()
+def report() -> None:
+    """Progress as of a date, the public progress notice and a one-file HTML dashboard."""
+
+
+@report.command("progress")
+@click.option("--as-of", type=DATE, help="Report the ledger as it stood at the end of this day (default: today).")
+@click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
+@click.option("--by", type=click.Choice(["problem", "unit"]), help="Group by problem or by unit only (default: both).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True,
+              help="Output: rich tables, Markdown, or JSON (JSON always lists the items behind each figure).")
+@click.option("--explain", is_flag=True, help="List the task codes behind each figure.")
+@pass_ctx
+@domain_errors
+def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | None, fmt: str,
+             explain: bool) -> None:
+    """Counts per state, overdue, flagged, funds and completion rate as of a date, per problem and unit."""
+    from engine import reports
+
+    app = obj.app()
+    result = reports.progress(app, as_of, campaign=campaign, by=by)
+    if fmt == "json":
+        echo_json(result.as_dict())
+        return
+    if fmt == "md":
+        click.echo(reports.progress_markdown(result, obj.lang, explain), nl=False)
+        return
+    from cli.render import table
+
+    headers = [reports.label("figure", obj.lang), reports.label("value", obj.lang)]
+    if explain:
+        headers.append(reports.label("items", obj.lang))
+    rows = [[name, value, *([reports.codes_text(codes)] if explain else [])]
+            for _key, name, value, codes in reports.figure_rows(result, obj.lang)]
+    title = t("Progress as of ", "进展情况,截至") + result.as_of.isoformat()
+    table(headers, rows, title=title + (f" — {campaign}" if campaign else ""), right=[1])
+    for group_by, groups in result.groups:
+        headers = reports.group_headers(group_by, obj.lang)
+        if explain:
+            headers.append(reports.label("items", obj.lang))
+        table(headers, [reports.group_row(g, group_by) + ([reports.group_codes(g, obj.lang)] if explain else [])
+                        for g in groups], right=range(1, 9))
+
+
+@report.command("notice")
+@click.option("--as-of", type=DATE, required=True, help="The day the notice reports on (截至…).")
+@click.option("--campaign", metavar="NAME", help="The campaign (needed when the ledger has several).")
+@click.option("--format", "fmt", type=click.Choice(["docx", "md"]),
+              help="docx (Word) or md (Markdown); default: from the suffix of -o, else docx.")
+@click.option("--date", "issued", type=DATE, help="Date printed under the notice (default: today).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="File to write (replaced whole, never left half-written).")
+@pass_ctx
+@domain_errors
+def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, issued: date | None,
+           output: str) -> None:
+    """Write the public progress notice (巡察整改进展情况), every number computed from the ledger."""
+    from engine.notice import build_notice, to_docx, to_markdown
+
+    fmt = fmt or ("md" if output.lower().endswith((".md", ".markdown")) else "docx")
+    doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued)
+    data = to_docx(doc) if fmt == "docx" else to_markdown(doc).encode("utf-8")
+    _write(output, data)
+    click.echo(doc.totals_sentence)
+    click.echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))
+
+
+@report.command("html")
+@click.option("--as-of", type=DATE, help="Show the ledger as it stood at the end of this day (default: today).")
+@click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="HTML file to write (one self-contained file, no network needed to view it).")
+@pass_ctx
+@domain_errors
+def html(obj: Context, as_of: date | None, campaign: str | None, output: str) -> None:
+    """Write a one-file HTML dashboard: totals, bars, traffic lights, overdue items, burn-down."""
+    from engine.dashboard import dashboard_html
+
+    _write(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
+    click.echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))
+
+
+def _write(output: str, data: bytes) -> None:
+    """Writes beside the target and renames over it, so a crash never leaves a half-written file."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(output)
+    directory = path.resolve().parent
+    if not directory.is_dir():
+        raise click.BadParameter(f"folder {directory} does not exist; create it or choose another -o PATH",
+                                 param_hint="-o/--output")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

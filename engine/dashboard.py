@@ -1,0 +1,204 @@
+"""A one-file HTML dashboard: totals, bars per problem and unit, traffic lights, overdue items and
+a burn-down of open items, as of a date.
+
+Self-contained on purpose (inline CSS and SVG, no script, no font or file from the network): it is
+mailed around and opened on machines that may have no internet access. Every number is taken from
+the as-of report and carries a ``data-figure`` attribute, so a test can read it from the DOM.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from engine.reports import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
+from storage.models import Campaign
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+# Working days before the deadline from which an open item shows yellow.
+YELLOW_WORKDAYS = 5
+# Above this many days the burn-down plots one point a week, to keep the SVG small.
+DAILY_LIMIT = 120
+
+_TEXT = {
+    "en": {
+        "title": "Rectification dashboard", "as_of": "As of", "total": "Items", "done": "Completed",
+        "partial": "Completed in phases", "ongoing": "Under way", "open": "Open", "overdue": "Overdue",
+        "flagged": "Flagged", "funds": "Funds recovered (yuan)", "completion": "Completion rate",
+        "by_problem": "Progress per problem", "by_unit": "Progress per unit", "lights": "Traffic lights",
+        "overdue_list": "Overdue items", "burndown": "Open items over time", "code": "Code", "item": "Item",
+        "unit": "Unit", "due": "Deadline", "late": "Days late", "state": "State", "none": "None.",
+        "light": {"red": "overdue", "yellow": "due soon", "green": "on time"},
+    },
+    "zh": {
+        "title": "巡察整改看板", "as_of": "截至", "total": "细化问题", "done": "已完成", "partial": "阶段性完成",
+        "ongoing": "正在整改", "open": "未结", "overdue": "超期", "flagged": "挂牌督办", "funds": "清退资金(元)",
+        "completion": "完成率", "by_problem": "按问题", "by_unit": "按责任单位", "lights": "红黄绿灯",
+        "overdue_list": "超期事项", "burndown": "未结事项趋势", "code": "编号", "item": "事项", "unit": "责任单位",
+        "due": "整改时限", "late": "超期天数", "state": "状态", "none": "无。",
+        "light": {"red": "超期", "yellow": "临期", "green": "正常"},
+    },
+}
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;background:#fafafa}
+h1{margin:0 0 4px}h2{margin:28px 0 8px;font-size:1.2em}.muted{color:#666}
+.cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #ddd;border-radius:6px;
+padding:10px 16px;min-width:120px}.card .n{font-size:1.8em;font-weight:bold}
+.row{display:flex;align-items:center;gap:8px;margin:4px 0}.row .label{width:320px;overflow:hidden;
+text-overflow:ellipsis;white-space:nowrap}.bar{display:flex;flex:1;height:18px;background:#eee;border-radius:3px;
+overflow:hidden}.done{background:#2e7d32}.partial{background:#f9a825}.ongoing{background:#1565c0}
+.row .n{width:90px;text-align:right}table{border-collapse:collapse;background:#fff}
+td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}.dot{display:inline-block;width:14px;height:14px;
+border-radius:50%;vertical-align:middle}.red{background:#c62828}.yellow{background:#f9a825}.green{background:#2e7d32}
+.legend span{margin-right:12px}
+"""
+
+
+def traffic_light(app: "Duban", task: TaskAsOf, as_of: date) -> str | None:
+    """red = overdue, yellow = due within YELLOW_WORKDAYS working days, green otherwise; None when closed.
+
+    The one place the colour is decided, so it can follow the task view's own light once it has one.
+    """
+    if not task.open:
+        return None
+    if task.overdue:
+        return "red"
+    if app.calendar.workdays_between(as_of, task.due) <= YELLOW_WORKDAYS:
+        return "yellow"
+    return "green"
+
+
+def _start(app: "Duban", report: ProgressReport, campaign: str | None) -> date:
+    with app.transaction() as s:
+        stmt = sa.select(sa.func.min(Campaign.feedback_date))
+        if campaign:
+            stmt = stmt.where(Campaign.name == campaign)
+        start = s.execute(stmt).scalar_one()
+    return min(start or report.as_of, report.as_of)
+
+
+def dashboard_html(app: "Duban", as_of: date | None = None, campaign: str | None = None) -> str:
+    """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today)."""
+    as_of = check_as_of(app, as_of)
+    report = progress(app, as_of, campaign=campaign)
+    series = open_series(app, _start(app, report, campaign), as_of, campaign=campaign)
+    if len(series) > DAILY_LIMIT:
+        series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])
+    lang = "zh" if app.lang == "zh" else "en"
+    tx = _TEXT[lang]
+    f = report.figures
+    lights = [(t, traffic_light(app, t, as_of)) for t in report.tasks]
+    parts = [
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(tx['title'])} {as_of.isoformat()}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(tx['title'])}</h1>",
+        f'<p class="muted">{escape(report.campaign or "")} {escape(tx["as_of"])} '
+        f'<span data-figure="as_of">{as_of.isoformat()}</span></p>',
+        _cards(f, tx),
+        _bars("by_problem", report.by_problem, tx, with_key=True),
+        _bars("by_unit", report.by_unit, tx, with_key=False),
+        _lights(lights, tx),
+        _overdue([t for t in report.tasks if t.overdue], tx),
+        f"<h2>{escape(tx['burndown'])}</h2>",
+        burndown_svg(series),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _cards(f: Figures, tx: dict) -> str:
+    cards = [
+        ("total", tx["total"], str(f.total.count)), ("done", tx["done"], str(f.done.count)),
+        ("partial", tx["partial"], str(f.partial.count)), ("ongoing", tx["ongoing"], str(f.ongoing.count)),
+        ("overdue", tx["overdue"], str(f.overdue.count)), ("flagged", tx["flagged"], str(f.flagged.count)),
+        ("funds", tx["funds"], format_yuan(f.funds.amount)),
+        ("completion", tx["completion"], f"{f.completion_rate:.1%}"),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="n" data-figure="{key}">{escape(value)}</div>'
+        f'<div class="muted">{escape(label)}</div></div>' for key, label, value in cards) + "</div>"
+
+
+def _bars(kind: str, groups: list[Group], tx: dict, *, with_key: bool) -> str:
+    out = [f"<h2>{escape(tx[kind])}</h2>",
+           f'<p class="legend"><span><i class="dot done"></i> {escape(tx["done"])}</span>'
+           f'<span><i class="dot partial"></i> {escape(tx["partial"])}</span>'
+           f'<span><i class="dot ongoing"></i> {escape(tx["ongoing"])}</span></p>']
+    for g in groups:
+        gf = g.figures
+        total = gf.total.count or 1
+        label = f"{g.key} {g.label}" if with_key else g.label
+        segments = "".join(
+            f'<div class="{cls}" style="width:{100 * n / total:.2f}%" title="{escape(tx[cls])}: {n}"></div>'
+            for cls, n in (("done", gf.done.count), ("partial", gf.partial.count), ("ongoing", gf.ongoing.count)) if n)
+        out.append(
+            f'<div class="row" data-group="{kind}" data-key="{escape(g.key)}">'
+            f'<div class="label" title="{escape(label)}">{escape(label)}</div><div class="bar">{segments}</div>'
+            f'<div class="n"><span data-figure="done">{gf.done.count}</span>/'
+            f'<span data-figure="total">{gf.total.count}</span></div></div>')
+    return "\n".join(out)
+
+
+def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
+    rows = [(t, light) for t, light in lights if light]
+    out = [f"<h2>{escape(tx['lights'])}</h2>"]
+    if not rows:
+        return out[0] + f"<p>{escape(tx['none'])}</p>"
+    out.append(f"<table><tr><th></th><th>{escape(tx['code'])}</th><th>{escape(tx['item'])}</th>"
+               f"<th>{escape(tx['unit'])}</th><th>{escape(tx['state'])}</th><th>{escape(tx['due'])}</th></tr>")
+    for t, light in rows:
+        out.append(f'<tr data-light="{light}" data-code="{escape(t.code)}"><td><i class="dot {light}" '
+                   f'title="{escape(tx["light"][light])}"></i></td><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
+                   f"<td>{escape(t.unit)}</td><td>{escape(t.state_label)}</td><td>{t.due.isoformat()}</td></tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _overdue(tasks: list[TaskAsOf], tx: dict) -> str:
+    head = f"<h2>{escape(tx['overdue_list'])}</h2>"
+    if not tasks:
+        return head + f'<p data-figure="overdue_list">{escape(tx["none"])}</p>'
+    rows = "".join(
+        f'<tr data-overdue="{escape(t.code)}"><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
+        f"<td>{escape(t.unit)}</td><td>{t.due.isoformat()}</td><td>{t.days_overdue}</td></tr>"
+        for t in sorted(tasks, key=lambda t: -t.days_overdue))
+    return (head + f'<table data-figure="overdue_list"><tr><th>{escape(tx["code"])}</th><th>{escape(tx["item"])}</th>'
+            f'<th>{escape(tx["unit"])}</th><th>{escape(tx["due"])}</th><th>{escape(tx["late"])}</th></tr>{rows}</table>')
+
+
+def burndown_svg(series: list[tuple[date, int]], width: int = 900, height: int = 260) -> str:
+    """An inline SVG line of open items per day (or week), with axis labels at the ends."""
+    if not series:
+        return "<svg></svg>"
+    left, right, top, bottom = 40, 10, 10, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max(n for _d, n in series) or 1
+    span = max((series[-1][0] - series[0][0]).days, 1)
+
+    def xy(d: date, n: int) -> tuple[float, float]:
+        return left + plot_w * (d - series[0][0]).days / span, top + plot_h * (1 - n / top_value)
+
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(d, n) for d, n in series))
+    last_x, last_y = xy(*series[-1])
+    first, last = series[0], series[-1]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-figure="burndown" data-points="{len(series)}" role="img">'
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#ccc"/>'
+        f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{top_value}</text>'
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" font-size="11">0</text>'
+        f'<text x="{left}" y="{height - 8}" font-size="11">{first[0].isoformat()}</text>'
+        f'<text x="{width - right}" y="{height - 8}" text-anchor="end" font-size="11">{last[0].isoformat()}</text>'
+        f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{points}"/>'
+        f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="3" fill="#1565c0"/>'
+        f'<text x="{last_x - 4:.1f}" y="{last_y - 6:.1f}" text-anchor="end" font-size="11" '
+        f'data-figure="open_at_end">{last[1]}</text></svg>'
+    )
+

@@ -1,0 +1,214 @@
+"""The evidence binder (整改资料册): one zip that shows the whole process of every item and can be checked.
+
+Layout: ``manifest.json`` (every file's sha256, each task's evidence and the trail head at export),
+``index.html``, and per task ``<code>-<title>/`` holding its evidence files and an ``index.html`` of
+its history, notes, outcomes and files with their sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine.errors import InvalidInput, VerificationFailed
+from engine.views import TaskDetail
+from storage.models import Evidence, Task, TrailHead, TrailRecord
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+FORMAT = "duban-binder"
+MANIFEST = "manifest.json"
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def _safe(name: str, limit: int = 60) -> str:
+    return (_UNSAFE.sub("_", name).strip(" .") or "_")[:limit]
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top;text-align:left}"
+            "code{font-size:85%}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return "<p>—</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value)).replace("\n", "<br>")
+
+
+def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]]) -> str:
+    t = d.task
+    tz = app.clock.tz
+    facts = _table(["", ""], [[k, _e(v)] for k, v in [
+        ("巡察批次 campaign", t.campaign), ("具体问题 problem", f"{t.problem} {d.problem_title}"),
+        ("问题表现 observed", d.observed), ("整改措施 measures", "\n".join(d.measures)),
+        ("责任领导 leader", t.leader), ("责任单位 unit", t.unit), ("责任人 person", t.person),
+        ("整改时限 due", t.due), ("状态 state", t.state_label), ("后续计划 follow-up", t.followup_plan),
+        ("目标时间 target", t.followup_target)]])
+    hist = _table(["#", "时间 time", "事件 event", "状态 from → to", "操作人 by", "说明 note", "hash"],
+                  [[r.id, _e(r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")), _e(r.event),
+                    _e(f"{r.from_state or ''} → {r.to_state or ''}"), _e(r.actor), _e(r.note),
+                    f"<code>{r.hash[:16]}…</code>"] for r in d.history])
+    notes = _table(["日期 date", "进展 note", "记录人 by"], [[_e(n.on), _e(n.text), _e(n.author)] for n in d.notes])
+    outs = _table(["类别 kind", "日期 date", "金额 yuan", "内容 text", "记录人 by"],
+                  [[_e(o.kind), _e(o.on), _e(o.amount), _e(o.text), _e(o.added_by)] for o in d.outcomes])
+    evid = _table(["文件 file", "说明 note", "大小 bytes", "sha256"],
+                  [[f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if name else "（文件缺失 missing）",
+                    _e(ev.note), ev.size, f"<code>{ev.sha256}</code>"] for name, _sha, ev in files])
+    return _page(f"{t.code} {t.title}", f"<h2>基本情况</h2>{facts}<h2>整改过程 history</h2>{hist}"
+                 f"<h2>整改进展 notes</h2>{notes}<h2>整改成效 outcomes</h2>{outs}<h2>佐证材料 evidence</h2>{evid}")
+
+
+@dataclass
+class BinderResult:
+    path: str
+    tasks: int
+    files: int
+    missing: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "tasks": self.tasks, "files": self.files, "missing": self.missing}
+
+
+def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None) -> BinderResult:
+    """Writes the binder zip. Evidence whose stored file is missing is listed as missing, not invented."""
+    out = Path(out)
+    tasks = app.list_tasks(campaign=campaign)
+    tasks.sort(key=lambda t: (t.campaign, t.id))
+    several = len({t.campaign for t in tasks}) > 1
+    with app.transaction() as s:
+        head = s.get(TrailHead, 1)
+        head_info = {"last_id": head.last_id, "hash": head.last_hash, "count": head.count} if head else None
+    manifest: dict[str, Any] = {"format": FORMAT, "version": 1, "generated_at": app.now().isoformat(),
+                                "trail_head": head_info, "files": {}, "tasks": []}
+    result = BinderResult(str(out), len(tasks), 0)
+    used: set[str] = set()
+    index_rows = []
+    tmp = out.with_name(out.name + ".partial")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+
+        def put(name: str, data: bytes) -> None:
+            z.writestr(name, data)
+            manifest["files"][name] = hashlib.sha256(data).hexdigest()
+
+        for t in tasks:
+            d = app.get_task(t.id)
+            folder = _safe(f"{t.code}-{t.title}")
+            if several:
+                folder = f"{_safe(t.campaign)}/{folder}"
+            base, n = folder, 2
+            while folder in used:
+                folder, n = f"{base}~{n}", n + 1
+            used.add(folder)
+            files: list[tuple[str, str, Any]] = []
+            entry: dict[str, Any] = {"id": t.id, "code": t.code, "campaign": t.campaign, "folder": folder,
+                                     "evidence": []}
+            for ev in d.evidence:
+                name = _safe(f"{ev.id}-{ev.original_name}", 120)
+                path = app.blobs.path_for(ev.sha256)
+                if path.is_file():
+                    put(f"{folder}/{name}", path.read_bytes())
+                    files.append((name, ev.sha256, ev))
+                    entry["evidence"].append({"id": ev.id, "sha256": ev.sha256, "name": ev.original_name,
+                                              "path": f"{folder}/{name}"})
+                    result.files += 1
+                else:
+                    files.append(("", ev.sha256, ev))
+                    entry["evidence"].append({"id": ev.id, "sha256": ev.sha256, "name": ev.original_name, "path": None})
+                    result.missing.append(f"task {t.code}: {ev.original_name} ({ev.sha256})")
+            put(f"{folder}/index.html", _task_page(app, d, files).encode("utf-8"))
+            manifest["tasks"].append(entry)
+            index_rows.append([_e(t.campaign), f'<a href="{html.escape(folder)}/index.html">{_e(t.code)}</a>',
+                               _e(t.title), _e(t.unit), _e(t.state_label), len(d.evidence)])
+        body = (f"<p>生成时间 generated {_e(manifest['generated_at'])} · 审计链末端 trail head "
+                f"<code>{_e(head_info['hash'] if head_info else '')}</code></p>"
+                + _table(["巡察批次", "序号", "细化问题", "责任单位", "状态", "佐证材料"], index_rows))
+        put("index.html", _page("整改资料册 evidence binder", body).encode("utf-8"))
+        z.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    tmp.replace(out)  # a crash mid-way leaves no half binder under the real name
+    return result
+
+
+@dataclass
+class BinderReport:
+    files: int = 0
+    tasks: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
+    """Checks the binder against itself (every file against the manifest) and against the ledger
+    (tasks, evidence sha256 and the trail head it was made at). Raises ``VerificationFailed``."""
+    path = Path(path)
+    report = BinderReport()
+    p = report.problems
+    try:
+        z = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InvalidInput("binder", str(path), f"a zip written by 'duban export binder' ({exc})") from None
+    with z:
+        try:
+            manifest = json.loads(z.read(MANIFEST))
+        except (KeyError, ValueError):
+            raise InvalidInput("binder", str(path), f"a binder zip with a readable {MANIFEST}") from None
+        if manifest.get("format") != FORMAT:
+            raise InvalidInput("binder", str(path), f"its manifest is not a {FORMAT} manifest")
+        listed: dict[str, str] = manifest.get("files", {})
+        present = {n for n in z.namelist() if not n.endswith("/")} - {MANIFEST}
+        for name in sorted(present - set(listed)):
+            p.append(f"binder file {name} is not in the manifest (added after the binder was made)")
+        for name, sha in sorted(listed.items()):
+            if name not in present:
+                p.append(f"binder file {name} is listed in the manifest but missing")
+                continue
+            report.files += 1
+            actual = hashlib.sha256(z.read(name)).hexdigest()
+            if actual != sha:
+                p.append(f"binder file {name} was changed: its sha256 is {actual}, the manifest says {sha}")
+    with app.transaction() as s:
+        for entry in manifest.get("tasks", []):
+            report.tasks += 1
+            task = s.get(Task, entry.get("id"))
+            if task is None or task.code != entry.get("code"):
+                p.append(f"task {entry.get('code')} (id {entry.get('id')}) of the binder is not in the ledger")
+                continue
+            stored = dict(s.execute(sa.select(Evidence.id, Evidence.sha256).where(Evidence.task_id == task.id)).all())
+            for ev in entry.get("evidence", []):
+                if stored.get(ev.get("id")) != ev.get("sha256"):
+                    p.append(f"task {task.code}: evidence {ev.get('name')} (sha256 {ev.get('sha256')}) "
+                             "is not recorded in the ledger with that sha256")
+                elif ev.get("path") and listed.get(ev["path"]) != ev["sha256"]:
+                    p.append(f"task {task.code}: binder file {ev['path']} is not the evidence the ledger recorded "
+                             f"(sha256 {ev['sha256']})")
+        head = manifest.get("trail_head")
+        if head and head.get("last_id"):
+            rec = s.execute(sa.select(TrailRecord.hash).where(TrailRecord.id == head["last_id"])).scalar_one_or_none()
+            if rec != head.get("hash"):
+                p.append(f"the binder was made at trail record {head['last_id']} (hash {head.get('hash')}), "
+                         "which the ledger's trail does not hold: the trail was rewritten or this is another ledger")
+    if p:
+        raise VerificationFailed(p)
+    return report
+

@@ -1,0 +1,114 @@
+"""Finding a ledger's columns by their headers, in Chinese or English, plus user mappings."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import InvalidInput
+
+# field -> headers offices write for it (compared after dropping spaces, line breaks and brackets).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "code": ("序号", "编号", "任务编号", "问题编号", "code", "no", "no.", "number", "id"),
+    "campaign": ("巡察批次", "巡察轮次", "批次", "campaign"),
+    "aspect": ("方面", "问题方面", "问题类别", "类别", "aspect", "category"),
+    "problem": ("具体问题", "反馈问题", "problem", "specificproblem"),
+    "title": ("细化问题", "细化问题清单", "问题清单", "存在问题", "title", "item", "itemisedproblem"),
+    "observed": ("问题表现", "具体表现", "observed", "symptoms"),
+    "measures": ("整改措施", "整改任务", "任务清单", "measures"),
+    "leader": ("责任领导", "分管领导", "牵头领导", "leader", "responsibleleader"),
+    "unit": ("责任单位", "牵头单位", "责任部门", "责任科室", "unit", "responsibleunit"),
+    "person": ("责任人", "具体责任人", "经办人", "person", "responsibleperson"),
+    "due": ("整改时限", "完成时限", "时限", "截止日期", "due", "deadline"),
+    "progress": ("整改进展", "进展情况", "推进情况", "progress"),
+    "status": ("完成情况", "整改情况", "整改状态", "状态", "status", "state"),
+    "evidence": ("佐证材料", "佐证资料", "evidence"),
+    "remarks": ("备注", "remarks", "notes", "note"),
+}
+FIELDS: tuple[str, ...] = tuple(ALIASES)
+# Without these a row cannot become a task.
+REQUIRED_FIELDS: tuple[str, ...] = ("code", "title", "leader", "unit")
+
+_NOISE = re.compile(r"[\s\u3000]+|[（(][^）)]*[）)]|[*＊:：]")
+
+
+def normalise(header: object) -> str:
+    return _NOISE.sub("", str(header or "")).lower()
+
+
+_LOOKUP: dict[str, str] = {normalise(a): f for f, names in ALIASES.items() for a in names}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column index holds which field, and the header text the file used for it."""
+
+    fields: Mapping[str, int]
+    headers: Mapping[int, str]
+
+    def header(self, field: str) -> str:
+        return self.headers.get(self.fields[field], field) if field in self.fields else field
+
+
+def parse_mapping(items: Iterable[str] = (), file: Path | None = None) -> dict[str, str]:
+    """``HEADER=field`` pairs (``--map``) and a TOML file's ``[columns]`` table → {normalised header: field}."""
+    pairs: list[tuple[str, str]] = []
+    if file is not None:
+        try:
+            data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInput("mapping file", str(file), f"a TOML file with a [columns] table ({exc})") from None
+        table = data.get("columns", data)
+        pairs += [(str(k), str(v)) for k, v in table.items()]
+    for item in items:
+        header, sep, field = item.partition("=")
+        if not sep or not header.strip() or not field.strip():
+            raise InvalidInput("column mapping", item, "expected HEADER=FIELD, e.g. 牵头处室=unit")
+        pairs.append((header, field))
+    out: dict[str, str] = {}
+    for header, field in pairs:
+        field = field.strip()
+        if field not in ALIASES:
+            raise InvalidInput("column mapping field", field, f"expected one of {', '.join(FIELDS)}")
+        out[normalise(header)] = field
+    return out
+
+
+def match_header(cells: Sequence[object], mapping: Mapping[str, str] | None = None) -> ColumnMap:
+    """The fields found in one header row; the first column wins when two name the same field."""
+    fields: dict[str, int] = {}
+    headers: dict[int, str] = {}
+    for i, cell in enumerate(cells):
+        key = normalise(cell)
+        if not key:
+            continue
+        field = (mapping or {}).get(key) or _LOOKUP.get(key)
+        if field is None:
+            # "整改时限（2025年）" or "责任单位及责任人": a known header followed by more words.
+            field = next((f for a, f in _PREFIXES if key.startswith(a)), None)
+        if field is not None and field not in fields:
+            fields[field] = i
+            headers[i] = " ".join(str(cell).split())
+    if "title" not in fields and "observed" in fields:
+        # A ledger with only 问题表现 names its items by it.
+        fields["title"] = fields.pop("observed")
+    return ColumnMap(fields, headers)
+
+
+_PREFIXES = sorted(((a, f) for a, f in _LOOKUP.items() if len(a) >= 2 and not a.isascii()),
+                   key=lambda af: -len(af[0]))
+
+
+def find_header(rows: Iterable[tuple[int, Sequence[object]]], mapping: Mapping[str, str] | None = None,
+                scan: int = 15) -> tuple[int, ColumnMap] | None:
+    """The first of the first ``scan`` rows that names a title column and two more fields."""
+    for n, (rownum, cells) in enumerate(rows):
+        if n >= scan:
+            break
+        cols = match_header(cells, mapping)
+        if "title" in cols.fields and len(cols.fields) >= 3:
+            return rownum, cols
+    return None

@@ -1,0 +1,282 @@
+"""Exporting the ledger: xlsx in the layout offices use, csv, lossless json, and an iCalendar feed.
+
+The xlsx and csv columns carry the headers the importer recognises, so an export re-imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+FORMATS = ("xlsx", "csv", "json", "ics")
+
+# (field, zh header, en header, xlsx width)
+COLUMNS: tuple[tuple[str, str, str, int], ...] = (
+    ("code", "序号", "code", 8),
+    ("campaign", "巡察批次", "campaign", 14),
+    ("aspect", "方面", "aspect", 16),
+    ("problem", "具体问题", "problem", 22),
+    ("title", "细化问题", "title", 34),
+    ("observed", "问题表现", "observed", 30),
+    ("measures", "整改措施", "measures", 44),
+    ("leader", "责任领导", "leader", 12),
+    ("unit", "责任单位", "unit", 14),
+    ("person", "责任人", "person", 10),
+    ("due", "整改时限", "due", 12),
+    ("status", "完成情况", "status", 12),
+    ("progress", "整改进展", "progress", 40),
+    ("light", "预警", "light", 8),
+)
+# Fills (ARGB) for the 完成情况 cell by state and for the 预警 cell by traffic light.
+STATE_FILLS = {"assigned": "FFDDEBF7", "in_progress": "FFFFF2CC", "phased": "FFFCE4D6",
+               "completed": "FFE2EFDA", "reviewed": "FFC6E0B4"}
+LIGHT_FILLS = {"red": "FFFF7C80", "yellow": "FFFFE699", "green": "FFA9D08E"}
+LIGHT_TEXT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
+_WRITE_ONLY_ABOVE = 2000  # rows; write-only mode is several times faster but cannot merge the title
+
+
+@dataclass
+class LedgerRow:
+    campaign_id: int
+    values: dict[str, Any]
+    state: str
+    light: str | None
+
+
+def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow]:
+    """Every task as one flat ledger row (latest progress note included), by campaign, then code order."""
+    today = app.today()
+    with app.transaction() as s:
+        parent = sa.orm.aliased(Problem)
+        latest = (sa.select(ProgressNote.task_id, sa.func.max(ProgressNote.id).label("nid"))
+                  .group_by(ProgressNote.task_id).subquery())
+        stmt = (
+            sa.select(Task, Campaign.name, Problem.code, Problem.title, parent.title, ProgressNote.text)
+            .join(Campaign, Campaign.id == Task.campaign_id)
+            .join(Problem, Problem.id == Task.problem_id)
+            .outerjoin(parent, parent.id == Problem.parent_id)
+            .outerjoin(latest, latest.c.task_id == Task.id)
+            .outerjoin(ProgressNote, ProgressNote.id == latest.c.nid)
+            .order_by(Task.campaign_id, Task.id)
+        )
+        if campaign:
+            stmt = stmt.where(Task.campaign_id == app._campaign(s, campaign).id)
+        for t, cname, pcode, ptitle, parent_title, note in s.execute(stmt):
+            view = app._view(t, cname, pcode, today)
+            # The zh label is a status word the importer maps back to the state.
+            st = app.registry.get(t.workflow).states.get(t.state)
+            status = st.label.text("zh") if st else t.state
+            yield LedgerRow(t.campaign_id, {
+                "code": t.code, "campaign": cname,
+                "aspect": parent_title,
+                "problem": ptitle,
+                "title": t.title, "observed": t.observed,
+                "measures": "\n".join(json.loads(t.measures or "[]")),
+                "leader": t.leader, "unit": t.unit, "person": t.person, "due": t.due,
+                "status": status, "progress": note,
+                "light": LIGHT_TEXT[view.light] if view.light else None,
+            }, t.state, view.light)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def export_csv(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
+    """UTF-8 with BOM, which Excel opens as UTF-8. Returns the number of rows."""
+    n = 0
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([zh for _f, zh, _en, _w in COLUMNS])
+        for row in ledger_rows(app, campaign):
+            w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
+            n += 1
+    return n
+
+
+def export_json(app: "Duban", out: Path, *, with_blobs: bool = False) -> int:
+    from engine.ledger_io.dump import export_dump
+
+    doc = export_dump(app, with_blobs=with_blobs)
+    out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    return len(doc["tables"].get("tasks", []))
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+    candidate, n = base, 2
+    while candidate in taken:
+        suffix = f"~{n}"
+        candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
+    """A summary sheet, then one sheet per campaign: title row, header, frozen panes, widths, wrapped
+    text, 完成情况 coloured by state and 预警 by traffic light. Returns the number of task rows."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    rows_by_camp: dict[str, list[LedgerRow]] = {}
+    for row in ledger_rows(app, campaign):
+        rows_by_camp.setdefault(row.values["campaign"], []).append(row)
+    campaigns = [c for c in app.list_campaigns() if campaign is None or c.name == campaign]
+    total = sum(len(v) for v in rows_by_camp.values())
+    write_only = total > _WRITE_ONLY_ABOVE
+    wb = openpyxl.Workbook(write_only=write_only)
+    if not write_only:
+        wb.remove(wb.active)
+    today = app.today()
+    thin = Side(style="thin", color="FF999999")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    head_style = (Font(bold=True), PatternFill("solid", fgColor="FFD9D9D9"),
+                  Alignment(wrap_text=True, horizontal="center", vertical="center"))
+    fills = {k: PatternFill("solid", fgColor=v) for k, v in {**STATE_FILLS, **LIGHT_FILLS}.items()}
+    taken: set[str] = set()
+
+    def cell(ws: Any, value: Any, *, head: bool = False, fill: str | None = None, bold: bool = False) -> Any:
+        c = WriteOnlyCell(ws, value=value)
+        if head:
+            c.font, c.fill, c.alignment = head_style
+            c.border = border
+        elif bold:
+            c.font = Font(bold=True, size=14)
+        else:
+            c.alignment = wrap
+            c.border = border
+            if fill in fills:
+                c.fill = fills[fill]
+        if isinstance(value, date):
+            c.number_format = "yyyy-mm-dd"
+        return c
+
+    # Summary: figures computed from the ledger now.
+    ws = wb.create_sheet(_sheet_name("汇总", taken))
+    state_names: list[tuple[str, str]] = []
+    for name in app.workflow_names():
+        for st, sd in app.workflow(name).states.items():
+            if (st, sd.label.text("zh")) not in state_names:
+                state_names.append((st, sd.label.text("zh")))
+    heads = ["巡察批次", "问题总数", *[label for _st, label in state_names], "逾期", "挂牌督办", "清退资金（元）"]
+    ws.freeze_panes = "A3"
+    for i, w in enumerate([18, 10, *[12] * len(state_names), 8, 10, 14], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.append([cell(ws, f"整改落实情况汇总（截至 {today.isoformat()}）", bold=True)])
+    ws.append([cell(ws, h, head=True) for h in heads])
+    for c in campaigns:
+        fig = app.summary(campaign=c.name)
+        ws.append([cell(ws, v) for v in [c.name, fig["total"], *[fig["states"].get(st, 0) for st, _l in state_names],
+                                          fig["overdue"], fig["flagged"], fig["funds_recovered"]]])
+    if not write_only:
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(heads))
+
+    for c in campaigns:
+        ws = wb.create_sheet(_sheet_name(c.name, taken))
+        ws.freeze_panes = "C3"  # title and header rows, 序号 and 批次 stay in view
+        for i, (_f, _zh, _en, width) in enumerate(COLUMNS, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.append([cell(ws, f"{c.name} 整改落实台账（截至 {today.isoformat()}）", bold=True)])
+        ws.append([cell(ws, zh, head=True) for _f, zh, _en, _w in COLUMNS])
+        for row in rows_by_camp.get(c.name, []):
+            ws.append([cell(ws, row.values[f], fill=row.state if f == "status" else row.light if f == "light" else None)
+                       for f, *_ in COLUMNS])
+        if not write_only:
+            ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
+    wb.save(out)
+    return total
+
+
+def export_ics(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
+    """Deadlines of open tasks, follow-up targets of phased ones and pending look-backs, as all-day
+    events whose UIDs depend only on the item, so a calendar updates them instead of duplicating."""
+    data = ics_bytes(app, campaign=campaign)
+    out.write_bytes(data)
+    return data.count(b"BEGIN:VEVENT")
+
+
+def _uid_part(code: str) -> str:
+    return re.sub(r"[^0-9A-Za-z._-]", lambda m: f"%{ord(m.group()):X}", code)
+
+
+def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//duban//ledger//ZH")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", "督办 duban")
+    with app.transaction() as s:
+        stmt = (sa.select(Task, Campaign.name).join(Campaign, Campaign.id == Task.campaign_id)
+                .order_by(Task.campaign_id, Task.id))
+        if campaign:
+            stmt = stmt.where(Task.campaign_id == app._campaign(s, campaign).id)
+        tasks = list(s.execute(stmt))
+        pending = {}
+        for lb in s.execute(sa.select(Lookback).where(Lookback.status == "pending").order_by(Lookback.id)).scalars():
+            pending.setdefault(lb.task_id, []).append(lb)
+
+    def event(uid: str, day: date, summary: str, stamp: Any, description: str) -> None:
+        ev = Event()
+        ev.add("uid", uid)
+        ev.add("dtstamp", stamp)
+        ev.add("dtstart", day)
+        ev.add("dtend", day + timedelta(days=1))
+        ev.add("summary", summary)
+        ev.add("description", description)
+        cal.add_component(ev)
+
+    for t, cname in tasks:
+        wf = app.registry.get(t.workflow)
+        st = wf.states.get(t.state)
+        key = f"task-{t.campaign_id}-{_uid_part(t.code)}"
+        about = f"{cname} · {t.code} · {t.title}\n责任单位 {t.unit} · 责任领导 {t.leader} · {st.label.text('zh') if st else t.state}"
+        if st is not None and st.open:
+            event(f"{key}-due@duban", t.due, f"整改时限 {t.code} {t.title}", t.updated_at, about)
+        if t.followup_target is not None and st is not None and st.open:
+            event(f"{key}-followup@duban", t.followup_target, f"后续目标 {t.code} {t.title}", t.updated_at,
+                  f"{about}\n{t.followup_plan or ''}")
+        for lb in pending.get(t.id, []):
+            event(f"lookback-{lb.id}@duban", lb.due, f"回头看 {t.code} {t.title}", lb.created_at, about)
+    return cal.to_ical()
+
+
+def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = None,
+           with_blobs: bool = False) -> int:
+    """Writes the ledger as ``fmt`` to ``out``; returns the number of items (tasks or calendar events)."""
+    from engine.errors import InvalidInput
+
+    out = Path(out)
+    if fmt == "xlsx":
+        return export_xlsx(app, out, campaign=campaign)
+    if fmt == "csv":
+        return export_csv(app, out, campaign=campaign)
+    if fmt == "json":
+        if campaign:
+            raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
+                                                     "empty database); leave out --campaign")
+        return export_json(app, out, with_blobs=with_blobs)
+    if fmt == "ics":
+        return export_ics(app, out, campaign=campaign)
+    raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
+

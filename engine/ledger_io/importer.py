@@ -1,0 +1,536 @@
+"""Importing ledgers (整改台账): validate every row first, then write everything in one transaction.
+
+New items go in with bulk inserts (one ``create`` trail record each, exactly as ``add_task`` writes
+it, then an ``import`` record when the file puts the item past its first state); items already in
+the ledger are matched by code and updated through ``Duban.import_update``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engine import reminders, trail
+from engine.calendar import parse_date
+from engine.errors import DubanError, InvalidInput
+from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header
+from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
+from storage.db import insert_in_order
+from storage.models import Campaign, ProgressNote, Problem, Task
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+Progress = Callable[[int, int], None]
+MAX_SHOWN = 200  # a message listing more issues than this is unreadable; the count is still exact
+
+
+@dataclass(frozen=True)
+class ImportIssue:
+    """One reason a row cannot be imported: where it is, what it holds and what would be accepted."""
+
+    row: int
+    column: str
+    value: Any
+    reason: str
+    sheet: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.sheet}, " if self.sheet else ""
+        return f"{where}row {self.row}, column {self.column}: {self.value!r} — {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        value = self.value.isoformat() if isinstance(self.value, (date, datetime)) else self.value
+        return {"sheet": self.sheet, "row": self.row, "column": self.column, "value": value, "reason": self.reason}
+
+
+class ImportRefused(DubanError):
+    """The file has problems; nothing was imported."""
+
+    def __init__(self, file: str, issues: list[ImportIssue]) -> None:
+        self.file, self.issues = file, issues
+        shown = "\n".join(f"  {i}" for i in issues[:MAX_SHOWN])
+        more = f"\n  … and {len(issues) - MAX_SHOWN} more" if len(issues) > MAX_SHOWN else ""
+        super().__init__(f"{file}: {len(issues)} problem(s), nothing was imported:\n{shown}{more}")
+
+
+@dataclass
+class Row:
+    """One item of the file, validated."""
+
+    sheet: str
+    row: int
+    code: str
+    campaign: str | None
+    aspect: str | None
+    problem: str | None
+    title: str
+    observed: str | None
+    measures: list[str]
+    leader: str
+    unit: str
+    person: str | None
+    due: date | None
+    state: str
+    note: str | None
+
+
+@dataclass
+class ImportResult:
+    file: str
+    sha256: str
+    rows: int
+    added: list[str] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    campaigns_added: list[str] = field(default_factory=list)
+    problems_added: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "rows": self.rows, "added": self.added,
+                "changed": self.changed, "unchanged": self.unchanged, "campaigns_added": self.campaigns_added,
+                "problems_added": self.problems_added, "dry_run": self.dry_run}
+
+
+# ---------------------------------------------------------------------- reading and validating
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if type(value) is str and "\r" not in value:  # the common case, kept cheap for big files
+        value = value.strip()
+        return value or None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores 序号 1 as 1.0
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
+    return text or None
+
+
+def _one_line(value: Any) -> str | None:
+    text = _text(value)
+    return " ".join(text.split()) if text else None
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = _text(value) or ""
+    return _parse_date_text(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a ledger repeats a few hundred deadlines over many rows
+def _parse_date_text(text: str) -> date:
+    return parse_date(text.replace(".", "-").split()[0] if text else text)
+
+
+def status_words(app: "Duban", workflow: str) -> dict[str, str]:
+    """Status word → state: the workflow's ``[import] statuses``, its state names and labels."""
+    wf = app.registry.get(workflow)
+    words: dict[str, str] = {}
+    for name, st in wf.states.items():
+        words[name.lower()] = name
+        for lang in ("en", "zh"):
+            words[st.label.text(lang).lower()] = name
+    for word, state in (wf.extensions.get("import", {}).get("statuses") or {}).items():
+        words["".join(str(word).split()).lower()] = state
+    return words
+
+
+def parse_rows(app: "Duban", sheets: list[Sheet], mapping: Mapping[str, str] | None, workflow: str,
+               default_due: Mapping[str | None, date | None]) -> tuple[list[Row], list[ImportIssue]]:
+    words = status_words(app, workflow)
+    initial = app.registry.get(workflow).initial
+    issues: list[ImportIssue] = []
+    out: list[Row] = []
+    found = False
+    multi = len(sheets) > 1
+    seen: dict[tuple[str | None, str], int] = {}
+    for sheet in sheets:
+        located = find_header(sheet.rows, mapping)
+        if located is None:
+            continue  # a summary or notes sheet
+        found = True
+        header_row, cols = located
+        sname = sheet.name if multi else None
+        missing = [f for f in REQUIRED_FIELDS if f not in cols.fields]
+        if missing:
+            issues.append(ImportIssue(header_row, "header", None,
+                                      f"no column for {', '.join(missing)}; name it in the header "
+                                      "(e.g. 序号, 细化问题, 责任领导, 责任单位) or map it with --map HEADER=FIELD",
+                                      sname))
+            continue
+        aspect = problem = None
+        for rownum, cells in sheet.rows:
+            if rownum <= header_row:
+                continue
+            row = _parse_row(rownum, cells, cols, words, initial, default_due, sname, issues,
+                             aspect, problem, seen)
+            if row is None:
+                continue
+            if isinstance(row, tuple):  # a heading row: sets the aspect / problem of the rows below
+                aspect, problem = row
+                continue
+            aspect, problem = row.aspect, row.problem
+            out.append(row)
+    if not found:
+        issues.append(ImportIssue(1, "header", None,
+                                  "no header row found in the first 15 rows: it needs a title column "
+                                  "(细化问题 / 问题表现 / title) and at least two more known headers "
+                                  "(序号, 责任领导, 责任单位, 整改时限 …), or --map HEADER=FIELD"))
+    return out, issues
+
+
+_FIELD_ORDER = ("code", "title", "aspect", "problem", "leader", "unit", "person", "campaign", "due", "status",
+                "measures", "progress", "evidence", "remarks", "observed")
+
+
+def _parse_row(rownum: int, cells: list[Any], cols: ColumnMap, words: Mapping[str, str], initial: str,
+               default_due: Mapping[str | None, date | None], sheet: str | None,
+               issues: list[ImportIssue], aspect: str | None, problem: str | None,
+               seen: dict[tuple[str | None, str], int]) -> Row | tuple | None:
+    # One lookup per field, then plain locals: this loop runs once per row of files of 100,000 rows.
+    width = len(cells)
+    (code, title, this_aspect, this_problem, leader, unit, person, campaign, raw_due, status, raw_measures,
+     progress, evidence, remarks, observed) = [
+        cells[i] if i is not None and i < width else None for i in map(cols.fields.get, _FIELD_ORDER)]
+    code, this_aspect, this_problem = _one_line(code), _one_line(this_aspect), _one_line(this_problem)
+    leader, unit, person, campaign = _one_line(leader), _one_line(unit), _one_line(person), _one_line(campaign)
+    title = _text(title)
+    if title is None and code is None and leader is None and unit is None:
+        if this_aspect or this_problem:  # a heading row: sets the aspect / problem of the rows below
+            return (this_aspect or aspect, this_problem)
+        if all(_text(c) is None for c in cells):
+            return None
+    bad = len(issues)
+
+    def issue(fieldname: str, value: Any, reason: str) -> None:
+        issues.append(ImportIssue(rownum, cols.header(fieldname), value, reason, sheet))
+
+    if code is None:
+        issue("code", None, "empty: every item needs its code (序号); re-imports match items by it")
+    elif len(code) > 60:
+        issue("code", code, "at most 60 characters")
+    elif (campaign, code) in seen:
+        issue("code", code, f"the same code is on row {seen[(campaign, code)]}; "
+                            "codes identify items, so each must be unique")
+    else:
+        seen[(campaign, code)] = rownum
+    if title is None:
+        issue("title", None, "empty: every item needs its text (细化问题)")
+    for name, value in (("leader", leader), ("unit", unit)):
+        if value is None:
+            issue(name, None, "empty: every item needs a responsible leader and unit (三个清单)")
+        elif len(value) > 200:
+            issue(name, value, "at most 200 characters")
+    if person is not None and len(person) > 200:
+        issue("person", person, "at most 200 characters")
+    due: date | None = None
+    due_text = _text(raw_due)
+    if due_text is None:
+        due = default_due.get(campaign) if campaign in default_due else default_due.get(None)
+        if due is None:
+            issue("due", None, "empty, and the campaign has no end of rectification to default to; "
+                               "give a date such as 2025-10-31")
+    else:
+        try:
+            due = _date(raw_due)
+        except ValueError:
+            issue("due", due_text, "expected a date such as 2025-10-31, 2025/10/31 or 2025年10月31日 "
+                                   "(for a standing item, the date of its next check)")
+    status = _one_line(status)
+    if status is None:
+        state = initial
+    else:
+        state = words.get(status) or words.get("".join(status.split()).lower())
+        if state is None:
+            known = sorted({w for w in words if not w.isascii()})
+            issue("status", status, f"unknown status; expected one of {', '.join(known)} "
+                                    "(the workflow's [import] statuses) or a state name")
+            state = initial
+    if len(issues) > bad:
+        return None
+    raw_measures = _text(raw_measures)
+    measures = [m for m in map(str.strip, raw_measures.split("\n")) if m] if raw_measures else []
+    progress = _text(progress)
+    note = progress
+    if evidence is not None or remarks is not None:
+        notes = [t for t in (progress, _labelled("佐证材料", evidence), _labelled("备注", remarks)) if t]
+        note = "\n".join(notes) or None
+    return Row(sheet or "", rownum, code or "", campaign, this_aspect or aspect,
+               this_problem or (problem if not this_aspect or this_aspect == aspect else None),
+               title or "", _text(observed), measures, leader or "", unit or "", person, due, state, note)
+
+
+def _labelled(label: str, value: Any) -> str | None:
+    text = _text(value)
+    return f"{label}：{text}" if text else None
+
+
+# ---------------------------------------------------------------------- planning and writing
+def import_ledger(
+    app: "Duban",
+    actor: str,
+    path: Path | str,
+    *,
+    campaign: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    workflow: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Imports the ledger at ``path``; raises ``ImportRefused`` listing every bad row, changing nothing.
+
+    A duban JSON export is restored instead (``engine.ledger_io.dump``), into an empty ledger only.
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("ledger file", str(path), f"a readable file ({exc.strerror})") from None
+    sha = hashlib.sha256(data).hexdigest()
+    if fmt == "json":
+        try:
+            doc = json.loads(decode(data))
+        except json.JSONDecodeError as exc:
+            raise ImportRefused(path.name, [ImportIssue(exc.lineno, "JSON", exc.msg, "not valid JSON")]) from None
+        from engine.ledger_io import dump
+
+        if dump.is_dump(doc):
+            return dump.restore(app, actor, doc, file=path.name, sha256=sha, dry_run=dry_run)
+    from engine.api import DEFAULT_WORKFLOW
+
+    wf_name = workflow or DEFAULT_WORKFLOW
+    app.registry.get(wf_name)
+    sheets = read_sheets(path, data)
+    result = ImportResult(path.name, sha, 0, dry_run=dry_run)
+    try:
+        _run(app, actor, path, sheets, result, campaign, mapping, wf_name, dry_run, progress)
+    except _DryRun as done:
+        return done.result
+    finally:
+        app._names.clear()  # ids cached during a rolled-back batch may be reused by other rows
+    return result
+
+
+def _run(app: "Duban", actor: str, path: Path, sheets: list[Sheet], result: ImportResult, campaign: str | None,
+         mapping: Mapping[str, str] | None, wf_name: str, dry_run: bool, progress: Progress | None) -> None:
+    with app.batch():
+        with app.transaction() as s:
+            app._require_supervisor(s, actor, "import ledgers")
+            camps = {c.name: c for c in s.execute(sa.select(Campaign)).scalars()}
+            default_camp = _default_campaign(camps, campaign, path)
+            ends = {name: c.rectification_end for name, c in camps.items()}
+            ends[None] = camps[default_camp].rectification_end if default_camp in camps else None
+            rows, issues = parse_rows(app, sheets, mapping, wf_name, ends)
+            if issues:
+                raise ImportRefused(path.name, issues)
+            result.rows = len(rows)
+            for r in rows:
+                r.campaign = campaign or r.campaign or default_camp
+            _write(app, s, actor, rows, result, camps, wf_name, dry_run, progress)
+            if dry_run:
+                # Everything above ran against the real tables; the batch rolls it all back.
+                raise _DryRun(result)
+
+
+class _DryRun(Exception):
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+
+
+def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Path) -> str:
+    if given:
+        return given
+    if len(camps) == 1:
+        return next(iter(camps))
+    if not camps:
+        return path.stem
+    raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign "
+                                         f"({', '.join(camps)})")
+
+
+def _write(app: "Duban", s: Any, actor: str, rows: list[Row], result: ImportResult,
+           camps: dict[str, Campaign], wf_name: str, dry_run: bool, progress: Progress | None) -> None:
+    conn = s.connection()
+    now, today = app.now(), app.today()
+    for name in dict.fromkeys(r.campaign for r in rows):
+        if name not in camps:
+            assert name is not None
+            dates = [r.due for r in rows if r.campaign == name and r.due]
+            camp = Campaign(name=name, inspector="（导入）", target="（导入）",
+                            feedback_date=min([today, *dates]), created_at=now)
+            s.add(camp)
+            s.flush()
+            trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
+                         actor=actor, at=now, inputs={"name": name, "campaign_id": camp.id, "import": result.file})
+            camps[name] = camp
+            result.campaigns_added.append(name)
+    problems = _problems(app, s, actor, rows, camps, result, now)
+    ids = {c.id for c in camps.values() if c.name in {r.campaign for r in rows}}
+    existing = {(t.campaign_id, t.code): t for t in s.execute(sa.select(Task).where(Task.campaign_id.in_(ids))).scalars()}
+    new_rows: list[Row] = []
+    done = 0
+    total = len(rows)
+    for r in rows:
+        cid = camps[r.campaign].id  # type: ignore[index]
+        task = existing.get((cid, r.code))
+        if task is None:
+            new_rows.append(r)
+            continue
+        _update(app, s, actor, task, r, problems[(cid, r.aspect, r.problem)], result)
+        done += 1
+        if progress and done % 1000 == 0:
+            progress(done, total)
+    _bulk_create(app, s, actor, new_rows, camps, problems, wf_name, result, now, today,
+                 progress=(lambda n: progress(done + n, total)) if progress else None)
+    if progress:
+        progress(total, total)
+
+
+def _problems(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+              result: ImportResult, now: datetime) -> dict[tuple[int, str | None, str | None], int]:
+    """Problem id per (campaign, aspect, problem): found by title, else added as aspect → problem."""
+    out: dict[tuple[int, str | None, str | None], int] = {}
+    by_camp: dict[int, list[Problem]] = {}
+    for p in s.execute(sa.select(Problem)).scalars():
+        by_camp.setdefault(p.campaign_id, []).append(p)
+
+    def find_or_add(cid: int, title: str, parent: Problem | None) -> Problem:
+        pid = parent.id if parent else None
+        for p in by_camp.get(cid, []):
+            if p.title == title and p.parent_id == pid:
+                return p
+        taken = {p.code for p in by_camp.get(cid, [])}
+        siblings = sum(1 for p in by_camp.get(cid, []) if p.parent_id == pid)
+        n = siblings + 1
+        code = f"{parent.code}.{n}" if parent else f"A{n}"
+        while code in taken:
+            n += 1
+            code = f"{parent.code}.{n}" if parent else f"A{n}"
+        p = Problem(campaign_id=cid, code=code, title=title, parent_id=pid)
+        s.add(p)
+        s.flush()
+        by_camp.setdefault(cid, []).append(p)
+        camp_name = next(c.name for c in camps.values() if c.id == cid)
+        trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
+                     actor=actor, at=now, inputs={"campaign": camp_name, "code": code,
+                                                  "parent": parent.code if parent else None})
+        result.problems_added += 1
+        return p
+
+    for r in rows:
+        cid = camps[r.campaign].id  # type: ignore[index]
+        key = (cid, r.aspect, r.problem)
+        if key in out:
+            continue
+        top = find_or_add(cid, r.aspect, None) if r.aspect else None
+        leaf = find_or_add(cid, r.problem, top) if r.problem else top
+        if leaf is None:
+            leaf = find_or_add(cid, "（未分类）", None)
+        out[key] = leaf.id  # type: ignore[assignment]
+    return out
+
+
+def _task_fields(r: Row, problem_id: int) -> dict[str, Any]:
+    return {"title": r.title, "observed": r.observed, "measures": json.dumps(r.measures, ensure_ascii=False),
+            "leader": r.leader, "unit": r.unit, "person": r.person, "due": r.due, "problem_id": problem_id}
+
+
+def _inputs(result: ImportResult, r: Row, **more: Any) -> dict[str, Any]:
+    return {"file": result.file, "row": r.row, "sheet": r.sheet or None, "sha256": result.sha256, **more}
+
+
+def _update(app: "Duban", s: Any, actor: str, task: Task, r: Row, problem_id: int, result: ImportResult) -> None:
+    wanted = _task_fields(r, problem_id)
+    changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
+    if r.state != task.state:
+        changes["state"] = r.state
+    if r.state == "phased" and r.note and task.followup_plan != r.note:
+        changes["followup_plan"] = r.note
+    note_new = bool(r.note) and s.execute(
+        sa.select(ProgressNote.id).where(ProgressNote.task_id == task.id, ProgressNote.text == r.note).limit(1)
+    ).first() is None
+    if not changes and not note_new:
+        result.unchanged += 1
+        return
+    shown = {k: (task.state if k == "state" else getattr(task, k)) for k in changes}
+    result.changed.append({"code": r.code, "campaign": r.campaign, "row": r.row,
+                           "fields": sorted(changes) + (["note"] if note_new else []),
+                           "from": {k: _plain(v) for k, v in shown.items()},
+                           "to": {k: _plain(v) for k, v in changes.items()}})
+    if changes:
+        app.import_update(actor, task.id, changes, inputs=_inputs(result, r, fields=sorted(changes)))
+    if note_new:
+        app.add_note(actor, task.id, r.note)  # type: ignore[arg-type]
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _bulk_create(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+                 problems: Mapping[tuple[int, str | None, str | None], int], wf_name: str,
+                 result: ImportResult, now: datetime, today: date,
+                 progress: Callable[[int], None] | None) -> None:
+    """New items in a few statements, with ONE trail record each.
+
+    An item in the workflow's first state with no progress text gets the ``create`` record
+    ``add_task`` writes; any other gets an ``import`` record from nothing to its state, carrying the
+    same inputs plus the file, row and sha256, and its progress text as the record's note.
+    """
+    if not rows:
+        return
+    wf = app.registry.get(wf_name)
+    conn = s.connection()
+    remind_cache: dict[tuple[str, date | None], date | None] = {}
+    task_rows = []
+    for r in rows:
+        cid = camps[r.campaign].id  # type: ignore[index]
+        values = dict(_task_fields(r, problems[(cid, r.aspect, r.problem)]), campaign_id=cid, code=r.code,
+                      workflow=wf.name, state=r.state, flagged=False,
+                      followup_plan=r.note if r.state == "phased" else None, followup_target=None,
+                      version=1, created_at=now, updated_at=now)
+        key = (r.state, r.due)
+        if key not in remind_cache:
+            # Any object with the task's attributes will do; a SQLModel instance costs 100 µs to build.
+            remind_cache[key] = reminders.next_remind_on(app, s, SimpleNamespace(id=None, **values))
+        values["next_remind_on"] = remind_cache[key]
+        task_rows.append(values)
+    ids = insert_in_order(conn, Task.__table__, task_rows)
+    if progress:
+        progress(len(rows) // 3)
+    records: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for r, tid in zip(rows, ids):
+        inputs = {"code": r.code, "title": r.title, "due": r.due, "unit": r.unit, "leader": r.leader,
+                  "workflow": wf.name}
+        if r.state == wf.initial and not r.note:
+            records.append(dict(task_id=tid, event="create", from_state=None, to_state=wf.initial, version=1,
+                                actor=actor, at=now, inputs=inputs))
+        else:
+            records.append(dict(task_id=tid, event="import", from_state=None, to_state=r.state, version=1,
+                                actor=actor, at=now, note=r.note, inputs=dict(inputs, **_inputs(result, r))))
+        if r.note:
+            notes.append(dict(task_id=tid, on=today, text=r.note, author=actor, created_at=now))
+        result.added.append(r.code)
+    if notes:
+        insert_in_order(conn, ProgressNote.__table__, notes)
+    if progress:
+        progress(2 * len(rows) // 3)
+    trail.append_many(s, records)

@@ -1,0 +1,323 @@
+"""Look-back reviews (回头看): re-checks of finished items, so that problems do not come back (反弹).
+
+What is scheduled after which event, which items a sampling plan may draw and what a rebound
+fires are declared in the workflow's ``[lookback]`` table (validated by workflows/schema.py);
+this module names no state and no event.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from engine import trail
+from engine.calendar import parse_deadline
+from engine.errors import AlreadyExists, ConflictError, InvalidInput, MissingInput, NotFound
+from engine.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
+from storage.db import lock_writers
+from storage.models import Campaign, Lookback, LookbackPlan, Problem, Task
+from workflows import Workflow
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+PENDING, PASSED, REBOUND, CANCELLED = "pending", "passed", "rebound", "cancelled"
+POLICY, PLAN = "policy", "plan"
+MAX_SEED = 2**31 - 1  # the seed column is a 32-bit INTEGER on PostgreSQL
+
+
+@dataclass(frozen=True)
+class Policy:
+    after_event: str | None
+    offsets: tuple[str, ...]
+    sample_states: tuple[str, ...]
+    rebound: Mapping[str, str]  # sample state -> the event a rebound fires from it
+
+
+@lru_cache(maxsize=None)
+def policy(wf: Workflow) -> Policy | None:
+    """The workflow's look-back policy, or None when it declares no ``[lookback]`` table."""
+    raw = wf.extensions.get("lookback")
+    if raw is None:
+        return None
+    sample = tuple(raw.get("sample_states", ()))
+    rebound = raw.get("rebound_event")
+    if isinstance(rebound, str):
+        rebound = {state: rebound for state in sample}
+    return Policy(raw.get("after_event"), tuple(raw.get("offsets", ())), sample, dict(rebound or {}))
+
+
+def default_seed(on: date) -> int:
+    """The seed when none is given: the plan's date, so re-running the same command draws the same items."""
+    return on.year * 10_000 + on.month * 100 + on.day
+
+
+def sample_size(n: int, percent: int) -> int:
+    """``percent`` of ``n`` rounded half up, but at least one item of every non-empty stratum."""
+    if n == 0 or percent == 0:
+        return 0
+    return min(n, max(1, (n * percent + 50) // 100))
+
+
+# ---------------------------------------------------------------------- policy look-backs
+def on_event(app: "Duban", s: Session, task: Task, event: str) -> dict[str, Any]:
+    """Called by ``Duban.fire`` before it writes ``event``. When the workflow schedules look-backs
+    after this event, creates them (due = today + each offset) and returns them as trail inputs of
+    the event's own record: an accepted event still writes exactly one record."""
+    pol = policy(app.registry.get(task.workflow))
+    if pol is None or event != pol.after_event:
+        return {}
+    # Writers' lock first (the order every writer takes: head, then rows), then the version
+    # check: a concurrent firing of the same event meets a ConflictError, not a duplicate look-back.
+    lock_writers(s)
+    locked = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+    if locked != task.version:
+        raise ConflictError(task.code, task.version, locked)
+    today, now = app.today(), app.now()
+    # Look-backs of an earlier strike-off are moot once the item is struck off again.
+    superseded = list(s.execute(
+        sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == PENDING,
+                                     Lookback.source == POLICY).order_by(Lookback.id)).scalars())
+    if superseded:
+        s.execute(sa.update(Lookback).where(Lookback.id.in_(superseded))
+                  .values(status=CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}"))
+    busy = _pending_dues(s, task.id)
+    scheduled = []
+    for round_no, offset in enumerate(pol.offsets, 1):
+        due = parse_deadline(offset, today, app.calendar).due
+        if due in busy:  # a sampled look-back falls on that day already: one visit checks both
+            continue
+        row = Lookback(task_id=task.id, due=due, source=POLICY, round=round_no, status=PENDING, created_at=now)
+        s.add(row)
+        s.flush()
+        busy.add(due)
+        scheduled.append({"id": row.id, "round": round_no, "due": due})
+    return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
+
+
+# ---------------------------------------------------------------------- sampling plans
+def plan(
+    app: "Duban",
+    actor: str,
+    campaign: str | None,
+    sample_percent: int,
+    on: date,
+    seed: int | None = None,
+    *,
+    dry_run: bool = False,
+) -> LookbackPlanView:
+    """Samples ``sample_percent`` % of the campaign's finished items for a look-back on ``on``,
+    stratified by problem: every problem with eligible items gets at least one."""
+    if isinstance(sample_percent, bool) or not isinstance(sample_percent, int) or not 1 <= sample_percent <= 100:
+        raise InvalidInput("sample", sample_percent, "expected a whole percentage from 1 to 100, e.g. 30 or 30%")
+    today = app.today()
+    if on < today:
+        raise InvalidInput("look-back date", on.isoformat(), f"must not be before today ({today.isoformat()})")
+    if seed is None:
+        seed = default_seed(on)
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidInput("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
+    with app.transaction() as s:
+        app._require_supervisor(s, actor, "plan look-back reviews")
+        camp = app._campaign(s, campaign)
+        if not dry_run:
+            # Writers' lock before anything is read, so two plans for one day cannot both see an
+            # item as free, and the versions read below are the ones the writes will check.
+            lock_writers(s)
+        rows = s.execute(
+            sa.select(Task, Problem.code).join(Problem, Problem.id == Task.problem_id)
+            .where(Task.campaign_id == camp.id).order_by(Problem.id, Task.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        same = s.execute(sa.select(LookbackPlan.id).where(
+            LookbackPlan.campaign_id == camp.id, LookbackPlan.on == on, LookbackPlan.seed == seed)).scalar()
+        if same is not None:
+            raise AlreadyExists("look-back plan", f"{camp.name} on {on.isoformat()} with seed {seed} (plan {same})")
+        busy = set(s.execute(sa.select(Lookback.task_id).where(
+            Lookback.due == on, Lookback.status == PENDING, Lookback.task_id.in_([t.id for t, _ in rows]))).scalars())
+        strata: dict[str, list[Task]] = {}
+        states: list[str] = []
+        for task, pcode in rows:
+            pol = policy(app.registry.get(task.workflow))
+            if pol is None:
+                continue
+            states += [st for st in pol.sample_states if st not in states]
+            if task.state in pol.sample_states and task.id not in busy:
+                strata.setdefault(pcode, []).append(task)
+        eligible = sum(len(v) for v in strata.values())
+        if not eligible:
+            what = ", ".join(states) or "in a workflow with a [lookback] table"
+            raise InvalidInput("campaign", camp.name,
+                               f"it has no item to sample for a look-back on {on.isoformat()}: look-backs re-check "
+                               f"items that are {what}" + (f"; {len(busy)} already have one due that day" if busy else ""))
+        rng = random.Random(seed)
+        chosen: list[tuple[Task, str]] = []
+        strata_out = []
+        for pcode, items in strata.items():  # problems in id order, items in id order: reproducible
+            k = sample_size(len(items), sample_percent)
+            picked = sorted(rng.sample(items, k), key=lambda t: t.id or 0)
+            chosen += [(t, pcode) for t in picked]
+            strata_out.append({"problem": pcode, "eligible": len(items), "sampled": k,
+                               "tasks": [t.code for t in picked]})
+        view = LookbackPlanView(id=None, campaign=camp.name, on=on, sample_percent=sample_percent, seed=seed,
+                                eligible=eligible, strata=strata_out, dry_run=dry_run)
+        if dry_run:
+            view.lookbacks = [_view(t, camp.name, pcode, None, on, PLAN, None, 1, PENDING, today=today)
+                              for t, pcode in chosen]
+            return view
+        now = app.now()
+        row = LookbackPlan(campaign_id=camp.id, on=on, sample_percent=sample_percent, seed=seed, created_by=actor,
+                           created_at=now)
+        s.add(row)
+        s.flush()
+        view.id = row.id
+        earlier = dict(s.execute(
+            sa.select(Lookback.task_id, sa.func.count()).where(
+                Lookback.source == PLAN, Lookback.task_id.in_([t.id for t, _ in chosen])).group_by(Lookback.task_id)
+        ).all())
+        for task, pcode in chosen:
+            round_no = earlier.get(task.id, 0) + 1
+            lb = Lookback(task_id=task.id, due=on, source=PLAN, plan_id=row.id, round=round_no, status=PENDING,
+                          created_at=now)
+            s.add(lb)
+            s.flush()
+            app._write(s, task, {}, actor, "lookback.scheduled", task.state, task.state, note=None,
+                       inputs={"lookback_id": lb.id, "due": on, "source": PLAN, "plan_id": row.id, "round": round_no})
+            view.lookbacks.append(_view(task, camp.name, pcode, lb.id, on, PLAN, row.id, round_no, PENDING, today=today))
+        trail.append(s, task_id=None, event="lookback.plan", from_state=None, to_state=None, version=None,
+                     actor=actor, at=now,
+                     inputs={"plan_id": row.id, "campaign": camp.name, "on": on, "sample_percent": sample_percent,
+                             "seed": seed, "eligible": eligible, "tasks": [t.code for t, _ in chosen]})
+        return view
+
+
+# ---------------------------------------------------------------------- reading
+def list_lookbacks(app: "Duban", *, due_only: bool = False, campaign: str | None = None,
+                   status: str | None = None) -> list[LookbackView]:
+    """Look-backs by due date; ``due_only``: the pending ones due today or earlier."""
+    if status is not None and status not in (PENDING, PASSED, REBOUND, CANCELLED):
+        raise InvalidInput("status", status, f"expected one of {PENDING}, {PASSED}, {REBOUND}, {CANCELLED}")
+    today = app.today()
+    with app.transaction() as s:
+        where = []
+        if campaign:
+            where.append(Task.campaign_id == app._campaign(s, campaign).id)
+        if due_only:
+            where += [Lookback.status == PENDING, Lookback.due <= today]
+        if status:
+            where.append(Lookback.status == status)
+        return _select(s, where, today)
+
+
+def for_task(s: Session, task_id: int, today: date) -> list[LookbackView]:
+    return _select(s, [Lookback.task_id == task_id], today)
+
+
+def _select(s: Session, where: list[Any], today: date) -> list[LookbackView]:
+    stmt = (
+        sa.select(Lookback, Task, Campaign.name, Problem.code)
+        .join(Task, Task.id == Lookback.task_id)
+        .join(Campaign, Campaign.id == Task.campaign_id)
+        .join(Problem, Problem.id == Task.problem_id)
+        .where(*where)
+        .order_by(Lookback.due, Lookback.id)
+        # Rows are updated with Core statements; objects already in the session would be stale.
+        .execution_options(populate_existing=True)
+    )
+    return [_view(t, cname, pcode, lb.id, lb.due, lb.source, lb.plan_id, lb.round, lb.status, lb.reviewer,
+                  lb.note, lb.recorded_at, today=today)
+            for lb, t, cname, pcode in s.execute(stmt)]
+
+
+def _view(task: Task, campaign: str, problem: str, lookback_id: int | None, due: date, source: str,
+          plan_id: int | None, round_no: int, status: str, reviewer: str | None = None, note: str | None = None,
+          recorded_at: Any = None, *, today: date) -> LookbackView:
+    return LookbackView(
+        id=lookback_id, task_id=task.id or 0, task_code=task.code, title=task.title, campaign=campaign,
+        problem=problem, task_state=task.state, due=due, source=source, plan_id=plan_id, round=round_no,
+        status=status, reviewer=reviewer, note=note, recorded_at=recorded_at,
+        is_due=status == PENDING and due <= today,
+    )
+
+
+def _pending_dues(s: Session, task_id: int) -> set[date]:
+    return set(s.execute(sa.select(Lookback.due).where(Lookback.task_id == task_id,
+                                                       Lookback.status == PENDING)).scalars())
+
+
+# ---------------------------------------------------------------------- recording
+def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, *,
+           due: str | date | None = None) -> LookbackRecordResult:
+    """Records a look-back's result. A rebound fires the workflow's rebound event with the new
+    deadline and cancels the task's other pending look-backs, all in one transaction."""
+    if note is None or not str(note).strip():
+        raise InvalidInput("look-back note", note, "must not be empty: say what the look-back found (--note TEXT)")
+    note = str(note).strip()
+    if passed and due is not None:
+        raise InvalidInput("new deadline", str(due), "only a rebound sets a new deadline; a passed look-back takes none")
+    today = app.today()
+    with app.batch():
+        with app.transaction() as s:
+            app._require_supervisor(s, actor, "record look-back reviews")
+            lock_writers(s)  # before the look-back row is touched: head, then rows, like every writer
+            row = s.get(Lookback, lookback_id, populate_existing=True)
+            if row is None:
+                raise NotFound("look-back", lookback_id, "see 'duban lookback list' for look-back ids")
+            task = app._task(s, row.task_id)
+            if row.status != PENDING:
+                when = f" on {row.recorded_at.astimezone(app.clock.tz).date().isoformat()}" if row.recorded_at else ""
+                by = f" by {row.reviewer}" if row.reviewer else ""
+                raise InvalidInput("look-back", lookback_id,
+                                   f"it is {row.status} already{by}{when}; only a pending look-back can be recorded")
+            wf = app.registry.get(task.workflow)
+            pol = policy(wf)
+            if pol is None:
+                raise InvalidInput("look-back", lookback_id,
+                                   f"task {task.code}'s workflow {wf.name!r} declares no [lookback] table")
+            if task.state not in pol.sample_states:
+                raise InvalidInput("look-back", lookback_id,
+                                   f"task {task.code} is '{task.state}'; a look-back re-checks items that are "
+                                   f"{', '.join(pol.sample_states)}")
+            if row.due > today:
+                raise InvalidInput("look-back", lookback_id,
+                                   f"it is due on {row.due.isoformat()}; record it on or after that day "
+                                   f"(today is {today.isoformat()})")
+            event = pol.rebound[task.state]
+            new_due = None
+            if not passed:
+                if due is None:
+                    raise MissingInput(task.code, task.state, event, ["due"])
+                new_due, _warnings = app._deadline(due, today, "new deadline")
+            cancelled: list[int] = []
+            if not passed:
+                cancelled = list(s.execute(sa.select(Lookback.id).where(
+                    Lookback.task_id == task.id, Lookback.status == PENDING, Lookback.id != row.id)
+                    .order_by(Lookback.id)).scalars())
+            now = app.now()
+            s.execute(sa.update(Lookback).where(Lookback.id == row.id).values(
+                status=PASSED if passed else REBOUND, reviewer=actor, note=note, recorded_at=now))
+            if cancelled:
+                s.execute(sa.update(Lookback).where(Lookback.id.in_(cancelled)).values(
+                    status=CANCELLED, recorded_at=now, note=f"cancelled by the rebound of look-back {row.id}"))
+            app._write(s, task, {}, actor, "lookback.pass" if passed else "lookback.rebound", task.state, task.state,
+                       note=note, inputs={"lookback_id": row.id, "due": row.due, "source": row.source,
+                                          "plan_id": row.plan_id, "round": row.round, "new_due": new_due,
+                                          "cancelled_lookbacks": cancelled or None})
+            task_id = task.id
+        move: MoveResult | None = None
+        if not passed:
+            assert new_due is not None and task_id is not None
+            move = app.fire(actor, task_id, event, note=note, reason=note, due=new_due)
+            if move.task.due != new_due:  # the rebound event takes no deadline of its own
+                move = MoveResult(app.extend(actor, task_id, new_due, note).task, move.event, move.from_state,
+                                  move.to_state, move.warnings)
+        with app.transaction() as s:
+            view = _select(s, [Lookback.id == lookback_id], today)[0]
+        return LookbackRecordResult(view, move)

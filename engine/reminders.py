@@ -1,0 +1,696 @@
+"""Reminders and escalation (督办提醒): policies from the workflow's ``[reminders]`` table, the
+stored next-reminder date, the sweep, and delivery through claims.
+
+How a reminder goes out exactly once
+------------------------------------
+1. Every task carries ``next_remind_on``, recomputed on every write (``Duban._write`` and
+   ``add_task`` call ``next_remind_on``). A sweep reads only tasks with ``next_remind_on <= today``
+   through its index, so its cost grows with what is due, not with the ledger.
+2. For those tasks it computes the reminders due now and CLAIMS them: one row per (task, rule,
+   target date, occurrence, recipient, channel) under a UNIQUE key, inserted with ON CONFLICT DO
+   NOTHING, committed before anything is sent. Any number of concurrent sweeps yield one row.
+3. Senders LEASE rows (a conditional UPDATE to ``sending`` with an expiry that only one process
+   wins), send outside any transaction, then mark the row ``sent`` — or ``failed`` with an
+   exponential backoff, and ``dead`` after the last attempt; both stay listed.
+4. A crash after the claim leaves ``pending`` rows; a crash during a send leaves a ``sending`` row
+   whose lease runs out and is sent again. That resend is the one at-least-once window: between a
+   channel accepting a message and the commit that marks it sent (one UPDATE, milliseconds). The
+   resend carries the same key (HTTP header ``X-Duban-Reminder-Key``, e-mail ``Message-ID``), so a
+   receiver can drop it.
+
+Catching up: after downtime a sweep sends, per track (the unit's reminders, the escalation to the
+leader, the escalation to supervisors, the review wait), the LATEST reminder that has fallen due;
+earlier ones of the same track are superseded by it (a "7 days left" is not sent when 2 are left).
+
+This module names no state: which date a state watches comes from the workflow.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from engine import messages
+from engine.calendar import WorkCalendar
+from engine.channels import Channels, DeliveryError, Outgoing, Recipient, load_channels
+from engine.config import Settings
+from engine.errors import InvalidInput
+from engine.views import jsonable
+from storage import claims
+from storage.models import Lookback, Reminder, Task, TrailRecord, User
+from workflows import Workflow
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+ENTERED = "entered"  # the watch of review_wait states: the day the item entered the state
+DEFAULT_YELLOW = "5wd"
+MAX_CATCH_UP_DAYS = 3660  # an overdue series is walked at most this far (10 years)
+
+
+# ---------------------------------------------------------------------- policy
+@dataclass(frozen=True)
+class Rules:
+    before: tuple[str, ...] = ()
+    on_day: bool = False
+    overdue_every: str | None = None
+    escalate_leader_after: str | None = None
+    escalate_supervisors_after: str | None = None
+    review_wait: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Policy:
+    watch: Mapping[str, str]
+    notify: Mapping[str, str]
+    normal: Rules
+    flagged: Rules
+
+    def rules(self, flagged: bool) -> Rules:
+        return self.flagged if flagged else self.normal
+
+    def watched(self, state: str, flagged: bool) -> str | None:
+        if state in self.watch:
+            return self.watch[state]
+        if state in self.rules(flagged).review_wait:
+            return ENTERED
+        return None
+
+
+def _rules(raw: Mapping[str, Any], base: Rules | None = None) -> Rules:
+    base = base or Rules()
+    return Rules(
+        before=tuple(raw.get("before", base.before)),
+        on_day=bool(raw.get("on_day", base.on_day)),
+        overdue_every=raw.get("overdue_every", base.overdue_every),
+        escalate_leader_after=raw.get("escalate_leader_after", base.escalate_leader_after),
+        escalate_supervisors_after=raw.get("escalate_supervisors_after", base.escalate_supervisors_after),
+        review_wait=dict(raw.get("review_wait", base.review_wait)),
+    )
+
+
+@lru_cache(maxsize=None)
+def policy(wf: Workflow) -> Policy | None:
+    """The workflow's reminder policy (validated by workflows/schema.py), or None without ``[reminders]``."""
+    raw = wf.extensions.get("reminders")
+    if raw is None:
+        return None
+    normal = _rules(raw)
+    return Policy(dict(raw.get("watch", {})), dict(raw.get("notify", {})), normal,
+                  _rules(raw.get("flagged", {}), normal))
+
+
+# ---------------------------------------------------------------------- date arithmetic
+def shift(cal: WorkCalendar, d: date, spec: str, sign: int = 1) -> date:
+    """``d`` moved by an offset: Nd calendar days, or the N-th working day after (sign 1) or
+    before (sign -1) it."""
+    if spec.endswith("wd"):
+        n = int(spec[:-2])
+        step = timedelta(days=sign)
+        while n:
+            d += step
+            if cal.is_workday(d):
+                n -= 1
+        return d
+    return d + timedelta(days=sign * int(spec[:-1]))
+
+
+@dataclass(frozen=True)
+class Due:
+    """One reminder that falls due on ``on``."""
+
+    track: str  # remind, escalate_leader, escalate_supervisors, review_wait
+    rule: str
+    on: date
+    occurrence: int = 0
+
+
+def _series(cal: WorkCalendar, start: date, every: str | None) -> Iterable[tuple[int, date]]:
+    """(k, date) for k = 1, 2 … of a repetition every ``every`` after ``start``."""
+    if not every:
+        return
+    d = start
+    for k in range(1, MAX_CATCH_UP_DAYS + 1):
+        d = shift(cal, d, every)
+        yield k, d
+
+
+def _track_events(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str,
+                  target: date) -> dict[str, tuple[list[Due], str | None, date | None]]:
+    """Per track: its finite events, and an endless repetition (rule, from date) after them."""
+    if watch == ENTERED:
+        first = shift(cal, target, rules.review_wait[state])
+        return {"review_wait": ([Due("review_wait", "review_wait", first, 0)], rules.overdue_every, first)}
+    events = [Due("remind", f"before:{spec}", shift(cal, target, spec, -1)) for spec in rules.before]
+    if rules.on_day:
+        events.append(Due("remind", "on_day", target))
+    tracks: dict[str, tuple[list[Due], str | None, date | None]] = {
+        "remind": (events, rules.overdue_every, target)}
+    if notify == "unit":  # escalation reaches above the unit; supervisors' own reminders do not escalate
+        if rules.escalate_leader_after:
+            on = shift(cal, target, rules.escalate_leader_after)
+            tracks["escalate_leader"] = ([Due("escalate_leader", "escalate_leader", on)], None, None)
+        if rules.escalate_supervisors_after:
+            on = shift(cal, target, rules.escalate_supervisors_after)
+            tracks["escalate_supervisors"] = ([Due("escalate_supervisors", "escalate_supervisors", on)], None, None)
+    return tracks
+
+
+def _repeat_rule(track: str) -> str:
+    return "overdue" if track == "remind" else track
+
+
+def due_now(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str, target: date,
+            today: date) -> list[Due]:
+    """Per track, the latest reminder fallen due by ``today`` (earlier ones are superseded)."""
+    out = []
+    for track, (events, every, start) in _track_events(cal, rules, watch, notify, state, target).items():
+        latest = None
+        for ev in sorted(events, key=lambda e: e.on):
+            if ev.on <= today:
+                latest = ev
+        if every and start is not None and start < today:
+            for k, d in _series(cal, start, every):
+                if d > today:
+                    break
+                latest = Due(track, _repeat_rule(track), d, k)
+        if latest is not None:
+            out.append(latest)
+    return out
+
+
+def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str, target: date,
+               today: date) -> date | None:
+    """The first day after ``today`` on which any reminder of this task falls due."""
+    best: date | None = None
+    for events, every, start in _track_events(cal, rules, watch, notify, state, target).values():
+        for ev in events:
+            if ev.on > today and (best is None or ev.on < best):
+                best = ev.on
+        if every and start is not None:
+            for _k, d in _series(cal, start, every):
+                if d > today:
+                    if best is None or d < best:
+                        best = d
+                    break
+    return best
+
+
+# ---------------------------------------------------------------------- the watched date
+def _entered_on(app: "Duban", s: Session, task_id: int, state: str) -> date | None:
+    at = s.execute(
+        sa.select(sa.func.max(TrailRecord.at)).where(
+            TrailRecord.task_id == task_id, TrailRecord.to_state == state,
+            sa.or_(TrailRecord.from_state.is_(None), TrailRecord.from_state != state))
+    ).scalar()
+    if at is None:
+        return None
+    if at.tzinfo is None:  # SQLite hands back the stored naive UTC from an aggregate
+        from datetime import timezone
+
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(app.clock.tz).date()
+
+
+def watched_date(app: "Duban", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
+    if watch == "due":
+        return task.due
+    if watch == "followup_target":
+        return task.followup_target or task.due
+    if s is None or task.id is None:
+        return None
+    if watch == "lookback":
+        return s.execute(sa.select(sa.func.min(Lookback.due)).where(
+            Lookback.task_id == task.id, Lookback.status == "pending")).scalar()
+    if watch == ENTERED:
+        return app.today() if state_changed else _entered_on(app, s, task.id, task.state)
+    return None
+
+
+class _Merged:
+    """A task row with pending changes applied (what the write is about to store)."""
+
+    def __init__(self, task: Task, changes: Mapping[str, Any]) -> None:
+        self._task, self._changes = task, changes
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._changes:
+            return self._changes[name]
+        return getattr(self._task, name)
+
+
+def next_remind_on(app: "Duban", s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
+    """The task's next reminder day after a write of ``changes``: today when something is due
+    already (the sweep claims it; a claim made before is not repeated), else the next rule's day."""
+    changes = changes or {}
+    t = _Merged(task, changes)
+    pol = policy(app.registry.get(t.workflow))
+    if pol is None:
+        return None
+    watch = pol.watched(t.state, t.flagged)
+    if watch is None:
+        return None
+    changed = "state" in changes and changes["state"] != task.state or task.id is None
+    target = watched_date(app, s, watch, t, state_changed=changed)
+    if target is None:
+        return None
+    rules, notify, today = pol.rules(t.flagged), pol.notify.get(t.state, "unit"), app.today()
+    if due_now(app.calendar, rules, watch, notify, t.state, target, today):
+        return today
+    return next_after(app.calendar, rules, watch, notify, t.state, target, today)
+
+
+# ---------------------------------------------------------------------- traffic light
+def yellow_within(app: "Duban", wf: Workflow) -> str:
+    return str(app.settings.section("traffic_light").get("yellow_within")
+               or wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
+
+
+def light(app: "Duban", task: Any, today: date) -> str | None:
+    """green / yellow / red for an open task, by its watched date; None for a closed one."""
+    wf = app.registry.get(task.workflow)
+    state = wf.states.get(task.state)
+    if state is None or not state.open:
+        return None
+    pol = policy(wf)
+    watch = pol.watched(task.state, task.flagged) if pol else "due"
+    target = watched_date(app, None, watch or "due", task) or task.due
+    if target < today:
+        return "red"
+    if shift(app.calendar, target, yellow_within(app, wf), -1) <= today:
+        return "yellow"
+    return "green"
+
+
+# ---------------------------------------------------------------------- delivery settings
+@dataclass(frozen=True)
+class DeliverySettings:
+    lease_seconds: int = 300
+    backoff_seconds: int = 60
+    max_attempts: int = 8
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lease": f"{self.lease_seconds}s", "backoff": f"{self.backoff_seconds}s",
+                "max_attempts": self.max_attempts}
+
+    def retry_at(self, now: datetime, attempts: int) -> datetime | None:
+        if attempts >= self.max_attempts:
+            return None
+        return now + timedelta(seconds=min(self.backoff_seconds * 2 ** (attempts - 1), 6 * 3600))
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, what: str = "interval") -> int:
+    """``30s``, ``5m``, ``2h``, ``1d`` (or a bare number of seconds) → seconds, at least 1."""
+    value = str(text).strip().lower()
+    try:
+        n = int(value[:-1]) if value[-1:] in _DURATION_UNITS else int(value)
+        seconds = n * _DURATION_UNITS.get(value[-1:], 1)
+    except (ValueError, IndexError):
+        seconds = 0
+    if seconds < 1:
+        raise InvalidInput(what, text, "expected a duration such as 30s, 5m, 2h or 1d (at least 1 second)")
+    return seconds
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    raw = settings.section("delivery")
+    where = f"{settings.source or 'config'}: delivery"
+    attempts = raw.get("max_attempts", 8)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise InvalidInput(f"{where}.max_attempts", attempts, "expected a whole number of at least 1")
+    return DeliverySettings(parse_duration(raw.get("lease", "5m"), f"{where}.lease"),
+                            parse_duration(raw.get("backoff", "1m"), f"{where}.backoff"), attempts)
+
+
+# ---------------------------------------------------------------------- views
+@dataclass
+class ReminderView:
+    id: int | None
+    task_id: int | None
+    task_code: str | None
+    rule: str
+    target: date | None
+    occurrence: int
+    recipient: str
+    channel: str
+    address: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime | None
+    sent_at: datetime | None
+    message: str
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return jsonable(dict(asdict(self), subject=self.subject))
+
+
+@dataclass
+class SweepResult:
+    as_of: date
+    dry_run: bool
+    tasks_due: int = 0
+    claimed: int = 0
+    reminders: list[ReminderView] = field(default_factory=list)  # what this sweep planned (dry run) or sent/failed
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "tasks_due": self.tasks_due,
+                "claimed": self.claimed, "reminders": [r.as_dict() for r in self.reminders],
+                "sent": sum(r.status == claims.SENT for r in self.reminders),
+                "failed": sum(r.status in (claims.FAILED, claims.DEAD) for r in self.reminders),
+                "warnings": self.warnings}
+
+
+# ---------------------------------------------------------------------- recipients
+_ROLE_RECIPIENTS = {"remind": None, "escalate_leader": "leader", "escalate_supervisors": "supervisors",
+                    "review_wait": "supervisors"}
+
+
+def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
+    if kind == "unit":
+        found = [u for u in users if (u.role == "unit" and u.unit == task.unit) or (task.person and u.name == task.person)]
+        fallback = f"unit:{task.unit}"
+    elif kind == "leader":
+        found = [u for u in users if u.role == "leader" and task.leader in (u.name, u.display)]
+        fallback = f"leader:{task.leader}"
+    else:
+        found = [u for u in users if u.role == "supervisor"] or [u for u in users if u.role == "admin"]
+        fallback = "supervisors"
+    if not found:  # nobody registered: the reminder still goes out, to the channels reaching everyone
+        return [Recipient(fallback)]
+    return [Recipient(u.name, u.email, u.webhook) for u in found]
+
+
+def _facts(task: Any) -> messages.TaskFacts:
+    return messages.TaskFacts(task.id, task.code, task.title, task.leader, task.unit, task.person, task.flagged)
+
+
+def _claim_key(task_id: int | None, rule: str, target: date | None, occurrence: int, recipient: str,
+               channel: str) -> str:
+    return "|".join([str(task_id or "-"), rule, target.isoformat() if target else "-", str(occurrence), recipient,
+                     channel])
+
+
+# ---------------------------------------------------------------------- the sweep
+_TASKS = Task.__table__
+_SET_NEXT = _TASKS.update().where(_TASKS.c.id == sa.bindparam("_id"),
+                                  _TASKS.c.version == sa.bindparam("_version")).values(
+    next_remind_on=sa.bindparam("_next"))
+
+
+@dataclass
+class _Watched:
+    """A task with its policy, watched date kind and date (None: nothing to watch)."""
+
+    task: Any  # a Task, or a row of the tasks table
+    policy: Policy | None
+    watch: str | None
+    target: date | None
+
+    @property
+    def rules(self) -> Rules:
+        assert self.policy is not None
+        return self.policy.rules(self.task.flagged)
+
+    @property
+    def notify(self) -> str:
+        assert self.policy is not None
+        return self.policy.notify.get(self.task.state, "unit")
+
+
+def _watched(app: "Duban", s: Session, task: Any) -> _Watched:
+    pol = policy(app.registry.get(task.workflow))
+    watch = pol.watched(task.state, task.flagged) if pol else None
+    target = watched_date(app, s, watch, task) if watch else None
+    return _Watched(task, pol, watch, target)
+
+
+def _users(s: Session) -> list[Any]:
+    return list(s.execute(sa.select(User.name, User.role, User.unit, User.display, User.email, User.webhook)))
+
+
+def _rows_for(app: "Duban", w: _Watched, today: date, channels: Channels, users: Sequence[Any],
+              now: datetime | None) -> list[dict[str, Any]]:
+    """One row per (reminder due now, recipient, channel) of a watched task, message rendered."""
+    task, rows = w.task, []
+    if w.watch is None or w.target is None:
+        return rows
+    for due in due_now(app.calendar, w.rules, w.watch, w.notify, task.state, w.target, today):
+        kind = _ROLE_RECIPIENTS[due.track] or w.notify
+        text = messages.render(app.lang, due.rule, w.watch, _facts(task), w.target, today)
+        for who in _recipients(kind, task, users):
+            for ch, addr in channels.routes(who):
+                rows.append({
+                    "key": _claim_key(task.id, due.rule, w.target, due.occurrence, who.name, ch.name),
+                    "task_id": task.id, "rule": due.rule, "target": w.target, "occurrence": due.occurrence,
+                    "recipient": who.name, "channel": ch.name, "address": addr, "status": claims.PENDING,
+                    "attempts": 0, "next_attempt_at": now, "message": text, "created_at": now,
+                })
+    return rows
+
+
+def _plan(app: "Duban", s: Session, today: date, channels: Channels,
+          limit_task: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int]]:
+    """The rows to claim now, and the tasks' new next_remind_on: only tasks whose stored
+    next_remind_on has come (the index), never a scan of the ledger."""
+    # Plain rows, not ORM objects: the sweep only reads them, and a thousand of them load twice as fast.
+    stmt = sa.select(_TASKS).where(_TASKS.c.next_remind_on <= today).order_by(_TASKS.c.id)
+    if limit_task is not None:
+        stmt = stmt.where(_TASKS.c.id == limit_task)
+    tasks = list(s.connection().execute(stmt))
+    rows: list[dict[str, Any]] = []
+    nexts: list[dict[str, Any]] = []
+    years: set[int] = set()
+    if not tasks:
+        return rows, nexts, 0, years
+    users, now = _users(s), app.now()
+    for task in tasks:
+        w = _watched(app, s, task)
+        nxt = None
+        if w.watch is not None and w.target is not None:
+            years.update({w.target.year, today.year})
+            rows += _rows_for(app, w, today, channels, users, now)
+            nxt = next_after(app.calendar, w.rules, w.watch, w.notify, task.state, w.target, today)
+        nexts.append({"_id": task.id, "_version": task.version, "_next": nxt})
+    return rows, nexts, len(tasks), years
+
+
+def sweep(app: "Duban", *, dry_run: bool = False, channels: Channels | None = None,
+          task_id: int | None = None, send: bool = True) -> SweepResult:
+    """One sweep now: claims every reminder due by today, then delivers every deliverable one
+    (also those left over by earlier sweeps and other processes). ``dry_run`` claims and sends
+    nothing and returns what would be sent; ``send=False`` claims only (``deliver`` sends later)."""
+    channels = channels or load_channels(app.settings)
+    today = app.today()
+    result = SweepResult(today, dry_run)
+    with app.transaction() as s:
+        rows, nexts, result.tasks_due, years = _plan(app, s, today, channels, task_id)
+        if dry_run:
+            taken = claims.claimed_keys(s.connection(), [r["key"] for r in rows])
+            codes = task_codes(s, [r["task_id"] for r in rows])
+            result.reminders = [_row_view(r, codes) for r in rows if r["key"] not in taken]
+        else:
+            claims.claim(s.connection(), rows)
+            if nexts:
+                s.connection().execute(_SET_NEXT, nexts)
+            result.claimed = len(rows)
+    result.warnings = app.calendar.warnings(years)
+    if send and not dry_run:
+        result.reminders = deliver(app, channels)
+    return result
+
+
+def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20) -> list[ReminderView]:
+    """Sends every deliverable reminder: leases a small batch, sends each outside any transaction
+    and marks it sent (or failed with backoff) right after its send, to keep the resend window
+    small. A row is only sent while its lease has at least a send's time to run; the rest of the
+    batch is handed back, so a slow channel never lets a lease run out under a send."""
+    channels = channels or load_channels(app.settings)
+    cfg = delivery_settings(app.settings)
+    margin = timedelta(seconds=max(60, cfg.lease_seconds // 5))
+    handled: list[ReminderView] = []
+    done: set[int] = set()
+    with app.engine.connect() as marks:  # one connection for the marks; each mark is its own transaction
+        _deliver_batches(app, channels, cfg, margin, handled, done, marks, batch)
+    if handled:
+        with app.transaction() as s:
+            codes = task_codes(s, [r.task_id for r in handled])
+        for r in handled:
+            r.task_code = codes.get(r.task_id) if r.task_id else None
+    return handled
+
+
+def _deliver_batches(app: "Duban", channels: Channels, cfg: DeliverySettings, margin: timedelta,
+                     handled: list[ReminderView], done: set[int], marks: sa.Connection, batch: int) -> None:
+    while True:
+        now = app.now()
+        token = uuid.uuid4().hex
+        until = now + timedelta(seconds=cfg.lease_seconds)
+        with app.transaction() as s:
+            conn = s.connection()
+            stmt = sa.select(claims.REMINDERS.c.id).where(claims.deliverable(now)).order_by(claims.REMINDERS.c.id)
+            if done:  # rows this call saw already wait for their backoff, or belong to someone else
+                stmt = stmt.where(claims.REMINDERS.c.id.notin_(sorted(done)))
+            ids = list(conn.execute(stmt.limit(batch)).scalars())
+            mine = claims.lease(conn, ids, token, now, until)
+            leased = list(conn.execute(sa.select(claims.REMINDERS).where(claims.REMINDERS.c.id.in_(mine))
+                                       .order_by(claims.REMINDERS.c.id))) if mine else []
+        if not ids:
+            break
+        done.update(ids)
+        for n, row in enumerate(leased):
+            if app.now() + margin >= until:
+                with marks.begin():
+                    claims.release(marks, [r.id for r in leased[n:]], token)
+                done.difference_update(r.id for r in leased[n:])
+                break
+            handled.append(_send_one(app, channels, cfg, row, token, marks))
+
+
+def _send_one(app: "Duban", channels: Channels, cfg: DeliverySettings, row: Any, token: str,
+              marks: sa.Connection) -> ReminderView:
+    msg = Outgoing(row.key, row.recipient, row.address, row.message, row.task_id, row.rule,
+                   row.target.isoformat() if row.target else None)
+    error = None
+    try:
+        channels.get(row.channel).send(msg)
+    except DeliveryError as exc:
+        error = str(exc)
+    except Exception as exc:  # a channel bug must not lose the reminder: it is retried and shown
+        error = f"{type(exc).__name__}: {exc}"
+    at = app.now()
+    # row.attempts was read after the lease counted this attempt.
+    retry_at = cfg.retry_at(at, row.attempts) if error is not None else None
+    with marks.begin():
+        if error is None:
+            claims.mark_sent(marks, row.id, token, at)
+        else:
+            claims.mark_failed(marks, row.id, token, error, retry_at)
+    status = claims.SENT if error is None else claims.FAILED if retry_at else claims.DEAD
+    return ReminderView(row.id, row.task_id, None, row.rule, row.target, row.occurrence, row.recipient, row.channel,
+                        row.address, status, row.attempts, retry_at, error, row.created_at,
+                        at if error is None else None, row.message)
+
+
+def task_codes(s: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = sorted({i for i in ids if i})
+    out: dict[int, str] = {}
+    for i in range(0, len(wanted), 500):
+        out.update((tid, code) for tid, code in s.execute(sa.select(Task.id, Task.code).where(Task.id.in_(wanted[i:i + 500]))))
+    return out
+
+
+def _row_view(r: Mapping[str, Any], codes: Mapping[int, str]) -> ReminderView:
+    return ReminderView(r.get("id"), r["task_id"], codes.get(r["task_id"]) if r["task_id"] else None, r["rule"],
+                        r["target"], r["occurrence"], r["recipient"], r["channel"], r["address"], r["status"],
+                        r["attempts"], r["next_attempt_at"], r.get("last_error"), r["created_at"], r.get("sent_at"),
+                        r["message"])
+
+
+def preview(app: "Duban", on: date) -> SweepResult:
+    """What a sweep on ``on`` would send, whatever the ledger's stored next dates say (nothing is
+    claimed, nothing is sent). Reads every task: for the demo and for checking a policy, not for sweeps."""
+    from engine.clock import FixedClock
+
+    shadow = _with_clock(app, FixedClock(on, app.clock.tz))
+    channels = load_channels(app.settings)
+    result = SweepResult(on, True)
+    years: set[int] = set()
+    with shadow.transaction() as s:
+        users, rows = _users(s), []
+        stmt = sa.select(Task).order_by(Task.id).execution_options(populate_existing=True)
+        for task in s.execute(stmt).scalars():
+            w = _watched(shadow, s, task)
+            if w.target is not None:
+                years.add(w.target.year)
+                rows += _rows_for(shadow, w, on, channels, users, None)
+        codes = task_codes(s, [r["task_id"] for r in rows])
+    result.reminders = [_row_view(r, codes) for r in rows]
+    result.tasks_due = len({r["task_id"] for r in rows})
+    result.warnings = app.calendar.warnings(years)
+    return result
+
+
+def _with_clock(app: "Duban", clock: Any) -> "Duban":
+    import copy
+
+    other = copy.copy(app)
+    other.clock = clock
+    return other
+
+
+# ---------------------------------------------------------------------- digest
+def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
+    """The daily digest to supervisors: every open item past its watched date and every item
+    waiting for review, claimed once per day and recipient like any reminder."""
+    channels = channels or load_channels(app.settings)
+    today = app.today()
+    result = SweepResult(today, not send)
+    now = app.now()
+    with app.transaction() as s:
+        lines: list[messages.DigestLine] = []
+        # Only tasks with a reminder due today or earlier can be late: the same index as the sweep.
+        for task in s.execute(sa.select(Task).where(Task.next_remind_on <= today).order_by(Task.id)).scalars():
+            w = _watched(app, s, task)
+            if w.target is None or w.watch is None:
+                continue
+            late = w.target < today if w.watch != ENTERED else shift(
+                app.calendar, w.target, w.rules.review_wait[task.state]) <= today
+            if late:
+                lines.append(messages.DigestLine(_facts(task), w.watch, w.target))
+        if not lines:
+            return result
+        text = messages.render_digest(app.lang, today, lines)
+        rows = []
+        for who in _recipients("supervisors", None, _users(s)):
+            for ch, addr in channels.routes(who):
+                rows.append({"key": _claim_key(None, "digest", today, 0, who.name, ch.name), "task_id": None,
+                             "rule": "digest", "target": today, "occurrence": 0, "recipient": who.name,
+                             "channel": ch.name, "address": addr, "status": claims.PENDING, "attempts": 0,
+                             "next_attempt_at": now, "message": text, "created_at": now})
+        if send:
+            claims.claim(s.connection(), rows)
+            result.claimed = len(rows)
+        else:
+            result.reminders = [_row_view(r, {}) for r in rows]
+    if send:
+        result.reminders = deliver(app, channels)
+    return result
+
+
+# ---------------------------------------------------------------------- listing
+def list_reminders(app: "Duban", *, failed: bool = False, task_id: int | None = None,
+                   limit: int | None = None) -> list[ReminderView]:
+    """Recorded reminders, newest first; ``failed``: those failed or given up (dead)."""
+    if limit is not None and limit < 1:
+        raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+    with app.transaction() as s:
+        stmt = (sa.select(Reminder, Task.code).outerjoin(Task, Task.id == Reminder.task_id)
+                .order_by(Reminder.id.desc()))
+        if failed:
+            stmt = stmt.where(Reminder.status.in_((claims.FAILED, claims.DEAD)))
+        if task_id is not None:
+            app._task(s, task_id)  # an unknown id is an error, not an empty list
+            stmt = stmt.where(Reminder.task_id == task_id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [ReminderView(r.id, r.task_id, code, r.rule, r.target, r.occurrence, r.recipient, r.channel,
+                             r.address, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
+                             r.sent_at, r.message) for r, code in s.execute(stmt)]
+

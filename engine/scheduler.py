@@ -1,0 +1,144 @@
+"""``duban scheduler run``: an APScheduler 3.x BlockingScheduler holding three periodic jobs.
+
+- the sweep, every ``every`` (IntervalTrigger), first run at start so downtime is caught up at once;
+- the daily digest to supervisors at a local time (CronTrigger, Asia/Shanghai by default);
+- the look-back sweep (``engine.lookback.sweep`` when that module offers one).
+
+Never one job per task: APScheduler 3.x job stores are not safe for several processes, so the
+jobs are kept in memory and every job reads the database. What makes several schedulers safe is
+the claim in duban's own database (engine/reminders.py). ``coalesce=True`` with
+``misfire_grace_time=None`` runs a missed sweep once, late — not never (the 3.x default grace of
+one second would skip it) and not once per missed interval. SIGINT/SIGTERM stop the scheduler
+after the job in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.config import Settings
+from engine.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+log = logging.getLogger("duban.scheduler")
+
+DEFAULT_EVERY = "5m"
+DEFAULT_DIGEST_TIME = "08:30"
+DEFAULT_DIGEST_ZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    every_seconds: int
+    digest_enabled: bool
+    digest_time: time
+    digest_timezone: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """As the config file spells it: ``[scheduler]`` and ``[digest]``."""
+        return {"scheduler": {"every": f"{self.every_seconds}s"},
+                "digest": {"enabled": self.digest_enabled, "time": self.digest_time.strftime("%H:%M"),
+                           "timezone": self.digest_timezone}}
+
+
+def scheduler_settings(settings: Settings, every: str | None = None) -> SchedulerSettings:
+    """``[scheduler] every`` and ``[digest] enabled / time / timezone`` with their defaults; ``every``
+    (the command line's) wins over the file."""
+    from engine.reminders import parse_duration
+
+    where = f"{settings.source or 'config'}"
+    sched, dig = settings.section("scheduler"), settings.section("digest")
+    seconds = parse_duration(every or sched.get("every", DEFAULT_EVERY),
+                             "--every" if every else f"{where}: scheduler.every")
+    text = str(dig.get("time", DEFAULT_DIGEST_TIME))
+    try:
+        at = time.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{where}: digest.time", text, "expected a local time HH:MM, e.g. 08:30") from None
+    zone = str(dig.get("timezone", DEFAULT_DIGEST_ZONE))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{where}: digest.timezone", zone, "expected an IANA zone such as Asia/Shanghai") from None
+    return SchedulerSettings(seconds, bool(dig.get("enabled", True)), at, zone)
+
+
+def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            result = job()
+            if result is not None and hasattr(result, "as_dict"):
+                info = result.as_dict()
+                log.info("%s: %s", name, {k: v for k, v in info.items() if k != "reminders"})
+                for warning in info.get("warnings", ()):
+                    log.warning("%s: %s", name, warning)
+                if info.get("failed"):
+                    log.warning("%s: %s reminder(s) failed; see 'duban reminders list --failed'", name, info["failed"])
+        except Exception:  # one failed run must not stop the scheduler; the next run retries
+            log.exception("%s failed; it runs again at its next time", name)
+    return run
+
+
+def build(app: "Duban", cfg: SchedulerSettings) -> Any:
+    """The scheduler with its jobs, not started (tests inspect it)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from engine import lookback, reminders
+
+    defaults = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
+    sched = BlockingScheduler(job_defaults=defaults, timezone=ZoneInfo(cfg.digest_timezone))
+    # Given to each job as well: a job added before start() only takes the defaults when it starts.
+    sched.add_job(_guarded("sweep", lambda: reminders.sweep(app)), IntervalTrigger(seconds=cfg.every_seconds),
+                  id="sweep", name="reminder sweep", next_run_time=_now(sched), **defaults)
+    if cfg.digest_enabled:
+        sched.add_job(_guarded("digest", lambda: reminders.digest(app)),
+                      CronTrigger(hour=cfg.digest_time.hour, minute=cfg.digest_time.minute,
+                                  timezone=ZoneInfo(cfg.digest_timezone)),
+                      id="digest", name="daily digest", **defaults)
+    lookback_sweep = getattr(lookback, "sweep", None)
+    if callable(lookback_sweep):
+        sched.add_job(_guarded("lookback sweep", lambda: lookback_sweep(app)),
+                      IntervalTrigger(seconds=cfg.every_seconds), id="lookback", name="look-back sweep",
+                      next_run_time=_now(sched), **defaults)
+    return sched
+
+
+def _now(sched: Any) -> Any:
+    from datetime import datetime
+
+    return datetime.now(sched.timezone)
+
+
+def run(app: "Duban", cfg: SchedulerSettings) -> None:
+    """Blocks until SIGINT or SIGTERM; the job running then is finished first."""
+    sched = build(app, cfg)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.warning("signal %s: stopping after the job in hand", signal.Signals(signum).name)
+        # shutdown(wait=True) from the handler would block the main loop it interrupts; a thread
+        # waits for the running job instead, while the main loop wakes up and ends.
+        threading.Thread(target=sched.shutdown, kwargs={"wait": True}, daemon=False).start()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        log.info("scheduler started: sweep every %ss, digest %s", cfg.every_seconds,
+                 cfg.digest_time.strftime("%H:%M") + " " + cfg.digest_timezone if cfg.digest_enabled else "off")
+        sched.start()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

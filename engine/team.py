@@ -1,0 +1,159 @@
+"""Running one ledger for a team: who acts, PostgreSQL roles and row-level security, backup and restore."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from engine import trail
+from engine.api import Duban, NotInitialised, SchemaVersionMismatch
+from engine.errors import DubanError, InvalidInput, PermissionDenied, UnknownUser
+from storage import backup as storage_backup
+from storage import migrations
+from storage import pg_security
+from storage.backup import BackupInfo
+from storage.models import TrailRecord, User
+
+
+class NeedsPostgreSQL(DubanError):
+    def __init__(self, what: str, url: str) -> None:
+        dialect = sa.engine.make_url(url).get_backend_name()
+        super().__init__(f"{what} needs a PostgreSQL ledger (--db postgresql+psycopg://…); this ledger is {dialect}")
+
+
+class BackupFailed(DubanError):
+    """A backup or restore that could not be done; nothing was changed."""
+
+
+@dataclass
+class GrantResult:
+    name: str
+    role: str
+    group: str
+    created: bool
+
+
+def _registered(app: Duban, name: str) -> sa.Row | None:
+    with app.transaction() as s:
+        return s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
+
+
+def acting_user(app: Duban, requested: str | None, default: str) -> str:
+    """Who acts. On PostgreSQL, when the login role is a registered user, that user acts; only an
+    admin's login may act as someone else (``--as``). Elsewhere: ``requested``, else ``default``."""
+    login = pg_security.login_role(app.engine)
+    if login is None or not app.is_initialised():
+        return requested or default
+    user = _registered(app, login)
+    if user is None:  # a service or superuser login that is not a duban user: names are taken as given
+        return requested or default
+    if requested is None or requested == login or user.role == "admin":
+        return requested or login
+    raise PermissionDenied(login, user.role, f"act as {requested!r}",
+                           "on PostgreSQL you act as the role you logged in with; only admins may use --as")
+
+
+def secure(app: Duban, actor: str) -> list[str]:
+    """Installs group roles, grants and row-level security (admins; repeatable). Returns the secured tables."""
+    if not pg_security.is_postgresql(app.engine):
+        raise NeedsPostgreSQL("row-level security", app.url)
+    with app.transaction() as s:
+        _require_admin(app, s, actor, "secure the database")
+        tables = pg_security.install(s.connection())
+        trail.append(s, task_id=None, event="db.secure", from_state=None, to_state=None, version=None,
+                     actor=actor, at=app.now(), inputs={"tables": ",".join(tables)})
+    return tables
+
+
+def grant_login(app: Duban, actor: str, name: str, password: str | None = None) -> GrantResult:
+    """Gives registered user ``name`` a PostgreSQL login role in the group of its duban role."""
+    if not pg_security.is_postgresql(app.engine):
+        raise NeedsPostgreSQL("a database login per user", app.url)
+    if password is not None and not password:
+        raise InvalidInput("password", "", "give a non-empty password, or none for servers that trust local logins")
+    with app.transaction() as s:
+        _require_admin(app, s, actor, "grant database logins")
+        user = s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
+        if user is None:
+            raise UnknownUser(name)
+        conn = s.connection()
+        if not pg_security.is_installed(conn):
+            pg_security.install(conn)
+        created = pg_security.grant_login(conn, user.name, user.role, password)
+        trail.append(s, task_id=None, event="db.grant", from_state=None, to_state=None, version=None,
+                     actor=actor, at=app.now(), inputs={"name": user.name, "group": pg_security.GROUP_ROLES[user.role]})
+    return GrantResult(user.name, user.role, pg_security.GROUP_ROLES[user.role], created)
+
+
+def _require_admin(app: Duban, s: sa.orm.Session, actor: str, action: str) -> None:
+    user = app._user(s, actor)
+    if user.role != "admin":
+        raise PermissionDenied(actor, user.role, action, "only admins may")
+
+
+# ---------------------------------------------------------------------- backup and restore
+def backup(app: Duban, path: Path | str) -> BackupInfo:
+    """Writes a consistent copy of the ledger to ``path`` and its evidence to ``path.evidence``."""
+    if not app.is_initialised():
+        raise NotInitialised(app.url)
+    try:
+        return storage_backup.backup(app.engine, app.url, Path(path), app.blobs.root)
+    except storage_backup.BackupError as exc:
+        raise BackupFailed(str(exc)) from None
+
+
+def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
+    """Replaces the ledger with a backup; refuses to overwrite a ledger holding anything unless ``force``."""
+    if not force and app.is_initialised():
+        with app.engine.connect() as conn:
+            records = conn.execute(sa.select(sa.func.count()).select_from(TrailRecord)).scalar_one()
+            users = conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one()
+        if records or users:
+            raise BackupFailed(
+                f"the ledger at {_display(app.url)} is not empty ({users} users, {records} trail records): "
+                "restoring would replace it; pass --force to do so (back it up first with 'duban backup PATH')"
+            )
+    try:
+        info = storage_backup.restore(app.engine, app.url, Path(path), app.blobs.root, replace=force)
+    except storage_backup.BackupError as exc:
+        raise BackupFailed(str(exc)) from None
+    app._ready = False  # the restored schema is checked afresh on next use
+    return info
+
+
+def _display(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+# ---------------------------------------------------------------------- schema versions
+@dataclass
+class SchemaReport:
+    current: str | None
+    head: str
+    up_to_date: bool
+    newer: bool
+    before: str | None = None
+
+
+def schema_version(app: Duban) -> SchemaReport:
+    """The ledger's schema version and the one this duban needs (works on any version)."""
+    st = migrations.status(app.engine)
+    return SchemaReport(st.current, st.head, st.up_to_date, st.newer)
+
+
+def upgrade_schema(app: Duban) -> SchemaReport:
+    """Brings the ledger's schema to this duban's version in one transaction, keeping every row."""
+    st = migrations.status(app.engine)
+    if st.current is None:
+        raise NotInitialised(app.url)
+    if st.newer:
+        raise SchemaVersionMismatch(app.url, st.current, st.head, newer=True)
+    before, after = migrations.upgrade(app.engine)
+    if pg_security.is_postgresql(app.engine):
+        with app.engine.begin() as conn:
+            if pg_security.is_installed(conn):
+                pg_security.install(conn)  # grants and row-level security on the tables just added
+    app._ready = False
+    return SchemaReport(after, st.head, after == st.head, False, before)

@@ -1,0 +1,109 @@
+"""The evidence binder (整改资料册): made from the ledger, checked against itself and the ledger."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from engine.api import Duban
+from engine.errors import VerificationFailed
+from engine.ledger_io.binder import export_binder, verify_binder
+
+
+def _with_evidence(app: Duban, task_id: int) -> None:
+    app.add_evidence_bytes("office", task_id, "会议纪要.pdf", b"%PDF minutes of the meeting")
+    app.add_note("office", task_id, "召开专题会议")
+    app.add_outcome("office", task_id, "rule", "修订《政府采购管理制度》")
+
+
+def _rewrite(src: Path, dest: Path, change: dict[str, bytes | None]) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+        for item in zin.infolist():
+            if item.filename in change:
+                if change[item.filename] is not None:
+                    zout.writestr(item.filename, change[item.filename])
+                continue
+            zout.writestr(item, zin.read(item.filename))
+        for name, data in change.items():
+            if name not in zin.namelist() and data is not None:
+                zout.writestr(name, data)
+
+
+def test_binder_holds_files_index_and_manifest_and_verifies(app: Duban, task_id: int, tmp_path: Path) -> None:
+    _with_evidence(app, task_id)
+    out = tmp_path / "binder.zip"
+    result = export_binder(app, out)
+    assert (result.tasks, result.files, result.missing) == (1, 1, [])
+    with zipfile.ZipFile(out) as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+        folder = manifest["tasks"][0]["folder"]
+        page = z.read(f"{folder}/index.html").decode("utf-8")
+    assert folder == "1-采购程序不规范"
+    assert {"index.html", "manifest.json", f"{folder}/index.html", f"{folder}/1-会议纪要.pdf"} <= names
+    sha = app.get_task(task_id).evidence[0].sha256
+    assert manifest["files"][f"{folder}/1-会议纪要.pdf"] == sha
+    assert sha in page and "召开专题会议" in page and "修订《政府采购管理制度》" in page and "evidence" in page
+    report = verify_binder(app, out)
+    assert report.files == 3 and report.tasks == 1
+
+
+def test_a_tampered_added_or_removed_file_is_detected(app: Duban, task_id: int, tmp_path: Path) -> None:
+    _with_evidence(app, task_id)
+    out = tmp_path / "binder.zip"
+    export_binder(app, out)
+    evidence = "1-采购程序不规范/1-会议纪要.pdf"
+    cases = {
+        "changed": ({evidence: b"%PDF forged"}, f"binder file {evidence} was changed"),
+        "added": ({"1-采购程序不规范/extra.pdf": b"x"}, "is not in the manifest"),
+        "removed": ({evidence: None}, "listed in the manifest but missing"),
+    }
+    for name, (change, message) in cases.items():
+        bad = tmp_path / f"{name}.zip"
+        _rewrite(out, bad, change)
+        with pytest.raises(VerificationFailed, match=message):
+            verify_binder(app, bad)
+
+
+def test_a_binder_whose_manifest_was_rewritten_to_match_is_caught_by_the_ledger(app: Duban, task_id: int,
+                                                                                tmp_path: Path) -> None:
+    import hashlib
+
+    _with_evidence(app, task_id)
+    out = tmp_path / "binder.zip"
+    export_binder(app, out)
+    evidence = "1-采购程序不规范/1-会议纪要.pdf"
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+    forged = b"%PDF forged"
+    manifest["files"][evidence] = hashlib.sha256(forged).hexdigest()
+    bad = tmp_path / "forged.zip"
+    _rewrite(out, bad, {evidence: forged, "manifest.json": json.dumps(manifest).encode()})
+    with pytest.raises(VerificationFailed, match="is not the evidence the ledger recorded"):
+        verify_binder(app, bad)
+
+
+def test_cli_export_binder_and_audit_verify_binder(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    env = {"DUBAN_NOW": "2025-07-04", "DUBAN_EVIDENCE_DIR": str(tmp_path / "ev")}
+    run = lambda *a: CliRunner().invoke(cli, ["--db", db, "--as", "root", *a], env=env)
+    run("init")
+    run("campaign", "add", "R1", "--inspector", "组", "--target", "局", "--feedback-date", "2025-07-03")
+    run("problem", "add", "A1", "财经纪律")
+    assert run("task", "add", "采购程序不规范", "--problem", "A1", "--leader", "甲", "--unit", "乙",
+               "--due", "2025-09-30").exit_code == 0
+    minutes = tmp_path / "m.txt"
+    minutes.write_text("minutes")
+    assert run("evidence", "add", "1", str(minutes)).exit_code == 0
+    made = run("export", "binder", "-o", str(tmp_path / "b.zip"))
+    assert made.exit_code == 0 and "1 evidence files" in made.output
+    ok = run("audit", "verify", "--binder", str(tmp_path / "b.zip"))
+    assert ok.exit_code == 0 and "binder OK" in ok.output and "trail OK" in ok.output
+    _rewrite(tmp_path / "b.zip", tmp_path / "bad.zip", {"index.html": b"<p>edited</p>"})
+    bad = run("audit", "verify", "--binder", str(tmp_path / "bad.zip"))
+    assert bad.exit_code == 1 and "binder file index.html was changed" in bad.output

@@ -1,0 +1,184 @@
+"""``duban report html``: the one-file dashboard, checked as markup and in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from engine.api import Duban
+from engine.clock import FixedClock
+from engine.dashboard import DAILY_LIMIT, YELLOW_WORKDAYS, dashboard_html, traffic_light
+from engine.reports import format_yuan, open_series, progress
+from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of  # noqa: F401
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class _Figures(HTMLParser):
+    """Collects the text of every element carrying data-figure, and the data-* rows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: dict[str, list[str]] = {}
+        self.attrs: list[dict[str, str | None]] = []
+        self._open: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.attrs.append({"tag": tag, **a})
+        if tag in ("i", "br", "meta", "circle", "rect", "polyline"):
+            return
+        self._open.append(a.get("data-figure"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("i", "br", "meta", "circle", "rect", "polyline") or not self._open:
+            return
+        self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1] and data.strip():
+            self.figures.setdefault(self._open[-1], []).append(data.strip())
+
+
+def _parse(html: str) -> _Figures:
+    parser = _Figures()
+    parser.feed(html)
+    return parser
+
+
+def _top_figures(html: str) -> dict[str, str]:
+    return {k: v[0] for k, v in _parse(html).figures.items()}
+
+
+def test_the_page_shows_the_figures_of_the_day(demo: Duban) -> None:
+    html = dashboard_html(demo, NOTICE_AS_OF)
+    figures = _top_figures(html)
+    f = progress(demo, NOTICE_AS_OF).figures
+    assert figures["total"] == str(expected_as_of(NOTICE_AS_OF).total)
+    assert (figures["done"], figures["partial"], figures["funds"]) == ("14", "2", "240")
+    assert figures["overdue"] == "0" and figures["flagged"] == str(f.flagged.count)
+    assert figures["completion"] == f"{14 / 16:.1%}"
+    assert figures["as_of"] == NOTICE_AS_OF.isoformat()
+
+
+def test_bars_per_problem_and_unit_and_the_overdue_list(demo: Duban) -> None:
+    as_of = date(2025, 12, 5)  # task 14 was sent back on 12-03 and is overdue
+    html = dashboard_html(demo, as_of)
+    parsed = _parse(html)
+    report = progress(demo, as_of)
+    rows = [a for a in parsed.attrs if a.get("data-group")]
+    assert [r["data-key"] for r in rows if r["data-group"] == "by_problem"] == [g.key for g in report.by_problem]
+    assert [r["data-key"] for r in rows if r["data-group"] == "by_unit"] == [g.key for g in report.by_unit]
+    assert [a["data-overdue"] for a in parsed.attrs if a.get("data-overdue")] == ["14"]
+    lights = {a["data-code"]: a["data-light"] for a in parsed.attrs if a.get("data-light")}
+    assert lights["14"] == "red"
+    assert set(lights) == set(report.figures.open.codes)
+
+
+def test_the_burn_down_ends_at_the_open_count_of_the_day(demo: Duban) -> None:
+    html = dashboard_html(demo, NOTICE_AS_OF)
+    figures = _top_figures(html)
+    assert figures["open_at_end"] == str(progress(demo, NOTICE_AS_OF).figures.open.count)
+    polyline = re.search(r'<polyline[^>]* points="([^"]+)"', html)
+    assert polyline
+    days = len(open_series(demo, date(2025, 7, 3), NOTICE_AS_OF))
+    assert days > DAILY_LIMIT  # so the page plots one point a week
+    assert len(polyline.group(1).split()) == (days - 1) // 7 + 1 + (1 if (days - 1) % 7 else 0)
+
+
+def test_the_page_is_self_contained(demo: Duban) -> None:
+    html = dashboard_html(demo, NOTICE_AS_OF)
+    lowered = html.lower()
+    for needle in ("<script", " src=", " href=", "url(", "@import", "<link", "<iframe"):
+        assert needle not in lowered, needle
+    # the only address is the SVG namespace name, which is never fetched
+    assert re.findall(r"https?://[^\s\"']+", html) == ["http://www.w3.org/2000/svg"]
+
+
+def test_text_from_the_ledger_is_escaped(app: Duban, clock: FixedClock) -> None:
+    app.add_task("sup", "<script>alert(1)</script>", problem="A1.1", leader="x", unit="<b>办公室</b>",
+                 due="2025-07-31")
+    html = dashboard_html(app, date(2025, 7, 4))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_traffic_lights_follow_the_working_day_calendar(app: Duban, clock: FixedClock, task_id: int) -> None:
+    clock.set("2025-08-10")
+
+    def light(day: date) -> str | None:
+        return traffic_light(app, progress(app, day).tasks[0], day)
+
+    due = date(2025, 7, 31)  # a Thursday
+    assert app.calendar.workdays_between(date(2025, 7, 24), due) == YELLOW_WORKDAYS
+    assert light(date(2025, 7, 23)) == "green"
+    assert light(date(2025, 7, 24)) == "yellow"
+    assert light(due) == "yellow"
+    assert light(date(2025, 8, 1)) == "red"
+
+
+def test_closed_items_have_no_light(demo: Duban) -> None:
+    report = progress(demo, NOTICE_AS_OF)
+    assert {t.code for t in report.tasks if traffic_light(demo, t, NOTICE_AS_OF)} == {"15", "16"}
+
+
+def test_cli_writes_the_page(demo: Duban, tmp_path: Path) -> None:
+    out = tmp_path / "dash.html"
+    result = CliRunner().invoke(cli, ["--db", demo.url, "--lang", "zh", "report", "html", "--as-of", "2025-12-25",
+                                      "-o", str(out)], env={"DUBAN_NOW": "2026-01-05"})
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert '<html lang="zh">' in page and "清退资金" in page
+    assert _top_figures(page)["funds"] == format_yuan(progress(demo, NOTICE_AS_OF).figures.funds.amount)
+
+
+# ------------------------------------------------------------------ in the browser
+def _chromium() -> str:
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail("Chromium is not installed, but CI must run the browser test: "
+                    "install Debian's chromium package in .ci/run")
+    pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it")
+
+
+def _browser(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_chromium_renders_the_figures_and_a_screenshot(demo: Duban, tmp_path: Path) -> None:
+    browser = _chromium()
+    page = tmp_path / "dashboard.html"
+    result = CliRunner().invoke(cli, ["--db", demo.url, "report", "html", "--as-of", "2025-12-25", "-o", str(page)],
+                                env={"DUBAN_NOW": "2026-01-05"})
+    assert result.exit_code == 0, result.output
+
+    dom = _browser(browser, tmp_path / "profile", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    figures = _top_figures(dom.stdout)
+    report = progress(demo, NOTICE_AS_OF)
+    assert figures["total"] == str(report.figures.total.count)
+    assert figures["done"] == str(report.figures.done.count)
+    assert figures["partial"] == str(report.figures.partial.count)
+    assert figures["funds"] == format_yuan(report.figures.funds.amount)
+    assert figures["open_at_end"] == str(report.figures.open.count)
+    assert "<polyline" in dom.stdout
+
+    shot = tmp_path / "dashboard.png"
+    taken = _browser(browser, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

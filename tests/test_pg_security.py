@@ -1,0 +1,195 @@
+"""Who acts is who logged in: PostgreSQL login roles, --as only for admins, row-level security.
+
+Two unit roles and a supervisor role connect with their own logins; each sees and changes only
+what it should, through duban and with raw SQL as psql would. Needs a superuser URL in
+DUBAN_TEST_PG (roles are created with CREATE ROLE); the new roles log in with a password.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from cli.main import cli
+from engine import team
+from engine.api import Duban
+from engine.clock import FixedClock
+from engine.config import Settings
+from engine.errors import NotFound, PermissionDenied
+
+TEST_WORKFLOWS = Path(__file__).parent / "workflows"
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
+class Team:
+    def __init__(self, app: Duban, db_url: str, clock: FixedClock, tmp_path: Path) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.app, self.db_url, self.clock, self.tmp_path = app, db_url, clock, tmp_path
+        self.office, self.finance, self.sup, self.admin = (f"{n}_{suffix}" for n in ("office", "finance", "sup", "admin"))
+        app.add_user("root", self.office, "unit", unit="办公室")
+        app.add_user("root", self.finance, "unit", unit="财务科")
+        app.add_user("root", self.sup, "supervisor")
+        app.add_user("root", self.admin, "admin")
+        team.secure(app, "root")
+        # A password, so the logins work on servers that ask for one as well as on trusting ones.
+        self.password = uuid.uuid4().hex
+        for name in (self.office, self.finance, self.sup, self.admin):
+            assert team.grant_login(app, "root", name, self.password).created
+
+    def url(self, login: str) -> str:
+        return (sa.engine.make_url(self.db_url).set(username=login, password=self.password)
+                .render_as_string(hide_password=False))
+
+    def ledger(self, login: str) -> Duban:
+        return Duban(self.url(login), clock=self.clock, settings=Settings(), workflow_dirs=[TEST_WORKFLOWS],
+                     blob_root=self.tmp_path / "evidence")
+
+    def sql(self, login: str, statement: str, **params: object) -> sa.CursorResult:
+        with sa.create_engine(self.url(login)).begin() as conn:
+            result = conn.execute(sa.text(statement), params)
+            rows = result.all() if result.returns_rows else None
+            return rows if rows is not None else result.rowcount  # type: ignore[return-value]
+
+
+@pytest.fixture
+def crew(app: Duban, db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Team]:
+    crew = Team(app, db_url, clock, tmp_path)
+    yield crew
+    from storage.db import dispose_engines
+
+    dispose_engines()
+    with app.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN :n")
+                     .bindparams(sa.bindparam("n", expanding=True)),
+                     {"n": [crew.office, crew.finance, crew.sup, crew.admin]})
+        for name in (crew.office, crew.finance, crew.sup, crew.admin):
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+        conn.commit()
+
+
+def _tasks(app: Duban) -> dict[str, int]:
+    ids = {}
+    for code, unit in (("O1", "办公室"), ("O2", "办公室"), ("F1", "财务科")):
+        ids[code] = app.add_task("sup", f"task {code}", code=code, problem="A1.1", leader="x", unit=unit,
+                                 due="2025-07-31").task.id
+    return ids
+
+
+def test_units_see_and_change_only_their_own_tasks(crew: Team) -> None:
+    ids = _tasks(crew.app)
+    office, finance, sup = crew.ledger(crew.office), crew.ledger(crew.finance), crew.ledger(crew.sup)
+
+    assert sorted(t.code for t in office.list_tasks()) == ["O1", "O2"]
+    assert [t.code for t in finance.list_tasks()] == ["F1"]
+    assert sorted(t.code for t in sup.list_tasks()) == ["F1", "O1", "O2"]
+    assert office.summary()["total"] == 2 and sup.summary()["total"] == 3
+
+    office.fire(crew.office, ids["O1"], "start")
+    with pytest.raises(NotFound):
+        office.fire(crew.office, ids["F1"], "start")
+    with pytest.raises(NotFound):
+        finance.get_task(ids["O1"])
+    finance.add_note(crew.finance, ids["F1"], "started the audit")
+    sup.flag(crew.sup, ids["F1"], reason="key item")
+
+    assert crew.app.get_task(ids["O1"]).task.state == "in_progress"
+    assert crew.app.get_task(ids["F1"]).task.flagged
+    # The unit's notes and trail records are hidden from the other unit too.
+    assert [h.event for h in office.history(ids["O1"])] == ["create", "start"]
+    with pytest.raises(NotFound):
+        office.history(ids["F1"])
+    crew.app.verify()
+
+
+def test_raw_sql_as_psql_is_held_to_the_same_rows(crew: Team) -> None:
+    ids = _tasks(crew.app)
+    crew.app.add_note("finance", ids["F1"], "a finance note")
+
+    assert crew.sql(crew.office, "SELECT code FROM tasks ORDER BY code") == [("O1",), ("O2",)]
+    assert crew.sql(crew.finance, "SELECT code FROM tasks") == [("F1",)]
+    assert len(crew.sql(crew.sup, "SELECT code FROM tasks")) == 3
+    assert crew.sql(crew.office, "SELECT count(*) FROM progress_notes") == [(0,)]
+    assert crew.sql(crew.finance, "SELECT count(*) FROM progress_notes") == [(1,)]
+    assert crew.sql(crew.office, "SELECT count(*) FROM trail WHERE task_id = :t", t=ids["F1"]) == [(0,)]
+
+    # Another unit's rows cannot be touched, nor can a task be handed to another unit.
+    assert crew.sql(crew.office, "UPDATE tasks SET title = 'x' WHERE code = 'F1'") == 0
+    with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+        crew.sql(crew.office, "UPDATE tasks SET unit = '财务科' WHERE code = 'O1'")
+    # No group may rewrite the trail or promote itself.
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        crew.sql(crew.office, "UPDATE trail SET note = 'x'")
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+        crew.sql(crew.office, "UPDATE users SET role = 'admin'")
+    assert crew.sql(crew.sup, "UPDATE tasks SET title = title") == 3
+
+    assert crew.app.get_task(ids["F1"]).task.title == "task F1"
+    assert crew.app.get_task(ids["O1"]).task.unit == "办公室"
+    crew.app.verify()
+
+
+def test_the_login_is_the_actor_and_only_admins_may_use_as(crew: Team) -> None:
+    office, sup, admin = crew.ledger(crew.office), crew.ledger(crew.sup), crew.ledger(crew.admin)
+    assert team.acting_user(office, None, "os-login") == crew.office
+    assert team.acting_user(office, crew.office, "os-login") == crew.office
+    with pytest.raises(PermissionDenied, match="only admins may use --as"):
+        team.acting_user(office, crew.finance, "os-login")
+    with pytest.raises(PermissionDenied, match="only admins may use --as"):
+        team.acting_user(sup, "root", "os-login")
+    assert team.acting_user(admin, crew.office, "os-login") == crew.office
+    # The superuser that set the ledger up is not a duban user: names are taken as given.
+    assert team.acting_user(crew.app, "root", "os-login") == "root"
+
+
+def test_cli_takes_the_actor_from_the_login(crew: Team) -> None:
+    ids = _tasks(crew.app)
+    office_url = crew.url(crew.office)
+    env = {"DUBAN_NOW": "2025-07-04T09:00:00"}
+    runner = CliRunner()
+
+    listed = runner.invoke(cli, ["--db", office_url, "task", "list", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert sorted(t["code"] for t in json.loads(listed.stdout)) == ["O1", "O2"]
+
+    moved = runner.invoke(cli, ["--db", office_url, "task", "move", str(ids["O1"]), "start"], env=env)
+    assert moved.exit_code == 0, moved.output
+    assert crew.app.history(ids["O1"])[-1].actor == crew.office
+
+    refused = runner.invoke(cli, ["--db", office_url, "--as", crew.sup, "task", "move", str(ids["O2"]), "start"],
+                            env=env)
+    assert refused.exit_code == 1
+    assert "only admins may use --as" in refused.output and crew.office in refused.output
+    assert crew.app.get_task(ids["O2"]).task.state == "assigned"
+
+
+def test_only_admins_secure_and_grant(crew: Team) -> None:
+    with pytest.raises(PermissionDenied):
+        team.grant_login(crew.app, "sup", crew.office)
+    with pytest.raises(PermissionDenied):
+        team.secure(crew.app, crew.sup)
+    # Granting again changes nothing but is allowed: the role exists already.
+    assert not team.grant_login(crew.app, "root", crew.office).created
+
+
+def test_upgrade_secures_the_tables_it_adds(crew: Team) -> None:
+    from alembic import command
+
+    from storage import migrations
+
+    with crew.app.engine.begin() as conn:
+        command.downgrade(migrations._config(conn), migrations.FIRST_RELEASE)
+        assert not sa.inspect(conn).has_table("reminders")
+    team.upgrade_schema(crew.app)
+    with crew.app.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT relrowsecurity FROM pg_class WHERE oid = 'reminders'::regclass")).scalar()
+    ids = _tasks(crew.app)
+    crew.app.fire("finance", ids["F1"], "start")
+    # The new tables are granted to the groups and follow the task's unit.
+    assert crew.sql(crew.finance, "SELECT count(*) FROM lookbacks") == [(0,)]
+    assert crew.sql(crew.office, "SELECT count(*) FROM tasks") == [(2,)]

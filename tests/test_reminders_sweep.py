@@ -1,0 +1,300 @@
+"""The reminder sweep on a real ledger (SQLite and PostgreSQL): reminders fall due on the days the
+workflow's [reminders] policy says, go out once, follow deadline changes at once, escalate, retry
+failed sends with backoff and never send one reminder twice, also with several sweeps at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine import reminders
+from engine.api import Duban
+from engine.channels import Channels, DeliveryError, FileChannel, Outgoing
+from engine.clock import FixedClock
+from engine.config import Settings
+from storage import claims
+from storage.models import Reminder, Task
+from tests.conftest import TEST_WORKFLOWS
+
+
+def outbox(app: Duban, tmp_path: Path, **extra: dict) -> Path:
+    path = tmp_path / "outbox.jsonl"
+    app.settings = Settings(raw={"channels": {"file": {"path": str(path)}}, **extra})
+    return path
+
+
+def sent(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def sweep_on(app: Duban, clock: FixedClock, day: str, **kw) -> reminders.SweepResult:
+    clock.set(f"{day}T09:00:00")
+    return reminders.sweep(app, **kw)
+
+
+def rules_of(result: reminders.SweepResult) -> list[tuple[str, str]]:
+    return sorted((r.rule, r.recipient) for r in result.reminders)
+
+
+def test_reminders_fall_due_on_the_policy_days_and_go_out_once(app: Duban, clock: FixedClock, task_id: int,
+                                                               tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)  # task due Thu 2025-07-31, unit 办公室 (user office), leader lead
+    assert sweep_on(app, clock, "2025-07-23").reminders == []
+    assert rules_of(sweep_on(app, clock, "2025-07-24")) == [("before:7d", "office")]
+    assert sweep_on(app, clock, "2025-07-24").reminders == []  # the same day again: nothing twice
+    assert rules_of(sweep_on(app, clock, "2025-07-28")) == [("before:3d", "office")]
+    assert rules_of(sweep_on(app, clock, "2025-07-30")) == [("before:1wd", "office")]
+    assert rules_of(sweep_on(app, clock, "2025-07-31")) == [("on_day", "office")]
+    assert sweep_on(app, clock, "2025-08-01").reminders == []
+    assert rules_of(sweep_on(app, clock, "2025-08-03")) == [("escalate_leader", "lead"), ("overdue", "office")]
+    assert rules_of(sweep_on(app, clock, "2025-08-10")) == [("escalate_supervisors", "sup"), ("overdue", "office")]
+    lines = sent(box)
+    assert len(lines) == 8 and len({line["key"] for line in lines}) == 8
+    late = [line for line in lines if line["rule"] == "escalate_supervisors"][0]
+    assert "10 days overdue" in late["text"] and "duban task show" in late["text"] and "办公室主任" in late["text"]
+    assert all(r.status == "sent" for r in reminders.list_reminders(app, task_id=task_id))
+
+
+def test_after_downtime_the_first_sweep_catches_up_the_latest_of_each_track(app: Duban, clock: FixedClock,
+                                                                            task_id: int, tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    result = sweep_on(app, clock, "2025-08-12")  # nothing ran since the task was assigned
+    assert rules_of(result) == [("escalate_leader", "lead"), ("escalate_supervisors", "sup"), ("overdue", "office")]
+    overdue = [r for r in result.reminders if r.rule == "overdue"][0]
+    assert overdue.occurrence == 4  # 2025-08-12 is the 4th three-day step after the deadline
+    assert sweep_on(app, clock, "2025-08-12").reminders == []
+
+
+def test_extend_moves_the_reminders_to_the_new_date_at_once(app: Duban, clock: FixedClock, task_id: int,
+                                                           tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    sweep_on(app, clock, "2025-07-24")
+    moved = app.extend("sup", task_id, "2025-08-29", "会议延期,经督查室同意")
+    assert moved.task.due == date(2025, 8, 29)
+    record = app.history(task_id)[-1]
+    assert record.inputs["previous_due"] == "2025-07-31" and record.inputs["due"] == "2025-08-29"
+    assert record.inputs["approved_by"] == "sup" and record.inputs["reason"] == "会议延期,经督查室同意"
+    with app.transaction() as s:
+        assert s.execute(sa.select(Task.next_remind_on).where(Task.id == task_id)).scalar_one() == date(2025, 8, 22)
+    assert sweep_on(app, clock, "2025-07-28").reminders == []  # the old date's reminders are gone
+    assert rules_of(sweep_on(app, clock, "2025-08-22")) == [("before:7d", "office")]
+    assert [(line["rule"], line["target"]) for line in sent(box)] == [("before:7d", "2025-07-31"),
+                                                                      ("before:7d", "2025-08-29")]
+
+
+def test_flagged_tasks_follow_the_tighter_policy(app: Duban, clock: FixedClock, task_id: int, tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    assert sweep_on(app, clock, "2025-07-17").reminders == []
+    app.flag("sup", task_id, reason="挂牌督办")
+    assert rules_of(sweep_on(app, clock, "2025-07-17")) == [("before:14d", "office")]
+    result = sweep_on(app, clock, "2025-08-01")  # 1 day late: flagged items escalate after 1 day
+    assert rules_of(result) == [("escalate_leader", "lead"), ("overdue", "office")]
+    assert "[flagged]" in result.reminders[0].message
+
+
+def test_completed_items_waiting_for_review_remind_supervisors(app: Duban, clock: FixedClock, task_id: int,
+                                                                tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="已整改")  # 2025-07-04 (Fri); 5 working days: 07-11
+    assert sweep_on(app, clock, "2025-07-10").reminders == []
+    result = sweep_on(app, clock, "2025-07-11")
+    assert rules_of(result) == [("review_wait", "sup")]
+    assert "waiting 7 days for review" in result.reminders[0].message
+    assert rules_of(sweep_on(app, clock, "2025-07-14")) == [("review_wait", "sup")]  # again every 3 days
+
+
+def test_a_pending_look_back_is_watched_for_struck_off_items(app: Duban, clock: FixedClock, task_id: int,
+                                                             tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="已整改")
+    app.add_evidence_bytes("office", task_id, "纪要.pdf", b"minutes")
+    app.fire("sup", task_id, "review")  # look-backs after 90 and 180 days: the first is due 2025-10-02
+    with app.transaction() as s:
+        assert s.execute(sa.select(Task.next_remind_on).where(Task.id == task_id)).scalar_one() == date(2025, 9, 25)
+    result = sweep_on(app, clock, "2025-09-25")
+    assert rules_of(result) == [("before:7d", "sup")]  # look-backs are the supervisors' work
+    assert "look-back date: 2025-10-02" in result.reminders[0].message.lower()
+
+
+def test_a_failed_send_is_retried_with_backoff_stays_listed_and_gives_up_visibly(
+        app: Duban, clock: FixedClock, task_id: int, tmp_path: Path) -> None:
+    app.settings = Settings(raw={"delivery": {"backoff": "1m", "max_attempts": 3}})
+    calls: list[str] = []
+
+    class Down:
+        name = "console"
+
+        def address(self, who):  # noqa: ANN001, ANN201
+            return True
+
+        def send(self, msg: Outgoing) -> None:
+            calls.append(msg.key)
+            raise DeliveryError("connection refused")
+
+    down = Channels([Down()])
+    result = sweep_on(app, clock, "2025-07-24", channels=down)
+    assert [r.status for r in result.reminders] == ["failed"]
+    failed = reminders.list_reminders(app, failed=True)
+    assert [(r.rule, r.status, r.attempts, r.last_error) for r in failed] == [
+        ("before:7d", "failed", 1, "connection refused")]
+    assert reminders.sweep(app, channels=down).reminders == []  # backoff: not before a minute has passed
+    clock.advance(seconds=61)
+    assert [r.attempts for r in reminders.sweep(app, channels=down).reminders] == [2]
+    clock.advance(seconds=119)
+    assert reminders.sweep(app, channels=down).reminders == []  # the second backoff is two minutes
+    clock.advance(seconds=2)
+    assert [r.status for r in reminders.sweep(app, channels=down).reminders] == ["dead"]
+    assert [r.status for r in reminders.list_reminders(app, failed=True)] == ["dead"]
+    clock.advance(days=1)
+    assert reminders.sweep(app, channels=down).reminders == []
+    assert len(calls) == 3
+
+
+def test_a_send_interrupted_after_its_lease_is_sent_again_only_after_the_lease_ran_out(
+        app: Duban, clock: FixedClock, task_id: int, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    clock.set("2025-07-24T09:00:00")
+    assert reminders.sweep(app, send=False).claimed == 1  # a sweep that claims, leases and dies before sending
+    with app.transaction() as s:
+        ids = list(s.execute(sa.select(Reminder.id)).scalars())
+        assert claims.lease(s.connection(), ids, "dead-process", app.now(), app.now() + timedelta(minutes=5)) == ids
+    assert reminders.sweep(app).reminders == []  # someone holds it: nobody else sends
+    clock.advance(minutes=5, seconds=1)
+    assert [r.status for r in reminders.sweep(app).reminders] == ["sent"]
+    assert len(sent(box)) == 1
+
+
+def test_concurrent_sweeps_send_each_reminder_exactly_once(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    for n in range(6):
+        app.add_task("sup", f"事项{n}", problem="A1.1", leader="办公室主任", unit="办公室" if n % 2 else "财务科",
+                     due="2025-07-04")
+    delivered: list[str] = []
+    lock = threading.Lock()
+
+    class Counting:
+        name = "console"
+
+        def address(self, who):  # noqa: ANN001, ANN201
+            return True
+
+        def send(self, msg: Outgoing) -> None:
+            with lock:
+                delivered.append(msg.key)
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def one_sweep() -> None:
+        other = Duban(app.url, clock=FixedClock("2025-07-04T09:00:00"), settings=Settings(),
+                      workflow_dirs=[TEST_WORKFLOWS], blob_root=tmp_path / "evidence")
+        try:
+            start.wait()
+            reminders.sweep(other, channels=Channels([Counting()]))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_sweep) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not errors
+    assert len(delivered) == 6 and len(set(delivered)) == 6  # one on_day reminder per task, once
+    with app.transaction() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Reminder)).scalar_one() == 6
+
+
+def test_the_sweep_reads_only_tasks_with_something_due(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    for n in range(30):
+        app.add_task("sup", f"远期事项{n}", problem="A1.1", leader="办公室主任", unit="办公室", due="2026-06-30")
+    app.add_task("sup", "今日到期", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-04")
+    result = sweep_on(app, clock, "2025-07-04")
+    assert result.tasks_due == 1 and rules_of(result) == [("on_day", "office")]
+    if app.engine.dialect.name == "sqlite":
+        with app.engine.connect() as conn:
+            stmt = sa.select(Task.id).where(Task.next_remind_on <= date(2025, 7, 4))
+            sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "ix_tasks_next_remind_on" in plan
+
+
+def test_the_traffic_light_follows_the_watched_date(app: Duban, clock: FixedClock, task_id: int) -> None:
+    assert app.get_task(task_id).task.light == "green"
+    clock.set("2025-07-24T09:00:00")  # 5 working days before 2025-07-31
+    assert app.list_tasks()[0].light == "yellow"
+    assert app.list_tasks()[0].as_dict()["light"] == "yellow"
+    clock.set("2025-08-01T09:00:00")
+    assert app.get_task(task_id).task.light == "red"
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="done")
+    assert app.get_task(task_id).task.light is None  # closed: no light
+
+
+def test_a_workflow_without_reminders_sends_none(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    view = app.add_task("sup", "走访", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-05",
+                        workflow="inspection_visit").task
+    assert view.light == "yellow"
+    with app.transaction() as s:
+        assert s.execute(sa.select(Task.next_remind_on).where(Task.id == view.id)).scalar_one() is None
+    assert sweep_on(app, clock, "2025-07-10").reminders == [] and sent(box) == []
+
+
+def test_unregistered_recipients_still_get_their_reminder_on_the_broadcast_channels(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    app.add_task("sup", "无人认领", problem="A1.1", leader="某局长", unit="后勤科", due="2025-07-04")
+    assert rules_of(sweep_on(app, clock, "2025-07-04")) == [("on_day", "unit:后勤科")]
+    assert sent(box)[0]["recipient"] == "unit:后勤科"
+
+
+def test_a_year_without_calendar_data_warns_and_counts_weekdays(app: Duban, clock: FixedClock,
+                                                               tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    clock.set("2027-03-01T09:00:00")
+    app.add_task("sup", "远期", problem="A1.1", leader="办公室主任", unit="办公室", due="2027-03-10")  # a Wednesday
+    result = sweep_on(app, clock, "2027-03-09")  # one working day before, counted Monday–Friday
+    assert rules_of(result) == [("before:1wd", "office")]
+    assert any("no official holiday data for 2027" in w for w in result.warnings)
+
+
+def test_dry_run_claims_nothing(app: Duban, clock: FixedClock, task_id: int, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    planned = sweep_on(app, clock, "2025-07-24", dry_run=True)
+    assert rules_of(planned) == [("before:7d", "office")]
+    assert reminders.list_reminders(app) == [] and sent(box) == []
+    assert rules_of(sweep_on(app, clock, "2025-07-24")) == [("before:7d", "office")]
+
+
+def test_digest_goes_to_supervisors_once_a_day(app: Duban, clock: FixedClock, task_id: int, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    clock.set("2025-08-05T08:30:00")
+    result = reminders.digest(app)
+    assert [(r.rule, r.recipient) for r in result.reminders] == [("digest", "sup")]
+    assert "1 item late or waiting" in result.reminders[0].message and "5 days late" in result.reminders[0].message
+    assert reminders.digest(app).reminders == []
+    assert len(sent(box)) == 1
+
+
+def test_listing_reminders_of_an_unknown_task_is_refused(app: Duban) -> None:
+    from engine.errors import NotFound
+
+    with pytest.raises(NotFound, match="task 99"):
+        reminders.list_reminders(app, task_id=99)
+
+
+def test_file_channel_reports_an_unwritable_outbox(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(DeliveryError, match="outbox"):
+        FileChannel(blocker / "outbox.jsonl").send(Outgoing("k", "office", None, "text"))
