@@ -14,15 +14,15 @@ front end pays). Prints one table of seconds and ratios (duban ÷ taskwarrior).
 PostgreSQL sizes need --pg (or DUBAN_TEST_PG): a URL of a database the benchmark may create a
 scratch schema in. taskwarrior: ``apt-get install taskwarrior``.
 
-What duban's import does: one process reads the items file and writes every task, in its current
-state, with one hash-chained trail record that replays to that state (``duban audit verify`` passes),
-all in one transaction — executemany on SQLite, COPY on PostgreSQL. taskwarrior's is ``task import``.
+Imports: ``duban import ledger.csv`` of the items as an office's ledger (整改台账, Chinese headers,
+statuses in words; every row validated, then one transaction with the trail) against ``task import``
+of the same items as taskwarrior JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import csv
 import json
 import os
 import random
@@ -36,7 +36,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,80 +90,20 @@ def to_taskwarrior(items: Path, dest: Path) -> None:
     dest.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
 
 
-# ---------------------------------------------------------------------------------- duban import
-def duban_import(url: str, items: Path) -> int:
-    """The import measured for duban (run in its own process by the benchmark)."""
-    import sqlalchemy as sa
+# ---------------------------------------------------------------------------------- duban's ledger file
+HEADERS = ["序号", "方面", "具体问题", "细化问题", "整改措施", "责任领导", "责任单位", "责任人", "整改时限", "完成情况", "整改进展"]
+STATUS_WORDS = {"assigned": "未开始", "in_progress": "整改中", "completed": "完成", "reviewed": "已销号"}
 
-    from engine import reminders, trail
-    from engine.api import Duban
-    from engine.clock import FixedClock
-    from engine.config import Settings
-    from storage.db import advance_trail_head, ChainHead, lock_trail_head
 
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    app = Duban(url, clock=FixedClock(now), settings=Settings())
-    app.init("root")
-    app.add_campaign("root", "bench", inspector="巡察组", target="机关", feedback_date=today_utc() - timedelta(days=200))
-    app.add_problem("root", "P1", "问题")
-    task_cols = ["id", "campaign_id", "problem_id", "code", "title", "measures", "leader", "unit", "due",
-                 "workflow", "state", "flagged", "version", "created_at", "updated_at", "next_remind_on"]
-    trail_cols = ["id", "task_id", "event", "from_state", "to_state", "version", "actor", "at", "note", "inputs",
-                  "prev_hash", "hash"]
-    @functools.lru_cache(maxsize=None)
-    def next_remind(state: str, due: str) -> date | None:
-        """The engine's own next reminder day; items sharing state and deadline share it."""
-        item = SimpleNamespace(id=None, workflow="rectification", state=state, flagged=False,
-                               due=date.fromisoformat(due), followup_target=None)
-        return reminders.next_remind_on(app, None, item)  # type: ignore[arg-type]
-
-    with app.transaction() as s:
-        conn = s.connection()
-        campaign_id = conn.execute(sa.text("SELECT id FROM campaigns WHERE name = 'bench'")).scalar_one()
-        problem_id = conn.execute(sa.text("SELECT id FROM problems WHERE code = 'P1'")).scalar_one()
-        head = lock_trail_head(s)
-        next_task = (conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM tasks")).scalar_one()) + 1
-        prev, record_id, count = head.last_hash, head.last_id, head.count
-        tasks, records = [], []
-        sqlite = conn.dialect.name == "sqlite"
-        # SQLite gets the values in SQLAlchemy's own storage format, so the raw driver can take them.
-        stamp = now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else now
-        for line in items.open(encoding="utf-8"):
+def to_ledger_csv(items: Path, dest: Path) -> None:
+    """The items as a rectification ledger (整改台账) as offices keep it, for ``duban import``."""
+    with items.open(encoding="utf-8") as src, dest.open("w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(HEADERS)
+        for line in src:
             it = json.loads(line)
-            tid = next_task
-            next_task += 1
-            due = it["due"] if sqlite else date.fromisoformat(it["due"])
-            remind = next_remind(it["state"], it["due"])
-            if sqlite and remind is not None:
-                remind = remind.isoformat()
-            tasks.append((tid, campaign_id, problem_id, it["code"], it["title"], "[]", it["leader"], it["unit"], due,
-                          "rectification", it["state"], False, 1, stamp, stamp, remind))
-            # An imported item arrives in its current state: one trail record, which replays to it.
-            inputs = trail.canonical_json({"code": it["code"], "due": it["due"], "unit": it["unit"]})
-            record_id += 1
-            count += 1
-            digest = trail.record_hash(prev_hash=prev, task_id=tid, event="import", from_state=None,
-                                       to_state=it["state"], version=1, actor="root", at=now, note=None,
-                                       inputs=inputs)
-            records.append((record_id, tid, "import", None, it["state"], 1, "root", stamp, None, inputs, prev, digest))
-            prev = digest
-        raw = conn.connection.dbapi_connection
-        if not sqlite:
-            with raw.cursor() as cur:  # type: ignore[union-attr]
-                for table, cols, rows in (("tasks", task_cols, tasks), ("trail", trail_cols, records)):
-                    with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-                cur.execute("ANALYZE tasks")
-                cur.execute("ANALYZE trail")
-        else:
-            for table, cols, rows in (("tasks", task_cols, tasks), ("trail", trail_cols, records)):
-                raw.executemany(  # type: ignore[union-attr]
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
-            raw.execute("ANALYZE")  # type: ignore[union-attr]
-        advance_trail_head(s, ChainHead(record_id, prev, count))
-    return len(tasks)
+            w.writerow([it["code"], "第一方面", "具体问题1", it["title"], "一是建立制度\n二是开展培训", it["leader"],
+                        it["unit"], "", it["due"], STATUS_WORDS[it["state"]], ""])
 
 
 # ---------------------------------------------------------------------------------- timing
@@ -225,7 +164,10 @@ def run_size(backend: str, n: int, args: argparse.Namespace, work: Path) -> list
     duban = [*py, "-m", "cli", "--db", url, "--as", "root"]
     rows: list[Row] = []
     try:
-        t_import, _ = median_wall([*py, str(Path(__file__).resolve()), "--import-into", url, str(items)], env, 1)
+        ledger = work / f"ledger_{n}.csv"
+        to_ledger_csv(items, ledger)
+        median_wall([*duban, "init"], env, 1)
+        t_import, _ = median_wall([*duban, "import", str(ledger), "--campaign", "bench"], env, 1)
 
         use_tw = shutil.which("task") is not None and n <= args.no_taskwarrior_above
         tw_env = dict(env)
@@ -276,8 +218,12 @@ def run_size(backend: str, n: int, args: argparse.Namespace, work: Path) -> list
         check_overdue = f"duban {overdue:,}" + (f", taskwarrior {tw_overdue:,}" if tw_overdue is not None else "")
         if overdue != expected["overdue"] or e_count != overdue:
             check_overdue += f" (expected {expected['overdue']:,}!)"
+        import_check = f"{n:,} tasks"
+        if n <= args.verify_up_to:
+            report = app.verify()
+            import_check += f"; audit verify ok ({report.records:,} records)"
         rows += [
-            Row(backend, n, "import", t_import, None, tw_times["import"], f"{n:,} tasks"),
+            Row(backend, n, "import", t_import, None, tw_times["import"], import_check),
             Row(backend, n, "task list --limit 20", t_list, e_list, tw_times["list"], f"{len(listed)} rows"),
             Row(backend, n, "overdue count", t_summary, e_overdue, tw_times["overdue"], check_overdue),
             Row(backend, n, "summary", t_summary, e_summary, tw_times["summary"], ""),
@@ -324,11 +270,9 @@ def main() -> None:
     parser.add_argument("--no-taskwarrior-above", type=int, default=10**9, metavar="N",
                         help="skip taskwarrior for sizes above N")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL scratch schemas")
-    parser.add_argument("--import-into", nargs=2, metavar=("URL", "ITEMS"), help=argparse.SUPPRESS)
+    parser.add_argument("--verify-up-to", type=int, default=100_000, metavar="N",
+                        help="run audit verify on the imported ledger up to this size (default 100000)")
     args = parser.parse_args()
-    if args.import_into:
-        duban_import(args.import_into[0], Path(args.import_into[1]))
-        return
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="duban-scale-") as tmp:

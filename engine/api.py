@@ -617,7 +617,7 @@ class Duban:
             if unit:
                 stmt = stmt.where(Task.unit == unit)
             if overdue:
-                stmt = stmt.where(self._open_clause(), Task.due < today)
+                stmt = stmt.where(self._overdue_clause(today))
             if due_before:
                 stmt = stmt.where(Task.due < due_before)
             if flagged is not None:
@@ -648,7 +648,7 @@ class Duban:
             for st, n in by_state.items():
                 states[st] = n
             overdue = s.execute(
-                sa.select(sa.func.count()).select_from(Task).where(*scope, self._open_clause(), Task.due < today)
+                sa.select(sa.func.count()).select_from(Task).where(*scope, self._overdue_clause(today))
             ).scalar_one()
             flagged = s.execute(sa.select(sa.func.count()).select_from(Task).where(*scope, Task.flagged.is_(True))).scalar_one()
             funds_stmt = sa.select(sa.func.coalesce(sa.func.sum(Outcome.amount_fen), 0)).where(Outcome.kind == "funds")
@@ -820,12 +820,27 @@ class Duban:
             clauses.append(sa.and_(Task.workflow == name, Task.state.in_(open_states)))
         return sa.or_(*clauses)
 
+    def _overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
+        """Open and past the deadline in force (see ``reminders.deadline_in_force``)."""
+        clauses = []
+        for name in self.registry.names():
+            wf = self.registry.get(name)
+            by_target = [st for st in reminders.states_watching_followup(wf) if st in wf.open_states()]
+            by_due = [st for st in wf.open_states() if st not in by_target]
+            if by_due:
+                clauses.append(sa.and_(Task.workflow == name, Task.state.in_(by_due), Task.due < today))
+            if by_target:
+                clauses.append(sa.and_(Task.workflow == name, Task.state.in_(by_target),
+                                       sa.func.coalesce(Task.followup_target, Task.due) < today))
+        return sa.or_(*clauses) if clauses else sa.false()
+
     def _view(self, t: Task, campaign: str, problem: str, today: date | None = None) -> TaskView:
         today = today or self.today()
         wf = self.registry.get(t.workflow)
         state = wf.states.get(t.state)
         is_open = bool(state and state.open)
-        late = (today - t.due).days if is_open and t.due < today else 0
+        in_force = reminders.deadline_in_force(wf, t.state, t.due, t.followup_target)
+        late = (today - in_force).days if is_open and in_force < today else 0
         return TaskView(
             id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
             state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,

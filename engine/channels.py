@@ -260,11 +260,18 @@ def load_channels(settings: Settings) -> Channels:
             if "password" in cfg:
                 raise InvalidInput(f"{key}.password", "***", "passwords are not kept in the config file: set "
                                    "password_env = \"DUBAN_SMTP_PASSWORD\" and put the password in that variable")
-            out.append(EmailChannel(cfg))
+            try:
+                out.append(EmailChannel(cfg))
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(key, {k: v for k, v in cfg.items() if k != "password"},
+                                   f"port and timeout must be numbers ({exc})") from None
         elif name == "webhook":
             if cfg.get("format", "json") not in WEBHOOK_FORMATS:
                 raise InvalidInput(f"{key}.format", cfg.get("format"), f"expected one of {', '.join(WEBHOOK_FORMATS)}")
-            out.append(WebhookChannel(cfg))
+            try:
+                out.append(WebhookChannel(cfg))
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(key, mask(cfg), f"timeout must be a number of seconds ({exc})") from None
     return Channels(out)
 
 

@@ -321,3 +321,10 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
         with app.transaction() as s:
             view = _select(s, [Lookback.id == lookback_id], today)[0]
         return LookbackRecordResult(view, move)
+
+
+def sweep(app: "Duban", **options: Any) -> Any:
+    """The scheduler's look-back job: remind supervisors of look-backs that have come due."""
+    from engine.reminders import sweep_lookbacks
+
+    return sweep_lookbacks(app, **options)

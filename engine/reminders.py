@@ -27,6 +27,7 @@ This module names no state: which date a state watches comes from the workflow.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -219,18 +220,36 @@ def _entered_on(app: "Duban", s: Session, task_id: int, state: str) -> date | No
     return at.astimezone(app.clock.tz).date()
 
 
+def deadline_in_force(wf: Workflow, state: str, due: date, followup_target: date | None) -> date:
+    """The date an open item is late against: its follow-up target in a state that watches one
+    (a phased item met its deadline by phasing), else its deadline."""
+    pol = policy(wf)
+    if pol is not None and pol.watched(state, False) == "followup_target" and followup_target is not None:
+        return followup_target
+    return due
+
+
+def states_watching_followup(wf: Workflow) -> list[str]:
+    pol = policy(wf)
+    if pol is None:
+        return []
+    return [st for st in wf.states if pol.watched(st, False) == "followup_target"]
+
+
 def watched_date(app: "Duban", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
     if watch == "due":
         return task.due
     if watch == "followup_target":
         return task.followup_target or task.due
+    if watch == ENTERED and state_changed:
+        return app.today()
     if s is None or task.id is None:
         return None
     if watch == "lookback":
         return s.execute(sa.select(sa.func.min(Lookback.due)).where(
             Lookback.task_id == task.id, Lookback.status == "pending")).scalar()
     if watch == ENTERED:
-        return app.today() if state_changed else _entered_on(app, s, task.id, task.state)
+        return _entered_on(app, s, task.id, task.state)
     return None
 
 
@@ -268,9 +287,18 @@ def next_remind_on(app: "Duban", s: Session, task: Task, changes: Mapping[str, A
 
 
 # ---------------------------------------------------------------------- traffic light
+_OFFSET = re.compile(r"[1-9][0-9]*(d|wd)\Z")
+
+
 def yellow_within(app: "Duban", wf: Workflow) -> str:
-    return str(app.settings.section("traffic_light").get("yellow_within")
-               or wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
+    """The config file's ``[traffic_light] yellow_within``, else the workflow's (validated there)."""
+    configured = app.settings.section("traffic_light").get("yellow_within")
+    if configured is not None:
+        if not isinstance(configured, str) or not _OFFSET.match(configured):
+            raise InvalidInput(f"{app.settings.source or 'config'}: traffic_light.yellow_within", configured,
+                               "expected Nd (calendar days) or Nwd (working days), e.g. 5wd")
+        return configured
+    return str(wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
 
 
 def light(app: "Duban", task: Any, today: date) -> str | None:
@@ -465,15 +493,21 @@ def _rows_for(app: "Duban", w: _Watched, today: date, channels: Channels, users:
     return rows
 
 
+def due_tasks_query(today: date) -> sa.Select:
+    """The tasks with a reminder due by ``today``, through the index on next_remind_on. No ORDER BY:
+    SQLite would rather walk the whole table in id order than sort the few rows the index finds."""
+    return sa.select(_TASKS).where(_TASKS.c.next_remind_on <= today)
+
+
 def _plan(app: "Duban", s: Session, today: date, channels: Channels,
           limit_task: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int]]:
     """The rows to claim now, and the tasks' new next_remind_on: only tasks whose stored
     next_remind_on has come (the index), never a scan of the ledger."""
     # Plain rows, not ORM objects: the sweep only reads them, and a thousand of them load twice as fast.
-    stmt = sa.select(_TASKS).where(_TASKS.c.next_remind_on <= today).order_by(_TASKS.c.id)
+    stmt = due_tasks_query(today)
     if limit_task is not None:
         stmt = stmt.where(_TASKS.c.id == limit_task)
-    tasks = list(s.connection().execute(stmt))
+    tasks = sorted(s.connection().execute(stmt), key=lambda t: t.id)
     rows: list[dict[str, Any]] = []
     nexts: list[dict[str, Any]] = []
     years: set[int] = set()
@@ -646,7 +680,7 @@ def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True)
     with app.transaction() as s:
         lines: list[messages.DigestLine] = []
         # Only tasks with a reminder due today or earlier can be late: the same index as the sweep.
-        for task in s.execute(sa.select(Task).where(Task.next_remind_on <= today).order_by(Task.id)).scalars():
+        for task in sorted(s.connection().execute(due_tasks_query(today)), key=lambda t: t.id):
             w = _watched(app, s, task)
             if w.target is None or w.watch is None:
                 continue
@@ -670,6 +704,46 @@ def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True)
         else:
             result.reminders = [_row_view(r, {}) for r in rows]
     if send:
+        result.reminders = deliver(app, channels)
+    return result
+
+
+def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
+    """Reminds supervisors of look-backs that have come due on items whose state the reminder
+    policy does not watch by look-back date (a sampled item still in a state that watches
+    something else). Items whose state does watch it are reminded by the ordinary sweep."""
+    channels = channels or load_channels(app.settings)
+    today = app.today()
+    result = SweepResult(today, not send)
+    now = app.now()
+    lb = Lookback.__table__
+    stmt = (
+        sa.select(_TASKS, lb.c.id.label("lookback_id"), lb.c.due.label("lookback_due"))
+        .join(lb, lb.c.task_id == _TASKS.c.id)
+        .where(lb.c.status == "pending", lb.c.due <= today)
+    )
+    with app.transaction() as s:
+        rows: list[dict[str, Any]] = []
+        users = _users(s)
+        for task in s.connection().execute(stmt):
+            if _watched(app, s, task).watch == "lookback":
+                continue
+            text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today)
+            for who in _recipients("supervisors", task, users):
+                for ch, addr in channels.routes(who):
+                    rows.append({
+                        "key": _claim_key(task.id, "lookback", task.lookback_due, task.lookback_id, who.name, ch.name),
+                        "task_id": task.id, "rule": "lookback", "target": task.lookback_due,
+                        "occurrence": task.lookback_id, "recipient": who.name, "channel": ch.name, "address": addr,
+                        "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text,
+                        "created_at": now,
+                    })
+        if send and rows:
+            claims.claim(s.connection(), rows)
+            result.claimed = len(rows)
+        elif not send:
+            result.reminders = [_row_view(r, {}) for r in rows]
+    if send and rows:
         result.reminders = deliver(app, channels)
     return result
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.errors import InvalidInput
+from engine.reminders import deadline_in_force
 from engine.views import _View, fen_to_yuan
 from storage.models import Campaign, Outcome, Problem, Task, TrailRecord
 from workflows import Workflow
@@ -253,7 +254,8 @@ def progress(app: "Duban", as_of: date | None = None, campaign: str | None = Non
         done, partial = result_states(wf)
         state_def = wf.states.get(r.state)
         is_open = bool(state_def and state_def.open)
-        late = (as_of - r.due).days if is_open and r.due < as_of else 0
+        in_force = deadline_in_force(wf, r.state, r.due, r.target)
+        late = (as_of - in_force).days if is_open and in_force < as_of else 0
         label = app.state_label(wf_name, r.state)
         labels.setdefault(r.state, label)
         t = TaskAsOf(

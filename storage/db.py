@@ -167,7 +167,7 @@ def insert_in_order(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> l
 
     SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so the ids are the next ones after the
     largest, given explicitly, and the rows go in with one executemany (RETURNING would force one
-    statement per row there). PostgreSQL: one batched INSERT … RETURNING that keeps the order.
+    statement per row there).
     """
     if not rows:
         return []
@@ -194,4 +194,10 @@ def insert_in_order(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> l
                f"VALUES ({', '.join('?' * (len(names) + 1))})")
         conn.exec_driver_sql(sql, list(zip(*columns)))
         return ids
-    return [r[0] for r in conn.execute(table.insert().returning(pk, sort_by_parameter_order=True), rows)]
+    # PostgreSQL: ids drawn from the table's sequence up front, then one pipelined executemany
+    # (a multi-row INSERT … RETURNING is re-parsed by the driver for every page of rows).
+    seq = sa.func.pg_get_serial_sequence(table.name, pk.name)
+    ids = sorted(conn.execute(sa.select(sa.func.nextval(seq)).select_from(
+        sa.func.generate_series(1, len(rows)))).scalars())
+    conn.execute(table.insert(), [dict(row, id=i) for row, i in zip(rows, ids)])
+    return ids

@@ -354,3 +354,18 @@ def test_bug_trail_recorded_a_deadline_change_that_was_not_made(app: Duban, task
     app.extend("sup", task_id, "2025-08-15", "r")
     dues = [(h.event, h.inputs.get("due")) for h in app.history(task_id) if "due" in h.inputs]
     assert dues == [("create", "2025-07-31"), ("extend", "2025-08-15")]
+
+
+def test_a_phased_item_is_late_against_its_follow_up_target_not_its_old_deadline(app, clock, task_id):
+    """Phasing meets the deadline with a written plan; from then on the target date is what counts."""
+    from datetime import date
+
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "phase", plan="elect the branch committee", target=date(2025, 9, 30))
+    clock.set("2025-08-15")  # past the deadline (2025-07-31), before the target
+    assert app.get_task(task_id).task.overdue is False
+    assert app.list_tasks(overdue=True) == [] and app.summary()["overdue"] == 0
+    clock.set("2025-10-03")
+    view = app.get_task(task_id).task
+    assert (view.overdue, view.days_overdue) == (True, 3)
+    assert [t.id for t in app.list_tasks(overdue=True)] == [task_id] and app.summary()["overdue"] == 1

@@ -99,6 +99,28 @@ def test_flagged_tasks_follow_the_tighter_policy(app: Duban, clock: FixedClock, 
     assert "[flagged]" in result.reminders[0].message
 
 
+def test_a_phased_item_is_chased_on_its_follow_up_target(app: Duban, clock: FixedClock, task_id: int,
+                                                         tmp_path: Path) -> None:
+    outbox(app, tmp_path)
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "phase", plan="2026年1月底召开党员大会选举支部委员会", target=date(2025, 9, 30))
+    assert sweep_on(app, clock, "2025-07-24").reminders == []  # the old deadline no longer counts
+    result = sweep_on(app, clock, "2025-09-23")
+    assert rules_of(result) == [("before:7d", "office")]
+    assert "Follow-up target: 2025-09-30" in result.reminders[0].message
+    assert app.get_task(task_id).task.light == "green"
+    clock.set("2025-09-24T09:00:00")  # five working days before the target, counting Sunday 09-28 (调休)
+    assert app.get_task(task_id).task.light == "yellow"
+
+
+def test_a_bad_channel_setting_is_refused_naming_it(app: Duban, task_id: int) -> None:
+    from engine.errors import InvalidInput
+
+    app.settings = Settings(raw={"channels": {"email": {"host": "smtp.example.org", "port": "smtp"}}})
+    with pytest.raises(InvalidInput, match="channels.email.*port and timeout must be numbers"):
+        reminders.sweep(app)
+
+
 def test_completed_items_waiting_for_review_remind_supervisors(app: Duban, clock: FixedClock, task_id: int,
                                                                 tmp_path: Path) -> None:
     outbox(app, tmp_path)
@@ -222,10 +244,10 @@ def test_the_sweep_reads_only_tasks_with_something_due(app: Duban, clock: FixedC
     assert result.tasks_due == 1 and rules_of(result) == [("on_day", "office")]
     if app.engine.dialect.name == "sqlite":
         with app.engine.connect() as conn:
-            stmt = sa.select(Task.id).where(Task.next_remind_on <= date(2025, 7, 4))
+            stmt = reminders.due_tasks_query(date(2025, 7, 4))  # the sweep's own query
             sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-        assert "ix_tasks_next_remind_on" in plan
+        assert "ix_tasks_next_remind_on" in plan and "SCAN tasks" not in plan
 
 
 def test_the_traffic_light_follows_the_watched_date(app: Duban, clock: FixedClock, task_id: int) -> None:
@@ -238,6 +260,19 @@ def test_the_traffic_light_follows_the_watched_date(app: Duban, clock: FixedCloc
     app.fire("office", task_id, "start")
     app.fire("office", task_id, "complete", note="done")
     assert app.get_task(task_id).task.light is None  # closed: no light
+
+
+def test_the_config_file_overrides_the_yellow_threshold_and_a_bad_one_is_named(app: Duban, clock: FixedClock,
+                                                                              task_id: int) -> None:
+    from engine.errors import InvalidInput
+
+    clock.set("2025-07-21T09:00:00")  # 8 working days before 2025-07-31
+    assert app.get_task(task_id).task.light == "green"
+    app.settings = Settings(raw={"traffic_light": {"yellow_within": "10wd"}})
+    assert app.get_task(task_id).task.light == "yellow"
+    app.settings = Settings(raw={"traffic_light": {"yellow_within": "soon"}})
+    with pytest.raises(InvalidInput, match="traffic_light.yellow_within 'soon'"):
+        app.get_task(task_id)
 
 
 def test_a_workflow_without_reminders_sends_none(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
@@ -298,3 +333,32 @@ def test_file_channel_reports_an_unwritable_outbox(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(DeliveryError, match="outbox"):
         FileChannel(blocker / "outbox.jsonl").send(Outgoing("k", "office", None, "text"))
+
+
+def test_sampled_lookback_due_on_a_completed_item_reminds_supervisors_once(tmp_path):
+    """Sampled look-backs on items the reminder policy does not watch by look-back date still
+    reach the supervisors, through the scheduler's look-back sweep, and only once."""
+    import json
+
+    from engine import lookback
+    from engine.api import Duban
+    from engine.clock import FixedClock
+    from engine.config import load_settings
+    from engine.demo import load_demo
+
+    db = str(tmp_path / "demo.db")
+    load_demo(db, "root", blob_root=tmp_path / "ev")
+    outbox = tmp_path / "outbox.jsonl"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[channels.file]\npath = "{outbox}"\n', encoding="utf-8")
+    app = Duban(db, clock=FixedClock("2026-03-25T10:00"), settings=load_settings(cfg), blob_root=tmp_path / "ev")
+    due = app.lookback_list(due_only=True)
+    assert {lb.task_state for lb in due} == {"completed"}, "the demo samples completed items"
+    supervisors = [u.name for u in app.list_users() if u.role == "supervisor"]
+
+    lookback.sweep(app)
+    lookback.sweep(app)
+
+    lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    sent = sorted((x["task_id"], x["recipient"]) for x in lines if x["rule"] == "lookback")
+    assert sent == sorted((lb.task_id, who) for lb in due for who in supervisors)

@@ -188,14 +188,16 @@ def test_a_scheduler_killed_mid_sweep_and_restarted_loses_nothing_and_duplicates
     assert len(counts) == TASKS and set(counts.values()) == {1}, counts
 
 
-def test_sigterm_lets_the_sweep_in_hand_finish(ledger: tuple[Path, Path], receiver: Receiver, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_lets_the_sweep_in_hand_finish(ledger: tuple[Path, Path], receiver: Receiver, tmp_path: Path,
+                                                    signum: int) -> None:
     db, cfg = ledger
     receiver.hold_at = 1
     receiver.drop_held = False  # the held request is answered once released
     proc = start(db, cfg, tmp_path, "term")
     try:
         assert receiver.held.wait(60), logs(tmp_path)
-        proc.send_signal(signal.SIGTERM)  # mid-sweep: the first send is waiting for its answer
+        proc.send_signal(signum)  # mid-sweep: the first send is waiting for its answer
     finally:
         receiver.release.set()
     assert proc.wait(60) == 0, logs(tmp_path)

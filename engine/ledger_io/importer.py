@@ -367,7 +367,6 @@ def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Pa
 
 def _write(app: "Duban", s: Any, actor: str, rows: list[Row], result: ImportResult,
            camps: dict[str, Campaign], wf_name: str, dry_run: bool, progress: Progress | None) -> None:
-    conn = s.connection()
     now, today = app.now(), app.today()
     for name in dict.fromkeys(r.campaign for r in rows):
         if name not in camps:

@@ -3,6 +3,8 @@
 Every schema change ships a revision here. ``REVISIONS`` lists them oldest first so that checking a
 ledger's version costs one query and no Alembic import; a test keeps it equal to the scripts.
 A ledger without an ``alembic_version`` table was made by the first release, before migrations.
+After changing ``storage/models.py``: ``python -m storage.migrations "what changed"`` writes the next
+revision; review it, add its id here; tests/test_migrations.py fails until both are done.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ Create Date: ${create_date}
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel's string type)
 from alembic import op
+
+import storage.models  # noqa: F401  (and duban's UTCDateTime)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
