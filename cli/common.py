@@ -102,6 +102,9 @@ class DeadlineType(click.ParamType):
 
     name = "DATE|Nd|Nwd"
 
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.name  # click would upper-case it, and "NWD" is not what users type
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from engine.calendar import parse_deadline
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from engine import reminders
 from engine.reports import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
 from storage.models import Campaign
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from engine.api import Duban
 
 # Working days before the deadline from which an open item shows yellow.
-YELLOW_WORKDAYS = 5
 # Above this many days the burn-down plots one point a week, to keep the SVG small.
 DAILY_LIMIT = 120
 
@@ -61,17 +61,9 @@ border-radius:50%;vertical-align:middle}.red{background:#c62828}.yellow{backgrou
 
 
 def traffic_light(app: "Duban", task: TaskAsOf, as_of: date) -> str | None:
-    """red = overdue, yellow = due within YELLOW_WORKDAYS working days, green otherwise; None when closed.
-
-    The one place the colour is decided, so it can follow the task view's own light once it has one.
-    """
-    if not task.open:
-        return None
-    if task.overdue:
-        return "red"
-    if app.calendar.workdays_between(as_of, task.due) <= YELLOW_WORKDAYS:
-        return "yellow"
-    return "green"
+    """The task view's own light (``reminders.light``: red past the deadline in force, yellow within
+    the workflow's ``[traffic_light] yellow_within``, green otherwise; None when closed), as of the day."""
+    return reminders.light(app, task, as_of)
 
 
 def _start(app: "Duban", report: ProgressReport, campaign: str | None) -> date:
@@ -156,7 +148,7 @@ def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
     for t, light in rows:
         out.append(f'<tr data-light="{light}" data-code="{escape(t.code)}"><td><i class="dot {light}" '
                    f'title="{escape(tx["light"][light])}"></i></td><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
-                   f"<td>{escape(t.unit)}</td><td>{escape(t.state_label)}</td><td>{t.due.isoformat()}</td></tr>")
+                   f"<td>{escape(t.unit)}</td><td>{escape(t.state_label)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td></tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -167,7 +159,7 @@ def _overdue(tasks: list[TaskAsOf], tx: dict) -> str:
         return head + f'<p data-figure="overdue_list">{escape(tx["none"])}</p>'
     rows = "".join(
         f'<tr data-overdue="{escape(t.code)}"><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
-        f"<td>{escape(t.unit)}</td><td>{t.due.isoformat()}</td><td>{t.days_overdue}</td></tr>"
+        f"<td>{escape(t.unit)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td><td>{t.days_overdue}</td></tr>"
         for t in sorted(tasks, key=lambda t: -t.days_overdue))
     return (head + f'<table data-figure="overdue_list"><tr><th>{escape(tx["code"])}</th><th>{escape(tx["item"])}</th>'
             f'<th>{escape(tx["unit"])}</th><th>{escape(tx["due"])}</th><th>{escape(tx["late"])}</th></tr>{rows}</table>')

@@ -550,18 +550,24 @@ def sweep(app: "Duban", *, dry_run: bool = False, channels: Channels | None = No
     return result
 
 
-def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20) -> list[ReminderView]:
-    """Sends every deliverable reminder: leases a small batch, sends each outside any transaction
-    and marks it sent (or failed with backoff) right after its send, to keep the resend window
-    small. A row is only sent while its lease has at least a send's time to run; the rest of the
-    batch is handed back, so a slow channel never lets a lease run out under a send."""
+def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20,
+            bulk_batch: int = 500) -> list[ReminderView]:
+    """Sends every deliverable reminder, in rounds: lease rows, send them outside any transaction,
+    mark them sent (or failed with backoff).
+
+    Network channels (e-mail, webhook) send one message at a time, each marked sent right after
+    its send, at most ``batch`` of them per lease, so the resend window stays one message. Cheap
+    local channels with ``send_many`` (console, file) get the whole batch in one call — the file
+    channel writes it with one fsync — and the batch is marked in one UPDATE; their lease rounds
+    start at ``batch`` rows and double, up to ``bulk_batch``. A row is only sent while its lease
+    has at least a send's time to run; the rest is handed back, so a slow channel never lets a
+    lease run out under a send."""
     channels = channels or load_channels(app.settings)
     cfg = delivery_settings(app.settings)
     margin = timedelta(seconds=max(60, cfg.lease_seconds // 5))
     handled: list[ReminderView] = []
-    done: set[int] = set()
     with app.engine.connect() as marks:  # one connection for the marks; each mark is its own transaction
-        _deliver_batches(app, channels, cfg, margin, handled, done, marks, batch)
+        _deliver_batches(app, channels, cfg, margin, handled, marks, batch, max(batch, bulk_batch))
     if handled:
         with app.transaction() as s:
             codes = task_codes(s, [r.task_id for r in handled])
@@ -570,46 +576,129 @@ def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20) 
     return handled
 
 
+def _bulk_channels(channels: Channels) -> Any:
+    """name → whether that channel takes a batch (``send_many``); an unknown name does not."""
+    cache: dict[str, bool] = {}
+
+    def bulk(name: str) -> bool:
+        if name not in cache:
+            try:
+                cache[name] = callable(getattr(channels.get(name), "send_many", None))
+            except DeliveryError:
+                cache[name] = False  # sent one by one: the send reports the error
+        return cache[name]
+
+    return bulk
+
+
 def _deliver_batches(app: "Duban", channels: Channels, cfg: DeliverySettings, margin: timedelta,
-                     handled: list[ReminderView], done: set[int], marks: sa.Connection, batch: int) -> None:
+                     handled: list[ReminderView], marks: sa.Connection, batch: int, bulk_batch: int) -> None:
+    R = claims.REMINDERS
+    bulk = _bulk_channels(channels)
+    size = batch
+    after = 0  # every deliverable row up to this id has been taken (or lost to another sender) by this call
+    done: set[int] = set()  # rows above ``after`` this call took: they wait for a backoff or were sent
     while True:
         now = app.now()
         token = uuid.uuid4().hex
         until = now + timedelta(seconds=cfg.lease_seconds)
         with app.transaction() as s:
             conn = s.connection()
-            stmt = sa.select(claims.REMINDERS.c.id).where(claims.deliverable(now)).order_by(claims.REMINDERS.c.id)
-            if done:  # rows this call saw already wait for their backoff, or belong to someone else
-                stmt = stmt.where(claims.REMINDERS.c.id.notin_(sorted(done)))
-            ids = list(conn.execute(stmt.limit(batch)).scalars())
-            mine = claims.lease(conn, ids, token, now, until)
-            leased = list(conn.execute(sa.select(claims.REMINDERS).where(claims.REMINDERS.c.id.in_(mine))
-                                       .order_by(claims.REMINDERS.c.id))) if mine else []
-        if not ids:
+            stmt = (sa.select(R.c.id, R.c.channel).where(claims.deliverable(now), R.c.id > after)
+                    .order_by(R.c.id).limit(size))
+            if done:
+                stmt = stmt.where(R.c.id.notin_(sorted(done)))
+            candidates = conn.execute(stmt).all()
+            pick: list[int] = []
+            singles, contiguous = 0, True
+            for rid, channel in candidates:
+                if bulk(channel) or singles < batch:
+                    singles += not bulk(channel)
+                    pick.append(rid)
+                    if contiguous:
+                        after = rid
+                else:
+                    contiguous = False
+            leased = claims.lease_rows(conn, pick, token, now, until)
+        if not candidates:
             break
-        done.update(ids)
-        for n, row in enumerate(leased):
+        done = {d for d in done if d > after}
+        done.update(rid for rid in pick if rid > after)
+        groups: dict[str, list[Any]] = {}
+        one_by_one: list[Any] = []
+        for row in leased:
+            if bulk(row.channel):
+                groups.setdefault(row.channel, []).append(row)
+            else:
+                one_by_one.append(row)
+        back: list[Any] = []
+        for name, rows in groups.items():
             if app.now() + margin >= until:
-                with marks.begin():
-                    claims.release(marks, [r.id for r in leased[n:]], token)
-                done.difference_update(r.id for r in leased[n:])
+                back += rows
+                continue
+            handled.extend(_send_bulk(app, channels.get(name), cfg, rows, token, marks))
+        for n, row in enumerate(one_by_one):
+            if app.now() + margin >= until:
+                back += one_by_one[n:]
                 break
             handled.append(_send_one(app, channels, cfg, row, token, marks))
+        if back:  # handed back unsent, for the next round (or another sender) to take now
+            with marks.begin():
+                claims.release(marks, [r.id for r in back], token)
+            done.difference_update(r.id for r in back)
+            after = min(after, min(r.id for r in back) - 1)
+        size = min(size * 2, bulk_batch)
+
+
+def _outgoing(row: Any) -> Outgoing:
+    # row.attempts was read after the lease counted this attempt: > 1 means an earlier attempt may
+    # have reached the channel.
+    return Outgoing(row.key, row.recipient, row.address, row.message, row.task_id, row.rule,
+                    row.target.isoformat() if row.target else None, resend=row.attempts > 1)
+
+
+def _view(row: Any, status: str, retry_at: datetime | None, error: str | None, at: datetime) -> ReminderView:
+    return ReminderView(row.id, row.task_id, None, row.rule, row.target, row.occurrence, row.recipient, row.channel,
+                        row.address, status, row.attempts, retry_at, error, row.created_at,
+                        at if error is None else None, row.message)
+
+
+def _send_bulk(app: "Duban", channel: Any, cfg: DeliverySettings, rows: Sequence[Any], token: str,
+               marks: sa.Connection) -> list[ReminderView]:
+    """One batch to a channel with ``send_many``; the delivered rows marked sent in one UPDATE, the
+    others failed (with backoff) one by one, in the same transaction."""
+    try:
+        errors = list(channel.send_many([_outgoing(row) for row in rows]))
+        if len(errors) != len(rows):
+            raise RuntimeError(f"channel {channel.name} answered {len(errors)} outcomes for {len(rows)} messages")
+    except DeliveryError as exc:
+        errors = [str(exc)] * len(rows)
+    except Exception as exc:  # a channel bug must not lose the reminders: they are retried and shown
+        errors = [f"{type(exc).__name__}: {exc}"] * len(rows)
+    at = app.now()
+    views = []
+    with marks.begin():
+        claims.mark_sent_many(marks, [row.id for row, e in zip(rows, errors) if e is None], token, at)
+        for row, error in zip(rows, errors):
+            if error is None:
+                views.append(_view(row, claims.SENT, None, None, at))
+                continue
+            retry_at = cfg.retry_at(at, row.attempts)
+            claims.mark_failed(marks, row.id, token, error, retry_at)
+            views.append(_view(row, claims.FAILED if retry_at else claims.DEAD, retry_at, error, at))
+    return views
 
 
 def _send_one(app: "Duban", channels: Channels, cfg: DeliverySettings, row: Any, token: str,
               marks: sa.Connection) -> ReminderView:
-    msg = Outgoing(row.key, row.recipient, row.address, row.message, row.task_id, row.rule,
-                   row.target.isoformat() if row.target else None)
     error = None
     try:
-        channels.get(row.channel).send(msg)
+        channels.get(row.channel).send(_outgoing(row))
     except DeliveryError as exc:
         error = str(exc)
     except Exception as exc:  # a channel bug must not lose the reminder: it is retried and shown
         error = f"{type(exc).__name__}: {exc}"
     at = app.now()
-    # row.attempts was read after the lease counted this attempt.
     retry_at = cfg.retry_at(at, row.attempts) if error is not None else None
     with marks.begin():
         if error is None:
@@ -617,9 +706,7 @@ def _send_one(app: "Duban", channels: Channels, cfg: DeliverySettings, row: Any,
         else:
             claims.mark_failed(marks, row.id, token, error, retry_at)
     status = claims.SENT if error is None else claims.FAILED if retry_at else claims.DEAD
-    return ReminderView(row.id, row.task_id, None, row.rule, row.target, row.occurrence, row.recipient, row.channel,
-                        row.address, status, row.attempts, retry_at, error, row.created_at,
-                        at if error is None else None, row.message)
+    return _view(row, status, retry_at, error, at)
 
 
 def task_codes(s: Session, ids: Iterable[int | None]) -> dict[int, str]:

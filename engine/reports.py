@@ -73,6 +73,7 @@ class TaskAsOf(_View):
     followup_plan: str | None = None
     followup_target: date | None = None
     funds: Decimal = Decimal("0.00")
+    deadline_in_force: date | None = None  # the follow-up target of a phased item, else the deadline
 
 
 @dataclass
@@ -267,6 +268,7 @@ def progress(app: "Duban", as_of: date | None = None, campaign: str | None = Non
             followup_plan=r.plan if r.state in partial else None,
             followup_target=r.target if r.state in partial else None,
             funds=fen_to_yuan(funds.get(task_id)) if funds.get(task_id) else Decimal("0.00"),
+            deadline_in_force=in_force,
         )
         tasks.append(t)
         figures.count(t)

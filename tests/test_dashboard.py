@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from engine.api import Duban
 from engine.clock import FixedClock
-from engine.dashboard import DAILY_LIMIT, YELLOW_WORKDAYS, dashboard_html, traffic_light
+from engine.dashboard import DAILY_LIMIT, dashboard_html, traffic_light
 from engine.reports import format_yuan, open_series, progress
 from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of  # noqa: F401
 
@@ -120,11 +120,22 @@ def test_traffic_lights_follow_the_working_day_calendar(app: Duban, clock: Fixed
         return traffic_light(app, progress(app, day).tasks[0], day)
 
     due = date(2025, 7, 31)  # a Thursday
-    assert app.calendar.workdays_between(date(2025, 7, 24), due) == YELLOW_WORKDAYS
+    assert app.workflow("rectification").extensions["traffic_light"]["yellow_within"] == "5wd"
+    assert app.calendar.workdays_between(date(2025, 7, 24), due) == 5
     assert light(date(2025, 7, 23)) == "green"
     assert light(date(2025, 7, 24)) == "yellow"
     assert light(due) == "yellow"
     assert light(date(2025, 8, 1)) == "red"
+
+
+def test_a_phased_item_is_lit_by_its_follow_up_target(app: Duban, clock: FixedClock, task_id: int) -> None:
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "phase", plan="remaining work", target=date(2025, 9, 30))
+    clock.set("2025-08-10")
+    task = progress(app, date(2025, 8, 10)).tasks[0]
+    assert task.overdue is False  # past its old deadline, but the follow-up target is what counts
+    assert traffic_light(app, task, date(2025, 8, 10)) == "green"
+    assert traffic_light(app, task, date(2025, 10, 1)) == "red"
 
 
 def test_closed_items_have_no_light(demo: Duban) -> None:
