@@ -9,14 +9,19 @@ How a reminder goes out exactly once
 2. For those tasks it computes the reminders due now and CLAIMS them: one row per (task, rule,
    target date, occurrence, recipient, channel) under a UNIQUE key, inserted with ON CONFLICT DO
    NOTHING, committed before anything is sent. Any number of concurrent sweeps yield one row.
-3. Senders LEASE rows (a conditional UPDATE to ``sending`` with an expiry that only one process
-   wins), send outside any transaction, then mark the row ``sent`` — or ``failed`` with an
+3. Senders LEASE rows (a conditional ``UPDATE … RETURNING`` to ``sending`` with an expiry that
+   only one process wins) and send outside any transaction. Network channels (e-mail, webhook)
+   send one message at a time and mark each row ``sent`` right after its send; local channels with
+   ``send_many`` (file, console) take a batch in one call — the file outbox fsyncs once — and the
+   batch is marked ``sent`` in one UPDATE. A failed send is marked ``failed`` on its own row with an
    exponential backoff, and ``dead`` after the last attempt; both stay listed.
-4. A crash after the claim leaves ``pending`` rows; a crash during a send leaves a ``sending`` row
-   whose lease runs out and is sent again. That resend is the one at-least-once window: between a
-   channel accepting a message and the commit that marks it sent (one UPDATE, milliseconds). The
-   resend carries the same key (HTTP header ``X-Duban-Reminder-Key``, e-mail ``Message-ID``), so a
-   receiver can drop it.
+4. A crash after the claim leaves ``pending`` rows; a crash during a send leaves ``sending`` rows
+   whose lease runs out and which are sent again. That resend is the at-least-once window: between
+   a channel accepting a message and the commit that marks it sent. For a network channel that is
+   one message (one UPDATE, milliseconds); the file outbox looks a resend's key up in the outbox and
+   does not write it twice; the console may log an interrupted batch again. The resend carries the
+   same key (HTTP header ``X-Duban-Reminder-Key``, e-mail ``Message-ID``, the outbox's ``key``), so
+   a receiver can drop it. docs/REMINDERS.md spells the window out per channel.
 
 Catching up: after downtime a sweep sends, per track (the unit's reminders, the escalation to the
 leader, the escalation to supervisors, the review wait), the LATEST reminder that has fallen due;
@@ -27,6 +32,7 @@ This module names no state: which date a state watches comes from the workflow.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -558,10 +564,10 @@ def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20,
     Network channels (e-mail, webhook) send one message at a time, each marked sent right after
     its send, at most ``batch`` of them per lease, so the resend window stays one message. Cheap
     local channels with ``send_many`` (console, file) get the whole batch in one call — the file
-    channel writes it with one fsync — and the batch is marked in one UPDATE; their lease rounds
-    start at ``batch`` rows and double, up to ``bulk_batch``. A row is only sent while its lease
-    has at least a send's time to run; the rest is handed back, so a slow channel never lets a
-    lease run out under a send."""
+    channel writes it with one fsync — and the batch is marked in one UPDATE, in the transaction
+    that leases the next round; lease rounds start at ``batch`` rows and double, up to
+    ``bulk_batch``. A row is only sent while its lease has at least a send's time to run; the rest
+    is handed back, so a slow channel never lets a lease run out under a send."""
     channels = channels or load_channels(app.settings)
     cfg = delivery_settings(app.settings)
     margin = timedelta(seconds=max(60, cfg.lease_seconds // 5))
@@ -598,56 +604,94 @@ def _deliver_batches(app: "Duban", channels: Channels, cfg: DeliverySettings, ma
     size = batch
     after = 0  # every deliverable row up to this id has been taken (or lost to another sender) by this call
     done: set[int] = set()  # rows above ``after`` this call took: they wait for a backoff or were sent
-    while True:
-        now = app.now()
-        token = uuid.uuid4().hex
-        until = now + timedelta(seconds=cfg.lease_seconds)
-        with app.transaction() as s:
-            conn = s.connection()
-            stmt = (sa.select(R.c.id, R.c.channel).where(claims.deliverable(now), R.c.id > after)
-                    .order_by(R.c.id).limit(size))
-            if done:
-                stmt = stmt.where(R.c.id.notin_(sorted(done)))
-            candidates = conn.execute(stmt).all()
-            pick: list[int] = []
-            singles, contiguous = 0, True
-            for rid, channel in candidates:
-                if bulk(channel) or singles < batch:
-                    singles += not bulk(channel)
-                    pick.append(rid)
-                    if contiguous:
-                        after = rid
-                else:
-                    contiguous = False
-            leased = claims.lease_rows(conn, pick, token, now, until)
-        if not candidates:
-            break
-        done = {d for d in done if d > after}
-        done.update(rid for rid in pick if rid > after)
-        groups: dict[str, list[Any]] = {}
-        one_by_one: list[Any] = []
-        for row in leased:
-            if bulk(row.channel):
-                groups.setdefault(row.channel, []).append(row)
-            else:
-                one_by_one.append(row)
-        back: list[Any] = []
-        for name, rows in groups.items():
-            if app.now() + margin >= until:
-                back += rows
-                continue
-            handled.extend(_send_bulk(app, channels.get(name), cfg, rows, token, marks))
-        for n, row in enumerate(one_by_one):
-            if app.now() + margin >= until:
-                back += one_by_one[n:]
+    # Outcomes of the last round's batches, marked in the same transaction that leases the next
+    # round: one commit per round, and a sender busy with a backlog always holds a lease.
+    unmarked: list[tuple[str, list[_Outcome]]] = []
+    try:
+        while True:
+            now = app.now()
+            token = uuid.uuid4().hex
+            until = now + timedelta(seconds=cfg.lease_seconds)
+            with app.transaction() as s:
+                conn = s.connection()
+                for held, outcomes in unmarked:
+                    _mark(conn, held, outcomes)
+                stmt = (sa.select(R.c.id, R.c.channel).where(claims.deliverable(now), R.c.id > after)
+                        .order_by(R.c.id).limit(size))
+                if done:
+                    stmt = stmt.where(R.c.id.notin_(sorted(done)))
+                candidates = conn.execute(stmt).all()
+                pick: list[int] = []
+                singles, contiguous = 0, True
+                for rid, channel in candidates:
+                    if bulk(channel) or singles < batch:
+                        singles += not bulk(channel)
+                        pick.append(rid)
+                        if contiguous:
+                            after = rid
+                    else:
+                        contiguous = False
+                leased = claims.lease_rows(conn, pick, token, now, until)
+            unmarked = []  # committed with this lease
+            if not candidates:
                 break
-            handled.append(_send_one(app, channels, cfg, row, token, marks))
-        if back:  # handed back unsent, for the next round (or another sender) to take now
-            with marks.begin():
-                claims.release(marks, [r.id for r in back], token)
-            done.difference_update(r.id for r in back)
-            after = min(after, min(r.id for r in back) - 1)
-        size = min(size * 2, bulk_batch)
+            done = {d for d in done if d > after}
+            done.update(rid for rid in pick if rid > after)
+            groups: dict[str, list[Any]] = {}
+            one_by_one: list[Any] = []
+            for row in leased:
+                if bulk(row.channel):
+                    groups.setdefault(row.channel, []).append(row)
+                else:
+                    one_by_one.append(row)
+            back: list[Any] = []
+            # One by one first, each marked right after its send: the resend window stays one message.
+            for n, row in enumerate(one_by_one):
+                if app.now() + margin >= until:
+                    back += one_by_one[n:]
+                    break
+                handled.append(_send_one(app, channels, cfg, row, token, marks))
+            for name, rows in groups.items():
+                if app.now() + margin >= until:
+                    back += rows
+                    continue
+                outcomes = _send_bulk(app, channels.get(name), cfg, rows)
+                unmarked.append((token, outcomes))
+                handled.extend(o.view for o in outcomes)
+            if back:  # handed back unsent, for the next round (or another sender) to take now
+                with marks.begin():
+                    claims.release(marks, [r.id for r in back], token)
+                done.difference_update(r.id for r in back)
+                after = min(after, min(r.id for r in back) - 1)
+            size = min(size * 2, bulk_batch)
+    except BaseException:
+        # Interrupted after a batch went out and before the next round marked it: mark it now on
+        # the marks connection. Should that fail too, the rows stay ``sending`` and are resent
+        # once their lease has run out (the file outbox does not write a line twice).
+        try:
+            if unmarked:
+                with marks.begin():
+                    for held, outcomes in unmarked:
+                        _mark(marks, held, outcomes)
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            logging.getLogger("duban.reminders").warning("could not mark a delivered batch sent; it is "
+                                                         "resent after its lease", exc_info=True)
+        raise
+
+
+@dataclass
+class _Outcome:
+    row: Any
+    error: str | None
+    retry_at: datetime | None
+    at: datetime
+    view: ReminderView
+
+
+def _view(row: Any, status: str, retry_at: datetime | None, error: str | None, at: datetime) -> ReminderView:
+    return ReminderView(row.id, row.task_id, None, row.rule, row.target, row.occurrence, row.recipient, row.channel,
+                        row.address, status, row.attempts, retry_at, error, row.created_at,
+                        at if error is None else None, row.message)
 
 
 def _outgoing(row: Any) -> Outgoing:
@@ -657,16 +701,8 @@ def _outgoing(row: Any) -> Outgoing:
                     row.target.isoformat() if row.target else None, resend=row.attempts > 1)
 
 
-def _view(row: Any, status: str, retry_at: datetime | None, error: str | None, at: datetime) -> ReminderView:
-    return ReminderView(row.id, row.task_id, None, row.rule, row.target, row.occurrence, row.recipient, row.channel,
-                        row.address, status, row.attempts, retry_at, error, row.created_at,
-                        at if error is None else None, row.message)
-
-
-def _send_bulk(app: "Duban", channel: Any, cfg: DeliverySettings, rows: Sequence[Any], token: str,
-               marks: sa.Connection) -> list[ReminderView]:
-    """One batch to a channel with ``send_many``; the delivered rows marked sent in one UPDATE, the
-    others failed (with backoff) one by one, in the same transaction."""
+def _send_bulk(app: "Duban", channel: Any, cfg: DeliverySettings, rows: Sequence[Any]) -> list[_Outcome]:
+    """One batch to a channel with ``send_many``: one outcome per row, to be marked by ``_mark``."""
     try:
         errors = list(channel.send_many([_outgoing(row) for row in rows]))
         if len(errors) != len(rows):
@@ -676,17 +712,24 @@ def _send_bulk(app: "Duban", channel: Any, cfg: DeliverySettings, rows: Sequence
     except Exception as exc:  # a channel bug must not lose the reminders: they are retried and shown
         errors = [f"{type(exc).__name__}: {exc}"] * len(rows)
     at = app.now()
-    views = []
-    with marks.begin():
-        claims.mark_sent_many(marks, [row.id for row, e in zip(rows, errors) if e is None], token, at)
-        for row, error in zip(rows, errors):
-            if error is None:
-                views.append(_view(row, claims.SENT, None, None, at))
-                continue
+    out = []
+    for row, error in zip(rows, errors):
+        if error is None:
+            out.append(_Outcome(row, None, None, at, _view(row, claims.SENT, None, None, at)))
+        else:
             retry_at = cfg.retry_at(at, row.attempts)
-            claims.mark_failed(marks, row.id, token, error, retry_at)
-            views.append(_view(row, claims.FAILED if retry_at else claims.DEAD, retry_at, error, at))
-    return views
+            out.append(_Outcome(row, error, retry_at, at,
+                                _view(row, claims.FAILED if retry_at else claims.DEAD, retry_at, error, at)))
+    return out
+
+
+def _mark(conn: sa.Connection, token: str, outcomes: Sequence[_Outcome]) -> None:
+    """The delivered rows of a batch marked sent in one UPDATE; the failed ones one by one."""
+    if outcomes:
+        claims.mark_sent_many(conn, [o.row.id for o in outcomes if o.error is None], token, outcomes[0].at)
+    for o in outcomes:
+        if o.error is not None:
+            claims.mark_failed(conn, o.row.id, token, o.error, o.retry_at)
 
 
 def _send_one(app: "Duban", channels: Channels, cfg: DeliverySettings, row: Any, token: str,

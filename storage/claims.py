@@ -73,7 +73,7 @@ def lease(conn: Connection, ids: Sequence[int], token: str, now: datetime, until
     ).scalars())
 
 
-# Built once: marking runs once per message, right after its send.
+# Built once: a per-message channel marks each message right after its send.
 _HELD = REMINDERS.update().where(REMINDERS.c.id == sa.bindparam("_id"), REMINDERS.c.lease == sa.bindparam("_lease"),
                                  REMINDERS.c.status == SENDING)
 _MARK_SENT = _HELD.values(status=SENT, sent_at=sa.bindparam("_at"), last_error=None)
@@ -81,9 +81,36 @@ _MARK_FAILED = _HELD.values(status=FAILED, last_error=sa.bindparam("_error"), ne
 _MARK_DEAD = _HELD.values(status=DEAD, last_error=sa.bindparam("_error"))
 
 
+def lease_rows(conn: Connection, ids: Sequence[int], token: str, now: datetime, until: datetime) -> list[Any]:
+    """Like :func:`lease`, but hands back the won rows themselves (ordered by id), in one
+    ``UPDATE … RETURNING`` round trip (SQLite ≥ 3.35 and PostgreSQL both have it)."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        REMINDERS.update()
+        .where(REMINDERS.c.id.in_(list(ids)), deliverable(now))
+        .values(status=SENDING, lease=token, attempts=REMINDERS.c.attempts + 1, next_attempt_at=until)
+        .returning(*REMINDERS.c)
+    ).all()
+    return sorted(rows, key=lambda r: r.id)
+
+
 def mark_sent(conn: Connection, reminder_id: int, token: str, at: datetime) -> bool:
     """Records the delivery, if this sender still holds the lease."""
     return conn.execute(_MARK_SENT, {"_id": reminder_id, "_lease": token, "_at": at}).rowcount == 1
+
+
+def mark_sent_many(conn: Connection, ids: Sequence[int], token: str, at: datetime) -> int:
+    """Records the delivery of a whole batch in one UPDATE per 500 ids (rows this sender no longer
+    holds are left alone); returns how many rows were marked."""
+    ids, marked = list(ids), 0
+    for i in range(0, len(ids), 500):
+        marked += conn.execute(
+            REMINDERS.update()
+            .where(REMINDERS.c.id.in_(ids[i:i + 500]), REMINDERS.c.lease == token, REMINDERS.c.status == SENDING)
+            .values(status=SENT, sent_at=at, last_error=None)
+        ).rowcount
+    return marked
 
 
 def mark_failed(conn: Connection, reminder_id: int, token: str, error: str, retry_at: datetime | None) -> bool:

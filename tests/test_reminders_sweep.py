@@ -362,3 +362,143 @@ def test_sampled_lookback_due_on_a_completed_item_reminds_supervisors_once(tmp_p
     lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
     sent = sorted((x["task_id"], x["recipient"]) for x in lines if x["rule"] == "lookback")
     assert sent == sorted((lb.task_id, who) for lb in due for who in supervisors)
+
+
+def _due_today(app: Duban, n: int) -> None:
+    with app.batch():
+        for i in range(n):
+            app.add_task("sup", f"批量{i}", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-04")
+
+
+def test_the_file_outbox_takes_a_batch_with_one_fsync_and_the_batch_is_marked_in_one_update(
+        app: Duban, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    box = outbox(app, tmp_path)
+    _due_today(app, 150)  # 150 on-day reminders to office: lease rounds of 20, 40, 80, then the last 10
+    import engine.channels
+
+    syncs: list[int] = []
+    name = "fdatasync" if hasattr(engine.channels.os, "fdatasync") else "fsync"
+    real = getattr(engine.channels.os, name)
+    monkeypatch.setattr(engine.channels.os, name, lambda fd: (syncs.append(fd), real(fd))[1])
+    updates: list[str] = []
+
+    @sa.event.listens_for(app.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ANN202
+        if statement.lstrip().upper().startswith("UPDATE REMINDERS"):
+            updates.append(statement)
+
+    try:
+        result = sweep_on(app, clock, "2025-07-04")
+    finally:
+        sa.event.remove(app.engine, "before_cursor_execute", count)
+    assert len(result.reminders) == 150 and {r.status for r in result.reminders} == {"sent"}
+    lines = sent(box)
+    assert len(lines) == 150 and len({line["key"] for line in lines}) == 150
+    assert len(syncs) == 4  # one fsync per batch, not per line
+    assert len(updates) == 8  # per round: one lease, one mark of the whole batch
+    assert {r.status for r in reminders.list_reminders(app)} == {"sent"}
+
+
+def test_a_sender_killed_after_writing_the_outbox_and_before_marking_duplicates_no_line(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    box = outbox(app, tmp_path)
+    _due_today(app, 3)
+    assert reminders.sweep(app, send=False).claimed == 3
+    with app.transaction() as s:  # the dead sender leased all three, wrote and fsynced them, and died
+        ids = list(s.execute(sa.select(Reminder.id)).scalars())
+        rows = claims.lease_rows(s.connection(), ids, "dead-process", app.now(), app.now() + timedelta(minutes=5))
+    assert [r.id for r in rows] == ids
+    assert FileChannel(box).send_many([reminders._outgoing(r) for r in rows]) == [None] * 3
+    with box.open("ab") as f:  # and a later write of its was cut half-way
+        f.write(b'{"key": "cut-off", "recipient": "of')
+    assert reminders.sweep(app).reminders == []  # the lease still runs: nobody else sends
+    clock.advance(minutes=5, seconds=1)
+    resent = reminders.sweep(app).reminders
+    assert [(r.status, r.attempts) for r in resent] == [("sent", 2)] * 3
+    raw = box.read_text(encoding="utf-8").splitlines()
+    assert len(raw) == 4 and raw[3].startswith('{"key": "cut-off"')  # the half line stays alone
+    keys = [json.loads(line)["key"] for line in raw[:3]]
+    assert len(set(keys)) == 3  # every reminder once: the resend found its line already there
+    _due_today(app, 1)  # the next batch starts on a line of its own, after the half line
+    assert [r.status for r in reminders.sweep(app).reminders] == ["sent"]
+    raw = box.read_text(encoding="utf-8").splitlines()
+    assert len(raw) == 5 and json.loads(raw[4])["key"] not in keys
+
+
+def test_a_batch_channel_failing_some_messages_marks_each_of_them_failed_and_retries_only_those(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    app.settings = Settings(raw={"delivery": {"backoff": "1m", "max_attempts": 3}})
+    _due_today(app, 4)
+    calls: list[list[tuple[str, bool]]] = []
+
+    class Picky:
+        name = "console"
+
+        def address(self, who):  # noqa: ANN001, ANN201
+            return True
+
+        def send(self, msg: Outgoing) -> None:  # pragma: no cover - the batch path is used
+            raise AssertionError("send_many expected")
+
+        def send_many(self, msgs: list[Outgoing]) -> list[str | None]:
+            calls.append([(m.key, m.resend) for m in msgs])
+            return [None if i % 2 else "mailbox full" for i, _ in enumerate(msgs)]
+
+    ch = Channels([Picky()])
+    first = reminders.sweep(app, channels=ch).reminders
+    assert sorted(r.status for r in first) == ["failed", "failed", "sent", "sent"]
+    failed = reminders.list_reminders(app, failed=True)
+    assert [(r.status, r.attempts, r.last_error) for r in failed] == [("failed", 1, "mailbox full")] * 2
+    assert all(r.next_attempt_at is not None for r in failed)
+    assert reminders.sweep(app, channels=ch).reminders == []  # backoff
+    clock.advance(seconds=61)
+    again = reminders.sweep(app, channels=ch).reminders
+    assert sorted(r.id for r in again) == sorted(r.id for r in failed)
+    assert all(resend for _key, resend in calls[-1])  # a retry says an earlier attempt may have arrived
+    assert sorted(r.status for r in reminders.list_reminders(app)) == ["failed", "sent", "sent", "sent"]
+
+
+def test_a_channel_without_batches_has_each_message_marked_sent_before_the_next_is_sent(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    _due_today(app, 5)
+    seen: list[int] = []
+
+    class Network:
+        name = "console"
+
+        def address(self, who):  # noqa: ANN001, ANN201
+            return True
+
+        def send(self, msg: Outgoing) -> None:
+            with app.engine.connect() as conn:
+                seen.append(conn.execute(sa.select(sa.func.count()).select_from(Reminder)
+                                         .where(Reminder.status == "sent")).scalar_one())
+
+    result = reminders.sweep(app, channels=Channels([Network()]))
+    assert [r.status for r in result.reminders] == ["sent"] * 5
+    assert seen == [0, 1, 2, 3, 4]  # the resend window is one message
+
+
+def test_a_delivered_batch_is_marked_sent_even_when_the_next_round_fails_to_start(
+        app: Duban, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    box = outbox(app, tmp_path)
+    _due_today(app, 25)  # a first round of 20, then a second that breaks while leasing
+    assert reminders.sweep(app, send=False).claimed == 25
+    real = claims.lease_rows
+    calls: list[int] = []
+
+    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # e.g. the operator's ^C, or the database going away
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "lease_rows", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        reminders.deliver(app)
+    monkeypatch.setattr(claims, "lease_rows", real)
+    states = sorted(r.status for r in reminders.list_reminders(app))
+    assert states == ["pending"] * 5 + ["sent"] * 20  # the written batch is not left 'sending'
+    assert len(sent(box)) == 20
+    assert [r.status for r in reminders.deliver(app)] == ["sent"] * 5
+    assert len({line["key"] for line in sent(box)}) == len(sent(box)) == 25
