@@ -602,11 +602,13 @@ class Duban:
     ) -> list[TaskView]:
         today = self.today()
         with self.transaction() as s:
+            # Core rows, not ORM objects: listing is read-only and the CLI's most frequent call.
+            campaigns, problems = Campaign.__table__, Problem.__table__
             stmt = (
-                sa.select(Task, Campaign.name, Problem.code)
-                .join(Campaign, Campaign.id == Task.campaign_id)
-                .join(Problem, Problem.id == Task.problem_id)
-                .order_by(Task.due, Task.id)
+                sa.select(_TASKS, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
+                .join(campaigns, campaigns.c.id == _TASKS.c.campaign_id)
+                .join(problems, problems.c.id == _TASKS.c.problem_id)
+                .order_by(_TASKS.c.due, _TASKS.c.id)
             )
             if states:
                 known = {st for name in self.registry.names() for st in self.registry.get(name).states}
@@ -628,7 +630,7 @@ class Duban:
                 if limit < 1:
                     raise InvalidInput("limit", limit, "expected a whole number of at least 1")
                 stmt = stmt.limit(limit)
-            return [self._view(t, cname, pcode, today) for t, cname, pcode in s.execute(stmt)]
+            return [self._view(t, t.campaign_name, t.problem_code, today) for t in s.connection().execute(stmt)]
 
     def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
         """Figures computed from the ledger now, never stored."""
