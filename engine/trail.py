@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.db import GENESIS_HASH, ChainHead, advance_trail_head, insert_in_order, lock_trail_head
+from storage.db import (GENESIS_HASH, ChainHead, advance_trail_head, insert_columns, insert_in_order,
+                        lock_trail_head)
 from storage.models import Task, TrailHead, TrailRecord
 
 
@@ -162,6 +163,68 @@ def append_many(session: Session, records: list[dict[str, Any]]) -> list[int]:
     if any(b <= a for a, b in zip(ids, ids[1:])) or ids[0] <= head.last_id:
         raise RuntimeError("the database assigned trail ids out of order; nothing was written")
     advance_trail_head(session, ChainHead(ids[-1], prev, head.count + len(rows)))
+    return ids
+
+
+def append_columns(
+    session: Session,
+    *,
+    actor: str,
+    at: datetime,
+    task_id: list[int | None],
+    event: list[str],
+    from_state: list[str | None],
+    to_state: list[str | None],
+    version: list[int | None],
+    note: list[str | None],
+    inputs: list[str],
+) -> list[int]:
+    """``append_many`` for many links by one actor at one time, given column by column (bulk loads).
+
+    ``inputs`` holds each record's inputs already as ``canonical_json`` text. The hashes are those
+    ``record_hash`` gives (tests/test_import_ledger.py checks it); the head moves once. Returns the new
+    ids in order.
+    """
+    n = len(task_id)
+    if not n:
+        return []
+    if not all(len(c) == n for c in (event, from_state, to_state, version, note, inputs)):
+        raise ValueError("every column needs one value per record")
+    if not all(type(t) is int for t in task_id if t is not None):  # a bool would hash as True, not true
+        raise TypeError("task ids must be ints or None")
+    head = lock_trail_head(session)
+    at = at.astimezone(timezone.utc)
+    # record_hash's canonical JSON with its keys in sorted order, spelled out: the parts every record
+    # shares are encoded once, the parts a few (event, from, to, version) share once per combination.
+    start = f'{{"actor":{_encode_str(actor)},"at":{_encode_str(at.isoformat(timespec="microseconds"))},"event":'
+    parts: dict[tuple[Any, ...], tuple[str, str]] = {}
+    sha256, enc = hashlib.sha256, _encode_str
+    prev = head.last_hash
+    hashes: list[str] = []
+    add = hashes.append
+    for tid, ev, fr, to, ver, nt, inp in zip(task_id, event, from_state, to_state, version, note, inputs):
+        key = (ev, fr, to, ver)
+        part = parts.get(key)
+        if part is None:
+            part = parts[key] = (f'{start}{_CANONICAL.encode(ev)},"from":{_CANONICAL.encode(fr)},"inputs":',
+                                 f',"to":{_CANONICAL.encode(to)},"version":{_CANONICAL.encode(ver)}}}')
+        # sha256(prev_hash + content), the content spelled out
+        prev = sha256(f'{prev}{part[0]}{enc(inp)},"note":{"null" if nt is None else enc(nt)},'
+                      f'"task_id":{"null" if tid is None else tid}{part[1]}'.encode("utf-8")).hexdigest()
+        add(prev)
+    prevs = [head.last_hash, *hashes[:-1]]
+    varying: dict[str, list[Any]] = {"task_id": task_id}
+    same: dict[str, Any] = {"actor": actor, "at": at}
+    for name, column in (("event", event), ("from_state", from_state), ("to_state", to_state), ("version", version)):
+        if column.count(column[0]) == n:  # one value in every record: given once
+            same[name] = column[0]
+        else:
+            varying[name] = column
+    varying.update(note=note, inputs=inputs, prev_hash=prevs, hash=hashes)
+    ids = insert_columns(session.connection(), TrailRecord.__table__, n, varying, same)
+    if any(b <= a for a, b in zip(ids, ids[1:])) or ids[0] <= head.last_id:
+        raise RuntimeError("the database assigned trail ids out of order; nothing was written")
+    advance_trail_head(session, ChainHead(ids[-1], prev, head.count + n))
     return ids
 
 

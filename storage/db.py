@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -201,3 +202,103 @@ def insert_in_order(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> l
         sa.func.generate_series(1, len(rows)))).scalars())
     conn.execute(table.insert(), [dict(row, id=i) for row, i in zip(rows, ids)])
     return ids
+
+
+def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mapping[str, Sequence[object]],
+                   same: Mapping[str, object] | None = None) -> list[int]:
+    """``insert_in_order`` for ``n`` rows given column by column: ``columns`` maps a column to its
+    ``n`` values, ``same`` maps a column to the one value every row has. Returns the new ids,
+    ascending in row order.
+
+    Values go through the columns' types exactly as SQLAlchemy binds them, each distinct value once.
+    SQLite: one executemany under the caller's write lock. PostgreSQL: ids drawn from the table's
+    sequence up front, then one COPY (psycopg 3).
+    """
+    if n <= 0:
+        return []
+    same = same or {}
+    for k, values in columns.items():
+        if len(values) != n:
+            raise ValueError(f"column {k} has {len(values)} values for {n} rows")
+    names = [*columns, *same]
+    pk = table.c.id
+    dialect = conn.dialect
+    if dialect.name == "sqlite":
+        start = (conn.execute(sa.select(sa.func.max(pk))).scalar() or 0) + 1
+        ids = list(range(start, start + n))
+    else:
+        seq = sa.func.pg_get_serial_sequence(table.name, pk.name)
+        ids = sorted(conn.execute(sa.select(sa.func.nextval(seq)).select_from(
+            sa.func.generate_series(1, n))).scalars())
+        if dialect.driver != "psycopg":  # no COPY through this driver: one executemany
+            conn.execute(table.insert(), [dict(zip(names, row), id=i) for row, i in
+                                          zip(zip(*columns.values(), *(repeat(v, n) for v in same.values())), ids)])
+            return ids
+    # Through the types' own converters (values stored exactly as SQLAlchemy stores them), each run
+    # once per distinct value: bulk rows repeat dates, times and states.
+    cols: list[Iterable[object]] = [ids]
+    fixed: dict[str, object] = {}
+    if dialect.name == "sqlite":
+        # a column of NULLs only (an optional field the file leaves empty) is one NULL in the statement
+        nulls = [k for k, values in columns.items() if values.count(None) == n]
+        if nulls:
+            columns = {k: v for k, v in columns.items() if k not in nulls}
+            fixed.update(dict.fromkeys(nulls))
+    for k, values in columns.items():
+        proc = table.c[k].type._cached_bind_processor(dialect)
+        if proc is not None:
+            memo = {v: proc(v) for v in set(values) if v is not None}
+            values = [memo[v] if v is not None else None for v in values]
+        cols.append(values)
+    for k, value in same.items():
+        proc = table.c[k].type._cached_bind_processor(dialect)
+        fixed[k] = proc(value) if proc is not None and value is not None else value
+    names = [*columns, *fixed]  # the order of cols, then of fixed
+    q = dialect.identifier_preparer
+    if dialect.name == "sqlite":
+        if n > 10_000:
+            # Index pages of a big insert fit in memory instead of being spilled and re-read.
+            conn.exec_driver_sql("PRAGMA cache_size=-131072")
+        # A value every row shares is written into the statement (stored exactly as the same value
+        # bound: TEXT, INTEGER or NULL), so the driver binds only what varies.
+        placeholders = ["?"] * len(cols)
+        for k, value in fixed.items():
+            literal = _sqlite_literal(value)
+            if literal is None:
+                cols.append(repeat(value, n))
+                placeholders.append("?")
+            else:
+                placeholders.append(literal)
+        target = f"{q.format_table(table)} ({', '.join(q.quote(k) for k in ['id', *names])})"
+        # Straight to the driver, the rows made one at a time as it binds them (no list of n tuples).
+        sql = f"INSERT INTO {target} VALUES ({', '.join(placeholders)})"
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, zip(*cols))
+        except dialect.loaded_dbapi.Error as exc:  # raised as SQLAlchemy would raise it
+            raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error) from exc
+        finally:
+            cursor.close()
+        return ids
+    cols += [repeat(value, n) for value in fixed.values()]
+    target = f"{q.format_table(table)} ({', '.join(q.quote(k) for k in ['id', *names])})"
+    sql = f"COPY {target} FROM STDIN"
+    try:
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
+            write = copy.write_row
+            for row in zip(*cols):
+                write(row)
+    except dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error) from exc
+    return ids
+
+
+def _sqlite_literal(value: object) -> str | None:
+    """``value`` as an SQLite literal of the same storage class as the bound value, if simply so."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None

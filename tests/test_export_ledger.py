@@ -162,3 +162,19 @@ def test_cli_export_formats(tmp_path: Path) -> None:
     assert run("export", "json", "-o", str(tmp_path / "x.json"), "--campaign", "R1").exit_code == 2
     assert run("export", "pdf", "-o", "x").exit_code == 2
     assert run("export", "xlsx", "-o", str(tmp_path / "z.xlsx"), "--campaign", "nope").exit_code == 1
+
+
+def test_bug_reexporting_the_demo_changed_its_phased_items_on_reimport(tmp_path: Path) -> None:
+    """An office's own export, imported again, must change nothing: a phased item's 整改进展 is its
+    follow-up plan, and must neither overwrite the plan with the last note nor become a new note."""
+    from engine.clock import FixedClock
+    from engine.demo import load_demo
+
+    db = str(tmp_path / "demo.db")
+    load_demo(db, "root", blob_root=tmp_path / "ev")
+    app = Duban(db, clock=FixedClock("2025-12-25"), blob_root=tmp_path / "ev")
+    for fmt in ("xlsx", "csv"):
+        out = tmp_path / f"ledger.{fmt}"
+        export(app, fmt, out)
+        result = import_ledger(app, "duchaju", out, dry_run=True)
+        assert (result.added, result.changed, result.unchanged) == ([], [], 16), fmt

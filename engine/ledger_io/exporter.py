@@ -86,8 +86,11 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 lights[key] = reminders.light(app, t, today)
             light = lights[key]
             # The zh label is a status word the importer maps back to the state.
-            st = app.registry.get(t.workflow).states.get(t.state)
+            wf = app.registry.get(t.workflow)
+            st = wf.states.get(t.state)
             status = st.label.text("zh") if st else t.state
+            # A phased item's 整改进展 is its follow-up plan: that is what the importer reads back.
+            progress = t.followup_plan if t.followup_plan and t.state in _followup_states(wf) else t.note
             yield LedgerRow(t.campaign_id, {
                 "code": t.code, "campaign": t.cname,
                 "aspect": t.parent_title,
@@ -95,9 +98,13 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 "title": t.title, "observed": t.observed,
                 "measures": "\n".join(json.loads(t.measures or "[]")),
                 "leader": t.leader, "unit": t.unit, "person": t.person, "due": t.due,
-                "status": status, "progress": t.note,
+                "status": status, "progress": progress,
                 "light": LIGHT_TEXT[light] if light else None,
             }, t.state, light)
+
+
+def _followup_states(wf: Any) -> frozenset[str]:
+    return frozenset(reminders.states_watching_followup(wf))
 
 
 def _cell_text(value: Any) -> str:

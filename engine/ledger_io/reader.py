@@ -56,7 +56,7 @@ def decode(data: bytes) -> str:
 
 def read_csv(data: bytes, name: str) -> Sheet:
     reader = csv.reader(io.StringIO(decode(data), newline=""))
-    return Sheet(name, [(n, list(row)) for n, row in enumerate(reader, start=1)])
+    return Sheet(name, list(enumerate(reader, start=1)))  # the reader's rows are fresh lists already
 
 
 def read_json_rows(doc: Any, name: str) -> Sheet:

@@ -1,0 +1,165 @@
+"""The bulk-import write path: column-wise inserts, the spelled-out canonical JSON and hash chain."""
+
+from __future__ import annotations
+
+import gc
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine import trail
+from engine.api import Duban
+from engine.ledger_io import importer
+from engine.ledger_io.importer import ImportRefused, ImportResult, Row, import_ledger
+from ledger_files import write_csv
+from storage.db import insert_columns, insert_in_order
+from storage.models import ProgressNote, TrailHead, TrailRecord
+
+ODD = ["引号\"", "反斜杠\\", "tab\t", "换行\n", "控制\x01", "emoji 🙂", "\u2028", "o'brien", "", " 空格 "]
+
+
+def _row(n: int, text: str, *, sheet: str = "", due: object = date(2025, 10, 31), note: str | None = None) -> Row:
+    return Row(sheet, n, f"C{n}{text}", "R1", None, None, f"标题{text}", None, [text, "措施"], f"领导{text}",
+               f"单位{text}", None, due, "todo", note)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sheet", ["", "台账'1\""])
+def test_record_inputs_are_canonical_json(sheet: str) -> None:
+    result = ImportResult("台\"账.csv", "ab" * 32, 0)
+    rows = [_row(n, text, sheet=sheet) for n, text in enumerate(ODD, start=2)]
+    rows.append(_row(99, "x", due=None))  # not a shape the fast path spells out
+    created = [n % 2 == 0 for n in range(len(rows))]
+    got = importer._record_inputs(rows, created, "rectification", result)
+    for r, c, text in zip(rows, created, got):
+        inputs = {"code": r.code, "title": r.title, "due": r.due, "unit": r.unit, "leader": r.leader,
+                  "workflow": "rectification"}
+        if not c:
+            inputs.update(file=result.file, row=r.row, sheet=r.sheet or None, sha256=result.sha256)
+        assert text == trail.canonical_json({k: v for k, v in inputs.items() if v is not None})
+
+
+@pytest.mark.parametrize("measures", [[], ["一"], ODD])
+def test_measures_json_is_json_dumps(measures: list[str]) -> None:
+    assert importer._measures_json(measures) == json.dumps(measures, ensure_ascii=False)
+
+
+def test_append_columns_chains_like_record_hash(app: Duban) -> None:
+    at = datetime(2025, 7, 4, 9, 1, 2, 345678, tzinfo=timezone.utc)
+    notes = [None, *ODD]
+    n = len(notes)
+    with app.transaction() as s:
+        head = s.get(TrailHead, 1)
+        prev, count = head.last_hash, head.count
+        inputs = [trail.canonical_json({"i": i, "t": t}) for i, t in enumerate(notes)]
+        events = ["create" if i % 3 else "import" for i in range(n)]
+        to = [None if i % 4 == 0 else "todo" for i in range(n)]
+        ids = trail.append_columns(s, actor="李'\"u", at=at, task_id=[None] * n, event=events, from_state=[None] * n,
+                                   to_state=to, version=[None if i % 2 else 1 for i in range(n)], note=notes,
+                                   inputs=inputs)
+    assert ids == sorted(ids) and len(ids) == n
+    with app.transaction() as s:
+        recs = s.execute(sa.select(TrailRecord).where(TrailRecord.id.in_(ids)).order_by(TrailRecord.id)).scalars().all()
+        for rec, note, inp in zip(recs, notes, inputs):
+            assert (rec.note, rec.inputs, rec.actor, rec.at, rec.prev_hash) == (note, inp, "李'\"u", at, prev)
+            prev = trail.record_hash(prev_hash=prev, task_id=rec.task_id, event=rec.event, from_state=rec.from_state,
+                                     to_state=rec.to_state, version=rec.version, actor=rec.actor, at=rec.at,
+                                     note=rec.note, inputs=rec.inputs)
+            assert rec.hash == prev
+        head = s.get(TrailHead, 1)
+        assert (head.last_id, head.last_hash, head.count) == (ids[-1], prev, count + n)
+    assert app.verify().ok
+
+
+def test_append_columns_refuses_bool_task_ids(app: Duban) -> None:
+    with app.transaction() as s, pytest.raises(TypeError):
+        trail.append_columns(s, actor="root", at=app.now(), task_id=[True], event=["x"], from_state=[None],
+                             to_state=[None], version=[1], note=[None], inputs=["{}"])
+
+
+def test_insert_columns_stores_what_insert_in_order_stores(app: Duban) -> None:
+    (task_id,) = [t.id for t in app.list_tasks()] or [None]
+    if task_id is None:
+        task_id = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="甲", unit="办公室",
+                               due="2025-09-30", code="T1", campaign="C2025").task.id
+    now = app.now()
+    texts = ODD[:-1]
+    with app.transaction() as s:
+        conn = s.connection()
+        table = ProgressNote.__table__
+        a = insert_in_order(conn, table, [dict(task_id=task_id, on=date(2025, 7, 4), text=t, author="o'brien",
+                                               created_at=now) for t in texts])
+        b = insert_columns(conn, table, len(texts), {"task_id": [task_id] * len(texts), "text": texts},
+                           {"on": date(2025, 7, 4), "author": "o'brien", "created_at": now})
+        c = insert_columns(conn, table, len(texts), {"task_id": [task_id] * len(texts), "text": texts,
+                                                     "on": [date(2025, 7, 4)] * len(texts),
+                                                     "author": ["o'brien"] * len(texts),
+                                                     "created_at": [now] * len(texts)})
+        assert insert_columns(conn, table, 0, {}) == []
+        with pytest.raises(ValueError):
+            insert_columns(conn, table, 2, {"task_id": [task_id], "text": ["x", "y"]})
+    assert a[-1] < b[0] and b == sorted(b) and b[-1] < c[0]
+    cols = [ProgressNote.task_id, ProgressNote.on, ProgressNote.text, ProgressNote.author, ProgressNote.created_at]
+    with app.engine.connect() as conn:
+        def stored(ids: list[int]) -> list[tuple]:
+            # the raw stored values (types included), not what the ORM makes of them
+            q = sa.select(*[sa.cast(c, sa.String) for c in cols])
+            return [tuple(r) for r in conn.execute(q.where(ProgressNote.id.in_(ids)).order_by(ProgressNote.id))]
+        assert stored(a) == stored(b) == stored(c)
+        if app.engine.dialect.name == "sqlite":
+            types = [sa.func.typeof(c) for c in cols]
+            def typed(ids: list[int]) -> list[tuple]:
+                return [tuple(r) for r in conn.execute(sa.select(*types).where(ProgressNote.id.in_(ids)))]
+            assert typed(a) == typed(b) == typed(c)
+
+
+def test_the_collector_is_back_on_after_an_import(app: Duban, tmp_path: Path) -> None:
+    assert gc.isenabled()
+    import_ledger(app, "sup", write_csv(tmp_path / "a.csv"), campaign="R1")
+    assert gc.isenabled()
+    with pytest.raises(ImportRefused):
+        import_ledger(app, "sup", write_csv(tmp_path / "b.csv", [["1", "x", "y", "z"]]), campaign="R1")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        import_ledger(app, "sup", write_csv(tmp_path / "a.csv"), campaign="R1")
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+
+
+def test_a_bulk_import_verifies_and_its_inputs_are_canonical(app: Duban, tmp_path: Path) -> None:
+    rows = [[str(i), "方面\"一", "问题\\二", f"细化{t}", f"措施{t}\n二", f"领导{t}", f"单位{t}", None, "2025-10-31",
+             ["未开始", "整改中", "阶段性完成"][i % 3], f"进展{t}" if i % 2 else None, None]
+            for i, t in enumerate(ODD, start=1)]
+    import_ledger(app, "sup", write_csv(tmp_path / "odd.csv", rows), campaign="R1")
+    assert app.verify().ok
+    with app.engine.connect() as conn:
+        for (text,) in conn.execute(sa.select(TrailRecord.inputs).where(TrailRecord.event.in_(["create", "import"]))):
+            assert text == trail.canonical_json(json.loads(text))
+
+
+def test_insert_columns_raises_what_sqlalchemy_raises(app: Duban) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        with app.transaction() as s:  # task 999999 does not exist: the foreign key refuses the note
+            insert_columns(s.connection(), ProgressNote.__table__, 1, {"task_id": [999_999], "text": ["x"]},
+                           {"on": date(2025, 7, 4), "author": "root", "created_at": app.now()})
+
+
+def test_insert_columns_with_columns_of_nulls_only(app: Duban) -> None:
+    task_id = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="甲", unit="办公室",
+                           due="2025-09-30", code="N1", campaign="C2025").task.id
+    with app.transaction() as s:
+        ids = insert_columns(s.connection(), TrailRecord.__table__, 2,
+                             {"note": [None, None], "task_id": [task_id, task_id], "from_state": [None, None],
+                              "inputs": ["{}", "{\"a\":1}"], "prev_hash": ["p1", "p2"], "hash": ["h1", "h2"]},
+                             {"event": "x", "to_state": None, "version": 3, "actor": "o'brien", "at": app.now()})
+        got = s.execute(sa.select(TrailRecord.note, TrailRecord.task_id, TrailRecord.from_state, TrailRecord.inputs,
+                                  TrailRecord.prev_hash, TrailRecord.hash, TrailRecord.event, TrailRecord.to_state,
+                                  TrailRecord.version, TrailRecord.actor)
+                        .where(TrailRecord.id.in_(ids)).order_by(TrailRecord.id)).all()
+        assert [tuple(r) for r in got] == [(None, task_id, None, "{}", "p1", "h1", "x", None, 3, "o'brien"),
+                                          (None, task_id, None, "{\"a\":1}", "p2", "h2", "x", None, 3, "o'brien")]
+        s.rollback()
