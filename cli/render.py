@@ -136,7 +136,7 @@ def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], 
 
 
 def light_label(light: str | None) -> str:
-    """The traffic light of a task (engine/reminders.py decides it) in the chosen language."""
+    """The traffic light of a task (engine/reminder_policy.py decides it) in the chosen language."""
     labels = {"green": t("green", "绿灯"), "yellow": t("yellow", "黄灯"), "red": t("red", "红灯")}
     return labels.get(light or "", "")
 

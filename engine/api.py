@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
-from engine import lookback, reminders, trail
+from engine import lookback, reminder_policy, trail
 from engine.calendar import WorkCalendar, parse_deadline
 from engine.clock import Clock, clock_from_env, local_today
 from engine.config import Settings, load_settings
@@ -356,7 +355,7 @@ class Duban:
                 leader=leader, unit=unit, person=person, due=due_date, workflow=wf.name,
                 state=wf.initial, flagged=flagged, version=1, created_at=now, updated_at=now,
             )
-            row.next_remind_on = reminders.next_remind_on(self, s, row)
+            row.next_remind_on = reminder_policy.next_remind_on(self, s, row)
             s.add(row)
             s.flush()
             trail.append(
@@ -762,7 +761,7 @@ class Duban:
         now = self.now()
         lock_writers(s)
         values = dict(changes, version=read_version + 1, updated_at=now)
-        values["next_remind_on"] = reminders.next_remind_on(self, s, task, changes)  # reminders follow at once
+        values["next_remind_on"] = reminder_policy.next_remind_on(self, s, task, changes)  # reminders follow at once
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:
             current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
@@ -823,11 +822,11 @@ class Duban:
         return sa.or_(*clauses)
 
     def _overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
-        """Open and past the deadline in force (see ``reminders.deadline_in_force``)."""
+        """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""
         clauses = []
         for name in self.registry.names():
             wf = self.registry.get(name)
-            by_target = [st for st in reminders.states_watching_followup(wf) if st in wf.open_states()]
+            by_target = [st for st in reminder_policy.states_watching_followup(wf) if st in wf.open_states()]
             by_due = [st for st in wf.open_states() if st not in by_target]
             if by_due:
                 clauses.append(sa.and_(Task.workflow == name, Task.state.in_(by_due), Task.due < today))
@@ -841,14 +840,14 @@ class Duban:
         wf = self.registry.get(t.workflow)
         state = wf.states.get(t.state)
         is_open = bool(state and state.open)
-        in_force = reminders.deadline_in_force(wf, t.state, t.due, t.followup_target)
+        in_force = reminder_policy.deadline_in_force(wf, t.state, t.due, t.followup_target)
         late = (today - in_force).days if is_open and in_force < today else 0
         return TaskView(
             id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
             state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
-            followup_target=t.followup_target, light=reminders.light(self, t, today),
+            followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
         )
 
     def _view_by_id(self, s: Session, t: Task) -> TaskView:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from engine import reminders
+from engine import reminder_policy as reminders
 from engine.reports import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
 from storage.models import Campaign
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.errors import InvalidInput
-from engine.reminders import deadline_in_force
+from engine.reminder_policy import deadline_in_force
 from engine.views import _View, fen_to_yuan
 from storage.models import Campaign, Outcome, Problem, Task, TrailRecord
 from workflows import Workflow

@@ -83,7 +83,7 @@ class TaskView(_View):
     version: int
     followup_plan: str | None = None
     followup_target: date | None = None
-    light: str | None = None  # traffic light of an open task: green, yellow or red (engine/reminders.py)
+    light: str | None = None  # traffic light of an open task: green, yellow or red (engine/reminder_policy.py)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import reminders
+from engine import reminder_policy as reminders
 from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import reminders, trail
+from engine import reminder_policy as reminders, trail
 from engine.calendar import parse_date
 from engine.errors import DubanError, InvalidInput
 from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header

@@ -1,0 +1,291 @@
+"""Reminder policy (督办提醒): what the workflow's ``[reminders]`` table says, read without any of
+the delivery machinery, because every task write and every listed task needs it: which date a
+state watches, the deadline in force, when the next reminder falls due, the traffic light.
+
+This module names no state: which date a state watches comes from the workflow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from engine.calendar import WorkCalendar
+from engine.errors import InvalidInput
+from storage.models import Lookback, Task, TrailRecord
+from workflows import Workflow
+
+if TYPE_CHECKING:
+    from engine.api import Duban
+
+ENTERED = "entered"  # the watch of review_wait states: the day the item entered the state
+DEFAULT_YELLOW = "5wd"
+MAX_CATCH_UP_DAYS = 3660  # an overdue series is walked at most this far (10 years)
+
+
+# ---------------------------------------------------------------------- policy
+@dataclass(frozen=True)
+class Rules:
+    before: tuple[str, ...] = ()
+    on_day: bool = False
+    overdue_every: str | None = None
+    escalate_leader_after: str | None = None
+    escalate_supervisors_after: str | None = None
+    review_wait: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Policy:
+    watch: Mapping[str, str]
+    notify: Mapping[str, str]
+    normal: Rules
+    flagged: Rules
+
+    def rules(self, flagged: bool) -> Rules:
+        return self.flagged if flagged else self.normal
+
+    def watched(self, state: str, flagged: bool) -> str | None:
+        if state in self.watch:
+            return self.watch[state]
+        if state in self.rules(flagged).review_wait:
+            return ENTERED
+        return None
+
+
+def _rules(raw: Mapping[str, Any], base: Rules | None = None) -> Rules:
+    base = base or Rules()
+    return Rules(
+        before=tuple(raw.get("before", base.before)),
+        on_day=bool(raw.get("on_day", base.on_day)),
+        overdue_every=raw.get("overdue_every", base.overdue_every),
+        escalate_leader_after=raw.get("escalate_leader_after", base.escalate_leader_after),
+        escalate_supervisors_after=raw.get("escalate_supervisors_after", base.escalate_supervisors_after),
+        review_wait=dict(raw.get("review_wait", base.review_wait)),
+    )
+
+
+@lru_cache(maxsize=None)
+def policy(wf: Workflow) -> Policy | None:
+    """The workflow's reminder policy (validated by workflows/schema.py), or None without ``[reminders]``."""
+    raw = wf.extensions.get("reminders")
+    if raw is None:
+        return None
+    normal = _rules(raw)
+    return Policy(dict(raw.get("watch", {})), dict(raw.get("notify", {})), normal,
+                  _rules(raw.get("flagged", {}), normal))
+
+
+# ---------------------------------------------------------------------- date arithmetic
+def shift(cal: WorkCalendar, d: date, spec: str, sign: int = 1) -> date:
+    """``d`` moved by an offset: Nd calendar days, or the N-th working day after (sign 1) or
+    before (sign -1) it."""
+    if spec.endswith("wd"):
+        n = int(spec[:-2])
+        step = timedelta(days=sign)
+        while n:
+            d += step
+            if cal.is_workday(d):
+                n -= 1
+        return d
+    return d + timedelta(days=sign * int(spec[:-1]))
+
+
+@dataclass(frozen=True)
+class Due:
+    """One reminder that falls due on ``on``."""
+
+    track: str  # remind, escalate_leader, escalate_supervisors, review_wait
+    rule: str
+    on: date
+    occurrence: int = 0
+
+
+def _series(cal: WorkCalendar, start: date, every: str | None) -> Iterable[tuple[int, date]]:
+    """(k, date) for k = 1, 2 … of a repetition every ``every`` after ``start``."""
+    if not every:
+        return
+    d = start
+    for k in range(1, MAX_CATCH_UP_DAYS + 1):
+        d = shift(cal, d, every)
+        yield k, d
+
+
+def _track_events(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str,
+                  target: date) -> dict[str, tuple[list[Due], str | None, date | None]]:
+    """Per track: its finite events, and an endless repetition (rule, from date) after them."""
+    if watch == ENTERED:
+        first = shift(cal, target, rules.review_wait[state])
+        return {"review_wait": ([Due("review_wait", "review_wait", first, 0)], rules.overdue_every, first)}
+    events = [Due("remind", f"before:{spec}", shift(cal, target, spec, -1)) for spec in rules.before]
+    if rules.on_day:
+        events.append(Due("remind", "on_day", target))
+    tracks: dict[str, tuple[list[Due], str | None, date | None]] = {
+        "remind": (events, rules.overdue_every, target)}
+    if notify == "unit":  # escalation reaches above the unit; supervisors' own reminders do not escalate
+        if rules.escalate_leader_after:
+            on = shift(cal, target, rules.escalate_leader_after)
+            tracks["escalate_leader"] = ([Due("escalate_leader", "escalate_leader", on)], None, None)
+        if rules.escalate_supervisors_after:
+            on = shift(cal, target, rules.escalate_supervisors_after)
+            tracks["escalate_supervisors"] = ([Due("escalate_supervisors", "escalate_supervisors", on)], None, None)
+    return tracks
+
+
+def _repeat_rule(track: str) -> str:
+    return "overdue" if track == "remind" else track
+
+
+def due_now(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str, target: date,
+            today: date) -> list[Due]:
+    """Per track, the latest reminder fallen due by ``today`` (earlier ones are superseded)."""
+    out = []
+    for track, (events, every, start) in _track_events(cal, rules, watch, notify, state, target).items():
+        latest = None
+        for ev in sorted(events, key=lambda e: e.on):
+            if ev.on <= today:
+                latest = ev
+        if every and start is not None and start < today:
+            for k, d in _series(cal, start, every):
+                if d > today:
+                    break
+                latest = Due(track, _repeat_rule(track), d, k)
+        if latest is not None:
+            out.append(latest)
+    return out
+
+
+def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str, target: date,
+               today: date) -> date | None:
+    """The first day after ``today`` on which any reminder of this task falls due."""
+    best: date | None = None
+    for events, every, start in _track_events(cal, rules, watch, notify, state, target).values():
+        for ev in events:
+            if ev.on > today and (best is None or ev.on < best):
+                best = ev.on
+        if every and start is not None:
+            for _k, d in _series(cal, start, every):
+                if d > today:
+                    if best is None or d < best:
+                        best = d
+                    break
+    return best
+
+
+# ---------------------------------------------------------------------- the watched date
+def _entered_on(app: "Duban", s: Session, task_id: int, state: str) -> date | None:
+    at = s.execute(
+        sa.select(sa.func.max(TrailRecord.at)).where(
+            TrailRecord.task_id == task_id, TrailRecord.to_state == state,
+            sa.or_(TrailRecord.from_state.is_(None), TrailRecord.from_state != state))
+    ).scalar()
+    if at is None:
+        return None
+    if at.tzinfo is None:  # SQLite hands back the stored naive UTC from an aggregate
+        from datetime import timezone
+
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(app.clock.tz).date()
+
+
+def deadline_in_force(wf: Workflow, state: str, due: date, followup_target: date | None) -> date:
+    """The date an open item is late against: its follow-up target in a state that watches one
+    (a phased item met its deadline by phasing), else its deadline."""
+    pol = policy(wf)
+    if pol is not None and pol.watched(state, False) == "followup_target" and followup_target is not None:
+        return followup_target
+    return due
+
+
+def states_watching_followup(wf: Workflow) -> list[str]:
+    pol = policy(wf)
+    if pol is None:
+        return []
+    return [st for st in wf.states if pol.watched(st, False) == "followup_target"]
+
+
+def watched_date(app: "Duban", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
+    if watch == "due":
+        return task.due
+    if watch == "followup_target":
+        return task.followup_target or task.due
+    if watch == ENTERED and state_changed:
+        return app.today()
+    if s is None or task.id is None:
+        return None
+    if watch == "lookback":
+        return s.execute(sa.select(sa.func.min(Lookback.due)).where(
+            Lookback.task_id == task.id, Lookback.status == "pending")).scalar()
+    if watch == ENTERED:
+        return _entered_on(app, s, task.id, task.state)
+    return None
+
+
+class _Merged:
+    """A task row with pending changes applied (what the write is about to store)."""
+
+    def __init__(self, task: Task, changes: Mapping[str, Any]) -> None:
+        self._task, self._changes = task, changes
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._changes:
+            return self._changes[name]
+        return getattr(self._task, name)
+
+
+def next_remind_on(app: "Duban", s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
+    """The task's next reminder day after a write of ``changes``: today when something is due
+    already (the sweep claims it; a claim made before is not repeated), else the next rule's day."""
+    changes = changes or {}
+    t = _Merged(task, changes)
+    pol = policy(app.registry.get(t.workflow))
+    if pol is None:
+        return None
+    watch = pol.watched(t.state, t.flagged)
+    if watch is None:
+        return None
+    changed = "state" in changes and changes["state"] != task.state or task.id is None
+    target = watched_date(app, s, watch, t, state_changed=changed)
+    if target is None:
+        return None
+    rules, notify, today = pol.rules(t.flagged), pol.notify.get(t.state, "unit"), app.today()
+    if due_now(app.calendar, rules, watch, notify, t.state, target, today):
+        return today
+    return next_after(app.calendar, rules, watch, notify, t.state, target, today)
+
+
+# ---------------------------------------------------------------------- traffic light
+_OFFSET = re.compile(r"[1-9][0-9]*(d|wd)\Z")
+
+
+def yellow_within(app: "Duban", wf: Workflow) -> str:
+    """The config file's ``[traffic_light] yellow_within``, else the workflow's (validated there)."""
+    configured = app.settings.section("traffic_light").get("yellow_within")
+    if configured is not None:
+        if not isinstance(configured, str) or not _OFFSET.match(configured):
+            raise InvalidInput(f"{app.settings.source or 'config'}: traffic_light.yellow_within", configured,
+                               "expected Nd (calendar days) or Nwd (working days), e.g. 5wd")
+        return configured
+    return str(wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
+
+
+def light(app: "Duban", task: Any, today: date) -> str | None:
+    """green / yellow / red for an open task, by its watched date; None for a closed one."""
+    wf = app.registry.get(task.workflow)
+    state = wf.states.get(task.state)
+    if state is None or not state.open:
+        return None
+    pol = policy(wf)
+    watch = pol.watched(task.state, task.flagged) if pol else "due"
+    target = watched_date(app, None, watch or "due", task) or task.due
+    if target < today:
+        return "red"
+    if shift(app.calendar, target, yellow_within(app, wf), -1) <= today:
+        return "yellow"
+    return "green"
