@@ -105,11 +105,27 @@ def ledger(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
     return db, cfg
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap_schedulers() -> Iterator[None]:
+    """A failed test must not leave schedulers running: kill whatever a test started and left."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
 def start(db: Path, cfg: Path, tmp_path: Path, name: str, now: str = NOW) -> subprocess.Popen:
     env = dict(os.environ, DUBAN_NOW=now, DUBAN_CONFIG=str(cfg))
     log = (tmp_path / f"{name}.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "cli", "--db", str(db), "scheduler", "run", "--every", "1s", "-v"],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--db", str(db), "scheduler", "run", "--every", "1s", "-v"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _STARTED.append(proc)
+    return proc
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
