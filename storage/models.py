@@ -6,10 +6,24 @@ Money is integer fen, datetimes are UTC (see ``UTCDateTime``), dates are local c
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateIndex
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+
+# Partial indexes: name -> predicate. SQLite and PostgreSQL both write it as CREATE INDEX … WHERE.
+PARTIAL_INDEXES = {"uq_lookbacks_pending_task_due": "status = 'pending'"}
+
+
+@compiles(CreateIndex)
+def _create_partial_index(element: CreateIndex, compiler: Any, **kw: Any) -> str:
+    ddl = compiler.visit_create_index(element, **kw)
+    predicate = PARTIAL_INDEXES.get(element.element.name)
+    return f"{ddl} WHERE {predicate}" if predicate and " WHERE " not in ddl else ddl
 
 
 class UTCDateTime(TypeDecorator):
@@ -210,8 +224,9 @@ class Lookback(SQLModel, table=True):
         sa.Index("ix_lookbacks_status_due", "status", "due"),
         # One PENDING look-back per task and day: a passed or cancelled one may share the date
         # (an item re-reviewed on the day it was reopened schedules the same dues again).
-        sa.Index("uq_lookbacks_pending_task_due", "task_id", "due", unique=True,
-                 sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'")),
+        # Its WHERE is added when the index is created (see PARTIAL_INDEXES), not given as
+        # sqlite_where/postgresql_where: those would import every dialect with the models.
+        sa.Index("uq_lookbacks_pending_task_due", "task_id", "due", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -84,3 +84,23 @@ def test_bare_path_is_an_sqlite_url(tmp_path) -> None:
     url = resolve_url(str(tmp_path / "x.db"))
     assert url.startswith("sqlite:///") and sqlite_path(url) == tmp_path / "x.db"
     assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_one_pending_look_back_per_task_and_day_but_done_ones_may_share_it(app, task_id) -> None:
+    """The partial unique index is created with its WHERE on both backends (added at CREATE time,
+    so the models need not import every dialect)."""
+    from datetime import date, datetime, timezone
+
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import Lookback
+
+    row = dict(task_id=task_id, due=date(2025, 10, 2), source="policy", round=1,
+               created_at=datetime(2025, 7, 4, tzinfo=timezone.utc))
+    with app.engine.begin() as conn:
+        conn.execute(sa.insert(Lookback), [dict(row, status="passed"), dict(row, status="cancelled"),
+                                           dict(row, status="pending")])
+    with pytest.raises(IntegrityError):
+        with app.engine.begin() as conn:
+            conn.execute(sa.insert(Lookback), [dict(row, status="pending")])
