@@ -25,13 +25,21 @@ def _expect_version_option(func: F) -> F:
     )(func)  # type: ignore[return-value]
 
 
-def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
-    from cli.render import state_label, warn
+def _warn_or_json(result: "MoveResult", as_json: bool) -> bool:
+    """Calendar warnings to stderr; with --json the whole result. True when nothing is left to print."""
+    from cli.render import warn
 
     for w in result.warnings:
         warn(w)
     if as_json:
         echo_json(result.as_dict())
+    return as_json
+
+
+def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
+    from cli.render import state_label
+
+    if _warn_or_json(result, as_json):
         return
     task = result.task
     before = state_label(app, task.workflow, result.from_state)
@@ -67,16 +75,13 @@ def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: 
         code: str | None, measures: tuple[str, ...], workflow: str, campaign: str | None, observed: str | None,
         flagged: bool, as_json: bool) -> None:
     """Assign a new task with TITLE (supervisors and admins). Prints its id and code."""
-    from cli.render import fmt_date, warn
+    from cli.render import fmt_date
 
     app = obj.app()
     result = app.add_task(obj.actor, title, problem=problem, leader=leader, unit=unit, due=due, person=person,
                           code=code, measures=measures, workflow=workflow, campaign=campaign, observed=observed,
                           flagged=flagged)
-    for w in result.warnings:
-        warn(w)
-    if as_json:
-        echo_json(result.as_dict())
+    if _warn_or_json(result, as_json):
         return
     v = result.task
     click.echo(t(f"task {v.code} added: id {v.id}, {v.state_label}, due {fmt_date(v.due)}",
@@ -241,13 +246,10 @@ def note(obj: Context, task_id: int, text: str, on: date | None, expected_versio
 @domain_errors
 def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: int | None, as_json: bool) -> None:
     """Extend the deadline of task ID, with a recorded reason (supervisors and admins)."""
-    from cli.render import fmt_date, warn
+    from cli.render import fmt_date
 
     result = obj.app().extend(obj.actor, task_id, due, reason, expected_version=expected_version)
-    for w in result.warnings:
-        warn(w)
-    if as_json:
-        echo_json(result.as_dict())
+    if _warn_or_json(result, as_json):
         return
     v = result.task
     click.echo(t(f"task {v.code}: deadline now {fmt_date(v.due)}", f"任务 {v.code}：时限调整为 {fmt_date(v.due)}"))

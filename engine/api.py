@@ -115,7 +115,6 @@ class Duban:
         self.lang = lang or self.settings.lang
         self._ready = False
         self._outer: Session | None = None
-        self._names: dict[tuple[int, int], tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -851,14 +850,8 @@ class Duban:
         )
 
     def _view_by_id(self, s: Session, t: Task) -> TaskView:
-        key = (t.campaign_id, t.problem_id)
-        names = self._names.get(key)
-        if names is None:
-            # Campaign names and problem codes never change once written, so they can be cached.
-            cname = s.execute(sa.select(Campaign.name).where(Campaign.id == t.campaign_id)).scalar_one()
-            pcode = s.execute(sa.select(Problem.code).where(Problem.id == t.problem_id)).scalar_one()
-            names = self._names[key] = (cname, pcode)
-        return self._view(t, *names)
+        cname, pcode = s.connection().execute(_SELECT_NAMES, {"task_id": t.id}).one()
+        return self._view(t, cname, pcode)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -867,6 +860,12 @@ _UPDATE_TASK = _TASKS.update().where(
     _TASKS.c.id == sa.bindparam("_id"), _TASKS.c.version == sa.bindparam("_read_version")
 )
 _USERS = User.__table__
+_SELECT_NAMES = (
+    sa.select(Campaign.__table__.c.name, Problem.__table__.c.code)
+    .select_from(_TASKS.join(Campaign.__table__, Campaign.__table__.c.id == _TASKS.c.campaign_id)
+                 .join(Problem.__table__, Problem.__table__.c.id == _TASKS.c.problem_id))
+    .where(_TASKS.c.id == sa.bindparam("task_id"))
+)
 _SELECT_USER = sa.select(
     _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.unit, _USERS.c.display, _USERS.c.email, _USERS.c.webhook
 ).where(_USERS.c.name == sa.bindparam("name"))

@@ -66,9 +66,6 @@ class Notice(_View):
     signature: str
     figures: dict[str, Any]
 
-    def item_titles(self) -> list[str]:
-        return [item.title for sec in self.sections for g in sec.groups for item in g.items]
-
 
 def cn_number(n: int) -> str:
     """1 → 一, 10 → 十, 12 → 十二, 21 → 二十一 (enough for section and group numbers)."""

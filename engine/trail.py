@@ -239,7 +239,7 @@ class VerifyReport:
         return not self.problems
 
 
-def verify(session: Session, task_codes: Mapping[int, str] | None = None) -> VerifyReport:
+def verify(session: Session) -> VerifyReport:
     """Recomputes the chain and replays every task; names the first bad record and every bad task."""
     report = VerifyReport()
     expected_prev = GENESIS_HASH

@@ -262,7 +262,7 @@ def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mappin
         # A value every row shares is written into the statement (stored exactly as the same value
         # bound: TEXT, INTEGER or NULL), so the driver binds only what varies.
         placeholders = ["?"] * len(cols)
-        for k, value in fixed.items():
+        for value in fixed.values():
             literal = _sqlite_literal(value)
             if literal is None:
                 cols.append(repeat(value, n))

@@ -15,7 +15,7 @@ from engine import trail
 from engine.api import Duban
 from engine.ledger_io.columns import parse_mapping
 from engine.ledger_io.importer import ImportRefused, import_ledger
-from ledger_files import HEADERS, ROWS, write_csv, write_json, write_xlsx
+from ledger_files import ROWS, write_csv, write_json, write_xlsx
 from storage.models import Problem, ProgressNote, Task, TrailHead, TrailRecord
 
 

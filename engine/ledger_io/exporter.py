@@ -43,8 +43,9 @@ COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("light", "预警", "light", 8),
 )
 # Fills (ARGB) for the 完成情况 cell by state and for the 预警 cell by traffic light.
-STATE_FILLS = {"assigned": "FFDDEBF7", "in_progress": "FFFFF2CC", "phased": "FFFCE4D6",
-               "completed": "FFE2EFDA", "reviewed": "FFC6E0B4"}
+# Fills by a state's position in its workflow (first state lightest blue … last green): the
+# exporter names no state.
+STATE_PALETTE = ("FFDDEBF7", "FFFFF2CC", "FFFCE4D6", "FFE2EFDA", "FFC6E0B4", "FFEDEDED")
 LIGHT_FILLS = {"red": "FFFF7C80", "yellow": "FFFFE699", "green": "FFA9D08E"}
 LIGHT_TEXT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
 _WRITE_ONLY_ABOVE = 2000  # rows; write-only mode is several times faster but cannot merge the title
@@ -168,7 +169,9 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
     wrap = Alignment(wrap_text=True, vertical="top")
     head_style = (Font(bold=True), PatternFill("solid", fgColor="FFD9D9D9"),
                   Alignment(wrap_text=True, horizontal="center", vertical="center"))
-    fills = {k: PatternFill("solid", fgColor=v) for k, v in {**STATE_FILLS, **LIGHT_FILLS}.items()}
+    state_fills = {st: STATE_PALETTE[min(i, len(STATE_PALETTE) - 1)]
+                   for name in reversed(app.workflow_names()) for i, st in enumerate(app.workflow(name).states)}
+    fills = {k: PatternFill("solid", fgColor=v) for k, v in {**state_fills, **LIGHT_FILLS}.items()}
     taken: set[str] = set()
 
     protos: dict[tuple, Any] = {}

@@ -327,8 +327,6 @@ def import_ledger(
             _run(app, actor, path, sheets, result, campaign, mapping, wf_name, dry_run, progress)
         except _DryRun as done:
             return done.result
-        finally:
-            app._names.clear()  # ids cached during a rolled-back batch may be reused by other rows
     return result
 
 
