@@ -229,7 +229,7 @@ def run_size(backend: str, n: int, args: argparse.Namespace, work: Path) -> list
             Row(backend, n, "summary", t_summary, e_summary, tw_times["summary"], ""),
             Row(backend, n, "reminder sweep (dry run)", t_sweep, e_sweep, tw_times["sweep"], sweep_note),
         ]
-        from storage.db import dispose_engines
+        from storage.engines import dispose_engines
 
         dispose_engines()
     finally:

@@ -16,6 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from engine.api import Duban
+    from engine.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +39,14 @@ class Context:
 
             self._app = Duban(self.db, lang=self.lang)
         return self._app
+
+    def ledger(self) -> "Ledger":
+        """The ledger for a command that only reads: no SQLModel, no ORM, no state machine to load."""
+        if self._app is not None:
+            return self._app
+        from engine.ledger import Ledger
+
+        return Ledger(self.db, lang=self.lang)
 
     @property
     def actor(self) -> str:

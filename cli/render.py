@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import date, datetime, tzinfo
 
-    from engine.api import Duban
+    from engine.ledger import Ledger
     from engine.views import ProblemView, TaskView
 
 
@@ -41,7 +41,7 @@ def fmt_inputs(inputs: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={str(v)[:12] if k == 'sha256' else v}" for k, v in inputs.items())
 
 
-def state_label(app: "Duban", workflow: str | None, state: str | None) -> str:
+def state_label(app: "Ledger", workflow: str | None, state: str | None) -> str:
     if state is None:
         return "—"
     if workflow:
@@ -71,7 +71,7 @@ _ACTION_LABELS = {
 }
 
 
-def event_label(app: "Duban", workflow: str, event: str) -> str:
+def event_label(app: "Ledger", workflow: str, event: str) -> str:
     from engine.errors import DubanError
 
     try:
@@ -149,8 +149,8 @@ def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -
     table(headers, rows, right=[0, 5], styles=styles)
 
 
-def print_summary(app: "Duban", figures: Mapping[str, Any]) -> None:
-    """The figures of ``Duban.summary``: tasks per state (labelled), overdue, flagged, funds."""
+def print_summary(app: "Ledger", figures: Mapping[str, Any]) -> None:
+    """The figures of ``Ledger.summary``: tasks per state (labelled), overdue, flagged, funds."""
     scope = figures.get("campaign") or t("all campaigns", "全部巡察")
     heading(t(f"Summary as of {figures['as_of']} ({scope})", f"截至 {figures['as_of']} 整改情况（{scope}）"))
     rows: list[list[Any]] = [[state_label(app, None, st), n] for st, n in figures["states"].items()]

@@ -16,7 +16,7 @@ def summary(obj: Context, campaign: str | None, as_json: bool) -> None:
     """Count tasks by state, overdue and flagged ones, and total the funds recovered."""
     from cli.render import print_summary
 
-    app = obj.app()
+    app = obj.ledger()
     figures = app.summary(campaign=campaign)
     if as_json:
         echo_json(figures)

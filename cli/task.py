@@ -104,7 +104,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
     """List tasks, earliest deadline first (overdue ones in red)."""
     from cli.render import print_task_table
 
-    tasks = obj.app().list_tasks(states=states, unit=unit, overdue=overdue, due_before=due_before,
+    tasks = obj.ledger().list_tasks(states=states, unit=unit, overdue=overdue, due_before=due_before,
                                  flagged=True if flagged else None, campaign=campaign, limit=limit)
     if as_json:
         echo_json([v.as_dict() for v in tasks])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -15,13 +15,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from engine import lookback, reminder_policy, trail
-from engine.calendar import WorkCalendar, parse_deadline
-from engine.clock import Clock, clock_from_env, local_today
-from engine.config import Settings, load_settings
+from engine.calendar import parse_deadline
+from engine.clock import Clock
+from engine.config import Settings
 from engine.errors import (
     AlreadyExists,
     ConflictError,
-    DubanError,
     InvalidInput,
     MissingInput,
     NotFound,
@@ -32,7 +31,7 @@ from engine.errors import (
     UnknownUser,
     VerificationFailed,
 )
-from engine.machines import WorkflowRegistry, registry_for
+from engine.ledger import DEFAULT_WORKFLOW, Ledger
 from engine.views import (
     CampaignView,
     EvidenceView,
@@ -51,9 +50,8 @@ from engine.views import (
 )
 from storage import migrations
 from storage.blobs import BlobStore, default_blob_root
-from storage.db import (
-    create_schema, ensure_trail_head, get_engine, has_schema, lock_writers, resolve_url, sqlite_path, transaction,
-)
+from storage.db import create_schema, ensure_trail_head, lock_writers, transaction
+from storage.engines import has_schema, sqlite_path
 from storage.models import (
     OUTCOME_KINDS,
     ROLES,
@@ -68,32 +66,10 @@ from storage.models import (
 )
 from workflows import Workflow
 
-DEFAULT_WORKFLOW = "rectification"
 SUPERVISING_ROLES = frozenset({"admin", "supervisor"})
 
 
-class SchemaVersionMismatch(DubanError):
-    def __init__(self, url: str, current: str, needed: str, *, newer: bool) -> None:
-        self.current, self.needed = current, needed
-        where = sa.engine.make_url(url).render_as_string(hide_password=True)
-        if newer:
-            super().__init__(
-                f"the ledger in {where} has schema version {current}, newer than this duban knows "
-                f"(it works with schema version {needed}): install the duban release that upgraded it"
-            )
-        else:
-            super().__init__(
-                f"the ledger in {where} has schema version {current} but this duban needs schema version "
-                f"{needed}: run 'duban db upgrade' (back it up first with 'duban backup PATH')"
-            )
-
-
-class NotInitialised(DubanError):
-    def __init__(self, url: str) -> None:
-        super().__init__(f"no duban ledger in {url}: run 'duban init' (or 'duban demo') first, or pass --db")
-
-
-class Duban:
+class Duban(Ledger):
     """A ledger. Methods that change it take the acting user's name first."""
 
     def __init__(
@@ -106,30 +82,11 @@ class Duban:
         blob_root: Path | None = None,
         lang: str | None = None,
     ) -> None:
-        self.settings = settings if settings is not None else load_settings()
-        self.url = resolve_url(db)
-        self.clock = clock if clock is not None else clock_from_env(self.settings.timezone)
-        self.registry: WorkflowRegistry = registry_for([*self.settings.workflow_dirs, *workflow_dirs])
-        self.calendar = WorkCalendar(self.settings.extra_holidays, self.settings.extra_workdays)
+        super().__init__(db, clock=clock, settings=settings, workflow_dirs=workflow_dirs, lang=lang)
         self.blobs = BlobStore(blob_root or default_blob_root(self.url, sqlite_path(self.url)))
-        self.lang = lang or self.settings.lang
-        self._ready = False
         self._outer: Session | None = None
 
     # ------------------------------------------------------------------ plumbing
-    @property
-    def engine(self) -> sa.Engine:
-        return get_engine(self.url)
-
-    def today(self) -> date:
-        return local_today(self.clock)
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def is_initialised(self) -> bool:
-        return has_schema(self.engine)
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work; inside ``batch()`` a savepoint of the batch's transaction."""
@@ -137,9 +94,7 @@ class Duban:
             with self._outer.begin_nested():
                 yield self._outer
             return
-        if not self._ready:
-            self._check_schema()
-            self._ready = True
+        self._ensure_schema()
         with transaction(self.engine) as session:
             yield session
 
@@ -159,25 +114,8 @@ class Duban:
             finally:
                 self._outer = None
 
-    def workflow(self, name: str) -> Workflow:
-        return self.registry.get(name)
-
-    def workflow_names(self) -> list[str]:
-        return self.registry.names()
-
-    def state_label(self, workflow: str, state: str) -> str:
-        try:
-            return self.registry.get(workflow).states[state].label.text(self.lang)
-        except (KeyError, DubanError):
-            return state
-
-    def _check_schema(self) -> None:
-        """Refuses a ledger whose schema is older or newer than this duban's (one query, first use only)."""
-        schema = migrations.status(self.engine)
-        if schema.current is None:
-            raise NotInitialised(self.url)
-        if not schema.up_to_date:
-            raise SchemaVersionMismatch(self.url, schema.current, schema.head, newer=schema.newer)
+    def _batch_connection(self) -> sa.Connection | None:
+        return self._outer.connection() if self._outer is not None else None
 
     # ------------------------------------------------------------------ set-up
     def init(self, admin: str) -> bool:
@@ -188,8 +126,8 @@ class Duban:
                 create_schema(conn)
                 migrations.stamp(conn)  # a fresh schema is the newest one
             created = True
-        self._check_schema()
-        self._ready = True
+        self._ready = False
+        self._ensure_schema()
         with transaction(self.engine) as s:
             ensure_trail_head(s)
             if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
@@ -363,7 +301,7 @@ class Duban:
                 inputs={"code": code, "title": title, "due": due_date, "unit": unit, "leader": leader,
                         "workflow": wf.name, "flagged": flagged or None},
             )
-            return MoveResult(self._view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
+            return MoveResult(self.task_view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
 
     def fire(
         self,
@@ -587,86 +525,6 @@ class Duban:
             raise VerificationFailed(report.problems)
         return report
 
-    def list_tasks(
-        self,
-        *,
-        states: Sequence[str] = (),
-        unit: str | None = None,
-        overdue: bool = False,
-        due_before: date | None = None,
-        flagged: bool | None = None,
-        campaign: str | None = None,
-        limit: int | None = None,
-    ) -> list[TaskView]:
-        today = self.today()
-        with self.transaction() as s:
-            # Core rows, not ORM objects: listing is read-only and the CLI's most frequent call.
-            campaigns, problems = Campaign.__table__, Problem.__table__
-            stmt = (
-                sa.select(_TASKS, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
-                .join(campaigns, campaigns.c.id == _TASKS.c.campaign_id)
-                .join(problems, problems.c.id == _TASKS.c.problem_id)
-                .order_by(_TASKS.c.due, _TASKS.c.id)
-            )
-            if states:
-                known = {st for name in self.registry.names() for st in self.registry.get(name).states}
-                for st in states:
-                    if st not in known:
-                        raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
-                stmt = stmt.where(Task.state.in_(list(states)))
-            if unit:
-                stmt = stmt.where(Task.unit == unit)
-            if overdue:
-                stmt = stmt.where(self._overdue_clause(today))
-            if due_before:
-                stmt = stmt.where(Task.due < due_before)
-            if flagged is not None:
-                stmt = stmt.where(Task.flagged == flagged)
-            if campaign:
-                stmt = stmt.where(Task.campaign_id == self._campaign(s, campaign).id)
-            if limit is not None:
-                if limit < 1:
-                    raise InvalidInput("limit", limit, "expected a whole number of at least 1")
-                stmt = stmt.limit(limit)
-            return [self._view(t, t.campaign_name, t.problem_code, today) for t in s.connection().execute(stmt)]
-
-    def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
-        """Figures computed from the ledger now, never stored."""
-        today = self.today()
-        with self.transaction() as s:
-            scope = []
-            if campaign:
-                scope.append(Task.campaign_id == self._campaign(s, campaign).id)
-            by_state = dict(
-                s.execute(sa.select(Task.state, sa.func.count()).where(*scope).group_by(Task.state)).all()
-            )
-            workflows = [r[0] for r in s.execute(sa.select(Task.workflow).where(*scope).distinct())] or [DEFAULT_WORKFLOW]
-            states: dict[str, int] = {}
-            for name in workflows:
-                for st in self.registry.get(name).states:
-                    states.setdefault(st, 0)
-            for st, n in by_state.items():
-                states[st] = n
-            overdue = s.execute(
-                sa.select(sa.func.count()).select_from(Task).where(*scope, self._overdue_clause(today))
-            ).scalar_one()
-            flagged = s.execute(sa.select(sa.func.count()).select_from(Task).where(*scope, Task.flagged.is_(True))).scalar_one()
-            funds_stmt = sa.select(sa.func.coalesce(sa.func.sum(Outcome.amount_fen), 0)).where(Outcome.kind == "funds")
-            if scope:
-                funds_stmt = funds_stmt.join(Task, Task.id == Outcome.task_id).where(*scope)
-            funds = s.execute(funds_stmt).scalar_one()
-            open_count = s.execute(sa.select(sa.func.count()).select_from(Task).where(*scope, self._open_clause())).scalar_one()
-            return {
-                "as_of": today.isoformat(),
-                "campaign": campaign,
-                "total": sum(by_state.values()),
-                "states": states,
-                "open": open_count,
-                "overdue": overdue,
-                "flagged": flagged,
-                "funds_recovered": str(fen_to_yuan(funds)),
-            }
-
     # ------------------------------------------------------------------ look-back reviews (engine/lookback.py)
     def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
                       seed: int | None = None, *, dry_run: bool = False) -> LookbackPlanView:
@@ -776,19 +634,7 @@ class Duban:
         return [TrailView.from_record(r) for r in rows]
 
     def _campaign(self, s: Session, name: str | None) -> Campaign:
-        if name:
-            camp = s.execute(sa.select(Campaign).where(Campaign.name == name)).scalar_one_or_none()
-            if camp is None:
-                names = [c for (c,) in s.execute(sa.select(Campaign.name))]
-                raise NotFound("campaign", name, f"known: {', '.join(names) or 'none (add one with duban campaign add)'}")
-            return camp
-        camps = list(s.execute(sa.select(Campaign).limit(2)).scalars())
-        if len(camps) == 1:
-            return camps[0]
-        if not camps:
-            raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
-        names = [c for (c,) in s.execute(sa.select(Campaign.name))]
-        raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign ({', '.join(names)})")
+        return s.get_one(Campaign, self.campaign_id(s.connection(), name))
 
     def _problem_or_none(self, s: Session, campaign_id: int, code: str) -> Problem | None:
         return s.execute(
@@ -813,45 +659,9 @@ class Duban:
             candidate += 1
         return str(candidate)
 
-    def _open_clause(self) -> sa.ColumnElement[bool]:
-        clauses = []
-        for name in self.registry.names():
-            open_states = self.registry.get(name).open_states()
-            clauses.append(sa.and_(Task.workflow == name, Task.state.in_(open_states)))
-        return sa.or_(*clauses)
-
-    def _overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
-        """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""
-        clauses = []
-        for name in self.registry.names():
-            wf = self.registry.get(name)
-            by_target = [st for st in reminder_policy.states_watching_followup(wf) if st in wf.open_states()]
-            by_due = [st for st in wf.open_states() if st not in by_target]
-            if by_due:
-                clauses.append(sa.and_(Task.workflow == name, Task.state.in_(by_due), Task.due < today))
-            if by_target:
-                clauses.append(sa.and_(Task.workflow == name, Task.state.in_(by_target),
-                                       sa.func.coalesce(Task.followup_target, Task.due) < today))
-        return sa.or_(*clauses) if clauses else sa.false()
-
-    def _view(self, t: Task, campaign: str, problem: str, today: date | None = None) -> TaskView:
-        today = today or self.today()
-        wf = self.registry.get(t.workflow)
-        state = wf.states.get(t.state)
-        is_open = bool(state and state.open)
-        in_force = reminder_policy.deadline_in_force(wf, t.state, t.due, t.followup_target)
-        late = (today - in_force).days if is_open and in_force < today else 0
-        return TaskView(
-            id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
-            state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
-            days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
-            workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
-            followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
-        )
-
     def _view_by_id(self, s: Session, t: Task) -> TaskView:
         cname, pcode = s.connection().execute(_SELECT_NAMES, {"task_id": t.id}).one()
-        return self._view(t, cname, pcode)
+        return self.task_view(t, cname, pcode)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -111,3 +111,26 @@ _INPUT_OPTION = {
     "target": "a target date (--target DATE)",
     "due": "a new deadline (--due DATE|Nd|Nwd)",
 }
+
+
+class NotInitialised(DubanError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no duban ledger in {url}: run 'duban init' (or 'duban demo') first, or pass --db")
+
+
+class SchemaVersionMismatch(DubanError):
+    def __init__(self, url: str, current: str, needed: str, *, newer: bool) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.current, self.needed = current, needed
+        where = make_url(url).render_as_string(hide_password=True)
+        if newer:
+            super().__init__(
+                f"the ledger in {where} has schema version {current}, newer than this duban knows "
+                f"(it works with schema version {needed}): install the duban release that upgraded it"
+            )
+        else:
+            super().__init__(
+                f"the ledger in {where} has schema version {current} but this duban needs schema version "
+                f"{needed}: run 'duban db upgrade' (back it up first with 'duban backup PATH')"
+            )

@@ -15,15 +15,17 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine.calendar import WorkCalendar
 from engine.errors import InvalidInput
-from storage.models import Lookback, Task, TrailRecord
+from storage.tables import lookbacks, trail
 from workflows import Workflow
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from sqlalchemy.orm import Session
+
+    from engine.ledger import Ledger
+    from storage.models import Task
 
 ENTERED = "entered"  # the watch of review_wait states: the day the item entered the state
 DEFAULT_YELLOW = "5wd"
@@ -179,11 +181,11 @@ def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: 
 
 
 # ---------------------------------------------------------------------- the watched date
-def _entered_on(app: "Duban", s: Session, task_id: int, state: str) -> date | None:
+def _entered_on(app: "Ledger", s: Session, task_id: int, state: str) -> date | None:
     at = s.execute(
-        sa.select(sa.func.max(TrailRecord.at)).where(
-            TrailRecord.task_id == task_id, TrailRecord.to_state == state,
-            sa.or_(TrailRecord.from_state.is_(None), TrailRecord.from_state != state))
+        sa.select(sa.func.max(trail.c.at)).where(
+            trail.c.task_id == task_id, trail.c.to_state == state,
+            sa.or_(trail.c.from_state.is_(None), trail.c.from_state != state))
     ).scalar()
     if at is None:
         return None
@@ -210,7 +212,7 @@ def states_watching_followup(wf: Workflow) -> list[str]:
     return [st for st in wf.states if pol.watched(st, False) == "followup_target"]
 
 
-def watched_date(app: "Duban", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
+def watched_date(app: "Ledger", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
     if watch == "due":
         return task.due
     if watch == "followup_target":
@@ -220,8 +222,8 @@ def watched_date(app: "Duban", s: Session | None, watch: str, task: Any, *, stat
     if s is None or task.id is None:
         return None
     if watch == "lookback":
-        return s.execute(sa.select(sa.func.min(Lookback.due)).where(
-            Lookback.task_id == task.id, Lookback.status == "pending")).scalar()
+        return s.execute(sa.select(sa.func.min(lookbacks.c.due)).where(
+            lookbacks.c.task_id == task.id, lookbacks.c.status == "pending")).scalar()
     if watch == ENTERED:
         return _entered_on(app, s, task.id, task.state)
     return None
@@ -239,7 +241,7 @@ class _Merged:
         return getattr(self._task, name)
 
 
-def next_remind_on(app: "Duban", s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
+def next_remind_on(app: "Ledger", s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
     """The task's next reminder day after a write of ``changes``: today when something is due
     already (the sweep claims it; a claim made before is not repeated), else the next rule's day."""
     changes = changes or {}
@@ -264,7 +266,7 @@ def next_remind_on(app: "Duban", s: Session, task: Task, changes: Mapping[str, A
 _OFFSET = re.compile(r"[1-9][0-9]*(d|wd)\Z")
 
 
-def yellow_within(app: "Duban", wf: Workflow) -> str:
+def yellow_within(app: "Ledger", wf: Workflow) -> str:
     """The config file's ``[traffic_light] yellow_within``, else the workflow's (validated there)."""
     configured = app.settings.section("traffic_light").get("yellow_within")
     if configured is not None:
@@ -275,7 +277,7 @@ def yellow_within(app: "Duban", wf: Workflow) -> str:
     return str(wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
 
 
-def light(app: "Duban", task: Any, today: date) -> str | None:
+def light(app: "Ledger", task: Any, today: date) -> str | None:
     """green / yellow / red for an open task, by its watched date; None for a closed one."""
     wf = app.registry.get(task.workflow)
     state = wf.states.get(task.state)

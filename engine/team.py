@@ -8,7 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine import trail
-from engine.api import Duban, NotInitialised, SchemaVersionMismatch
+from engine.api import Duban
+from engine.errors import NotInitialised, SchemaVersionMismatch
 from engine.errors import DubanError, InvalidInput, PermissionDenied, UnknownUser
 from storage import backup as storage_backup
 from storage import migrations

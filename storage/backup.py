@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.db import is_sqlite, sqlite_path
+from storage.engines import is_sqlite, sqlite_path
 
 
 class BackupError(Exception):

@@ -1,107 +1,26 @@
-"""Database URLs, engines and transactions; every dialect detail of duban lives here."""
+"""Sessions, the schema and the trail head; every dialect detail of duban lives in ``storage``.
+
+URLs and engines are in ``storage.engines`` (Core only); this module adds SQLModel.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-DB_ENV = "DUBAN_DB"
 GENESIS_HASH = "0" * 64
-
-
-def default_database_path() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("duban", appauthor=False)) / "duban.db"
-
-
-def resolve_url(db: str | None = None) -> str:
-    """A URL from ``--db``, else ``DUBAN_DB``, else the SQLite file in the user's data dir.
-
-    A bare path is taken as an SQLite file.
-    """
-    value = db or os.environ.get(DB_ENV) or str(default_database_path())
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).expanduser().absolute()}"
-
-
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file behind an SQLite URL, or None for memory databases and other dialects."""
-    if not is_sqlite(url):
-        return None
-    u = sa.engine.make_url(url)
-    if not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every test
-        # pysqlite's own transaction handling would defer BEGIN; we issue it ourselves below.
-        dbapi_connection.isolation_level = None
-        cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        # WAL + NORMAL is durable against application crashes and keeps commits cheap.
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # pragma: no cover
-        # IMMEDIATE takes the write lock up front: a read-then-write transaction can never be
-        # overtaken by another writer between its read and its write.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-_engines: dict[str, Engine] = {}
-
-
-def get_engine(url: str) -> Engine:
-    """One pooled engine per URL per process."""
-    engine = _engines.get(url)
-    if engine is None:
-        if is_sqlite(url):
-            path = sqlite_path(url)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(url, connect_args={"timeout": 30})
-            _configure_sqlite(engine)
-        else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
-        _engines[url] = engine
-    return engine
-
-
-def dispose_engines() -> None:
-    for engine in _engines.values():
-        engine.dispose()
-    _engines.clear()
 
 
 def create_schema(engine: Engine | sa.Connection) -> None:
     SQLModel.metadata.create_all(engine)
-
-
-def has_schema(engine: Engine) -> bool:
-    return sa.inspect(engine).has_table("tasks")
 
 
 @contextmanager

@@ -5,14 +5,15 @@ Money is integer fen, datetimes are UTC (see ``UTCDateTime``), dates are local c
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
 
 
 # Partial indexes: name -> predicate. SQLite and PostgreSQL both write it as CREATE INDEX … WHERE.
@@ -24,25 +25,6 @@ def _create_partial_index(element: CreateIndex, compiler: Any, **kw: Any) -> str
     ddl = compiler.visit_create_index(element, **kw)
     predicate = PARTIAL_INDEXES.get(element.element.name)
     return f"{ddl} WHERE {predicate}" if predicate and " WHERE " not in ddl else ddl
-
-
-class UTCDateTime(TypeDecorator):
-    """Stores aware datetimes as naive UTC and hands them back aware, on every dialect."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given; duban stores aware datetimes only")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc)
 
 
 def _utc_column(*, nullable: bool = False, index: bool = False) -> sa.Column:

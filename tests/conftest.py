@@ -77,7 +77,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
-        from storage.db import dispose_engines
+        from storage.engines import dispose_engines
 
         dispose_engines()
         with admin.connect() as conn:

@@ -108,6 +108,22 @@ def test_help_leaves_engine_and_rich_unloaded() -> None:
     assert "LOADED=\n" in proc.stdout
 
 
+@pytest.mark.parametrize("argv", [["task", "list", "--limit", "20"], ["summary", "--json"]], ids=" ".join)
+def test_reading_commands_answer_without_the_orm_or_a_state_machine(tmp_path, argv: list[str]) -> None:
+    """Listing and summing are what people run most: they load SQLAlchemy Core, nothing heavier."""
+    db = tmp_path / "ledger.db"
+    assert _run("-m", "cli", "--db", str(db), "demo").returncode == 0
+    proc = _run("-X", "importtime", "-m", "cli", "--db", str(db), *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert "14" in proc.stdout  # answered from the demo ledger, not refused early
+    imported = _imported(proc.stderr)
+    assert "sqlalchemy.sql" in imported
+    heavy = sorted(name for name in imported
+                   if name.split(".")[0] in {"sqlmodel", "pydantic", "transitions", "alembic"}
+                   or name in {"sqlalchemy.orm", "storage.models", "storage.db", "engine.api"})
+    assert heavy == []
+
+
 def test_version() -> None:
     from engine import __version__
 

@@ -24,7 +24,7 @@ from engine.api import Duban
 from engine.clock import FixedClock
 from engine.config import Settings
 from engine.errors import DubanError
-from storage import db as storage_db
+from storage import engines as storage_engines
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
 
@@ -93,7 +93,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.refused = 0
 
     def teardown(self) -> None:
-        engine = storage_db._engines.pop(self.url, None)
+        engine = storage_engines._engines.pop(self.url, None)
         if engine is not None:
             engine.dispose()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -16,11 +16,13 @@ from sqlmodel import SQLModel
 
 from cli.main import cli
 from engine import team, trail
-from engine.api import Duban, SchemaVersionMismatch
+from engine.api import Duban
+from engine.errors import SchemaVersionMismatch
 from engine.clock import FixedClock
 from engine.config import Settings
 from storage import migrations
-from storage.db import GENESIS_HASH, get_engine, transaction
+from storage.db import GENESIS_HASH, transaction
+from storage.engines import get_engine
 
 NOW = datetime(2025, 7, 4, 1, 0, tzinfo=timezone.utc)
 ENV = {"DUBAN_NOW": "2025-07-04T09:00:00"}

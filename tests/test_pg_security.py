@@ -61,7 +61,7 @@ class Team:
 def crew(app: Duban, db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Team]:
     crew = Team(app, db_url, clock, tmp_path)
     yield crew
-    from storage.db import dispose_engines
+    from storage.engines import dispose_engines
 
     dispose_engines()
     with app.engine.connect() as conn:

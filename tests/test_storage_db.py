@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from engine.api import Duban
 from engine.clock import FixedClock
-from storage.db import resolve_url, sqlite_path
+from storage.engines import resolve_url, sqlite_path
 from storage.models import Task, TrailRecord, UTCDateTime
 
 
@@ -104,3 +104,32 @@ def test_one_pending_look_back_per_task_and_day_but_done_ones_may_share_it(app, 
     with pytest.raises(IntegrityError):
         with app.engine.begin() as conn:
             conn.execute(sa.insert(Lookback), [dict(row, status="pending")])
+
+
+def test_readers_are_not_held_up_by_a_writer_and_see_only_committed_data(app: Duban, task_id: int) -> None:
+    """task list and summary read a snapshot: on SQLite too they neither wait for nor see an open write."""
+    import threading
+
+    from engine.ledger import Ledger
+
+    reader = Ledger(app.url, clock=app.clock, settings=app.settings, workflow_dirs=app.registry.extra_dirs)
+    seen: list[str] = []
+    with app.engine.connect() as writer:
+        writer.begin()  # on SQLite: BEGIN IMMEDIATE, the write lock
+        writer.execute(sa.update(Task.__table__).where(Task.__table__.c.id == task_id).values(title="uncommitted"))
+        worker = threading.Thread(target=lambda: seen.extend(t.title for t in reader.list_tasks()))
+        worker.start()
+        worker.join(timeout=10)
+        finished = not worker.is_alive()
+        writer.rollback()
+    worker.join()
+    assert finished, "list_tasks waited for the writer's lock"
+    assert seen == ["采购程序不规范"]
+
+
+def test_a_read_inside_a_batch_sees_the_batch_s_own_writes(app: Duban) -> None:
+    with app.batch():
+        app.add_task("sup", "新任务", problem="A1.1", leader="主任", unit="办公室", due="2025-08-31")
+        assert [t.title for t in app.list_tasks()] == ["新任务"]
+        assert app.summary()["total"] == 1
+    assert app.summary()["total"] == 1

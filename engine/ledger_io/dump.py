@@ -14,7 +14,8 @@ from sqlmodel import SQLModel
 
 from engine.errors import InvalidInput, PermissionDenied
 from storage import migrations
-from storage.db import create_schema, has_schema
+from storage.db import create_schema
+from storage.engines import has_schema
 from storage.models import Campaign, Evidence, Task, TrailRecord, User, UTCDateTime
 
 if TYPE_CHECKING:

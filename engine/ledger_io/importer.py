@@ -315,7 +315,7 @@ def import_ledger(
 
         if dump.is_dump(doc):
             return dump.restore(app, actor, doc, file=path.name, sha256=sha, dry_run=dry_run)
-    from engine.api import DEFAULT_WORKFLOW
+    from engine.ledger import DEFAULT_WORKFLOW
 
     wf_name = workflow or DEFAULT_WORKFLOW
     app.registry.get(wf_name)

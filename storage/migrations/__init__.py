@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from storage.engines import READ_ONLY
+
 REVISIONS: tuple[str, ...] = ("0001", "0002")
 HEAD = REVISIONS[-1]
 FIRST_RELEASE = REVISIONS[0]
@@ -55,6 +57,7 @@ def current_revision(conn: Connection) -> str | None:
 def status(engine: Engine) -> SchemaStatus:
     """One query on an up-to-date ledger: it runs on every command's first transaction."""
     with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})  # no write lock on SQLite: a reader may come first
         try:
             rows = [r[0] for r in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))]
         except sa.exc.DBAPIError:  # no version table: a first-release ledger, or none at all

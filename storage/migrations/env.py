@@ -25,7 +25,7 @@ connection = config.attributes.get("connection")
 if connection is None:  # run from the alembic command line: `alembic -x url=… upgrade head`
     import sqlalchemy as sa
 
-    from storage.db import resolve_url
+    from storage.engines import resolve_url
 
     url = context.get_x_argument(as_dictionary=True).get("url")
     engine = sa.create_engine(resolve_url(url))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel's string type)
 from alembic import op
 
-import storage.models  # noqa: F401  (and duban's UTCDateTime)
+import storage.models  # noqa: F401  (loads storage.types too, for duban's UTCDateTime)
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

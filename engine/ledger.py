@@ -1,0 +1,239 @@
+"""Reading the ledger: the listings and figures people ask for most, on SQLAlchemy Core alone.
+
+``Duban`` (engine/api.py) extends ``Ledger`` with every write. A command that only reads opens a
+``Ledger``, so it answers without importing SQLModel or the ORM and without building a state
+machine: on a 100,000-task ledger the imports, not the query, were most of ``task list``'s time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine import reminder_policy
+from engine.calendar import WorkCalendar
+from engine.clock import Clock, clock_from_env, local_today
+from engine.config import Settings, load_settings
+from engine.errors import DubanError, InvalidInput, NotFound, NotInitialised, SchemaVersionMismatch
+from engine.registry import WorkflowRegistry, registry_for
+from engine.views import TaskView, fen_to_yuan
+from storage import migrations
+from storage.engines import get_engine, has_schema, read_transaction, resolve_url
+from storage.tables import campaigns, outcomes, problems, tasks
+from workflows import Workflow
+
+DEFAULT_WORKFLOW = "rectification"
+
+
+class Ledger:
+    """A ledger opened for reading: tasks, figures, workflows, the clock and the calendar."""
+
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        workflow_dirs: Iterable[Path] = (),
+        lang: str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self.url = resolve_url(db)
+        self.clock = clock if clock is not None else clock_from_env(self.settings.timezone)
+        self.registry: WorkflowRegistry = registry_for([*self.settings.workflow_dirs, *workflow_dirs])
+        self.calendar = WorkCalendar(self.settings.extra_holidays, self.settings.extra_workdays)
+        self.lang = lang or self.settings.lang
+        self._ready = False
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def engine(self) -> sa.Engine:
+        return get_engine(self.url)
+
+    def today(self) -> date:
+        return local_today(self.clock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def is_initialised(self) -> bool:
+        return has_schema(self.engine)
+
+    def workflow(self, name: str) -> Workflow:
+        return self.registry.get(name)
+
+    def workflow_names(self) -> list[str]:
+        return self.registry.names()
+
+    def state_label(self, workflow: str, state: str) -> str:
+        try:
+            return self.registry.get(workflow).states[state].label.text(self.lang)
+        except (KeyError, DubanError):
+            return state
+
+    def _ensure_schema(self) -> None:
+        """Refuses a ledger whose schema is older or newer than this duban's (one query, first use only)."""
+        if self._ready:
+            return
+        schema = migrations.status(self.engine)
+        if schema.current is None:
+            raise NotInitialised(self.url)
+        if not schema.up_to_date:
+            raise SchemaVersionMismatch(self.url, schema.current, schema.head, newer=schema.newer)
+        self._ready = True
+
+    def _batch_connection(self) -> sa.Connection | None:
+        """The connection of a batch in progress, if the subclass runs one (``Duban.batch``)."""
+        return None
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A read-only transaction (inside a batch: the batch's own, so it sees the batch's writes)."""
+        outer = self._batch_connection()
+        if outer is not None:
+            yield outer
+            return
+        self._ensure_schema()
+        with read_transaction(self.engine) as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ tasks
+    def list_tasks(
+        self,
+        *,
+        states: Sequence[str] = (),
+        unit: str | None = None,
+        overdue: bool = False,
+        due_before: date | None = None,
+        flagged: bool | None = None,
+        campaign: str | None = None,
+        limit: int | None = None,
+    ) -> list[TaskView]:
+        """Tasks, earliest deadline first; each filter narrows the list."""
+        if limit is not None and limit < 1:
+            raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+        if states:
+            known = {st for name in self.registry.names() for st in self.registry.get(name).states}
+            for st in states:
+                if st not in known:
+                    raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
+        today = self.today()
+        stmt = (
+            sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
+            .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
+            .join(problems, problems.c.id == tasks.c.problem_id)
+            .order_by(tasks.c.due, tasks.c.id)
+        )
+        if states:
+            stmt = stmt.where(tasks.c.state.in_(list(states)))
+        if unit:
+            stmt = stmt.where(tasks.c.unit == unit)
+        if overdue:
+            stmt = stmt.where(self.overdue_clause(today))
+        if due_before:
+            stmt = stmt.where(tasks.c.due < due_before)
+        if flagged is not None:
+            stmt = stmt.where(tasks.c.flagged == flagged)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.reading() as conn:
+            if campaign:
+                stmt = stmt.where(tasks.c.campaign_id == self.campaign_id(conn, campaign))
+            return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
+
+    def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
+        """Figures computed from the ledger now, never stored: one pass over the tasks."""
+        today = self.today()
+        with self.reading() as conn:
+            scope = [tasks.c.campaign_id == self.campaign_id(conn, campaign)] if campaign else []
+            late = sa.case((self.overdue_clause(today), 1), else_=0)
+            flagged = sa.case((tasks.c.flagged.is_(True), 1), else_=0)
+            rows = conn.execute(
+                sa.select(tasks.c.workflow, tasks.c.state, sa.func.count(), sa.func.sum(late), sa.func.sum(flagged))
+                .where(*scope).group_by(tasks.c.workflow, tasks.c.state)
+            ).all()
+            funds_stmt = sa.select(sa.func.coalesce(sa.func.sum(outcomes.c.amount_fen), 0)).where(outcomes.c.kind == "funds")
+            if scope:
+                funds_stmt = funds_stmt.join(tasks, tasks.c.id == outcomes.c.task_id).where(*scope)
+            funds = conn.execute(funds_stmt).scalar_one()
+        states: dict[str, int] = {}
+        for name in sorted({wf for wf, *_ in rows}) or [DEFAULT_WORKFLOW]:
+            for st in self.registry.get(name).states:
+                states.setdefault(st, 0)
+        total = open_count = overdue = flagged_count = 0
+        for wf, st, n, n_late, n_flagged in rows:
+            states[st] = states.get(st, 0) + n
+            total += n
+            overdue += int(n_late or 0)
+            flagged_count += int(n_flagged or 0)
+            if st in self.registry.get(wf).open_states():
+                open_count += n
+        return {
+            "as_of": today.isoformat(),
+            "campaign": campaign,
+            "total": total,
+            "states": states,
+            "open": open_count,
+            "overdue": overdue,
+            "flagged": flagged_count,
+            "funds_recovered": str(fen_to_yuan(funds)),
+        }
+
+    # ------------------------------------------------------------------ shared with the writers
+    def campaign_id(self, conn: sa.Connection, name: str | None) -> int:
+        """The campaign called ``name``; with no name, the only campaign there is."""
+        if name:
+            found = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
+            if found is None:
+                names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
+                raise NotFound("campaign", name, f"known: {', '.join(names) or 'none (add one with duban campaign add)'}")
+            return found
+        ids = conn.execute(sa.select(campaigns.c.id).order_by(campaigns.c.id).limit(2)).scalars().all()
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
+        names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
+        raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign ({', '.join(names)})")
+
+    def open_clause(self) -> sa.ColumnElement[bool]:
+        clauses = []
+        for name in self.registry.names():
+            open_states = self.registry.get(name).open_states()
+            clauses.append(sa.and_(tasks.c.workflow == name, tasks.c.state.in_(open_states)))
+        return sa.or_(*clauses)
+
+    def overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
+        """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""
+        clauses = []
+        for name in self.registry.names():
+            wf = self.registry.get(name)
+            by_target = [st for st in reminder_policy.states_watching_followup(wf) if st in wf.open_states()]
+            by_due = [st for st in wf.open_states() if st not in by_target]
+            if by_due:
+                clauses.append(sa.and_(tasks.c.workflow == name, tasks.c.state.in_(by_due), tasks.c.due < today))
+            if by_target:
+                clauses.append(sa.and_(tasks.c.workflow == name, tasks.c.state.in_(by_target),
+                                       sa.func.coalesce(tasks.c.followup_target, tasks.c.due) < today))
+        return sa.or_(*clauses) if clauses else sa.false()
+
+    def task_view(self, t: Any, campaign: str, problem: str, today: date | None = None) -> TaskView:
+        """What a reader sees of a task row (a Core row or a model), with its lateness and light."""
+        today = today or self.today()
+        wf = self.registry.get(t.workflow)
+        state = wf.states.get(t.state)
+        is_open = bool(state and state.open)
+        in_force = reminder_policy.deadline_in_force(wf, t.state, t.due, t.followup_target)
+        late = (today - in_force).days if is_open and in_force < today else 0
+        return TaskView(
+            id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
+            state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
+            days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
+            workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
+            followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
+        )

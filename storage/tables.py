@@ -1,0 +1,69 @@
+"""The columns that reading the ledger needs, as SQLAlchemy Core table clauses.
+
+``task list`` and ``summary`` are the commands people run most, and a read needs neither
+SQLModel nor the ORM: building the 13 model classes costs more than answering the query. These
+clauses name only columns the models declare (``tests/test_storage_tables.py`` compares them),
+with the same types, so values come back as the models would give them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from storage.types import UTCDateTime
+
+tasks = sa.table(
+    "tasks",
+    sa.column("id", sa.Integer),
+    sa.column("campaign_id", sa.Integer),
+    sa.column("problem_id", sa.Integer),
+    sa.column("code", sa.String),
+    sa.column("title", sa.String),
+    sa.column("leader", sa.String),
+    sa.column("unit", sa.String),
+    sa.column("person", sa.String),
+    sa.column("due", sa.Date),
+    sa.column("workflow", sa.String),
+    sa.column("state", sa.String),
+    sa.column("flagged", sa.Boolean),
+    sa.column("followup_plan", sa.String),
+    sa.column("followup_target", sa.Date),
+    sa.column("version", sa.Integer),
+)
+
+campaigns = sa.table(
+    "campaigns",
+    sa.column("id", sa.Integer),
+    sa.column("name", sa.String),
+)
+
+problems = sa.table(
+    "problems",
+    sa.column("id", sa.Integer),
+    sa.column("campaign_id", sa.Integer),
+    sa.column("code", sa.String),
+)
+
+outcomes = sa.table(
+    "outcomes",
+    sa.column("task_id", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("amount_fen", sa.BigInteger),
+)
+
+trail = sa.table(
+    "trail",
+    sa.column("task_id", sa.Integer),
+    sa.column("from_state", sa.String),
+    sa.column("to_state", sa.String),
+    sa.column("at", UTCDateTime),
+)
+
+lookbacks = sa.table(
+    "lookbacks",
+    sa.column("task_id", sa.Integer),
+    sa.column("due", sa.Date),
+    sa.column("status", sa.String),
+)
+
+ALL = (tasks, campaigns, problems, outcomes, trail, lookbacks)
