@@ -14,7 +14,7 @@ from cli.main import cli
 from engine.api import Duban
 from engine.errors import InvalidInput
 from engine.ledger_io.dump import _tables
-from engine.ledger_io.exporter import export, ics_bytes
+from engine.ledger_io.exporter import LIGHT_FILLS, LIGHT_TEXT, export, ics_bytes
 from engine.ledger_io.importer import import_ledger
 from ledger_files import write_xlsx
 
@@ -38,6 +38,29 @@ def _all_rows(app: Duban) -> dict[str, list[dict]]:
             rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings()
             out[table.name] = [dict(r) for r in rows]
     return out
+
+
+# The 预警 cell as offices read it: the word, on a red / yellow / green fill.
+RED, YELLOW, GREEN = ("红灯", "FFFF7C80"), ("黄灯", "FFFFE699"), ("绿灯", "FFA9D08E")
+NO_LIGHT = (None, None)
+
+
+def _lights(ws) -> dict[str, tuple[str | None, str | None]]:  # type: ignore[no-untyped-def]
+    """序号 → (预警 text, its fill) of every task row of an exported campaign sheet."""
+    light_col = 14
+    assert ws.cell(2, light_col).value == "预警"
+    out = {}
+    for r in range(3, ws.max_row + 1):
+        cell = ws.cell(r, light_col)
+        fill = cell.fill.fgColor.rgb if cell.fill.fill_type == "solid" else None
+        out[ws.cell(r, 1).value] = (cell.value, fill)
+    return out
+
+
+def _expected_lights(app: Duban) -> dict[str, tuple[str | None, str | None]]:
+    """What the ledger's own task views say, through the exporter's labels and fills."""
+    return {t.code: (LIGHT_TEXT[t.light], LIGHT_FILLS[t.light]) if t.light else (None, None)
+            for t in app.list_tasks()}
 
 
 def _fresh(tmp_path: Path, name: str, clock) -> Duban:
@@ -109,7 +132,11 @@ def test_xlsx_export_has_the_office_layout_and_reimports(app: Duban, tmp_path: P
     assert status["1"].value == "已完成" and status["1"].fill.fgColor.rgb == "FFE2EFDA"
     assert status["3"].fill.fgColor.rgb == "FFFFF2CC"
     assert ws.cell(3, 7).alignment.wrap_text
-    assert ws.cell(5, 14).value in ("红灯", "黄灯", "绿灯")
+    # 预警 on 2025-07-04: the open items (2 phased, due 11-30; 3 in progress and 4 assigned, due 09-30)
+    # are weeks from their deadlines, so green; 1 (completed) and 5 (struck off) are closed: no light.
+    assert _lights(ws) == _expected_lights(app) == {"1": NO_LIGHT, "2": GREEN, "3": GREEN, "4": GREEN,
+                                                    "5": NO_LIGHT}
+    assert ws.cell(5, 1).value == "3" and ws.cell(5, 14).value == "绿灯"
     # the export reads back: unchanged here, the same tasks in a fresh ledger
     again = import_ledger(app, "sup", out)
     assert again.added == [] and again.changed == [] and again.unchanged == 5
@@ -118,6 +145,27 @@ def test_xlsx_export_has_the_office_layout_and_reimports(app: Duban, tmp_path: P
     import_ledger(other, "root", out)
     got = {(t.code, t.title, t.state, t.unit, t.due) for t in other.list_tasks()}
     assert got == {(t.code, t.title, t.state, t.unit, t.due) for t in app.list_tasks()}
+
+
+def test_xlsx_light_column_turns_yellow_near_a_deadline_and_red_past_it(app: Duban, tmp_path: Path,
+                                                                       clock) -> None:
+    import openpyxl
+
+    _busy_ledger(app, tmp_path)
+    # Thu 2025-11-27: items 3 and 4 (due 2025-09-30) are overdue and still open: red. Item 2 is
+    # phased without a follow-up target, so it watches its deadline, Sun 2025-11-30: one working day
+    # (Fri 11-28) away, within the workflow's yellow_within = 5wd: yellow. Closed items: no light.
+    clock.set("2025-11-27T09:00:00")
+    out = tmp_path / "late.xlsx"
+    export(app, "xlsx", out)
+    ws = openpyxl.load_workbook(out)["C2025"]
+    assert _lights(ws) == _expected_lights(app) == {"1": NO_LIGHT, "2": YELLOW, "3": RED, "4": RED,
+                                                    "5": NO_LIGHT}
+    # the light follows the deadline in force: moved past today, the item is green again
+    three = next(t for t in app.list_tasks() if t.code == "3")
+    app.extend("sup", three.id, "2026-03-31", "延期")
+    export(app, "xlsx", out)
+    assert _lights(openpyxl.load_workbook(out)["C2025"])["3"] == GREEN
 
 
 def test_csv_export_reimports_unchanged(app: Duban, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -196,9 +197,8 @@ def test_a_send_interrupted_after_its_lease_is_sent_again_only_after_the_lease_r
 
 
 def test_concurrent_sweeps_send_each_reminder_exactly_once(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
-    for n in range(6):
-        app.add_task("sup", f"事项{n}", problem="A1.1", leader="办公室主任", unit="办公室" if n % 2 else "财务科",
-                     due="2025-07-04")
+    ids = [app.add_task("sup", f"事项{n}", problem="A1.1", leader="办公室主任", unit="办公室" if n % 2 else "财务科",
+                        due="2025-07-04").task.id for n in range(6)]
     delivered: list[str] = []
     lock = threading.Lock()
 
@@ -213,23 +213,34 @@ def test_concurrent_sweeps_send_each_reminder_exactly_once(app: Duban, clock: Fi
                 delivered.append(msg.key)
 
     errors: list[BaseException] = []
+    swept: list[reminders.SweepResult] = []
     start = threading.Barrier(4)
 
     def one_sweep() -> None:
-        other = Duban(app.url, clock=FixedClock("2025-07-04T09:00:00"), settings=Settings(),
-                      workflow_dirs=[TEST_WORKFLOWS], blob_root=tmp_path / "evidence")
         try:
-            start.wait()
-            reminders.sweep(other, channels=Channels([Counting()]))
+            other = Duban(app.url, clock=FixedClock("2025-07-04T09:00:00"), settings=Settings(),
+                          workflow_dirs=[TEST_WORKFLOWS], blob_root=tmp_path / "evidence")
+            start.wait(timeout=30)
+            result = reminders.sweep(other, channels=Channels([Counting()]))
+            with lock:
+                swept.append(result)
         except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+            start.abort()  # the others stop waiting for this one (BrokenBarrierError, also reported)
+            with lock:
+                errors.append(exc)
 
-    threads = [threading.Thread(target=one_sweep) for _ in range(4)]
+    # Daemons: a sweep that hangs fails the test below instead of keeping pytest from exiting.
+    threads = [threading.Thread(target=one_sweep, name=f"sweep-{n}", daemon=True) for n in range(4)]
     for th in threads:
         th.start()
+    deadline = time.monotonic() + 60
     for th in threads:
-        th.join(60)
-    assert not errors
+        th.join(max(0.0, deadline - time.monotonic()))
+    assert [th.name for th in threads if th.is_alive()] == [], "sweeps still running after 60 s"
+    assert errors == []
+    assert len(swept) == 4  # every sweep ran to its end
+    # each sweep reports what it sent itself: together, each task's reminder once
+    assert sorted((r.task_id, r.status) for res in swept for r in res.reminders) == [(t, "sent") for t in ids]
     assert len(delivered) == 6 and len(set(delivered)) == 6  # one on_day reminder per task, once
     with app.transaction() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Reminder)).scalar_one() == 6
@@ -242,12 +253,37 @@ def test_the_sweep_reads_only_tasks_with_something_due(app: Duban, clock: FixedC
     app.add_task("sup", "今日到期", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-04")
     result = sweep_on(app, clock, "2025-07-04")
     assert result.tasks_due == 1 and rules_of(result) == [("on_day", "office")]
-    if app.engine.dialect.name == "sqlite":
-        with app.engine.connect() as conn:
-            stmt = reminders.due_tasks_query(date(2025, 7, 4))  # the sweep's own query
-            sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+    with app.engine.connect() as conn:
+        stmt = reminders.due_tasks_query(date(2025, 7, 4))  # the sweep's own query
+        sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "sqlite":
             plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-        assert "ix_tasks_next_remind_on" in plan and "SCAN tasks" not in plan
+            assert "ix_tasks_next_remind_on" in plan and "SCAN tasks" not in plan
+        else:
+            # through the index on next_remind_on, with the sweep's condition as its index condition
+            cond = "(next_remind_on <= '2025-07-04'::date)"
+            assert _pg_index_conditions(conn, sql) == {"ix_tasks_next_remind_on": cond}
+
+
+def _pg_index_conditions(conn: sa.Connection, sql: str) -> dict[str, str]:
+    """Index name → index condition of every index the PostgreSQL planner reads ``sql`` through.
+
+    31 rows are too few for the planner to prefer an index on its own, so sequential scans are
+    priced out for this one transaction: the plan then shows whether an index can serve the query
+    at all. Without a usable index PostgreSQL still scans the table (at a prohibitive cost), and
+    the seq scan is refused below."""
+    with conn.begin():
+        conn.exec_driver_sql("ANALYZE tasks")
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        [[doc]] = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").all()
+    nodes, found = [doc[0]["Plan"]], {}
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", ()))
+        assert node["Node Type"] != "Seq Scan", f"the sweep's query scans {node.get('Relation Name')}: {doc}"
+        if "Index Name" in node:
+            found[node["Index Name"]] = node.get("Index Cond")
+    return found
 
 
 def test_the_traffic_light_follows_the_watched_date(app: Duban, clock: FixedClock, task_id: int) -> None:
