@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.db import (GENESIS_HASH, ChainHead, advance_trail_head, insert_columns, insert_in_order,
+from storage.db import (GENESIS_HASH, ChainHead, advance_trail_head, insert_columns,
                         lock_trail_head)
 from storage.models import Task, TrailHead, TrailRecord
 
@@ -120,52 +120,6 @@ def append(
 _INSERT_RECORD = TrailRecord.__table__.insert()
 
 
-def _json_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, int):
-        return str(value)
-    return _encode_str(value)
-
-
-def _content(v: Mapping[str, Any]) -> str:
-    """``record_hash``'s canonical JSON, spelled out (keys already in sorted order) for bulk loads;
-    tests/test_import_ledger.py checks that the two agree."""
-    return (f'{{"actor":{_encode_str(v["actor"])},"at":{_encode_str(v["at"].isoformat(timespec="microseconds"))},'
-            f'"event":{_encode_str(v["event"])},"from":{_json_value(v["from_state"])},'
-            f'"inputs":{_encode_str(v["inputs"])},"note":{_json_value(v["note"])},'
-            f'"task_id":{_json_value(v["task_id"])},"to":{_json_value(v["to_state"])},'
-            f'"version":{_json_value(v["version"])}}}')
-
-
-def append_many(session: Session, records: list[dict[str, Any]]) -> list[int]:
-    """Appends many links in one statement (bulk loads); each dict takes ``append``'s keywords.
-
-    The chain is computed in Python, the rows go in with one multi-row INSERT whose ids follow the
-    list's order, and the head moves once. Returns the new ids in order.
-    """
-    if not records:
-        return []
-    head = lock_trail_head(session)
-    prev = head.last_hash
-    rows = []
-    for rec in records:
-        inputs_json = canonical_json({k: v for k, v in (rec.get("inputs") or {}).items() if v is not None})
-        at = rec["at"].astimezone(timezone.utc)
-        values = dict(task_id=rec["task_id"], event=rec["event"], from_state=rec["from_state"],
-                      to_state=rec["to_state"], version=rec["version"], actor=rec["actor"], at=at,
-                      note=rec.get("note"), inputs=inputs_json)
-        digest = hashlib.sha256((prev + _content(values)).encode("utf-8")).hexdigest()
-        rows.append(dict(values, prev_hash=prev, hash=digest))
-        prev = digest
-    ids = insert_in_order(session.connection(), TrailRecord.__table__, rows)
-    # verify() walks the chain in id order, so the ids must ascend in the order the hashes chain.
-    if any(b <= a for a, b in zip(ids, ids[1:])) or ids[0] <= head.last_id:
-        raise RuntimeError("the database assigned trail ids out of order; nothing was written")
-    advance_trail_head(session, ChainHead(ids[-1], prev, head.count + len(rows)))
-    return ids
-
-
 def append_columns(
     session: Session,
     *,
@@ -179,7 +133,7 @@ def append_columns(
     note: list[str | None],
     inputs: list[str],
 ) -> list[int]:
-    """``append_many`` for many links by one actor at one time, given column by column (bulk loads).
+    """``append`` for many links by one actor at one time, given column by column (bulk loads).
 
     ``inputs`` holds each record's inputs already as ``canonical_json`` text. The hashes are those
     ``record_hash`` gives (tests/test_import_ledger.py checks it); the head moves once. Returns the new

@@ -82,56 +82,16 @@ def advance_trail_head(session: Session, head: ChainHead) -> None:
     )
 
 
-def insert_in_order(conn: sa.Connection, table: sa.Table, rows: list[dict]) -> list[int]:
-    """Bulk-inserts ``rows`` and returns their new ids, ascending in the order of ``rows``.
-
-    SQLite: the caller holds the write lock (BEGIN IMMEDIATE), so the ids are the next ones after the
-    largest, given explicitly, and the rows go in with one executemany (RETURNING would force one
-    statement per row there).
-    """
-    if not rows:
-        return []
-    pk = table.c.id
-    if conn.dialect.name == "sqlite":
-        start = (conn.execute(sa.select(sa.func.max(pk))).scalar() or 0) + 1
-        ids = list(range(start, start + len(rows)))
-        names = [k for k in rows[0] if k != "id"]
-        # Column by column through the types' own converters (so values are stored exactly as
-        # SQLAlchemy stores them), each run once per distinct value: bulk rows repeat dates and times.
-        columns: list[list[object]] = [ids]
-        for k in names:
-            values = [row[k] for row in rows]
-            proc = table.c[k].type._cached_bind_processor(conn.dialect)
-            if proc is not None:
-                memo = {v: proc(v) for v in set(values) if v is not None}
-                values = [memo.get(v) if v is not None else None for v in values]
-            columns.append(values)
-        if len(rows) > 10_000:
-            # Index pages of a big insert fit in memory instead of being spilled and re-read.
-            conn.exec_driver_sql("PRAGMA cache_size=-131072")
-        q = conn.dialect.identifier_preparer
-        sql = (f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(k) for k in ['id', *names])}) "
-               f"VALUES ({', '.join('?' * (len(names) + 1))})")
-        conn.exec_driver_sql(sql, list(zip(*columns)))
-        return ids
-    # PostgreSQL: ids drawn from the table's sequence up front, then one pipelined executemany
-    # (a multi-row INSERT … RETURNING is re-parsed by the driver for every page of rows).
-    seq = sa.func.pg_get_serial_sequence(table.name, pk.name)
-    ids = sorted(conn.execute(sa.select(sa.func.nextval(seq)).select_from(
-        sa.func.generate_series(1, len(rows)))).scalars())
-    conn.execute(table.insert(), [dict(row, id=i) for row, i in zip(rows, ids)])
-    return ids
-
-
 def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mapping[str, Sequence[object]],
                    same: Mapping[str, object] | None = None) -> list[int]:
-    """``insert_in_order`` for ``n`` rows given column by column: ``columns`` maps a column to its
-    ``n`` values, ``same`` maps a column to the one value every row has. Returns the new ids,
-    ascending in row order.
+    """Inserts ``n`` rows given column by column: ``columns`` maps a column to its ``n`` values,
+    ``same`` maps a column to the one value every row has. Returns the new ids, ascending in row order.
 
     Values go through the columns' types exactly as SQLAlchemy binds them, each distinct value once.
-    SQLite: one executemany under the caller's write lock. PostgreSQL: ids drawn from the table's
-    sequence up front, then one COPY (psycopg 3).
+    SQLite: one executemany under the caller's write lock; a load at least as big as the table it
+    goes into rebuilds the table's indexes once afterwards instead of updating them row by row.
+    PostgreSQL: ids drawn from the table's sequence up front, then one COPY (psycopg 3); its indexes
+    stay (dropping one would lock every reader of a shared ledger out until the load commits).
     """
     if n <= 0:
         return []
@@ -191,9 +151,16 @@ def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mappin
         target = f"{q.format_table(table)} ({', '.join(q.quote(k) for k in ['id', *names])})"
         # Straight to the driver, the rows made one at a time as it binds them (no list of n tuples).
         sql = f"INSERT INTO {target} VALUES ({', '.join(placeholders)})"
+        # Inside the caller's transaction: if anything fails, the rollback brings the indexes back
+        # with everything else, and readers (WAL) keep seeing the indexed table until the commit.
+        rebuilt = _sqlite_indexes(conn, table) if n >= BULK_REINDEX_ROWS and n >= start - 1 else []
         cursor = conn.connection.driver_connection.cursor()
         try:
+            for name, _ in rebuilt:
+                cursor.execute(f"DROP INDEX {q.quote(name)}")
             cursor.executemany(sql, zip(*cols))
+            for _, create in rebuilt:
+                cursor.execute(create)
         except dialect.loaded_dbapi.Error as exc:  # raised as SQLAlchemy would raise it
             raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error) from exc
         finally:
@@ -210,6 +177,17 @@ def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mappin
     except dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error) from exc
     return ids
+
+
+BULK_REINDEX_ROWS = 10_000
+
+
+def _sqlite_indexes(conn: sa.Connection, table: sa.Table) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the table's own indexes; those of UNIQUE constraints have none
+    and stay, so uniqueness is still checked row by row."""
+    return [tuple(r) for r in conn.exec_driver_sql(  # type: ignore[misc]
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
+        "ORDER BY name", (table.name,))]
 
 
 def _sqlite_literal(value: object) -> str | None:

@@ -15,7 +15,7 @@ from engine.api import Duban
 from engine.ledger_io import importer
 from engine.ledger_io.importer import ImportRefused, ImportResult, Row, import_ledger
 from ledger_files import write_csv
-from storage.db import insert_columns, insert_in_order
+from storage.db import BULK_REINDEX_ROWS, insert_columns
 from storage.models import ProgressNote, TrailHead, TrailRecord
 
 ODD = ["引号\"", "反斜杠\\", "tab\t", "换行\n", "控制\x01", "emoji 🙂", "\u2028", "o'brien", "", " 空格 "]
@@ -79,7 +79,7 @@ def test_append_columns_refuses_bool_task_ids(app: Duban) -> None:
                              to_state=[None], version=[1], note=[None], inputs=["{}"])
 
 
-def test_insert_columns_stores_what_insert_in_order_stores(app: Duban) -> None:
+def test_insert_columns_stores_what_sqlalchemy_stores(app: Duban) -> None:
     (task_id,) = [t.id for t in app.list_tasks()] or [None]
     if task_id is None:
         task_id = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="甲", unit="办公室",
@@ -89,8 +89,8 @@ def test_insert_columns_stores_what_insert_in_order_stores(app: Duban) -> None:
     with app.transaction() as s:
         conn = s.connection()
         table = ProgressNote.__table__
-        a = insert_in_order(conn, table, [dict(task_id=task_id, on=date(2025, 7, 4), text=t, author="o'brien",
-                                               created_at=now) for t in texts])
+        a = [conn.execute(table.insert().values(task_id=task_id, on=date(2025, 7, 4), text=t, author="o'brien",
+                                                created_at=now)).inserted_primary_key[0] for t in texts]
         b = insert_columns(conn, table, len(texts), {"task_id": [task_id] * len(texts), "text": texts},
                            {"on": date(2025, 7, 4), "author": "o'brien", "created_at": now})
         c = insert_columns(conn, table, len(texts), {"task_id": [task_id] * len(texts), "text": texts,
@@ -163,3 +163,40 @@ def test_insert_columns_with_columns_of_nulls_only(app: Duban) -> None:
         assert [tuple(r) for r in got] == [(None, task_id, None, "{}", "p1", "h1", "x", None, 3, "o'brien"),
                                           (None, task_id, None, "{\"a\":1}", "p2", "h2", "x", None, 3, "o'brien")]
         s.rollback()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL keeps its indexes during a load
+def test_a_big_load_rebuilds_the_indexes_it_dropped_and_a_failed_one_keeps_them(app: Duban) -> None:
+    """SQLite: a load at least as big as its table drops the table's indexes and rebuilds them; they
+    must all be back (same definitions) after it, and after a load that fails half-way."""
+    task_id = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="甲", unit="办公室",
+                           due="2025-09-30").task.id
+    n = BULK_REINDEX_ROWS
+    table = ProgressNote.__table__
+
+    def indexes() -> list[tuple]:
+        with app.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                                        "AND tbl_name = 'progress_notes' ORDER BY name").all()
+
+    before = indexes()
+    assert any(sql for _, sql in before)  # there is an index to drop and rebuild
+    now = app.now()
+    with app.transaction() as s:
+        ids = insert_columns(s.connection(), table, n, {"text": [f"n{i}" for i in range(n)]},
+                             {"task_id": task_id, "on": date(2025, 7, 4), "author": "o", "created_at": now})
+    assert indexes() == before
+    with app.engine.connect() as conn:
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM progress_notes WHERE task_id = ?", (task_id,)))
+        assert "ix_progress_notes_task_id" in plan
+        assert conn.exec_driver_sql("SELECT count(*) FROM progress_notes WHERE task_id = ?",
+                                    (task_id,)).scalar() == n
+    with pytest.raises(sa.exc.IntegrityError), app.transaction() as s:
+        # the last row names a task that does not exist: the foreign key fails after the drop
+        insert_columns(s.connection(), table, 2 * n, {"text": ["x"] * 2 * n,
+                                                      "task_id": [task_id] * (2 * n - 1) + [999_999]},
+                       {"on": date(2025, 7, 4), "author": "o", "created_at": now})
+    assert indexes() == before
+    with app.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT max(id) FROM progress_notes").scalar() == ids[-1]
