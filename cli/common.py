@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -124,8 +125,23 @@ class DeadlineType(click.ParamType):
         return str(value).strip()
 
 
+class OutputPath(click.Path):
+    """A file to write: its folder must exist (a usage error, exit 2, before anything is computed)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            self.fail(f"folder {folder} does not exist; create it or choose another path", param, ctx)
+        return path
+
+
 DATE = DateType()
 DEADLINE = DeadlineType()
+OUTPUT = OutputPath()
 
 
 def echo_json(data: Any) -> None:

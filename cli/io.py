@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import OUTPUT, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 PROGRESS_FROM = 1000  # rows; smaller files finish before a bar would be read
 
@@ -92,7 +92,7 @@ def export() -> None:
 
 def _export_command(fmt: str, doc: str) -> None:
     @export.command(fmt, help=doc)
-    @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    @click.option("-o", "--output", "out", required=True, type=OUTPUT,
                   metavar="PATH", help="Where to write the file.")
     @click.option("--campaign", metavar="NAME", help="Only this campaign (not for json).")
     @pass_ctx
@@ -111,7 +111,7 @@ _export_command("ics", "An iCalendar feed of deadlines, follow-up targets and lo
 
 
 @export.command("json")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "out", required=True, type=OUTPUT,
               metavar="PATH", help="Where to write the file.")
 @click.option("--with-blobs", is_flag=True, help="Embed the evidence files (base64), not just their sha256.")
 @pass_ctx
@@ -125,7 +125,7 @@ def export_json(obj: Context, out: Path, with_blobs: bool) -> None:
 
 
 @export.command("binder")
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "out", required=True, type=OUTPUT,
               metavar="PATH.zip", help="Where to write the zip.")
 @click.option("--campaign", metavar="NAME", help="Only this campaign.")
 @json_option

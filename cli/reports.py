@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, Context, domain_errors, echo_json, pass_ctx, t
+from cli.common import DATE, OUTPUT, Context, domain_errors, echo_json, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
+    from pathlib import Path
 
 _CAMPAIGN_HELP = "Only this campaign (default: the whole ledger)."
 
@@ -68,19 +69,21 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
 @click.option("--format", "fmt", type=click.Choice(["docx", "md"]),
               help="docx (Word) or md (Markdown); default: from the suffix of -o, else docx.")
 @click.option("--date", "issued", type=DATE, help="Date printed under the notice (default: today).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--output", type=OUTPUT, required=True,
               help="File to write (replaced whole, never left half-written).")
 @pass_ctx
 @domain_errors
 def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, issued: date | None,
-           output: str) -> None:
+           output: Path) -> None:
     """Write the public progress notice (巡察整改进展情况), every number computed from the ledger."""
     from engine.notice import build_notice, to_docx, to_markdown
 
-    fmt = fmt or ("md" if output.lower().endswith((".md", ".markdown")) else "docx")
+    from engine.files import write_atomically
+
+    fmt = fmt or ("md" if output.name.lower().endswith((".md", ".markdown")) else "docx")
     doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued)
     data = to_docx(doc) if fmt == "docx" else to_markdown(doc).encode("utf-8")
-    _write(output, data)
+    write_atomically(output, data)
     click.echo(doc.totals_sentence)
     click.echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))
 
@@ -88,36 +91,14 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
 @report.command("html")
 @click.option("--as-of", type=DATE, help="Show the ledger as it stood at the end of this day (default: today).")
 @click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--output", type=OUTPUT, required=True,
               help="HTML file to write (one self-contained file, no network needed to view it).")
 @pass_ctx
 @domain_errors
-def html(obj: Context, as_of: date | None, campaign: str | None, output: str) -> None:
+def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -> None:
     """Write a one-file HTML dashboard: totals, bars, traffic lights, overdue items, burn-down."""
     from engine.dashboard import dashboard_html
+    from engine.files import write_atomically
 
-    _write(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
+    write_atomically(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
     click.echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))
-
-
-def _write(output: str, data: bytes) -> None:
-    """Writes beside the target and renames over it, so a crash never leaves a half-written file."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    path = Path(output)
-    directory = path.resolve().parent
-    if not directory.is_dir():
-        raise click.BadParameter(f"folder {directory} does not exist; create it or choose another -o PATH",
-                                 param_hint="-o/--output")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

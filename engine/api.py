@@ -337,6 +337,13 @@ class Duban(Ledger):
             missing = [name for name in ev.requires if given.get(name) is None]
             if missing:
                 raise MissingInput(task.code, task.state, event, missing)
+            # A plan, target or deadline the event does not store would be dropped without a word.
+            unused = [name for name in ("plan", "target", "due") if given[name] is not None and name not in ev.requires]
+            if unused:
+                takes = ", ".join(ev.requires) or "no inputs but a note"
+                hint = "; a deadline changes with 'duban task extend'" if "due" in unused else ""
+                raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(unused),
+                                   f"'{event}' takes {takes}{hint}")
             warnings: list[str] = []
             changes: dict[str, Any] = {}
             inputs: dict[str, Any] = {}
@@ -347,11 +354,8 @@ class Duban(Ledger):
                 inputs["target"] = given["target"]
             if given["due"] is not None:
                 new_due, warnings = self._deadline(given["due"], today, "deadline")
-                if "due" in ev.requires:  # only record a deadline change that is made
-                    inputs.update(due=new_due, previous_due=task.due)
-                    changes["due"] = new_due
-                else:
-                    warnings = []
+                inputs.update(due=new_due, previous_due=task.due)
+                changes["due"] = new_due
             if "plan" in ev.requires:
                 changes.update(followup_plan=given["plan"], followup_target=given["target"])
                 inputs["plan"] = given["plan"]

@@ -314,8 +314,10 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
         move: MoveResult | None = None
         if not passed:
             assert new_due is not None and task_id is not None
-            move = app.fire(actor, task_id, event, note=note, reason=note, due=new_due)
-            if move.task.due != new_due:  # the rebound event takes no deadline of its own
+            if "due" in wf.events[event].requires:
+                move = app.fire(actor, task_id, event, note=note, reason=note, due=new_due)
+            else:  # the rebound event takes no deadline of its own: the new one is a second record
+                move = app.fire(actor, task_id, event, note=note, reason=note)
                 move = MoveResult(app.extend(actor, task_id, new_due, note).task, move.event, move.from_state,
                                   move.to_state, move.warnings)
         with app.transaction() as s:

@@ -157,6 +157,19 @@ def test_bad_deadline_spec_on_reopen(app: Duban, task_id: int, due: str) -> None
     assert "deadline" in msg
 
 
+@pytest.mark.parametrize("event, kw, unused", [
+    ("start", {"due": "30d"}, "due"),
+    ("start", {"plan": "p", "target": date(2025, 8, 1)}, "plan, target"),
+])
+def test_bug_an_input_the_event_does_not_take_was_dropped_without_a_word(app: Duban, task_id: int, event: str,
+                                                                          kw: dict, unused: str) -> None:
+    """`task move ID start --due 30d` used to move the task and silently keep the old deadline."""
+    msg = refused(app, InvalidInput, app.fire, "office", task_id, event, **kw)
+    assert f"'{unused}'" in msg and "'start' takes no inputs but a note" in msg
+    if "due" in kw:
+        assert "duban task extend" in msg
+
+
 def test_review_without_evidence(app: Duban, task_id: int) -> None:
     app.fire("office", task_id, "start")
     app.fire("office", task_id, "complete", note="n")

@@ -212,6 +212,42 @@ def test_cli_export_formats(tmp_path: Path) -> None:
     assert run("export", "xlsx", "-o", str(tmp_path / "z.xlsx"), "--campaign", "nope").exit_code == 1
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "json", "ics"])
+def test_a_failed_export_leaves_the_previous_file_whole(app: Duban, tmp_path: Path, fmt: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ledger_io import exporter
+
+    _busy_ledger(app, tmp_path)
+    out = tmp_path / f"ledger.{fmt}"
+    export(app, fmt, out)
+    good = out.read_bytes()
+    writer = getattr(exporter, f"export_{fmt}")
+
+    def dies_half_way(app: Duban, path: Path, **kw: object) -> int:
+        writer(app, path, **kw)
+        with path.open("r+b") as fh:  # half of a file, as a crash would leave it
+            fh.truncate(len(good) // 2)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exporter, f"export_{fmt}", dies_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        export(app, fmt, out)
+    assert out.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_export_to_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    run = lambda *a: CliRunner().invoke(cli, ["--db", db, "--as", "root", *a])
+    assert run("init").exit_code == 0
+    for args in (["export", "csv"], ["export", "binder"], ["report", "html"]):
+        result = run(*args, "-o", str(tmp_path / "no" / "such" / "x.out"))
+        assert result.exit_code == 2 and "does not exist" in result.output, (args, result.output)
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(InvalidInput, match="does not exist"):
+        export(Duban(db), "csv", tmp_path / "no" / "x.csv")
+
+
 def test_bug_reexporting_the_demo_changed_its_phased_items_on_reimport(tmp_path: Path) -> None:
     """An office's own export, imported again, must change nothing: a phased item's 整改进展 is its
     follow-up plan, and must neither overwrite the plan with the last note nor become a new note."""

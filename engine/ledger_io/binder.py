@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.errors import InvalidInput, VerificationFailed
+from engine.files import atomic_output
 from engine.views import TaskDetail
 from storage.models import Evidence, Task, TrailHead, TrailRecord
 
@@ -102,8 +103,8 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None)
     result = BinderResult(str(out), len(tasks), 0)
     used: set[str] = set()
     index_rows = []
-    tmp = out.with_name(out.name + ".partial")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+    # Written whole or not at all: a failure half-way leaves the previous binder (or none) in place.
+    with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
 
         def put(name: str, data: bytes) -> None:
             z.writestr(name, data)
@@ -143,7 +144,6 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None)
                 + _table(["巡察批次", "序号", "细化问题", "责任单位", "状态", "佐证材料"], index_rows))
         put("index.html", _page("整改资料册 evidence binder", body).encode("utf-8"))
         z.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
-    tmp.replace(out)  # a crash mid-way leaves no half binder under the real name
     return result
 
 

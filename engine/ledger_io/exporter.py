@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine import reminder_policy as reminders
+from engine.files import atomic_output
 from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
 
 if TYPE_CHECKING:
@@ -298,17 +299,17 @@ def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = No
     """Writes the ledger as ``fmt`` to ``out``; returns the number of items (tasks or calendar events)."""
     from engine.errors import InvalidInput
 
-    out = Path(out)
-    if fmt == "xlsx":
-        return export_xlsx(app, out, campaign=campaign)
-    if fmt == "csv":
-        return export_csv(app, out, campaign=campaign)
-    if fmt == "json":
-        if campaign:
-            raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
-                                                     "empty database); leave out --campaign")
-        return export_json(app, out, with_blobs=with_blobs)
-    if fmt == "ics":
-        return export_ics(app, out, campaign=campaign)
-    raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
+    if fmt == "json" and campaign:
+        raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
+                                                 "empty database); leave out --campaign")
+    with atomic_output(out) as tmp:  # a failed export leaves the previous file as it was
+        if fmt == "xlsx":
+            return export_xlsx(app, tmp, campaign=campaign)
+        if fmt == "csv":
+            return export_csv(app, tmp, campaign=campaign)
+        if fmt == "json":
+            return export_json(app, tmp, with_blobs=with_blobs)
+        return export_ics(app, tmp, campaign=campaign)
 
