@@ -54,32 +54,8 @@ def state_label(app: "Ledger", workflow: str | None, state: str | None) -> str:
     return state
 
 
-# Trail events outside the state machine; the workflow file labels only its own events.
-_ACTION_LABELS = {
-    "create": ("Assign", "交办"),
-    "note": ("Progress note", "进展记录"),
-    "evidence": ("Evidence", "佐证材料"),
-    "outcome": ("Outcome", "整改成效"),
-    "extend": ("Extend deadline", "延期"),
-    "flag": ("Flag", "挂牌督办"),
-    "unflag": ("Unflag", "摘牌"),
-    "lookback.scheduled": ("Look-back scheduled", "安排回头看"),
-    "lookback.pass": ("Look-back passed", "回头看未反弹"),
-    "lookback.rebound": ("Look-back found a rebound", "回头看发现反弹"),
-    "lookback.plan": ("Look-back plan", "回头看抽查计划"),
-    "import": ("Imported", "导入"),
-}
-
-
 def event_label(app: "Ledger", workflow: str, event: str) -> str:
-    from engine.errors import DubanError
-
-    try:
-        return app.workflow(workflow).events[event].label.text(app.lang)
-    except (KeyError, DubanError):  # not an event of this workflow: an action, or a workflow since removed
-        if event in _ACTION_LABELS:
-            return t(*_ACTION_LABELS[event])
-        return event
+    return app.event_label(workflow, event)
 
 
 def table(

@@ -29,6 +29,22 @@ from workflows import Workflow
 
 DEFAULT_WORKFLOW = "rectification"
 
+# Trail events outside any state machine; a workflow file labels only its own events.
+ACTION_LABELS: dict[str, dict[str, str]] = {
+    "create": {"en": "Assign", "zh": "交办"},
+    "note": {"en": "Progress note", "zh": "进展记录"},
+    "evidence": {"en": "Evidence", "zh": "佐证材料"},
+    "outcome": {"en": "Outcome", "zh": "整改成效"},
+    "extend": {"en": "Extend deadline", "zh": "延期"},
+    "flag": {"en": "Flag", "zh": "挂牌督办"},
+    "unflag": {"en": "Unflag", "zh": "摘牌"},
+    "lookback.scheduled": {"en": "Look-back scheduled", "zh": "安排回头看"},
+    "lookback.pass": {"en": "Look-back passed", "zh": "回头看未反弹"},
+    "lookback.rebound": {"en": "Look-back found a rebound", "zh": "回头看发现反弹"},
+    "lookback.plan": {"en": "Look-back plan", "zh": "回头看抽查计划"},
+    "import": {"en": "Imported", "zh": "导入"},
+}
+
 
 class Ledger:
     """A ledger opened for reading: tasks, figures, workflows, the clock and the calendar."""
@@ -70,11 +86,20 @@ class Ledger:
     def workflow_names(self) -> list[str]:
         return self.registry.names()
 
-    def state_label(self, workflow: str, state: str) -> str:
+    def state_label(self, workflow: str, state: str, lang: str | None = None) -> str:
         try:
-            return self.registry.get(workflow).states[state].label.text(self.lang)
+            return self.registry.get(workflow).states[state].label.text(lang or self.lang)
         except (KeyError, DubanError):
             return state
+
+    def event_label(self, workflow: str, event: str, lang: str | None = None) -> str:
+        """The workflow's label of its event, else the label of a ledger action (create, note …)."""
+        lang = lang or self.lang
+        try:
+            return self.registry.get(workflow).events[event].label.text(lang)
+        except (KeyError, DubanError):  # an action, or an event of a workflow since removed
+            labels = ACTION_LABELS.get(event)
+            return labels.get(lang, labels["en"]) if labels else event
 
     def _ensure_schema(self) -> None:
         """Refuses a ledger whose schema is older or newer than this duban's (one query, first use only)."""

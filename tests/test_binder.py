@@ -49,6 +49,8 @@ def test_binder_holds_files_index_and_manifest_and_verifies(app: Duban, task_id:
     sha = app.get_task(task_id).evidence[0].sha256
     assert manifest["files"][f"{folder}/1-会议纪要.pdf"] == sha
     assert sha in page and "召开专题会议" in page and "修订《政府采购管理制度》" in page and "evidence" in page
+    # the history in the words of the workflow and the ledger, not its internal names
+    assert "交办 Assign" in page and "→ 已交办 Assigned" in page and "进展记录 Progress note" in page
     report = verify_binder(app, out)
     assert report.files == 3 and report.tasks == 1
 

@@ -12,6 +12,7 @@ import html
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,14 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value)).replace("\n", "<br>")
 
 
+def _both(label: Callable[[str, str, str], str], workflow: str, name: str | None) -> str:
+    """The Chinese and English labels of a state or event, as the binder's headings are given."""
+    if not name:
+        return ""
+    zh, en = label(workflow, name, "zh"), label(workflow, name, "en")
+    return zh if zh == en else f"{zh} {en}"
+
+
 def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]]) -> str:
     t = d.task
     tz = app.clock.tz
@@ -65,8 +74,11 @@ def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]]) -
         ("整改时限 due", t.due), ("状态 state", t.state_label), ("后续计划 follow-up", t.followup_plan),
         ("目标时间 target", t.followup_target)]])
     hist = _table(["#", "时间 time", "事件 event", "状态 from → to", "操作人 by", "说明 note", "hash"],
-                  [[r.id, _e(r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")), _e(r.event),
-                    _e(f"{r.from_state or ''} → {r.to_state or ''}"), _e(r.actor), _e(r.note),
+                  [[r.id, _e(r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
+                    _e(_both(app.event_label, t.workflow, r.event)),
+                    _e(f"{_both(app.state_label, t.workflow, r.from_state)} → "
+                       f"{_both(app.state_label, t.workflow, r.to_state)}"),
+                    _e(r.actor), _e(r.note),
                     f"<code>{r.hash[:16]}…</code>"] for r in d.history])
     notes = _table(["日期 date", "进展 note", "记录人 by"], [[_e(n.on), _e(n.text), _e(n.author)] for n in d.notes])
     outs = _table(["类别 kind", "日期 date", "金额 yuan", "内容 text", "记录人 by"],
