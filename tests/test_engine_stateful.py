@@ -164,7 +164,7 @@ class LedgerMachine(RuleBasedStateMachine):
           target_in=st.integers(0, 60), due=st.sampled_from(["5wd", "30d", "soon"]),
           version=st.sampled_from(["none", "current"]))
     def fire_allowed(self, t: int, pick: int, actor: Actor | None, target_in: int, due: str, version: str) -> None:
-        """An event the task's state allows, with every input given, mostly by a user the model
+        """An event the task's state allows, with the inputs it takes, mostly by a user the model
         thinks may fire it: drives tasks deep into their workflows."""
         tid = self.tasks[t]
         allowed = self.app.get_task(tid).allowed_events
@@ -177,7 +177,9 @@ class LedgerMachine(RuleBasedStateMachine):
             if not permitted:
                 return
             actor = permitted[pick % len(permitted)]
-        self._fire(tid, event, actor, "办好了", "原因", "后续计划", target_in, due, version)
+        takes = set(self.app.workflow(self.row(tid)["workflow"]).events[event].requires)
+        self._fire(tid, event, actor, "办好了", "原因", "后续计划" if "plan" in takes else None,
+                   target_in if "target" in takes else None, due if "due" in takes else None, version)
 
     def _fire(self, tid: int, event: str, actor: Actor, note: str | None, reason: str | None, plan: str | None,
               target_in: int | None, due: str | None, version: str) -> None:
@@ -196,6 +198,7 @@ class LedgerMachine(RuleBasedStateMachine):
             and state in ev.sources
             and self.may(actor, tid, ev.roles)
             and set(ev.requires) <= present
+            and not ({"plan", "target", "due"} & present) - set(ev.requires)  # nothing it would drop
             and (target_date is None or target_date >= today)
             and (due is None or DUE_SPECS[due])
             and ("evidence" not in ev.preconditions or self.evidence[tid] > 0)
