@@ -189,11 +189,46 @@ def _entered_on(app: "Ledger", s: Session, task_id: int, state: str) -> date | N
     ).scalar()
     if at is None:
         return None
+    return _local_date(app, at)
+
+
+def _local_date(app: "Ledger", at: Any) -> date:
     if at.tzinfo is None:  # SQLite hands back the stored naive UTC from an aggregate
         from datetime import timezone
 
         at = at.replace(tzinfo=timezone.utc)
     return at.astimezone(app.clock.tz).date()
+
+
+_CHUNK = 5_000  # ids per IN list: far below every dialect's limit on bound parameters
+
+
+def watched_dates(app: "Ledger", s: "Session", watch: str, tasks: Iterable[Any]) -> dict[int, date]:
+    """``watched_date`` of many tasks at once, for the watches kept in other tables (the day a task
+    entered its state; its next pending look-back): a query per few thousand tasks, not per task."""
+    by_id = {t.id: t for t in tasks}
+    out: dict[int, date] = {}
+    ids = sorted(by_id)
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i:i + _CHUNK]
+        if watch == ENTERED:
+            rows = s.execute(
+                sa.select(trail.c.task_id, trail.c.to_state, sa.func.max(trail.c.at))
+                .where(trail.c.task_id.in_(chunk),
+                       sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state))
+                .group_by(trail.c.task_id, trail.c.to_state))
+            for task_id, state, at in rows:
+                if state == by_id[task_id].state and at is not None:
+                    out[task_id] = _local_date(app, at)
+        elif watch == "lookback":
+            rows = s.execute(
+                sa.select(lookbacks.c.task_id, sa.func.min(lookbacks.c.due))
+                .where(lookbacks.c.task_id.in_(chunk), lookbacks.c.status == "pending")
+                .group_by(lookbacks.c.task_id))
+            out.update({task_id: due for task_id, due in rows if due is not None})
+        else:
+            raise ValueError(f"watch {watch!r} is a column of the task; read it with watched_date")
+    return out
 
 
 def deadline_in_force(wf: Workflow, state: str, due: date, followup_target: date | None) -> date:

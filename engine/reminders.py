@@ -64,6 +64,7 @@ from engine.reminder_policy import (  # noqa: F401  (re-exported: the policy hal
     deadline_in_force,
     states_watching_followup,
     watched_date,
+    watched_dates,
     _Merged,
     next_remind_on,
     _OFFSET,
@@ -223,35 +224,75 @@ class _Watched:
         return self.policy.notify.get(self.task.state, "unit")
 
 
-def _watched(app: "Duban", s: Session, task: Any) -> _Watched:
-    pol = policy(app.registry.get(task.workflow))
-    watch = pol.watched(task.state, task.flagged) if pol else None
-    target = watched_date(app, s, watch, task) if watch else None
-    return _Watched(task, pol, watch, target)
+def _watch_all(app: "Duban", s: Session, tasks: Sequence[Any]) -> list[_Watched]:
+    """Each task with what it watches; dates kept in other tables (the day it entered its state,
+    its next look-back) are read for all the tasks at once."""
+    out = []
+    for task in tasks:
+        pol = policy(app.registry.get(task.workflow))
+        watch = pol.watched(task.state, task.flagged) if pol else None
+        target = watched_date(app, None, watch, task) if watch in ("due", "followup_target") else None
+        out.append(_Watched(task, pol, watch, target))
+    for kind in (ENTERED, "lookback"):
+        wanted = [w for w in out if w.watch == kind]
+        if wanted:
+            dates = watched_dates(app, s, kind, [w.task for w in wanted])
+            for w in wanted:
+                w.target = dates.get(w.task.id)
+    return out
 
 
 def _users(s: Session) -> list[Any]:
     return list(s.execute(sa.select(User.name, User.role, User.unit, User.display, User.email, User.webhook)))
 
 
-def _rows_for(app: "Duban", w: _Watched, today: date, channels: Channels, users: Sequence[Any],
-              now: datetime | None) -> list[dict[str, Any]]:
-    """One row per (reminder due now, recipient, channel) of a watched task, message rendered."""
-    task, rows = w.task, []
-    if w.watch is None or w.target is None:
-        return rows
-    for due in due_now(app.calendar, w.rules, w.watch, w.notify, task.state, w.target, today):
-        kind = _ROLE_RECIPIENTS[due.track] or w.notify
-        text = messages.render(app.lang, due.rule, w.watch, _facts(task), w.target, today)
-        for who in _recipients(kind, task, users):
-            for ch, addr in channels.routes(who):
+class _Planner:
+    """Plans the reminders of many tasks. Tasks share a few policies, states and target dates, and
+    units share recipients: each combination is worked out once per sweep, not once per task."""
+
+    def __init__(self, app: "Duban", today: date, channels: Channels, users: Sequence[Any],
+                 now: datetime | None) -> None:
+        self.app, self.today, self.channels, self.users, self.now = app, today, channels, users, now
+        self._due: dict[tuple[Any, ...], tuple[list[Due], date | None]] = {}
+        self._routes: dict[tuple[Any, ...], list[tuple[str, Any, str | None]]] = {}
+
+    def schedule(self, w: _Watched) -> tuple[list[Due], date | None]:
+        """The reminders of a watched task due today, and the next day one falls due."""
+        assert w.watch is not None and w.target is not None
+        key = (id(w.rules), w.watch, w.notify, w.task.state, w.target)
+        found = self._due.get(key)
+        if found is None:
+            cal = self.app.calendar
+            found = self._due[key] = (
+                due_now(cal, w.rules, w.watch, w.notify, w.task.state, w.target, self.today),
+                next_after(cal, w.rules, w.watch, w.notify, w.task.state, w.target, self.today))
+        return found
+
+    def routes(self, kind: str, task: Any) -> list[tuple[str, Any, str | None]]:
+        """(recipient, channel, address) for a reminder of ``kind`` about ``task``."""
+        key = (kind, task.unit, task.person, task.leader)
+        found = self._routes.get(key)
+        if found is None:
+            found = self._routes[key] = [(who.name, ch, addr) for who in _recipients(kind, task, self.users)
+                                         for ch, addr in self.channels.routes(who)]
+        return found
+
+    def rows(self, w: _Watched) -> list[dict[str, Any]]:
+        """One row per (reminder due now, recipient, channel) of a watched task, message rendered."""
+        task, rows = w.task, []
+        if w.watch is None or w.target is None:
+            return rows
+        for due in self.schedule(w)[0]:
+            kind = _ROLE_RECIPIENTS[due.track] or w.notify
+            text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today)
+            for name, ch, addr in self.routes(kind, task):
                 rows.append({
-                    "key": _claim_key(task.id, due.rule, w.target, due.occurrence, who.name, ch.name),
+                    "key": _claim_key(task.id, due.rule, w.target, due.occurrence, name, ch.name),
                     "task_id": task.id, "rule": due.rule, "target": w.target, "occurrence": due.occurrence,
-                    "recipient": who.name, "channel": ch.name, "address": addr, "status": claims.PENDING,
-                    "attempts": 0, "next_attempt_at": now, "message": text, "created_at": now,
+                    "recipient": name, "channel": ch.name, "address": addr, "status": claims.PENDING,
+                    "attempts": 0, "next_attempt_at": self.now, "message": text, "created_at": self.now,
                 })
-    return rows
+        return rows
 
 
 def due_tasks_query(today: date) -> sa.Select:
@@ -274,15 +315,14 @@ def _plan(app: "Duban", s: Session, today: date, channels: Channels,
     years: set[int] = set()
     if not tasks:
         return rows, nexts, 0, years
-    users, now = _users(s), app.now()
-    for task in tasks:
-        w = _watched(app, s, task)
+    planner = _Planner(app, today, channels, _users(s), app.now())
+    for w in _watch_all(app, s, tasks):
         nxt = None
         if w.watch is not None and w.target is not None:
             years.update({w.target.year, today.year})
-            rows += _rows_for(app, w, today, channels, users, now)
-            nxt = next_after(app.calendar, w.rules, w.watch, w.notify, task.state, w.target, today)
-        nexts.append({"_id": task.id, "_version": task.version, "_next": nxt})
+            rows += planner.rows(w)
+            nxt = planner.schedule(w)[1]
+        nexts.append({"_id": w.task.id, "_version": w.task.version, "_next": nxt})
     return rows, nexts, len(tasks), years
 
 
@@ -532,13 +572,13 @@ def preview(app: "Duban", on: date) -> SweepResult:
     result = SweepResult(on, True)
     years: set[int] = set()
     with shadow.transaction() as s:
-        users, rows = _users(s), []
-        stmt = sa.select(Task).order_by(Task.id).execution_options(populate_existing=True)
-        for task in s.execute(stmt).scalars():
-            w = _watched(shadow, s, task)
+        rows: list[dict[str, Any]] = []
+        planner = _Planner(shadow, on, channels, _users(s), None)
+        tasks = s.connection().execute(sa.select(Task.__table__).order_by(Task.id)).all()
+        for w in _watch_all(shadow, s, tasks):
             if w.target is not None:
                 years.add(w.target.year)
-                rows += _rows_for(shadow, w, on, channels, users, None)
+                rows += planner.rows(w)
         codes = task_codes(s, [r["task_id"] for r in rows])
     result.reminders = [_row_view(r, codes) for r in rows]
     result.tasks_due = len({r["task_id"] for r in rows})
@@ -565,8 +605,9 @@ def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True)
     with app.transaction() as s:
         lines: list[messages.DigestLine] = []
         # Only tasks with a reminder due today or earlier can be late: the same index as the sweep.
-        for task in sorted(s.connection().execute(due_tasks_query(today)), key=lambda t: t.id):
-            w = _watched(app, s, task)
+        tasks = sorted(s.connection().execute(due_tasks_query(today)), key=lambda t: t.id)
+        for w in _watch_all(app, s, tasks):
+            task = w.task
             if w.target is None or w.watch is None:
                 continue
             late = w.target < today if w.watch != ENTERED else shift(
@@ -611,7 +652,8 @@ def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: boo
         rows: list[dict[str, Any]] = []
         users = _users(s)
         for task in s.connection().execute(stmt):
-            if _watched(app, s, task).watch == "lookback":
+            pol = policy(app.registry.get(task.workflow))
+            if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
                 continue
             text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today)
             for who in _recipients("supervisors", task, users):

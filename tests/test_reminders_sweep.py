@@ -538,3 +538,33 @@ def test_a_delivered_batch_is_marked_sent_even_when_the_next_round_fails_to_star
     assert len(sent(box)) == 20
     assert [r.status for r in reminders.deliver(app)] == ["sent"] * 5
     assert len({line["key"] for line in sent(box)}) == len(sent(box)) == 25
+
+
+def test_watched_dates_of_many_tasks_are_those_of_each_task(app: Duban, clock: FixedClock, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep reads the day each item entered its state, and its next look-back, for all due items
+    at once (a query per chunk of ids): each must be what the one-task lookup gives."""
+    from engine.reminder_policy import ENTERED, watched_date, watched_dates
+
+    monkeypatch.setattr("engine.reminder_policy._CHUNK", 2)  # several chunks from a handful of tasks
+    ids = [app.add_task("sup", f"item {i}", problem="A1.1", leader="办公室主任", unit="办公室",
+                        due="2025-07-31").task.id for i in range(5)]
+    for i, tid in enumerate(ids):
+        clock.set(f"2025-07-0{5 + i}T10:00:00")
+        app.fire("office", tid, "start")
+        app.fire("office", tid, "complete", note="done")
+    clock.set("2025-07-20T10:00:00")
+    app.fire("sup", ids[1], "return", reason="not really")  # entered completed again, later
+    app.fire("office", ids[1], "complete", note="now done")
+    for tid in ids[3:]:
+        app.add_evidence_bytes("office", tid, "纪要.pdf", b"minutes")
+        app.fire("sup", tid, "review")  # reviewed: watches its look-backs
+    with app.transaction() as s:
+        tasks = s.connection().execute(sa.select(Task.__table__).where(Task.id.in_(ids))).all()
+        for watch in (ENTERED, "lookback"):
+            one_by_one = {t.id: watched_date(app, s, watch, t) for t in tasks}
+            expected = {tid: d for tid, d in one_by_one.items() if d is not None}
+            assert watched_dates(app, s, watch, tasks) == expected
+            assert len(expected) == {ENTERED: 5, "lookback": 2}[watch]  # look-backs: the two reviewed items
+    with app.transaction() as s:
+        assert watched_dates(app, s, ENTERED, [t for t in tasks if t.id == ids[1]]) == {ids[1]: date(2025, 7, 20)}
