@@ -13,6 +13,7 @@ import pytest
 from engine.api import Duban
 from engine.clock import FixedClock
 from engine.config import Settings
+from processes import reap as reap_started_processes
 
 PG_ENV = "DUBAN_TEST_PG"
 TESTS = Path(__file__).parent
@@ -36,6 +37,12 @@ def _no_holiday_data_from_2027(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(day)
 
     monkeypatch.setattr(chinese_calendar, "is_workday", is_workday)
+
+
+@pytest.fixture(autouse=True)
+def _reap_started_processes() -> Iterator[None]:
+    yield
+    reap_started_processes()
 
 
 def under_ci() -> bool:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from engine.api import Duban
 from engine.channels import load_channels
 from engine.clock import FixedClock
 from engine.config import load_settings
+from processes import STARTED as STARTED_PROCESSES
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,20 +57,6 @@ def expected_keys(app: Duban, config: Path) -> set[str]:
     return keys
 
 
-_STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _reap_schedulers() -> Iterator[None]:
-    """A failed test must not leave schedulers running: kill whatever a test started and left."""
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-
-
 def start_schedulers(db_url: str, config: Path, tmp_path: Path, names: list[str]) -> list[subprocess.Popen]:
     """One scheduler per name, sweeping every second, each logging every run to ``<name>.log``."""
     env = dict(os.environ, DUBAN_NOW=SWEEP_NOW, DUBAN_CONFIG=str(config), PYTHONPATH=str(ROOT))
@@ -79,7 +66,7 @@ def start_schedulers(db_url: str, config: Path, tmp_path: Path, names: list[str]
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "cli", "--db", db_url, "scheduler", "run", "--every", "1s", "-v"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        _STARTED.append(procs[-1])
+        STARTED_PROCESSES.append(procs[-1])
     return procs
 
 

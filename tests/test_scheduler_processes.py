@@ -26,6 +26,7 @@ from engine.clock import FixedClock
 from engine.config import Settings
 from engine.scheduler import build, scheduler_settings
 from storage.models import Reminder
+from processes import STARTED as STARTED_PROCESSES
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2025-07-04T09:00:00"
@@ -105,26 +106,12 @@ def ledger(tmp_path: Path, receiver: Receiver) -> tuple[Path, Path]:
     return db, cfg
 
 
-_STARTED: list[subprocess.Popen] = []
-
-
-@pytest.fixture(autouse=True)
-def _reap_schedulers() -> Iterator[None]:
-    """A failed test must not leave schedulers running: kill whatever a test started and left."""
-    yield
-    while _STARTED:
-        proc = _STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-
-
 def start(db: Path, cfg: Path, tmp_path: Path, name: str, now: str = NOW) -> subprocess.Popen:
     env = dict(os.environ, DUBAN_NOW=now, DUBAN_CONFIG=str(cfg))
     log = (tmp_path / f"{name}.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "cli", "--db", str(db), "scheduler", "run", "--every", "1s", "-v"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    _STARTED.append(proc)
+    STARTED_PROCESSES.append(proc)
     return proc
 
 
