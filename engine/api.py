@@ -50,7 +50,7 @@ from engine.views import (
 )
 from storage import migrations
 from storage.blobs import BlobStore, default_blob_root
-from storage.db import create_schema, ensure_trail_head, lock_writers, transaction
+from storage.db import create_schema, ensure_trail_head, lock_trail_head, transaction
 from storage.engines import has_schema, sqlite_path
 from storage.models import (
     OUTCOME_KINDS,
@@ -620,7 +620,7 @@ class Duban(Ledger):
         """Updates the task only if it still has the version we read, then appends its trail record."""
         read_version = task.version
         now = self.now()
-        lock_writers(s)
+        head = lock_trail_head(s)  # before the task row: every writer locks head, then rows
         values = dict(changes, version=read_version + 1, updated_at=now)
         values["next_remind_on"] = reminder_policy.next_remind_on(self, s, task, changes)  # reminders follow at once
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
@@ -630,7 +630,7 @@ class Duban(Ledger):
         for key, value in values.items():
             set_committed_value(task, key, value)
         trail.append(s, task_id=task.id, event=event, from_state=from_state, to_state=to_state,
-                     version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs)
+                     version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs, head=head)
         return read_version + 1
 
     def _history(self, s: Session, task_id: int) -> list[TrailView]:

@@ -79,9 +79,13 @@ def append(
     at: datetime,
     note: str | None = None,
     inputs: Mapping[str, Any] | None = None,
+    head: ChainHead | None = None,
 ) -> int:
-    """Adds one link and returns its id; must run inside the transaction that makes the change it records."""
-    head = lock_trail_head(session)
+    """Adds one link and returns its id; must run inside the transaction that makes the change it records.
+
+    ``head``: the chain head as this transaction locked it already (``lock_trail_head``), if it did.
+    """
+    head = head or lock_trail_head(session)
     inputs_json = canonical_json({k: v for k, v in (inputs or {}).items() if v is not None})
     # Stored precision is microseconds everywhere; hash what will be read back.
     at = at.astimezone(timezone.utc)
