@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from engine import trail
 from engine.api import Duban
+from engine.errors import InvalidInput
 from engine.ledger_io.columns import parse_mapping
 from engine.ledger_io.importer import ImportRefused, import_ledger
 from ledger_files import ROWS, write_csv, write_json, write_xlsx
@@ -155,6 +156,33 @@ def test_bulk_import_writes_what_add_task_writes(app: Duban, tmp_path: Path) -> 
     assert {**rec.inputs, "code": "X1"} == by_hand.inputs
     assert imported.version == made.task.version and imported.state == made.task.state
     assert app.verify().ok
+
+
+def test_xlsx_cells_keep_their_meaning_numbers_dates_and_blanks(app: Duban, tmp_path: Path) -> None:
+    """Excel stores 序号 1 as 1.0 and deadlines as dates (sometimes with a time): they must come out
+    as code "1" and the calendar date; a blank cell is no value, not an empty text."""
+    import datetime as dt
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["序号", "细化问题", "责任领导", "责任单位", "整改时限", "责任人"])
+    ws.append([1, "台账不全", "王主任", "综合处", dt.date(2025, 12, 31), None])
+    ws.append([2.0, "制度缺失", "王主任", "综合处", dt.datetime(2026, 1, 15, 8, 30), "  "])
+    path = tmp_path / "typed.xlsx"
+    wb.save(path)
+    import_ledger(app, "sup", path, campaign="R1")
+    got = {t.code: (t.due, t.person) for t in app.list_tasks(campaign="R1")}
+    assert got == {"1": (date(2025, 12, 31), None), "2": (date(2026, 1, 15), None)}
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_naming_it(app: Duban, tmp_path: Path) -> None:
+    path = tmp_path / "ledger.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is not a workbook")
+    with pytest.raises(InvalidInput, match="xlsx file .*not a readable Excel workbook"):
+        import_ledger(app, "sup", path, campaign="R1")
+    assert app.list_tasks() == []
 
 
 def test_a_unit_user_may_not_import(app: Duban, tmp_path: Path) -> None:

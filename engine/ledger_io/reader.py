@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,48 +72,35 @@ def read_json_rows(doc: Any, name: str) -> Sheet:
     return Sheet(name, rows)
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-
-
-def _col(letters: bytes) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ch - 64
-    return n
-
-
 def read_xlsx(data: bytes) -> list[Sheet]:
-    """Every worksheet, with each merged range's value copied into all of its cells.
+    """Every worksheet, with each merged range's value copied into all of its cells; empty cells
+    are None, as in the other formats.
 
-    read_only mode keeps big files fast but hides merged ranges, so those are read from the
-    sheet's XML directly.
+    Read with calamine (a Rust reader, ten times openpyxl's read-only speed on a 10,000-row ledger);
+    openpyxl still writes the exports.
     """
-    import openpyxl
+    from python_calamine import CalamineWorkbook
 
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises zipfile, KeyError and its own errors for a bad file
-        raise InvalidInput("xlsx file", type(exc).__name__, f"not a readable Excel workbook ({exc})") from None
-    sheets = []
-    try:
-        for ws in wb.worksheets:
-            ws.reset_dimensions()  # trust the cells, not a writer's dimension tag
-            rows = [list(r) for r in ws.iter_rows(values_only=True)]
-            with wb._archive.open(ws._worksheet_path) as fh:  # noqa: SLF001 - see docstring
-                xml = fh.read()
-            for a, r0, b, r1 in _MERGE.findall(xml):
-                c0, c1, r0i, r1i = _col(a) - 1, _col(b) - 1, int(r0) - 1, int(r1) - 1
-                if r0i >= len(rows):
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheets = []
+        for name in wb.sheet_names:
+            ws = wb.get_sheet_by_name(name)
+            rows = [[None if v == "" else v for v in r] for r in ws.to_python(skip_empty_area=False)]
+            for (r0, c0), (r1, c1) in ws.merged_cell_ranges or ():
+                if r0 >= len(rows):
                     continue
-                top = rows[r0i]
+                top = rows[r0]
                 value = top[c0] if c0 < len(top) else None
-                for r in range(r0i, min(r1i, len(rows) - 1) + 1):
+                for r in range(r0, min(r1, len(rows) - 1) + 1):
                     row = rows[r]
                     if len(row) <= c1:
                         row.extend([None] * (c1 + 1 - len(row)))
                     for c in range(c0, c1 + 1):
                         row[c] = value
-            sheets.append(Sheet(ws.title, [(n, row) for n, row in enumerate(rows, start=1)]))
-    finally:
-        wb.close()
+            sheets.append(Sheet(name, [(n, row) for n, row in enumerate(rows, start=1)]))
+    except InvalidInput:
+        raise
+    except Exception as exc:  # calamine raises its own errors and zip errors for a file it cannot read
+        raise InvalidInput("xlsx file", type(exc).__name__, f"not a readable Excel workbook ({exc})") from None
     return sheets
