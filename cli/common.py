@@ -147,9 +147,9 @@ OUTPUT = OutputPath()
 def echo_json(data: Any) -> None:
     import json
 
-    from engine.views import jsonable
+    from engine.views import json_default
 
-    click.echo(json.dumps(jsonable(data), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
 
 
 def console() -> Any:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +147,7 @@ class ReminderView:
         return self.message.split("\n", 1)[0]
 
     def as_dict(self) -> dict[str, Any]:
-        return jsonable(dict(asdict(self), subject=self.subject))
+        return dict(jsonable(self), subject=self.subject)
 
 
 @dataclass
