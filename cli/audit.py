@@ -3,38 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
-
-if TYPE_CHECKING:
-    from engine.api import Duban
-    from engine.views import TrailView
-
-
-def _trail_table(app: "Duban", records: list["TrailView"], workflow: str | None, *, with_task: bool) -> None:
-    from cli.render import event_label, fmt_inputs, fmt_time, state_label, table
-
-    tz = app.clock.tz
-    headers = [t("id", "编号"), t("time", "时间")]
-    if with_task:
-        headers.append(t("task", "任务"))
-    headers += [t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"), t("note", "说明"),
-                t("inputs", "输入")]
-    rows = []
-    for r in records:
-        wf = workflow
-        change = ""
-        if r.from_state != r.to_state:
-            change = f"{state_label(app, wf, r.from_state)} → {state_label(app, wf, r.to_state)}"
-        row: list[object] = [r.id, fmt_time(r.at, tz)]
-        if with_task:
-            row.append(r.task_id if r.task_id is not None else "")
-        row += [event_label(app, wf, r.event) if wf else r.event, change, r.actor, r.note, fmt_inputs(r.inputs)]
-        rows.append(row)
-    table(headers, rows, right=[0])
 
 
 @click.command()
@@ -50,7 +22,9 @@ def history(obj: Context, task_id: int, as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in detail.history])
         return
-    _trail_table(app, detail.history, detail.task.workflow, with_task=False)
+    from cli.render import print_trail
+
+    print_trail(app, detail.history, detail.task.workflow, app.clock.tz, with_task=False)
 
 
 @click.group()
@@ -97,4 +71,6 @@ def log(obj: Context, limit: int | None, as_json: bool) -> None:
     if as_json:
         echo_json([r.as_dict() for r in records])
         return
-    _trail_table(app, records, None, with_task=True)
+    from cli.render import print_trail
+
+    print_trail(app, records, None, app.clock.tz, with_task=True)

@@ -40,15 +40,11 @@ def add(obj: Context, task_id: int, file: Path, note: str | None, as_json: bool)
 @domain_errors
 def list_(obj: Context, task_id: int, as_json: bool) -> None:
     """List the evidence files of task ID."""
-    from cli.render import fmt_time, table
+    from cli.render import print_evidence
 
     app = obj.app()
     files = app.get_task(task_id).evidence
     if as_json:
         echo_json([e.as_dict() for e in files])
         return
-    tz = app.clock.tz
-    table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
-           t("by", "添加人"), "sha256"],
-          [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by, e.sha256]
-           for e in files], right=[0, 2])
+    print_evidence(files, app.clock.tz)

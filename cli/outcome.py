@@ -46,13 +46,10 @@ def add(obj: Context, task_id: int, kind: str, amount: str | None, on: date | No
 @domain_errors
 def list_(obj: Context, task_id: int, as_json: bool) -> None:
     """List the outcomes of task ID."""
-    from cli.render import fmt_date, table
+    from cli.render import print_outcomes
 
     outcomes = obj.app().get_task(task_id).outcomes
     if as_json:
         echo_json([o.as_dict() for o in outcomes])
         return
-    table([t("id", "编号"), t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"),
-           t("text", "内容"), t("by", "记录人")],
-          [[o.id, o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
-           for o in outcomes], right=[0, 3])
+    print_outcomes(outcomes)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datetime import date, datetime, tzinfo
 
     from engine.ledger import Ledger
-    from engine.views import ProblemView, TaskView
+    from engine.views import EvidenceView, OutcomeView, ProblemView, TaskView, TrailView
 
 
 def warn(message: str) -> None:
@@ -162,3 +162,40 @@ def problem_tree(problems: Sequence["ProblemView"]) -> list[tuple[int, "ProblemV
     for campaign in dict.fromkeys(p.campaign for p in problems):
         walk(campaign, None, 0)
     return out
+
+
+def print_evidence(files: Sequence["EvidenceView"], tz: tzinfo, *, title: str | None = None,
+                   short_sha: bool = False) -> None:
+    table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
+           t("by", "添加人"), "sha256"],
+          [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by,
+            e.sha256[:12] if short_sha else e.sha256] for e in files], title=title, right=[0, 2])
+
+
+def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = None) -> None:
+    table([t("id", "编号"), t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"),
+           t("text", "内容"), t("by", "记录人")],
+          [[o.id, o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
+           for o in outcomes], title=title, right=[0, 3])
+
+
+def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,
+                with_task: bool, title: str | None = None) -> None:
+    """Trail records: when, what, from → to (labelled by ``workflow`` when one is known), who, why."""
+    headers = [t("id", "编号"), t("time", "时间")]
+    if with_task:
+        headers.append(t("task", "任务"))
+    headers += [t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"), t("note", "说明"),
+                t("inputs", "输入")]
+    rows = []
+    for r in records:
+        change = ""
+        if r.from_state != r.to_state:
+            change = f"{state_label(app, workflow, r.from_state)} → {state_label(app, workflow, r.to_state)}"
+        row: list[object] = [r.id, fmt_time(r.at, tz)]
+        if with_task:
+            row.append(r.task_id if r.task_id is not None else "")
+        row += [event_label(app, workflow, r.event) if workflow else r.event, change, r.actor, r.note,
+                fmt_inputs(r.inputs)]
+        rows.append(row)
+    table(headers, rows, title=title, right=[0])

@@ -119,7 +119,8 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
 @domain_errors
 def show(obj: Context, task_id: int, as_json: bool) -> None:
     """Show one task: its fields, measures, notes, evidence, outcomes, history and next events."""
-    from cli.render import event_label, fields, fmt_date, fmt_inputs, fmt_time, heading, table
+    from cli.render import (event_label, fields, fmt_date, heading, print_evidence, print_outcomes, print_trail,
+                            table)
 
     app = obj.app()
     d = app.get_task(task_id)
@@ -157,37 +158,19 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         table([t("date", "日期"), t("note", "进展"), t("by", "记录人")],
               [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=t("Progress notes", "进展记录"))
     if d.evidence:
-        table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
-               t("by", "添加人"), "sha256"],
-              [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by, e.sha256[:12]]
-               for e in d.evidence], title=t("Evidence", "佐证材料"), right=[0, 2])
+        print_evidence(d.evidence, tz, title=t("Evidence", "佐证材料"), short_sha=True)
     if d.outcomes:
-        table([t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"), t("text", "内容"),
-               t("by", "记录人")],
-              [[o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
-               for o in d.outcomes], title=t("Outcomes", "整改成效"), right=[2])
+        print_outcomes(d.outcomes, title=t("Outcomes", "整改成效"))
     if d.lookbacks:
         from cli.lookback import print_lookbacks
 
         print_lookbacks(app, d.lookbacks, with_task=False, title=t("Look-backs", "回头看"))
-    table([t("time", "时间"), t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"),
-           t("note", "说明"), t("inputs", "输入")],
-          [[fmt_time(h.at, tz), event_label(app, v.workflow, h.event),
-            _transition(app, v.workflow, h.from_state, h.to_state), h.actor, h.note, fmt_inputs(h.inputs)]
-           for h in d.history], title=t("History", "办理记录"))
+    print_trail(app, d.history, v.workflow, tz, with_task=False, title=t("History", "办理记录"))
     if d.allowed_events:
         nxt = ", ".join(f"{e} ({event_label(app, v.workflow, e)})" for e in d.allowed_events)
     else:
         nxt = t("none", "无")
     click.echo(f"{t('next events', '可办理事件')}: {nxt}")
-
-
-def _transition(app: "Duban", workflow: str, before: str | None, after: str | None) -> str:
-    from cli.render import state_label
-
-    if before == after:
-        return ""
-    return f"{state_label(app, workflow, before)} → {state_label(app, workflow, after)}"
 
 
 @task.command("move")
