@@ -54,10 +54,6 @@ def state_label(app: "Ledger", workflow: str | None, state: str | None) -> str:
     return state
 
 
-def event_label(app: "Ledger", workflow: str, event: str) -> str:
-    return app.event_label(workflow, event)
-
-
 def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -195,7 +191,7 @@ def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | N
         row: list[object] = [r.id, fmt_time(r.at, tz)]
         if with_task:
             row.append(r.task_id if r.task_id is not None else "")
-        row += [event_label(app, workflow, r.event) if workflow else r.event, change, r.actor, r.note,
+        row += [app.event_label(workflow, r.event) if workflow else r.event, change, r.actor, r.note,
                 fmt_inputs(r.inputs)]
         rows.append(row)
     table(headers, rows, title=title, right=[0])

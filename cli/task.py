@@ -119,8 +119,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
 @domain_errors
 def show(obj: Context, task_id: int, as_json: bool) -> None:
     """Show one task: its fields, measures, notes, evidence, outcomes, history and next events."""
-    from cli.render import (event_label, fields, fmt_date, heading, print_evidence, print_outcomes, print_trail,
-                            table)
+    from cli.render import fields, fmt_date, heading, print_evidence, print_outcomes, print_trail, table
 
     app = obj.app()
     d = app.get_task(task_id)
@@ -167,7 +166,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         print_lookbacks(app, d.lookbacks, with_task=False, title=t("Look-backs", "回头看"))
     print_trail(app, d.history, v.workflow, tz, with_task=False, title=t("History", "办理记录"))
     if d.allowed_events:
-        nxt = ", ".join(f"{e} ({event_label(app, v.workflow, e)})" for e in d.allowed_events)
+        nxt = ", ".join(f"{e} ({app.event_label(v.workflow, e)})" for e in d.allowed_events)
     else:
         nxt = t("none", "无")
     click.echo(f"{t('next events', '可办理事件')}: {nxt}")

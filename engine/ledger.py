@@ -226,13 +226,6 @@ class Ledger:
         names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
         raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign ({', '.join(names)})")
 
-    def open_clause(self) -> sa.ColumnElement[bool]:
-        clauses = []
-        for name in self.registry.names():
-            open_states = self.registry.get(name).open_states()
-            clauses.append(sa.and_(tasks.c.workflow == name, tasks.c.state.in_(open_states)))
-        return sa.or_(*clauses)
-
     def overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
         """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""
         clauses = []

@@ -181,17 +181,6 @@ def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: 
 
 
 # ---------------------------------------------------------------------- the watched date
-def _entered_on(app: "Ledger", s: Session, task_id: int, state: str) -> date | None:
-    at = s.execute(
-        sa.select(sa.func.max(trail.c.at)).where(
-            trail.c.task_id == task_id, trail.c.to_state == state,
-            sa.or_(trail.c.from_state.is_(None), trail.c.from_state != state))
-    ).scalar()
-    if at is None:
-        return None
-    return _local_date(app, at)
-
-
 def _local_date(app: "Ledger", at: Any) -> date:
     if at.tzinfo is None:  # SQLite hands back the stored naive UTC from an aggregate
         from datetime import timezone
@@ -254,14 +243,9 @@ def watched_date(app: "Ledger", s: Session | None, watch: str, task: Any, *, sta
         return task.followup_target or task.due
     if watch == ENTERED and state_changed:
         return app.today()
-    if s is None or task.id is None:
+    if s is None or task.id is None or watch not in (ENTERED, "lookback"):
         return None
-    if watch == "lookback":
-        return s.execute(sa.select(sa.func.min(lookbacks.c.due)).where(
-            lookbacks.c.task_id == task.id, lookbacks.c.status == "pending")).scalar()
-    if watch == ENTERED:
-        return _entered_on(app, s, task.id, task.state)
-    return None
+    return watched_dates(app, s, watch, [task]).get(task.id)
 
 
 class _Merged:

@@ -60,7 +60,6 @@ from engine.reminder_policy import (  # noqa: F401  (re-exported: the policy hal
     _repeat_rule,
     due_now,
     next_after,
-    _entered_on,
     deadline_in_force,
     states_watching_followup,
     watched_date,

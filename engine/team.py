@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 from engine import trail
 from engine.api import Duban
-from engine.errors import NotInitialised, SchemaVersionMismatch
-from engine.errors import DubanError, InvalidInput, PermissionDenied, UnknownUser
+from engine.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
 from storage import backup as storage_backup
 from storage import migrations
 from storage import pg_security

@@ -85,7 +85,7 @@ def append(
 
     ``head``: the chain head as this transaction locked it already (``lock_trail_head``), if it did.
     """
-    head = head or lock_trail_head(session)
+    head = head if head is not None else lock_trail_head(session)
     inputs_json = canonical_json({k: v for k, v in (inputs or {}).items() if v is not None})
     # Stored precision is microseconds everywhere; hash what will be read back.
     at = at.astimezone(timezone.utc)

@@ -99,8 +99,6 @@ def read_xlsx(data: bytes) -> list[Sheet]:
                     for c in range(c0, c1 + 1):
                         row[c] = value
             sheets.append(Sheet(name, [(n, row) for n, row in enumerate(rows, start=1)]))
-    except InvalidInput:
-        raise
     except Exception as exc:  # calamine raises its own errors and zip errors for a file it cannot read
         raise InvalidInput("xlsx file", type(exc).__name__, f"not a readable Excel workbook ({exc})") from None
     return sheets
