@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from engine.clock import FixedClock
 from engine.config import Settings
 from engine.errors import ConflictError, DubanError
 from engine.machines import WorkflowMachine
+from moves import inputs_for
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
 
@@ -65,7 +65,8 @@ def test_two_ledgers_same_database_second_writer_conflicts(app: Duban, db_url: s
 
 
 def _random_worker(ledger: Duban, seed: int, task_ids: list[int], n: int, accepted: Counter,
-                   conflicts: Counter, errors: list[BaseException], start: threading.Barrier) -> None:
+                   conflicts: Counter, moves: Counter, errors: list[BaseException],
+                   start: threading.Barrier) -> None:
     rng = random.Random(seed)
     start.wait(timeout=30)
     events = list(ledger.workflow("rectification").events)
@@ -81,8 +82,9 @@ def _random_worker(ledger: Duban, seed: int, task_ids: list[int], n: int, accept
                 elif action < 0.25:
                     ledger.add_note(actor, tid, f"note from {seed}")
                 else:
-                    ledger.fire(actor, tid, rng.choice(events), note="n", reason="r", plan="p",
-                                target=ledger.today() + timedelta(days=3), due="20d")
+                    event = rng.choice(events)
+                    ledger.fire(actor, tid, event, **inputs_for(ledger, "rectification", event))
+                    moves[tid] += 1
             except ConflictError:
                 conflicts[tid] += 1
             except DubanError:
@@ -102,12 +104,13 @@ def test_threads_firing_random_events(app: Duban, db_url: str, clock: FixedClock
     ]
     accepted: Counter = Counter()
     conflicts: Counter = Counter()
+    moves: Counter = Counter()
     errors: list[BaseException] = []
     start = threading.Barrier(4)
     threads = [
         threading.Thread(target=_random_worker,
-                         args=(second_ledger(db_url, clock, tmp_path), seed, task_ids, 50, accepted, conflicts, errors,
-                               start))
+                         args=(second_ledger(db_url, clock, tmp_path), seed, task_ids, 50, accepted, conflicts, moves,
+                               errors, start))
         for seed in range(4)
     ]
     for th in threads:
@@ -120,6 +123,7 @@ def test_threads_firing_random_events(app: Duban, db_url: str, clock: FixedClock
         # BEGIN IMMEDIATE: a writer's read and write never interleave with another writer's
         assert sum(conflicts.values()) == 0
     assert sum(accepted.values()) > 20
+    assert sum(moves.values()) >= 8, "the random mix should move tasks, not only annotate them"
 
     report = app.verify()
     assert report.tasks == 5

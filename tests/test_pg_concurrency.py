@@ -10,7 +10,6 @@ import random
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from cli.main import cli
 from engine.api import Duban
 from engine.clock import FixedClock
 from engine.config import Settings
+from moves import inputs_for
 from engine.errors import ConflictError, DubanError
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
@@ -117,7 +117,7 @@ def test_two_users_without_expected_version_still_one_wins(app: Duban, db_url: s
 
 
 def _worker(app: Duban, seed: int, task_ids: list[int], n: int, accepted: Counter, conflicts: Counter,
-            errors: list[BaseException], start: threading.Barrier) -> None:
+            moves: Counter, errors: list[BaseException], start: threading.Barrier) -> None:
     rng = random.Random(seed)
     events = list(app.workflow("rectification").events)
     actors = ["root", "sup", "office", "finance", "lead"]
@@ -135,8 +135,9 @@ def _worker(app: Duban, seed: int, task_ids: list[int], n: int, accepted: Counte
                 elif roll < 0.25:
                     app.flag("sup", tid, rng.random() < 0.5, reason="r")
                 else:
-                    app.fire(actor, tid, rng.choice(events), note="n", reason="r", plan="p",
-                             target=app.today() + timedelta(days=3), due="20d")
+                    event = rng.choice(events)
+                    app.fire(actor, tid, event, **inputs_for(app, "rectification", event))
+                    moves[tid] += 1
             except ConflictError:
                 conflicts[tid] += 1
             except DubanError:
@@ -158,10 +159,11 @@ def test_twenty_threads_two_hundred_events_fifty_tasks(app: Duban, db_url: str, 
     head_before = len(app.trail())
     accepted: Counter = Counter()
     conflicts: Counter = Counter()
+    moves: Counter = Counter()
     errors: list[BaseException] = []
     start = threading.Barrier(20)
     workers = [ledger(db_url, clock, tmp_path) for _ in range(20)]
-    threads = [threading.Thread(target=_worker, args=(w, seed, task_ids, 200, accepted, conflicts, errors, start))
+    threads = [threading.Thread(target=_worker, args=(w, seed, task_ids, 200, accepted, conflicts, moves, errors, start))
                for seed, w in enumerate(workers)]
     for th in threads:
         th.start()
@@ -170,6 +172,7 @@ def test_twenty_threads_two_hundred_events_fifty_tasks(app: Duban, db_url: str, 
     assert not any(th.is_alive() for th in threads)
     assert errors == []
     assert sum(accepted.values()) > 500, "the random mix should land plenty of writes"
+    assert sum(moves.values()) >= 200, "and plenty of them moves through the workflow, not only notes"
 
     # The trail replays to the stored states and versions: audit verify, through the CLI too.
     report = app.verify()
