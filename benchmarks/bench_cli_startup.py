@@ -37,8 +37,8 @@ def timed(cmd: list[str], env: dict[str, str], runs: int) -> float:
 
 def build_ledger(path: Path, tasks: int) -> None:
     from engine.api import Duban
-    from engine.clock import FixedClock
-    from engine.config import Settings
+    from engine.core.clock import FixedClock
+    from engine.core.config import Settings
 
     app = Duban(str(path), clock=FixedClock("2025-07-04"), settings=Settings())
     app.init("root")

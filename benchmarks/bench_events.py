@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.api import Duban  # noqa: E402
-from engine.clock import FixedClock  # noqa: E402
-from engine.config import Settings  # noqa: E402
+from engine.core.clock import FixedClock  # noqa: E402
+from engine.core.config import Settings  # noqa: E402
 
 # start once, then phase → complete → return → phase … : every step is one accepted event.
 CYCLE = [

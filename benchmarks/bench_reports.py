@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.api import Duban  # noqa: E402
-from engine.clock import FixedClock  # noqa: E402
-from engine.config import Settings  # noqa: E402
-from engine.dashboard import dashboard_html  # noqa: E402
-from engine.notice import build_notice, to_docx  # noqa: E402
-from engine.reports import open_series, progress  # noqa: E402
+from engine.core.clock import FixedClock  # noqa: E402
+from engine.core.config import Settings  # noqa: E402
+from engine.reports.dashboard import dashboard_html  # noqa: E402
+from engine.reports.notice import build_notice, to_docx  # noqa: E402
+from engine.reports.progress import open_series, progress  # noqa: E402
 
 START = date(2025, 7, 4)
 DAYS = 150

@@ -197,8 +197,8 @@ def run_size(backend: str, n: int, args: argparse.Namespace, work: Path) -> list
 
         # The same calls in one warm process.
         from engine.api import Duban
-        from engine.clock import FixedClock
-        from engine.config import Settings
+        from engine.core.clock import FixedClock
+        from engine.core.config import Settings
 
         app = Duban(url, clock=FixedClock(datetime.combine(today_utc(), datetime.min.time().replace(hour=12),
                                                            tzinfo=timezone.utc)), settings=Settings())
@@ -206,7 +206,7 @@ def run_size(backend: str, n: int, args: argparse.Namespace, work: Path) -> list
         e_list, _ = median_call(lambda: app.list_tasks(limit=20), args.runs)
         e_overdue, e_count = median_call(lambda: app.summary()["overdue"], args.runs)
         e_summary, _ = median_call(app.summary, args.runs)
-        from engine.reminders import sweep
+        from engine.supervision.reminders import sweep
 
         # A dry run plans every reminder due now (the catch-up after an import) and claims and
         # sends nothing, so each run does the same work.

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from engine import reminders  # noqa: E402
+from engine.supervision import reminders  # noqa: E402
 from engine.api import Duban  # noqa: E402
-from engine.clock import FixedClock  # noqa: E402
-from engine.config import Settings  # noqa: E402
+from engine.core.clock import FixedClock  # noqa: E402
+from engine.core.config import Settings  # noqa: E402
 from storage.models import Reminder, Task  # noqa: E402
 
 TODAY = date(2025, 7, 4)

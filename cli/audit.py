@@ -39,7 +39,7 @@ def audit() -> None:
 @domain_errors
 def verify(obj: Context, binder: Path | None) -> None:
     """Recompute the trail's hash chain and replay every task; exit 1 naming the first bad record."""
-    from engine.errors import VerificationFailed
+    from engine.core.errors import VerificationFailed
 
     try:
         report = obj.app().verify()

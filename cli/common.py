@@ -17,7 +17,7 @@ import click
 
 if TYPE_CHECKING:
     from engine.api import Duban
-    from engine.ledger import Ledger
+    from engine.core.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +45,7 @@ class Context:
         """The ledger for a command that only reads: no SQLModel, no ORM, no state machine to load."""
         if self._app is not None:
             return self._app
-        from engine.ledger import Ledger
+        from engine.core.ledger import Ledger
 
         return Ledger(self.db, lang=self.lang)
 
@@ -77,7 +77,7 @@ def domain_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from engine.errors import DubanError
+        from engine.core.errors import DubanError
 
         try:
             return func(*args, **kwargs)
@@ -99,7 +99,7 @@ class DateType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
-        from engine.calendar import parse_date
+        from engine.core.calendar import parse_date
 
         try:
             return parse_date(str(value))
@@ -116,7 +116,7 @@ class DeadlineType(click.ParamType):
         return self.name  # click would upper-case it, and "NWD" is not what users type
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from engine.calendar import parse_deadline
+        from engine.core.calendar import parse_deadline
 
         try:
             parse_deadline(str(value), date(2000, 1, 1))
@@ -147,7 +147,7 @@ OUTPUT = OutputPath()
 def echo_json(data: Any) -> None:
     import json
 
-    from engine.views import json_default
+    from engine.core.views import json_default
 
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
 

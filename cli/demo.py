@@ -26,7 +26,7 @@ def demo(ctx: Context) -> None:
     it refuses a ledger that holds other data.
     """
     from engine.api import Duban
-    from engine.clock import FixedClock
+    from engine.core.clock import FixedClock
     from engine.demo import load_demo
 
     result = load_demo(ctx.db, ctx.actor)
@@ -59,7 +59,7 @@ def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
     from datetime import timedelta
 
     from cli.remind import print_reminders
-    from engine.reminders import preview
+    from engine.supervision.reminders import preview
 
     on = as_of + timedelta(days=1)
     result = preview(app, on)

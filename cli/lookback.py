@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from engine.api import Duban
-    from engine.views import LookbackView
+    from engine.core.views import LookbackView
 
 
 class PercentType(click.ParamType):

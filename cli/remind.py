@@ -49,7 +49,7 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
     import logging
 
     from cli.render import warn
-    from engine.reminders import sweep
+    from engine.supervision.reminders import sweep
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     app = obj.app()
@@ -87,7 +87,7 @@ def reminders() -> None:
 @domain_errors
 def list_(obj: Context, failed: bool, task_id: int | None, limit: int | None, as_json: bool) -> None:
     """List recorded reminders, newest first."""
-    from engine.reminders import list_reminders
+    from engine.supervision.reminders import list_reminders
 
     app = obj.app()
     rows = list_reminders(app, failed=failed, task_id=task_id, limit=limit)

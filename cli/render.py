@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import date, datetime, tzinfo
 
-    from engine.ledger import Ledger
-    from engine.views import EvidenceView, OutcomeView, ProblemView, TaskView, TrailView
+    from engine.core.ledger import Ledger
+    from engine.core.views import EvidenceView, OutcomeView, ProblemView, TaskView, TrailView
 
 
 def warn(message: str) -> None:
@@ -108,7 +108,7 @@ def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], 
 
 
 def light_label(light: str | None) -> str:
-    """The traffic light of a task (engine/reminder_policy.py decides it) in the chosen language."""
+    """The traffic light of a task (engine/core/policy.py decides it) in the chosen language."""
     labels = {"green": t("green", "绿灯"), "yellow": t("yellow", "黄灯"), "red": t("red", "红灯")}
     return labels.get(light or "", "")
 

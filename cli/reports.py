@@ -36,7 +36,7 @@ def report() -> None:
 def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | None, fmt: str,
              explain: bool) -> None:
     """Counts per state, overdue, flagged, funds and completion rate as of a date, per problem and unit."""
-    from engine import reports
+    from engine.reports import progress as reports
 
     app = obj.app()
     result = reports.progress(app, as_of, campaign=campaign, by=by)
@@ -76,9 +76,9 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
 def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, issued: date | None,
            output: Path) -> None:
     """Write the public progress notice (巡察整改进展情况), every number computed from the ledger."""
-    from engine.notice import build_notice, to_docx, to_markdown
+    from engine.reports.notice import build_notice, to_docx, to_markdown
 
-    from engine.files import write_atomically
+    from engine.core.files import write_atomically
 
     fmt = fmt or ("md" if output.name.lower().endswith((".md", ".markdown")) else "docx")
     doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued)
@@ -97,8 +97,8 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
 @domain_errors
 def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -> None:
     """Write a one-file HTML dashboard: totals, bars, traffic lights, overdue items, burn-down."""
-    from engine.dashboard import dashboard_html
-    from engine.files import write_atomically
+    from engine.reports.dashboard import dashboard_html
+    from engine.core.files import write_atomically
 
     write_atomically(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
     click.echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))

@@ -15,8 +15,8 @@ def scheduler() -> None:
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
-    from engine.errors import InvalidInput
-    from engine.reminders import parse_duration
+    from engine.core.errors import InvalidInput
+    from engine.supervision.reminders import parse_duration
 
     try:
         parse_duration(value, "--every")
@@ -38,7 +38,7 @@ def run(obj: Context, every: str | None, verbose: bool) -> None:
     """
     import logging
 
-    from engine import scheduler as engine_scheduler
+    from engine.supervision import scheduler as engine_scheduler
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from engine.api import Duban
-    from engine.views import MoveResult
+    from engine.core.views import MoveResult
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -14,11 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
-from engine import lookback, reminder_policy, trail
-from engine.calendar import parse_deadline
-from engine.clock import Clock
-from engine.config import Settings
-from engine.errors import (
+from engine.supervision import lookback
+
+from engine.core import policy as reminder_policy
+
+from engine.core import trail
+from engine.core.calendar import parse_deadline
+from engine.core.clock import Clock
+from engine.core.config import Settings
+from engine.core.errors import (
     AlreadyExists,
     ConflictError,
     InvalidInput,
@@ -31,8 +35,8 @@ from engine.errors import (
     UnknownUser,
     VerificationFailed,
 )
-from engine.ledger import DEFAULT_WORKFLOW, Ledger
-from engine.views import (
+from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
+from engine.core.views import (
     CampaignView,
     EvidenceView,
     MoveResult,
@@ -529,7 +533,7 @@ class Duban(Ledger):
             raise VerificationFailed(report.problems)
         return report
 
-    # ------------------------------------------------------------------ look-back reviews (engine/lookback.py)
+    # ------------------------------------------------------------------ look-back reviews (engine/supervision/lookback.py)
     def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
                       seed: int | None = None, *, dry_run: bool = False) -> LookbackPlanView:
         """A stratified, seeded sample of the campaign's finished items for a look-back on ``on``."""

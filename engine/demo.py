@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.errors import DemoRefused, DubanError
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.core.errors import DemoRefused, DubanError
 
 DEMO_RESOURCE = "demo_case.toml"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine import trail
+from engine.core import trail
 from engine.api import Duban
-from engine.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
+from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
 from storage import backup as storage_backup
 from storage import migrations
 from storage import pg_security

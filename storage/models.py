@@ -104,7 +104,7 @@ class Task(SQLModel, table=True):
     version: int = 0
     created_at: datetime = Field(sa_column=_utc_column())
     updated_at: datetime = Field(sa_column=_utc_column())
-    # The next day a reminder rule of this task falls due (engine/reminder_policy.py keeps it current on
+    # The next day a reminder rule of this task falls due (engine/core/policy.py keeps it current on
     # every write); the sweep reads only tasks with next_remind_on <= today, through this index.
     next_remind_on: date | None = Field(default=None, index=True)
 

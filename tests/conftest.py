@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 from processes import reap as reap_started_processes
 
 PG_ENV = "DUBAN_TEST_PG"

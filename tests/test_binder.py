@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.api import Duban
-from engine.errors import VerificationFailed
+from engine.core.errors import VerificationFailed
 from engine.ledger_io.binder import export_binder, verify_binder
 
 

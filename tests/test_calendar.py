@@ -1,4 +1,4 @@
-"""Chinese working-day calendar and deadline specs (engine/calendar.py)."""
+"""Chinese working-day calendar and deadline specs (engine/core/calendar.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import (
+from engine.core.calendar import (
     Deadline,
     DeadlineSpecError,
     InvalidDate,
@@ -16,7 +16,7 @@ from engine.calendar import (
     parse_date,
     parse_deadline,
 )
-from engine.errors import DubanError
+from engine.core.errors import DubanError
 
 
 def days(first: date, last: date) -> list[date]:

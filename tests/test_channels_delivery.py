@@ -20,11 +20,11 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from engine import reminders
+from engine.supervision import reminders
 from engine.api import Duban
-from engine.channels import KEY_HEADER, DeliveryError, EmailChannel, Outgoing, WebhookChannel
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.supervision.channels import KEY_HEADER, DeliveryError, EmailChannel, Outgoing, WebhookChannel
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 
 MSG = Outgoing("1|before:3d|2025-07-31|0|office|email", "office", None,
                "[duban] Task 1 \"采购程序不规范\": due in 3 days\n- Task: 1 采购程序不规范\n- See: `duban task show 1`",

@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import cli
 from engine.api import Duban
-from engine.clock import FixedClock
+from engine.core.clock import FixedClock
 
 NOW = "2025-07-04T09:00:00"  # a Friday; Asia/Shanghai
 TESTS = Path(__file__).parent

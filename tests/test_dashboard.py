@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.dashboard import DAILY_LIMIT, dashboard_html, traffic_light
-from engine.reports import format_yuan, open_series, progress
+from engine.core.clock import FixedClock
+from engine.reports.dashboard import DAILY_LIMIT, dashboard_html, traffic_light
+from engine.reports.progress import format_yuan, open_series, progress
 from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of  # noqa: F401
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

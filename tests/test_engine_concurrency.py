@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.errors import ConflictError, DubanError
-from engine.machines import WorkflowMachine
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.core.errors import ConflictError, DubanError
+from engine.core.machines import WorkflowMachine
 from moves import inputs_for
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.api import Duban
-from engine.errors import InvalidInput, PermissionDenied
+from engine.core.errors import InvalidInput, PermissionDenied
 
 
 def blob_files(root: Path) -> list[Path]:

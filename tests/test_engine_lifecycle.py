@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.errors import InvalidInput, MissingInput, PermissionDenied, PreconditionFailed
-from engine.views import TrailView
+from engine.core.clock import FixedClock
+from engine.core.errors import InvalidInput, MissingInput, PermissionDenied, PreconditionFailed
+from engine.core.views import TrailView
 
 
 def fire_checked(app: Duban, clock: FixedClock, actor: str, task_id: int, event: str, **kw: Any) -> TrailView:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.api import Duban
-from engine.errors import (
+from engine.core.errors import (
     ConflictError,
     DubanError,
     InvalidInput,

@@ -21,9 +21,9 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.errors import DubanError
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.core.errors import DubanError
 from storage import engines as storage_engines
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"

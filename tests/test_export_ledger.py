@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.api import Duban
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 from engine.ledger_io.dump import _tables
 from engine.ledger_io.exporter import LIGHT_FILLS, LIGHT_TEXT, export, ics_bytes
 from engine.ledger_io.importer import import_ledger
@@ -64,7 +64,7 @@ def _expected_lights(app: Duban) -> dict[str, tuple[str | None, str | None]]:
 
 
 def _fresh(tmp_path: Path, name: str, clock) -> Duban:
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     return Duban(f"sqlite:///{tmp_path / name}", clock=clock, settings=Settings(), blob_root=tmp_path / f"{name}.ev")
 
@@ -86,7 +86,7 @@ def test_json_export_restores_the_same_ledger_and_trail_into_an_empty_database(a
 
 def test_a_dump_restores_into_an_uninitialised_database_of_either_backend(db_url: str, tmp_path: Path,
                                                                           clock) -> None:
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     source = _fresh(tmp_path, "src.db", clock)
     source.init("root")
@@ -251,7 +251,7 @@ def test_export_to_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
 def test_bug_reexporting_the_demo_changed_its_phased_items_on_reimport(tmp_path: Path) -> None:
     """An office's own export, imported again, must change nothing: a phased item's 整改进展 is its
     follow-up plan, and must neither overwrite the plan with the last note nor become a new note."""
-    from engine.clock import FixedClock
+    from engine.core.clock import FixedClock
     from engine.demo import load_demo
 
     db = str(tmp_path / "demo.db")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import trail
+from engine.core import trail
 from engine.api import Duban
 from engine.ledger_io import importer
 from engine.ledger_io.importer import ImportRefused, ImportResult, Row, import_ledger

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine import trail
+from engine.core import trail
 from engine.api import Duban
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 from engine.ledger_io.columns import parse_mapping
 from engine.ledger_io.importer import ImportRefused, import_ledger
 from ledger_files import ROWS, write_csv, write_json, write_xlsx

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import lookback
+from engine.supervision import lookback
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.errors import AlreadyExists, DubanError, InvalidInput, MissingInput, NotFound, PermissionDenied
+from engine.core.clock import FixedClock
+from engine.core.errors import AlreadyExists, DubanError, InvalidInput, MissingInput, NotFound, PermissionDenied
 
 # The fixture's clock: 2025-07-04 (a Friday).
 TODAY = date(2025, 7, 4)
@@ -308,7 +308,7 @@ def test_concurrent_reviews_and_plans_never_double_a_look_back(app: Duban, db_ur
                                                                tmp_path) -> None:
     import threading
 
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     tids = ledger_with_strata(app, {"P1": 6})["P1"]
     for tid in tids:

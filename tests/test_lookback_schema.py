@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import lookback
+from engine.supervision import lookback
 from workflows import WorkflowError, load_builtin, load_workflow_file, parse_workflow
 
 VISIT = Path(__file__).parent / "workflows" / "inspection_visit.toml"

@@ -15,11 +15,12 @@ from click.testing import CliRunner
 from sqlmodel import SQLModel
 
 from cli.main import cli
-from engine import team, trail
+from engine import team
+from engine.core import trail
 from engine.api import Duban
-from engine.errors import SchemaVersionMismatch
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.core.errors import SchemaVersionMismatch
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 from storage import migrations
 from storage.db import GENESIS_HASH, transaction
 from storage.engines import get_engine

@@ -12,8 +12,8 @@ from docx import Document
 
 from cli.main import cli
 from engine.api import Duban
-from engine.errors import InvalidInput
-from engine.notice import CONTACT_PLACEHOLDER, build_notice, cn_date, cn_number, to_docx, to_markdown
+from engine.core.errors import InvalidInput
+from engine.reports.notice import CONTACT_PLACEHOLDER, build_notice, cn_date, cn_number, to_docx, to_markdown
 from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of  # noqa: F401
 
 THE_NOTICE_SENTENCE = "截至2025年12月25日,巡察反馈的7个具体问题涉及的16个细化问题,已完成整改14个,阶段性完成整改2个,清退资金240元。"
@@ -92,7 +92,7 @@ def test_contact_and_texts_come_from_the_config(demo: Duban, tmp_path: Path) -> 
     cfg = tmp_path / "config.toml"
     cfg.write_text('[notice]\ncontact = "联系电话:0730-0000000"\nnext_steps = ["一是责任再压实。"]\n'
                    'issuer = "某机关"\n', encoding="utf-8")
-    from engine.config import load_settings
+    from engine.core.config import load_settings
 
     app = Duban(demo.url, clock=demo.clock, settings=load_settings(cfg), blob_root=tmp_path / "evidence")
     md = to_markdown(build_notice(app, NOTICE_AS_OF))

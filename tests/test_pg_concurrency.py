@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 from moves import inputs_for
-from engine.errors import ConflictError, DubanError
+from engine.core.errors import ConflictError, DubanError
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import reminders
+from engine.supervision import reminders
 from engine.api import Duban
-from engine.channels import load_channels
-from engine.clock import FixedClock
-from engine.config import load_settings
+from engine.supervision.channels import load_channels
+from engine.core.clock import FixedClock
+from engine.core.config import load_settings
 from processes import STARTED as STARTED_PROCESSES
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

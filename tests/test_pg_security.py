@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from cli.main import cli
 from engine import team
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.errors import NotFound, PermissionDenied
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.core.errors import NotFound, PermissionDenied
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine.calendar import WorkCalendar
-from engine.errors import InvalidInput
-from engine.reminders import Rules, due_now, next_after, parse_duration, policy, shift
+from engine.core.calendar import WorkCalendar
+from engine.core.errors import InvalidInput
+from engine.supervision.reminders import Rules, due_now, next_after, parse_duration, policy, shift
 from workflows.schema import WorkflowError, load_builtin, parse_workflow
 
 MINI = """\

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import reminders
+from engine.supervision import reminders
 from engine.api import Duban
-from engine.channels import Channels, DeliveryError, FileChannel, Outgoing
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.supervision.channels import Channels, DeliveryError, FileChannel, Outgoing
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 from storage import claims
 from storage.models import Reminder, Task
 from tests.conftest import TEST_WORKFLOWS
@@ -115,7 +115,7 @@ def test_a_phased_item_is_chased_on_its_follow_up_target(app: Duban, clock: Fixe
 
 
 def test_a_bad_channel_setting_is_refused_naming_it(app: Duban, task_id: int) -> None:
-    from engine.errors import InvalidInput
+    from engine.core.errors import InvalidInput
 
     app.settings = Settings(raw={"channels": {"email": {"host": "smtp.example.org", "port": "smtp"}}})
     with pytest.raises(InvalidInput, match="channels.email.*port and timeout must be numbers"):
@@ -300,7 +300,7 @@ def test_the_traffic_light_follows_the_watched_date(app: Duban, clock: FixedCloc
 
 def test_the_config_file_overrides_the_yellow_threshold_and_a_bad_one_is_named(app: Duban, clock: FixedClock,
                                                                               task_id: int) -> None:
-    from engine.errors import InvalidInput
+    from engine.core.errors import InvalidInput
 
     clock.set("2025-07-21T09:00:00")  # 8 working days before 2025-07-31
     assert app.get_task(task_id).task.light == "green"
@@ -358,7 +358,7 @@ def test_digest_goes_to_supervisors_once_a_day(app: Duban, clock: FixedClock, ta
 
 
 def test_listing_reminders_of_an_unknown_task_is_refused(app: Duban) -> None:
-    from engine.errors import NotFound
+    from engine.core.errors import NotFound
 
     with pytest.raises(NotFound, match="task 99"):
         reminders.list_reminders(app, task_id=99)
@@ -376,10 +376,10 @@ def test_sampled_lookback_due_on_a_completed_item_reminds_supervisors_once(tmp_p
     reach the supervisors, through the scheduler's look-back sweep, and only once."""
     import json
 
-    from engine import lookback
+    from engine.supervision import lookback
     from engine.api import Duban
-    from engine.clock import FixedClock
-    from engine.config import load_settings
+    from engine.core.clock import FixedClock
+    from engine.core.config import load_settings
     from engine.demo import load_demo
 
     db = str(tmp_path / "demo.db")
@@ -410,12 +410,12 @@ def test_the_file_outbox_takes_a_batch_with_one_fsync_and_the_batch_is_marked_in
         app: Duban, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     box = outbox(app, tmp_path)
     _due_today(app, 150)  # 150 on-day reminders to office: lease rounds of 20, 40, 80, then the last 10
-    import engine.channels
+    import engine.supervision.channels
 
     syncs: list[int] = []
-    name = "fdatasync" if hasattr(engine.channels.os, "fdatasync") else "fsync"
-    real = getattr(engine.channels.os, name)
-    monkeypatch.setattr(engine.channels.os, name, lambda fd: (syncs.append(fd), real(fd))[1])
+    name = "fdatasync" if hasattr(engine.supervision.channels.os, "fdatasync") else "fsync"
+    real = getattr(engine.supervision.channels.os, name)
+    monkeypatch.setattr(engine.supervision.channels.os, name, lambda fd: (syncs.append(fd), real(fd))[1])
     updates: list[str] = []
 
     @sa.event.listens_for(app.engine, "before_cursor_execute")
@@ -544,9 +544,9 @@ def test_watched_dates_of_many_tasks_are_those_of_each_task(app: Duban, clock: F
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The sweep reads the day each item entered its state, and its next look-back, for all due items
     at once (a query per chunk of ids): each must be the day the trail and the look-backs say."""
-    from engine.reminder_policy import ENTERED, watched_date, watched_dates
+    from engine.core.policy import ENTERED, watched_date, watched_dates
 
-    monkeypatch.setattr("engine.reminder_policy._CHUNK", 2)  # several chunks from a handful of tasks
+    monkeypatch.setattr("engine.core.policy._CHUNK", 2)  # several chunks from a handful of tasks
     ids = [app.add_task("sup", f"item {i}", problem="A1.1", leader="办公室主任", unit="办公室",
                         due="2025-07-31").task.id for i in range(5)]
     for i, tid in enumerate(ids):

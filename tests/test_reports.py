@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.errors import InvalidInput, NotFound
-from engine.reports import open_series, progress, result_states
+from engine.core.clock import FixedClock
+from engine.core.errors import InvalidInput, NotFound
+from engine.reports.progress import open_series, progress, result_states
 from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of, state_counts  # noqa: F401
 from workflows import load_builtin, load_workflow_file
 

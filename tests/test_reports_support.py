@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
 from engine.demo import load_demo, read_case
-from engine.reports import result_states
+from engine.reports.progress import result_states
 from workflows import load_builtin
 
 # The day the demo's public notice reports on, and the day after it was published.

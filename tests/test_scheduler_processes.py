@@ -22,9 +22,9 @@ import pytest
 import sqlalchemy as sa
 
 from engine.api import Duban
-from engine.clock import FixedClock
-from engine.config import Settings
-from engine.scheduler import build, scheduler_settings
+from engine.core.clock import FixedClock
+from engine.core.config import Settings
+from engine.supervision.scheduler import build, scheduler_settings
 from storage.models import Reminder
 from processes import STARTED as STARTED_PROCESSES
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.api import Duban
-from engine.clock import FixedClock
+from engine.core.clock import FixedClock
 from storage.engines import resolve_url, sqlite_path
 from storage.models import Task, TrailRecord, UTCDateTime
 
@@ -110,7 +110,7 @@ def test_readers_are_not_held_up_by_a_writer_and_see_only_committed_data(app: Du
     """task list and summary read a snapshot: on SQLite too they neither wait for nor see an open write."""
     import threading
 
-    from engine.ledger import Ledger
+    from engine.core.ledger import Ledger
 
     reader = Ledger(app.url, clock=app.clock, settings=app.settings, workflow_dirs=app.registry.extra_dirs)
     seen: list[str] = []

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import text
 
-from engine import trail
+from engine.core import trail
 from engine.api import Duban
-from engine.errors import VerificationFailed
+from engine.core.errors import VerificationFailed
 
 CODE = "T-07"
 
@@ -179,7 +179,7 @@ def test_bug_emptied_trail_passed_verification(app: Duban) -> None:
 
 
 def test_fresh_ledger_verifies(db_url: str, clock, tmp_path) -> None:
-    from engine.config import Settings
+    from engine.core.config import Settings
 
     fresh = Duban(db_url, clock=clock, settings=Settings(), blob_root=tmp_path / "ev")
     fresh.init("root")

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.views import json_default, jsonable
+from engine.core.views import json_default, jsonable
 
 
 @dataclass

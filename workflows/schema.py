@@ -530,7 +530,7 @@ def _build(
 
 
 _LOOKBACK_KEYS = ("after_event", "offsets", "sample_states", "rebound_event")
-# Same forms as a deadline spec (engine/calendar.py), which this package may not import.
+# Same forms as a deadline spec (engine/core/calendar.py), which this package may not import.
 _OFFSET_RE = re.compile(r"[1-9][0-9]*(d|wd)\Z")
 
 
@@ -586,7 +586,7 @@ def _check_lookback(raw: Any, states: Mapping[str, StateDef], events: Mapping[st
             p.add(f"lookback.rebound_event.{state}", f"{state!r} is not in sample_states ({', '.join(sample)})")
 
 
-# [reminders]: which date each state watches and when reminders fall due (engine/reminders.py).
+# [reminders]: which date each state watches and when reminders fall due (engine/supervision/reminders.py).
 REMINDER_WATCHES: tuple[str, ...] = ("due", "followup_target", "lookback")
 REMINDER_RECIPIENTS: tuple[str, ...] = ("unit", "leader", "supervisors")
 _REMINDER_RULE_KEYS = ("before", "on_day", "overdue_every", "escalate_leader_after", "escalate_supervisors_after",

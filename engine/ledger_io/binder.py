@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.errors import InvalidInput, VerificationFailed
-from engine.files import atomic_output
-from engine.views import TaskDetail
+from engine.core.errors import InvalidInput, VerificationFailed
+from engine.core.files import atomic_output
+from engine.core.views import TaskDetail
 from storage.models import Evidence, Task, TrailHead, TrailRecord
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 
 # field -> headers offices write for it (compared after dropping spaces, line breaks and brackets).
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from engine.errors import InvalidInput, PermissionDenied
+from engine.core.errors import InvalidInput, PermissionDenied
 from storage import migrations
 from storage.db import create_schema
 from storage.engines import has_schema

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import reminder_policy as reminders
-from engine.files import atomic_output
+from engine.core import policy as reminders
+from engine.core.files import atomic_output
 from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
 
 if TYPE_CHECKING:
@@ -297,7 +297,7 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
 def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = None,
            with_blobs: bool = False) -> int:
     """Writes the ledger as ``fmt`` to ``out``; returns the number of items (tasks or calendar events)."""
-    from engine.errors import InvalidInput
+    from engine.core.errors import InvalidInput
 
     if fmt not in FORMATS:
         raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine import reminder_policy as reminders, trail
-from engine.calendar import parse_date
-from engine.errors import DubanError, InvalidInput
+from engine.core import policy as reminders
+
+from engine.core import trail
+from engine.core.calendar import parse_date
+from engine.core.errors import DubanError, InvalidInput
 from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from storage.db import insert_columns
@@ -315,7 +317,7 @@ def import_ledger(
 
         if dump.is_dump(doc):
             return dump.restore(app, actor, doc, file=path.name, sha256=sha, dry_run=dry_run)
-    from engine.ledger import DEFAULT_WORKFLOW
+    from engine.core.ledger import DEFAULT_WORKFLOW
 
     wf_name = workflow or DEFAULT_WORKFLOW
     app.registry.get(wf_name)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 
 FORMATS = ("xlsx", "csv", "json")
 

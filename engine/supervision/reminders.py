@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine import messages
-from engine.channels import Channels, DeliveryError, Outgoing, Recipient, load_channels
-from engine.config import Settings
-from engine.reminder_policy import (  # noqa: F401  (re-exported: the policy half of reminders)
+from engine.supervision import messages
+from engine.supervision.channels import Channels, DeliveryError, Outgoing, Recipient, load_channels
+from engine.core.config import Settings
+from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of reminders)
     ENTERED,
     DEFAULT_YELLOW,
     MAX_CATCH_UP_DAYS,
@@ -70,8 +70,8 @@ from engine.reminder_policy import (  # noqa: F401  (re-exported: the policy hal
     yellow_within,
     light,
 )
-from engine.errors import InvalidInput
-from engine.views import jsonable
+from engine.core.errors import InvalidInput
+from engine.core.views import jsonable
 from storage import claims
 from storage.models import Lookback, Reminder, Task, User
 
@@ -564,7 +564,7 @@ def _row_view(r: Mapping[str, Any], codes: Mapping[int, str]) -> ReminderView:
 def preview(app: "Duban", on: date) -> SweepResult:
     """What a sweep on ``on`` would send, whatever the ledger's stored next dates say (nothing is
     claimed, nothing is sent). Reads every task: for the demo and for checking a policy, not for sweeps."""
-    from engine.clock import FixedClock
+    from engine.core.clock import FixedClock
 
     shadow = _with_clock(app, FixedClock(on, app.clock.tz))
     channels = load_channels(app.settings)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.config import Settings
-from engine.errors import DubanError, InvalidInput
+from engine.core.config import Settings
+from engine.core.errors import DubanError, InvalidInput
 
 log = logging.getLogger("duban.reminders")
 
@@ -202,7 +202,7 @@ class EmailChannel:
         mail["To"] = msg.address
         mail["Subject"] = msg.subject
         mail["Date"] = formatdate(localtime=False)
-        # Derived from the claim key: a receiver can drop a resend (see engine/reminders.py).
+        # Derived from the claim key: a receiver can drop a resend (see engine/supervision/reminders.py).
         mail["Message-ID"] = f"<{_safe_id(msg.key)}@duban>"
         mail[KEY_HEADER] = msg.key
         mail.set_content(msg.text)
@@ -369,7 +369,7 @@ def mask(value: Any, key: str = "") -> Any:
 
 def effective_settings(settings: Settings) -> dict[str, Any]:
     """Everything the config decides, defaults filled in, secrets masked, for ``duban config show``."""
-    from engine import scheduler
+    from engine.supervision import scheduler
 
     channels = load_channels(settings)
     raw_channels = settings.section("channels") or {"console": {}}
@@ -383,7 +383,7 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
         elif isinstance(ch, WebhookChannel):
             cfg.update(format=ch.format)
         shown[ch.name] = cfg
-    from engine.reminders import delivery_settings
+    from engine.supervision.reminders import delivery_settings
 
     return mask({
         "source": str(settings.source) if settings.source else None,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 
 
 @contextmanager

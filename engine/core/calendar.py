@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
-from engine.errors import InvalidInput
+from engine.core.errors import InvalidInput
 
 __all__ = [
     "Deadline",

@@ -105,7 +105,7 @@ class TaskView(_View):
     version: int
     followup_plan: str | None = None
     followup_target: date | None = None
-    light: str | None = None  # traffic light of an open task: green, yellow or red (engine/reminder_policy.py)
+    light: str | None = None  # traffic light of an open task: green, yellow or red (engine/core/policy.py)
 
 
 @dataclass

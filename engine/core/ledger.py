@@ -15,13 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import reminder_policy
-from engine.calendar import WorkCalendar
-from engine.clock import Clock, clock_from_env, local_today
-from engine.config import Settings, load_settings
-from engine.errors import DubanError, InvalidInput, NotFound, NotInitialised, SchemaVersionMismatch
-from engine.registry import WorkflowRegistry, registry_for
-from engine.views import TaskView, fen_to_yuan
+from engine.core import policy as reminder_policy
+from engine.core.calendar import WorkCalendar
+from engine.core.clock import Clock, clock_from_env, local_today
+from engine.core.config import Settings, load_settings
+from engine.core.errors import DubanError, InvalidInput, NotFound, NotInitialised, SchemaVersionMismatch
+from engine.core.registry import WorkflowRegistry, registry_for
+from engine.core.views import TaskView, fen_to_yuan
 from storage import migrations
 from storage.engines import get_engine, has_schema, read_transaction, resolve_url
 from storage.tables import campaigns, outcomes, problems, tasks

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine.errors import InvalidInput
-from engine.reminder_policy import deadline_in_force
-from engine.views import _View, fen_to_yuan
+from engine.core.errors import InvalidInput
+from engine.core.policy import deadline_in_force
+from engine.core.views import _View, fen_to_yuan
 from storage.models import Campaign, Outcome, Problem, Task, TrailRecord
 from workflows import Workflow
 

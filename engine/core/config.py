@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.clock import DEFAULT_TIMEZONE
-from engine.errors import InvalidInput
+from engine.core.clock import DEFAULT_TIMEZONE
+from engine.core.errors import InvalidInput
 
 CONFIG_ENV = "DUBAN_CONFIG"
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from engine import reminder_policy as reminders
-from engine.reports import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
+from engine.core import policy as reminders
+from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
 from storage.models import Campaign
 
 if TYPE_CHECKING:

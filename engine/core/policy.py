@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.calendar import WorkCalendar
-from engine.errors import InvalidInput
+from engine.core.calendar import WorkCalendar
+from engine.core.errors import InvalidInput
 from storage.tables import lookbacks, trail
 from workflows import Workflow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from engine.ledger import Ledger
+    from engine.core.ledger import Ledger
     from storage.models import Task
 
 ENTERED = "entered"  # the watch of review_wait states: the day the item entered the state

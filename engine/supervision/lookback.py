@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine import trail
-from engine.calendar import parse_deadline
-from engine.errors import AlreadyExists, ConflictError, InvalidInput, MissingInput, NotFound
-from engine.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
+from engine.core import trail
+from engine.core.calendar import parse_deadline
+from engine.core.errors import AlreadyExists, ConflictError, InvalidInput, MissingInput, NotFound
+from engine.core.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
 from storage.db import lock_writers
 from storage.models import Campaign, Lookback, LookbackPlan, Problem, Task
 from workflows import Workflow
@@ -327,6 +327,6 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
 
 def sweep(app: "Duban", **options: Any) -> Any:
     """The scheduler's look-back job: remind supervisors of look-backs that have come due."""
-    from engine.reminders import sweep_lookbacks
+    from engine.supervision.reminders import sweep_lookbacks
 
     return sweep_lookbacks(app, **options)

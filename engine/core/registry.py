@@ -10,11 +10,11 @@ from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING
 
-from engine.errors import InvalidWorkflow, NotFound
+from engine.core.errors import InvalidWorkflow, NotFound
 from workflows import Workflow, WorkflowError, builtin_workflow_names, load_builtin, load_workflow_file
 
 if TYPE_CHECKING:
-    from engine.machines import WorkflowMachine
+    from engine.core.machines import WorkflowMachine
 
 
 class WorkflowRegistry:
@@ -57,7 +57,7 @@ class WorkflowRegistry:
         """The workflow's shared machine, built on first use: reading the ledger never needs one."""
         wm = self._machines.get(name)
         if wm is None:
-            from engine.machines import WorkflowMachine
+            from engine.core.machines import WorkflowMachine
 
             workflow = self.get(name)
             with self._lock:

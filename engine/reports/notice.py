@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.reports import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
-from engine.views import CampaignView, _View, fen_to_yuan
+from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
+from engine.core.views import CampaignView, _View, fen_to_yuan
 from storage.models import Outcome, ProgressNote
 
 if TYPE_CHECKING:

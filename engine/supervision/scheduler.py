@@ -2,11 +2,11 @@
 
 - the sweep, every ``every`` (IntervalTrigger), first run at start so downtime is caught up at once;
 - the daily digest to supervisors at a local time (CronTrigger, Asia/Shanghai by default);
-- the look-back sweep (``engine.lookback.sweep`` when that module offers one).
+- the look-back sweep (``engine.supervision.lookback.sweep`` when that module offers one).
 
 Never one job per task: APScheduler 3.x job stores are not safe for several processes, so the
 jobs are kept in memory and every job reads the database. What makes several schedulers safe is
-the claim in duban's own database (engine/reminders.py). ``coalesce=True`` with
+the claim in duban's own database (engine/supervision/reminders.py). ``coalesce=True`` with
 ``misfire_grace_time=None`` runs a missed sweep once, late — not never (the 3.x default grace of
 one second would skip it) and not once per missed interval. SIGINT/SIGTERM stop the scheduler
 after the job in hand.
@@ -23,8 +23,8 @@ from datetime import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.config import Settings
-from engine.errors import InvalidInput
+from engine.core.config import Settings
+from engine.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from engine.api import Duban
@@ -53,7 +53,7 @@ class SchedulerSettings:
 def scheduler_settings(settings: Settings, every: str | None = None) -> SchedulerSettings:
     """``[scheduler] every`` and ``[digest] enabled / time / timezone`` with their defaults; ``every``
     (the command line's) wins over the file."""
-    from engine.reminders import parse_duration
+    from engine.supervision.reminders import parse_duration
 
     where = f"{settings.source or 'config'}"
     sched, dig = settings.section("scheduler"), settings.section("digest")
@@ -94,7 +94,9 @@ def build(app: "Duban", cfg: SchedulerSettings) -> Any:
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from engine import lookback, reminders
+    from engine.supervision import lookback
+
+    from engine.supervision import reminders
 
     defaults = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
     sched = BlockingScheduler(job_defaults=defaults, timezone=ZoneInfo(cfg.digest_timezone))

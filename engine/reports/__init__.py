@@ -1,0 +1,1 @@
+"""Reports: progress figures as of a date, the public notice and the dashboard."""

@@ -1,0 +1,1 @@
+"""Supervision: reminders, channels, messages, the scheduler and look-backs. Imports engine.core only."""
