@@ -200,3 +200,26 @@ def test_cli_refusals_exit_1_for_the_ledger_and_2_for_usage(demo: Duban) -> None
     assert _run(demo, "report", "progress", "--by", "leader").exit_code == 2
     missing = _run(demo, "report", "progress", "--campaign", "nope")
     assert missing.exit_code == 1 and "nope" in missing.output
+
+
+def test_imported_items_count_in_every_report_whatever_their_state(app: Duban, tmp_path: Path) -> None:
+    """A bulk import writes a task's first record as ``import`` (any state) or ``create``: both start its history."""
+    from engine.ledger_io.importer import import_ledger
+    from engine.reports.dashboard import dashboard_html
+    from engine.reports.notice import build_notice
+    from ledger_files import HEADERS, write_csv
+
+    rows = [["1", "甲", "甲问题", "已完成的事项", "措施", "主任", "办公室", None, "2025-09-30", "已完成", "已完成整改", None],
+            ["2", "甲", "甲问题", "整改中的事项", "措施", "主任", "办公室", None, "2025-09-30", "整改中", "推进中", None],
+            ["3", "甲", "甲问题", "未开始的事项", "措施", "主任", "财务科", None, "2025-09-30", "未开始", None, None]]
+    assert len(rows[0]) == len(HEADERS)
+    import_ledger(app, "sup", write_csv(tmp_path / "l.csv", rows), campaign="C2025")
+    today = app.today()
+    report = progress(app, today, campaign="C2025")
+    f = report.figures
+    assert (f.total.count, f.done.codes, f.ongoing.codes) == (3, ["1"], ["2", "3"])
+    assert {s: fig.count for s, fig in f.states.items()} == {"completed": 1, "in_progress": 1, "assigned": 1}
+    assert app.summary(campaign="C2025")["total"] == 3
+    assert build_notice(app, today, campaign="C2025").figures["items"] == 3
+    assert 'data-figure="total">3<' in dashboard_html(app, today, campaign="C2025")
+    assert open_series(app, today, today, campaign="C2025") == [(today, 2)]

@@ -153,13 +153,22 @@ class _Replayed:
     target: date | None = None
 
 
-def _apply(cur: _Replayed | None, event: str, to_state: str | None, note: str | None, inputs: dict[str, Any],
-           at: datetime) -> _Replayed | None:
+def creates(from_state: str | None, to_state: str | None) -> bool:
+    """Whether a task's trail record brought the task into being: it comes from no state into one.
+
+    Every path that makes a task writes one such record first (``add_task``'s ``create``, a bulk
+    import's ``create`` or ``import``); no later record of the task comes from nothing.
+    """
+    return from_state is None and to_state is not None
+
+
+def _apply(cur: _Replayed | None, event: str, from_state: str | None, to_state: str | None, note: str | None,
+           inputs: dict[str, Any], at: datetime) -> _Replayed | None:
     """One trail record applied to a task's replayed state (the trail inputs carry every change)."""
     if cur is None:
-        if event != "create" or to_state is None:
-            return None  # only a creation record can start a task's history
-        return _Replayed(to_state, date.fromisoformat(inputs["due"]), bool(inputs.get("flagged")), at, note)
+        if not creates(from_state, to_state):
+            return None  # only a creating record can start a task's history
+        return _Replayed(to_state, date.fromisoformat(inputs["due"]), bool(inputs.get("flagged")), at, note)  # type: ignore[arg-type]
     if "due" in inputs:
         cur.due = date.fromisoformat(inputs["due"])
     if event in ("flag", "unflag"):
@@ -174,7 +183,7 @@ def _apply(cur: _Replayed | None, event: str, to_state: str | None, note: str | 
 
 def _trail_rows(s: Session, cutoff: datetime, campaign_id: int | None) -> Iterator[Any]:
     stmt = (
-        sa.select(TrailRecord.task_id, TrailRecord.event, TrailRecord.to_state, TrailRecord.note,
+        sa.select(TrailRecord.task_id, TrailRecord.event, TrailRecord.from_state, TrailRecord.to_state, TrailRecord.note,
                   TrailRecord.inputs, TrailRecord.at)
         .where(TrailRecord.task_id.is_not(None), TrailRecord.at < cutoff)
         .order_by(TrailRecord.id)
@@ -187,8 +196,8 @@ def _trail_rows(s: Session, cutoff: datetime, campaign_id: int | None) -> Iterat
 
 def _replay(s: Session, cutoff: datetime, campaign_id: int | None) -> dict[int, _Replayed]:
     tasks: dict[int, _Replayed] = {}
-    for task_id, event, to_state, note, inputs, at in _trail_rows(s, cutoff, campaign_id):
-        cur = _apply(tasks.get(task_id), event, to_state, note, json.loads(inputs or "{}"), at)
+    for task_id, event, from_state, to_state, note, inputs, at in _trail_rows(s, cutoff, campaign_id):
+        cur = _apply(tasks.get(task_id), event, from_state, to_state, note, json.loads(inputs or "{}"), at)
         if cur is not None:
             tasks[task_id] = cur
     return tasks
@@ -313,12 +322,12 @@ def open_series(app: "Duban", start: date, end: date, campaign: str | None = Non
                 series.append((day, open_now))
                 day += timedelta(days=1)
 
-        for task_id, event, to_state, _note, _inputs, at in _trail_rows(s, end_of_day(app, end), campaign_id):
+        for task_id, _event, from_state, to_state, _note, _inputs, at in _trail_rows(s, end_of_day(app, end), campaign_id):
             close_days_before(at.astimezone(tz).date())
             if to_state is None or task_id not in workflows:
                 continue
             before = state.get(task_id)
-            if before is None and event != "create":
+            if before is None and not creates(from_state, to_state):
                 continue
             wf_name = workflows[task_id]
             open_now += is_open(wf_name, to_state) - (before is not None and is_open(wf_name, before))
