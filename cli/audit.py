@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 
 @click.command()
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @json_option
 @pass_ctx
 @domain_errors

@@ -51,7 +51,13 @@ class Context:
 
     @property
     def actor(self) -> str:
-        requested = self.actor_override or os.environ.get(USER_ENV)
+        requested = self.actor_override if self.actor_override is not None else os.environ.get(USER_ENV)
+        if requested is not None and not requested.strip():
+            # An empty name must not silently become the OS login (often an admin).
+            raise click.UsageError(f"--as / {USER_ENV}: the user name is empty; give a registered user's "
+                                   "name, or leave both unset to act as your OS login")
+        if requested is not None:
+            self.ledger().check_acting_as(os_login(), requested)
         if self.db and "://" in self.db and not self.db.startswith("sqlite"):
             # A server ledger: the login role may decide who acts (and refuse --as).
             from engine.team import acting_user
@@ -70,6 +76,12 @@ def os_login() -> str:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+# Task, look-back and other row ids: anything larger is no id (SQL's BIGINT ends there) and is
+# refused as a usage error instead of overflowing the database driver.
+MAX_ROW_ID = 2**63 - 1
+ROW_ID = click.IntRange(max=MAX_ROW_ID)
 
 
 def domain_errors(func: F) -> F:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 
 @click.group()
@@ -15,7 +15,7 @@ def evidence() -> None:
 
 
 @evidence.command("add")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
 @click.option("--note", metavar="TEXT", help="What the file shows.")
 @json_option
@@ -34,7 +34,7 @@ def add(obj: Context, task_id: int, file: Path, note: str | None, as_json: bool)
 
 
 @evidence.command("list")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @json_option
 @pass_ctx
 @domain_errors

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import DATE, DEADLINE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, DEADLINE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -137,7 +137,7 @@ def _en() -> bool:
 
 
 @lookback.command("record")
-@click.argument("lookback_id", metavar="ID", type=int)
+@click.argument("lookback_id", metavar="ID", type=ROW_ID)
 @click.option("--pass", "passed", is_flag=True, help="The problem has not come back.")
 @click.option("--rebound", is_flag=True, help="The problem has come back (反弹): reopen the item (needs --due).")
 @click.option("--note", required=True, metavar="TEXT", help="What the look-back found (recorded in the trail).")

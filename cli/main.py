@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+from typing import Any
 
 import click
 
@@ -66,7 +68,31 @@ SHORT_HELP: dict[str, str] = {
 }
 
 
+DEBUG_ENV = "DUBAN_DEBUG"
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """The last resort: an error no command foresaw is one line and exit 1, not a traceback.
+
+        Each failure a user can cause has its own message where it happens; this only keeps a
+        bug from printing a traceback (``DUBAN_DEBUG=1`` shows it, for a bug report).
+        """
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+                raise
+            from engine.core.urls import mask_urls
+
+            detail = mask_urls(" ".join(str(exc).split()))[:300]
+            raise click.ClickException(
+                f"unexpected error ({type(exc).__name__}{': ' + detail if detail else ''}); the command's "
+                f"transaction was rolled back. This is a bug in duban: please report it with the output of {DEBUG_ENV}=1 and "
+                "the same command") from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -18,7 +18,7 @@ def outcome() -> None:
 
 
 @outcome.command("add")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.option("--kind", required=True, metavar="KIND", help="funds, talk, rule, training or other.")
 @click.option("--amount", metavar="YUAN", help="Yuan recovered, exact to the fen, e.g. 240.00 (kind funds only).")
 @click.option("--date", "on", type=DATE, help="When it happened (default: today).")
@@ -40,7 +40,7 @@ def add(obj: Context, task_id: int, kind: str, amount: str | None, on: date | No
 
 
 @outcome.command("list")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @json_option
 @pass_ctx
 @domain_errors

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -80,7 +80,7 @@ def reminders() -> None:
 
 @reminders.command("list")
 @click.option("--failed", is_flag=True, help="Only those that failed (retried with backoff) or gave up.")
-@click.option("--task", "task_id", type=int, metavar="ID", help="Only the reminders of task ID.")
+@click.option("--task", "task_id", type=ROW_ID, metavar="ID", help="Only the reminders of task ID.")
 @click.option("--limit", type=int, metavar="N", help="At most N, newest first.")
 @json_option
 @pass_ctx

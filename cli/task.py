@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
-from cli.common import DATE, DEADLINE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, DEADLINE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -113,7 +113,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
 
 
 @task.command("show")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @json_option
 @pass_ctx
 @domain_errors
@@ -173,7 +173,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
 
 
 @task.command("move")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.argument("event")
 @click.option("--note", metavar="TEXT", help="A note for the record (complete needs one: the result).")
 @click.option("--plan", metavar="TEXT", help="Follow-up plan for what remains (phase needs it).")
@@ -198,7 +198,7 @@ def move(obj: Context, task_id: int, event: str, note: str | None, plan: str | N
 
 
 @task.command("note")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.argument("text")
 @click.option("--date", "on", type=DATE, help="The day it happened (default: today).")
 @_expect_version_option
@@ -219,7 +219,7 @@ def note(obj: Context, task_id: int, text: str, on: date | None, expected_versio
 
 
 @task.command("extend")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.option("--due", required=True, type=DEADLINE, help="The new deadline: a date, Nd or Nwd.")
 @click.option("--reason", required=True, metavar="TEXT", help="Why the deadline moves (recorded in the trail).")
 @_expect_version_option
@@ -238,7 +238,7 @@ def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: 
 
 
 @task.command("flag")
-@click.argument("task_id", metavar="ID", type=int)
+@click.argument("task_id", metavar="ID", type=ROW_ID)
 @click.option("--off", is_flag=True, help="Remove the flag instead.")
 @click.option("--reason", metavar="TEXT", help="Why (recorded in the trail).")
 @_expect_version_option

@@ -27,6 +27,19 @@ class BackupFailed(DubanError):
     """A backup or restore that could not be done; nothing was changed."""
 
 
+class UpgradeFailed(DubanError):
+    """A schema upgrade that could not run on the tables found; it ran in one transaction, so nothing changed."""
+
+    def __init__(self, url: str, before: str, after: str, cause: str) -> None:
+        from engine.core.urls import mask_url, mask_urls
+
+        self.before, self.after = before, after
+        super().__init__(
+            f"cannot upgrade the ledger in {mask_url(url)} from schema version {before} to {after}: its tables "
+            f"are not those of schema version {before} (is its version stamp wrong?): {mask_urls(cause)}; "
+            "nothing was changed")
+
+
 @dataclass
 class GrantResult:
     name: str
@@ -150,7 +163,11 @@ def upgrade_schema(app: Duban) -> SchemaReport:
         raise NotInitialised(app.url)
     if st.newer:
         raise SchemaVersionMismatch(app.url, st.current, st.head, newer=True)
-    before, after = migrations.upgrade(app.engine)
+    try:
+        before, after = migrations.upgrade(app.engine)
+    except (sa.exc.DBAPIError, RuntimeError) as exc:
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise UpgradeFailed(app.url, st.current, st.head, cause) from None
     if pg_security.is_postgresql(app.engine):
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):

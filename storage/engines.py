@@ -7,7 +7,8 @@ Imports SQLAlchemy's Core only, so that a command that only reads the ledger (``
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,99 @@ def resolve_url(db: str | None = None) -> str:
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().absolute()}"
+
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+SUPPORTED = "an SQLite file (a path or sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+
+
+def url_problem(url: str) -> str | None:
+    """Why duban cannot work with ``url`` (not a URL, another database, a driver not installed), or None."""
+    try:
+        u = sa.engine.make_url(url)
+        u.port  # noqa: B018  (a port that is no number fails here, not in the driver)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        return f"not a database URL ({exc}); expected {SUPPORTED}"
+    backend = u.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        return f"duban works with {SUPPORTED}, not {backend}"
+    try:
+        u.get_dialect().import_dbapi()
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        return f"the database driver {u.drivername!r} is not available ({exc}); use {SUPPORTED}"
+    return None
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """Why the SQLite ledger at ``path`` cannot be opened, told before SQLite says "unable to open"."""
+    if path.is_dir():
+        return "it is a directory, not a ledger file"
+    if path.exists() and not path.is_file():
+        return "it is not a regular file"
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is not a folder"
+    return None
+
+
+def environment_failure(url: str, exc: BaseException, *, connecting: bool) -> str | None:
+    """What in the database's surroundings made ``exc`` happen, in words, or None for any other error.
+
+    Named here: a file that is no database, damaged, read-only, missing or in a read-only folder
+    (SQLite); a server that cannot be reached or refuses the login (PostgreSQL, while connecting).
+    Errors the engine handles itself (a lost race, a busy lock, a constraint) stay as they are.
+    """
+    if is_sqlite(url):
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        path = sqlite_path(url)
+        if name.startswith("SQLITE_NOTADB"):
+            return "the file is not an SQLite database (a text file, or another kind of file?)"
+        if name.startswith("SQLITE_CORRUPT"):
+            return ("the file is damaged (a truncated or corrupted SQLite database); restore the ledger from "
+                    "a backup with 'duban restore'")
+        if name.startswith("SQLITE_READONLY"):
+            return ("the database is read-only: this process may not write the file or its folder; check "
+                    "their permissions (SQLite writes its -wal and -shm files beside the ledger)")
+        if name.startswith("SQLITE_CANTOPEN"):
+            problem = sqlite_file_problem(path) if path is not None else None
+            if problem:
+                return problem
+            return ("the file cannot be opened: check that its folder exists and that this process may read "
+                    "and write the file and the folder (SQLite writes its -wal and -shm files beside the "
+                    "ledger, even to read it)")
+        if name.startswith(("SQLITE_IOERR", "SQLITE_PERM", "SQLITE_AUTH")):
+            return f"the file cannot be read or written ({exc})"
+        if name.startswith("SQLITE_FULL"):
+            return "the disk is full"
+        return None
+    if connecting:  # the driver's words may quote the URL: the engine masks the reason before showing it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot connect to the database server: {first}"
+    return None
+
+
+FailureHandler = Callable[[str, str], None]
+_failure_handlers: "weakref.WeakKeyDictionary[Engine, FailureHandler]" = weakref.WeakKeyDictionary()
+
+
+def on_environment_failure(engine: Engine, url: str, handler: FailureHandler) -> None:
+    """Calls ``handler(url, reason)`` (which raises) instead of SQLAlchemy's error when the database's
+    surroundings make a statement or a connection fail (``environment_failure``). Once per engine."""
+    if engine in _failure_handlers:
+        _failure_handlers[engine] = handler
+        return
+    _failure_handlers[engine] = handler
+
+    @event.listens_for(engine, "handle_error")
+    def _translate(context) -> None:  # type: ignore[no-untyped-def]
+        if context.is_pre_ping:
+            return  # the pool reconnects on its own
+        original = context.original_exception
+        connecting = context.connection is None or context.is_disconnect
+        reason = environment_failure(url, original, connecting=connecting)
+        found = _failure_handlers.get(context.engine) if context.engine is not None else None
+        if reason is not None and found is not None:
+            found(url, reason)
 
 
 def is_sqlite(url: str) -> bool:

@@ -67,3 +67,9 @@ lookbacks = sa.table(
 )
 
 ALL = (tasks, campaigns, problems, outcomes, trail, lookbacks)
+
+users = sa.table(
+    "users",
+    sa.column("name", sa.String),
+    sa.column("role", sa.String),
+)

@@ -168,15 +168,25 @@ def _date_parts(text: str) -> tuple[int, int, int] | None:
     return None
 
 
+# Dates duban accepts from people and files: a ledger date outside them is a typing slip (9999-12-31
+# as "no deadline"), and days counted from it would run past the last date Python can represent.
+FIRST_DATE = date(1900, 1, 1)
+LAST_DATE = date(2199, 12, 31)
+DATE_RANGE = f"a date between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
+
+
 def parse_date(text: str) -> date:
     """``YYYY-MM-DD``, ``YYYY/MM/DD`` or ``YYYY年M月D日``; raises InvalidDate (a ValueError)."""
     parts = _date_parts(_normalise(text))
     if parts is None:
         raise InvalidDate(text)
     try:
-        return date(*parts)
+        day = date(*parts)
     except ValueError as exc:
         raise InvalidDate(text, f"there is no such day ({exc})") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise InvalidDate(text, f"expected {DATE_RANGE}")
+    return day
 
 
 def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None) -> Deadline:
@@ -189,6 +199,8 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
             due = date(*parts)
         except ValueError as exc:
             raise DeadlineSpecError(spec, f"there is no such day ({exc})") from None
+        if not FIRST_DATE <= due <= LAST_DATE:
+            raise DeadlineSpecError(spec, f"expected {DATE_RANGE}")
         return Deadline(due=due, spec=due.isoformat())
 
     m = _COUNT.fullmatch(text)
@@ -203,6 +215,8 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
             due = today + timedelta(days=n)
         except OverflowError:
             raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+        if due > LAST_DATE:
+            raise DeadlineSpecError(spec, f"that is after {LAST_DATE.isoformat()}")
         return Deadline(due=due, spec=f"{n}d")
 
     if n > MAX_WORKDAYS:

@@ -45,10 +45,16 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if explicit:
             raise InvalidInput("config file", str(cfg_path), "the file does not exist")
         return Settings()
+    if cfg_path.is_dir():
+        raise InvalidInput("config file", str(cfg_path), f"it is a directory; point {CONFIG_ENV} at a TOML file")
     try:
         raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput("config file", str(cfg_path), f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("config file", str(cfg_path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InvalidInput("config file", str(cfg_path), f"cannot be read: {exc.strerror or exc}") from None
     settings = Settings(source=cfg_path, raw=raw)
     general = raw.get("general", {})
     settings.timezone = str(general.get("timezone", DEFAULT_TIMEZONE))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from engine.core.urls import mask_url, mask_urls
+
 
 class DubanError(Exception):
     """Root of every refusal by the engine. The CLI maps it to exit code 1."""
@@ -115,15 +117,22 @@ _INPUT_OPTION = {
 
 class NotInitialised(DubanError):
     def __init__(self, url: str) -> None:
-        super().__init__(f"no duban ledger in {url}: run 'duban init' (or 'duban demo') first, or pass --db")
+        self.url = mask_url(url)
+        super().__init__(f"no duban ledger in {self.url}: run 'duban init' (or 'duban demo') first, or pass --db")
+
+
+class DatabaseUnavailable(DubanError):
+    """The ledger's database cannot be used as it is: the file, its folder, the server or the URL."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url, self.reason = mask_url(url), mask_urls(reason)
+        super().__init__(f"cannot use the ledger database {self.url}: {self.reason}; nothing was changed")
 
 
 class SchemaVersionMismatch(DubanError):
     def __init__(self, url: str, current: str, needed: str, *, newer: bool) -> None:
-        from sqlalchemy.engine import make_url
-
         self.current, self.needed = current, needed
-        where = make_url(url).render_as_string(hide_password=True)
+        where = mask_url(url)
         if newer:
             super().__init__(
                 f"the ledger in {where} has schema version {current}, newer than this duban knows "

@@ -19,12 +19,28 @@ from engine.core import policy as reminder_policy
 from engine.core.calendar import WorkCalendar
 from engine.core.clock import Clock, clock_from_env, local_today
 from engine.core.config import Settings, load_settings
-from engine.core.errors import DubanError, InvalidInput, NotFound, NotInitialised, SchemaVersionMismatch
+from engine.core.errors import (
+    DatabaseUnavailable,
+    DubanError,
+    InvalidInput,
+    NotFound,
+    NotInitialised,
+    PermissionDenied,
+    SchemaVersionMismatch,
+)
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core.views import TaskView, fen_to_yuan
 from storage import migrations
-from storage.engines import get_engine, has_schema, read_transaction, resolve_url
-from storage.tables import campaigns, outcomes, problems, tasks
+from storage.engines import (
+    get_engine,
+    has_schema,
+    on_environment_failure,
+    read_transaction,
+    resolve_url,
+    sqlite_path,
+    url_problem,
+)
+from storage.tables import campaigns, outcomes, problems, tasks, users
 from workflows import Workflow
 
 DEFAULT_WORKFLOW = "rectification"
@@ -60,6 +76,9 @@ class Ledger:
     ) -> None:
         self.settings = settings if settings is not None else load_settings()
         self.url = resolve_url(db)
+        problem = url_problem(self.url)
+        if problem is not None:
+            raise DatabaseUnavailable(self.url, problem)
         self.clock = clock if clock is not None else clock_from_env(self.settings.timezone)
         self.registry: WorkflowRegistry = registry_for([*self.settings.workflow_dirs, *workflow_dirs])
         self.calendar = WorkCalendar(self.settings.extra_holidays, self.settings.extra_workdays)
@@ -69,7 +88,13 @@ class Ledger:
     # ------------------------------------------------------------------ plumbing
     @property
     def engine(self) -> sa.Engine:
-        return get_engine(self.url)
+        try:
+            engine = get_engine(self.url)
+        except OSError as exc:  # the SQLite file's folder could not be created
+            raise DatabaseUnavailable(self.url, f"cannot create the folder {exc.filename or ''}: "
+                                                f"{exc.strerror or exc}") from None
+        on_environment_failure(engine, self.url, _refuse_database)
+        return engine
 
     def today(self) -> date:
         return local_today(self.clock)
@@ -101,10 +126,34 @@ class Ledger:
             labels = ACTION_LABELS.get(event)
             return labels.get(lang, labels["en"]) if labels else event
 
+    def trusts_os_user(self) -> bool:
+        """False when the config's ``[security] trust_os_user = false``: then only an admin's OS login
+        may act under another name."""
+        value = self.settings.section("security").get("trust_os_user", True)
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{self.settings.source}: security.trust_os_user", value, "expected true or false")
+        return value
+
+    def check_acting_as(self, os_login: str, requested: str) -> None:
+        """Refuses acting as ``requested`` from OS login ``os_login`` when the office does not trust OS
+        logins and that login is not a registered admin (nothing to check when they are the same)."""
+        if requested == os_login or self.trusts_os_user():
+            return
+        with self.reading() as conn:
+            role = conn.execute(sa.select(users.c.role).where(users.c.name == os_login)).scalar()
+        if role != "admin":
+            raise PermissionDenied(
+                os_login, role or "not registered", f"act as {requested!r}",
+                "the config sets security.trust_os_user = false: only a registered admin's OS login may "
+                "act under another name")
+
     def _ensure_schema(self) -> None:
         """Refuses a ledger whose schema is older or newer than this duban's (one query, first use only)."""
         if self._ready:
             return
+        path = sqlite_path(self.url)
+        if path is not None and not path.exists():
+            raise NotInitialised(self.url)  # and leave no empty file behind
         schema = migrations.status(self.engine)
         if schema.current is None:
             raise NotInitialised(self.url)
@@ -255,3 +304,7 @@ class Ledger:
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
         )
+
+
+def _refuse_database(url: str, reason: str) -> None:
+    raise DatabaseUnavailable(url, reason)
