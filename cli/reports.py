@@ -66,23 +66,41 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
 @report.command("notice")
 @click.option("--as-of", type=DATE, required=True, help="The day the notice reports on (截至…).")
 @click.option("--campaign", metavar="NAME", help="The campaign (needed when the ledger has several).")
-@click.option("--format", "fmt", type=click.Choice(["docx", "md"]),
-              help="docx (Word) or md (Markdown); default: from the suffix of -o, else docx.")
-@click.option("--date", "issued", type=DATE, help="Date printed under the notice (default: today).")
+@click.option("--format", "fmt", type=click.Choice(["docx", "md", "pdf"]),
+              help="docx (Word), md (Markdown) or pdf (through LibreOffice); default: from the suffix of -o, "
+                   "else docx.")
+@click.option("--date", "issued", type=DATE,
+              help="Date printed under the notice (default: the end of the campaign's rectification period "
+                   "if already past, else today).")
+@click.option("--issuer", metavar="TEXT",
+              help="Body signing the notice (default: [notice] issuer in the config, else the inspected body).")
+@click.option("--draft", is_flag=True, help="Write it even if a setting is missing (its place is marked 【…待填写】).")
 @click.option("-o", "--output", type=OUTPUT, required=True,
               help="File to write (replaced whole, never left half-written).")
 @pass_ctx
 @domain_errors
 def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, issued: date | None,
-           output: Path) -> None:
-    """Write the public progress notice (巡察整改进展情况), every number computed from the ledger."""
+           issuer: str | None, draft: bool, output: Path) -> None:
+    """Write the public progress notice (巡察整改进展情况) in GB/T 9704 form, every number from the ledger."""
+    from engine.core.files import write_atomically
     from engine.reports.notice import build_notice, to_docx, to_markdown
 
-    from engine.core.files import write_atomically
+    suffix = output.suffix.lower()
+    fmt = fmt or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(suffix, "docx")
+    doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued, issuer=issuer)
+    for warning in doc.warnings:
+        click.echo(t("Warning: ", "警告：") + warning, err=True)
+    if doc.warnings and not draft:
+        raise click.ClickException(t("notice not written; fill in the settings above, or pass --draft",
+                                     "通报未写入：请补全上述设置，或加 --draft 写出草稿"))
+    if fmt == "md":
+        data = to_markdown(doc).encode("utf-8")
+    elif fmt == "pdf":
+        from engine.reports.pdf import docx_to_pdf
 
-    fmt = fmt or ("md" if output.name.lower().endswith((".md", ".markdown")) else "docx")
-    doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued)
-    data = to_docx(doc) if fmt == "docx" else to_markdown(doc).encode("utf-8")
+        data = docx_to_pdf(to_docx(doc))
+    else:
+        data = to_docx(doc)
     write_atomically(output, data)
     click.echo(doc.totals_sentence)
     click.echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))

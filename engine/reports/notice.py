@@ -9,7 +9,7 @@ plain data (``Notice``), then rendered to Markdown or docx.
 
 from __future__ import annotations
 
-import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
 from engine.core.views import CampaignView, _View, fen_to_yuan
+from engine.reports import gongwen
+from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from storage.models import Outcome, ProgressNote
 
 if TYPE_CHECKING:
@@ -26,8 +28,46 @@ if TYPE_CHECKING:
 
 CN_NUMERALS = "零一二三四五六七八九十"
 RESULT_TEXT = {"done": "完成", "partial": "阶段性完成", "open": "正在整改"}
-DEFAULT_CLOSING = "欢迎广大干部群众对巡察整改落实情况进行监督。如有意见建议,请及时向我们反映。"
-CONTACT_PLACEHOLDER = "联系方式:(请在配置文件 [notice] 的 contact 中填写)"
+
+# Every Chinese sentence the notice adds to the ledger's own words, in one place (for a catalog later).
+TEXT = {
+    "intro": "{inspected}{inspector}对{target}进行了巡察。{feedback}，{inspector}向{target}反馈了巡察意见。"
+             "按照巡察工作有关要求，现将巡察整改进展情况予以公布。",
+    "inspected": "{period}，",
+    "organised": "针对反馈的{aspects}{problems}项具体问题涉及的{items}个细化问题，逐一明确责任领导、责任单位和整改时限，"
+                 "涉及责任单位{units}个，形成问题清单、任务清单、责任清单，实行动态管理、对账销号",
+    "aspects": "{n}个方面",
+    "flagged": "；对{n}项重点问题挂牌督办。",
+    "work_done": "整改中{list}。",
+    "rule": "修订完善制度{n}项", "talk": "开展提醒谈话{n}次", "training": "组织专题学习培训{n}次",
+    "totals": "截至{as_of}，巡察反馈的{problems}个具体问题涉及的{items}个细化问题，{parts}。",
+    "done_part": "已完成整改{n}个", "partial_part": "阶段性完成整改{n}个", "ongoing_part": "正在整改{n}个",
+    "funds_part": "清退资金{yuan}元",
+    "section_organised": "组织整改落实情况",
+    "section_done": "{prefix}已完成的整改事项", "section_partial": "{prefix}阶段性完成的整改事项",
+    "section_open": "正在整改的事项", "section_next": "下一步整改工作安排", "in_period": "集中整改期内",
+    "group": "（{n}）反馈问题：{title}",
+    "result": "整改结果：{result}", "situation": "整改情况：{text}", "plan": "下一步计划：{text}",
+    "due": "整改时限：{date}", "target": "（目标时间：{date}）", "ordinal": "{n}是",
+    "funds_outcome": "，清退资金{yuan}元",
+    "steps_partial": "对阶段性完成的{n}项，按既定计划和时间节点持续推进：{list}。",
+    "plan_default": "按计划推进",
+    "steps_open": "对正在整改的{n}项，按整改时限加强跟踪督办：{list}。",
+    "open_item": "{title}（整改时限：{due}{late}）", "late": "，已超期{n}天",
+    "steps_done": "对已完成的{n}项适时组织“回头看”，坚决防止问题反弹。",
+    "closing": "欢迎广大干部群众对巡察整改落实情况进行监督。如有意见建议，请及时向我们反映。",
+    "contact_missing": "【联系方式待填写】",
+    "title": "{target}巡察整改进展情况",
+}
+DEFAULT_CLOSING = TEXT["closing"]
+CONTACT_PLACEHOLDER = TEXT["contact_missing"]
+# What a missing setting leaves in the document: the CLI warns and refuses unless --draft.
+PLACEHOLDER_WARNINGS = {CONTACT_PLACEHOLDER: "no contact for the public: set contact in the [notice] section "
+                                             "of the config file (联系方式未填写)"}
+# A ledger text that already says when ("2025年6月以来", "8月21日") is not dated again.
+_DATED = re.compile(r"\d{4}年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{4}年")
+# The result word a completion note often opens with repeats 整改结果.
+_RESULT_WORDS = re.compile(r"^(已完成|阶段性完成|基本完成|完成)[。，,;；\s]*")
 
 
 @dataclass
@@ -36,7 +76,7 @@ class NoticeItem(_View):
     code: str
     title: str
     result: str  # 完成 / 阶段性完成 / 正在整改
-    situation: list[str] = field(default_factory=list)  # 整改情况: the ledger's own words, dated
+    situation: str = ""  # 整改情况: the ledger's notes and outcomes as one paragraph (一是…；二是…。)
     plan: str | None = None
     target: date | None = None
     due: date | None = None
@@ -65,6 +105,7 @@ class Notice(_View):
     sections: list[Section]
     signature: str
     figures: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)  # settings left as placeholders in the text
 
 
 def cn_number(n: int) -> str:
@@ -84,8 +125,13 @@ def cn_range(a: date, b: date) -> str:
 
 
 def build_notice(app: "Duban", as_of: date, *, campaign: str | None = None,
-                 issued: date | None = None) -> Notice:
-    """The notice for one campaign (the only one if ``campaign`` is None) as of the end of ``as_of``."""
+                 issued: date | None = None, issuer: str | None = None) -> Notice:
+    """The notice for one campaign (the only one if ``campaign`` is None) as of the end of ``as_of``.
+
+    Issued by ``issuer``, else the config's [notice] issuer, else the campaign's inspected body; dated
+    ``issued``, else the end of the campaign's rectification period when that lies between the as-of
+    day and today, else today.
+    """
     as_of = check_as_of(app, as_of)
     with app.transaction() as s:
         camp = app._campaign(s, campaign)
@@ -104,42 +150,64 @@ def build_notice(app: "Duban", as_of: date, *, campaign: str | None = None,
             .where(Outcome.task_id.in_(ids), Outcome.on <= as_of)
             .order_by(Outcome.on, Outcome.id)
         ).all() if ids else []
-    cfg = app.settings.section("notice")
-    return _compose(report, view, notes, outcomes, cfg, issued or app.today())
+    cfg = dict(app.settings.section("notice"))
+    if issuer:
+        cfg["issuer"] = issuer
+    today = app.today()
+    end = view.rectification_end
+    default_issued = end if end and as_of <= end <= today else today
+    return _compose(report, view, notes, outcomes, cfg, issued or default_issued)
 
 
 def _lines(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value] if value.strip() else []
+        return [fullwidth(value)] if value.strip() else []
     if isinstance(value, list):
-        return [str(v) for v in value if str(v).strip()]
+        return [fullwidth(str(v)) for v in value if str(v).strip()]
     return []
 
 
 def totals_sentence(report: ProgressReport) -> str:
     f = report.figures
     problems = len({t.problem for t in report.tasks})
-    parts = [f"已完成整改{f.done.count}个"]
+    parts = [TEXT["done_part"].format(n=f.done.count)]
     if f.partial.count:
-        parts.append(f"阶段性完成整改{f.partial.count}个")
+        parts.append(TEXT["partial_part"].format(n=f.partial.count))
     if f.ongoing.count:
-        parts.append(f"正在整改{f.ongoing.count}个")
+        parts.append(TEXT["ongoing_part"].format(n=f.ongoing.count))
     if f.funds.amount:
-        parts.append(f"清退资金{format_yuan(f.funds.amount)}元")
-    return (f"截至{cn_date(report.as_of)},巡察反馈的{problems}个具体问题涉及的{f.total.count}个细化问题,"
-            + ",".join(parts) + "。")
+        parts.append(TEXT["funds_part"].format(yuan=format_yuan(f.funds.amount)))
+    return TEXT["totals"].format(as_of=cn_date(report.as_of), problems=problems, items=f.total.count,
+                                 parts="，".join(parts))
 
 
-def _situation(t: TaskAsOf, notes: list[Any], outcomes: list[Any]) -> list[str]:
+def _clause(text: str) -> str:
+    """A ledger text as a clause of a longer sentence: full-width, without its closing stop."""
+    return fullwidth(text.strip()).rstrip("。；;，,. ")
+
+
+def _situation(t: TaskAsOf, notes: list[Any], outcomes: list[Any]) -> str:
+    """The item's notes and outcomes as one paragraph: 一是…；二是…；三是…。 then the closing note.
+
+    A text that says when it happened keeps its own words; others are dated by the day recorded.
+    """
     dated: list[tuple[date, str]] = [(on, text) for _tid, on, text in notes]
     for _tid, on, kind, fen, text in outcomes:
-        money = f"(清退资金{format_yuan(fen_to_yuan(fen))}元)" if kind == "funds" and fen else ""
-        dated.append((on, text + money))
+        yuan = format_yuan(fen_to_yuan(fen)) if kind == "funds" and fen else ""
+        money = TEXT["funds_outcome"].format(yuan=yuan) if yuan and f"{yuan}元" not in text else ""
+        dated.append((on, _clause(text) + money))
     dated.sort(key=lambda pair: pair[0])
-    out = [t.state_note] if t.state_note and t.result != "open" else []
-    # Many ledger texts open with their own date; saying it twice reads as a typo.
-    out += [text if text.startswith(cn_date(on)) else f"{cn_date(on)},{text}" for on, text in dated]
-    return out
+    clauses = []
+    for on, text in dated:
+        text = _clause(text)
+        if text and text not in clauses:
+            clauses.append(text if _DATED.search(text) else f"{cn_date(on)}，{text}")
+    if len(clauses) > 1:
+        clauses = [TEXT["ordinal"].format(n=cn_number(i)) + c for i, c in enumerate(clauses, start=1)]
+    # Clauses that hold semicolons of their own read better as sentences.
+    body = ("。" if any("；" in c for c in clauses) else "；").join(clauses) + ("。" if clauses else "")
+    closing = _clause(_RESULT_WORDS.sub("", t.state_note or "")) if t.result != "open" else ""
+    return body + (closing + "。" if closing else "")
 
 
 def _compose(report: ProgressReport, camp: CampaignView, notes: list[Any], outcomes: list[Any],
@@ -152,31 +220,29 @@ def _compose(report: ProgressReport, camp: CampaignView, notes: list[Any], outco
     for row in outcomes:
         outcomes_of.setdefault(row[0], []).append(row)
 
-    inspected = (f"{cn_range(camp.period_start, camp.period_end)},"
+    inspected = (TEXT["inspected"].format(period=cn_range(camp.period_start, camp.period_end))
                  if camp.period_start and camp.period_end else "")
-    intro = (f"{inspected}{camp.inspector}对{camp.target}进行了巡察。{cn_date(camp.feedback_date)},"
-             f"{camp.inspector}向{camp.target}反馈了巡察意见。按照巡察工作有关要求,现将巡察整改进展情况予以公布。")
+    intro = fullwidth(TEXT["intro"].format(inspected=inspected, inspector=camp.inspector, target=camp.target,
+                                           feedback=cn_date(camp.feedback_date)))
 
     aspects = len({t.aspect for t in report.tasks if t.aspect})
     problems = len({t.problem for t in report.tasks})
     units = len({t.unit for t in report.tasks})
     kinds = Counter(kind for _tid, _on, kind, _fen, _text in outcomes)
-    organised = (f"针对反馈的{f'{aspects}个方面' if aspects else ''}{problems}项具体问题涉及的{f.total.count}个细化问题,"
-                 f"逐一明确责任领导、责任单位和整改时限,涉及责任单位{units}个,形成问题清单、任务清单、责任清单,"
-                 "实行动态管理、对账销号")
-    organised += f";对{f.flagged.count}项重点问题挂牌督办。" if f.flagged.count else "。"
-    done_work = [f"{label}{kinds[kind]}{unit}" for kind, label, unit in
-                 (("rule", "修订完善制度", "项"), ("talk", "开展提醒谈话", "次"), ("training", "组织专题学习培训", "次"))
-                 if kinds[kind]]
+    organised = TEXT["organised"].format(aspects=TEXT["aspects"].format(n=aspects) if aspects else "",
+                                         problems=problems, items=f.total.count, units=units)
+    organised += TEXT["flagged"].format(n=f.flagged.count) if f.flagged.count else "。"
+    done_work = [TEXT[kind].format(n=kinds[kind]) for kind in ("rule", "talk", "training") if kinds[kind]]
     if done_work:
-        organised += "整改中" + "、".join(done_work) + "。"
+        organised += TEXT["work_done"].format(list="、".join(done_work))
     total_line = totals_sentence(report)
-    sections = [Section("组织整改落实情况", [*_lines(cfg.get("organisation")), organised, total_line])]
+    sections = [Section(TEXT["section_organised"], [*_lines(cfg.get("organisation")), organised, total_line])]
 
     in_period = bool(camp.rectification_end and report.as_of <= camp.rectification_end)
-    prefix = "集中整改期内" if in_period else ""
-    for result, heading in (("done", f"{prefix}已完成的整改事项"), ("partial", f"{prefix}阶段性完成的整改事项"),
-                            ("open", "正在整改的事项")):
+    prefix = TEXT["in_period"] if in_period else ""
+    for result, heading in (("done", TEXT["section_done"].format(prefix=prefix)),
+                            ("partial", TEXT["section_partial"].format(prefix=prefix)),
+                            ("open", TEXT["section_open"])):
         groups: list[ItemGroup] = []
         number = 0
         by_problem: dict[str, ItemGroup] = {}
@@ -187,11 +253,11 @@ def _compose(report: ProgressReport, camp: CampaignView, notes: list[Any], outco
             group = by_problem.get(t.problem)
             if group is None:
                 group = by_problem[t.problem] = ItemGroup(
-                    f"({cn_number(len(groups) + 1)})反馈问题:{t.problem_title}", [])
+                    TEXT["group"].format(n=cn_number(len(groups) + 1), title=fullwidth(t.problem_title)), [])
                 groups.append(group)
             group.items.append(NoticeItem(
-                number, t.code, t.title, RESULT_TEXT[result], _situation(t, notes_of.get(t.id, []),
-                                                                          outcomes_of.get(t.id, [])),
+                number, t.code, fullwidth(t.title), RESULT_TEXT[result],
+                _situation(t, notes_of.get(t.id, []), outcomes_of.get(t.id, [])),
                 plan=t.followup_plan, target=t.followup_target, due=t.due if result == "open" else None,
             ))
         if groups:
@@ -201,48 +267,53 @@ def _compose(report: ProgressReport, camp: CampaignView, notes: list[Any], outco
     partial = [t for t in report.tasks if t.result == "partial"]
     ongoing = [t for t in report.tasks if t.result == "open"]
     if partial:
-        steps.append(f"对阶段性完成的{len(partial)}项,按既定计划和时间节点持续推进:" + ";".join(
-            f"{t.title},{_plan_text(t.followup_plan or '按计划推进', t.followup_target)}" for t in partial) + "。")
+        steps.append(TEXT["steps_partial"].format(n=len(partial), list="；".join(
+            f"{fullwidth(t.title)}，{_plan_text(t.followup_plan or TEXT['plan_default'], t.followup_target)}"
+            for t in partial)))
     if ongoing:
-        steps.append(f"对正在整改的{len(ongoing)}项,按整改时限加强跟踪督办:" + ";".join(
-            f"{t.title}(整改时限:{cn_date(t.due)}" + (f",已超期{t.days_overdue}天" if t.overdue else "") + ")"
-            for t in ongoing) + "。")
+        steps.append(TEXT["steps_open"].format(n=len(ongoing), list="；".join(
+            TEXT["open_item"].format(title=fullwidth(t.title), due=cn_date(t.due),
+                                     late=TEXT["late"].format(n=t.days_overdue) if t.overdue else "")
+            for t in ongoing)))
     if f.done.count:
-        steps.append(f"对已完成的{f.done.count}项适时组织“回头看”,坚决防止问题反弹。")
-    sections.append(Section("下一步整改工作安排", steps))
+        steps.append(TEXT["steps_done"].format(n=f.done.count))
+    sections.append(Section(TEXT["section_next"], steps))
 
-    closing = [*(_lines(cfg.get("closing")) or [DEFAULT_CLOSING]), *(_lines(cfg.get("contact")) or [CONTACT_PLACEHOLDER])]
+    contact = _lines(cfg.get("contact"))
+    warnings = [] if contact else [PLACEHOLDER_WARNINGS[CONTACT_PLACEHOLDER]]
+    closing = [*(_lines(cfg.get("closing")) or [DEFAULT_CLOSING]), *(contact or [CONTACT_PLACEHOLDER])]
     sections[-1].paragraphs.extend(closing)
     for i, sec in enumerate(sections, start=1):
         sec.heading = f"{cn_number(i)}、{sec.heading}"
     return Notice(
-        title=str(cfg.get("title") or f"{camp.target}巡察整改进展情况"),
+        title=fullwidth(str(cfg.get("title") or TEXT["title"].format(target=camp.target))),
         as_of=report.as_of, issued=issued, intro=intro, totals_sentence=total_line, sections=sections,
-        signature=str(cfg.get("issuer") or camp.target),
+        signature=fullwidth(str(cfg.get("issuer") or camp.target)),
         figures={"items": f.total.count, "problems": problems, "aspects": aspects, "done": f.done.count,
                  "partial": f.partial.count, "ongoing": f.ongoing.count, "funds": f.funds.amount,
                  "done_codes": f.done.codes, "partial_codes": f.partial.codes, "ongoing_codes": f.ongoing.codes},
+        warnings=warnings,
     )
 
 
 def _plan_text(plan: str, target: date | None) -> str:
     # The plan is the ledger's own sentence; its full stop would land before the target date.
-    return plan.rstrip("。;;. ") + (f"(目标时间:{cn_date(target)})" if target else "")
+    return _clause(plan) + (TEXT["target"].format(date=cn_date(target)) if target else "")
 
 
 def _item_lines(item: NoticeItem) -> list[str]:
-    lines = [f"整改结果:{item.result}"]
+    lines = [TEXT["result"].format(result=item.result)]
     if item.situation:
-        lines.append("整改情况:" + item.situation[0])
-        lines += item.situation[1:]
+        lines.append(TEXT["situation"].format(text=item.situation))
     if item.plan:
-        lines.append("下一步计划:" + _plan_text(item.plan, item.target) + "。")
+        lines.append(TEXT["plan"].format(text=_plan_text(item.plan, item.target) + "。"))
     if item.due:
-        lines.append(f"整改时限:{cn_date(item.due)}")
+        lines.append(TEXT["due"].format(date=cn_date(item.due)))
     return lines
 
 
 def to_markdown(notice: Notice) -> str:
+    """CommonMark: an item's paragraphs are indented under its number, so 10. and later stay in the list."""
     out = [f"# {notice.title}", "", notice.intro, ""]
     for sec in notice.sections:
         out += [f"## {sec.heading}", ""]
@@ -251,38 +322,28 @@ def to_markdown(notice: Notice) -> str:
         for group in sec.groups:
             out += [f"### {group.heading}", ""]
             for item in group.items:
-                out += [f"{item.number}. **{item.title}**", ""]
+                marker = f"{item.number}. "
+                out += [f"{marker}**{item.title}**", ""]
                 for line in _item_lines(item):
-                    out += [f"   {line}", ""]
+                    out += [" " * len(marker) + line, ""]
     out += [notice.signature, "", cn_date(notice.issued), ""]
     return "\n".join(out)
 
 
-def to_docx(notice: Notice) -> bytes:
-    """A Word document: title, section and problem headings, one numbered heading per item."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-
-    doc = Document()
-    for style_name in ("Normal", "Title", "Heading 1", "Heading 2", "Heading 3"):
-        # Without an East Asian font Word falls back to a Latin font for the Chinese text.
-        fonts = doc.styles[style_name].element.get_or_add_rPr().get_or_add_rFonts()
-        fonts.set(qn("w:eastAsia"), "宋体")
-    doc.add_heading(notice.title, level=0)
-    doc.add_paragraph(notice.intro)
+def blocks(notice: Notice) -> list[Block]:
+    """The notice as GB/T 9704 blocks: title, blank line, body, signature and date."""
+    out = [Block("title", notice.title), Block("blank"), Block("body", notice.intro)]
     for sec in notice.sections:
-        doc.add_heading(sec.heading, level=1)
-        for para in sec.paragraphs:
-            doc.add_paragraph(para)
+        out.append(Block("heading", sec.heading))
+        out += [Block("body", para) for para in sec.paragraphs]
         for group in sec.groups:
-            doc.add_heading(group.heading, level=2)
+            out.append(Block("subheading", group.heading))
             for item in group.items:
-                doc.add_heading(f"{item.number}.{item.title}", level=3)
-                for line in _item_lines(item):
-                    doc.add_paragraph(line)
-    for text in (notice.signature, cn_date(notice.issued)):
-        doc.add_paragraph(text).alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+                out.append(Block("item", f"{item.number}.{item.title}"))
+                out += [Block("body", line) for line in _item_lines(item)]
+    return out + signature_blocks(notice.signature, cn_date(notice.issued))
+
+
+def to_docx(notice: Notice) -> bytes:
+    """A Word document in the form of GB/T 9704-2012."""
+    return gongwen.to_docx(blocks(notice))
