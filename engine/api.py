@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ from engine.core.errors import (
     VerificationFailed,
 )
 from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
+from engine.core.money import yuan_to_fen
+from engine.core.urls import mask_url
 from engine.core.views import (
     CampaignView,
     EvidenceView,
@@ -460,7 +462,7 @@ class Duban(Ledger):
         text = _required_text("outcome text", text)
         fen = None
         if amount is not None:
-            fen = _yuan_to_fen(amount)
+            fen = yuan_to_fen(amount)
         if kind == "funds" and fen is None:
             raise InvalidInput("amount", None, "an outcome of kind 'funds' needs --amount YUAN (e.g. 240.00)")
         if kind != "funds" and fen is not None:
@@ -701,25 +703,9 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-_MAX_YUAN = Decimal(10) ** 12
-
-
-def _yuan_to_fen(amount: str | Decimal) -> int:
-    try:
-        value = Decimal(str(amount).strip().replace(",", ""))
-    except InvalidOperation:
-        raise InvalidInput("amount", str(amount), "expected yuan as a number such as 240 or 240.50") from None
-    if not value.is_finite() or value < 0:
-        raise InvalidInput("amount", str(amount), "expected a non-negative number of yuan")
-    if value >= _MAX_YUAN:  # also keeps quantize() and the BIGINT column (and sums of it) in range
-        raise InvalidInput("amount", str(amount), f"expected less than {_MAX_YUAN:,} yuan")
-    if value != value.quantize(Decimal("0.01")):
-        raise InvalidInput("amount", str(amount), "yuan have at most two decimal places (fen)")
-    return int(value * 100)
-
-
 def _user_view(u: Any) -> UserView:
-    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, u.webhook)
+    # the webhook's token masked: views are printed (reminders read the stored address)
+    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, mask_url(u.webhook) if u.webhook else None)
 
 
 def _campaign_view(c: Campaign) -> CampaignView:

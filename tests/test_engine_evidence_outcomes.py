@@ -99,6 +99,24 @@ def test_bad_amounts_refused(app: Duban, task_id: int, amount: str) -> None:
     assert len(app.history(task_id)) == 1
 
 
+@pytest.mark.parametrize("amount", ["1,5", "1_000", "1,50,000", "12,34.5", "１００", "1.5.0", "1e3", ".5", "5.",
+                                    "-1,500.00", "- 5", "+5", "¥5", "5 元"])
+def test_money_is_digits_with_two_decimals_and_grouped_thousands_only(app: Duban, task_id: int, amount: str) -> None:
+    """Regression: '1,5' was recorded as 15.00 yuan (commas were dropped anywhere) and '1_000' was
+    read as Python reads it; a slip in a figure of recovered funds must be refused, naming it."""
+    with pytest.raises(InvalidInput) as refused:
+        app.add_outcome("office", task_id, "funds", "x", amount=amount)
+    assert repr(amount) in str(refused.value)
+    assert app.get_task(task_id).outcomes == []
+    assert len(app.history(task_id)) == 1
+
+
+@pytest.mark.parametrize(("amount", "yuan"), [("1,500.00", "1500.00"), ("1,234,567.5", "1234567.50"), ("0", "0.00"),
+                                              (" 240 ", "240.00"), ("999,999,999,999.99", "999999999999.99")])
+def test_well_formed_money_is_kept_exactly(app: Duban, task_id: int, amount: str, yuan: str) -> None:
+    assert app.add_outcome("office", task_id, "funds", "x", amount=amount).amount == Decimal(yuan)
+
+
 def test_amount_only_on_funds_and_funds_need_one(app: Duban, task_id: int) -> None:
     with pytest.raises(InvalidInput, match="only outcomes of kind 'funds'"):
         app.add_outcome("office", task_id, "talk", "提醒谈话", amount="10")
