@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 
 @click.command()
@@ -47,13 +47,13 @@ def verify(obj: Context, binder: Path | None) -> None:
             from engine.ledger_io.binder import verify_binder
 
             checked = verify_binder(obj.app(), binder)
-            click.echo(t(f"binder OK: {checked.files} files, {checked.tasks} tasks",
+            echo(t(f"binder OK: {checked.files} files, {checked.tasks} tasks",
                          f"资料册完好：{checked.files} 个文件，{checked.tasks} 项任务"))
     except VerificationFailed as exc:
         # The message names the first problem; the rest are worth seeing when repairing.
         rest = "".join(f"\n  {problem}" for problem in exc.problems[1:])
         raise click.ClickException(f"{exc}{rest}") from None
-    click.echo(t(f"trail OK: {report.records} records, {report.tasks} tasks",
+    echo(t(f"trail OK: {report.records} records, {report.tasks} tasks",
                  f"审计记录完好：{report.records} 条记录，{report.tasks} 项任务"))
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from storage.backup import BackupInfo
@@ -17,7 +17,7 @@ def _report(info: "BackupInfo", as_json: bool, done_en: str, done_zh: str) -> No
         echo_json({"path": str(info.path), "evidence": str(info.evidence), "evidence_files": info.evidence_files,
                    "kind": info.kind})
         return
-    click.echo(t(f"{done_en} {info.path} ({info.kind}); evidence files: {info.evidence_files} in {info.evidence}",
+    echo(t(f"{done_en} {info.path} ({info.kind}); evidence files: {info.evidence_files} in {info.evidence}",
                  f"{done_zh} {info.path}（{info.kind}）；证据文件 {info.evidence_files} 个，位于 {info.evidence}"))
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -39,7 +39,7 @@ def add(obj: Context, name: str, inspector: str, target: str, feedback_date: dat
     if as_json:
         echo_json(view.as_dict())
         return
-    click.echo(t(f"campaign {view.name} added (id {view.id})", f"已添加巡察 {view.name}（编号 {view.id}）"))
+    echo(t(f"campaign {view.name} added (id {view.id})", f"已添加巡察 {view.name}（编号 {view.id}）"))
 
 
 @campaign.command("list")

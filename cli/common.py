@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -94,7 +95,7 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DubanError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(terminal_safe(str(exc))) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -156,12 +157,28 @@ DEADLINE = DeadlineType()
 OUTPUT = OutputPath()
 
 
+# Characters a terminal obeys instead of showing: C0 controls but newline and tab (ESC starts colour
+# and cursor sequences, CR overwrites the line), DEL, C1 controls, and the bidirectional overrides
+# and isolates (and line/paragraph separators) that reorder or break what follows them.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would obey written as ``\\uXXXX`` (valid in JSON too)."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for everything the CLI prints: data people typed never drives the terminal."""
+    click.echo(terminal_safe(str(message)), err=err, nl=nl)
+
+
 def echo_json(data: Any) -> None:
     import json
 
     from engine.core.views import json_default
 
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
+    echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
 
 
 def console() -> Any:

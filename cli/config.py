@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 
 @click.group()
@@ -26,7 +26,7 @@ def show(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(t(f"# config file: {data['source'] or f'none ({default_config_path()} does not exist): defaults'}",
+    echo(t(f"# config file: {data['source'] or f'none ({default_config_path()} does not exist): defaults'}",
                  f"# 配置文件:{data['source'] or f'无({default_config_path()} 不存在):使用默认值'}"))
     for section, values in data.items():
         if section == "source" or not isinstance(values, dict):
@@ -40,8 +40,8 @@ def _print_table(name: str, values: dict) -> None:
     scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
     tables = {k: v for k, v in values.items() if isinstance(v, dict)}
     if scalars or not tables:
-        click.echo(f"\n[{name}]")
+        echo(f"\n[{name}]")
         for k, v in scalars.items():
-            click.echo(f"{k} = {json.dumps(v, ensure_ascii=False)}")
+            echo(f"{k} = {json.dumps(v, ensure_ascii=False)}")
     for k, v in tables.items():
         _print_table(f"{name}.{k}", v)

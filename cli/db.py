@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from engine.team import SchemaReport
@@ -29,7 +29,7 @@ def secure(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json({"secured_tables": tables})
         return
-    click.echo(t(f"row-level security on: {', '.join(tables)}", f"已启用行级安全：{', '.join(tables)}"))
+    echo(t(f"row-level security on: {', '.join(tables)}", f"已启用行级安全：{', '.join(tables)}"))
 
 
 @db.command("grant")
@@ -51,7 +51,7 @@ def grant(obj: Context, name: str, password: str | None, as_json: bool) -> None:
         echo_json({"name": result.name, "role": result.role, "group": result.group, "created": result.created})
         return
     verb = t("created", "已创建") if result.created else t("updated", "已更新")
-    click.echo(t(f"login role {result.name} {verb}, member of {result.group}",
+    echo(t(f"login role {result.name} {verb}, member of {result.group}",
                  f"登录角色 {result.name} {verb}，属于 {result.group}"))
 
 
@@ -61,14 +61,14 @@ def _print_schema(report: "SchemaReport", as_json: bool) -> None:
                    "previous": report.before})
         return
     if report.current is None:
-        click.echo(t("no ledger here yet: run 'duban init'", "此处尚无台账：请运行 duban init"))
+        echo(t("no ledger here yet: run 'duban init'", "此处尚无台账：请运行 duban init"))
     elif report.up_to_date:
-        click.echo(t(f"schema version {report.current} (up to date)", f"数据结构版本 {report.current}（已是最新）"))
+        echo(t(f"schema version {report.current} (up to date)", f"数据结构版本 {report.current}（已是最新）"))
     elif report.newer:
-        click.echo(t(f"schema version {report.current}: newer than this duban ({report.head})",
+        echo(t(f"schema version {report.current}: newer than this duban ({report.head})",
                      f"数据结构版本 {report.current}：比本程序（{report.head}）更新"))
     else:
-        click.echo(t(f"schema version {report.current}; this duban needs {report.head}: run 'duban db upgrade'",
+        echo(t(f"schema version {report.current}; this duban needs {report.head}: run 'duban db upgrade'",
                      f"数据结构版本 {report.current}；本程序需要 {report.head}：请运行 duban db upgrade"))
 
 
@@ -93,5 +93,5 @@ def upgrade(obj: Context, as_json: bool) -> None:
 
     report = upgrade_schema(obj.app())
     if not as_json and report.before != report.current:
-        click.echo(t(f"upgraded from schema version {report.before}", f"已从数据结构版本 {report.before} 升级"))
+        echo(t(f"upgraded from schema version {report.before}", f"已从数据结构版本 {report.before} 升级"))
     _print_schema(report, as_json)

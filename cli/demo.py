@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -31,7 +31,9 @@ def demo(ctx: Context) -> None:
 
     result = load_demo(ctx.db, ctx.actor)
     status = t("loaded", "已载入") if result.loaded else t("already loaded, nothing changed", "已载入过,未作改动")
-    click.echo(f"{t('Demo', '演示')}: {result.campaign} — {status} ({result.url})")
+    from engine.core.urls import mask_url
+
+    echo(f"{t('Demo', '演示')}: {result.campaign} — {status} ({mask_url(result.url)})")
     app = Duban(ctx.db, clock=FixedClock(result.as_of), lang=ctx.lang)
     from cli import render
 
@@ -69,8 +71,8 @@ def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
 
 
 def _print_next_steps(campaign: str) -> None:
-    click.echo()
-    click.echo(t("Try next:", "接下来可以试试:"))
+    echo()
+    echo(t("Try next:", "接下来可以试试:"))
     for line in (
         "duban task list --state phased",
         "duban task show 16",
@@ -83,4 +85,4 @@ def _print_next_steps(campaign: str) -> None:
         "duban workflow show rectification --format mermaid",
         "duban --lang zh task list",
     ):
-        click.echo(f"  {line}")
+        echo(f"  {line}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import OUTPUT, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import OUTPUT, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 PROGRESS_FROM = 1000  # rows; smaller files finish before a bar would be read
 
@@ -72,17 +72,17 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
         return
     head = t("would add" if dry_run else "added", "将新增" if dry_run else "新增")
     changed = t("would change" if dry_run else "changed", "将更新" if dry_run else "更新")
-    click.echo(f"{result.file}: {result.rows} {t('rows', '行')} · {head} {len(result.added)} · "
+    echo(f"{result.file}: {result.rows} {t('rows', '行')} · {head} {len(result.added)} · "
                f"{changed} {len(result.changed)} · {t('unchanged', '未变')} {result.unchanged}"
                + (f" · {t('new campaigns', '新建批次')} {', '.join(result.campaigns_added)}"
                   if result.campaigns_added else ""))
     for c in result.changed[:50]:
         diffs = ", ".join(f"{k}: {c['from'].get(k)!r} → {c['to'].get(k)!r}" for k in c["to"]) or t("new note", "新增进展")
-        click.echo(f"  {c['code']} (row {c['row']}): {diffs}")
+        echo(f"  {c['code']} (row {c['row']}): {diffs}")
     if len(result.changed) > 50:
-        click.echo(f"  … {len(result.changed) - 50} {t('more', '项更多')}")
+        echo(f"  … {len(result.changed) - 50} {t('more', '项更多')}")
     if dry_run:
-        click.echo(t("dry run: nothing was written", "试运行：未写入任何内容"))
+        echo(t("dry run: nothing was written", "试运行：未写入任何内容"))
 
 
 @click.group()
@@ -102,7 +102,7 @@ def _export_command(fmt: str, doc: str) -> None:
 
         n = run(obj.app(), fmt, out, campaign=campaign)
         what = t("calendar events", "个日程") if fmt == "ics" else t("tasks", "项任务")
-        click.echo(t(f"wrote {out} ({n} {what})", f"已写入 {out}（{n} {what}）"))
+        echo(t(f"wrote {out} ({n} {what})", f"已写入 {out}（{n} {what}）"))
 
 
 _export_command("xlsx", "The ledger as an Excel workbook: a summary sheet and one sheet per campaign.")
@@ -121,7 +121,7 @@ def export_json(obj: Context, out: Path, with_blobs: bool) -> None:
     from engine.ledger_io.exporter import export as run
 
     n = run(obj.app(), "json", out, with_blobs=with_blobs)
-    click.echo(t(f"wrote {out} ({n} tasks)", f"已写入 {out}（{n} 项任务）"))
+    echo(t(f"wrote {out} ({n} tasks)", f"已写入 {out}（{n} 项任务）"))
 
 
 @export.command("binder")
@@ -139,7 +139,7 @@ def binder(obj: Context, out: Path, campaign: str | None, as_json: bool) -> None
     if as_json:
         echo_json(result.as_dict())
         return
-    click.echo(t(f"wrote {out} ({result.tasks} tasks, {result.files} evidence files)",
+    echo(t(f"wrote {out} ({result.tasks} tasks, {result.files} evidence files)",
                  f"已写入 {out}（{result.tasks} 项任务，{result.files} 个佐证文件）"))
     for m in result.missing:
-        click.echo(t(f"  missing from the evidence store: {m}", f"  证据库中缺失：{m}"), err=True)
+        echo(t(f"  missing from the evidence store: {m}", f"  证据库中缺失：{m}"), err=True)

@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import DATE, DEADLINE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import (
+    DATE, DEADLINE, ROW_ID, Context, domain_errors,
+    echo, echo_json, json_option, pass_ctx, t,
+)
 
 if TYPE_CHECKING:
     from datetime import date
@@ -72,12 +75,12 @@ def plan(obj: Context, campaign: str | None, percent: int, on: date, seed: int |
                   f"{result.campaign} 回头看抽样（{result.on}）"), right=[1, 2])
     sampled = len(result.lookbacks)
     if result.dry_run:
-        click.echo(t(f"dry run: {sampled} of {result.eligible} items would be sampled "
+        echo(t(f"dry run: {sampled} of {result.eligible} items would be sampled "
                      f"({result.sample_percent}%, seed {result.seed}); nothing was recorded",
                      f"预演：将从 {result.eligible} 项中抽取 {sampled} 项（{result.sample_percent}%，种子 {result.seed}），"
                      "未作记录"))
         return
-    click.echo(t(f"plan {result.id}: {sampled} of {result.eligible} items sampled "
+    echo(t(f"plan {result.id}: {sampled} of {result.eligible} items sampled "
                  f"({result.sample_percent}%, seed {result.seed}); see 'duban lookback list'",
                  f"抽样计划 {result.id}：从 {result.eligible} 项中抽取 {sampled} 项（{result.sample_percent}%，"
                  f"种子 {result.seed}）；见 duban lookback list"))
@@ -169,11 +172,11 @@ def record(obj: Context, lookback_id: int, passed: bool, rebound: bool, note: st
         return
     v = result.lookback
     if result.move is None:
-        click.echo(t(f"look-back {v.id} of task {v.task_code}: passed",
+        echo(t(f"look-back {v.id} of task {v.task_code}: passed",
                      f"任务 {v.task_code} 的回头看 {v.id}：未反弹"))
         return
     m = result.move
     before = state_label(app, m.task.workflow, m.from_state)
     after = state_label(app, m.task.workflow, m.to_state)
-    click.echo(t(f"look-back {v.id} of task {v.task_code}: rebound; task {before} → {after}, due {fmt_date(m.task.due)}",
+    echo(t(f"look-back {v.id} of task {v.task_code}: rebound; task {before} → {after}, due {fmt_date(m.task.due)}",
                  f"任务 {v.task_code} 的回头看 {v.id}：反弹；{before} → {after}，时限 {fmt_date(m.task.due)}"))

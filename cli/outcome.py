@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -35,7 +35,7 @@ def add(obj: Context, task_id: int, kind: str, amount: str | None, on: date | No
         echo_json(view.as_dict())
         return
     money = t(f", {view.amount} yuan", f"，{view.amount} 元") if view.amount is not None else ""
-    click.echo(t(f"task {task_id}: outcome {view.id} ({view.kind}{money}) recorded",
+    echo(t(f"task {task_id}: outcome {view.id} ({view.kind}{money}) recorded",
                  f"任务 {task_id}：已记录整改成效 {view.id}（{view.kind}{money}）"))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 
 @click.group()
@@ -27,7 +27,7 @@ def add(obj: Context, code: str, title: str, campaign: str | None, parent: str |
         echo_json(view.as_dict())
         return
     under = t(f" under {view.parent}", f"，隶属 {view.parent}") if view.parent else ""
-    click.echo(t(f"problem {view.code} added to campaign {view.campaign}{under}",
+    echo(t(f"problem {view.code} added to campaign {view.campaign}{under}",
                  f"已向巡察 {view.campaign} 添加问题 {view.code}{under}"))
 
 

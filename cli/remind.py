@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,7 +66,7 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
         if result.reminders:
             print_reminders(app, result.reminders, title=t(f"Reminders {result.as_of}", f"{result.as_of} 提醒"))
         sent = len(result.reminders) - len(failed)
-        click.echo(t(f"{sent} sent, {len(failed)} failed ({result.tasks_due} task(s) due a reminder)",
+        echo(t(f"{sent} sent, {len(failed)} failed ({result.tasks_due} task(s) due a reminder)",
                      f"已发送 {sent} 条,失败 {len(failed)} 条(涉及 {result.tasks_due} 项任务)"))
     if failed:
         raise click.ClickException(t(f"{len(failed)} reminder(s) could not be sent; see 'duban reminders list --failed'",

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import click
-
-from cli.common import console, t
+from cli.common import console, echo, t, terminal_safe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
 
 def warn(message: str) -> None:
     """Warnings go to stderr so that stdout (and --json) stays clean for scripts."""
-    click.echo(f"{t('warning', '警告')}: {message}", err=True)
+    echo(f"{t('warning', '警告')}: {message}", err=True)
 
 
 def fmt_date(value: date | None) -> str:
@@ -67,12 +65,13 @@ def table(
     from rich.text import Text
 
     right_cols = set(right)
-    tbl = Table(title=title, title_justify="left", show_edge=True, header_style="bold")
+    tbl = Table(title=Text(terminal_safe(title)) if title else None, title_justify="left", show_edge=True,
+                header_style="bold")
     for i, h in enumerate(headers):
-        tbl.add_column(h, justify="right" if i in right_cols else "left", overflow="fold")
+        tbl.add_column(Text(terminal_safe(h)), justify="right" if i in right_cols else "left", overflow="fold")
     for n, row in enumerate(rows):
         style = styles[n] if styles is not None and n < len(styles) else None
-        tbl.add_row(*(Text("" if c is None else str(c)) for c in row), style=style)
+        tbl.add_row(*(Text("" if c is None else terminal_safe(str(c))) for c in row), style=style)
     console().print(tbl)
 
 
@@ -81,20 +80,21 @@ def fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> Non
     from rich.table import Table
     from rich.text import Text
 
-    grid = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
+    grid = Table(title=Text(terminal_safe(title)) if title else None, title_justify="left", show_header=False,
+                 box=None, padding=(0, 2, 0, 0))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for label, value in pairs:
         if value is None or value == "" or value == []:
             continue
-        grid.add_row(Text(label), Text(str(value)))
+        grid.add_row(Text(terminal_safe(label)), Text(terminal_safe(str(value))))
     console().print(grid)
 
 
 def heading(text: str) -> None:
     from rich.text import Text
 
-    console().print(Text(text, style="bold underline"))
+    console().print(Text(terminal_safe(text), style="bold underline"))
 
 
 def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], list[str | None]]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, OUTPUT, Context, domain_errors, echo_json, pass_ctx, t
+from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, pass_ctx, t
 
 if TYPE_CHECKING:
     from datetime import date
@@ -44,7 +44,7 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
         echo_json(result.as_dict())
         return
     if fmt == "md":
-        click.echo(reports.progress_markdown(result, obj.lang, explain), nl=False)
+        echo(reports.progress_markdown(result, obj.lang, explain), nl=False)
         return
     from cli.render import table
 
@@ -89,7 +89,7 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     fmt = fmt or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(suffix, "docx")
     doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued, issuer=issuer)
     for warning in doc.warnings:
-        click.echo(t("Warning: ", "警告：") + warning, err=True)
+        echo(t("Warning: ", "警告：") + warning, err=True)
     if doc.warnings and not draft:
         raise click.ClickException(t("notice not written; fill in the settings above, or pass --draft",
                                      "通报未写入：请补全上述设置，或加 --draft 写出草稿"))
@@ -102,8 +102,8 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     else:
         data = to_docx(doc)
     write_atomically(output, data)
-    click.echo(doc.totals_sentence)
-    click.echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))
+    echo(doc.totals_sentence)
+    echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))
 
 
 @report.command("html")
@@ -119,4 +119,4 @@ def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -
     from engine.core.files import write_atomically
 
     write_atomically(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
-    click.echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))
+    echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))

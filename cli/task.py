@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
-from cli.common import DATE, DEADLINE, ROW_ID, Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import (
+    DATE, DEADLINE, ROW_ID, Context, domain_errors,
+    echo, echo_json, json_option, pass_ctx, t,
+)
 
 if TYPE_CHECKING:
     from datetime import date
@@ -44,7 +47,7 @@ def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
     task = result.task
     before = state_label(app, task.workflow, result.from_state)
     after = state_label(app, task.workflow, result.to_state)
-    click.echo(f"{t('task', '任务')} {task.code}: {before} → {after}")
+    echo(f"{t('task', '任务')} {task.code}: {before} → {after}")
 
 
 @click.group()
@@ -84,7 +87,7 @@ def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: 
     if _warn_or_json(result, as_json):
         return
     v = result.task
-    click.echo(t(f"task {v.code} added: id {v.id}, {v.state_label}, due {fmt_date(v.due)}",
+    echo(t(f"task {v.code} added: id {v.id}, {v.state_label}, due {fmt_date(v.due)}",
                  f"已交办任务 {v.code}：编号 {v.id}，{v.state_label}，时限 {fmt_date(v.due)}"))
 
 
@@ -152,7 +155,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     if d.measures:
         heading(t("Measures", "整改措施"))
         for i, m in enumerate(d.measures, 1):
-            click.echo(f"  {i}. {m}")
+            echo(f"  {i}. {m}")
     if d.notes:
         table([t("date", "日期"), t("note", "进展"), t("by", "记录人")],
               [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=t("Progress notes", "进展记录"))
@@ -169,7 +172,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         nxt = ", ".join(f"{e} ({app.event_label(v.workflow, e)})" for e in d.allowed_events)
     else:
         nxt = t("none", "无")
-    click.echo(f"{t('next events', '可办理事件')}: {nxt}")
+    echo(f"{t('next events', '可办理事件')}: {nxt}")
 
 
 @task.command("move")
@@ -214,7 +217,7 @@ def note(obj: Context, task_id: int, text: str, on: date | None, expected_versio
     if as_json:
         echo_json(view.as_dict())
         return
-    click.echo(t(f"task {task_id}: note added for {fmt_date(view.on)}",
+    echo(t(f"task {task_id}: note added for {fmt_date(view.on)}",
                  f"任务 {task_id}：已添加 {fmt_date(view.on)} 的进展记录"))
 
 
@@ -234,7 +237,7 @@ def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: 
     if _warn_or_json(result, as_json):
         return
     v = result.task
-    click.echo(t(f"task {v.code}: deadline now {fmt_date(v.due)}", f"任务 {v.code}：时限调整为 {fmt_date(v.due)}"))
+    echo(t(f"task {v.code}: deadline now {fmt_date(v.due)}", f"任务 {v.code}：时限调整为 {fmt_date(v.due)}"))
 
 
 @task.command("flag")
@@ -254,6 +257,6 @@ def flag(obj: Context, task_id: int, off: bool, reason: str | None, expected_ver
         return
     v = result.task
     if v.flagged:
-        click.echo(t(f"task {v.code}: flagged for priority supervision", f"任务 {v.code}：已挂牌督办"))
+        echo(t(f"task {v.code}: flagged for priority supervision", f"任务 {v.code}：已挂牌督办"))
     else:
-        click.echo(t(f"task {v.code}: flag removed", f"任务 {v.code}：已摘牌"))
+        echo(t(f"task {v.code}: flag removed", f"任务 {v.code}：已摘牌"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 
 @click.group()
@@ -31,7 +31,7 @@ def add(obj: Context, name: str, role: str, unit: str | None, display: str | Non
         echo_json(view.as_dict())
         return
     unit_part = t(f", unit {view.unit}", f"，单位 {view.unit}") if view.unit else ""
-    click.echo(t(f"user {view.name} added: role {view.role}{unit_part}",
+    echo(t(f"user {view.name} added: role {view.role}{unit_part}",
                  f"已添加用户 {view.name}：角色 {view.role}{unit_part}"))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import Context, domain_errors, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx, t
 
 
 @click.group()
@@ -43,7 +43,7 @@ def show(obj: Context, name: str, fmt: str) -> None:
     app = obj.app()
     wf = app.workflow(name)
     render = to_mermaid if fmt == "mermaid" else to_text
-    click.echo(render(wf, obj.lang), nl=False)
+    echo(render(wf, obj.lang), nl=False)
 
 
 @workflow.command("check")
@@ -58,10 +58,10 @@ def check(files: tuple[Path, ...]) -> None:
         try:
             wf = load_workflow_file(path)
         except WorkflowError as exc:
-            click.echo(str(exc), err=True)
+            echo(str(exc), err=True)
             failed.append(str(path))
             continue
-        click.echo(t(f"{path}: OK ({wf.name}, {len(wf.states)} states, {len(wf.events)} events)",
+        echo(t(f"{path}: OK ({wf.name}, {len(wf.states)} states, {len(wf.events)} events)",
                      f"{path}：有效（{wf.name}，{len(wf.states)} 个状态，{len(wf.events)} 个事件）"))
     if failed:
         raise click.ClickException(t(f"invalid: {', '.join(failed)}", f"无效：{', '.join(failed)}"))

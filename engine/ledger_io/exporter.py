@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from engine.core import policy as reminders
 from engine.core.files import atomic_output
+from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
 from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
 
 if TYPE_CHECKING:
@@ -109,12 +110,17 @@ def _followup_states(wf: Any) -> frozenset[str]:
     return frozenset(reminders.states_watching_followup(wf))
 
 
+def export_header() -> list[str]:
+    """The header row of the csv and xlsx ledgers (the importer knows duban's own export by it)."""
+    return [zh for _f, zh, _en, _w in COLUMNS]
+
+
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return neutralise(str(value))  # never a live formula in a spreadsheet (engine/ledger_io/cells.py)
 
 
 def export_csv(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
@@ -122,7 +128,7 @@ def export_csv(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
     n = 0
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow([zh for _f, zh, _en, _w in COLUMNS])
+        w.writerow(export_header())
         for row in ledger_rows(app, campaign):
             w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
             n += 1
@@ -180,16 +186,26 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
     def cell(ws: Any, value: Any, *, head: bool = False, fill: str | None = None, bold: bool = False) -> Any:
         # Setting a style on a cell hashes the style objects each time; copying the style indices
         # of a prototype cell styled once per combination is what makes 100,000 rows feasible.
-        key = (id(ws), head, fill if fill in fills else None, bold, isinstance(value, date))
+        # Text that a spreadsheet would run as a formula stays text: a string cell with Excel's
+        # hidden quote prefix, its value exact (engine/ledger_io/cells.py).
+        quoted = False
+        if isinstance(value, str):
+            value = xlsx_text(value)
+            quoted = is_formula_like(value)
+        key = (id(ws), head, fill if fill in fills else None, bold, isinstance(value, date), quoted)
         proto = protos.get(key)
         if proto is None:
-            proto = protos[key] = _styled(ws, value, head=head, fill=fill, bold=bold)
+            proto = protos[key] = _styled(ws, value, head=head, fill=fill, bold=bold, quoted=quoted)
         c = WriteOnlyCell(ws, value=value)
         c._style = copy(proto._style)  # noqa: SLF001 - see above
+        if quoted:
+            c.data_type = "s"
         return c
 
-    def _styled(ws: Any, value: Any, *, head: bool, fill: str | None, bold: bool) -> Any:
+    def _styled(ws: Any, value: Any, *, head: bool, fill: str | None, bold: bool, quoted: bool) -> Any:
         c = WriteOnlyCell(ws, value=value)
+        if quoted:
+            c.quotePrefix = True
         if head:
             c.font, c.fill, c.alignment = head_style
             c.border = border

@@ -54,8 +54,15 @@ def decode(data: bytes) -> str:
 
 
 def read_csv(data: bytes, name: str) -> Sheet:
+    from engine.ledger_io.cells import is_duban_export, restore
+    from engine.ledger_io.exporter import export_header
+
     reader = csv.reader(io.StringIO(decode(data), newline=""))
-    return Sheet(name, list(enumerate(reader, start=1)))  # the reader's rows are fresh lists already
+    rows = list(enumerate(reader, start=1))  # the reader's rows are fresh lists already
+    if rows and is_duban_export(rows[0][1], export_header()):
+        # duban's own export: cells it neutralised against formula injection come back exactly
+        rows[1:] = [(n, [restore(c) for c in cells]) for n, cells in rows[1:]]
+    return Sheet(name, rows)
 
 
 def read_json_rows(doc: Any, name: str) -> Sheet:
