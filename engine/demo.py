@@ -16,6 +16,7 @@ from typing import Any
 from engine.api import Duban
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
+from engine.core.urls import mask_url
 from engine.core.errors import DemoRefused, DubanError
 
 DEMO_RESOURCE = "demo_case.toml"
@@ -67,7 +68,7 @@ def load_demo(
         return DemoResult(False, camp["name"], camp["as_of"], len(case["tasks"]), steps, app.url)
     if existing or app.list_tasks(limit=1):
         raise DemoRefused(
-            f"the ledger {app.url} already holds other data (campaigns: {', '.join(names)}); "
+            f"the ledger {mask_url(app.url)} already holds other data (campaigns: {', '.join(names)}); "
             "the demo loads only into an empty ledger: give it a new one with --db PATH"
         )
     actor = _an_admin(app, admin)
@@ -84,7 +85,7 @@ def _an_admin(app: Duban, preferred: str) -> str:
     for u in users:
         if u.role == "admin":
             return u.name
-    raise DemoRefused(f"the ledger {app.url} has no admin user to load the demo as")
+    raise DemoRefused(f"the ledger {mask_url(app.url)} has no admin user to load the demo as")
 
 
 def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> None:

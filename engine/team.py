@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from engine.core import trail
 from engine.api import Duban
 from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
+from engine.core.urls import mask_url, mask_urls
 from storage import backup as storage_backup
 from storage import migrations
 from storage import pg_security
@@ -31,8 +32,6 @@ class UpgradeFailed(DubanError):
     """A schema upgrade that could not run on the tables found; it ran in one transaction, so nothing changed."""
 
     def __init__(self, url: str, before: str, after: str, cause: str) -> None:
-        from engine.core.urls import mask_url, mask_urls
-
         self.before, self.after = before, after
         super().__init__(
             f"cannot upgrade the ledger in {mask_url(url)} from schema version {before} to {after}: its tables "
@@ -114,7 +113,7 @@ def backup(app: Duban, path: Path | str) -> BackupInfo:
     try:
         return storage_backup.backup(app.engine, app.url, Path(path), app.blobs.root)
     except storage_backup.BackupError as exc:
-        raise BackupFailed(str(exc)) from None
+        raise BackupFailed(mask_urls(str(exc))) from None
 
 
 def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
@@ -125,19 +124,16 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
             users = conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one()
         if records or users:
             raise BackupFailed(
-                f"the ledger at {_display(app.url)} is not empty ({users} users, {records} trail records): "
+                f"the ledger at {mask_url(app.url)} is not empty ({users} users, {records} trail records): "
                 "restoring would replace it; pass --force to do so (back it up first with 'duban backup PATH')"
             )
     try:
         info = storage_backup.restore(app.engine, app.url, Path(path), app.blobs.root, replace=force)
     except storage_backup.BackupError as exc:
-        raise BackupFailed(str(exc)) from None
+        raise BackupFailed(mask_urls(str(exc))) from None
     app._ready = False  # the restored schema is checked afresh on next use
     return info
 
-
-def _display(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 # ---------------------------------------------------------------------- schema versions

@@ -53,7 +53,12 @@ def mask_url(url: str) -> str:
 
 def mask_urls(text: str) -> str:
     """Every URL inside ``text`` masked (for messages that quote a driver's or a tool's error)."""
-    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
+    def masked(m: re.Match[str]) -> str:
+        url = m.group(0)
+        core = url.rstrip(".,;:!?")  # punctuation after a URL belongs to the sentence
+        return mask_url(core) + url[len(core):]
+
+    return _URL_IN_TEXT.sub(masked, text)
 
 
 def _mask_textually(url: str) -> str:

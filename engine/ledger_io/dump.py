@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from engine.core.errors import InvalidInput, PermissionDenied
+from engine.core.urls import mask_url
 from storage import migrations
 from storage.db import create_schema
 from storage.engines import has_schema
@@ -112,7 +113,7 @@ def restore(app: "Duban", actor: str, doc: dict[str, Any], *, file: str, sha256:
             if user.role != "admin":
                 raise PermissionDenied(actor, user.role, "restore a ledger", "only admins replace the ledger")
         if not _is_empty(conn):
-            raise InvalidInput("ledger", app.url.split("@")[-1],
+            raise InvalidInput("ledger", mask_url(app.url),
                                "a duban JSON export is restored into an empty ledger only (no campaigns, tasks "
                                "or trail beyond 'duban init'); use a new --db")
         if dry_run:

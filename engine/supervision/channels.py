@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from engine.core.config import Settings
 from engine.core.errors import DubanError, InvalidInput
+from engine.core.urls import mask_url, mask_urls
 
 log = logging.getLogger("duban.reminders")
 
@@ -258,16 +259,18 @@ class WebhookChannel:
             response = httpx.post(msg.address, json=self.payload(msg), timeout=self.timeout,
                                   headers={KEY_HEADER: msg.key})
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"webhook {_mask_url(msg.address)}: {exc}") from None
+            raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: {exc}")) from None
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"webhook {_mask_url(msg.address)}: HTTP {response.status_code} {response.text[:200]}")
+            raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: HTTP {response.status_code} "
+                                          f"{response.text[:200]}"))
         if self.format in ("wecom", "dingtalk"):
             try:
                 errcode = response.json().get("errcode", 0)
             except (ValueError, AttributeError):
                 errcode = 0
             if errcode:
-                raise DeliveryError(f"webhook {_mask_url(msg.address)}: errcode {errcode}: {response.text[:200]}")
+                raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: errcode {errcode}: "
+                                              f"{response.text[:200]}"))
 
 
 @dataclass
@@ -345,11 +348,6 @@ def load_channels(settings: Settings) -> Channels:
 
 # ---------------------------------------------------------------------- config show
 _SECRET_KEY = re.compile(r"pass|secret|token|api_?key|credential", re.IGNORECASE)
-_SECRET_QUERY = re.compile(r"((?:key|access_token|token|secret|sign)=)[^&]+", re.IGNORECASE)
-
-
-def _mask_url(url: str) -> str:
-    return _SECRET_QUERY.sub(r"\1***", url)
 
 
 def mask(value: Any, key: str = "") -> Any:
@@ -363,7 +361,7 @@ def mask(value: Any, key: str = "") -> Any:
     if _SECRET_KEY.search(key) and not isinstance(value, bool) and value not in (None, ""):
         return "***"
     if isinstance(value, str) and "://" in value:
-        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", _mask_url(value))
+        return mask_url(value)
     return value
 
 

@@ -71,6 +71,7 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     light,
 )
 from engine.core.errors import InvalidInput
+from engine.core.urls import mask_url
 from engine.core.views import jsonable
 from storage import claims
 from storage.models import Lookback, Reminder, Task, User
@@ -140,6 +141,11 @@ class ReminderView:
     created_at: datetime | None
     sent_at: datetime | None
     message: str
+
+    def __post_init__(self) -> None:
+        # A view is shown, so a webhook's token is masked; delivery reads the stored address.
+        if self.address and "://" in self.address:
+            object.__setattr__(self, "address", mask_url(self.address))
 
     @property
     def subject(self) -> str:
@@ -693,4 +699,3 @@ def list_reminders(app: "Duban", *, failed: bool = False, task_id: int | None = 
         return [ReminderView(r.id, r.task_id, code, r.rule, r.target, r.occurrence, r.recipient, r.channel,
                              r.address, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
                              r.sent_at, r.message) for r, code in s.execute(stmt)]
-
