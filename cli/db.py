@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import TYPE_CHECKING
 
 import click
@@ -91,7 +93,9 @@ def upgrade(obj: Context, as_json: bool) -> None:
     """Upgrade the ledger's schema to this duban's version (one transaction; every row is kept)."""
     from engine.team import upgrade_schema
 
-    report = upgrade_schema(obj.app())
+    from cli.common import USER_ENV, os_login
+
+    report = upgrade_schema(obj.app(), obj.actor_override or os.environ.get(USER_ENV) or os_login())
     if not as_json and report.before != report.current:
         echo(t(f"upgraded from schema version {report.before}", f"已从数据结构版本 {report.before} 升级"))
     _print_schema(report, as_json)

@@ -18,6 +18,7 @@ from engine.supervision import lookback
 
 from engine.core import policy as reminder_policy
 
+from engine.core import keys as trail_keys
 from engine.core import trail
 from engine.core.calendar import parse_deadline
 from engine.core.clock import Clock
@@ -91,18 +92,32 @@ class Duban(Ledger):
         super().__init__(db, clock=clock, settings=settings, workflow_dirs=workflow_dirs, lang=lang)
         self.blobs = BlobStore(blob_root or default_blob_root(self.url, sqlite_path(self.url)))
         self._outer: Session | None = None
+        self._keys: dict[str, tuple[trail_keys.TrailKeys | None, Path]] = {}
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work; inside ``batch()`` a savepoint of the batch's transaction."""
         if self._outer is not None:
-            with self._outer.begin_nested():
-                yield self._outer
+            try:
+                with self._outer.begin_nested():
+                    yield self._outer
+            except BaseException:
+                trail.discard_staged(self._outer)  # rows of the rolled-back savepoint are gone
+                raise
             return
         self._ensure_schema()
         with transaction(self.engine) as session:
+            session.info[trail.KEYS_INFO] = self.trail_keys
             yield session
+
+    def trail_keys(self, ledger_id: str) -> tuple[trail_keys.TrailKeys | None, Path]:
+        """The ledger's trail key ring (None when its file is missing) and the file's path; read once."""
+        found = self._keys.get(ledger_id)
+        if found is None:
+            path = trail_keys.key_path(self.settings, ledger_id)
+            found = self._keys[ledger_id] = (trail_keys.load(path), path)
+        return found
 
     @contextmanager
     def batch(self) -> Iterator["Duban"]:
@@ -135,9 +150,14 @@ class Duban(Ledger):
         self._ready = False
         self._ensure_schema()
         with transaction(self.engine) as s:
-            ensure_trail_head(s)
+            s.info[trail.KEYS_INFO] = self.trail_keys
+            ensure_trail_head(s, trail_keys.new_ledger_id())
+            self.enable_authentication(s)
             if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
-                s.add(User(name=admin, role="admin", created_at=self.now()))
+                row = User(name=admin, role="admin", created_at=self.now())
+                s.add(row)
+                s.flush()
+                trail.stage(s, "users", row.id, row)
                 trail.append(
                     s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
                     actor=admin, at=self.now(), inputs={"name": admin, "role": "admin"},
@@ -172,6 +192,7 @@ class Duban(Ledger):
                        created_at=self.now())
             s.add(row)
             s.flush()
+            trail.stage(s, "users", row.id, row)
             trail.append(
                 s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
                 actor=actor, at=self.now(), inputs={"name": name, "role": role, "unit": unit},
@@ -215,6 +236,7 @@ class Duban(Ledger):
                            period_end=period_end, created_at=self.now())
             s.add(row)
             s.flush()
+            trail.stage(s, "campaigns", row.id, row)
             trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
                          actor=actor, at=self.now(), inputs={"name": name, "campaign_id": row.id})
             return _campaign_view(row)
@@ -237,6 +259,7 @@ class Duban(Ledger):
             row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent_row.id if parent_row else None)
             s.add(row)
             s.flush()
+            trail.stage(s, "problems", row.id, row)
             trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
                          actor=actor, at=self.now(),
                          inputs={"campaign": camp.name, "code": code, "parent": parent})
@@ -301,6 +324,7 @@ class Duban(Ledger):
             row.next_remind_on = reminder_policy.next_remind_on(self, s, row)
             s.add(row)
             s.flush()
+            trail.stage(s, "tasks", row.id, row)
             trail.append(
                 s, task_id=row.id, event="create", from_state=None, to_state=wf.initial, version=1,
                 actor=actor, at=now,
@@ -390,6 +414,8 @@ class Duban(Ledger):
             task = self._task_for_action(s, actor, task_id, "note", "add notes", expected_version)
             row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
             s.add(row)
+            s.flush()
+            trail.stage(s, "progress_notes", row.id, row)
             self._write(s, task, {}, actor, "note", task.state, task.state, note=text, inputs={"on": on})
             return NoteView(row.id, on, text, actor)
 
@@ -450,6 +476,8 @@ class Duban(Ledger):
             row = Evidence(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
                            added_by=actor, added_at=self.now())
             s.add(row)
+            s.flush()
+            trail.stage(s, "evidence", row.id, row)
             self._write(s, task, {}, actor, "evidence", task.state, task.state, note=note,
                         inputs={"sha256": sha, "name": name, "size": size})
             s.flush()
@@ -475,6 +503,8 @@ class Duban(Ledger):
             row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
                           created_at=self.now())
             s.add(row)
+            s.flush()
+            trail.stage(s, "outcomes", row.id, row)
             self._write(s, task, {}, actor, "outcome", task.state, task.state, note=text,
                         inputs={"kind": kind, "amount": fen_to_yuan(fen) if fen is not None else None,
                                 "on": on or today})
@@ -527,13 +557,100 @@ class Duban(Ledger):
         with self.transaction() as s:
             return [TrailView.from_record(r) for r in s.execute(sa.select(TrailRecord).order_by(TrailRecord.id)).scalars()]
 
-    def verify(self) -> trail.VerifyReport:
-        """Raises ``VerificationFailed`` naming the first bad record or task."""
+    def verify(self, *, checkpoint: Any = None) -> trail.VerifyReport:
+        """Raises ``VerificationFailed`` naming every bad record, row, column or file (the first first).
+
+        ``checkpoint``: a statement written by ``checkpoint()`` that the ledger must still extend.
+        """
+        self._require_whole_view("verify the trail")
         with self.transaction() as s:
-            report = trail.verify(s)
+            head = trail.current_head(s)
+            keys, path = self.trail_keys(head.ledger_id) if head.ledger_id else (None, None)
+            report = trail.verify(s, keys, key_file=path, blob_path=self.blobs.path_for, blob_root=self.blobs.root)
+            if checkpoint is not None:
+                report.problems[:0] = self._checkpoint_problems(s, checkpoint, keys, head.ledger_id)
         if not report.ok:
-            raise VerificationFailed(report.problems)
+            raise VerificationFailed(report.problems + ([f"… and {report.more_problems} more"]
+                                                        if report.more_problems else []))
         return report
+
+    def _require_whole_view(self, action: str) -> None:
+        """On PostgreSQL, a unit's or leader's login sees only its own rows (row-level security):
+        checking the whole chain from there would report the hidden records as deleted."""
+        from storage import pg_security
+
+        login = pg_security.login_role(self.engine)
+        if login is None:
+            return
+        with self.transaction() as s:
+            row = s.connection().execute(_SELECT_USER, {"name": login}).first()
+        if row is not None and row.role not in SUPERVISING_ROLES:
+            raise PermissionDenied(login, row.role, action,
+                                   "row-level security hides other units' records from this login, so the chain "
+                                   "cannot be checked from it; log in as a supervisor or admin (or the ledger's owner)")
+
+    def enable_authentication(self, s: Session) -> trail_keys.TrailKeys:
+        """The ledger's trail keys, creating the key file (and the ledger's id) if there is none yet."""
+        ensure_trail_head(s, trail_keys.new_ledger_id())
+        head = lock_trail_head(s)
+        assert head.ledger_id is not None
+        keys, path = self.trail_keys(head.ledger_id)
+        if keys is None:
+            if head.key_id is not None:
+                raise trail_keys.TrailKeyMissing(path)
+            keys = trail_keys.create(path, head.ledger_id)
+            self._keys[head.ledger_id] = (keys, path)
+        return keys
+
+    def rotate_key(self, actor: str) -> tuple[str | None, str, Path]:
+        """A new trail key signs from now on; recorded in the trail. Returns (old key, new key, key file)."""
+        with self.transaction() as s:
+            user = self._user(s, actor)
+            if user.role != "admin":
+                raise PermissionDenied(actor, user.role, "rotate the trail key", "only admins may")
+            keys = self.enable_authentication(s)
+            old = lock_trail_head(s).key_id
+            new = trail_keys.rotate(keys)
+            trail.append(s, task_id=None, event="audit.rotate-key", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(), inputs={"previous_key": old, "key": new})
+            return old, new, keys.path
+
+    def checkpoint(self) -> dict[str, Any]:
+        """A statement of the chain head (records, last id, hash, time) signed with the office's Ed25519 key."""
+        self._require_whole_view("write a checkpoint")
+        with self.transaction() as s:
+            head = trail.current_head(s)
+            keys, path = self.trail_keys(head.ledger_id) if head.ledger_id else (None, None)
+            if keys is None:
+                raise trail_keys.TrailKeyMissing(path or Path("(none: authentication was never enabled; "
+                                                              "run 'duban audit rotate-key')"))
+            return trail_keys.sign_checkpoint(keys, {"records": head.count, "last_id": head.last_id,
+                                                     "hash": head.last_hash, "at": self.now().isoformat()})
+
+    def _checkpoint_problems(self, s: Session, statement: Any, keys: trail_keys.TrailKeys | None,
+                             ledger_id: str | None) -> list[str]:
+        why = trail_keys.check_checkpoint_signature(statement, keys)
+        if why is not None:
+            return [f"the checkpoint cannot be trusted: {why}"]
+        if statement.get("ledger") != ledger_id:
+            return [f"the checkpoint is of ledger {statement.get('ledger')}, not of this one ({ledger_id})"]
+        last_id, count, digest = statement["last_id"], statement["records"], statement["hash"]
+        if not count:
+            return []
+        conn = s.connection()
+        trail_t = TrailRecord.__table__
+        found = conn.execute(sa.select(trail_t.c.hash).where(trail_t.c.id == last_id)).first()
+        if found is None:
+            return [f"the ledger no longer extends the checkpoint of {statement['at']}: its record {last_id} "
+                    "is gone (the trail was truncated or rewritten)"]
+        if found.hash != digest:
+            return [f"the ledger no longer extends the checkpoint of {statement['at']}: record {last_id} now "
+                    f"hashes to {found.hash[:16]}…, the checkpoint says {digest[:16]}… (the trail was rewritten)"]
+        held = conn.execute(sa.select(sa.func.count()).select_from(trail_t).where(trail_t.c.id <= last_id)).scalar_one()
+        if held != count:
+            return [f"the ledger no longer extends the checkpoint of {statement['at']}: it holds {held} records "
+                    f"up to record {last_id}, the checkpoint {count} (records were removed or inserted)"]
+        return []
 
     # ------------------------------------------------------------------ look-back reviews (engine/supervision/lookback.py)
     def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
@@ -635,6 +752,7 @@ class Duban(Ledger):
             raise ConflictError(task.code, read_version, current)
         for key, value in values.items():
             set_committed_value(task, key, value)
+        trail.stage(s, "tasks", task.id, changes, partial=True)
         trail.append(s, task_id=task.id, event=event, from_state=from_state, to_state=to_state,
                      version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs, head=head)
         return read_version + 1

@@ -152,8 +152,13 @@ def schema_version(app: Duban) -> SchemaReport:
     return SchemaReport(st.current, st.head, st.up_to_date, st.newer)
 
 
-def upgrade_schema(app: Duban) -> SchemaReport:
-    """Brings the ledger's schema to this duban's version in one transaction, keeping every row."""
+def upgrade_schema(app: Duban, actor: str = "duban db upgrade") -> SchemaReport:
+    """Brings the ledger's schema to this duban's version in one transaction, keeping every row.
+
+    A ledger written before trail records carried their rows and a MAC gets its trail key file, and
+    its rows are sealed: ``audit.seal`` records (by ``actor``) carry their present facts, so that from
+    now on verification compares them; the older records stay as they were, their chain still checked.
+    """
     st = migrations.status(app.engine)
     if st.current is None:
         raise NotInitialised(app.url)
@@ -169,4 +174,9 @@ def upgrade_schema(app: Duban) -> SchemaReport:
             if pg_security.is_installed(conn):
                 pg_security.install(conn)  # grants and row-level security on the tables just added
     app._ready = False
+    with app.transaction() as s:
+        app.enable_authentication(s)
+        unsealed = trail.unsealed_rows(s.connection())
+        if unsealed:
+            trail.seal(s, actor, app.now(), unsealed)
     return SchemaReport(after, st.head, after == st.head, False, before)

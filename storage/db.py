@@ -36,17 +36,24 @@ class ChainHead:
     last_id: int
     last_hash: str
     count: int
+    key_id: str | None = None  # the trail key of the newest record; None: not authenticated
+    ledger_id: str | None = None  # names the ledger's trail key file; None: authentication never enabled
 
 
-def ensure_trail_head(session: Session) -> None:
-    """Creates the chain head row once, at initialisation (never lazily under concurrency)."""
-    exists = session.execute(sa.select(models.TrailHead.id).where(models.TrailHead.id == 1)).first()
+def ensure_trail_head(session: Session, ledger_id: str | None = None) -> None:
+    """Creates the chain head row once, at initialisation (never lazily under concurrency);
+    gives it ``ledger_id`` if it has none yet."""
+    exists = session.execute(sa.select(models.TrailHead.ledger_id).where(models.TrailHead.id == 1)).first()
     if exists is None:
-        session.execute(sa.insert(models.TrailHead).values(id=1, last_id=0, last_hash=GENESIS_HASH, count=0))
+        session.execute(sa.insert(models.TrailHead).values(id=1, last_id=0, last_hash=GENESIS_HASH, count=0,
+                                                           ledger_id=ledger_id))
+    elif exists.ledger_id is None and ledger_id is not None:
+        session.execute(sa.update(models.TrailHead).where(models.TrailHead.id == 1).values(ledger_id=ledger_id))
 
 
 _HEAD = models.TrailHead.__table__
-_SELECT_HEAD = sa.select(_HEAD.c.last_id, _HEAD.c.last_hash, _HEAD.c.count).where(_HEAD.c.id == 1)
+_SELECT_HEAD = sa.select(_HEAD.c.last_id, _HEAD.c.last_hash, _HEAD.c.count, _HEAD.c.key_id,
+                         _HEAD.c.ledger_id).where(_HEAD.c.id == 1)
 _SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
 _UPDATE_HEAD = _HEAD.update().where(_HEAD.c.id == 1)
 
@@ -62,7 +69,7 @@ def lock_trail_head(session: Session) -> ChainHead:
     if row is None:
         ensure_trail_head(session)
         return ChainHead(0, GENESIS_HASH, 0)
-    return ChainHead(row.last_id, row.last_hash, row.count)
+    return ChainHead(row.last_id, row.last_hash, row.count, row.key_id, row.ledger_id)
 
 
 def lock_writers(session: Session) -> None:
@@ -78,7 +85,8 @@ def lock_writers(session: Session) -> None:
 
 def advance_trail_head(session: Session, head: ChainHead) -> None:
     session.connection().execute(
-        _UPDATE_HEAD, {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count}
+        _UPDATE_HEAD,
+        {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count, "key_id": head.key_id},
     )
 
 

@@ -162,6 +162,12 @@ class TrailRecord(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc_column())
     note: str | None = None
     inputs: str = Field(default="{}", description="canonical JSON of the event's inputs")
+    # The ledger rows this record wrote, as canonical JSON {table: {id: {column: value} | null}};
+    # NULL in records written before row contents were recorded (their hash covers no facts).
+    facts: str | None = None
+    # The trail key that authenticated this record (HMAC-SHA256 of ``hash``), NULL before authentication.
+    key_id: str | None = Field(default=None, max_length=40)
+    mac: str | None = Field(default=None, max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -175,6 +181,9 @@ class TrailHead(SQLModel, table=True):
     last_id: int = 0
     last_hash: str = Field(max_length=64)
     count: int = 0
+    # Which ledger this is (names its trail key file); the key of the newest record (None: unauthenticated).
+    ledger_id: str | None = Field(default=None, max_length=40)
+    key_id: str | None = Field(default=None, max_length=40)
 
 
 class Meta(SQLModel, table=True):

@@ -105,7 +105,12 @@ def test_reimport_updates_by_code_and_never_duplicates(app: Duban, tmp_path: Pat
     assert three.state == "completed"
     rec = app.history(three.id)[-1]
     assert (rec.event, rec.from_state, rec.to_state, rec.inputs["file"]) == ("import", "in_progress", "completed", "v2.xlsx")
-    assert next(t for t in tasks if t.code == "4").unit == "办公室"
+    four = next(t for t in tasks if t.code == "4")
+    assert four.unit == "办公室"
+    # the trail keeps the value the file replaced as well as the new one
+    rec = app.history(four.id)[-1]
+    assert (rec.inputs["fields"], rec.inputs["from"], rec.inputs["to"]) == (["unit"], {"unit": "财务科"},
+                                                                            {"unit": "办公室"})
     assert app.verify().ok
     again = import_ledger(app, "sup", write_xlsx(tmp_path / "v2.xlsx", rows), campaign="R1")
     assert again.changed == [] and again.unchanged == 4
@@ -253,11 +258,11 @@ def test_workflow_import_table_names_only_known_states() -> None:
 
 @pytest.mark.parametrize("note", [None, "引号\"、反斜杠\\、换行\n和 emoji 🙂", ""])
 def test_the_bulk_hash_is_the_hash_of_append(app: Duban, note: str | None) -> None:
-    """append_columns spells canonical JSON out by hand: it must hash exactly as record_hash does."""
+    """append_columns builds each record as append does: it must hash exactly as record_hash does."""
     from datetime import datetime, timezone
 
     at = datetime(2025, 7, 4, 1, 2, 3, 4, tzinfo=timezone.utc)
-    inputs = trail.canonical_json({"row": 3, "file": "台账.xlsx", "due": date(2025, 1, 2)})
+    inputs = {"row": 3, "file": "台账.xlsx", "due": date(2025, 1, 2)}
     with app.transaction() as s:
         prev = s.get(TrailHead, 1).last_hash
         (rid,) = trail.append_columns(s, actor="李\tu", at=at, task_id=[None], event=["import"], from_state=[None],
@@ -265,5 +270,5 @@ def test_the_bulk_hash_is_the_hash_of_append(app: Duban, note: str | None) -> No
         stored = s.get(TrailRecord, rid)
         assert stored.hash == trail.record_hash(prev_hash=prev, task_id=None, event="import", from_state=None,
                                                 to_state="completed", version=1, actor="李\tu", at=at, note=note,
-                                                inputs=inputs)
+                                                inputs=trail.encode_inputs(inputs), facts="{}", key_id=stored.key_id)
     assert app.verify().ok

@@ -18,7 +18,7 @@ from cli.main import cli
 from engine import team
 from engine.core import trail
 from engine.api import Duban
-from engine.core.errors import SchemaVersionMismatch
+from engine.core.errors import SchemaVersionMismatch, VerificationFailed
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from storage import migrations
@@ -33,6 +33,25 @@ def ledger(url: str, tmp_path: Path) -> Duban:
     return Duban(url, clock=FixedClock("2025-07-04T09:00:00"), settings=Settings(), blob_root=tmp_path / "ev")
 
 
+class FirstReleaseTrail:
+    """Appends records as the first release did: content without facts or key, no MAC."""
+
+    def __init__(self, conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
+        self.conn, self.trail, self.head = conn, tables["trail"], tables["trail_head"]
+        self.prev, self.count = GENESIS_HASH, 0
+
+    def append(self, *, task_id: int | None, event: str, from_state: str | None = None, to_state: str | None = None,
+               version: int | None = None, actor: str, at: datetime, note: str | None = None,
+               inputs: dict | None = None) -> None:
+        fields = dict(task_id=task_id, event=event, from_state=from_state, to_state=to_state, version=version,
+                      actor=actor, at=at, note=note, inputs=trail.encode_inputs(inputs))
+        digest = trail.record_hash(prev_hash=self.prev, **fields)  # no facts: the first release's content
+        rid = self.conn.execute(self.trail.insert().values(**{**fields, "at": at.replace(tzinfo=None)},
+                                                           prev_hash=self.prev, hash=digest)).inserted_primary_key[0]
+        self.prev, self.count = digest, self.count + 1
+        self.conn.execute(self.head.update().values(last_id=rid, last_hash=digest, count=self.count))
+
+
 def build_first_release(url: str) -> dict[str, tuple[list[str], list[tuple]]]:
     """The first release's schema, filled as that release would: users, a campaign, problems,
     tasks in several states with notes, evidence, outcomes and their hash-chained trail."""
@@ -45,10 +64,10 @@ def build_first_release(url: str) -> dict[str, tuple[list[str], list[tuple]]]:
     with transaction(engine) as s:
         c = s.connection()
         c.execute(t["trail_head"].insert(), {"id": 1, "last_id": 0, "last_hash": GENESIS_HASH, "count": 0})
+        old_trail = FirstReleaseTrail(c, t)
         for name, role, unit in (("root", "admin", None), ("sup", "supervisor", None), ("office", "unit", "办公室")):
             c.execute(t["users"].insert(), {"name": name, "role": role, "unit": unit, "created_at": naive})
-            trail.append(s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
-                         actor="root", at=NOW, inputs={"name": name, "role": role})
+            old_trail.append(task_id=None, event="user.add", actor="root", at=NOW, inputs={"name": name, "role": role})
         c.execute(t["campaigns"].insert(), {"id": 1, "name": "C2025", "inspector": "市委第一巡察组",
                                             "target": "市人大机关", "feedback_date": date(2025, 7, 3),
                                             "created_at": naive})
@@ -64,11 +83,11 @@ def build_first_release(url: str) -> dict[str, tuple[list[str], list[tuple]]]:
                 "measures": json.dumps(["一是", "二是"], ensure_ascii=False), "leader": "办公室主任", "unit": "办公室",
                 "due": date(2025, 7, 31), "workflow": "rectification", "state": state, "flagged": tid == 3,
                 "version": 1 + len(path), "created_at": naive, "updated_at": naive})
-            trail.append(s, task_id=tid, event="create", from_state=None, to_state="assigned", version=1,
-                         actor="sup", at=NOW, inputs={"code": str(tid)})
+            old_trail.append(task_id=tid, event="create", to_state="assigned", version=1, actor="sup", at=NOW,
+                             inputs={"code": str(tid)})
             for v, (event, src, dst) in enumerate(path, start=2):
-                trail.append(s, task_id=tid, event=event, from_state=src, to_state=dst, version=v,
-                             actor="office", at=NOW, note="n")
+                old_trail.append(task_id=tid, event=event, from_state=src, to_state=dst, version=v, actor="office",
+                                 at=NOW, note="n")
         c.execute(t["progress_notes"].insert(), {"task_id": 2, "on": date(2025, 7, 4), "text": "谈话",
                                                  "author": "office", "created_at": naive})
         c.execute(t["evidence"].insert(), {"task_id": 3, "sha256": "ab" * 32, "original_name": "纪要.pdf",
@@ -122,8 +141,15 @@ def test_first_release_ledger_upgrades_with_every_row(db_url: str, tmp_path: Pat
         cols = [first.c[name] for name in columns]
         with app.engine.connect() as conn:
             again = [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*first.primary_key.columns))]
-        assert again == rows, table
-    assert app.verify().tasks == 3
+        if table == "trail":  # the upgrade appends the records that seal the old rows
+            again = again[:len(rows)]
+        if table != "trail_head":  # …and so moves the head
+            assert again == rows, table
+    report = app.verify()
+    assert report.tasks == 3 and report.before_authentication == before["trail"][1].__len__()
+    # the upgrade sealed the old rows (authenticated records carry their facts) and checks them from now on
+    assert report.authenticated > 0 and report.rows == sum(len(before[t][1]) for t in trail.FACT_COLUMNS
+                                                           if t in before)
     with app.engine.connect() as conn:
         # The next sweep looks at every upgraded task once and stores its real reminder date.
         nexts = conn.execute(sa.text("SELECT next_remind_on FROM tasks")).scalars().all()
@@ -133,6 +159,12 @@ def test_first_release_ledger_upgrades_with_every_row(db_url: str, tmp_path: Pat
     app.fire("office", 1, "start")  # the upgraded ledger takes new work
     app.verify()
     assert team.upgrade_schema(app).before == migrations.HEAD  # a second upgrade has nothing to do
+    records = app.verify().records
+    assert records == len(app.trail())  # …and seals nothing twice
+    with app.engine.begin() as conn:  # a fact of the first release, edited after the upgrade, is named
+        conn.exec_driver_sql("UPDATE outcomes SET amount_fen = 24000000")
+    with pytest.raises(VerificationFailed, match="outcomes row 1 column amount_fen is 24000000 but trail record"):
+        app.verify()
 
 
 def test_ledger_without_version_table_is_the_first_release(db_url: str, tmp_path: Path) -> None:

@@ -118,23 +118,28 @@ def _forge(app: Duban, ledger: dict[str, int], *, good_hash: bool) -> int:
     prev = records[-1].hash
     at = datetime(2025, 7, 5, 1, 0, tzinfo=timezone.utc)
     fields = dict(task_id=ledger["task"], event="review", from_state="completed", to_state="reviewed",
-                  version=5, actor="sup", at=at, note=None, inputs="{}")
+                  version=5, actor="sup", at=at, note=None, inputs="{}", facts="{}", key_id=None)
     digest = trail.record_hash(prev_hash=prev, **fields) if good_hash else "f" * 64
     exec_sql(app, "UPDATE tasks SET state = 'reviewed', version = 5 WHERE id = :id", id=ledger["task"])
     exec_sql(
         app,
-        "INSERT INTO trail (task_id, event, from_state, to_state, version, actor, at, note, inputs, prev_hash, hash) "
-        "VALUES (:task_id, :event, :from_state, :to_state, :version, :actor, :at, :note, :inputs, :prev, :hash)",
+        "INSERT INTO trail (task_id, event, from_state, to_state, version, actor, at, note, inputs, facts, key_id, "
+        "prev_hash, hash) VALUES (:task_id, :event, :from_state, :to_state, :version, :actor, :at, :note, :inputs, "
+        ":facts, :key_id, :prev, :hash)",
         **{**fields, "at": at.replace(tzinfo=None)}, prev=prev, hash=digest,
     )
     return max(r.id for r in app.trail())
 
 
-def test_forged_record_with_a_correct_hash_is_caught_by_the_head(app: Duban, ledger: dict[str, int]) -> None:
-    # the forger knows the algorithm and the task row agrees with the forgery; only the head does not
+def test_forged_record_with_a_correct_hash_is_caught(app: Duban, ledger: dict[str, int]) -> None:
+    # the forger knows the algorithm and the task row agrees with the forgery; but it has no trail
+    # key to authenticate the record, and the head does not agree either
     forged = _forge(app, ledger, good_hash=True)
-    msg = failure(app)
-    assert names_record(msg, forged) and "added" in msg
+    with pytest.raises(VerificationFailed) as info:
+        app.verify()
+    problems = info.value.problems
+    assert any(names_record(p, forged) and "not authenticated" in p for p in problems)
+    assert any(names_record(p, forged) and "added" in p for p in problems)
 
 
 def test_forged_record_with_a_made_up_hash(app: Duban, ledger: dict[str, int]) -> None:

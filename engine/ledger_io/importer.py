@@ -397,6 +397,7 @@ def _write(app: "Duban", s: Any, actor: str, rows: list[Row], result: ImportResu
                             feedback_date=min([today, *dates]), created_at=now)
             s.add(camp)
             s.flush()
+            trail.stage(s, "campaigns", camp.id, camp)
             trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
                          actor=actor, at=now, inputs={"name": name, "campaign_id": camp.id, "import": result.file})
             camps[name] = camp
@@ -447,6 +448,7 @@ def _problems(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mapping[
         p = Problem(campaign_id=cid, code=code, title=title, parent_id=pid)
         s.add(p)
         s.flush()
+        trail.stage(s, "problems", p.id, p)
         by_camp.setdefault(cid, []).append(p)
         camp_name = next(c.name for c in camps.values() if c.id == cid)
         trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
@@ -499,7 +501,10 @@ def _update(app: "Duban", s: Any, actor: str, task: Task, r: Row, problem_id: in
                            "from": {k: _plain(v) for k, v in shown.items()},
                            "to": {k: _plain(v) for k, v in changes.items()}})
     if changes:
-        app.import_update(actor, task.id, changes, inputs=_inputs(result, r, fields=sorted(changes)))
+        # The record keeps the values the file replaced as well as the new ones.
+        inputs = _inputs(result, r, fields=sorted(changes), **{"from": {k: shown[k] for k in sorted(changes)},
+                                                              "to": {k: changes[k] for k in sorted(changes)}})
+        app.import_update(actor, task.id, changes, inputs=inputs)
     if note_new:
         app.add_note(actor, task.id, r.note)  # type: ignore[arg-type]
 
@@ -560,13 +565,32 @@ def _bulk_create(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mappi
     if progress:
         progress(n // 3)
     noted = [(tid, nt) for tid, nt in zip(ids, note) if nt]
+    note_ids: dict[int, int] = {}
     if noted:
-        insert_columns(conn, ProgressNote.__table__, len(noted),
-                       {"task_id": [tid for tid, _ in noted], "text": [nt for _, nt in noted]},
-                       {"on": today, "author": actor, "created_at": now})
+        note_ids = dict(zip((tid for tid, _ in noted), insert_columns(
+            conn, ProgressNote.__table__, len(noted),
+            {"task_id": [tid for tid, _ in noted], "text": [nt for _, nt in noted]},
+            {"on": today, "author": actor, "created_at": now})))
     if progress:
         progress(2 * n // 3)
     created = [st == initial and not nt for st, nt in zip(state, note)]
+    inputs: list[dict[str, Any]] = []
+    facts: list[trail.Facts | None] = []
+    for i, (r, c, tid) in enumerate(zip(rows, created, ids)):
+        inp = {"code": r.code, "title": r.title, "due": r.due, "unit": r.unit, "leader": r.leader,
+               "workflow": wf.name}
+        if not c:
+            inp.update(_inputs(result, r))
+        inputs.append(inp)
+        fact: trail.Facts = {"tasks": {tid: trail.row_facts("tasks", {
+            "campaign_id": campaign_id[i], "problem_id": problem_id[i], "code": r.code, "title": r.title,
+            "observed": r.observed, "measures": measures[i], "leader": r.leader, "unit": r.unit,
+            "person": r.person, "due": r.due, "workflow": wf.name, "flagged": False,
+            "followup_plan": followup[i], "followup_target": None})}}
+        if tid in note_ids:
+            fact["progress_notes"] = {note_ids[tid]: trail.row_facts("progress_notes", {
+                "task_id": tid, "on": today, "text": note[i], "author": actor})}
+        facts.append(fact)
     trail.append_columns(
         s, actor=actor, at=now, task_id=ids,
         event=["create" if c else "import" for c in created],
@@ -574,48 +598,10 @@ def _bulk_create(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mappi
         to_state=state,
         version=[1] * n,
         note=[None if c else nt for c, nt in zip(created, note)],
-        inputs=_record_inputs(rows, created, wf.name, result))
+        inputs=inputs, facts=facts)
     result.added += [r.code for r in rows]
 
 
 def _measures_json(measures: list[str]) -> str:
     """``json.dumps(measures, ensure_ascii=False)`` for a list of strings, without an encoder per call."""
     return f"[{', '.join(map(_encode_str, measures))}]"
-
-
-def _record_inputs(rows: list[Row], created: list[bool], workflow: str, result: ImportResult) -> list[str]:
-    """The ``inputs`` of each new item's trail record as ``trail.canonical_json`` writes them:
-    ``add_task``'s (code, title, due, unit, leader, workflow), plus the file, row, sheet and sha256 for
-    an ``import`` record (``created`` false).
-
-    Spelled out with the keys in sorted order for the shape every validated row has (text fields,
-    a date, an int row number), the parts rows share encoded once; any other row goes through
-    ``canonical_json`` itself (tests/test_import_ledger.py checks the two agree).
-    """
-    enc = _encode_str
-    tail = f',"workflow":{enc(workflow)}}}'
-    file = f'"file":{enc(result.file)},'
-    sha = f',"sha256":{enc(result.sha256)}'
-    dues: dict[date, str] = {}
-    out: list[str] = []
-    add = out.append
-    for r, c in zip(rows, created):
-        due = r.due
-        if (type(due) is not date or type(r.code) is not str or type(r.title) is not str or type(r.unit) is not str
-                or type(r.leader) is not str or type(r.row) is not int or type(r.sheet) is not str):
-            inputs = {"code": r.code, "title": r.title, "due": r.due, "unit": r.unit, "leader": r.leader,
-                      "workflow": workflow}
-            if not c:
-                inputs.update(_inputs(result, r))
-            add(trail.canonical_json({k: v for k, v in inputs.items() if v is not None}))
-            continue
-        d = dues.get(due)
-        if d is None:
-            d = dues[due] = f'"due":"{due.isoformat()}",'
-        if c:
-            add(f'{{"code":{enc(r.code)},{d}"leader":{enc(r.leader)},"title":{enc(r.title)},"unit":{enc(r.unit)}{tail}')
-        else:
-            sheet = f',"sheet":{enc(r.sheet)}' if r.sheet else ""
-            add(f'{{"code":{enc(r.code)},{d}{file}"leader":{enc(r.leader)},"row":{r.row}{sha}{sheet},'
-                f'"title":{enc(r.title)},"unit":{enc(r.unit)}{tail}')
-    return out

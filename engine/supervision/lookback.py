@@ -86,8 +86,10 @@ def on_event(app: "Duban", s: Session, task: Task, event: str) -> dict[str, Any]
         sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == PENDING,
                                      Lookback.source == POLICY).order_by(Lookback.id)).scalars())
     if superseded:
-        s.execute(sa.update(Lookback).where(Lookback.id.in_(superseded))
-                  .values(status=CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}"))
+        change = dict(status=CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
+        s.execute(sa.update(Lookback).where(Lookback.id.in_(superseded)).values(**change))
+        for other in superseded:
+            trail.stage(s, "lookbacks", other, change, partial=True)
     busy = _pending_dues(s, task.id)
     scheduled = []
     for round_no, offset in enumerate(pol.offsets, 1):
@@ -97,6 +99,7 @@ def on_event(app: "Duban", s: Session, task: Task, event: str) -> dict[str, Any]
         row = Lookback(task_id=task.id, due=due, source=POLICY, round=round_no, status=PENDING, created_at=now)
         s.add(row)
         s.flush()
+        trail.stage(s, "lookbacks", row.id, row)
         busy.add(due)
         scheduled.append({"id": row.id, "round": round_no, "due": due})
     return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
@@ -177,6 +180,7 @@ def plan(
                            created_at=now)
         s.add(row)
         s.flush()
+        trail.stage(s, "lookback_plans", row.id, row)
         view.id = row.id
         earlier = dict(s.execute(
             sa.select(Lookback.task_id, sa.func.count()).where(
@@ -188,6 +192,7 @@ def plan(
                           created_at=now)
             s.add(lb)
             s.flush()
+            trail.stage(s, "lookbacks", lb.id, lb)
             app._write(s, task, {}, actor, "lookback.scheduled", task.state, task.state, note=None,
                        inputs={"lookback_id": lb.id, "due": on, "source": PLAN, "plan_id": row.id, "round": round_no})
             view.lookbacks.append(_view(task, camp.name, pcode, lb.id, on, PLAN, row.id, round_no, PENDING, today=today))
@@ -301,11 +306,14 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
                     Lookback.task_id == task.id, Lookback.status == PENDING, Lookback.id != row.id)
                     .order_by(Lookback.id)).scalars())
             now = app.now()
-            s.execute(sa.update(Lookback).where(Lookback.id == row.id).values(
-                status=PASSED if passed else REBOUND, reviewer=actor, note=note, recorded_at=now))
+            change = dict(status=PASSED if passed else REBOUND, reviewer=actor, note=note, recorded_at=now)
+            s.execute(sa.update(Lookback).where(Lookback.id == row.id).values(**change))
+            trail.stage(s, "lookbacks", row.id, change, partial=True)
             if cancelled:
-                s.execute(sa.update(Lookback).where(Lookback.id.in_(cancelled)).values(
-                    status=CANCELLED, recorded_at=now, note=f"cancelled by the rebound of look-back {row.id}"))
+                change = dict(status=CANCELLED, recorded_at=now, note=f"cancelled by the rebound of look-back {row.id}")
+                s.execute(sa.update(Lookback).where(Lookback.id.in_(cancelled)).values(**change))
+                for other in cancelled:
+                    trail.stage(s, "lookbacks", other, change, partial=True)
             app._write(s, task, {}, actor, "lookback.pass" if passed else "lookback.rebound", task.state, task.state,
                        note=note, inputs={"lookback_id": row.id, "due": row.due, "source": row.source,
                                           "plan_id": row.plan_id, "round": row.round, "new_due": new_due,
