@@ -244,6 +244,8 @@ def ledger_copy(demo_ledger: Path, tmp_path: Path) -> Iterator[Path]:
     folder.mkdir()
     copy = folder / "demo.db"
     shutil.copy(demo_ledger, copy)
+    # the ledger's trail key lives outside the database, in the user data dir: the copy keeps its key
+    shutil.copytree(demo_ledger.parent / "xdg-data", tmp_path / "xdg-data", dirs_exist_ok=True)
     yield copy
     folder.chmod(0o755)
     if copy.exists():
