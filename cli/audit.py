@@ -67,26 +67,26 @@ def verify(obj: Context, binder: Path | None, checkpoint_file: Path | None) -> N
         raise click.ClickException(f"{exc}{rest}") from None
     echo(t(f"trail OK: {report.records} records, {report.tasks} tasks",
                  f"审计记录完好：{report.records} 条记录，{report.tasks} 项任务"))
-    click.echo(t(f"rows OK: {report.rows} rows match the trail; {report.files} evidence files match their sha256",
+    echo(t(f"rows OK: {report.rows} rows match the trail; {report.files} evidence files match their sha256",
                  f"数据行完好：{report.rows} 行与审计记录一致；{report.files} 个佐证文件与其 sha256 一致"))
     if report.evidence_store is not None:
-        click.echo(t(f"evidence files NOT checked: there is no evidence store at {report.evidence_store} "
+        echo(t(f"evidence files NOT checked: there is no evidence store at {report.evidence_store} "
                      "(set DUBAN_EVIDENCE_DIR to check them)",
                      f"未核对佐证文件：{report.evidence_store} 处没有佐证文件库（可设置 DUBAN_EVIDENCE_DIR）"), err=True)
     if report.before_authentication:
-        click.echo(t(f"{report.before_authentication} records were written before authentication was enabled "
+        echo(t(f"{report.before_authentication} records were written before authentication was enabled "
                      "(their chain is checked, their authenticity cannot be)",
                      f"{report.before_authentication} 条记录写于启用认证之前（已核对哈希链，无法核对其真实性）"))
     if report.authenticated:
-        click.echo(t(f"authenticity OK: {report.authenticated} records checked with the trail key",
+        echo(t(f"authenticity OK: {report.authenticated} records checked with the trail key",
                      f"真实性完好：{report.authenticated} 条记录已用审计密钥核对"))
     if report.unchecked:
-        click.echo(t(f"authenticity NOT checked for {report.unchecked} records: the trail key file "
+        echo(t(f"authenticity NOT checked for {report.unchecked} records: the trail key file "
                      f"{report.key_file} was not found (the chain and rows were checked)",
                      f"未能核对 {report.unchecked} 条记录的真实性：找不到审计密钥文件 {report.key_file}"
                      "（哈希链与数据行已核对）"), err=True)
     if statement is not None:
-        click.echo(t(f"the ledger extends the checkpoint of {statement['at']} "
+        echo(t(f"the ledger extends the checkpoint of {statement['at']} "
                      f"({statement['records']} records, ending at record {statement['last_id']})",
                      f"台账延续了 {statement['at']} 的检查点（{statement['records']} 条记录，"
                      f"止于第 {statement['last_id']} 条）"))
@@ -105,14 +105,14 @@ def checkpoint(obj: Context, output: Path | None) -> None:
     statement = obj.app().checkpoint()
     text = json.dumps(statement, ensure_ascii=False, indent=1) + "\n"
     if output is None:
-        click.echo(text, nl=False)
+        echo(text, nl=False)
         return
     if not output.parent.is_dir():
         raise click.UsageError(t(f"no such folder: {output.parent}", f"文件夹不存在：{output.parent}"))
     tmp = output.with_name(f".{output.name}.incoming")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
-    click.echo(t(f"checkpoint of {statement['records']} records (ending at record {statement['last_id']}) "
+    echo(t(f"checkpoint of {statement['records']} records (ending at record {statement['last_id']}) "
                  f"written to {output}",
                  f"检查点（{statement['records']} 条记录，止于第 {statement['last_id']} 条）已写入 {output}"))
 
@@ -124,7 +124,7 @@ def rotate_key(obj: Context) -> None:
     """Start signing trail records with a new key (admins); older keys stay in the key file to check
     the records they signed. The rotation is recorded in the trail."""
     old, new, path = obj.app().rotate_key(obj.actor)
-    click.echo(t(f"trail key {new} signs from now on (was {old or 'none'}); key file {path}",
+    echo(t(f"trail key {new} signs from now on (was {old or 'none'}); key file {path}",
                  f"自此由审计密钥 {new} 签署（原为 {old or '无'}）；密钥文件 {path}"))
 
 
