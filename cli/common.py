@@ -192,3 +192,35 @@ def t(en: str, zh: str) -> str:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_object(Context) if ctx else None
     return zh if obj is not None and obj.lang == "zh" else en
+
+
+PROGRESS_FROM = 2000  # items; smaller jobs finish before a bar would be read
+
+
+class ProgressBar:
+    """The engine's ``progress(done, total)`` callback drawn as a rich bar on stderr: only on a
+    terminal, never under --json, and only for jobs of at least PROGRESS_FROM items."""
+
+    def __init__(self, label: str, *, enabled: bool = True) -> None:
+        self.label, self.enabled = label, enabled
+        self.progress: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            if not self.enabled or total < PROGRESS_FROM or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.progress = Progress(console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()

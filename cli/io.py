@@ -4,38 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from cli.common import OUTPUT, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
-
-PROGRESS_FROM = 1000  # rows; smaller files finish before a bar would be read
-
-
-class _Bar:
-    """A rich progress bar on stderr, started on the first report of a large import on a terminal."""
-
-    def __init__(self) -> None:
-        self.progress: Any = None
-        self.task: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            if total < PROGRESS_FROM or not sys.stderr.isatty():
-                return
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self.progress = Progress(console=Console(stderr=True), transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task(t("importing", "导入中"), total=total)
-        self.progress.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
+from cli.common import OUTPUT, Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
@@ -56,17 +28,15 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
     from engine.ledger_io.importer import ImportRefused, import_ledger
 
     app = obj.app()
-    bar = _Bar()
     try:
-        result = import_ledger(app, obj.actor, file, campaign=campaign, mapping=parse_mapping(maps, mapping),
-                               dry_run=dry_run, progress=bar)
+        with ProgressBar(t("importing", "导入中"), enabled=not as_json) as bar:
+            result = import_ledger(app, obj.actor, file, campaign=campaign, mapping=parse_mapping(maps, mapping),
+                                   dry_run=dry_run, progress=bar)
     except ImportRefused as exc:
         if not as_json:
             raise
         echo_json({"file": exc.file, "imported": False, "issues": [i.as_dict() for i in exc.issues]})
         sys.exit(1)
-    finally:
-        bar.close()
     if as_json:
         echo_json(result.as_dict())
         return
@@ -100,7 +70,8 @@ def _export_command(fmt: str, doc: str) -> None:
     def command(obj: Context, out: Path, campaign: str | None) -> None:
         from engine.ledger_io.exporter import export as run
 
-        n = run(obj.app(), fmt, out, campaign=campaign)
+        with ProgressBar(t("exporting", "导出中")) as bar:
+            n = run(obj.app(), fmt, out, campaign=campaign, progress=bar)
         what = t("calendar events", "个日程") if fmt == "ics" else t("tasks", "项任务")
         echo(t(f"wrote {out} ({n} {what})", f"已写入 {out}（{n} {what}）"))
 
@@ -135,7 +106,8 @@ def binder(obj: Context, out: Path, campaign: str | None, as_json: bool) -> None
     """The evidence binder: per task its files and an HTML index of its history, plus a manifest."""
     from engine.ledger_io.binder import export_binder
 
-    result = export_binder(obj.app(), out, campaign=campaign)
+    with ProgressBar(t("writing the binder", "生成资料册"), enabled=not as_json) as bar:
+        result = export_binder(obj.app(), out, campaign=campaign, progress=bar)
     if as_json:
         echo_json(result.as_dict())
         return

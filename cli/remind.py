@@ -95,3 +95,30 @@ def list_(obj: Context, failed: bool, task_id: int | None, limit: int | None, as
         echo_json([r.as_dict() for r in rows])
         return
     print_reminders(app, rows)
+
+
+@reminders.command("retry")
+@click.argument("reminder_id", metavar="[ID]", type=ROW_ID, required=False)
+@click.option("--dead", is_flag=True, help="Only those that gave up after max_attempts.")
+@json_option
+@pass_ctx
+@domain_errors
+def retry(obj: Context, reminder_id: int | None, dead: bool, as_json: bool) -> None:
+    """Re-queue failed and dead reminders (reminder ID, or all of them) for the next sweep.
+
+    Their attempts count from zero again, so a reminder that used up max_attempts is sent once
+    more by the next 'duban remind' or scheduler sweep (supervisors and admins).
+    """
+    from engine.supervision.reminders import retry as requeue
+
+    if reminder_id is not None and dead:
+        raise click.UsageError("give a reminder ID or --dead, not both")
+    app = obj.app()
+    rows = requeue(app, obj.actor, reminder_id, dead_only=dead)
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+        return
+    if rows:
+        print_reminders(app, rows)
+    echo(t(f"{len(rows)} reminder(s) re-queued: the next 'duban remind' or scheduler sweep sends them",
+           f"已重新排队 {len(rows)} 条提醒：下次 duban remind 或定时任务将发送"))

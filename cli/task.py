@@ -91,6 +91,9 @@ def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: 
                  f"已交办任务 {v.code}：编号 {v.id}，{v.state_label}，时限 {fmt_date(v.due)}"))
 
 
+TABLE_ROWS = 50
+
+
 @task.command("list")
 @click.option("--state", "states", multiple=True, metavar="STATE", help="Only tasks in this state; repeatable.")
 @click.option("--unit", metavar="NAME", help="Only this responsible unit's tasks.")
@@ -98,21 +101,37 @@ def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: 
 @click.option("--due-before", type=DATE, help="Only tasks due before this date.")
 @click.option("--flagged", is_flag=True, help="Only tasks flagged for priority supervision.")
 @click.option("--campaign", metavar="NAME", help="Only this campaign's tasks.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N tasks.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help=f"At most N tasks (the table shows {TABLE_ROWS} unless told; --json lists all).")
+@click.option("--all", "show_all", is_flag=True, help="Every task that matches, however many.")
 @json_option
 @pass_ctx
 @domain_errors
 def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool, due_before: date | None,
-          flagged: bool, campaign: str | None, limit: int | None, as_json: bool) -> None:
-    """List tasks, earliest deadline first (overdue ones in red)."""
+          flagged: bool, campaign: str | None, limit: int | None, show_all: bool, as_json: bool) -> None:
+    """List tasks, earliest deadline first (overdue ones in red).
+
+    The table shows the first 50 and says how many more there are; --limit N or --all for more.
+    """
     from cli.render import print_task_table
 
-    tasks = obj.ledger().list_tasks(states=states, unit=unit, overdue=overdue, due_before=due_before,
-                                 flagged=True if flagged else None, campaign=campaign, limit=limit)
+    if show_all and limit is not None:
+        raise click.UsageError("--limit and --all exclude each other: give one")
+    if limit is None and not show_all and not as_json:
+        limit = TABLE_ROWS  # 50,000 rows help no one at a terminal, and took 76 s to print
+    filters = dict(states=states, unit=unit, overdue=overdue, due_before=due_before,
+                   flagged=True if flagged else None, campaign=campaign)
+    ledger = obj.ledger()
+    tasks = ledger.list_tasks(**filters, limit=limit)
     if as_json:
         echo_json([v.as_dict() for v in tasks])
         return
     print_task_table(tasks)
+    if limit is not None and len(tasks) == limit:
+        more = ledger.count_tasks(**filters) - limit
+        if more > 0:
+            echo(t(f"… and {more:,} more task(s): --limit N or --all to list them",
+                   f"……另有 {more:,} 项任务未列出：用 --limit N 或 --all 列出"))
 
 
 @task.command("show")

@@ -36,6 +36,7 @@ from engine.core.errors import (
     UnknownUser,
     VerificationFailed,
 )
+from engine.core.files import evidence_max_bytes, too_large
 from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
 from engine.core.money import yuan_to_fen
 from engine.core.urls import mask_url
@@ -56,7 +57,7 @@ from engine.core.views import (
     fen_to_yuan,
 )
 from storage import migrations
-from storage.blobs import BlobStore, default_blob_root
+from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
 from storage.db import create_schema, ensure_trail_head, lock_trail_head, transaction
 from storage.engines import has_schema, sqlite_path
 from storage.models import (
@@ -456,14 +457,23 @@ class Duban(Ledger):
         path = Path(path)
         if not path.is_file():
             raise InvalidInput("evidence file", str(path), "no such file (give the path of an existing file)")
+        limit = evidence_max_bytes(self.settings)
+        if path.stat().st_size > limit:
+            raise too_large(f"evidence file {path}", path.stat().st_size, limit)
         with self.transaction() as s:
             # Check before storing bytes, so a refused user leaves nothing behind.
             self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
-        blob = self.blobs.put_file(path)
+        try:
+            blob = self.blobs.put_file(path, max_bytes=limit)
+        except BlobTooLarge as exc:  # it grew while being copied
+            raise too_large(f"evidence file {path}", exc.size, limit) from None
         return self._record_evidence(actor, task_id, blob.sha256, blob.size, name or path.name, note)
 
     def add_evidence_bytes(self, actor: str, task_id: int, name: str, data: bytes, *,
                            note: str | None = None) -> EvidenceView:
+        limit = evidence_max_bytes(self.settings)
+        if len(data) > limit:
+            raise too_large(f"evidence file {name}", len(data), limit)
         with self.transaction() as s:
             self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
         blob = self.blobs.put_bytes(data)

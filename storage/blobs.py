@@ -12,6 +12,14 @@ from pathlib import Path
 CHUNK = 1 << 20
 
 
+class BlobTooLarge(ValueError):
+    """The file grew past the size allowed while it was being copied in; nothing was kept."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+        super().__init__(f"more than {limit} bytes")
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     sha256: str
@@ -26,8 +34,9 @@ class BlobStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:]
 
-    def put_file(self, source: Path) -> StoredBlob:
-        """Copies ``source`` in; written to a temporary file and renamed, so a crash leaves no torn blob."""
+    def put_file(self, source: Path, *, max_bytes: int | None = None) -> StoredBlob:
+        """Copies ``source`` in, a chunk at a time (hashing as it goes); written to a temporary file and
+        renamed, so a crash leaves no torn blob. More than ``max_bytes`` raises BlobTooLarge."""
         self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
@@ -37,6 +46,8 @@ class BlobStore:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobTooLarge(size, max_bytes)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
@@ -53,7 +64,9 @@ class BlobStore:
                 os.unlink(tmp_name)
             raise
 
-    def put_bytes(self, data: bytes) -> StoredBlob:
+    def put_bytes(self, data: bytes, *, max_bytes: int | None = None) -> StoredBlob:
+        if max_bytes is not None and len(data) > max_bytes:
+            raise BlobTooLarge(len(data), max_bytes)
         with tempfile.NamedTemporaryFile(delete=False) as tmp:
             tmp.write(data)
         try:

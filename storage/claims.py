@@ -129,3 +129,18 @@ def release(conn: Connection, ids: Sequence[int], token: str) -> None:
                                      REMINDERS.c.status == SENDING)
             .values(status=PENDING, lease=None, attempts=REMINDERS.c.attempts - 1)
         )
+
+
+def requeue(conn: Connection, now: datetime, *, ids: Sequence[int] | None = None, dead_only: bool = False) -> list[int]:
+    """Puts failed (and dead) reminders back in the queue with a fresh count of attempts, so the next
+    sweep sends them even when they had used up ``max_attempts``; returns their ids. Rows being
+    sent, sent or still pending are left alone."""
+    statuses = (DEAD,) if dead_only else (FAILED, DEAD)
+    where = [REMINDERS.c.status.in_(statuses)]
+    if ids is not None:
+        where.append(REMINDERS.c.id.in_(list(ids)))
+    return sorted(conn.execute(
+        REMINDERS.update().where(*where)
+        .values(status=PENDING, attempts=0, lease=None, next_attempt_at=now)
+        .returning(REMINDERS.c.id)
+    ).scalars())

@@ -11,8 +11,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from engine.core.config import Settings
 
 
 @contextmanager
@@ -40,3 +44,22 @@ def atomic_output(target: Path | str) -> Iterator[Path]:
 def write_atomically(target: Path | str, data: bytes) -> None:
     with atomic_output(target) as tmp:
         tmp.write_bytes(data)
+
+
+DEFAULT_EVIDENCE_MAX_MB = 200
+
+
+def evidence_max_bytes(settings: "Settings") -> int:
+    """The largest evidence file accepted: ``[evidence] max_mb`` in the config (default 200 MB)."""
+    raw = settings.section("evidence").get("max_mb", DEFAULT_EVIDENCE_MAX_MB)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        raise InvalidInput(f"{settings.source or 'config'}: evidence.max_mb", raw,
+                           "expected a positive number of megabytes (MB), e.g. 200")
+    return int(raw * 1024 * 1024)
+
+
+def too_large(what: str, size: int, limit: int) -> InvalidInput:
+    """The refusal of a file above the configured evidence limit."""
+    return InvalidInput(what, f"{size / 1024 / 1024:,.1f} MB",
+                        f"evidence files may be at most {limit / 1024 / 1024:,.0f} MB ([evidence] max_mb in the "
+                        "config); split or compress it, or ask an admin to raise the limit")

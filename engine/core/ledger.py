@@ -191,11 +191,6 @@ class Ledger:
         """Tasks, earliest deadline first; each filter narrows the list."""
         if limit is not None and limit < 1:
             raise InvalidInput("limit", limit, "expected a whole number of at least 1")
-        if states:
-            known = {st for name in self.registry.names() for st in self.registry.get(name).states}
-            for st in states:
-                if st not in known:
-                    raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
         today = self.today()
         stmt = (
             sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
@@ -203,7 +198,36 @@ class Ledger:
             .join(problems, problems.c.id == tasks.c.problem_id)
             .order_by(tasks.c.due, tasks.c.id)
         )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.reading() as conn:
+            stmt = self._task_filters(conn, stmt, states, unit, overdue, due_before, flagged, campaign, today)
+            return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
+
+    def count_tasks(
+        self,
+        *,
+        states: Sequence[str] = (),
+        unit: str | None = None,
+        overdue: bool = False,
+        due_before: date | None = None,
+        flagged: bool | None = None,
+        campaign: str | None = None,
+    ) -> int:
+        """How many tasks ``list_tasks`` would list with these filters and no limit."""
+        with self.reading() as conn:
+            stmt = self._task_filters(conn, sa.select(sa.func.count()).select_from(tasks), states, unit, overdue,
+                                      due_before, flagged, campaign, self.today())
+            return int(conn.execute(stmt).scalar_one())
+
+    def _task_filters(self, conn: sa.Connection, stmt: sa.Select, states: Sequence[str], unit: str | None,
+                      overdue: bool, due_before: date | None, flagged: bool | None, campaign: str | None,
+                      today: date) -> sa.Select:
         if states:
+            known = {st for name in self.registry.names() for st in self.registry.get(name).states}
+            for st in states:
+                if st not in known:
+                    raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
             stmt = stmt.where(tasks.c.state.in_(list(states)))
         if unit:
             stmt = stmt.where(tasks.c.unit == unit)
@@ -213,12 +237,9 @@ class Ledger:
             stmt = stmt.where(tasks.c.due < due_before)
         if flagged is not None:
             stmt = stmt.where(tasks.c.flagged == flagged)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        with self.reading() as conn:
-            if campaign:
-                stmt = stmt.where(tasks.c.campaign_id == self.campaign_id(conn, campaign))
-            return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
+        if campaign:
+            stmt = stmt.where(tasks.c.campaign_id == self.campaign_id(conn, campaign))
+        return stmt
 
     def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
         """Figures computed from the ledger now, never stored: one pass over the tasks."""

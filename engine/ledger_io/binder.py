@@ -24,6 +24,8 @@ from engine.core.files import atomic_output
 from engine.core.views import TaskDetail
 from storage.models import Evidence, Task, TrailHead, TrailRecord
 
+CHUNK = 1 << 20  # bytes read at a time from an evidence file
+
 if TYPE_CHECKING:
     from engine.api import Duban
 
@@ -101,7 +103,8 @@ class BinderResult:
         return {"path": self.path, "tasks": self.tasks, "files": self.files, "missing": self.missing}
 
 
-def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None) -> BinderResult:
+def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> BinderResult:
     """Writes the binder zip. Evidence whose stored file is missing is listed as missing, not invented."""
     out = Path(out)
     tasks = app.list_tasks(campaign=campaign)
@@ -122,7 +125,18 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None)
             z.writestr(name, data)
             manifest["files"][name] = hashlib.sha256(data).hexdigest()
 
-        for t in tasks:
+        def put_file(name: str, source: Path) -> None:
+            # A chunk at a time: evidence can be hundreds of MB, and a binder holds many.
+            digest = hashlib.sha256()
+            with open(source, "rb") as src, z.open(name, "w", force_zip64=True) as dst:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
+            manifest["files"][name] = digest.hexdigest()
+
+        for done, t in enumerate(tasks):
+            if progress and done % 100 == 0:
+                progress(done, len(tasks))  # (items done, items in all): the front end draws it
             d = app.get_task(t.id)
             folder = _safe(f"{t.code}-{t.title}")
             if several:
@@ -138,7 +152,7 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None)
                 name = _safe(f"{ev.id}-{ev.original_name}", 120)
                 path = app.blobs.path_for(ev.sha256)
                 if path.is_file():
-                    put(f"{folder}/{name}", path.read_bytes())
+                    put_file(f"{folder}/{name}", path)
                     files.append((name, ev.sha256, ev))
                     entry["evidence"].append({"id": ev.id, "sha256": ev.sha256, "name": ev.original_name,
                                               "path": f"{folder}/{name}"})
@@ -156,6 +170,8 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None)
                 + _table(["巡察批次", "序号", "细化问题", "责任单位", "状态", "佐证材料"], index_rows))
         put("index.html", _page("整改资料册 evidence binder", body).encode("utf-8"))
         z.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    if progress:
+        progress(len(tasks), len(tasks))
     return result
 
 
@@ -196,7 +212,11 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
                 p.append(f"binder file {name} is listed in the manifest but missing")
                 continue
             report.files += 1
-            actual = hashlib.sha256(z.read(name)).hexdigest()
+            digest = hashlib.sha256()
+            with z.open(name) as member:
+                while chunk := member.read(CHUNK):
+                    digest.update(chunk)
+            actual = digest.hexdigest()
             if actual != sha:
                 p.append(f"binder file {name} was changed: its sha256 is {actual}, the manifest says {sha}")
     with app.transaction() as s:

@@ -9,7 +9,7 @@ import csv
 import json
 from copy import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -123,15 +123,24 @@ def _cell_text(value: Any) -> str:
     return neutralise(str(value))  # never a live formula in a spreadsheet (engine/ledger_io/cells.py)
 
 
-def export_csv(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
+Progress = Callable[[int, int], None]  # (items done, items in all): the front end draws it
+PROGRESS_EVERY = 500  # rows between two reports
+
+
+def export_csv(app: "Duban", out: Path, *, campaign: str | None = None, progress: Progress | None = None) -> int:
     """UTF-8 with BOM, which Excel opens as UTF-8. Returns the number of rows."""
     n = 0
+    total = app.count_tasks(campaign=campaign) if progress else 0
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(export_header())
         for row in ledger_rows(app, campaign):
             w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
             n += 1
+            if progress and n % PROGRESS_EVERY == 0:
+                progress(n, max(total, n))
+    if progress:
+        progress(n, n)
     return n
 
 
@@ -153,7 +162,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
+def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progress: Progress | None = None) -> int:
     """A summary sheet, then one sheet per campaign: title row, header, frozen panes, widths, wrapped
     text, 完成情况 coloured by state and 预警 by traffic light. Returns the number of task rows."""
     import openpyxl
@@ -240,6 +249,7 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
     if not write_only:
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(heads))
 
+    written = 0
     for c in campaigns:
         ws = wb.create_sheet(_sheet_name(c.name, taken))
         ws.freeze_panes = "C3"  # title and header rows, 序号 and 批次 stay in view
@@ -250,9 +260,14 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None) -> int:
         for row in rows_by_camp.get(c.name, []):
             ws.append([cell(ws, row.values[f], fill=row.state if f == "status" else row.light if f == "light" else None)
                        for f, *_ in COLUMNS])
+            written += 1
+            if progress and written % PROGRESS_EVERY == 0:
+                progress(written, total)
         if not write_only:
             ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     wb.save(out)
+    if progress:
+        progress(total, total)
     return total
 
 
@@ -311,7 +326,7 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
 
 
 def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = None,
-           with_blobs: bool = False) -> int:
+           with_blobs: bool = False, progress: Progress | None = None) -> int:
     """Writes the ledger as ``fmt`` to ``out``; returns the number of items (tasks or calendar events)."""
     from engine.core.errors import InvalidInput
 
@@ -322,9 +337,9 @@ def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = No
                                                  "empty database); leave out --campaign")
     with atomic_output(out) as tmp:  # a failed export leaves the previous file as it was
         if fmt == "xlsx":
-            return export_xlsx(app, tmp, campaign=campaign)
+            return export_xlsx(app, tmp, campaign=campaign, progress=progress)
         if fmt == "csv":
-            return export_csv(app, tmp, campaign=campaign)
+            return export_csv(app, tmp, campaign=campaign, progress=progress)
         if fmt == "json":
             return export_json(app, tmp, with_blobs=with_blobs)
         return export_ics(app, tmp, campaign=campaign)

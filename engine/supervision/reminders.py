@@ -70,7 +70,7 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     yellow_within,
     light,
 )
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.core.urls import mask_url
 from engine.core.views import jsonable
 from storage import claims
@@ -341,6 +341,11 @@ def sweep(app: "Duban", *, dry_run: bool = False, channels: Channels | None = No
     result = SweepResult(today, dry_run)
     with app.transaction() as s:
         rows, nexts, result.tasks_due, years = _plan(app, s, today, channels, task_id)
+        # Look-backs come due on items that may be closed (completed, reviewed): the same sweep
+        # reminds of them, so cron's 'duban remind' sends what the scheduler sends.
+        looked = _plan_lookbacks(app, s, today, channels, task_id)
+        result.tasks_due += len({r["task_id"] for r in looked} - {r["task_id"] for r in rows})
+        rows += looked
         if dry_run:
             taken = claims.claimed_keys(s.connection(), [r["key"] for r in rows])
             codes = task_codes(s, [r["task_id"] for r in rows])
@@ -646,30 +651,8 @@ def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: boo
     channels = channels or load_channels(app.settings)
     today = app.today()
     result = SweepResult(today, not send)
-    now = app.now()
-    lb = Lookback.__table__
-    stmt = (
-        sa.select(_TASKS, lb.c.id.label("lookback_id"), lb.c.due.label("lookback_due"))
-        .join(lb, lb.c.task_id == _TASKS.c.id)
-        .where(lb.c.status == "pending", lb.c.due <= today)
-    )
     with app.transaction() as s:
-        rows: list[dict[str, Any]] = []
-        users = _users(s)
-        for task in s.connection().execute(stmt):
-            pol = policy(app.registry.get(task.workflow))
-            if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
-                continue
-            text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today)
-            for who in _recipients("supervisors", task, users):
-                for ch, addr in channels.routes(who):
-                    rows.append({
-                        "key": _claim_key(task.id, "lookback", task.lookback_due, task.lookback_id, who.name, ch.name),
-                        "task_id": task.id, "rule": "lookback", "target": task.lookback_due,
-                        "occurrence": task.lookback_id, "recipient": who.name, "channel": ch.name, "address": addr,
-                        "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text,
-                        "created_at": now,
-                    })
+        rows = _plan_lookbacks(app, s, today, channels)
         if send and rows:
             claims.claim(s.connection(), rows)
             result.claimed = len(rows)
@@ -678,6 +661,68 @@ def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: boo
     if send and rows:
         result.reminders = deliver(app, channels)
     return result
+
+
+def _plan_lookbacks(app: "Duban", s: Session, today: date, channels: Channels,
+                    limit_task: int | None = None) -> list[dict[str, Any]]:
+    """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``)."""
+    now = app.now()
+    lb = Lookback.__table__
+    stmt = (
+        sa.select(_TASKS, lb.c.id.label("lookback_id"), lb.c.due.label("lookback_due"))
+        .join(lb, lb.c.task_id == _TASKS.c.id)
+        .where(lb.c.status == "pending", lb.c.due <= today)
+    )
+    if limit_task is not None:
+        stmt = stmt.where(_TASKS.c.id == limit_task)
+    rows: list[dict[str, Any]] = []
+    users = _users(s)
+    for task in s.connection().execute(stmt):
+        pol = policy(app.registry.get(task.workflow))
+        if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
+            continue
+        text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today)
+        for who in _recipients("supervisors", task, users):
+            for ch, addr in channels.routes(who):
+                rows.append({
+                    "key": _claim_key(task.id, "lookback", task.lookback_due, task.lookback_id, who.name, ch.name),
+                    "task_id": task.id, "rule": "lookback", "target": task.lookback_due,
+                    "occurrence": task.lookback_id, "recipient": who.name, "channel": ch.name, "address": addr,
+                    "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text,
+                    "created_at": now,
+                })
+    return rows
+
+
+# ---------------------------------------------------------------------- retrying
+RETRYING_ROLES = ("admin", "supervisor")
+
+
+def retry(app: "Duban", actor: str, reminder_id: int | None = None, *, dead_only: bool = False) -> list[ReminderView]:
+    """Re-queues failed and dead reminders (one by id, only the dead, or all of them) with their
+    attempts counted afresh: the next sweep sends them. Supervisors and admins."""
+    user = app.get_user(actor)
+    if user.role not in RETRYING_ROLES:
+        raise PermissionDenied(actor, user.role, "retry reminders", "only supervisors and admins may")
+    with app.transaction() as s:
+        conn = s.connection()
+        if reminder_id is not None:
+            row = conn.execute(sa.select(Reminder.status).where(Reminder.id == reminder_id)).first()
+            if row is None:
+                raise NotFound("reminder", reminder_id, "see 'duban reminders list --failed'")
+            if row.status not in (claims.FAILED, claims.DEAD):
+                raise InvalidInput(f"reminder {reminder_id}", row.status,
+                                   "only failed or dead reminders are retried (this one is not)")
+        ids = claims.requeue(conn, app.now(), ids=None if reminder_id is None else [reminder_id],
+                             dead_only=dead_only)
+        out = []
+        for i in range(0, len(ids), 500):  # keeps the IN list under every dialect's parameter limit
+            stmt = (sa.select(Reminder, Task.code).outerjoin(Task, Task.id == Reminder.task_id)
+                    .where(Reminder.id.in_(ids[i:i + 500])).order_by(Reminder.id))
+            out += [ReminderView(r.id, r.task_id, code, r.rule, r.target, r.occurrence, r.recipient, r.channel,
+                                 r.address, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
+                                 r.sent_at, r.message) for r, code in s.execute(stmt)]
+        return out
 
 
 # ---------------------------------------------------------------------- listing

@@ -1,8 +1,8 @@
-"""``duban scheduler run``: an APScheduler 3.x BlockingScheduler holding three periodic jobs.
+"""``duban scheduler run``: an APScheduler 3.x BlockingScheduler holding two periodic jobs.
 
-- the sweep, every ``every`` (IntervalTrigger), first run at start so downtime is caught up at once;
-- the daily digest to supervisors at a local time (CronTrigger, Asia/Shanghai by default);
-- the look-back sweep (``engine.supervision.lookback.sweep`` when that module offers one).
+- the sweep, every ``every`` (IntervalTrigger), first run at start so downtime is caught up at once:
+  the one ``engine.supervision.reminders.sweep`` that ``duban remind`` runs (due look-backs included);
+- the daily digest to supervisors at a local time (CronTrigger, Asia/Shanghai by default).
 
 Never one job per task: APScheduler 3.x job stores are not safe for several processes, so the
 jobs are kept in memory and every job reads the database. What makes several schedulers safe is
@@ -94,13 +94,12 @@ def build(app: "Duban", cfg: SchedulerSettings) -> Any:
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from engine.supervision import lookback
-
     from engine.supervision import reminders
 
     defaults = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
     sched = BlockingScheduler(job_defaults=defaults, timezone=ZoneInfo(cfg.digest_timezone))
     # Given to each job as well: a job added before start() only takes the defaults when it starts.
+    # The one sweep 'duban remind' runs too: due tasks and due look-backs alike.
     sched.add_job(_guarded("sweep", lambda: reminders.sweep(app)), IntervalTrigger(seconds=cfg.every_seconds),
                   id="sweep", name="reminder sweep", next_run_time=_now(sched), **defaults)
     if cfg.digest_enabled:
@@ -108,11 +107,6 @@ def build(app: "Duban", cfg: SchedulerSettings) -> Any:
                       CronTrigger(hour=cfg.digest_time.hour, minute=cfg.digest_time.minute,
                                   timezone=ZoneInfo(cfg.digest_timezone)),
                       id="digest", name="daily digest", **defaults)
-    lookback_sweep = getattr(lookback, "sweep", None)
-    if callable(lookback_sweep):
-        sched.add_job(_guarded("lookback sweep", lambda: lookback_sweep(app)),
-                      IntervalTrigger(seconds=cfg.every_seconds), id="lookback", name="look-back sweep",
-                      next_run_time=_now(sched), **defaults)
     return sched
 
 
