@@ -73,8 +73,8 @@ from storage.models import (
     User,
 )
 from workflows import Workflow
+from workflows.access import SUPERVISING_ROLES, may_see, why_not
 
-SUPERVISING_ROLES = frozenset({"admin", "supervisor"})
 
 
 class Duban(Ledger):
@@ -706,13 +706,8 @@ class Duban(Ledger):
         if user.role not in roles:
             raise PermissionDenied(user.name, user.role, action,
                                    f"the workflow allows only {', '.join(sorted(roles))}")
-        if user.role == "unit" and user.unit != task.unit:
-            raise PermissionDenied(user.name, user.role, action,
-                                   f"the task belongs to unit {task.unit!r}, the user to {user.unit!r}")
-        if user.role == "leader" and user.unit != task.unit and task.leader not in (user.name, user.display):
-            raise PermissionDenied(user.name, user.role, action,
-                                   f"the task's unit is {task.unit!r} and its leader {task.leader!r}; "
-                                   "a leader acts on tasks of its unit or that it leads")
+        if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
+            raise PermissionDenied(user.name, user.role, action, why_not(user, task))
 
     def _task(self, s: Session, task_id: int) -> Task:
         task = s.get(Task, task_id)

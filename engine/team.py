@@ -16,6 +16,7 @@ from storage import migrations
 from storage import pg_security
 from storage.backup import BackupInfo
 from storage.models import TrailRecord, User
+from workflows.access import SUPERVISING_ROLES
 
 
 class NeedsPostgreSQL(DubanError):
@@ -67,13 +68,42 @@ def acting_user(app: Duban, requested: str | None, default: str) -> str:
                            "on PostgreSQL you act as the role you logged in with; only admins may use --as")
 
 
+# Trail events the engine itself writes on a task, beside the workflow's events and permissions:
+# (event, roles, source, dest) in the terms of pg_security.Move.
+_ENGINE_EVENTS = (
+    ("create", SUPERVISING_ROLES, "*", "*"),
+    ("import", SUPERVISING_ROLES, "*", "*"),
+    ("lookback.scheduled", SUPERVISING_ROLES, "=", "="),
+    ("lookback.pass", SUPERVISING_ROLES, "=", "="),
+    ("lookback.rebound", SUPERVISING_ROLES, "=", "="),
+)
+# Permission actions whose records carry another event name.
+_ACTION_EVENTS = {"flag": ("flag", "unflag")}
+
+
+def task_moves(app: Duban) -> list[pg_security.Move]:
+    """Every trail event each role may write on a task, from the workflows the ledger knows: what
+    the database lets a person's login write (storage/pg_security.py)."""
+    moves = [pg_security.Move(role, "*", event, source, dest)
+             for event, roles, source, dest in _ENGINE_EVENTS for role in sorted(roles)]
+    for name in app.registry.names():
+        wf = app.registry.get(name)
+        for ev in wf.events.values():
+            moves += [pg_security.Move(role, wf.name, ev.name, source, ev.dest or source)
+                      for role in sorted(ev.roles) for source in ev.sources]
+        for action, roles in wf.permissions.items():
+            moves += [pg_security.Move(role, wf.name, event, "=", "=")
+                      for role in sorted(roles) for event in _ACTION_EVENTS.get(action, (action,))]
+    return moves
+
+
 def secure(app: Duban, actor: str) -> list[str]:
     """Installs group roles, grants and row-level security (admins; repeatable). Returns the secured tables."""
     if not pg_security.is_postgresql(app.engine):
         raise NeedsPostgreSQL("row-level security", app.url)
     with app.transaction() as s:
         _require_admin(app, s, actor, "secure the database")
-        tables = pg_security.install(s.connection())
+        tables = pg_security.install(s.connection(), task_moves(app))
         trail.append(s, task_id=None, event="db.secure", from_state=None, to_state=None, version=None,
                      actor=actor, at=app.now(), inputs={"tables": ",".join(tables)})
     return tables
@@ -92,7 +122,7 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
             raise UnknownUser(name)
         conn = s.connection()
         if not pg_security.is_installed(conn):
-            pg_security.install(conn)
+            pg_security.install(conn, task_moves(app))
         created = pg_security.grant_login(conn, user.name, user.role, password)
         trail.append(s, task_id=None, event="db.grant", from_state=None, to_state=None, version=None,
                      actor=actor, at=app.now(), inputs={"name": user.name, "group": pg_security.GROUP_ROLES[user.role]})
@@ -172,7 +202,7 @@ def upgrade_schema(app: Duban, actor: str = "duban db upgrade") -> SchemaReport:
     if pg_security.is_postgresql(app.engine):
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):
-                pg_security.install(conn)  # grants and row-level security on the tables just added
+                pg_security.install(conn, task_moves(app))  # grants and row-level security on the tables just added
     app._ready = False
     with app.transaction() as s:
         app.enable_authentication(s)

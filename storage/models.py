@@ -31,7 +31,7 @@ def _utc_column(*, nullable: bool = False, index: bool = False) -> sa.Column:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
 
-ROLES = ("admin", "supervisor", "leader", "unit")
+from workflows.access import ROLES  # noqa: F401  (declared once, in workflows/access.py)
 OUTCOME_KINDS = ("funds", "talk", "rule", "training", "other")
 
 

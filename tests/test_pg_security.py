@@ -31,15 +31,18 @@ class Team:
     def __init__(self, app: Duban, db_url: str, clock: FixedClock, tmp_path: Path) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.app, self.db_url, self.clock, self.tmp_path = app, db_url, clock, tmp_path
-        self.office, self.finance, self.sup, self.admin = (f"{n}_{suffix}" for n in ("office", "finance", "sup", "admin"))
+        self.office, self.finance, self.sup, self.admin, self.leader = (
+            f"{n}_{suffix}" for n in ("office", "finance", "sup", "admin", "leader"))
+        self.logins = (self.office, self.finance, self.sup, self.admin, self.leader)
         app.add_user("root", self.office, "unit", unit="办公室")
+        app.add_user("root", self.leader, "leader", unit="办公室", display=f"主任{suffix}")
         app.add_user("root", self.finance, "unit", unit="财务科")
         app.add_user("root", self.sup, "supervisor")
         app.add_user("root", self.admin, "admin")
         team.secure(app, "root")
         # A password, so the logins work on servers that ask for one as well as on trusting ones.
         self.password = uuid.uuid4().hex
-        for name in (self.office, self.finance, self.sup, self.admin):
+        for name in self.logins:
             assert team.grant_login(app, "root", name, self.password).created
 
     def url(self, login: str) -> str:
@@ -67,8 +70,8 @@ def crew(app: Duban, db_url: str, clock: FixedClock, tmp_path: Path) -> Iterator
     with app.engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN :n")
                      .bindparams(sa.bindparam("n", expanding=True)),
-                     {"n": [crew.office, crew.finance, crew.sup, crew.admin]})
-        for name in (crew.office, crew.finance, crew.sup, crew.admin):
+                     {"n": list(crew.logins)})
+        for name in crew.logins:
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
         conn.commit()
 
@@ -193,3 +196,121 @@ def test_upgrade_secures_the_tables_it_adds(crew: Team) -> None:
     # The new tables are granted to the groups and follow the task's unit.
     assert crew.sql(crew.finance, "SELECT count(*) FROM lookbacks") == [(0,)]
     assert crew.sql(crew.office, "SELECT count(*) FROM tasks") == [(2,)]
+
+
+def test_one_visibility_rule_for_the_engine_and_postgresql(crew: Team) -> None:
+    """admin, supervisor, leader, a unit of A and a unit of B, against tasks of A and B (one of
+    them led by the leader): the engine's check and PostgreSQL's row-level security agree."""
+    from workflows import access
+
+    ids = _tasks(crew.app)
+    led = crew.app.add_task("sup", "led by the leader", code="F2", problem="A1.1", leader=f"主任{crew.leader[-8:]}",
+                            unit="财务科", due="2025-07-31").task.id
+    tasks = {"O1": ids["O1"], "F1": ids["F1"], "F2": led}
+    users = {u.name: u for u in crew.app.list_users()}
+    logins = {"admin": crew.admin, "supervisor": crew.sup, "leader": crew.leader, "unit A": crew.office,
+              "unit B": crew.finance}
+    expected = {"admin": "O1 F1 F2", "supervisor": "O1 F1 F2", "leader": "O1 F2", "unit A": "O1", "unit B": "F1 F2"}
+
+    for who, login in logins.items():
+        for code, task_id in tasks.items():
+            task = crew.app.get_task(task_id).task
+            engine_sees = access.may_see(users[login], task)
+            try:  # the engine's write check, through its permission to add a note
+                crew.app.add_note(login, task_id, f"note by {who}")
+                engine_writes = True
+            except PermissionDenied:
+                engine_writes = False
+            pg_sees = crew.sql(login, "SELECT count(*) FROM tasks WHERE id = :t", t=task_id) == [(1,)]
+            pg_writes = crew.sql(login, "UPDATE tasks SET title = title WHERE id = :t", t=task_id) == 1
+            assert engine_sees == engine_writes == pg_sees == pg_writes == (code in expected[who].split()), \
+                (who, code, engine_sees, engine_writes, pg_sees, pg_writes)
+
+
+def _head(crew: Team) -> tuple[int, str, int]:
+    return tuple(crew.sql(crew.sup, "SELECT last_id, last_hash, count FROM trail_head")[0])  # type: ignore[return-value]
+
+
+def _forged_record(crew: Team, task_id: int, event: str, actor: str, from_state: str, to_state: str,
+                   version: int, inputs: dict) -> str:
+    """INSERT of a trail record with a correctly computed hash, and the UPDATE moving the head onto it."""
+    from datetime import datetime, timezone
+
+    from engine.core import trail
+
+    _, last_hash, count = _head(crew)
+    at = datetime(2025, 7, 4, 9, tzinfo=timezone.utc)
+    inputs_json = trail.canonical_json(inputs)
+    digest = trail.record_hash(prev_hash=last_hash, task_id=task_id, event=event, from_state=from_state,
+                               to_state=to_state, version=version, actor=actor, at=at, note=None, inputs=inputs_json)
+    return (f"INSERT INTO trail (task_id, event, from_state, to_state, version, actor, at, note, inputs, prev_hash, hash)"
+            f" VALUES ({task_id}, '{event}', '{from_state}', '{to_state}', {version}, '{actor}', '{at.isoformat()}',"
+            f" NULL, '{inputs_json}', '{last_hash}', '{digest}');"
+            f" UPDATE trail_head SET last_id = currval(pg_get_serial_sequence('trail', 'id')),"
+            f" last_hash = '{digest}', count = {count + 1};")
+
+
+def test_a_units_login_cannot_rewrite_the_ledger_in_psql(crew: Team) -> None:
+    """Each attack of issue 10, as psql would send it with the unit's own login: the database refuses."""
+    ids = _tasks(crew.app)
+    crew.app.fire("sup", ids["O1"], "start")
+    crew.app.fire("sup", ids["F1"], "start")
+    task = crew.app.get_task(ids["O1"]).task
+    with crew.app.engine.begin() as conn:  # a look-back plan and a look-back of the unit's task
+        campaign = conn.execute(sa.text("SELECT campaign_id FROM tasks WHERE id = :t"), {"t": ids["O1"]}).scalar_one()
+        plan = conn.execute(sa.text("INSERT INTO lookback_plans (campaign_id, \"on\", sample_percent, seed, created_by,"
+                                    " created_at) VALUES (:c, '2025-08-01', 30, 1, 'sup', now()) RETURNING id"),
+                            {"c": campaign}).scalar_one()
+        conn.execute(sa.text("INSERT INTO lookbacks (task_id, due, source, plan_id, round, status, created_at)"
+                             " VALUES (:t, '2025-08-01', 'plan', :p, 1, 'pending', now())"), {"t": ids["O1"], "p": plan})
+    before = {"tasks": crew.sql(crew.sup, "SELECT id, state, due, version FROM tasks ORDER BY id"),
+              "head": _head(crew),
+              "lookbacks": crew.sql(crew.sup, "SELECT status, reviewer FROM lookbacks"),
+              "plans": crew.sql(crew.sup, "SELECT count(*) FROM lookback_plans")}
+    v = task.version
+    attacks = {
+        "state": f"UPDATE tasks SET state = 'reviewed' WHERE id = {ids['O1']}",
+        "due": f"UPDATE tasks SET due = '2099-12-31' WHERE id = {ids['O1']}",
+        "forged actor": _forged_record(crew, ids["O1"], "review", crew.sup, "in_progress", "reviewed", v + 1, {})
+        + f" UPDATE tasks SET state = 'reviewed', version = {v + 1} WHERE id = {ids['O1']}",
+        "forged actor, head only": _forged_record(crew, ids["O1"], "note", crew.sup, "in_progress", "in_progress",
+                                                  v + 1, {}),
+        "own record of a supervisor's event": _forged_record(crew, ids["O1"], "review", crew.office, "in_progress",
+                                                             "reviewed", v + 1, {})
+        + f" UPDATE tasks SET state = 'reviewed', version = {v + 1} WHERE id = {ids['O1']}",
+        "own note record carrying a new deadline": _forged_record(crew, ids["O1"], "note", crew.office, "in_progress",
+                                                                  "in_progress", v + 1, {})
+        + f" UPDATE tasks SET due = '2099-12-31', version = {v + 1} WHERE id = {ids['O1']}",
+        "head without a record": "UPDATE trail_head SET count = count + 1",
+        "outcome without a record": "INSERT INTO outcomes (task_id, kind, \"on\", amount_fen, text, added_by, created_at)"
+                                    f" VALUES ({ids['O1']}, 'funds', '2025-07-04', 24000000, 'x', '{crew.office}', now())",
+        "lookback passed": f"UPDATE lookbacks SET status = 'passed', reviewer = '{crew.sup}'",
+        "lookback plan updated": "UPDATE lookback_plans SET sample_percent = 1",
+        "lookback plan deleted": "DELETE FROM lookback_plans",
+        "reminder updated": "UPDATE reminders SET status = 'sent'",
+        "reminder deleted": "DELETE FROM reminders",
+        "trail rewritten": "UPDATE trail SET actor = 'x'",
+    }
+    for name, statement in attacks.items():
+        with pytest.raises(sa.exc.DBAPIError, match="duban: |permission denied") as refused:
+            with sa.create_engine(crew.url(crew.office)).begin() as conn:
+                conn.exec_driver_sql(statement.replace("%", "%%"))
+        assert "InsufficientPrivilege" in type(refused.value.orig).__name__, (name, refused.value)
+    # A supervisor's login cannot move a task past the workflow either.
+    with pytest.raises(sa.exc.DBAPIError, match="no trail record"):
+        crew.sql(crew.sup, f"UPDATE tasks SET state = 'reviewed' WHERE id = {ids['F1']}")
+
+    assert {"tasks": crew.sql(crew.sup, "SELECT id, state, due, version FROM tasks ORDER BY id"),
+            "head": _head(crew),
+            "lookbacks": crew.sql(crew.sup, "SELECT status, reviewer FROM lookbacks"),
+            "plans": crew.sql(crew.sup, "SELECT count(*) FROM lookback_plans")} == before
+    # duban's own writes through the same login still work, and the ledger verifies.
+    office = crew.ledger(crew.office)
+    office.add_note(crew.office, ids["O1"], "still working")
+    office.add_outcome(crew.office, ids["O1"], "funds", "清退", amount="240")
+    office.add_evidence_bytes(crew.office, ids["O1"], "a.pdf", b"minutes")
+    office.fire(crew.office, ids["O1"], "complete", note="done")
+    crew.ledger(crew.sup).fire(crew.sup, ids["O1"], "review")
+    crew.ledger(crew.sup).extend(crew.sup, ids["F1"], "2025-09-30", "more time")
+    crew.ledger(crew.sup).flag(crew.sup, ids["F1"], reason="key")
+    crew.app.verify()

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-KNOWN_ROLES: tuple[str, ...] = ("admin", "supervisor", "leader", "unit")
+from .access import ROLES as KNOWN_ROLES  # the roles are declared once, in workflows/access.py
 # What an actor must supply when firing an event.
 KNOWN_INPUTS: tuple[str, ...] = ("note", "reason", "plan", "target", "due")
 # Facts about the task that must hold before an event may fire.

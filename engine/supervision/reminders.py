@@ -74,6 +74,7 @@ from engine.core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.core.urls import mask_url
 from engine.core.views import jsonable
 from storage import claims
+from workflows import access
 from storage.models import Lookback, Reminder, Task, User
 
 if TYPE_CHECKING:
@@ -178,15 +179,10 @@ _ROLE_RECIPIENTS = {"remind": None, "escalate_leader": "leader", "escalate_super
 
 
 def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
-    if kind == "unit":
-        found = [u for u in users if (u.role == "unit" and u.unit == task.unit) or (task.person and u.name == task.person)]
-        fallback = f"unit:{task.unit}"
-    elif kind == "leader":
-        found = [u for u in users if u.role == "leader" and task.leader in (u.name, u.display)]
-        fallback = f"leader:{task.leader}"
-    else:
-        found = [u for u in users if u.role == "supervisor"] or [u for u in users if u.role == "admin"]
-        fallback = "supervisors"
+    if kind not in ("unit", "leader"):
+        kind = "supervisors"
+    found = access.recipients(kind, task, users)
+    fallback = {"unit": f"unit:{task.unit}", "leader": f"leader:{task.leader}"}.get(kind, "supervisors")
     if not found:  # nobody registered: the reminder still goes out, to the channels reaching everyone
         return [Recipient(fallback)]
     return [Recipient(u.name, u.email, u.webhook) for u in found]

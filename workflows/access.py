@@ -1,0 +1,115 @@
+"""Who is who and who may see a task: the roles and the visibility rule, declared once.
+
+The engine's permission check (``may_see``), the reminder recipients (``recipients``) and the
+PostgreSQL row-level-security policy (``visible_sql``, used by storage/pg_security.py) all read the
+declarations below, so a unit's login sees in psql exactly the tasks duban lets it act on.
+
+A rule is a tuple of clauses; a user meets the rule when any clause holds:
+
+- ``ALL``: every task;
+- ``SAME_UNIT``: tasks of the user's own unit;
+- ``LEADS``: tasks whose leader is the user (by login name or display name);
+- ``IS_PERSON``: tasks whose responsible person is the user (reminders only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+ROLES: tuple[str, ...] = ("admin", "supervisor", "leader", "unit")
+SUPERVISING_ROLES: frozenset[str] = frozenset({"admin", "supervisor"})
+
+ALL, SAME_UNIT, LEADS, IS_PERSON = "all", "same_unit", "leads", "is_person"
+
+# Who may see (and so act on) a task, by role. The workflow then says which roles may fire which event.
+VISIBILITY: Mapping[str, tuple[str, ...]] = {
+    "admin": (ALL,),
+    "supervisor": (ALL,),
+    "leader": (SAME_UNIT, LEADS),
+    "unit": (SAME_UNIT,),
+}
+
+# Whom a reminder of each kind reaches: the roles tried in turn (supervisors, else admins), and the
+# rule their users must meet.
+RECIPIENTS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "unit": (("unit",), (SAME_UNIT,)),
+    "leader": (("leader",), (LEADS,)),
+    "supervisors": (("supervisor", "admin"), (ALL,)),
+}
+# A task's responsible person is reached by the unit's reminders whatever their role.
+PERSON_REACHED_BY: frozenset[str] = frozenset({"unit"})
+
+
+class UserLike(Protocol):
+    name: str
+    role: str
+    unit: str | None
+    display: str | None
+
+
+class TaskLike(Protocol):
+    unit: str
+    leader: str
+    person: str | None
+
+
+_CLAUSES: Mapping[str, Callable[[Any, Any], bool]] = {
+    ALL: lambda user, task: True,
+    SAME_UNIT: lambda user, task: user.unit is not None and user.unit == task.unit,
+    LEADS: lambda user, task: task.leader in (user.name, user.display),
+    IS_PERSON: lambda user, task: bool(task.person) and task.person == user.name,
+}
+
+
+def meets(user: UserLike, task: TaskLike, clauses: tuple[str, ...]) -> bool:
+    return any(_CLAUSES[c](user, task) for c in clauses)
+
+
+def may_see(user: UserLike, task: TaskLike) -> bool:
+    """Whether ``user`` may see the task and act on it (as far as its role's events allow)."""
+    return meets(user, task, VISIBILITY.get(user.role, ()))
+
+
+def why_not(user: UserLike, task: TaskLike) -> str:
+    """Why ``may_see`` says no, in words: for the refusal message."""
+    clauses = VISIBILITY.get(user.role, ())
+    if clauses == (SAME_UNIT,):
+        return f"the task belongs to unit {task.unit!r}, the user to {user.unit!r}"
+    if set(clauses) == {SAME_UNIT, LEADS}:
+        return (f"the task's unit is {task.unit!r} and its leader {task.leader!r}; "
+                f"a {user.role} acts on tasks of its unit or that it leads")
+    return f"role {user.role!r} may not act on this task"
+
+
+def recipients(kind: str, task: TaskLike, users: Sequence[UserLike]) -> list[UserLike]:
+    """The users a reminder of ``kind`` ('unit', 'leader', 'supervisors') for ``task`` goes to, in
+    the order given: the first of the kind's roles that has a matching user."""
+    roles, clauses = RECIPIENTS[kind]
+    person = kind in PERSON_REACHED_BY
+    for role in roles:
+        found = [u for u in users
+                 if (u.role == role and meets(u, task, clauses)) or (person and _CLAUSES[IS_PERSON](u, task))]
+        if found:
+            return found
+    return []
+
+
+# ---------------------------------------------------------------------- the same rule in SQL
+_SQL_CLAUSES: Mapping[str, str] = {
+    ALL: "true",
+    SAME_UNIT: "u.unit = {task}.unit",
+    LEADS: "{task}.leader IN (u.name, u.display)",
+    IS_PERSON: "{task}.person = u.name",
+}
+
+
+def visible_sql(task: str = "tasks", user_name: str = "current_user") -> str:
+    """The visibility rule as an SQL condition on the row ``task`` of the tasks table, for the
+    user whose name is ``user_name`` (the login role, in PostgreSQL row-level security)."""
+    by_role = []
+    for role, clauses in VISIBILITY.items():
+        cond = " OR ".join(_SQL_CLAUSES[c].format(task=task) for c in clauses)
+        by_role.append(f"(u.role = '{role}' AND ({cond}))")
+    return (f"EXISTS (SELECT 1 FROM users u WHERE u.name = {user_name} AND ("
+            + " OR ".join(by_role) + "))")
