@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 def _report(info: "BackupInfo", as_json: bool, done_en: str, done_zh: str) -> None:
     if as_json:
         echo_json({"path": str(info.path), "evidence": str(info.evidence), "evidence_files": info.evidence_files,
-                   "kind": info.kind})
+                   "kind": info.kind, "schema_version": info.schema_version, "records": info.records,
+                   "head_hash": info.head_hash})
         return
     echo(t(f"{done_en} {info.path} ({info.kind}); evidence files: {info.evidence_files} in {info.evidence}",
                  f"{done_zh} {info.path}（{info.kind}）；证据文件 {info.evidence_files} 个，位于 {info.evidence}"))
+    click.echo(t(f"checked: schema version {info.schema_version}, {info.records} trail records, "
+                 f"chain head {(info.head_hash or '')[:12]}",
+                 f"已核对：数据结构版本 {info.schema_version}，留痕记录 {info.records} 条，链头 {(info.head_hash or '')[:12]}"))
 
 
 @click.command()
@@ -30,7 +34,8 @@ def backup(obj: Context, path: str, as_json: bool) -> None:
     """Write a consistent copy of the ledger to PATH and its evidence files to PATH.evidence.
 
     SQLite: the online backup API (others may keep working). PostgreSQL: pg_dump of the ledger's
-    schema (the pg_dump client must be on PATH). PATH must not exist yet.
+    schema, by the login that owns it (the pg_dump client must be on PATH). PATH must not exist
+    yet; the file appears there only once complete and read back.
     """
     from engine.team import backup as run_backup
 
@@ -46,7 +51,9 @@ def backup(obj: Context, path: str, as_json: bool) -> None:
 def restore(obj: Context, path: str, force: bool, as_json: bool) -> None:
     """Replace the ledger with the backup at PATH (and copy back the evidence in PATH.evidence).
 
-    Refuses to overwrite a ledger that holds anything unless --force is given.
+    The backup is checked and verified first, restored beside the ledger and swapped in only when
+    complete: if anything fails, the ledger is left as it was. Refuses to overwrite a ledger that
+    holds anything unless --force is given.
     """
     from engine.team import restore as run_restore
 

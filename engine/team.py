@@ -14,6 +14,7 @@ from engine.core.urls import mask_url, mask_urls
 from storage import backup as storage_backup
 from storage import migrations
 from storage import pg_security
+from storage.engines import dispose_engines
 from storage.backup import BackupInfo
 from storage.models import TrailRecord, User
 from workflows.access import SUPERVISING_ROLES
@@ -137,7 +138,8 @@ def _require_admin(app: Duban, s: sa.orm.Session, actor: str, action: str) -> No
 
 # ---------------------------------------------------------------------- backup and restore
 def backup(app: Duban, path: Path | str) -> BackupInfo:
-    """Writes a consistent copy of the ledger to ``path`` and its evidence to ``path.evidence``."""
+    """Writes a consistent copy of the ledger to ``path`` and its evidence to ``path.evidence``,
+    renamed into place only once complete and read back (schema version, record count, chain head)."""
     if not app.is_initialised():
         raise NotInitialised(app.url)
     try:
@@ -147,7 +149,11 @@ def backup(app: Duban, path: Path | str) -> BackupInfo:
 
 
 def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
-    """Replaces the ledger with a backup; refuses to overwrite a ledger holding anything unless ``force``."""
+    """Replaces the ledger with a backup; refuses to overwrite a ledger holding anything unless ``force``.
+
+    The backup is checked (a duban backup of a known schema), restored beside the live ledger,
+    verified there like ``audit verify`` does, and only then swapped in: until then, and after any
+    failure, the live ledger is untouched."""
     if not force and app.is_initialised():
         with app.engine.connect() as conn:
             records = conn.execute(sa.select(sa.func.count()).select_from(TrailRecord)).scalar_one()
@@ -157,12 +163,44 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
                 f"the ledger at {mask_url(app.url)} is not empty ({users} users, {records} trail records): "
                 "restoring would replace it; pass --force to do so (back it up first with 'duban backup PATH')"
             )
+    untouched = f"the ledger at {mask_url(app.url)} is untouched"
     try:
-        info = storage_backup.restore(app.engine, app.url, Path(path), app.blobs.root, replace=force)
+        if pg_security.is_postgresql(app.engine):
+            with app.engine.begin() as conn:
+                pg_security.ensure_group_roles(conn)  # the dump's grants name them
+        staged = storage_backup.stage(app.engine, app.url, Path(path))
     except storage_backup.BackupError as exc:
-        raise BackupFailed(mask_urls(str(exc))) from None
+        raise BackupFailed(f"{exc}; {untouched}") from None
+    try:
+        candidate = Duban(staged.url, clock=app.clock, settings=app.settings, blob_root=app.blobs.root)
+        candidate.registry = app.registry
+        if migrations.status(candidate.engine).older:
+            migrations.upgrade(candidate.engine)  # a backup of an earlier release restores upgraded
+        candidate.verify()
+        files = storage_backup.copy_evidence_back(staged.source, app.blobs.root)
+    except (DubanError, storage_backup.BackupError, sa.exc.DBAPIError, OSError) as exc:
+        dispose_engines()
+        storage_backup.discard(app.engine, staged)
+        raise BackupFailed(f"{staged.source} does not pass verification as a ledger ({_first_line(exc)}); "
+                           f"{untouched}") from None
+    dispose_engines()
+    try:
+        storage_backup.swap_in(app.engine, app.url, staged, dispose_engines)
+    except (sa.exc.DBAPIError, OSError) as exc:
+        storage_backup.discard(app.engine, staged)
+        raise BackupFailed(f"the restored ledger could not be swapped in ({_first_line(exc)}); {untouched}") from None
+    if pg_security.is_postgresql(app.engine):
+        with app.engine.begin() as conn:
+            if pg_security.is_installed(conn):
+                pg_security.install(conn, task_moves(app))  # its functions name the schema they live in
     app._ready = False  # the restored schema is checked afresh on next use
-    return info
+    c = staged.contents
+    return BackupInfo(staged.source, storage_backup.evidence_dir(staged.source), files, staged.kind,
+                      c.schema_version, c.records, c.head_hash)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 

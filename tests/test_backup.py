@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +19,8 @@ from cli.main import cli
 from engine import team
 from engine.api import Duban
 from engine.team import BackupFailed
+from storage import backup as storage_backup
+from storage import migrations
 
 TABLES = ("users", "campaigns", "problems", "tasks", "progress_notes", "evidence", "outcomes", "trail", "trail_head")
 
@@ -128,3 +136,175 @@ def test_cli_backup_and_restore(app: Duban, db_url: str, task_id: int, tmp_path:
     forced = runner.invoke(cli, ["--db", db_url, "restore", str(path), "--force"], env=env)
     assert forced.exit_code == 0, forced.output
     assert snapshot(app) == before
+
+
+# ---------------------------------------------------------------------- the old ledger survives every failure
+def _restore_refused(app: Duban, db_url: str, path: Path, *expected: str) -> None:
+    """``duban restore PATH --force`` exits 1 saying why and that the ledger is untouched; it is."""
+    before = snapshot(app)
+    env = {"DUBAN_NOW": "2025-07-04T09:00:00", "DUBAN_EVIDENCE_DIR": str(app.blobs.root)}
+    done = CliRunner().invoke(cli, ["--db", db_url, "restore", str(path), "--force"], env=env)
+    assert done.exit_code == 1, done.output
+    assert "untouched" in done.output and "Traceback" not in done.output, done.output
+    for text in expected:
+        assert text in done.output, done.output
+    assert snapshot(app) == before
+    app.verify()
+    app.add_note("office", 1, "the ledger keeps working")
+
+
+def _good_backup(app: Duban, db_url: str, task_id: int, tmp_path: Path) -> Path:
+    fill(app, task_id)
+    path = backup_path(db_url, tmp_path)
+    team.backup(app, path)
+    app.fire("sup", task_id, "review")  # the live ledger moves on: a restore would show
+    return path
+
+
+def test_a_truncated_backup_is_refused_before_anything_changes(app: Duban, db_url: str, task_id: int,
+                                                               tmp_path: Path) -> None:
+    path = _good_backup(app, db_url, task_id, tmp_path)
+    whole = path.read_bytes()
+    for cut in (len(whole) // 3, len(whole) - 64):  # in the table of contents or pages, and in the data
+        truncated = tmp_path / f"cut-{cut}{path.suffix}"
+        truncated.write_bytes(whole[:cut])
+        _restore_refused(app, db_url, truncated, str(truncated))
+
+
+def test_a_foreign_file_of_the_right_kind_is_refused(app: Duban, db_url: str, task_id: int, tmp_path: Path) -> None:
+    _good_backup(app, db_url, task_id, tmp_path)
+    if db_url.startswith("sqlite"):
+        foreign = tmp_path / "other.db"
+        con = sqlite3.connect(foreign)
+        con.execute("CREATE TABLE contacts (name TEXT)")
+        con.execute("INSERT INTO contacts VALUES ('li')")
+        con.commit()
+        con.close()
+    else:
+        foreign = tmp_path / "other.dump"
+        schema = f"foreign_{uuid.uuid4().hex[:8]}"
+        with app.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            conn.exec_driver_sql(f"CREATE TABLE {schema}.contacts (name text)")
+            conn.exec_driver_sql(f"INSERT INTO {schema}.contacts VALUES ('li')")
+        try:
+            conninfo = sa.engine.make_url(db_url).set(drivername="postgresql", query={})
+            subprocess.run(["pg_dump", f"--dbname={conninfo.render_as_string(hide_password=False)}",
+                            "--format=custom", f"--schema={schema}", f"--file={foreign}"], check=True)
+        finally:
+            with app.engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    _restore_refused(app, db_url, foreign, "not a duban backup")
+
+
+def test_a_restore_that_fails_half_way_leaves_the_old_ledger(app: Duban, db_url: str, task_id: int, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _good_backup(app, db_url, task_id, tmp_path)
+    if db_url.startswith("sqlite"):
+        class CrashingOs:  # the machine stops as the restored file is put in place
+            def __getattr__(self, name: str) -> object:
+                return getattr(os, name)
+
+            def replace(self, *args: object) -> None:
+                raise OSError("simulated crash while replacing the ledger file")
+
+        monkeypatch.setattr(storage_backup, "os", CrashingOs())
+        _restore_refused(app, db_url, path, "simulated crash")
+        assert not list(Path(sa.engine.make_url(db_url).database).parent.glob(".ledger.db.restoring-*"))
+    else:
+        real = storage_backup.pump
+
+        def killed_half_way(lines: Iterable[str], psql: subprocess.Popen) -> None:
+            script = list(lines)
+            real(script[: len(script) // 2], psql)
+            psql.stdin.flush()
+            psql.kill()  # killed while restoring: its one transaction never commits
+
+        monkeypatch.setattr(storage_backup, "pump", killed_half_way)
+        _restore_refused(app, db_url, path, "restore stopped")
+        with app.engine.connect() as conn:
+            assert not conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%restoring%'")).all()
+
+
+def test_a_backup_that_fails_leaves_no_file(app: Duban, db_url: str, task_id: int, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(app, task_id)
+    path = backup_path(db_url, tmp_path)
+    inspect = "inspect_sqlite" if db_url.startswith("sqlite") else "inspect_pg_dump"
+
+    def unreadable(source: Path) -> None:
+        raise storage_backup.BackupError(f"{source} cannot be read back in full")
+
+    monkeypatch.setattr(storage_backup, inspect, unreadable)
+    with pytest.raises(BackupFailed, match="nothing was written there"):
+        team.backup(app, path)
+    assert list(path.parent.iterdir()) == []
+
+
+def test_backup_checks_what_it_wrote(app: Duban, db_url: str, task_id: int, tmp_path: Path) -> None:
+    fill(app, task_id)
+    info = team.backup(app, backup_path(db_url, tmp_path))
+    with app.engine.connect() as conn:
+        count, head = conn.execute(sa.text("SELECT count, last_hash FROM trail_head")).one()
+    assert (info.schema_version, info.records, info.head_hash) == (migrations.HEAD, count, head)
+    assert sorted(p.name for p in info.path.parent.iterdir()) == sorted([info.path.name, info.evidence.name])
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_backup_and_restore_of_a_secured_ledger_by_its_owner(db_url: str, clock, tmp_path: Path) -> None:
+    """The owner of the tables is an ordinary login (no superuser, no BYPASSRLS): after 'db secure'
+    its backup reads every row through row-level security, and its restore brings them all back."""
+    from engine.core.config import Settings
+    from storage.engines import dispose_engines
+
+    owner, password = f"owner_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    base = sa.engine.make_url(db_url)
+    schema = f"s_{owner}"
+    admin = sa.create_engine(base.set(query={}), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {owner} LOGIN CREATEROLE PASSWORD '{password}'")
+        conn.exec_driver_sql(f"GRANT CREATE ON DATABASE {base.database} TO {owner}")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema} AUTHORIZATION {owner}")
+    url = (base.set(username=owner, password=password, query={"options": f"-csearch_path={schema}"})
+           .render_as_string(hide_password=False))
+    try:
+        ledger = Duban(url, clock=clock, settings=Settings(), workflow_dirs=[Path(__file__).parent / "workflows"],
+                       blob_root=tmp_path / "evidence")
+        ledger.init("root")
+        for name, role, unit in (("sup", "supervisor", None), ("office", "unit", "办公室")):
+            ledger.add_user("root", name, role, unit=unit)
+        ledger.add_campaign("root", "C2025", inspector="一组", target="机关", feedback_date=date(2025, 7, 3),
+                            rectification_end=date(2025, 10, 31))
+        ledger.add_problem("root", "A1", "问题")
+        task = ledger.add_task("sup", "采购", problem="A1", leader="主任", unit="办公室", due="2025-07-31").task.id
+        team.secure(ledger, "root")
+        sha = fill(ledger, task)
+        before = snapshot(ledger)
+        env = {"DUBAN_NOW": "2025-07-04T09:00:00", "DUBAN_EVIDENCE_DIR": str(ledger.blobs.root)}
+        path = tmp_path / "secured.dump"
+
+        done = CliRunner().invoke(cli, ["--db", url, "--as", "root", "backup", str(path)], env=env)
+        assert done.exit_code == 0, done.output
+        assert f"{before['trail_head'][0][3]} trail records" in done.output
+
+        ledger.fire("sup", task, "review")
+        shutil.rmtree(ledger.blobs.root)
+        done = CliRunner().invoke(cli, ["--db", url, "--as", "root", "restore", str(path), "--force"], env=env)
+        assert done.exit_code == 0, done.output
+        assert snapshot(ledger) == before and ledger.blobs.verify(sha)
+        ledger.verify()
+        with ledger.engine.connect() as conn:  # still secured, in the schema of the URL
+            assert conn.execute(sa.text("SELECT relrowsecurity FROM pg_class WHERE oid = 'lookback_plans'::regclass")
+                                ).scalar()
+            assert conn.execute(sa.text("SELECT current_schema()")).scalar() == schema
+        ledger.fire("sup", task, "review")
+        ledger.verify()
+    finally:
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{owner}'")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"DROP OWNED BY {owner}")
+            conn.exec_driver_sql(f"REVOKE CREATE ON DATABASE {base.database} FROM {owner}")
+            conn.exec_driver_sql(f"DROP ROLE {owner}")
+        admin.dispose()

@@ -179,10 +179,14 @@ _ROLE_RECIPIENTS = {"remind": None, "escalate_leader": "leader", "escalate_super
 
 
 def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
-    if kind not in ("unit", "leader"):
-        kind = "supervisors"
+    """``task`` may be None for supervisors (a digest)."""
+    if kind == "unit":
+        fallback = f"unit:{task.unit}"
+    elif kind == "leader":
+        fallback = f"leader:{task.leader}"
+    else:
+        kind = fallback = "supervisors"
     found = access.recipients(kind, task, users)
-    fallback = {"unit": f"unit:{task.unit}", "leader": f"leader:{task.leader}"}.get(kind, "supervisors")
     if not found:  # nobody registered: the reminder still goes out, to the channels reaching everyone
         return [Recipient(fallback)]
     return [Recipient(u.name, u.email, u.webhook) for u in found]
