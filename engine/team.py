@@ -172,7 +172,8 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
     except storage_backup.BackupError as exc:
         raise BackupFailed(f"{exc}; {untouched}") from None
     try:
-        candidate = Duban(staged.url, clock=app.clock, settings=app.settings, blob_root=app.blobs.root)
+        candidate = Duban(staged.url, clock=app.clock, settings=app.settings,
+                          blob_root=storage_backup.evidence_dir(staged.source))  # the backup's own evidence
         candidate.registry = app.registry
         if migrations.status(candidate.engine).older:
             migrations.upgrade(candidate.engine)  # a backup of an earlier release restores upgraded

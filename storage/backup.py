@@ -308,7 +308,12 @@ def stage(engine: Engine, url: str, source: Path) -> Staged:
             return Staged(kind, staged_url, source, contents, target=staged)
         live = _current_schema(engine) or _search_path_schema(url)
         schema = f"{live[:40]}_restoring_{uuid.uuid4().hex[:8]}"
-        _restore_into_schema(url, source, schema)
+        try:
+            _restore_into_schema(url, source, schema)
+        except BaseException:
+            with engine.begin() as conn:  # nothing should be left, but make sure of it
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {_quote(conn, schema)} CASCADE")
+            raise
         return Staged(kind, with_search_path(url, schema), source, contents, schema=schema, live_schema=live)
     except (sa.exc.DBAPIError, sqlite3.Error, OSError) as exc:
         raise BackupError(f"the restore of {source} failed: {_first_line(exc)}") from None
@@ -445,14 +450,21 @@ def _restore_into_schema(url: str, source: Path, schema: str) -> None:
     script = subprocess.Popen([_tool("pg_restore"), "--no-owner", "--file=-", str(source)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     conninfo, env = _libpq(url)
-    psql = subprocess.Popen([_tool("psql"), f"--dbname={conninfo}", "--no-psqlrc", "--quiet", "--single-transaction",
+    # One transaction, committed only once pg_restore has read the whole archive: a script cut short
+    # (a truncated file, a killed pg_restore or psql) ends without COMMIT and leaves nothing.
+    psql = subprocess.Popen([_tool("psql"), f"--dbname={conninfo}", "--no-psqlrc", "--quiet",
                              "--set=ON_ERROR_STOP=1", "--file=-"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             encoding="utf-8", env=env)
     assert script.stdout is not None and psql.stdin is not None
     try:
+        script_rc = None
         try:
+            psql.stdin.write("BEGIN;\n")
             pump(renamed_schema(script.stdout, dumped[0], schema), psql)
+            script_rc = script.wait()
+            if script_rc == 0:
+                psql.stdin.write("COMMIT;\n")
         except BrokenPipeError:
             pass  # psql stopped early: its exit status and message say why
         finally:
@@ -464,7 +476,7 @@ def _restore_into_schema(url: str, source: Path, schema: str) -> None:
         psql_rc = psql.wait()
         script_err = script.stderr.read() if script.stderr else ""
         script.stdout.close()
-        script_rc = script.wait()
+        script_rc = script.wait() if script_rc is None else script_rc
     finally:
         for proc in (script, psql):
             if proc.poll() is None:

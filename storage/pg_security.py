@@ -48,8 +48,9 @@ _WRITE_GRANTS: dict[str, dict[str, str]] = {
     "progress_notes": _ALL_ROLES,
     "evidence": _ALL_ROLES,
     "outcomes": _ALL_ROLES,
-    # Look-backs are scheduled and recorded by supervisors; reminders are sent by their sweep.
-    "lookbacks": _SUPERVISING_WRITE,
+    # Look-backs are recorded by supervisors; the event that schedules them (the workflow may let a
+    # unit fire it) writes them with its trail record, which the guard below checks.
+    "lookbacks": {role: "INSERT, UPDATE" for role in ROLES},
     "lookback_plans": _SUPERVISING_WRITE,
     "reminders": _SUPERVISING_WRITE,
     "duban_meta": {},
@@ -296,7 +297,50 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
           END IF;
           RETURN NULL;
         END $$""")
+    # A record of a task must come with that task's change (checked at commit); units and leaders
+    # write no record outside a task.
+    run(f"""CREATE OR REPLACE FUNCTION duban_guard_record() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {path}
+        AS $$
+        DECLARE person text := duban_person_role();
+        BEGIN
+          IF person IS NULL THEN RETURN NULL; END IF;
+          IF NEW.task_id IS NULL AND person NOT IN ('admin', 'supervisor') THEN
+            RAISE EXCEPTION 'duban: login % may not write a trail record of no task', session_user
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          IF NEW.task_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM tasks WHERE id = NEW.task_id AND version >= NEW.version) THEN
+            RAISE EXCEPTION 'duban: login % wrote trail record % of task % without the change it records',
+              session_user, NEW.id, NEW.task_id USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          RETURN NULL;
+        END $$""")
+    # A unit or leader writes a look-back only as the event record of this transaction lists it:
+    # scheduled (inserted pending) or superseded (cancelled).
+    run(f"""CREATE OR REPLACE FUNCTION duban_guard_lookback() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {path}
+        AS $$
+        DECLARE person text := duban_person_role();
+                first bigint := nullif(current_setting('duban.first_record', true), '')::bigint;
+        BEGIN
+          IF person IS NULL OR person IN ('admin', 'supervisor') THEN RETURN NULL; END IF;
+          IF first IS NULL OR NOT EXISTS (
+               SELECT 1 FROM trail WHERE task_id = NEW.task_id AND id >= first AND actor = session_user
+                 AND CASE WHEN TG_OP = 'INSERT'
+                     THEN NEW.status = 'pending'
+                          AND inputs::jsonb -> 'lookbacks' @> jsonb_build_array(jsonb_build_object('id', NEW.id))
+                     ELSE NEW.status = 'cancelled' AND OLD.status = 'pending'
+                          AND ROW(NEW.task_id, NEW.due, NEW.source, NEW.plan_id, NEW.round, NEW.reviewer)
+                              IS NOT DISTINCT FROM ROW(OLD.task_id, OLD.due, OLD.source, OLD.plan_id, OLD.round,
+                                                       OLD.reviewer)
+                          AND inputs::jsonb -> 'superseded_lookbacks' @> jsonb_build_array(NEW.id) END)
+          THEN RAISE EXCEPTION 'duban: login % may not % look-back % without the trail record that schedules it',
+                 session_user, lower(TG_OP), NEW.id USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          RETURN NULL;
+        END $$""")
     triggers = [("trail", "duban_guard_trail", "BEFORE INSERT", "duban_guard_trail()", False),
+                ("lookbacks", "duban_guard_lookback", "AFTER INSERT OR UPDATE", "duban_guard_lookback()", True),
+                ("trail", "duban_guard_record", "AFTER INSERT", "duban_guard_record()", True),
                 ("trail_head", "duban_guard_head", "BEFORE UPDATE", "duban_guard_head()", False),
                 ("tasks", "duban_guard_task", "AFTER INSERT OR UPDATE", "duban_guard_task()", True)]
     triggers += [(table, "duban_guard_child", "AFTER INSERT",

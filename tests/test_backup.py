@@ -169,6 +169,10 @@ def test_a_truncated_backup_is_refused_before_anything_changes(app: Duban, db_ur
         truncated = tmp_path / f"cut-{cut}{path.suffix}"
         truncated.write_bytes(whole[:cut])
         _restore_refused(app, db_url, truncated, str(truncated))
+        if not db_url.startswith("sqlite"):
+            with app.engine.connect() as conn:  # nothing half-restored is left beside the ledger
+                assert not conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :n"),
+                                        {"n": f"{conn.execute(sa.text('SELECT current_schema()')).scalar()}_%"}).all()
 
 
 def test_a_foreign_file_of_the_right_kind_is_refused(app: Duban, db_url: str, task_id: int, tmp_path: Path) -> None:
@@ -223,7 +227,9 @@ def test_a_restore_that_fails_half_way_leaves_the_old_ledger(app: Duban, db_url:
         monkeypatch.setattr(storage_backup, "pump", killed_half_way)
         _restore_refused(app, db_url, path, "restore stopped")
         with app.engine.connect() as conn:
-            assert not conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE '%restoring%'")).all()
+            live = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+            assert not conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :n"),
+                                    {"n": f"{live}_restoring%"}).all()
 
 
 def test_a_backup_that_fails_leaves_no_file(app: Duban, db_url: str, task_id: int, tmp_path: Path,

@@ -231,8 +231,8 @@ def _head(crew: Team) -> tuple[int, str, int]:
     return tuple(crew.sql(crew.sup, "SELECT last_id, last_hash, count FROM trail_head")[0])  # type: ignore[return-value]
 
 
-def _forged_record(crew: Team, task_id: int, event: str, actor: str, from_state: str, to_state: str,
-                   version: int, inputs: dict) -> str:
+def _forged_record(crew: Team, task_id: int | None, event: str, actor: str, from_state: str | None,
+                   to_state: str | None, version: int | None, inputs: dict) -> str:
     """INSERT of a trail record with a correctly computed hash, and the UPDATE moving the head onto it."""
     from datetime import datetime, timezone
 
@@ -243,9 +243,10 @@ def _forged_record(crew: Team, task_id: int, event: str, actor: str, from_state:
     inputs_json = trail.canonical_json(inputs)
     digest = trail.record_hash(prev_hash=last_hash, task_id=task_id, event=event, from_state=from_state,
                                to_state=to_state, version=version, actor=actor, at=at, note=None, inputs=inputs_json)
+    values = ", ".join("NULL" if v is None else str(v) if isinstance(v, int) else f"'{v}'" for v in (
+        task_id, event, from_state, to_state, version, actor, at.isoformat(), None, inputs_json, last_hash, digest))
     return (f"INSERT INTO trail (task_id, event, from_state, to_state, version, actor, at, note, inputs, prev_hash, hash)"
-            f" VALUES ({task_id}, '{event}', '{from_state}', '{to_state}', {version}, '{actor}', '{at.isoformat()}',"
-            f" NULL, '{inputs_json}', '{last_hash}', '{digest}');"
+            f" VALUES ({values});"
             f" UPDATE trail_head SET last_id = currval(pg_get_serial_sequence('trail', 'id')),"
             f" last_hash = '{digest}', count = {count + 1};")
 
@@ -281,6 +282,10 @@ def test_a_units_login_cannot_rewrite_the_ledger_in_psql(crew: Team) -> None:
         "own note record carrying a new deadline": _forged_record(crew, ids["O1"], "note", crew.office, "in_progress",
                                                                   "in_progress", v + 1, {})
         + f" UPDATE tasks SET due = '2099-12-31', version = {v + 1} WHERE id = {ids['O1']}",
+        "own record without the change it records": _forged_record(crew, ids["O1"], "note", crew.office,
+                                                                   "in_progress", "in_progress", v + 1, {}),
+        "own record of no task": _forged_record(crew, None, "user.add", crew.office, None, None, None,
+                                                {"name": "x", "role": "admin"}),
         "head without a record": "UPDATE trail_head SET count = count + 1",
         "outcome without a record": "INSERT INTO outcomes (task_id, kind, \"on\", amount_fen, text, added_by, created_at)"
                                     f" VALUES ({ids['O1']}, 'funds', '2025-07-04', 24000000, 'x', '{crew.office}', now())",
