@@ -170,7 +170,7 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
                 pg_security.ensure_group_roles(conn)  # the dump's grants name them
         staged = storage_backup.stage(app.engine, app.url, Path(path))
     except storage_backup.BackupError as exc:
-        raise BackupFailed(f"{exc}; {untouched}") from None
+        raise BackupFailed(f"{_first_line(exc)}; {untouched}") from None
     try:
         candidate = Duban(staged.url, clock=app.clock, settings=app.settings,
                           blob_root=storage_backup.evidence_dir(staged.source))  # the backup's own evidence
@@ -201,7 +201,7 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return mask_urls((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 
