@@ -204,7 +204,6 @@ def _first_line(exc: BaseException) -> str:
     return mask_urls((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
-
 # ---------------------------------------------------------------------- schema versions
 @dataclass
 class SchemaReport:
