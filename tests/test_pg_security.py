@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -257,13 +258,12 @@ def test_a_units_login_cannot_rewrite_the_ledger_in_psql(crew: Team) -> None:
     crew.app.fire("sup", ids["O1"], "start")
     crew.app.fire("sup", ids["F1"], "start")
     task = crew.app.get_task(ids["O1"]).task
-    with crew.app.engine.begin() as conn:  # a look-back plan and a look-back of the unit's task
-        campaign = conn.execute(sa.text("SELECT campaign_id FROM tasks WHERE id = :t"), {"t": ids["O1"]}).scalar_one()
-        plan = conn.execute(sa.text("INSERT INTO lookback_plans (campaign_id, \"on\", sample_percent, seed, created_by,"
-                                    " created_at) VALUES (:c, '2025-08-01', 30, 1, 'sup', now()) RETURNING id"),
-                            {"c": campaign}).scalar_one()
-        conn.execute(sa.text("INSERT INTO lookbacks (task_id, due, source, plan_id, round, status, created_at)"
-                             " VALUES (:t, '2025-08-01', 'plan', :p, 1, 'pending', now())"), {"t": ids["O1"], "p": plan})
+    # The unit's other task is struck off: look-backs of the workflow's policy and of a sampling plan.
+    crew.app.fire("sup", ids["O2"], "start")
+    crew.app.add_evidence_bytes("sup", ids["O2"], "纪要.pdf", b"minutes")
+    crew.app.fire("sup", ids["O2"], "complete", note="done")
+    crew.app.fire("sup", ids["O2"], "review")
+    crew.app.lookback_plan("sup", None, 100, date(2025, 8, 1))
     before = {"tasks": crew.sql(crew.sup, "SELECT id, state, due, version FROM tasks ORDER BY id"),
               "head": _head(crew),
               "lookbacks": crew.sql(crew.sup, "SELECT status, reviewer FROM lookbacks"),
