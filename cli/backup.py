@@ -20,7 +20,7 @@ def _report(info: "BackupInfo", as_json: bool, done_en: str, done_zh: str) -> No
         return
     echo(t(f"{done_en} {info.path} ({info.kind}); evidence files: {info.evidence_files} in {info.evidence}",
                  f"{done_zh} {info.path}（{info.kind}）；证据文件 {info.evidence_files} 个，位于 {info.evidence}"))
-    click.echo(t(f"checked: schema version {info.schema_version}, {info.records} trail records, "
+    echo(t(f"checked: schema version {info.schema_version}, {info.records} trail records, "
                  f"chain head {(info.head_hash or '')[:12]}",
                  f"已核对：数据结构版本 {info.schema_version}，留痕记录 {info.records} 条，链头 {(info.head_hash or '')[:12]}"))
 
