@@ -573,12 +573,13 @@ class Duban(Ledger):
         ``checkpoint``: a statement written by ``checkpoint()`` that the ledger must still extend.
         """
         self._require_whole_view("verify the trail")
-        with self.transaction() as s:
-            head = trail.current_head(s)
+        with self.reading() as conn:  # one snapshot, and no write lock: writers carry on meanwhile
+            head = trail.current_head(conn)
             keys, path = self.trail_keys(head.ledger_id) if head.ledger_id else (None, None)
-            report = trail.verify(s, keys, key_file=path, blob_path=self.blobs.path_for, blob_root=self.blobs.root)
+            report = trail.verify(conn, keys, key_file=path, blob_path=self.blobs.path_for,
+                                  blob_root=self.blobs.root)
             if checkpoint is not None:
-                report.problems[:0] = self._checkpoint_problems(s, checkpoint, keys, head.ledger_id)
+                report.problems[:0] = self._checkpoint_problems(conn, checkpoint, keys, head.ledger_id)
         if not report.ok:
             raise VerificationFailed(report.problems + ([f"… and {report.more_problems} more"]
                                                         if report.more_problems else []))
@@ -592,8 +593,8 @@ class Duban(Ledger):
         login = pg_security.login_role(self.engine)
         if login is None:
             return
-        with self.transaction() as s:
-            row = s.connection().execute(_SELECT_USER, {"name": login}).first()
+        with self.reading() as conn:
+            row = conn.execute(_SELECT_USER, {"name": login}).first()
         if row is not None and row.role not in SUPERVISING_ROLES:
             raise PermissionDenied(login, row.role, action,
                                    "row-level security hides other units' records from this login, so the chain "
@@ -628,8 +629,8 @@ class Duban(Ledger):
     def checkpoint(self) -> dict[str, Any]:
         """A statement of the chain head (records, last id, hash, time) signed with the office's Ed25519 key."""
         self._require_whole_view("write a checkpoint")
-        with self.transaction() as s:
-            head = trail.current_head(s)
+        with self.reading() as conn:
+            head = trail.current_head(conn)
             keys, path = self.trail_keys(head.ledger_id) if head.ledger_id else (None, None)
             if keys is None:
                 raise trail_keys.TrailKeyMissing(path or Path("(none: authentication was never enabled; "
@@ -637,7 +638,7 @@ class Duban(Ledger):
             return trail_keys.sign_checkpoint(keys, {"records": head.count, "last_id": head.last_id,
                                                      "hash": head.last_hash, "at": self.now().isoformat()})
 
-    def _checkpoint_problems(self, s: Session, statement: Any, keys: trail_keys.TrailKeys | None,
+    def _checkpoint_problems(self, conn: sa.Connection, statement: Any, keys: trail_keys.TrailKeys | None,
                              ledger_id: str | None) -> list[str]:
         why = trail_keys.check_checkpoint_signature(statement, keys)
         if why is not None:
@@ -647,7 +648,6 @@ class Duban(Ledger):
         last_id, count, digest = statement["last_id"], statement["records"], statement["hash"]
         if not count:
             return []
-        conn = s.connection()
         trail_t = TrailRecord.__table__
         found = conn.execute(sa.select(trail_t.c.hash).where(trail_t.c.id == last_id)).first()
         if found is None:

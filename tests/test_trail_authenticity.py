@@ -234,3 +234,18 @@ def test_verify_as_a_units_login_asks_for_a_supervisors(app: Duban, db_url: str)
             for name in (unit, sup):
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
             conn.commit()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_verify_reads_without_taking_the_write_lock(app: Duban, db_url: str) -> None:
+    """Verification is a reader: with another process holding the write lock it still answers."""
+    import sqlite3
+
+    busy(app, 10)
+    writer = sqlite3.connect(sa.engine.make_url(db_url).database, timeout=0, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        assert app.verify().records == 10
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -59,6 +59,8 @@ ACTION_LABELS: dict[str, dict[str, str]] = {
     "lookback.rebound": {"en": "Look-back found a rebound", "zh": "回头看发现反弹"},
     "lookback.plan": {"en": "Look-back plan", "zh": "回头看抽查计划"},
     "import": {"en": "Imported", "zh": "导入"},
+    "audit.seal": {"en": "Rows sealed at upgrade", "zh": "升级时封存数据"},
+    "audit.rotate-key": {"en": "Trail key rotated", "zh": "更换审计密钥"},
 }
 
 

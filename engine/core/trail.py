@@ -291,10 +291,10 @@ def append_columns(
     return ids
 
 
-def current_head(session: Session) -> ChainHead:
+def current_head(conn: sa.Connection) -> ChainHead:
     """The chain head as it is, without locking it (readers, verification)."""
     head = TrailHead.__table__
-    row = session.connection().execute(sa.select(head.c.last_id, head.c.last_hash, head.c.count, head.c.key_id,
+    row = conn.execute(sa.select(head.c.last_id, head.c.last_hash, head.c.count, head.c.key_id,
                                                  head.c.ledger_id).where(head.c.id == 1)).first()
     return ChainHead(*row) if row is not None else ChainHead(0, GENESIS_HASH, 0)
 
@@ -334,7 +334,7 @@ _RECORD_COLUMNS = [TrailRecord.__table__.c[name] for name in (
     "key_id", "mac", "prev_hash", "hash")]
 
 
-def verify(session: Session, keys: TrailKeys | None = None, *, key_file: Path | None = None,
+def verify(conn: sa.Connection, keys: TrailKeys | None = None, *, key_file: Path | None = None,
            blob_path: Callable[[str], Path] | None = None, blob_root: Path | None = None) -> VerifyReport:
     """Recomputes the chain, checks the MACs (with ``keys``), replays every task's state and every
     fact, compares them with the tables and (with ``blob_path``) hashes every evidence file — unless
@@ -349,7 +349,6 @@ def verify(session: Session, keys: TrailKeys | None = None, *, key_file: Path | 
     first_mac: int | None = None
     bad_macs: list[int] = []
     last_id = 0
-    conn = session.connection()
     for rec in conn.execute(sa.select(*_RECORD_COLUMNS).order_by(TrailRecord.__table__.c.id)):
         report.records += 1
         last_id = rec.id or 0
@@ -416,7 +415,7 @@ def verify(session: Session, keys: TrailKeys | None = None, *, key_file: Path | 
         later = f" (and {len(bad_macs) - 1} later records)" if len(bad_macs) > 1 else ""
         report.add(f"trail record {bad_macs[0]} fails authentication{later}: its content was changed, or it "
                    "was made without the trail key")
-    head = session.get(TrailHead, 1)
+    head = conn.execute(sa.select(TrailHead.__table__).where(TrailHead.__table__.c.id == 1)).first()
     # also with no records left: a fresh head (0 records, genesis hash) matches an empty trail
     if not chain_broken and head is not None:
         if head.last_hash != expected_prev or head.count != report.records or head.last_id != last_id:
