@@ -101,7 +101,8 @@ def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], 
     headers = [t("id", "编号"), t("code", "代码"), t("title", "标题"), t("state", "状态"),
                t("due", "时限"), t("days late", "逾期天数"), t("unit", "责任单位"), t("flag", "挂牌"),
                t("light", "亮灯")]
-    rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.due), v.days_overdue or "", v.unit,
+    # The date shown is the one days late count from: a phased item's follow-up target, else the deadline.
+    rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.deadline_in_force or v.due), v.days_overdue or "", v.unit,
              "⚑" if v.flagged else "", light_label(v.light)] for v in tasks]
     styles = ["red" if v.overdue else None for v in tasks]
     return headers, rows, styles

@@ -38,8 +38,9 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
     """Counts per state, overdue, flagged, funds and completion rate as of a date, per problem and unit."""
     from engine.reports import progress as reports
 
-    app = obj.app()
-    result = reports.progress(app, as_of, campaign=campaign, by=by)
+    # A table or Markdown of figures alone is counted in the database; JSON and --explain list the items.
+    detailed = fmt == "json" or explain
+    result = (reports.progress if detailed else reports.progress_counts)(obj.ledger(), as_of, campaign=campaign, by=by)
     if fmt == "json":
         echo_json(result.as_dict())
         return
@@ -87,7 +88,7 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
 
     suffix = output.suffix.lower()
     fmt = fmt or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(suffix, "docx")
-    doc = build_notice(obj.app(), as_of, campaign=campaign, issued=issued, issuer=issuer)
+    doc = build_notice(obj.ledger(), as_of, campaign=campaign, issued=issued, issuer=issuer)
     for warning in doc.warnings:
         echo(t("Warning: ", "警告：") + warning, err=True)
     if doc.warnings and not draft:
@@ -118,5 +119,5 @@ def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -
     from engine.reports.dashboard import dashboard_html
     from engine.core.files import write_atomically
 
-    write_atomically(output, dashboard_html(obj.app(), as_of, campaign=campaign).encode("utf-8"))
+    write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign).encode("utf-8"))
     echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))

@@ -151,6 +151,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     v = d.task
     tz = app.clock.tz
     late = ""
+    in_force = v.deadline_in_force or v.due
     if v.overdue:
         late = t(f" ({v.days_overdue} days late)", f"（逾期 {v.days_overdue} 天）")
     fields([
@@ -161,7 +162,9 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         (t("problem", "问题"), f"{v.problem} {d.problem_title}".strip()),
         (t("observed", "问题表现"), d.observed),
         (t("state", "状态"), f"{v.state_label} ({v.state})"),
-        (t("due", "时限"), fmt_date(v.due) + late),
+        # Days late count from the deadline in force: shown beside it when it is not the deadline.
+        (t("due", "时限"), fmt_date(v.due) + ("" if in_force != v.due else late)),
+        (t("deadline in force", "当前时限"), fmt_date(in_force) + late if in_force != v.due else None),
         (t("leader", "责任领导"), v.leader),
         (t("unit", "责任单位"), v.unit),
         (t("person", "责任人"), v.person),

@@ -159,7 +159,8 @@ class TrailRecord(SQLModel, table=True):
     to_state: str | None = Field(default=None, max_length=60)
     version: int | None = None
     actor: str = Field(max_length=120)
-    at: datetime = Field(sa_column=_utc_column())
+    # Indexed: an as-of report finds the tasks written after its day through it (engine/reports/progress.py).
+    at: datetime = Field(sa_column=_utc_column(index=True))
     note: str | None = None
     inputs: str = Field(default="{}", description="canonical JSON of the event's inputs")
     # The ledger rows this record wrote, as canonical JSON {table: {id: {column: value} | null}};

@@ -35,6 +35,12 @@ campaigns = sa.table(
     "campaigns",
     sa.column("id", sa.Integer),
     sa.column("name", sa.String),
+    sa.column("inspector", sa.String),
+    sa.column("target", sa.String),
+    sa.column("period_start", sa.Date),
+    sa.column("period_end", sa.Date),
+    sa.column("feedback_date", sa.Date),
+    sa.column("rectification_end", sa.Date),
 )
 
 problems = sa.table(
@@ -42,21 +48,39 @@ problems = sa.table(
     sa.column("id", sa.Integer),
     sa.column("campaign_id", sa.Integer),
     sa.column("code", sa.String),
+    sa.column("title", sa.String),
+    sa.column("parent_id", sa.Integer),
+)
+
+progress_notes = sa.table(
+    "progress_notes",
+    sa.column("id", sa.Integer),
+    sa.column("task_id", sa.Integer),
+    sa.column("on", sa.Date),
+    sa.column("text", sa.String),
 )
 
 outcomes = sa.table(
     "outcomes",
+    sa.column("id", sa.Integer),
     sa.column("task_id", sa.Integer),
     sa.column("kind", sa.String),
+    sa.column("on", sa.Date),
     sa.column("amount_fen", sa.BigInteger),
+    sa.column("text", sa.String),
 )
 
 trail = sa.table(
     "trail",
+    sa.column("id", sa.Integer),
     sa.column("task_id", sa.Integer),
+    sa.column("event", sa.String),
     sa.column("from_state", sa.String),
     sa.column("to_state", sa.String),
+    sa.column("version", sa.Integer),
     sa.column("at", UTCDateTime),
+    sa.column("note", sa.String),
+    sa.column("inputs", sa.String),
 )
 
 lookbacks = sa.table(
@@ -66,7 +90,7 @@ lookbacks = sa.table(
     sa.column("status", sa.String),
 )
 
-ALL = (tasks, campaigns, problems, outcomes, trail, lookbacks)
+ALL = (tasks, campaigns, problems, progress_notes, outcomes, trail, lookbacks)
 
 users = sa.table(
     "users",

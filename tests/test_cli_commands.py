@@ -555,3 +555,25 @@ def test_workflow_check(run: Cli) -> None:
     bad = run("workflow", "check", str(TESTS / "workflows" / "broken" / "wrong_stem.toml"))
     assert bad.exit_code == 1
     assert "invalid workflow definition" in bad.stderr
+
+
+def test_days_late_count_from_the_date_shown_beside_them(ledger: Cli, tmp_path: Path) -> None:
+    """A phased item is late against its follow-up target, and every view shows that date with the days."""
+    tid = str(add_task(ledger, due="2025-07-31"))
+    ledger.ok("task", "move", tid, "start", user="office")
+    ledger.ok("task", "move", tid, "phase", "--plan", "选举支委会", "--target", "2025-08-31", user="office")
+    later = "2025-09-10T09:00:00"  # 41 days past the deadline, 10 past the follow-up target
+    shown = ledger.json("task", "show", tid, now=later)["task"]
+    assert (shown["due"], shown["deadline_in_force"], shown["days_overdue"]) == ("2025-07-31", "2025-08-31", 10)
+    listed = ledger.json("task", "list", now=later)[0]
+    assert (listed["deadline_in_force"], listed["days_overdue"]) == ("2025-08-31", 10)
+    text = ledger.ok("task", "show", tid, now=later).stdout
+    assert "2025-08-31 (10 days late)" in text and "2025-07-31 (" not in text
+    table = ledger.ok("task", "list", now=later).stdout
+    assert "2025-08-31" in table and "2025-07-31" not in table
+    out = tmp_path / "l.csv"
+    ledger.ok("export", "csv", "-o", str(out), now=later)
+    import csv
+
+    row = next(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert (row["整改时限"], row["预警时限"], row["预警"]) == ("2025-07-31", "2025-08-31", "红灯")

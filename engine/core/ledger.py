@@ -326,6 +326,7 @@ class Ledger:
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
+            deadline_in_force=in_force,
         )
 
 

@@ -16,6 +16,8 @@ def jsonable(value: Any) -> Any:
     Views are walked field by field, not through ``dataclasses.asdict``: that deep-copies every
     date on the way, which made the JSON of a 74,000-reminder dry run take seconds.
     """
+    if value is None or type(value) in _PLAIN:  # most fields: returned before any isinstance check
+        return value
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -28,6 +30,9 @@ def jsonable(value: Any) -> Any:
     if names is not None:
         return {name: jsonable(getattr(value, name)) for name in names}
     return value
+
+
+_PLAIN = frozenset({str, int, float, bool})
 
 
 @lru_cache(maxsize=None)
@@ -106,6 +111,9 @@ class TaskView(_View):
     followup_plan: str | None = None
     followup_target: date | None = None
     light: str | None = None  # traffic light of an open task: green, yellow or red (engine/core/policy.py)
+    # The date days_overdue and the light count from (policy.deadline_in_force): the follow-up
+    # target of a phased item, else the deadline.
+    deadline_in_force: date | None = None
 
 
 @dataclass

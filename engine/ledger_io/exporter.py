@@ -42,6 +42,8 @@ COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("due", "整改时限", "due", 12),
     ("status", "完成情况", "status", 12),
     ("progress", "整改进展", "progress", 40),
+    # The date the light (and any lateness) is judged against: a phased item's follow-up target.
+    ("in_force", "预警时限", "deadline_in_force", 12),
     ("light", "预警", "light", 8),
 )
 # Fills (ARGB) for the 完成情况 cell by state and for the 预警 cell by traffic light.
@@ -102,6 +104,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 "measures": "\n".join(json.loads(t.measures or "[]")),
                 "leader": t.leader, "unit": t.unit, "person": t.person, "due": t.due,
                 "status": status, "progress": progress,
+                "in_force": reminders.deadline_in_force(wf, t.state, t.due, t.followup_target) if light else None,
                 "light": LIGHT_TEXT[light] if light else None,
             }, t.state, light)
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from engine.core import policy as reminders
 from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
-from storage.models import Campaign
+from storage.tables import campaigns
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from engine.core.ledger import Ledger
 
 # Working days before the deadline from which an open item shows yellow.
 # Above this many days the burn-down plots one point a week, to keep the SVG small.
@@ -60,22 +60,22 @@ border-radius:50%;vertical-align:middle}.red{background:#c62828}.yellow{backgrou
 """
 
 
-def traffic_light(app: "Duban", task: TaskAsOf, as_of: date) -> str | None:
+def traffic_light(app: "Ledger", task: TaskAsOf, as_of: date) -> str | None:
     """The task view's own light (``reminders.light``: red past the deadline in force, yellow within
     the workflow's ``[traffic_light] yellow_within``, green otherwise; None when closed), as of the day."""
     return reminders.light(app, task, as_of)
 
 
-def _start(app: "Duban", report: ProgressReport, campaign: str | None) -> date:
-    with app.transaction() as s:
-        stmt = sa.select(sa.func.min(Campaign.feedback_date))
+def _start(app: "Ledger", report: ProgressReport, campaign: str | None) -> date:
+    with app.reading() as conn:
+        stmt = sa.select(sa.func.min(campaigns.c.feedback_date))
         if campaign:
-            stmt = stmt.where(Campaign.name == campaign)
-        start = s.execute(stmt).scalar_one()
+            stmt = stmt.where(campaigns.c.name == campaign)
+        start = conn.execute(stmt).scalar_one()
     return min(start or report.as_of, report.as_of)
 
 
-def dashboard_html(app: "Duban", as_of: date | None = None, campaign: str | None = None) -> str:
+def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None) -> str:
     """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today)."""
     as_of = check_as_of(app, as_of)
     report = progress(app, as_of, campaign=campaign)
@@ -85,7 +85,15 @@ def dashboard_html(app: "Duban", as_of: date | None = None, campaign: str | None
     lang = "zh" if app.lang == "zh" else "en"
     tx = _TEXT[lang]
     f = report.figures
-    lights = [(t, traffic_light(app, t, as_of)) for t in report.tasks]
+    # A light depends on the workflow, state, flag and dates alone: worked out once per combination.
+    seen: dict[tuple, str | None] = {}
+    lights = []
+    for t in report.tasks:
+        key = (t.workflow, t.state, t.flagged, t.due, t.followup_target)
+        light = seen.get(key, seen)
+        if light is seen:
+            light = seen[key] = traffic_light(app, t, as_of)
+        lights.append((t, light))
     parts = [
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -21,10 +21,10 @@ from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, forma
 from engine.core.views import CampaignView, _View, fen_to_yuan
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
-from storage.models import Outcome, ProgressNote
+from storage.tables import campaigns, outcomes, progress_notes, tasks
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from engine.core.ledger import Ledger
 
 CN_NUMERALS = "零一二三四五六七八九十"
 RESULT_TEXT = {"done": "完成", "partial": "阶段性完成", "open": "正在整改"}
@@ -124,7 +124,7 @@ def cn_range(a: date, b: date) -> str:
     return f"{cn_date(a)}至{cn_date(b)[5:] if a.year == b.year else cn_date(b)}"
 
 
-def build_notice(app: "Duban", as_of: date, *, campaign: str | None = None,
+def build_notice(app: "Ledger", as_of: date, *, campaign: str | None = None,
                  issued: date | None = None, issuer: str | None = None) -> Notice:
     """The notice for one campaign (the only one if ``campaign`` is None) as of the end of ``as_of``.
 
@@ -133,30 +133,32 @@ def build_notice(app: "Duban", as_of: date, *, campaign: str | None = None,
     day and today, else today.
     """
     as_of = check_as_of(app, as_of)
-    with app.transaction() as s:
-        camp = app._campaign(s, campaign)
-        view = CampaignView(camp.id, camp.name, camp.inspector, camp.target, camp.feedback_date,
-                            camp.period_start, camp.period_end, camp.rectification_end)
+    with app.reading() as conn:
+        c = campaigns.c
+        camp = conn.execute(
+            sa.select(c.id, c.name, c.inspector, c.target, c.feedback_date, c.period_start, c.period_end,
+                      c.rectification_end).where(c.id == app.campaign_id(conn, campaign))).one()
+        view = CampaignView(*camp)
     report = progress(app, as_of, campaign=view.name, by="problem")
-    ids = [t.id for t in report.tasks]
-    with app.transaction() as s:
-        notes = s.execute(
-            sa.select(ProgressNote.task_id, ProgressNote.on, ProgressNote.text)
-            .where(ProgressNote.task_id.in_(ids), ProgressNote.on <= as_of)
-            .order_by(ProgressNote.on, ProgressNote.id)
-        ).all() if ids else []
-        outcomes = s.execute(
-            sa.select(Outcome.task_id, Outcome.on, Outcome.kind, Outcome.amount_fen, Outcome.text)
-            .where(Outcome.task_id.in_(ids), Outcome.on <= as_of)
-            .order_by(Outcome.on, Outcome.id)
-        ).all() if ids else []
+    in_campaign = sa.select(tasks.c.id).where(tasks.c.campaign_id == view.id)  # not a list of every id
+    with app.reading() as conn:
+        notes = conn.execute(
+            sa.select(progress_notes.c.task_id, progress_notes.c.on, progress_notes.c.text)
+            .where(progress_notes.c.task_id.in_(in_campaign), progress_notes.c.on <= as_of)
+            .order_by(progress_notes.c.on, progress_notes.c.id)
+        ).all()
+        outcome_rows = conn.execute(
+            sa.select(outcomes.c.task_id, outcomes.c.on, outcomes.c.kind, outcomes.c.amount_fen, outcomes.c.text)
+            .where(outcomes.c.task_id.in_(in_campaign), outcomes.c.on <= as_of)
+            .order_by(outcomes.c.on, outcomes.c.id)
+        ).all()
     cfg = dict(app.settings.section("notice"))
     if issuer:
         cfg["issuer"] = issuer
     today = app.today()
     end = view.rectification_end
     default_issued = end if end and as_of <= end <= today else today
-    return _compose(report, view, notes, outcomes, cfg, issued or default_issued)
+    return _compose(report, view, notes, outcome_rows, cfg, issued or default_issued)
 
 
 def _lines(value: Any) -> list[str]:
