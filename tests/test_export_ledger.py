@@ -124,7 +124,7 @@ def test_xlsx_export_has_the_office_layout_and_reimports(app: Duban, tmp_path: P
     summary = wb["汇总"]
     assert summary["A3"].value == "C2025" and summary["B3"].value == 5
     ws = wb["C2025"]
-    assert "整改落实台账" in ws["A1"].value and "A1:N1" in [str(r) for r in ws.merged_cells.ranges]
+    assert "整改落实台账" in ws["A1"].value and "A1:O1" in [str(r) for r in ws.merged_cells.ranges]
     assert [c.value for c in ws[2]][:5] == ["序号", "巡察批次", "方面", "具体问题", "细化问题"]
     assert ws.freeze_panes == "C3"
     assert ws.column_dimensions["G"].width == 44

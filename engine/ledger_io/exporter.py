@@ -42,9 +42,10 @@ COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("due", "整改时限", "due", 12),
     ("status", "完成情况", "status", 12),
     ("progress", "整改进展", "progress", 40),
-    # The date the light (and any lateness) is judged against: a phased item's follow-up target.
-    ("in_force", "预警时限", "deadline_in_force", 12),
     ("light", "预警", "light", 8),
+    # The date the light (and any lateness) is judged against: a phased item's follow-up target.
+    # Last, so that every column before it keeps its place.
+    ("in_force", "预警时限", "deadline_in_force", 12),
 )
 # Fills (ARGB) for the 完成情况 cell by state and for the 预警 cell by traffic light.
 # Fills by a state's position in its workflow (first state lightest blue … last green): the
