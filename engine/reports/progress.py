@@ -261,7 +261,8 @@ def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
              .where(*in_scope, entering).group_by(trail.c.task_id).subquery())
     entered = trail.alias("entered")
     stmt = (base.add_columns(entered.c.at, entered.c.note)
-            .outerjoin(marks, marks.c.task_id == tasks.c.id).outerjoin(entered, entered.c.id == marks.c.entered_id))
+            .outerjoin(marks, marks.c.task_id == tasks.c.id).outerjoin(entered, entered.c.id == marks.c.entered_id)
+            .order_by(tasks.c.campaign_id, tasks.c.id))
     if campaign_id is not None:
         stmt = stmt.where(tasks.c.campaign_id == campaign_id)
     skip = set(written)
