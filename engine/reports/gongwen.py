@@ -97,11 +97,15 @@ def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes
     _styles(doc)
     _page_numbers(doc, section, odd_even_page_numbers)
 
-    first = True
+    # Each paragraph goes in before an end marker, and each style is looked up once: python-docx's
+    # add_paragraph searches the whole body (for its section properties) and style assignment
+    # searches every style, on every call, which made a 100,000-item notice take many minutes.
+    paragraphs = iter(doc.paragraphs[:1])  # the template's own empty paragraph takes the first block
+    end = doc.add_paragraph()
+    style_ids: dict[str, str] = {}
     for block in blocks:
-        para = doc.paragraphs[0] if first and doc.paragraphs else doc.add_paragraph()
-        first = False
-        _fill(para, block)
+        _fill(next(paragraphs, None) or end.insert_paragraph_before(), block, style_ids)
+    end._p.getparent().remove(end._p)  # noqa: SLF001 - the marker's own w:p element
     buf = io.BytesIO()
     doc.save(buf)
     return _with_font_fallbacks(buf.getvalue())
@@ -213,11 +217,16 @@ def _styles(doc: Any) -> None:
 FONT_OF = {"title": TITLE_FONT, "heading": HEADING_FONT, "subheading": SUBHEADING_FONT}
 
 
-def _fill(para: Any, block: Block) -> None:
+def _fill(para: Any, block: Block, style_ids: dict[str, str]) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH as A
     from docx.shared import Pt
 
-    para.style = para.part.document.styles[STYLE_OF.get(block.kind, "Normal")]
+    name = STYLE_OF.get(block.kind, "Normal")
+    if name not in style_ids:
+        para.style = para.part.document.styles[name]
+        style_ids[name] = para._p.style  # noqa: SLF001 - the id python-docx resolved (None: the default)
+    else:
+        para._p.style = style_ids[name]  # noqa: SLF001 - same as above without searching every style
     fmt = para.paragraph_format
     if block.kind in ("plain", "blank"):
         fmt.first_line_indent = Pt(0)
