@@ -63,7 +63,7 @@ def verify(obj: Context, binder: Path | None, checkpoint_file: Path | None) -> N
                          f"资料册完好：{checked.files} 个文件，{checked.tasks} 项任务"))
     except VerificationFailed as exc:
         # The message names the first problem; the rest are worth seeing when repairing.
-        rest = "".join(f"\n  {problem}" for problem in exc.problems[1:])
+        rest = "".join(f"\n  {problem}" for problem in exc.listing())
         raise click.ClickException(f"{exc}{rest}") from None
     echo(t(f"trail OK: {report.records} records, {report.tasks} tasks",
                  f"审计记录完好：{report.records} 条记录，{report.tasks} 项任务"))

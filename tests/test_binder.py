@@ -109,3 +109,82 @@ def test_cli_export_binder_and_audit_verify_binder(tmp_path: Path) -> None:
     _rewrite(tmp_path / "b.zip", tmp_path / "bad.zip", {"index.html": b"<p>edited</p>"})
     bad = run("audit", "verify", "--binder", str(tmp_path / "bad.zip"))
     assert bad.exit_code == 1 and "binder file index.html was changed" in bad.output
+
+
+# ------------------------------------------------------------------ ordinary handling
+def _rezip_with_zip_command(binder: Path, dest: Path, tmp_path: Path, *, encoding: str,
+                            change: dict[str, bytes] | None = None) -> None:
+    """Unpack and pack again with Info-ZIP's zip, file names stored as ``encoding`` bytes without the
+    UTF-8 flag: what the zip command (UTF-8) or Chinese Windows' built-in zip (GBK) write."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("zip") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install zip (see .ci/run)")
+        pytest.skip("the zip command is not installed")
+    root = tmp_path / f"unpacked-{encoding}"
+    root.mkdir()
+    with zipfile.ZipFile(binder) as z:
+        for info in z.infolist():
+            data = (change or {}).get(info.filename, z.read(info))
+            target = os.path.join(bytes(root), *[part.encode(encoding) for part in info.filename.split("/")])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+    subprocess.run(["zip", "-qr", str(dest), "."], cwd=root, check=True, env={**os.environ, "LC_ALL": "C"})
+    with zipfile.ZipFile(dest) as z:
+        assert not any(i.flag_bits & 0x800 for i in z.infolist())  # really written without the flag
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_a_binder_rezipped_by_common_tools_still_verifies(app: Duban, task_id: int, tmp_path: Path,
+                                                          encoding: str) -> None:
+    _with_evidence(app, task_id)
+    out = tmp_path / "binder.zip"
+    export_binder(app, out)
+    again = tmp_path / "again.zip"
+    _rezip_with_zip_command(out, again, tmp_path, encoding=encoding)
+    report = verify_binder(app, again)
+    assert report.files == 3 and report.tasks == 1
+    # a changed file is still named, in Chinese
+    forged = tmp_path / "forged.zip"
+    evidence = "1-采购程序不规范/1-会议纪要.pdf"
+    (tmp_path / "f").mkdir()
+    _rezip_with_zip_command(out, forged, tmp_path / "f", encoding=encoding, change={evidence: b"%PDF forged"})
+    with pytest.raises(VerificationFailed, match=f"binder file {evidence} was changed"):
+        verify_binder(app, forged)
+
+
+def test_verification_errors_are_capped(app: Duban, task_id: int, tmp_path: Path) -> None:
+    out = tmp_path / "binder.zip"
+    export_binder(app, out)
+    bad = tmp_path / "bad.zip"
+    _rewrite(out, bad, {f"extra-{i}.txt": b"x" for i in range(60)})
+    result = CliRunner().invoke(cli, ["--db", app.url, "audit", "verify", "--binder", str(bad)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert "(and 59 more)" in lines[0] and len(lines) <= 22
+    assert lines[-1].strip() == "(and 40 more not shown)"
+
+
+def test_the_binder_index_reads_as_a_clerk_files_it(app: Duban, task_id: int, tmp_path: Path) -> None:
+    _with_evidence(app, task_id)
+    app.add_note("lead", task_id, "主任督促")  # people appear by their names, not their logins
+    for n in range(9):  # ten items: folders 01- … 10- sort in the ledger's order
+        app.add_task("sup", f"事项{n}", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-31")
+    out = tmp_path / "binder.zip"
+    export_binder(app, out)
+    with zipfile.ZipFile(out) as z:
+        page = z.read("01-采购程序不规范/index.html").decode("utf-8")
+        index = z.read("index.html").decode("utf-8")
+        assert "10-事项8/index.html" in z.namelist()
+    assert "办公室主任" in page and "<td>lead</td>" not in page
+    assert "制度建设 rule" in page and "<td>rule</td>" not in page  # outcome kinds labelled
+    assert "→ 已交办 Assigned" in page
+    assert "已交办 Assigned → 已交办 Assigned" not in page and " → </td>" not in page  # no empty moves
+    assert "@media print" in page and "@page" in index
+    import re
+
+    assert re.search(r"生成时间 generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} ·", index)  # local, to the minute

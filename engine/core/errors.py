@@ -90,11 +90,19 @@ class UnknownUser(DubanError):
 
 
 class VerificationFailed(DubanError):
+    SHOWN = 20  # problems listed in full; a few hundred lines would bury the first ones
+
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         first = problems[0] if problems else "unknown problem"
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         super().__init__(f"audit verification failed: {first}{more}")
+
+    def listing(self) -> list[str]:
+        """The problems after the first, at most SHOWN in all, then how many were left out."""
+        rest = self.problems[1:self.SHOWN]
+        left = len(self.problems) - 1 - len(rest)
+        return rest + ([f"(and {left} more not shown)"] if left > 0 else [])
 
 
 class InvalidWorkflow(DubanError):

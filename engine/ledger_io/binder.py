@@ -42,7 +42,12 @@ def _page(title: str, body: str) -> str:
     return (f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top;text-align:left}"
-            "code{font-size:85%}</style></head><body>"
+            "code{font-size:85%}"
+            # Printed for the file: A4, black links, no row or heading split across pages.
+            "@page{size:A4;margin:15mm}"
+            "@media print{body{margin:0;font-size:10.5pt}a{color:#000;text-decoration:none}"
+            "thead{display:table-header-group}tr,td,th{page-break-inside:avoid}h1,h2{page-break-after:avoid}"
+            "code{word-break:break-all}}</style></head><body>"
             f"<h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
@@ -66,25 +71,44 @@ def _both(label: Callable[[str, str, str], str], workflow: str, name: str | None
     return zh if zh == en else f"{zh} {en}"
 
 
-def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]]) -> str:
+OUTCOME_LABELS = {"funds": "清退资金 funds", "talk": "提醒谈话 talk", "rule": "制度建设 rule",
+                  "training": "学习培训 training", "other": "其他 other"}
+
+
+def _minute(app: "Duban", at: Any) -> str:
+    """A stored time in the ledger's zone, to the minute."""
+    return at.astimezone(app.clock.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _move(app: "Duban", workflow: str, before: str | None, after: str | None) -> str:
+    """from → to, or nothing when the record moved nothing (a note, a file, an outcome)."""
+    if before == after:
+        return ""
+    return f"{_both(app.state_label, workflow, before) or '—'} → {_both(app.state_label, workflow, after)}"
+
+
+def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]],
+               people: dict[str, str] | None = None) -> str:
     t = d.task
-    tz = app.clock.tz
+    who = (lambda login: (people or {}).get(login, login))  # noqa: E731
     facts = _table(["", ""], [[k, _e(v)] for k, v in [
         ("巡察批次 campaign", t.campaign), ("具体问题 problem", f"{t.problem} {d.problem_title}"),
         ("问题表现 observed", d.observed), ("整改措施 measures", "\n".join(d.measures)),
         ("责任领导 leader", t.leader), ("责任单位 unit", t.unit), ("责任人 person", t.person),
-        ("整改时限 due", t.due), ("状态 state", t.state_label), ("后续计划 follow-up", t.followup_plan),
+        ("整改时限 due", t.due), ("状态 state", _both(app.state_label, t.workflow, t.state)),
+        ("后续计划 follow-up", t.followup_plan),
         ("目标时间 target", t.followup_target)]])
     hist = _table(["#", "时间 time", "事件 event", "状态 from → to", "操作人 by", "说明 note", "hash"],
-                  [[r.id, _e(r.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
+                  [[r.id, _e(_minute(app, r.at)),
                     _e(_both(app.event_label, t.workflow, r.event)),
-                    _e(f"{_both(app.state_label, t.workflow, r.from_state)} → "
-                       f"{_both(app.state_label, t.workflow, r.to_state)}"),
-                    _e(r.actor), _e(r.note),
+                    _e(_move(app, t.workflow, r.from_state, r.to_state)),
+                    _e(who(r.actor)), _e(r.note),
                     f"<code>{r.hash[:16]}…</code>"] for r in d.history])
-    notes = _table(["日期 date", "进展 note", "记录人 by"], [[_e(n.on), _e(n.text), _e(n.author)] for n in d.notes])
+    notes = _table(["日期 date", "进展 note", "记录人 by"],
+                   [[_e(n.on), _e(n.text), _e(who(n.author))] for n in d.notes])
     outs = _table(["类别 kind", "日期 date", "金额 yuan", "内容 text", "记录人 by"],
-                  [[_e(o.kind), _e(o.on), _e(o.amount), _e(o.text), _e(o.added_by)] for o in d.outcomes])
+                  [[_e(OUTCOME_LABELS.get(o.kind, o.kind)), _e(o.on), _e(o.amount), _e(o.text), _e(who(o.added_by))]
+                   for o in d.outcomes])
     evid = _table(["文件 file", "说明 note", "大小 bytes", "sha256"],
                   [[f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if name else "（文件缺失 missing）",
                     _e(ev.note), ev.size, f"<code>{ev.sha256}</code>"] for name, _sha, ev in files])
@@ -117,6 +141,9 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
                                 "trail_head": head_info, "files": {}, "tasks": []}
     result = BinderResult(str(out), len(tasks), 0)
     used: set[str] = set()
+    people = {u.name: u.display or u.name for u in app.list_users()}
+    # 01-…, 02-… … 16-…: folders sort in the ledger's order in every file browser.
+    digits = max((len(t.code) for t in tasks if t.code.isdigit()), default=0)
     index_rows = []
     # Written whole or not at all: a failure half-way leaves the previous binder (or none) in place.
     with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
@@ -138,7 +165,7 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
             if progress and done % 100 == 0:
                 progress(done, len(tasks))  # (items done, items in all): the front end draws it
             d = app.get_task(t.id)
-            folder = _safe(f"{t.code}-{t.title}")
+            folder = _safe(f"{t.code.zfill(digits) if t.code.isdigit() else t.code}-{t.title}")
             if several:
                 folder = f"{_safe(t.campaign)}/{folder}"
             base, n = folder, 2
@@ -161,11 +188,12 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
                     files.append(("", ev.sha256, ev))
                     entry["evidence"].append({"id": ev.id, "sha256": ev.sha256, "name": ev.original_name, "path": None})
                     result.missing.append(f"task {t.code}: {ev.original_name} ({ev.sha256})")
-            put(f"{folder}/index.html", _task_page(app, d, files).encode("utf-8"))
+            put(f"{folder}/index.html", _task_page(app, d, files, people).encode("utf-8"))
             manifest["tasks"].append(entry)
             index_rows.append([_e(t.campaign), f'<a href="{html.escape(folder)}/index.html">{_e(t.code)}</a>',
-                               _e(t.title), _e(t.unit), _e(t.state_label), len(d.evidence)])
-        body = (f"<p>生成时间 generated {_e(manifest['generated_at'])} · 审计链末端 trail head "
+                               _e(t.title), _e(t.unit), _e(_both(app.state_label, t.workflow, t.state)),
+                               len(d.evidence)])
+        body = (f"<p>生成时间 generated {_e(_minute(app, app.now()))} · 审计链末端 trail head "
                 f"<code>{_e(head_info['hash'] if head_info else '')}</code></p>"
                 + _table(["巡察批次", "序号", "细化问题", "责任单位", "状态", "佐证材料"], index_rows))
         put("index.html", _page("整改资料册 evidence binder", body).encode("utf-8"))
@@ -173,6 +201,35 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
     if progress:
         progress(len(tasks), len(tasks))
     return result
+
+
+_UTF8_FLAG = 0x800
+
+
+def _sha256(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    digest = hashlib.sha256()
+    with z.open(info) as member:  # a chunk at a time: evidence can be hundreds of MB
+        while chunk := member.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def entry_name(info: zipfile.ZipInfo) -> str:
+    """The name of a zip entry as its writer meant it: UTF-8 when flagged; else, as zipfile read the raw
+    bytes as CP437, the bytes decoded as UTF-8 (the zip command on Linux and macOS), else GBK (Chinese
+    Windows), else left as read."""
+    if info.flag_bits & _UTF8_FLAG:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
 
 
 @dataclass
@@ -197,28 +254,33 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
     except (OSError, zipfile.BadZipFile) as exc:
         raise InvalidInput("binder", str(path), f"a zip written by 'duban export binder' ({exc})") from None
     with z:
+        # Entry names as written: a zip re-made by a tool without the UTF-8 flag (Windows' own zip,
+        # the zip command) stores them in the system's code page, which zipfile reads as CP437.
+        entries = {entry_name(info): info for info in z.infolist() if not info.filename.endswith("/")}
         try:
-            manifest = json.loads(z.read(MANIFEST))
+            manifest = json.loads(z.read(entries[MANIFEST]))
         except (KeyError, ValueError):
             raise InvalidInput("binder", str(path), f"a binder zip with a readable {MANIFEST}") from None
         if manifest.get("format") != FORMAT:
             raise InvalidInput("binder", str(path), f"its manifest is not a {FORMAT} manifest")
         listed: dict[str, str] = manifest.get("files", {})
-        present = {n for n in z.namelist() if not n.endswith("/")} - {MANIFEST}
-        for name in sorted(present - set(listed)):
-            p.append(f"binder file {name} is not in the manifest (added after the binder was made)")
+        present = {name: _sha256(z, info) for name, info in entries.items() if name != MANIFEST}
+        # A file whose name no code page restores is still found by its content.
+        unclaimed = {name: sha for name, sha in present.items() if name not in listed}
         for name, sha in sorted(listed.items()):
-            if name not in present:
-                p.append(f"binder file {name} is listed in the manifest but missing")
-                continue
+            actual = present.get(name)
+            if actual is None:
+                same = next((other for other, h in unclaimed.items() if h == sha), None)
+                if same is None:
+                    p.append(f"binder file {name} is listed in the manifest but missing")
+                    continue
+                del unclaimed[same]
+                actual = sha
             report.files += 1
-            digest = hashlib.sha256()
-            with z.open(name) as member:
-                while chunk := member.read(CHUNK):
-                    digest.update(chunk)
-            actual = digest.hexdigest()
             if actual != sha:
                 p.append(f"binder file {name} was changed: its sha256 is {actual}, the manifest says {sha}")
+        for name in sorted(unclaimed):
+            p.append(f"binder file {name} is not in the manifest (added after the binder was made)")
     with app.transaction() as s:
         for entry in manifest.get("tasks", []):
             report.tasks += 1
