@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from cli.common import Context, domain_errors, pass_ctx
+from cli.common import Context, domain_errors, echo, pass_ctx, t
 
 
 @click.group()
@@ -46,4 +48,22 @@ def run(obj: Context, every: str | None, verbose: bool) -> None:
     cfg = engine_scheduler.scheduler_settings(app.settings, every)
     with app.transaction():
         pass  # refuses a missing or outdated ledger now, not at the first sweep
+    every_text = _duration_text(cfg.every_seconds)
+    if cfg.digest_enabled:
+        digest = t(f"the daily digest at {cfg.digest_time:%H:%M} ({cfg.digest_timezone})",
+                   f"每日汇总于 {cfg.digest_time:%H:%M}（{cfg.digest_timezone}）发送")
+    else:
+        digest = t("no daily digest", "不发送每日汇总")
+    # A daemon that starts in silence looks hung: say what it does and when, then run.
+    echo(t(f"scheduler started: reminder and look-back sweeps now and every {every_text}, {digest}; "
+                 "stop with Ctrl-C (SIGINT) or SIGTERM",
+                 f"调度已启动：立即并每隔 {every_text} 检查一次提醒和回头看，{digest}；按 Ctrl-C（SIGINT）或 SIGTERM 停止"))
+    sys.stdout.flush()
     engine_scheduler.run(app, cfg)
+
+
+def _duration_text(seconds: int) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
