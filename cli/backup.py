@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
     from storage.backup import BackupInfo
@@ -39,7 +39,9 @@ def backup(obj: Context, path: str, as_json: bool) -> None:
     """
     from engine.team import backup as run_backup
 
-    _report(run_backup(obj.app(), path), as_json, "backed up to", "已备份到")
+    with ProgressBar(t("backing up", "备份中"), enabled=not as_json) as bar:
+        info = run_backup(obj.app(), path, progress=bar)
+    _report(info, as_json, "backed up to", "已备份到")
 
 
 @click.command()
@@ -57,4 +59,6 @@ def restore(obj: Context, path: str, force: bool, as_json: bool) -> None:
     """
     from engine.team import restore as run_restore
 
-    _report(run_restore(obj.app(), path, force=force), as_json, "restored from", "已从以下备份恢复：")
+    with ProgressBar(t("restoring", "恢复中"), enabled=not as_json) as bar:
+        info = run_restore(obj.app(), path, force=force, progress=bar)
+    _report(info, as_json, "restored from", "已从以下备份恢复：")

@@ -137,18 +137,19 @@ def _require_admin(app: Duban, s: sa.orm.Session, actor: str, action: str) -> No
 
 
 # ---------------------------------------------------------------------- backup and restore
-def backup(app: Duban, path: Path | str) -> BackupInfo:
+def backup(app: Duban, path: Path | str, *, progress: storage_backup.Progress | None = None) -> BackupInfo:
     """Writes a consistent copy of the ledger to ``path`` and its evidence to ``path.evidence``,
     renamed into place only once complete and read back (schema version, record count, chain head)."""
     if not app.is_initialised():
         raise NotInitialised(app.url)
     try:
-        return storage_backup.backup(app.engine, app.url, Path(path), app.blobs.root)
+        return storage_backup.backup(app.engine, app.url, Path(path), app.blobs.root, progress)
     except storage_backup.BackupError as exc:
         raise BackupFailed(mask_urls(str(exc))) from None
 
 
-def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
+def restore(app: Duban, path: Path | str, *, force: bool = False,
+            progress: storage_backup.Progress | None = None) -> BackupInfo:
     """Replaces the ledger with a backup; refuses to overwrite a ledger holding anything unless ``force``.
 
     The backup is checked (a duban backup of a known schema), restored beside the live ledger,
@@ -168,7 +169,7 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
         if pg_security.is_postgresql(app.engine):
             with app.engine.begin() as conn:
                 pg_security.ensure_group_roles(conn)  # the dump's grants name them
-        staged = storage_backup.stage(app.engine, app.url, Path(path))
+        staged = storage_backup.stage(app.engine, app.url, Path(path), progress)
     except storage_backup.BackupError as exc:
         raise BackupFailed(f"{_first_line(exc)}; {untouched}") from None
     try:
@@ -178,7 +179,7 @@ def restore(app: Duban, path: Path | str, *, force: bool = False) -> BackupInfo:
         if migrations.status(candidate.engine).older:
             migrations.upgrade(candidate.engine)  # a backup of an earlier release restores upgraded
         candidate.verify()
-        files = storage_backup.copy_evidence_back(staged.source, app.blobs.root)
+        files = storage_backup.copy_evidence_back(staged.source, app.blobs.root, progress)
     except (DubanError, storage_backup.BackupError, sa.exc.DBAPIError, OSError) as exc:
         dispose_engines()
         storage_backup.discard(app.engine, staged)

@@ -69,21 +69,52 @@ def evidence_dir(path: Path) -> Path:
     return path.with_name(path.name + ".evidence")
 
 
-def _copy_evidence(source: Path, dest: Path) -> int:
-    """Copies blobs missing from ``dest``; content-addressed, so existing ones are identical."""
-    count = 0
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called as a long backup or restore advances (a front draws a bar)."""
+
+
+def _evidence_files(source: Path) -> list[Path]:
     if not source.is_dir():
-        return 0
-    for blob in source.rglob("*"):
-        if blob.is_file() and not blob.name.startswith(".incoming-"):
-            target = dest / blob.relative_to(source)
-            count += 1
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                partial = target.with_name(f".incoming-{uuid.uuid4().hex}")
-                shutil.copy2(blob, partial)
-                os.replace(partial, target)
+        return []
+    return [b for b in source.rglob("*") if b.is_file() and not b.name.startswith(".incoming-")]
+
+
+def _copy_evidence(source: Path, dest: Path, progress: Progress | None = None, *, done: int = 0,
+                   total: int | None = None) -> int:
+    """Copies blobs missing from ``dest``; content-addressed, so existing ones are identical.
+    Progress counts one step per file after ``done`` earlier steps of ``total``."""
+    blobs = _evidence_files(source)
+    total = done + len(blobs) if total is None else total
+    count = 0
+    for blob in blobs:
+        target = dest / blob.relative_to(source)
+        count += 1
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".incoming-{uuid.uuid4().hex}")
+            shutil.copy2(blob, partial)
+            os.replace(partial, target)
+        if progress is not None:
+            progress(done + count, total)
     return count
+
+
+def _copy_sqlite(src: sqlite3.Connection, out: sqlite3.Connection, progress: Progress | None,
+                 extra_steps: int) -> int:
+    """Online-backup copy of ``src`` into ``out``, a page batch at a time so a bar can move;
+    returns the number of pages (the steps it reported)."""
+    pages = src.execute("PRAGMA page_count").fetchone()[0] or 1
+    total = pages + extra_steps
+
+    def step(_status: int, remaining: int, count: int) -> None:
+        if progress is not None:
+            progress(max(count - remaining, 0), max(count, pages) + extra_steps)
+
+    with out:
+        src.backup(out, pages=1024, progress=step)
+    if progress is not None:
+        progress(pages, total)
+    return pages
 
 
 def _first_line(exc: BaseException) -> str:
@@ -198,7 +229,7 @@ def _copy_rows(source: Path, tables: list[str]) -> Iterator[tuple[str, dict[str,
 
 
 # ---------------------------------------------------------------------- backup
-def backup(engine: Engine, url: str, dest: Path, blob_root: Path) -> BackupInfo:
+def backup(engine: Engine, url: str, dest: Path, blob_root: Path, progress: Progress | None = None) -> BackupInfo:
     """Writes the ledger to ``dest`` (a new path) and its evidence to ``dest.evidence``, each under a
     temporary name until it is complete and checked."""
     dest = Path(dest).expanduser().absolute()
@@ -219,8 +250,7 @@ def backup(engine: Engine, url: str, dest: Path, blob_root: Path) -> BackupInfo:
             kind = "sqlite"
             src, out = sqlite3.connect(source), sqlite3.connect(partial)
             try:
-                with out:
-                    src.backup(out)
+                steps = _copy_sqlite(src, out, progress, len(_evidence_files(blob_root)))
                 out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 src.close()
@@ -235,9 +265,10 @@ def backup(engine: Engine, url: str, dest: Path, blob_root: Path) -> BackupInfo:
             _run_pg("pg_dump", url, ["--format=custom", "--enable-row-security", f"--schema={schema}",
                                      f"--file={partial}"])
             contents = inspect_pg_dump(partial)
+            steps = 1
         else:
             raise BackupError(f"backups of {engine.dialect.name} databases are not supported; use SQLite or PostgreSQL")
-        files = _copy_evidence(blob_root, partial_evidence)
+        files = _copy_evidence(blob_root, partial_evidence, progress, done=steps)
         partial_evidence.mkdir(exist_ok=True)
         os.replace(partial_evidence, evidence_dir(dest))
         os.replace(partial, dest)
@@ -284,7 +315,7 @@ class Staged:
     live_schema: str | None = None
 
 
-def stage(engine: Engine, url: str, source: Path) -> Staged:
+def stage(engine: Engine, url: str, source: Path, progress: Progress | None = None) -> Staged:
     """Checks the backup and builds the restored ledger beside the live one, which is not touched."""
     source = Path(source).expanduser().absolute()
     kind, contents = inspect(source, url)
@@ -298,8 +329,7 @@ def stage(engine: Engine, url: str, source: Path) -> Staged:
             staged = target.with_name(f".{target.name}.restoring-{uuid.uuid4().hex[:8]}")
             src, out = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True), sqlite3.connect(staged)
             try:
-                with out:
-                    src.backup(out)
+                _copy_sqlite(src, out, progress, 0)
                 out.execute("PRAGMA journal_mode=DELETE")
             finally:
                 src.close()
@@ -366,8 +396,8 @@ def swap_in(engine: Engine, url: str, staged: Staged, dispose: Callable[[], None
     dispose()
 
 
-def copy_evidence_back(source: Path, blob_root: Path) -> int:
-    return _copy_evidence(evidence_dir(Path(source).expanduser().absolute()), blob_root)
+def copy_evidence_back(source: Path, blob_root: Path, progress: Progress | None = None) -> int:
+    return _copy_evidence(evidence_dir(Path(source).expanduser().absolute()), blob_root, progress)
 
 
 # ------------------------------------------------------------------------------- PostgreSQL

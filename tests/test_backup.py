@@ -314,3 +314,19 @@ def test_backup_and_restore_of_a_secured_ledger_by_its_owner(db_url: str, clock,
             conn.exec_driver_sql(f"REVOKE CREATE ON DATABASE {base.database} FROM {owner}")
             conn.exec_driver_sql(f"DROP ROLE {owner}")
         admin.dispose()
+
+
+def test_backup_and_restore_report_progress_to_the_end(app: Duban, db_url: str, task_id: int, tmp_path: Path) -> None:
+    """A front draws a bar from these calls: they rise and end at their total, evidence files included."""
+    fill(app, task_id)
+    app.add_evidence_bytes("office", task_id, "照片.jpg", b"a second file")
+    path = backup_path(db_url, tmp_path)
+    seen: list[tuple[int, int]] = []
+    team.backup(app, path, progress=lambda d, n: seen.append((d, n)))
+    assert seen and seen[-1][0] == seen[-1][1] and all(d <= n for d, n in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) >= 2  # evidence files are counted one by one
+
+    restored: list[tuple[int, int]] = []
+    team.restore(app, path, force=True, progress=lambda d, n: restored.append((d, n)))
+    assert restored and restored[-1][0] == restored[-1][1] == 2  # the two evidence files, copied back
