@@ -50,3 +50,49 @@ def list_(obj: Context, as_json: bool) -> None:
     table([t("name", "用户名"), t("role", "角色"), t("unit", "单位"), t("display name", "显示名"),
            t("email", "邮箱"), t("webhook", "Webhook")],
           [[u.name, u.role, u.unit, u.display, u.email, u.webhook] for u in users])
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (for scripts) instead of asking.")
+@pass_ctx
+@domain_errors
+def passwd(obj: Context, name: str, password_stdin: bool) -> None:
+    """Set NAME's password for 'duban serve' (the user themself or an admin; stored as an argon2 hash).
+
+    Sessions opened with the old password are refused from then on."""
+    import sys
+
+    from engine import accounts
+
+    if password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+    else:
+        password = click.prompt(t("New password", "新密码"), hide_input=True,
+                                confirmation_prompt=t("Repeat it", "再输入一次"))
+    accounts.set_password(obj.app(), obj.actor, name, password)
+    echo(t(f"password of {name} set; sessions opened before are signed out",
+           f"已设置 {name} 的密码；此前登录的会话已失效"))
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Withdraw all of NAME's API tokens instead of issuing one.")
+@pass_ctx
+@domain_errors
+def token(obj: Context, name: str, revoke: bool) -> None:
+    """Issue an API token for NAME (printed once, as the last line; only its digest is kept),
+    or withdraw all of NAME's tokens with --revoke."""
+    from engine import accounts
+
+    if revoke:
+        count = accounts.revoke_tokens(obj.app(), obj.actor, name)
+        echo(t(f"{count} API token(s) of {name} withdrawn", f"已撤销 {name} 的 {count} 个 API 令牌"))
+        return
+    issued = accounts.new_token(obj.app(), obj.actor, name)
+    echo(t(f"API token for {issued.user} (shown once; send it as 'Authorization: Bearer TOKEN'):",
+           f"{issued.user} 的 API 令牌（仅显示这一次；请求时加 'Authorization: Bearer 令牌'）："))
+    echo(issued.token)

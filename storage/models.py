@@ -261,3 +261,36 @@ class Reminder(SQLModel, table=True):
     message: str
     created_at: datetime = Field(sa_column=_utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts of the web front (engine/accounts.py): secrets and the record of failed logins. Kept
+# out of ``users`` because every PostgreSQL group reads that table; these only the service account
+# (storage/pg_security.py grants them to no group). Not trail facts: the trail records that a
+# password or token changed, never the secret.
+# ---------------------------------------------------------------------------------------------
+class UserPassword(SQLModel, table=True):
+    __tablename__ = "user_passwords"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    hash: str = Field(max_length=200, description="argon2id hash (PHC string)")
+    changed_at: datetime = Field(sa_column=_utc_column())
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    digest: str = Field(sa_column=sa.Column(sa.String(64), unique=True, nullable=False))  # sha256 of the token
+    created_at: datetime = Field(sa_column=_utc_column())
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class LoginFailure(SQLModel, table=True):
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_name_at", "name", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    at: datetime = Field(sa_column=_utc_column())

@@ -57,6 +57,9 @@ _WRITE_GRANTS: dict[str, dict[str, str]] = {
     "alembic_version": {},
 }
 _DEFAULT_WRITE = _SUPERVISING_WRITE
+# Secrets of the web front's accounts (password hashes, token digests, failed logins): no group may
+# read or write them; only the service account that runs 'duban serve' (the tables' owner) does.
+SECRET_TABLES = frozenset({"user_passwords", "api_tokens", "login_failures"})
 
 # Evaluated as the querying role: users is readable by every group, so no SECURITY DEFINER is needed.
 _TASK_VISIBLE = access.visible_sql("tasks")
@@ -131,6 +134,8 @@ def install(conn: Connection, moves: Iterable[Move]) -> list[str]:
     for table in tables:
         qt = _q(conn, table)
         conn.exec_driver_sql(f"REVOKE ALL ON {qt} FROM {groups}")
+        if table in SECRET_TABLES:
+            continue
         conn.exec_driver_sql(f"GRANT SELECT ON {qt} TO {groups}")
         grants = _WRITE_GRANTS.get(table, _DEFAULT_WRITE)
         for role, group in GROUP_ROLES.items():
@@ -147,7 +152,9 @@ def install(conn: Connection, moves: Iterable[Move]) -> list[str]:
         conn.exec_driver_sql(f"ALTER TABLE {qt} FORCE ROW LEVEL SECURITY")
         for policy in ("duban_by_unit", "duban_owner", "duban_read", "duban_write"):
             conn.exec_driver_sql(f"DROP POLICY IF EXISTS {policy} ON {qt}")
-        if table in task_tables:
+        if table in SECRET_TABLES:
+            pass  # the owner's policy below only
+        elif table in task_tables:
             if table == "tasks":
                 rule = _TASK_VISIBLE
             else:

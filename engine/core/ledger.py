@@ -61,6 +61,9 @@ ACTION_LABELS: dict[str, dict[str, str]] = {
     "import": {"en": "Imported", "zh": "导入"},
     "audit.seal": {"en": "Rows sealed at upgrade", "zh": "升级时封存数据"},
     "audit.rotate-key": {"en": "Trail key rotated", "zh": "更换审计密钥"},
+    "user.passwd": {"en": "Password set", "zh": "设置密码"},
+    "user.token": {"en": "API token issued", "zh": "签发 API 令牌"},
+    "user.token.revoke": {"en": "API tokens withdrawn", "zh": "撤销 API 令牌"},
 }
 
 
