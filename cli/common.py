@@ -23,16 +23,16 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 USER_ENV = "DUBAN_USER"
-LANG_ENV = "DUBAN_LANG"
 
 
 class Context:
     """What the top-level options chose; the ledger is opened on first use."""
 
-    def __init__(self, db: str | None, actor_override: str | None, lang: str) -> None:
+    def __init__(self, db: str | None, actor_override: str | None, lang: str, lang_source: str = "--lang") -> None:
         self.db = db
         self.actor_override = actor_override
         self.lang = lang
+        self.lang_source = lang_source  # what chose the language: --lang, DUBAN_LANG, config, locale, default
         self._app: "Duban | None" = None
 
     def app(self) -> "Duban":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.group()
@@ -23,11 +24,16 @@ def show(obj: Context, as_json: bool) -> None:
 
     settings = load_settings()
     data = effective_settings(settings)
+    # The language in effect and what chose it (--lang, DUBAN_LANG, the config file, the locale or the default).
+    data["general"]["lang"] = obj.lang
+    data["general"]["lang_source"] = obj.lang_source
     if as_json:
         echo_json(data)
         return
-    echo(t(f"# config file: {data['source'] or f'none ({default_config_path()} does not exist): defaults'}",
-                 f"# 配置文件:{data['source'] or f'无({default_config_path()} 不存在):使用默认值'}"))
+    if data["source"]:
+        echo(_("# config file: {path}").format(path=data["source"]))
+    else:
+        echo(_("# config file: none ({path} does not exist): defaults").format(path=default_config_path()))
     for section, values in data.items():
         if section == "source" or not isinstance(values, dict):
             continue

@@ -9,8 +9,11 @@ from typing import Any
 
 import click
 
-from cli.common import LANG_ENV, Context
+from cli.common import Context
+from cli.translation import install_click_messages, translate_help, walk
 from engine import __version__
+from engine import i18n
+from engine.i18n import gettext as _
 
 # name -> (module, attribute). Loaded only when the command runs or help lists it.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -72,7 +75,52 @@ SHORT_HELP: dict[str, str] = {
 DEBUG_ENV = "DUBAN_DEBUG"
 
 
+def _flag_lang(args: list[str]) -> str | None:
+    """The value of a ``--lang`` given before the command, looked at before click parses anything so
+    that click's own usage errors are worded in it too (an unknown value is left for click to refuse)."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = args[i + 1] if arg == "--lang" and i + 1 < len(args) else (
+            arg.partition("=")[2] if arg.startswith("--lang=") else None)
+        if value is not None:
+            return value if i18n.normalize(value) else None
+    return None
+
+
+def configured_lang() -> str | None:
+    """The config file's ``[general] lang``; a config file that cannot be read decides nothing here
+    (the command that reads it names the problem)."""
+    from engine.core.config import load_settings
+    from engine.core.errors import DubanError
+
+    try:
+        return load_settings().lang
+    except DubanError:
+        return None
+
+
+def resolve_lang(explicit: str | None) -> i18n.Resolution:
+    """--lang > DUBAN_LANG > config [general] lang > the locale > Chinese (engine/i18n.py)."""
+    return i18n.resolve(explicit, configured=configured_lang())
+
+
 class LazyGroup(click.Group):
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Chooses the language for the whole run before click words anything."""
+        argv = list(sys.argv[1:] if args is None else args)
+        install_click_messages()
+        try:
+            chosen = resolve_lang(_flag_lang(argv)).lang
+        except ValueError:  # a bad DUBAN_LANG or config value: the callback refuses it, in Chinese
+            chosen = i18n.DEFAULT_LANG
+        token = i18n.set_lang(chosen)
+        try:
+            translate_help(self)
+            return super().main(argv, *rest, **kwargs)
+        finally:
+            i18n._current.reset(token)
+
     def invoke(self, ctx: click.Context) -> Any:
         """The last resort: an error no command foresaw is one line and exit 1, not a traceback.
 
@@ -106,12 +154,14 @@ class LazyGroup(click.Group):
         rows = []
         for name in self.list_commands(ctx):
             text = SHORT_HELP.get(name)
-            if text is None:
+            if text is not None:
+                text = _(text)
+            else:
                 cmd = self.get_command(ctx, name)
                 text = cmd.get_short_help_str(limit=formatter.width) if cmd else ""
             rows.append((name, text))
         if rows:
-            with formatter.section("Commands"):
+            with formatter.section(_("Commands")):
                 formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -119,7 +169,10 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module = importlib.import_module(target[0])
-        return getattr(module, target[1])
+        command = getattr(module, target[1])
+        for each in walk(command):
+            translate_help(each)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,16 +181,22 @@ class LazyGroup(click.Group):
               help="Database: an SQLite path or a URL (env DUBAN_DB; default: duban.db in the user data dir).")
 @click.option("--as", "actor", metavar="NAME", envvar="DUBAN_USER",
               help="Act as this registered user (env DUBAN_USER; default: the OS login name).")
-@click.option("--lang", type=click.Choice(["en", "zh"]), envvar=LANG_ENV, default="en", show_default=True,
-              help="Language of labels and headings (env DUBAN_LANG).")
+@click.option("--lang", type=click.Choice(["zh", "en"], case_sensitive=False), default=None,
+              help="Language of everything duban writes: zh (default) or en; else env DUBAN_LANG, the config "
+                   "file's [general] lang, the locale (LC_ALL, LC_MESSAGES, LANG).")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, actor: str | None, lang: str) -> None:
+def cli(ctx: click.Context, db: str | None, actor: str | None, lang: str | None) -> None:
     """督办 duban — supervise rectification tasks from assignment to closing.
 
     Every problem an inspection found is a task that moves assigned → in_progress →
     phased → completed → reviewed, with deadlines, evidence and a hash-chained audit trail.
     """
-    ctx.obj = Context(db=db, actor_override=actor, lang=lang)
+    try:
+        chosen = resolve_lang(lang)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    i18n.set_lang(chosen.lang)  # undone when main() returns
+    ctx.obj = Context(db=db, actor_override=actor, lang=chosen.lang, lang_source=chosen.source)
 
 
 def main() -> None:

@@ -50,13 +50,23 @@ def under_ci() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads or writes the developer's real ledger, config or evidence."""
-    for var in ("DUBAN_DB", "DUBAN_USER", "DUBAN_NOW", "DUBAN_LANG", "DUBAN_EVIDENCE_DIR"):
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads or writes the developer's real ledger, config or evidence.
+
+    Tests speak English unless they say otherwise (Chinese is duban's default: tests of the
+    language itself unset DUBAN_LANG or pass --lang zh): DUBAN_LANG=en for the CLI and the
+    processes tests start, and English as the language of the test's own context for the engine.
+    """
+    from engine import i18n
+
+    for var in ("DUBAN_DB", "DUBAN_USER", "DUBAN_NOW", "DUBAN_EVIDENCE_DIR"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DUBAN_LANG", "en")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("DUBAN_CONFIG", raising=False)
+    with i18n.language("en"):
+        yield
 
 
 def _pg_url() -> str | None:

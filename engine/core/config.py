@@ -25,7 +25,7 @@ def default_config_path() -> Path:
 @dataclass
 class Settings:
     timezone: str = DEFAULT_TIMEZONE
-    lang: str = "en"
+    lang: str | None = None  # [general] lang; None: DUBAN_LANG, then the locale decide (engine/i18n.py)
     extra_holidays: list[date] = field(default_factory=list)
     extra_workdays: list[date] = field(default_factory=list)
     workflow_dirs: list[Path] = field(default_factory=list)
@@ -64,7 +64,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise InvalidInput(
             f"{cfg_path}: general.timezone", settings.timezone, "expected an IANA zone such as Asia/Shanghai"
         ) from None
-    settings.lang = str(general.get("lang", "en"))
+    if "lang" in general:
+        from engine.i18n import LANGUAGES, normalize
+
+        settings.lang = normalize(str(general["lang"]))
+        if settings.lang is None:
+            raise InvalidInput(f"{cfg_path}: general.lang", general["lang"], f"expected one of {', '.join(LANGUAGES)}")
     cal = raw.get("calendar", {})
     settings.extra_holidays = [_as_date(cfg_path, "calendar.holidays", d) for d in cal.get("holidays", [])]
     settings.extra_workdays = [_as_date(cfg_path, "calendar.workdays", d) for d in cal.get("workdays", [])]

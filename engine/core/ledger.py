@@ -30,6 +30,9 @@ from engine.core.errors import (
 )
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core.views import TaskView, fen_to_yuan
+from engine.i18n import LazyString, current_lang, language, lazy_pgettext, normalize
+from engine.i18n import label as label_text
+from engine.i18n import lazy_gettext as _l
 from storage import migrations
 from storage.engines import (
     get_engine,
@@ -46,24 +49,24 @@ from workflows import Workflow
 DEFAULT_WORKFLOW = "rectification"
 
 # Trail events outside any state machine; a workflow file labels only its own events.
-ACTION_LABELS: dict[str, dict[str, str]] = {
-    "create": {"en": "Assign", "zh": "交办"},
-    "note": {"en": "Progress note", "zh": "进展记录"},
-    "evidence": {"en": "Evidence", "zh": "佐证材料"},
-    "outcome": {"en": "Outcome", "zh": "整改成效"},
-    "extend": {"en": "Extend deadline", "zh": "延期"},
-    "flag": {"en": "Flag", "zh": "挂牌督办"},
-    "unflag": {"en": "Unflag", "zh": "摘牌"},
-    "lookback.scheduled": {"en": "Look-back scheduled", "zh": "安排回头看"},
-    "lookback.pass": {"en": "Look-back passed", "zh": "回头看未反弹"},
-    "lookback.rebound": {"en": "Look-back found a rebound", "zh": "回头看发现反弹"},
-    "lookback.plan": {"en": "Look-back plan", "zh": "回头看抽查计划"},
-    "import": {"en": "Imported", "zh": "导入"},
-    "audit.seal": {"en": "Rows sealed at upgrade", "zh": "升级时封存数据"},
-    "audit.rotate-key": {"en": "Trail key rotated", "zh": "更换审计密钥"},
-    "user.passwd": {"en": "Password set", "zh": "设置密码"},
-    "user.token": {"en": "API token issued", "zh": "签发 API 令牌"},
-    "user.token.revoke": {"en": "API tokens withdrawn", "zh": "撤销 API 令牌"},
+ACTION_LABELS: dict[str, LazyString] = {
+    "create": _l("Assign"),
+    "note": _l("Progress note"),
+    "evidence": lazy_pgettext("action", "Evidence"),
+    "outcome": lazy_pgettext("action", "Outcome"),
+    "extend": _l("Extend deadline"),
+    "flag": _l("Flag"),
+    "unflag": _l("Unflag"),
+    "lookback.scheduled": _l("Look-back scheduled"),
+    "lookback.pass": _l("Look-back passed"),
+    "lookback.rebound": _l("Look-back found a rebound"),
+    "lookback.plan": _l("Look-back plan"),
+    "import": _l("Imported"),
+    "audit.seal": _l("Rows sealed at upgrade"),
+    "audit.rotate-key": _l("Trail key rotated"),
+    "user.passwd": _l("Password set"),
+    "user.token": _l("API token issued"),
+    "user.token.revoke": _l("API tokens withdrawn"),
 }
 
 
@@ -87,8 +90,18 @@ class Ledger:
         self.clock = clock if clock is not None else clock_from_env(self.settings.timezone)
         self.registry: WorkflowRegistry = registry_for([*self.settings.workflow_dirs, *workflow_dirs])
         self.calendar = WorkCalendar(self.settings.extra_holidays, self.settings.extra_workdays)
-        self.lang = lang or self.settings.lang
+        # None: the language of the context in use (engine/i18n.py), which the fronts set.
+        self._lang = normalize(lang) if lang else None
         self._ready = False
+
+    @property
+    def lang(self) -> str:
+        """The language this ledger words labels in: the one it was opened with, else the context's."""
+        return self._lang or current_lang()
+
+    @lang.setter
+    def lang(self, value: str | None) -> None:
+        self._lang = normalize(value) if value else None
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -118,18 +131,18 @@ class Ledger:
 
     def state_label(self, workflow: str, state: str, lang: str | None = None) -> str:
         try:
-            return self.registry.get(workflow).states[state].label.text(lang or self.lang)
+            return label_text(self.registry.get(workflow).states[state].label, lang or self.lang)
         except (KeyError, DubanError):
             return state
 
     def event_label(self, workflow: str, event: str, lang: str | None = None) -> str:
         """The workflow's label of its event, else the label of a ledger action (create, note …)."""
-        lang = lang or self.lang
-        try:
-            return self.registry.get(workflow).events[event].label.text(lang)
-        except (KeyError, DubanError):  # an action, or an event of a workflow since removed
-            labels = ACTION_LABELS.get(event)
-            return labels.get(lang, labels["en"]) if labels else event
+        with language(lang or self._lang):
+            try:
+                return label_text(self.registry.get(workflow).events[event].label, lang or self.lang)
+            except (KeyError, DubanError):  # an action, or an event of a workflow since removed
+                action = ACTION_LABELS.get(event)
+                return str(action) if action is not None else event
 
     def trusts_os_user(self) -> bool:
         """False when the config's ``[security] trust_os_user = false``: then only an admin's OS login
@@ -325,7 +338,7 @@ class Ledger:
         late = (today - in_force).days if is_open and in_force < today else 0
         return TaskView(
             id=t.id, code=t.code, title=t.title, campaign=campaign, problem=problem, state=t.state,
-            state_label=state.label.text(self.lang) if state else t.state, due=t.due, overdue=late > 0,
+            state_label=label_text(state.label, self.lang) if state else t.state, due=t.due, overdue=late > 0,
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),

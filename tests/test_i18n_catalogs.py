@@ -1,0 +1,64 @@
+"""The catalogs are complete and compiled: every message a person may read (our own, the help of
+every command and option, click's usage errors) has a Chinese translation, and the shipped .mo
+files are the compiled .po files (tools/catalogs.py update keeps both in step)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("babel", reason="Babel (a test dependency) extracts and compiles the catalogs")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import catalogs  # noqa: E402
+
+from engine.i18n import CATALOG_LOCALES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def template():  # type: ignore[no-untyped-def]
+    return catalogs.template()
+
+
+def test_the_template_holds_our_messages_the_help_and_clicks(template) -> None:  # type: ignore[no-untyped-def]
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    assert "Missing option" in ids  # click's
+    assert "Show one task: its fields, measures, notes, evidence, outcomes, history and next events." in ids  # help
+    assert "Extend deadline" in ids  # ours, a lazy string
+
+
+@pytest.mark.parametrize("locale", sorted(CATALOG_LOCALES.values()))
+def test_every_message_has_a_translation(template, locale: str) -> None:  # type: ignore[no-untyped-def]
+    missing = catalogs.untranslated(catalogs.read_catalog(locale), template)
+    assert not missing, (f"{len(missing)} messages lack a {locale} translation (run python tools/catalogs.py "
+                         f"update, translate them in {catalogs.po_path(locale)}, run it again): {missing[:20]}")
+
+
+@pytest.mark.parametrize("locale", sorted(CATALOG_LOCALES.values()))
+def test_the_shipped_mo_is_the_compiled_po(locale: str) -> None:
+    mo = catalogs.po_path(locale).with_suffix(".mo")
+    assert mo.read_bytes() == catalogs.compiled(catalogs.read_catalog(locale)), (
+        f"{mo} is stale: run python tools/catalogs.py update")
+
+
+@pytest.mark.parametrize("locale", sorted(CATALOG_LOCALES.values()))
+def test_translations_keep_their_placeholders(locale: str) -> None:
+    """A translation that drops or misspells {name} would raise KeyError (or say less) when shown."""
+    import re
+
+    field = re.compile(r"\{[^{}]*\}|%\([a-z_]+\)s")
+    wrong = []
+    for m in catalogs.read_catalog(locale):
+        if not m.id:
+            continue
+        ids = [m.id] if isinstance(m.id, str) else list(m.id)
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        wanted = set(field.findall(ids[-1]))
+        for s in strings:
+            if set(field.findall(s)) - set().union(*(set(field.findall(i)) for i in ids)) or (
+                    len(ids) == 1 and set(field.findall(s)) != wanted):
+                wrong.append((ids[0], s))
+    assert not wrong, wrong
