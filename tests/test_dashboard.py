@@ -193,3 +193,24 @@ def test_chromium_renders_the_figures_and_a_screenshot(demo: Duban, tmp_path: Pa
     taken = _browser(browser, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri())
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_long_lists_show_the_most_urgent_items_and_say_how_many_more(app: Duban, clock: FixedClock,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger of thousands of items: the page counts every light and lists the most urgent few."""
+    import engine.reports.dashboard as dashboard
+
+    monkeypatch.setattr(dashboard, "LIST_LIMIT", 3)
+    for i, due in enumerate(["2025-07-10", "2025-07-08", "2025-07-09", "2025-07-07", "2025-12-31"]):
+        app.add_task("sup", f"问题{i}", problem="A1.1", leader="x", unit="办公室", due=due)
+    day = date(2025, 7, 20)  # four are overdue, one is far off
+    clock.set(day.isoformat())
+    parsed = _parse(dashboard_html(app, day))
+    figures = {k: v[0] for k, v in parsed.figures.items()}
+    assert (figures["light_red"], figures["light_yellow"], figures["light_green"]) == ("4", "0", "1")
+    report = progress(app, day)
+    by_lateness = sorted((t for t in report.tasks if t.overdue), key=lambda t: -t.days_overdue)
+    assert [a["data-overdue"] for a in parsed.attrs if a.get("data-overdue")] == [t.code for t in by_lateness[:3]]
+    assert [a["data-code"] for a in parsed.attrs if a.get("data-light")] == [t.code for t in by_lateness[:3]]
+    # lights: five lit, three listed; overdue: four, three listed
+    assert [re.search(r"\d+", text).group() for text in parsed.figures["not_listed"]] == ["2", "1"]

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # Working days before the deadline from which an open item shows yellow.
 # Above this many days the burn-down plots one point a week, to keep the SVG small.
 DAILY_LIMIT = 120
+# Rows listed per table: a leader reads the most urgent items; the exported ledger lists them all.
+LIST_LIMIT = 200
 
 _TEXT = {
     "en": {
@@ -33,6 +35,7 @@ _TEXT = {
         "by_problem": "Progress per problem", "by_unit": "Progress per unit", "lights": "Traffic lights",
         "overdue_list": "Overdue items", "burndown": "Open items over time", "code": "Code", "item": "Item",
         "unit": "Unit", "due": "Deadline", "late": "Days late", "state": "State", "none": "None.",
+        "more": "{n} more not listed; the exported ledger lists every item.",
         "light": {"red": "overdue", "yellow": "due soon", "green": "on time"},
     },
     "zh": {
@@ -41,6 +44,7 @@ _TEXT = {
         "completion": "完成率", "by_problem": "按问题", "by_unit": "按责任单位", "lights": "红黄绿灯",
         "overdue_list": "超期事项", "burndown": "未结事项趋势", "code": "编号", "item": "事项", "unit": "责任单位",
         "due": "整改时限", "late": "超期天数", "state": "状态", "none": "无。",
+        "more": "另有{n}项未列出，完整清单见导出的整改台账。",
         "light": {"red": "超期", "yellow": "临期", "green": "正常"},
     },
 }
@@ -78,7 +82,7 @@ def _start(app: "Ledger", report: ProgressReport, campaign: str | None) -> date:
 def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None) -> str:
     """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today)."""
     as_of = check_as_of(app, as_of)
-    report = progress(app, as_of, campaign=campaign)
+    report = progress(app, as_of, campaign=campaign, since=False)
     series = open_series(app, _start(app, report, campaign), as_of, campaign=campaign)
     if len(series) > DAILY_LIMIT:
         series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])
@@ -146,11 +150,28 @@ def _bars(kind: str, groups: list[Group], tx: dict, *, with_key: bool) -> str:
     return "\n".join(out)
 
 
+def _more(shown: int, total: int, tx: dict) -> str:
+    return f'<p class="muted" data-figure="not_listed">{escape(tx["more"].format(n=total - shown))}</p>' \
+        if total > shown else ""
+
+
+_URGENCY = {"red": 0, "yellow": 1, "green": 2}
+
+
 def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
-    rows = [(t, light) for t, light in lights if light]
+    """How many items show each light, then the items, most urgent first (red, yellow, green by
+    deadline in force), at most LIST_LIMIT of them."""
+    lit = [(t, light) for t, light in lights if light]
     out = [f"<h2>{escape(tx['lights'])}</h2>"]
-    if not rows:
+    if not lit:
         return out[0] + f"<p>{escape(tx['none'])}</p>"
+    counts = {light: 0 for light in _URGENCY}
+    for _t, light in lit:
+        counts[light] += 1
+    out.append('<p class="legend">' + "".join(
+        f'<span><i class="dot {light}"></i> {escape(tx["light"][light])} '
+        f'<b data-figure="light_{light}">{n}</b></span>' for light, n in counts.items()) + "</p>")
+    rows = sorted(lit, key=lambda tl: (_URGENCY[tl[1]], tl[0].deadline_in_force or tl[0].due, tl[0].id))[:LIST_LIMIT]
     out.append(f"<table><tr><th></th><th>{escape(tx['code'])}</th><th>{escape(tx['item'])}</th>"
                f"<th>{escape(tx['unit'])}</th><th>{escape(tx['state'])}</th><th>{escape(tx['due'])}</th></tr>")
     for t, light in rows:
@@ -158,6 +179,7 @@ def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
                    f'title="{escape(tx["light"][light])}"></i></td><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
                    f"<td>{escape(t.unit)}</td><td>{escape(t.state_label)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td></tr>")
     out.append("</table>")
+    out.append(_more(len(rows), len(lit), tx))
     return "\n".join(out)
 
 
@@ -165,12 +187,14 @@ def _overdue(tasks: list[TaskAsOf], tx: dict) -> str:
     head = f"<h2>{escape(tx['overdue_list'])}</h2>"
     if not tasks:
         return head + f'<p data-figure="overdue_list">{escape(tx["none"])}</p>'
+    shown = sorted(tasks, key=lambda t: (-t.days_overdue, t.id))[:LIST_LIMIT]
     rows = "".join(
         f'<tr data-overdue="{escape(t.code)}"><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
         f"<td>{escape(t.unit)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td><td>{t.days_overdue}</td></tr>"
-        for t in sorted(tasks, key=lambda t: -t.days_overdue))
+        for t in shown)
     return (head + f'<table data-figure="overdue_list"><tr><th>{escape(tx["code"])}</th><th>{escape(tx["item"])}</th>'
-            f'<th>{escape(tx["unit"])}</th><th>{escape(tx["due"])}</th><th>{escape(tx["late"])}</th></tr>{rows}</table>')
+            f'<th>{escape(tx["unit"])}</th><th>{escape(tx["due"])}</th><th>{escape(tx["late"])}</th></tr>{rows}</table>'
+            + _more(len(shown), len(tasks), tx))
 
 
 def burndown_svg(series: list[tuple[date, int]], width: int = 900, height: int = 260) -> str:

@@ -67,7 +67,7 @@ class TaskAsOf(_View):
     overdue: bool
     days_overdue: int
     flagged: bool
-    state_since: date
+    state_since: date | None  # None when the report was asked without it
     state_note: str | None = None
     followup_plan: str | None = None
     followup_target: date | None = None
@@ -243,9 +243,9 @@ _DETAIL_COLUMNS = (tasks.c.id, tasks.c.code, tasks.c.title, tasks.c.unit, tasks.
 
 
 def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None, written: Sequence[int],
-                 replayed: dict[int, _Replayed]) -> list[tuple[Any, ...]]:
-    """Per task standing at the cutoff: its row's fields as they were then, plus since when it was in
-    its state and the note it entered it with. In campaign, then id order."""
+                 replayed: dict[int, _Replayed], *, since: bool = True) -> list[tuple[Any, ...]]:
+    """Per task standing at the cutoff: its row's fields as they were then, plus (with ``since``)
+    since when it was in its state and the note it entered it with. In campaign, then id order."""
     base = (
         sa.select(*_DETAIL_COLUMNS)
         .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
@@ -260,9 +260,12 @@ def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
     marks = (sa.select(trail.c.task_id, sa.func.max(trail.c.id).label("entered_id"))
              .where(*in_scope, entering).group_by(trail.c.task_id).subquery())
     entered = trail.alias("entered")
-    stmt = (base.add_columns(entered.c.at, entered.c.note)
-            .outerjoin(marks, marks.c.task_id == tasks.c.id).outerjoin(entered, entered.c.id == marks.c.entered_id)
-            .order_by(tasks.c.campaign_id, tasks.c.id))
+    if since:
+        stmt = (base.add_columns(entered.c.at, entered.c.note)
+                .outerjoin(marks, marks.c.task_id == tasks.c.id).outerjoin(entered, entered.c.id == marks.c.entered_id)
+                .order_by(tasks.c.campaign_id, tasks.c.id))
+    else:  # the search for each task's entering record is most of the query's cost
+        stmt = base.add_columns(sa.null(), sa.null()).order_by(tasks.c.campaign_id, tasks.c.id)
     if campaign_id is not None:
         stmt = stmt.where(tasks.c.campaign_id == campaign_id)
     skip = set(written)
@@ -325,11 +328,13 @@ def _funds(conn: sa.Connection, as_of: date, campaign_id: int | None) -> dict[in
 
 
 def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-             by: str | None = None) -> ProgressReport:
+             by: str | None = None, *, since: bool = True) -> ProgressReport:
     """Counts per state, done/partial/open, overdue, flagged and funds as of the end of ``as_of``,
     every figure with the codes of the tasks behind it, and every task as it stood.
 
-    ``by`` = "problem" or "unit" keeps only that grouping; ``None`` gives both.
+    ``by`` = "problem" or "unit" keeps only that grouping; ``None`` gives both. ``since=False``
+    leaves out since when each task is in its state and the note it entered it with (None), for a
+    caller that shows neither.
     """
     if by is not None and by not in GROUPINGS:
         raise InvalidInput("grouping", by, f"expected one of {', '.join(GROUPINGS)}")
@@ -340,7 +345,7 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
         campaign_id = _campaign_id(app, conn, campaign)
         written = _written_since(conn, cutoff, campaign_id)
         replayed = _replay(conn, written, cutoff) if written else {}
-        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed)
+        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed, since=since)
         funds = _funds(conn, as_of, campaign_id)
 
     kinds = _Kinds(app)
@@ -350,14 +355,14 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     unit_tasks: dict[str, list[TaskAsOf]] = {}
     zero = Decimal("0.00")
     for (tid, code, title, unit, wf_name, state, due, flagged, plan, target, cname, pid, pcode, ptitle, acode,
-         since, note) in rows:
+         entered, note) in rows:
         by_target, result, is_open, label = kinds(wf_name, state)
         in_force = target if by_target and target is not None else due
         late = (as_of - in_force).days if is_open and in_force < as_of else 0
         fen = funds.get(tid)
         t = TaskAsOf(
             tid, code, title, cname, pcode, ptitle, acode, unit, wf_name, state, label, result, is_open, due,
-            late > 0, late, bool(flagged), since.astimezone(tz).date() if since else as_of, note,
+            late > 0, late, bool(flagged), entered.astimezone(tz).date() if entered else as_of if since else None, note,
             plan if result == "partial" else None, target if result == "partial" else None,
             fen_to_yuan(fen) if fen else zero, in_force,
         )
@@ -469,43 +474,40 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
 def open_series(app: "Ledger", start: date, end: date, campaign: str | None = None) -> list[tuple[date, int]]:
     """Open items (workflow ``open = true``) at the end of each day from ``start`` to ``end``.
 
-    One ordered pass over the records that change a task's state: the count is taken each time the
-    pass crosses midnight.
+    The database sums, per instant, how each state-changing record moves the open count (+1 into an
+    open state, −1 out of one; every task's first record creates it, see ``creates``); one ordered
+    pass over those sums takes the count each time it crosses midnight.
     """
     if end < start:
         raise InvalidInput("date range", f"{start.isoformat()}..{end.isoformat()}", "the end must not be before the start")
     tz = app.clock.tz
-    open_states: dict[str, frozenset[str]] = {}
-
-    def is_open(wf_name: str, state: str) -> bool:
-        if wf_name not in open_states:
-            open_states[wf_name] = frozenset(app.workflow(wf_name).open_states())
-        return state in open_states[wf_name]
-
     series: list[tuple[date, int]] = []
     with app.reading() as conn:
         campaign_id = _campaign_id(app, conn, campaign)
         scope = [tasks.c.campaign_id == campaign_id] if campaign_id is not None else []
+        workflows = [w for w in conn.execute(sa.select(tasks.c.workflow).where(*scope).distinct()).scalars()]
+
+        def opens(column: Any) -> Any:
+            whens = [(sa.and_(tasks.c.workflow == w, column.in_(sorted(app.workflow(w).open_states()))), 1)
+                     for w in workflows if app.workflow(w).open_states()]
+            return sa.case(*whens, else_=0) if whens else sa.literal(0)
+
+        delta = sa.func.sum(opens(trail.c.to_state) - opens(trail.c.from_state))
         stmt = (
-            sa.select(trail.c.task_id, tasks.c.workflow, trail.c.from_state, trail.c.to_state, trail.c.at)
+            sa.select(trail.c.at, delta)
             .join(tasks, tasks.c.id == trail.c.task_id)
             .where(trail.c.at < end_of_day(app, end), trail.c.to_state.is_not(None),
                    sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state), *scope)
-            .order_by(trail.c.id)
+            .group_by(trail.c.at).having(delta != 0).order_by(trail.c.at)
         )
-        state: dict[int, str] = {}
         open_now = 0
         day = start
-        for task_id, wf_name, from_state, to_state, at in conn.execute(stmt.execution_options(yield_per=5000)):
+        for at, change in conn.execute(stmt):
             on = at.astimezone(tz).date()
             while day < on and day <= end:
                 series.append((day, open_now))
                 day += timedelta(days=1)
-            before = state.get(task_id)
-            if before is None and not creates(from_state, to_state):
-                continue
-            open_now += is_open(wf_name, to_state) - (before is not None and is_open(wf_name, before))
-            state[task_id] = to_state
+            open_now += int(change)
         while day <= end:
             series.append((day, open_now))
             day += timedelta(days=1)
