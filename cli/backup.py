@@ -9,7 +9,7 @@ import click
 from cli.common import Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx, t
 
 if TYPE_CHECKING:
-    from storage.backup import BackupInfo
+    from engine.team import BackupInfo
 
 
 def _report(info: "BackupInfo", as_json: bool, done_en: str, done_zh: str) -> None:

@@ -19,7 +19,7 @@ def config() -> None:
 @domain_errors
 def show(obj: Context, as_json: bool) -> None:
     """Print the effective settings with defaults filled in and secrets masked."""
-    from engine.supervision.channels import effective_settings
+    from engine.supervision.settings import effective_settings
     from engine.core.config import default_config_path, load_settings
 
     settings = load_settings()

@@ -18,7 +18,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     from engine.core.errors import InvalidInput
-    from engine.supervision.reminders import parse_duration
+    from engine.supervision.settings import parse_duration
 
     try:
         parse_duration(value, "--every")

@@ -131,7 +131,7 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
 
 
 def _require_admin(app: Duban, s: sa.orm.Session, actor: str, action: str) -> None:
-    user = app._user(s, actor)
+    user = app.user_row(s, actor)
     if user.role != "admin":
         raise PermissionDenied(actor, user.role, action, "only admins may")
 
@@ -195,7 +195,7 @@ def restore(app: Duban, path: Path | str, *, force: bool = False,
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):
                 pg_security.install(conn, task_moves(app))  # its functions name the schema they live in
-    app._ready = False  # the restored schema is checked afresh on next use
+    app.recheck_schema()  # the restored schema is checked afresh on next use
     c = staged.contents
     return BackupInfo(staged.source, storage_backup.evidence_dir(staged.source), files, staged.kind,
                       c.schema_version, c.records, c.head_hash)
@@ -242,7 +242,7 @@ def upgrade_schema(app: Duban, actor: str = "duban db upgrade") -> SchemaReport:
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):
                 pg_security.install(conn, task_moves(app))  # grants and row-level security on the tables just added
-    app._ready = False
+    app.recheck_schema()
     with app.transaction() as s:
         app.enable_authentication(s)
         unsealed = trail.unsealed_rows(s.connection())

@@ -243,7 +243,7 @@ class LedgerMachine(RuleBasedStateMachine):
         wf = self.app.workflow(self.row(tid)["workflow"])
         new_due = None
         if DUE_SPECS[due]:
-            new_due = self.app._deadline(due, self.app.today(), "deadline")[0]
+            new_due = self.app.deadline(due, self.app.today(), "deadline")[0]
         predicted = (
             self.may(actor, tid, wf.permissions.get("extend", frozenset()))
             and bool(reason and reason.strip())

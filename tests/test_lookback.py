@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.core import lookbacks
 from engine.supervision import lookback
 from engine.api import Duban
 from engine.core.clock import FixedClock
@@ -84,7 +85,7 @@ def test_working_day_offsets_follow_the_chinese_calendar(app: Duban, clock: Fixe
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # A policy with "10wd": from 2025-09-30 the tenth working day is 2025-10-21 (National Day).
     custom = lookback.Policy("review", ("10wd",), ("reviewed",), {"reviewed": "reopen"})
-    monkeypatch.setattr(lookback, "policy", lambda wf: custom)
+    monkeypatch.setattr(lookbacks, "policy", lambda wf: custom)  # the policy the writer applies
     clock.set("2025-09-30T10:00")
     finish(app, task_id)
     assert [v.due for v in app.lookback_list()] == [date(2025, 10, 21)]

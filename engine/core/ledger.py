@@ -1,6 +1,6 @@
 """Reading the ledger: the listings and figures people ask for most, on SQLAlchemy Core alone.
 
-``Duban`` (engine/api.py) extends ``Ledger`` with every write. A command that only reads opens a
+``Writer`` (engine/core/writer.py) extends ``Ledger`` with every write, beneath the ``Duban`` facade. A command that only reads opens a
 ``Ledger``, so it answers without importing SQLModel or the ORM and without building a state
 machine: on a 100,000-task ledger the imports, not the query, were most of ``task list``'s time.
 """
@@ -178,6 +178,10 @@ class Ledger:
         if not schema.up_to_date:
             raise SchemaVersionMismatch(self.url, schema.current, schema.head, newer=schema.newer)
         self._ready = True
+
+    def recheck_schema(self) -> None:
+        """Checks the schema's version again on next use (after an upgrade or a restore swapped it)."""
+        self._ready = False
 
     def _batch_connection(self) -> sa.Connection | None:
         """The connection of a batch in progress, if the subclass runs one (``Duban.batch``)."""

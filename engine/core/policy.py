@@ -12,20 +12,34 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
 from engine.core.calendar import WorkCalendar
+from engine.core.clock import Clock
+from engine.core.config import Settings
 from engine.core.errors import InvalidInput
+from engine.core.registry import WorkflowRegistry
 from storage.tables import lookbacks, trail
 from workflows import Workflow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from engine.core.ledger import Ledger
     from storage.models import Task
+
+class LedgerContext(Protocol):
+    """What the policy reads of a ledger (``engine.core.ledger.Ledger`` is one): its workflows, calendar,
+    settings and clock. A protocol, so that the ledger may use the policy without a circle."""
+
+    registry: WorkflowRegistry
+    calendar: WorkCalendar
+    settings: Settings
+    clock: Clock
+
+    def today(self) -> date: ...
+
 
 ENTERED = "entered"  # the watch of review_wait states: the day the item entered the state
 DEFAULT_YELLOW = "5wd"
@@ -61,7 +75,7 @@ class Policy:
         return None
 
 
-def _rules(raw: Mapping[str, Any], base: Rules | None = None) -> Rules:
+def rules_from(raw: Mapping[str, Any], base: Rules | None = None) -> Rules:
     base = base or Rules()
     return Rules(
         before=tuple(raw.get("before", base.before)),
@@ -79,9 +93,9 @@ def policy(wf: Workflow) -> Policy | None:
     raw = wf.extensions.get("reminders")
     if raw is None:
         return None
-    normal = _rules(raw)
+    normal = rules_from(raw)
     return Policy(dict(raw.get("watch", {})), dict(raw.get("notify", {})), normal,
-                  _rules(raw.get("flagged", {}), normal))
+                  rules_from(raw.get("flagged", {}), normal))
 
 
 # ---------------------------------------------------------------------- date arithmetic
@@ -109,7 +123,7 @@ class Due:
     occurrence: int = 0
 
 
-def _series(cal: WorkCalendar, start: date, every: str | None) -> Iterable[tuple[int, date]]:
+def series(cal: WorkCalendar, start: date, every: str | None) -> Iterable[tuple[int, date]]:
     """(k, date) for k = 1, 2 … of a repetition every ``every`` after ``start``."""
     if not every:
         return
@@ -119,7 +133,7 @@ def _series(cal: WorkCalendar, start: date, every: str | None) -> Iterable[tuple
         yield k, d
 
 
-def _track_events(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str,
+def track_events(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str,
                   target: date) -> dict[str, tuple[list[Due], str | None, date | None]]:
     """Per track: its finite events, and an endless repetition (rule, from date) after them."""
     if watch == ENTERED:
@@ -140,7 +154,7 @@ def _track_events(cal: WorkCalendar, rules: Rules, watch: str, notify: str, stat
     return tracks
 
 
-def _repeat_rule(track: str) -> str:
+def repeat_rule(track: str) -> str:
     return "overdue" if track == "remind" else track
 
 
@@ -148,16 +162,16 @@ def due_now(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: str
             today: date) -> list[Due]:
     """Per track, the latest reminder fallen due by ``today`` (earlier ones are superseded)."""
     out = []
-    for track, (events, every, start) in _track_events(cal, rules, watch, notify, state, target).items():
+    for track, (events, every, start) in track_events(cal, rules, watch, notify, state, target).items():
         latest = None
         for ev in sorted(events, key=lambda e: e.on):
             if ev.on <= today:
                 latest = ev
         if every and start is not None and start < today:
-            for k, d in _series(cal, start, every):
+            for k, d in series(cal, start, every):
                 if d > today:
                     break
-                latest = Due(track, _repeat_rule(track), d, k)
+                latest = Due(track, repeat_rule(track), d, k)
         if latest is not None:
             out.append(latest)
     return out
@@ -167,12 +181,12 @@ def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: 
                today: date) -> date | None:
     """The first day after ``today`` on which any reminder of this task falls due."""
     best: date | None = None
-    for events, every, start in _track_events(cal, rules, watch, notify, state, target).values():
+    for events, every, start in track_events(cal, rules, watch, notify, state, target).values():
         for ev in events:
             if ev.on > today and (best is None or ev.on < best):
                 best = ev.on
         if every and start is not None:
-            for _k, d in _series(cal, start, every):
+            for _k, d in series(cal, start, every):
                 if d > today:
                     if best is None or d < best:
                         best = d
@@ -181,7 +195,7 @@ def next_after(cal: WorkCalendar, rules: Rules, watch: str, notify: str, state: 
 
 
 # ---------------------------------------------------------------------- the watched date
-def _local_date(app: "Ledger", at: Any) -> date:
+def _local_date(app: LedgerContext, at: Any) -> date:
     if at.tzinfo is None:  # SQLite hands back the stored naive UTC from an aggregate
         from datetime import timezone
 
@@ -192,7 +206,7 @@ def _local_date(app: "Ledger", at: Any) -> date:
 _CHUNK = 5_000  # ids per IN list: far below every dialect's limit on bound parameters
 
 
-def watched_dates(app: "Ledger", s: "Session", watch: str, tasks: Iterable[Any]) -> dict[int, date]:
+def watched_dates(app: LedgerContext, s: "Session", watch: str, tasks: Iterable[Any]) -> dict[int, date]:
     """``watched_date`` of many tasks at once, for the watches kept in other tables (the day a task
     entered its state; its next pending look-back): a query per few thousand tasks, not per task."""
     by_id = {t.id: t for t in tasks}
@@ -236,7 +250,7 @@ def states_watching_followup(wf: Workflow) -> list[str]:
     return [st for st in wf.states if pol.watched(st, False) == "followup_target"]
 
 
-def watched_date(app: "Ledger", s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
+def watched_date(app: LedgerContext, s: Session | None, watch: str, task: Any, *, state_changed: bool = False) -> date | None:
     if watch == "due":
         return task.due
     if watch == "followup_target":
@@ -248,7 +262,7 @@ def watched_date(app: "Ledger", s: Session | None, watch: str, task: Any, *, sta
     return watched_dates(app, s, watch, [task]).get(task.id)
 
 
-class _Merged:
+class Merged:
     """A task row with pending changes applied (what the write is about to store)."""
 
     def __init__(self, task: Task, changes: Mapping[str, Any]) -> None:
@@ -260,11 +274,11 @@ class _Merged:
         return getattr(self._task, name)
 
 
-def next_remind_on(app: "Ledger", s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
+def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
     """The task's next reminder day after a write of ``changes``: today when something is due
     already (the sweep claims it; a claim made before is not repeated), else the next rule's day."""
     changes = changes or {}
-    t = _Merged(task, changes)
+    t = Merged(task, changes)
     pol = policy(app.registry.get(t.workflow))
     if pol is None:
         return None
@@ -282,21 +296,21 @@ def next_remind_on(app: "Ledger", s: Session, task: Task, changes: Mapping[str, 
 
 
 # ---------------------------------------------------------------------- traffic light
-_OFFSET = re.compile(r"[1-9][0-9]*(d|wd)\Z")
+OFFSET = re.compile(r"[1-9][0-9]*(d|wd)\Z")
 
 
-def yellow_within(app: "Ledger", wf: Workflow) -> str:
+def yellow_within(app: LedgerContext, wf: Workflow) -> str:
     """The config file's ``[traffic_light] yellow_within``, else the workflow's (validated there)."""
     configured = app.settings.section("traffic_light").get("yellow_within")
     if configured is not None:
-        if not isinstance(configured, str) or not _OFFSET.match(configured):
+        if not isinstance(configured, str) or not OFFSET.match(configured):
             raise InvalidInput(f"{app.settings.source or 'config'}: traffic_light.yellow_within", configured,
                                "expected Nd (calendar days) or Nwd (working days), e.g. 5wd")
         return configured
     return str(wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
 
 
-def light(app: "Ledger", task: Any, today: date) -> str | None:
+def light(app: LedgerContext, task: Any, today: date) -> str | None:
     """green / yellow / red for an open task, by its watched date; None for a closed one."""
     wf = app.registry.get(task.workflow)
     state = wf.states.get(task.state)

@@ -48,7 +48,7 @@ def json_default(value: Any) -> Any:
     return converted
 
 
-class _View:
+class View:
     def as_dict(self) -> dict[str, Any]:
         return jsonable(self)  # type: ignore[no-any-return]
 
@@ -58,7 +58,7 @@ def fen_to_yuan(fen: int | None) -> Decimal:
 
 
 @dataclass
-class UserView(_View):
+class UserView(View):
     id: int
     name: str
     role: str
@@ -69,7 +69,7 @@ class UserView(_View):
 
 
 @dataclass
-class CampaignView(_View):
+class CampaignView(View):
     id: int
     name: str
     inspector: str
@@ -81,7 +81,7 @@ class CampaignView(_View):
 
 
 @dataclass
-class ProblemView(_View):
+class ProblemView(View):
     id: int
     campaign: str
     code: str
@@ -91,7 +91,7 @@ class ProblemView(_View):
 
 
 @dataclass
-class TaskView(_View):
+class TaskView(View):
     id: int
     code: str
     title: str
@@ -117,7 +117,7 @@ class TaskView(_View):
 
 
 @dataclass
-class NoteView(_View):
+class NoteView(View):
     id: int
     on: date
     text: str
@@ -125,7 +125,7 @@ class NoteView(_View):
 
 
 @dataclass
-class EvidenceView(_View):
+class EvidenceView(View):
     id: int
     sha256: str
     original_name: str
@@ -136,7 +136,7 @@ class EvidenceView(_View):
 
 
 @dataclass
-class OutcomeView(_View):
+class OutcomeView(View):
     id: int
     kind: str
     on: date | None
@@ -146,7 +146,7 @@ class OutcomeView(_View):
 
 
 @dataclass
-class TrailView(_View):
+class TrailView(View):
     id: int
     task_id: int | None
     event: str
@@ -177,7 +177,7 @@ class TrailView(_View):
 
 
 @dataclass
-class TaskDetail(_View):
+class TaskDetail(View):
     task: TaskView
     observed: str | None
     measures: list[str]
@@ -191,7 +191,7 @@ class TaskDetail(_View):
 
 
 @dataclass
-class MoveResult(_View):
+class MoveResult(View):
     task: TaskView
     event: str
     from_state: str | None
@@ -200,7 +200,7 @@ class MoveResult(_View):
 
 
 @dataclass
-class LookbackView(_View):
+class LookbackView(View):
     """One look-back review (回头看) of one task: pending, passed, rebound or cancelled.
     ``id`` is None in a dry-run plan."""
 
@@ -223,7 +223,7 @@ class LookbackView(_View):
 
 
 @dataclass
-class LookbackPlanView(_View):
+class LookbackPlanView(View):
     """A campaign-wide sampling plan; ``id`` is None for a dry run, which writes nothing."""
 
     id: int | None
@@ -238,6 +238,6 @@ class LookbackPlanView(_View):
 
 
 @dataclass
-class LookbackRecordResult(_View):
+class LookbackRecordResult(View):
     lookback: LookbackView
     move: MoveResult | None = None

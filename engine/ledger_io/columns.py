@@ -112,3 +112,31 @@ def find_header(rows: Iterable[tuple[int, Sequence[object]]], mapping: Mapping[s
         if "title" in cols.fields and len(cols.fields) >= 3:
             return rownum, cols
     return None
+
+
+# ---------------------------------------------------------------------- duban's own export
+# (field, zh header, en header, xlsx width)
+COLUMNS: tuple[tuple[str, str, str, int], ...] = (
+    ("code", "序号", "code", 8),
+    ("campaign", "巡察批次", "campaign", 14),
+    ("aspect", "方面", "aspect", 16),
+    ("problem", "具体问题", "problem", 22),
+    ("title", "细化问题", "title", 34),
+    ("observed", "问题表现", "observed", 30),
+    ("measures", "整改措施", "measures", 44),
+    ("leader", "责任领导", "leader", 12),
+    ("unit", "责任单位", "unit", 14),
+    ("person", "责任人", "person", 10),
+    ("due", "整改时限", "due", 12),
+    ("status", "完成情况", "status", 12),
+    ("progress", "整改进展", "progress", 40),
+    ("light", "预警", "light", 8),
+    # The date the light (and any lateness) is judged against: a phased item's follow-up target.
+    # Last, so that every column before it keeps its place.
+    ("in_force", "预警时限", "deadline_in_force", 12),
+)
+
+
+def export_header() -> list[str]:
+    """The header row of the csv and xlsx ledgers (the importer knows duban's own export by it)."""
+    return [zh for _f, zh, _en, _w in COLUMNS]

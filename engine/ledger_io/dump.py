@@ -14,13 +14,14 @@ from sqlmodel import SQLModel
 
 from engine.core.errors import InvalidInput, PermissionDenied
 from engine.core.urls import mask_url
+from engine.ledger_io.result import ImportResult
 from storage import migrations
 from storage.db import create_schema
 from storage.engines import has_schema
 from storage.models import Campaign, Evidence, Task, TrailRecord, User, UTCDateTime
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from engine.core.writer import Writer
 
 FORMAT = "duban-ledger"
 FORMAT_VERSION = 1
@@ -54,7 +55,7 @@ def _in(column: sa.Column, value: Any) -> Any:
     return value
 
 
-def export_dump(app: "Duban", *, with_blobs: bool = False) -> dict[str, Any]:
+def export_dump(app: "Writer", *, with_blobs: bool = False) -> dict[str, Any]:
     """Every row of every ledger table, in id order, read in one transaction (one consistent moment)."""
     doc: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "exported_at": app.now().isoformat(),
                            "schema": migrations.status(app.engine).current, "tables": {}}
@@ -82,11 +83,9 @@ def _is_empty(conn: sa.Connection) -> bool:
     return events <= {"user.add"}
 
 
-def restore(app: "Duban", actor: str, doc: dict[str, Any], *, file: str, sha256: str,
+def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256: str,
             dry_run: bool = False) -> Any:
     """Loads a dump into an empty ledger (created if the database has none), ids and hashes unchanged."""
-    from engine.ledger_io.importer import ImportResult
-
     if doc.get("version") != FORMAT_VERSION:
         raise InvalidInput("duban export version", doc.get("version"), f"this duban reads version {FORMAT_VERSION}")
     tables = doc.get("tables")
@@ -109,7 +108,7 @@ def restore(app: "Duban", actor: str, doc: dict[str, Any], *, file: str, sha256:
     with app.transaction() as s:
         conn = s.connection()
         if conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one():
-            user = app._user(s, actor)
+            user = app.user_row(s, actor)
             if user.role != "admin":
                 raise PermissionDenied(actor, user.role, "restore a ledger", "only admins replace the ledger")
         if not _is_empty(conn):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from engine.core import policy as reminders
 from engine.core.files import atomic_output
 from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
+from engine.ledger_io.columns import COLUMNS, export_header  # noqa: F401  (export_header: re-exported)
 from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
 
 if TYPE_CHECKING:
@@ -27,26 +28,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("xlsx", "csv", "json", "ics")
 
-# (field, zh header, en header, xlsx width)
-COLUMNS: tuple[tuple[str, str, str, int], ...] = (
-    ("code", "序号", "code", 8),
-    ("campaign", "巡察批次", "campaign", 14),
-    ("aspect", "方面", "aspect", 16),
-    ("problem", "具体问题", "problem", 22),
-    ("title", "细化问题", "title", 34),
-    ("observed", "问题表现", "observed", 30),
-    ("measures", "整改措施", "measures", 44),
-    ("leader", "责任领导", "leader", 12),
-    ("unit", "责任单位", "unit", 14),
-    ("person", "责任人", "person", 10),
-    ("due", "整改时限", "due", 12),
-    ("status", "完成情况", "status", 12),
-    ("progress", "整改进展", "progress", 40),
-    ("light", "预警", "light", 8),
-    # The date the light (and any lateness) is judged against: a phased item's follow-up target.
-    # Last, so that every column before it keeps its place.
-    ("in_force", "预警时限", "deadline_in_force", 12),
-)
 # Fills (ARGB) for the 完成情况 cell by state and for the 预警 cell by traffic light.
 # Fills by a state's position in its workflow (first state lightest blue … last green): the
 # exporter names no state.
@@ -83,7 +64,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
             .order_by(Task.campaign_id, Task.id)
         )
         if campaign:
-            stmt = stmt.where(Task.campaign_id == app._campaign(s, campaign).id)
+            stmt = stmt.where(Task.campaign_id == app.campaign_id(s.connection(), campaign))
         lights: dict[tuple, str | None] = {}
         for t in s.execute(stmt):
             # The light depends on these alone (reminders.light reads no other row without a session).
@@ -112,11 +93,6 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
 
 def _followup_states(wf: Any) -> frozenset[str]:
     return frozenset(reminders.states_watching_followup(wf))
-
-
-def export_header() -> list[str]:
-    """The header row of the csv and xlsx ledgers (the importer knows duban's own export by it)."""
-    return [zh for _f, zh, _en, _w in COLUMNS]
 
 
 def _cell_text(value: Any) -> str:
@@ -298,7 +274,7 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
         stmt = (sa.select(Task, Campaign.name).join(Campaign, Campaign.id == Task.campaign_id)
                 .order_by(Task.campaign_id, Task.id))
         if campaign:
-            stmt = stmt.where(Task.campaign_id == app._campaign(s, campaign).id)
+            stmt = stmt.where(Task.campaign_id == app.campaign_id(s.connection(), campaign))
         tasks = list(s.execute(stmt))
         pending = {}
         for lb in s.execute(sa.select(Lookback).where(Lookback.status == "pending").order_by(Lookback.id)).scalars():

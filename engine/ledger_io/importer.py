@@ -2,7 +2,7 @@
 
 New items go in with bulk inserts (one ``create`` trail record each, exactly as ``add_task`` writes
 it, then an ``import`` record when the file puts the item past its first state); items already in
-the ledger are matched by code and updated through ``Duban.import_update``.
+the ledger are matched by code and updated through ``Writer.import_update``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
 from pathlib import Path
@@ -26,46 +26,17 @@ from engine.core import policy as reminders
 
 from engine.core import trail
 from engine.core.calendar import parse_date
-from engine.core.errors import DubanError, InvalidInput
+from engine.core.errors import InvalidInput
 from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
+from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
 from storage.db import insert_columns
 from storage.models import Campaign, ProgressNote, Problem, Task
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from engine.core.writer import Writer
 
 Progress = Callable[[int, int], None]
-MAX_SHOWN = 200  # a message listing more issues than this is unreadable; the count is still exact
-
-
-@dataclass(frozen=True)
-class ImportIssue:
-    """One reason a row cannot be imported: where it is, what it holds and what would be accepted."""
-
-    row: int
-    column: str
-    value: Any
-    reason: str
-    sheet: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.sheet}, " if self.sheet else ""
-        return f"{where}row {self.row}, column {self.column}: {self.value!r} — {self.reason}"
-
-    def as_dict(self) -> dict[str, Any]:
-        value = self.value.isoformat() if isinstance(self.value, (date, datetime)) else self.value
-        return {"sheet": self.sheet, "row": self.row, "column": self.column, "value": value, "reason": self.reason}
-
-
-class ImportRefused(DubanError):
-    """The file has problems; nothing was imported."""
-
-    def __init__(self, file: str, issues: list[ImportIssue]) -> None:
-        self.file, self.issues = file, issues
-        shown = "\n".join(f"  {i}" for i in issues[:MAX_SHOWN])
-        more = f"\n  … and {len(issues) - MAX_SHOWN} more" if len(issues) > MAX_SHOWN else ""
-        super().__init__(f"{file}: {len(issues)} problem(s), nothing was imported:\n{shown}{more}")
 
 
 @dataclass(slots=True)
@@ -87,24 +58,6 @@ class Row:
     due: date | None
     state: str
     note: str | None
-
-
-@dataclass
-class ImportResult:
-    file: str
-    sha256: str
-    rows: int
-    added: list[str] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    unchanged: int = 0
-    campaigns_added: list[str] = field(default_factory=list)
-    problems_added: int = 0
-    dry_run: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "sha256": self.sha256, "rows": self.rows, "added": self.added,
-                "changed": self.changed, "unchanged": self.unchanged, "campaigns_added": self.campaigns_added,
-                "problems_added": self.problems_added, "dry_run": self.dry_run}
 
 
 # ---------------------------------------------------------------------- reading and validating
@@ -134,7 +87,7 @@ def _parse_date_text(text: str) -> date:
     return parse_date(text.replace(".", "-").split()[0] if text else text)
 
 
-def status_words(app: "Duban", workflow: str) -> dict[str, str]:
+def status_words(app: "Writer", workflow: str) -> dict[str, str]:
     """Status word → state: the workflow's ``[import] statuses``, its state names and labels."""
     wf = app.registry.get(workflow)
     words: dict[str, str] = {}
@@ -147,7 +100,7 @@ def status_words(app: "Duban", workflow: str) -> dict[str, str]:
     return words
 
 
-def parse_rows(app: "Duban", sheets: list[Sheet], mapping: Mapping[str, str] | None, workflow: str,
+def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | None, workflow: str,
                default_due: Mapping[str | None, date | None]) -> tuple[list[Row], list[ImportIssue]]:
     words = status_words(app, workflow)
     initial = app.registry.get(workflow).initial
@@ -287,7 +240,7 @@ def _labelled(label: str, value: Any) -> str | None:
 
 # ---------------------------------------------------------------------- planning and writing
 def import_ledger(
-    app: "Duban",
+    app: "Writer",
     actor: str,
     path: Path | str,
     *,
@@ -348,11 +301,11 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def _run(app: "Duban", actor: str, path: Path, sheets: list[Sheet], result: ImportResult, campaign: str | None,
+def _run(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: ImportResult, campaign: str | None,
          mapping: Mapping[str, str] | None, wf_name: str, dry_run: bool, progress: Progress | None) -> None:
     with app.batch():
         with app.transaction() as s:
-            app._require_supervisor(s, actor, "import ledgers")
+            app.require_supervisor(s, actor, "import ledgers")
             camps = {c.name: c for c in s.execute(sa.select(Campaign)).scalars()}
             default_camp = _default_campaign(camps, campaign, path)
             ends = {name: c.rectification_end for name, c in camps.items()}
@@ -386,7 +339,7 @@ def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Pa
                                          f"({', '.join(camps)})")
 
 
-def _write(app: "Duban", s: Any, actor: str, rows: list[Row], result: ImportResult,
+def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportResult,
            camps: dict[str, Campaign], wf_name: str, dry_run: bool, progress: Progress | None) -> None:
     now, today = app.now(), app.today()
     for name in dict.fromkeys(r.campaign for r in rows):
@@ -425,7 +378,7 @@ def _write(app: "Duban", s: Any, actor: str, rows: list[Row], result: ImportResu
         progress(total, total)
 
 
-def _problems(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+def _problems(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
               result: ImportResult, now: datetime) -> dict[tuple[int, str | None, str | None], int]:
     """Problem id per (campaign, aspect, problem): found by title, else added as aspect → problem."""
     out: dict[tuple[int, str | None, str | None], int] = {}
@@ -480,7 +433,7 @@ def _inputs(result: ImportResult, r: Row, **more: Any) -> dict[str, Any]:
     return {"file": result.file, "row": r.row, "sheet": r.sheet or None, "sha256": result.sha256, **more}
 
 
-def _update(app: "Duban", s: Any, actor: str, task: Task, r: Row, problem_id: int, result: ImportResult) -> None:
+def _update(app: "Writer", s: Any, actor: str, task: Task, r: Row, problem_id: int, result: ImportResult) -> None:
     wanted = _task_fields(r, problem_id)
     changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
     if r.state != task.state:
@@ -513,7 +466,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _bulk_create(app: "Duban", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
                  problems: Mapping[tuple[int, str | None, str | None], int], wf_name: str,
                  result: ImportResult, now: datetime, today: date,
                  progress: Callable[[int], None] | None) -> None:

@@ -55,7 +55,7 @@ def decode(data: bytes) -> str:
 
 def read_csv(data: bytes, name: str) -> Sheet:
     from engine.ledger_io.cells import is_duban_export, restore
-    from engine.ledger_io.exporter import export_header
+    from engine.ledger_io.columns import export_header
 
     reader = csv.reader(io.StringIO(decode(data), newline=""))
     rows = list(enumerate(reader, start=1))  # the reader's rows are fresh lists already

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
-from engine.core.views import CampaignView, _View, fen_to_yuan
+from engine.core.views import CampaignView, View, fen_to_yuan
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from storage.tables import campaigns, outcomes, progress_notes, tasks
@@ -71,7 +71,7 @@ _RESULT_WORDS = re.compile(r"^(已完成|阶段性完成|基本完成|完成)[�
 
 
 @dataclass
-class NoticeItem(_View):
+class NoticeItem(View):
     number: int
     code: str
     title: str
@@ -83,20 +83,20 @@ class NoticeItem(_View):
 
 
 @dataclass
-class ItemGroup(_View):
+class ItemGroup(View):
     heading: str
     items: list[NoticeItem]
 
 
 @dataclass
-class Section(_View):
+class Section(View):
     heading: str
     paragraphs: list[str] = field(default_factory=list)
     groups: list[ItemGroup] = field(default_factory=list)
 
 
 @dataclass
-class Notice(_View):
+class Notice(View):
     title: str
     as_of: date
     issued: date

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from engine.core.errors import InvalidInput
 from engine.core.policy import states_watching_followup
-from engine.core.views import _View, fen_to_yuan
+from engine.core.views import View, fen_to_yuan
 from storage.tables import campaigns, outcomes, problems, tasks, trail
 from workflows import Workflow
 
@@ -29,7 +29,7 @@ GROUPINGS = ("problem", "unit")
 
 
 @dataclass
-class Figure(_View):
+class Figure(View):
     """A count and the task codes behind it."""
 
     count: int = 0
@@ -41,13 +41,13 @@ class Figure(_View):
 
 
 @dataclass
-class Money(_View):
+class Money(View):
     amount: Decimal = Decimal("0.00")
     codes: list[str] = field(default_factory=list)
 
 
 @dataclass
-class TaskAsOf(_View):
+class TaskAsOf(View):
     """One task as it stood at the end of the report's day."""
 
     id: int
@@ -76,7 +76,7 @@ class TaskAsOf(_View):
 
 
 @dataclass
-class Figures(_View):
+class Figures(View):
     total: Figure = field(default_factory=Figure)
     states: dict[str, Figure] = field(default_factory=dict)
     done: Figure = field(default_factory=Figure)
@@ -123,14 +123,14 @@ class Figures(_View):
 
 
 @dataclass
-class Group(_View):
+class Group(View):
     key: str
     label: str
     figures: Figures
 
 
 @dataclass
-class ProgressReport(_View):
+class ProgressReport(View):
     as_of: date
     campaign: str | None
     by: str | None

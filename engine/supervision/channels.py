@@ -365,40 +365,6 @@ def mask(value: Any, key: str = "") -> Any:
     return value
 
 
-def effective_settings(settings: Settings) -> dict[str, Any]:
-    """Everything the config decides, defaults filled in, secrets masked, for ``duban config show``."""
-    from engine.supervision import scheduler
-
-    channels = load_channels(settings)
-    raw_channels = settings.section("channels") or {"console": {}}
-    shown: dict[str, Any] = {}
-    for ch in channels.channels:
-        cfg = dict(raw_channels.get(ch.name, {}))
-        if isinstance(ch, EmailChannel):
-            cfg.update(host=ch.host, port=ch.port, security=ch.security, sender=ch.sender)
-            if ch.password_env:
-                cfg["password_set"] = os.environ.get(str(ch.password_env)) is not None
-        elif isinstance(ch, WebhookChannel):
-            cfg.update(format=ch.format)
-        shown[ch.name] = cfg
-    from engine.supervision.reminders import delivery_settings
-
-    return mask({
-        "source": str(settings.source) if settings.source else None,
-        "general": {"timezone": settings.timezone, "lang": settings.lang},
-        "calendar": {"holidays": [d.isoformat() for d in settings.extra_holidays],
-                     "workdays": [d.isoformat() for d in settings.extra_workdays]},
-        "workflows": {"dirs": [str(p) for p in settings.workflow_dirs]},
-        "channels": shown,
-        "delivery": delivery_settings(settings).as_dict(),
-        **scheduler.scheduler_settings(settings).as_dict(),
-        "traffic_light": settings.section("traffic_light"),
-        **{k: v for k, v in settings.raw.items()
-           if k not in ("general", "calendar", "workflows", "channels", "delivery", "scheduler", "digest",
-                        "traffic_light")},
-    })
-
-
 def _safe_id(key: str) -> str:
     import hashlib
 

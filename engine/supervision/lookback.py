@@ -8,51 +8,31 @@ this module names no state and no event.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine.core import trail
-from engine.core.calendar import parse_deadline
-from engine.core.errors import AlreadyExists, ConflictError, InvalidInput, MissingInput, NotFound
+from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
 from engine.core.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
 from storage.db import lock_writers
-from storage.models import Campaign, Lookback, LookbackPlan, Problem, Task
-from workflows import Workflow
+from storage.models import Lookback, LookbackPlan, Problem, Task
+from engine.core.lookbacks import (  # noqa: F401  (re-exported)
+    CANCELLED,
+    MAX_SEED,
+    PASSED,
+    PENDING,
+    PLAN,
+    REBOUND,
+    Policy,
+    lookback_view,
+    policy,
+    select_views,
+)
 
 if TYPE_CHECKING:
-    from engine.api import Duban
-
-PENDING, PASSED, REBOUND, CANCELLED = "pending", "passed", "rebound", "cancelled"
-POLICY, PLAN = "policy", "plan"
-MAX_SEED = 2**31 - 1  # the seed column is a 32-bit INTEGER on PostgreSQL
-
-
-@dataclass(frozen=True)
-class Policy:
-    after_event: str | None
-    offsets: tuple[str, ...]
-    sample_states: tuple[str, ...]
-    rebound: Mapping[str, str]  # sample state -> the event a rebound fires from it
-
-
-@lru_cache(maxsize=None)
-def policy(wf: Workflow) -> Policy | None:
-    """The workflow's look-back policy, or None when it declares no ``[lookback]`` table."""
-    raw = wf.extensions.get("lookback")
-    if raw is None:
-        return None
-    sample = tuple(raw.get("sample_states", ()))
-    rebound = raw.get("rebound_event")
-    if isinstance(rebound, str):
-        rebound = {state: rebound for state in sample}
-    return Policy(raw.get("after_event"), tuple(raw.get("offsets", ())), sample, dict(rebound or {}))
-
+    from engine.core.writer import Writer
 
 def default_seed(on: date) -> int:
     """The seed when none is given: the plan's date, so re-running the same command draws the same items."""
@@ -66,48 +46,9 @@ def sample_size(n: int, percent: int) -> int:
     return min(n, max(1, (n * percent + 50) // 100))
 
 
-# ---------------------------------------------------------------------- policy look-backs
-def on_event(app: "Duban", s: Session, task: Task, event: str) -> dict[str, Any]:
-    """Called by ``Duban.fire`` before it writes ``event``. When the workflow schedules look-backs
-    after this event, creates them (due = today + each offset) and returns them as trail inputs of
-    the event's own record: an accepted event still writes exactly one record."""
-    pol = policy(app.registry.get(task.workflow))
-    if pol is None or event != pol.after_event:
-        return {}
-    # Writers' lock first (the order every writer takes: head, then rows), then the version
-    # check: a concurrent firing of the same event meets a ConflictError, not a duplicate look-back.
-    lock_writers(s)
-    locked = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
-    if locked != task.version:
-        raise ConflictError(task.code, task.version, locked)
-    today, now = app.today(), app.now()
-    # Look-backs of an earlier strike-off are moot once the item is struck off again.
-    superseded = list(s.execute(
-        sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == PENDING,
-                                     Lookback.source == POLICY).order_by(Lookback.id)).scalars())
-    if superseded:
-        change = dict(status=CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
-        s.execute(sa.update(Lookback).where(Lookback.id.in_(superseded)).values(**change))
-        for other in superseded:
-            trail.stage(s, "lookbacks", other, change, partial=True)
-    busy = _pending_dues(s, task.id)
-    scheduled = []
-    for round_no, offset in enumerate(pol.offsets, 1):
-        due = parse_deadline(offset, today, app.calendar).due
-        if due in busy:  # a sampled look-back falls on that day already: one visit checks both
-            continue
-        row = Lookback(task_id=task.id, due=due, source=POLICY, round=round_no, status=PENDING, created_at=now)
-        s.add(row)
-        s.flush()
-        trail.stage(s, "lookbacks", row.id, row)
-        busy.add(due)
-        scheduled.append({"id": row.id, "round": round_no, "due": due})
-    return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
-
-
 # ---------------------------------------------------------------------- sampling plans
 def plan(
-    app: "Duban",
+    app: "Writer",
     actor: str,
     campaign: str | None,
     sample_percent: int,
@@ -128,8 +69,8 @@ def plan(
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidInput("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
     with app.transaction() as s:
-        app._require_supervisor(s, actor, "plan look-back reviews")
-        camp = app._campaign(s, campaign)
+        app.require_supervisor(s, actor, "plan look-back reviews")
+        camp = app.campaign_row(s, campaign)
         if not dry_run:
             # Writers' lock before anything is read, so two plans for one day cannot both see an
             # item as free, and the versions read below are the ones the writes will check.
@@ -172,7 +113,7 @@ def plan(
         view = LookbackPlanView(id=None, campaign=camp.name, on=on, sample_percent=sample_percent, seed=seed,
                                 eligible=eligible, strata=strata_out, dry_run=dry_run)
         if dry_run:
-            view.lookbacks = [_view(t, camp.name, pcode, None, on, PLAN, None, 1, PENDING, today=today)
+            view.lookbacks = [lookback_view(t, camp.name, pcode, None, on, PLAN, None, 1, PENDING, today=today)
                               for t, pcode in chosen]
             return view
         now = app.now()
@@ -193,9 +134,9 @@ def plan(
             s.add(lb)
             s.flush()
             trail.stage(s, "lookbacks", lb.id, lb)
-            app._write(s, task, {}, actor, "lookback.scheduled", task.state, task.state, note=None,
+            app.write_task(s, task, {}, actor, "lookback.scheduled", task.state, task.state, note=None,
                        inputs={"lookback_id": lb.id, "due": on, "source": PLAN, "plan_id": row.id, "round": round_no})
-            view.lookbacks.append(_view(task, camp.name, pcode, lb.id, on, PLAN, row.id, round_no, PENDING, today=today))
+            view.lookbacks.append(lookback_view(task, camp.name, pcode, lb.id, on, PLAN, row.id, round_no, PENDING, today=today))
         trail.append(s, task_id=None, event="lookback.plan", from_state=None, to_state=None, version=None,
                      actor=actor, at=now,
                      inputs={"plan_id": row.id, "campaign": camp.name, "on": on, "sample_percent": sample_percent,
@@ -204,7 +145,7 @@ def plan(
 
 
 # ---------------------------------------------------------------------- reading
-def list_lookbacks(app: "Duban", *, due_only: bool = False, campaign: str | None = None,
+def list_lookbacks(app: "Writer", *, due_only: bool = False, campaign: str | None = None,
                    status: str | None = None) -> list[LookbackView]:
     """Look-backs by due date; ``due_only``: the pending ones due today or earlier."""
     if status is not None and status not in (PENDING, PASSED, REBOUND, CANCELLED):
@@ -213,52 +154,16 @@ def list_lookbacks(app: "Duban", *, due_only: bool = False, campaign: str | None
     with app.transaction() as s:
         where = []
         if campaign:
-            where.append(Task.campaign_id == app._campaign(s, campaign).id)
+            where.append(Task.campaign_id == app.campaign_row(s, campaign).id)
         if due_only:
             where += [Lookback.status == PENDING, Lookback.due <= today]
         if status:
             where.append(Lookback.status == status)
-        return _select(s, where, today)
-
-
-def for_task(s: Session, task_id: int, today: date) -> list[LookbackView]:
-    return _select(s, [Lookback.task_id == task_id], today)
-
-
-def _select(s: Session, where: list[Any], today: date) -> list[LookbackView]:
-    stmt = (
-        sa.select(Lookback, Task, Campaign.name, Problem.code)
-        .join(Task, Task.id == Lookback.task_id)
-        .join(Campaign, Campaign.id == Task.campaign_id)
-        .join(Problem, Problem.id == Task.problem_id)
-        .where(*where)
-        .order_by(Lookback.due, Lookback.id)
-        # Rows are updated with Core statements; objects already in the session would be stale.
-        .execution_options(populate_existing=True)
-    )
-    return [_view(t, cname, pcode, lb.id, lb.due, lb.source, lb.plan_id, lb.round, lb.status, lb.reviewer,
-                  lb.note, lb.recorded_at, today=today)
-            for lb, t, cname, pcode in s.execute(stmt)]
-
-
-def _view(task: Task, campaign: str, problem: str, lookback_id: int | None, due: date, source: str,
-          plan_id: int | None, round_no: int, status: str, reviewer: str | None = None, note: str | None = None,
-          recorded_at: Any = None, *, today: date) -> LookbackView:
-    return LookbackView(
-        id=lookback_id, task_id=task.id or 0, task_code=task.code, title=task.title, campaign=campaign,
-        problem=problem, task_state=task.state, due=due, source=source, plan_id=plan_id, round=round_no,
-        status=status, reviewer=reviewer, note=note, recorded_at=recorded_at,
-        is_due=status == PENDING and due <= today,
-    )
-
-
-def _pending_dues(s: Session, task_id: int) -> set[date]:
-    return set(s.execute(sa.select(Lookback.due).where(Lookback.task_id == task_id,
-                                                       Lookback.status == PENDING)).scalars())
+        return select_views(s, where, today)
 
 
 # ---------------------------------------------------------------------- recording
-def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, *,
+def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str, *,
            due: str | date | None = None) -> LookbackRecordResult:
     """Records a look-back's result. A rebound fires the workflow's rebound event with the new
     deadline and cancels the task's other pending look-backs, all in one transaction."""
@@ -270,12 +175,12 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
     today = app.today()
     with app.batch():
         with app.transaction() as s:
-            app._require_supervisor(s, actor, "record look-back reviews")
+            app.require_supervisor(s, actor, "record look-back reviews")
             lock_writers(s)  # before the look-back row is touched: head, then rows, like every writer
             row = s.get(Lookback, lookback_id, populate_existing=True)
             if row is None:
                 raise NotFound("look-back", lookback_id, "see 'duban lookback list' for look-back ids")
-            task = app._task(s, row.task_id)
+            task = app.task_row(s, row.task_id)
             if row.status != PENDING:
                 when = f" on {row.recorded_at.astimezone(app.clock.tz).date().isoformat()}" if row.recorded_at else ""
                 by = f" by {row.reviewer}" if row.reviewer else ""
@@ -299,7 +204,7 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
             if not passed:
                 if due is None:
                     raise MissingInput(task.code, task.state, event, ["due"])
-                new_due, _warnings = app._deadline(due, today, "new deadline")
+                new_due, _warnings = app.deadline(due, today, "new deadline")
             cancelled: list[int] = []
             if not passed:
                 cancelled = list(s.execute(sa.select(Lookback.id).where(
@@ -314,7 +219,7 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
                 s.execute(sa.update(Lookback).where(Lookback.id.in_(cancelled)).values(**change))
                 for other in cancelled:
                     trail.stage(s, "lookbacks", other, change, partial=True)
-            app._write(s, task, {}, actor, "lookback.pass" if passed else "lookback.rebound", task.state, task.state,
+            app.write_task(s, task, {}, actor, "lookback.pass" if passed else "lookback.rebound", task.state, task.state,
                        note=note, inputs={"lookback_id": row.id, "due": row.due, "source": row.source,
                                           "plan_id": row.plan_id, "round": row.round, "new_due": new_due,
                                           "cancelled_lookbacks": cancelled or None})
@@ -329,11 +234,11 @@ def record(app: "Duban", actor: str, lookback_id: int, passed: bool, note: str, 
                 move = MoveResult(app.extend(actor, task_id, new_due, note).task, move.event, move.from_state,
                                   move.to_state, move.warnings)
         with app.transaction() as s:
-            view = _select(s, [Lookback.id == lookback_id], today)[0]
+            view = select_views(s, [Lookback.id == lookback_id], today)[0]
         return LookbackRecordResult(view, move)
 
 
-def sweep(app: "Duban", **options: Any) -> Any:
+def sweep(app: "Writer", **options: Any) -> Any:
     """The scheduler's look-back job: remind supervisors of look-backs that have come due."""
     from engine.supervision.reminders import sweep_lookbacks
 

@@ -3,7 +3,7 @@ stored next-reminder date, the sweep, and delivery through claims.
 
 How a reminder goes out exactly once
 ------------------------------------
-1. Every task carries ``next_remind_on``, recomputed on every write (``Duban._write`` and
+1. Every task carries ``next_remind_on``, recomputed on every write (``Writer.write_task`` and
    ``add_task`` call ``next_remind_on``). A sweep reads only tasks with ``next_remind_on <= today``
    through its index, so its cost grows with what is due, not with the ledger.
 2. For those tasks it computes the reminders due now and CLAIMS them: one row per (task, rule,
@@ -44,33 +44,27 @@ from sqlmodel import Session
 
 from engine.supervision import messages
 from engine.supervision.channels import Channels, DeliveryError, Outgoing, Recipient, load_channels
-from engine.core.config import Settings
 from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of reminders)
     ENTERED,
     DEFAULT_YELLOW,
     MAX_CATCH_UP_DAYS,
     Rules,
     Policy,
-    _rules,
     policy,
     shift,
     Due,
-    _series,
-    _track_events,
-    _repeat_rule,
     due_now,
     next_after,
     deadline_in_force,
     states_watching_followup,
     watched_date,
     watched_dates,
-    _Merged,
     next_remind_on,
-    _OFFSET,
     yellow_within,
     light,
 )
 from engine.core.errors import InvalidInput, NotFound, PermissionDenied
+from engine.supervision.settings import DeliverySettings, delivery_settings, parse_duration  # noqa: F401
 from engine.core.urls import mask_url
 from engine.core.views import jsonable
 from storage import claims
@@ -78,50 +72,7 @@ from workflows import access
 from storage.models import Lookback, Reminder, Task, User
 
 if TYPE_CHECKING:
-    from engine.api import Duban
-
-# ---------------------------------------------------------------------- delivery settings
-@dataclass(frozen=True)
-class DeliverySettings:
-    lease_seconds: int = 300
-    backoff_seconds: int = 60
-    max_attempts: int = 8
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"lease": f"{self.lease_seconds}s", "backoff": f"{self.backoff_seconds}s",
-                "max_attempts": self.max_attempts}
-
-    def retry_at(self, now: datetime, attempts: int) -> datetime | None:
-        if attempts >= self.max_attempts:
-            return None
-        return now + timedelta(seconds=min(self.backoff_seconds * 2 ** (attempts - 1), 6 * 3600))
-
-
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str, what: str = "interval") -> int:
-    """``30s``, ``5m``, ``2h``, ``1d`` (or a bare number of seconds) → seconds, at least 1."""
-    value = str(text).strip().lower()
-    try:
-        n = int(value[:-1]) if value[-1:] in _DURATION_UNITS else int(value)
-        seconds = n * _DURATION_UNITS.get(value[-1:], 1)
-    except (ValueError, IndexError):
-        seconds = 0
-    if seconds < 1:
-        raise InvalidInput(what, text, "expected a duration such as 30s, 5m, 2h or 1d (at least 1 second)")
-    return seconds
-
-
-def delivery_settings(settings: Settings) -> DeliverySettings:
-    raw = settings.section("delivery")
-    where = f"{settings.source or 'config'}: delivery"
-    attempts = raw.get("max_attempts", 8)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise InvalidInput(f"{where}.max_attempts", attempts, "expected a whole number of at least 1")
-    return DeliverySettings(parse_duration(raw.get("lease", "5m"), f"{where}.lease"),
-                            parse_duration(raw.get("backoff", "1m"), f"{where}.backoff"), attempts)
-
+    from engine.core.writer import Writer
 
 # ---------------------------------------------------------------------- views
 @dataclass
@@ -229,7 +180,7 @@ class _Watched:
         return self.policy.notify.get(self.task.state, "unit")
 
 
-def _watch_all(app: "Duban", s: Session, tasks: Sequence[Any]) -> list[_Watched]:
+def _watch_all(app: "Writer", s: Session, tasks: Sequence[Any]) -> list[_Watched]:
     """Each task with what it watches; dates kept in other tables (the day it entered its state,
     its next look-back) are read for all the tasks at once."""
     out = []
@@ -255,7 +206,7 @@ class _Planner:
     """Plans the reminders of many tasks. Tasks share a few policies, states and target dates, and
     units share recipients: each combination is worked out once per sweep, not once per task."""
 
-    def __init__(self, app: "Duban", today: date, channels: Channels, users: Sequence[Any],
+    def __init__(self, app: "Writer", today: date, channels: Channels, users: Sequence[Any],
                  now: datetime | None) -> None:
         self.app, self.today, self.channels, self.users, self.now = app, today, channels, users, now
         self._due: dict[tuple[Any, ...], tuple[list[Due], date | None]] = {}
@@ -306,7 +257,7 @@ def due_tasks_query(today: date) -> sa.Select:
     return sa.select(_TASKS).where(_TASKS.c.next_remind_on <= today)
 
 
-def _plan(app: "Duban", s: Session, today: date, channels: Channels,
+def _plan(app: "Writer", s: Session, today: date, channels: Channels,
           limit_task: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int]]:
     """The rows to claim now, and the tasks' new next_remind_on: only tasks whose stored
     next_remind_on has come (the index), never a scan of the ledger."""
@@ -331,7 +282,7 @@ def _plan(app: "Duban", s: Session, today: date, channels: Channels,
     return rows, nexts, len(tasks), years
 
 
-def sweep(app: "Duban", *, dry_run: bool = False, channels: Channels | None = None,
+def sweep(app: "Writer", *, dry_run: bool = False, channels: Channels | None = None,
           task_id: int | None = None, send: bool = True) -> SweepResult:
     """One sweep now: claims every reminder due by today, then delivers every deliverable one
     (also those left over by earlier sweeps and other processes). ``dry_run`` claims and sends
@@ -361,7 +312,7 @@ def sweep(app: "Duban", *, dry_run: bool = False, channels: Channels | None = No
     return result
 
 
-def deliver(app: "Duban", channels: Channels | None = None, *, batch: int = 20,
+def deliver(app: "Writer", channels: Channels | None = None, *, batch: int = 20,
             bulk_batch: int = 500) -> list[ReminderView]:
     """Sends every deliverable reminder, in rounds: lease rows, send them outside any transaction,
     mark them sent (or failed with backoff).
@@ -402,7 +353,7 @@ def _bulk_channels(channels: Channels) -> Any:
     return bulk
 
 
-def _deliver_batches(app: "Duban", channels: Channels, cfg: DeliverySettings, margin: timedelta,
+def _deliver_batches(app: "Writer", channels: Channels, cfg: DeliverySettings, margin: timedelta,
                      handled: list[ReminderView], marks: sa.Connection, batch: int, bulk_batch: int) -> None:
     R = claims.REMINDERS
     bulk = _bulk_channels(channels)
@@ -506,7 +457,7 @@ def _outgoing(row: Any) -> Outgoing:
                     row.target.isoformat() if row.target else None, resend=row.attempts > 1)
 
 
-def _send_bulk(app: "Duban", channel: Any, cfg: DeliverySettings, rows: Sequence[Any]) -> list[_Outcome]:
+def _send_bulk(app: "Writer", channel: Any, cfg: DeliverySettings, rows: Sequence[Any]) -> list[_Outcome]:
     """One batch to a channel with ``send_many``: one outcome per row, to be marked by ``_mark``."""
     try:
         errors = list(channel.send_many([_outgoing(row) for row in rows]))
@@ -537,7 +488,7 @@ def _mark(conn: sa.Connection, token: str, outcomes: Sequence[_Outcome]) -> None
             claims.mark_failed(conn, o.row.id, token, o.error, o.retry_at)
 
 
-def _send_one(app: "Duban", channels: Channels, cfg: DeliverySettings, row: Any, token: str,
+def _send_one(app: "Writer", channels: Channels, cfg: DeliverySettings, row: Any, token: str,
               marks: sa.Connection) -> ReminderView:
     error = None
     try:
@@ -572,7 +523,7 @@ def _row_view(r: Mapping[str, Any], codes: Mapping[int, str]) -> ReminderView:
                         r["message"])
 
 
-def preview(app: "Duban", on: date) -> SweepResult:
+def preview(app: "Writer", on: date) -> SweepResult:
     """What a sweep on ``on`` would send, whatever the ledger's stored next dates say (nothing is
     claimed, nothing is sent). Reads every task: for the demo and for checking a policy, not for sweeps."""
     from engine.core.clock import FixedClock
@@ -596,7 +547,7 @@ def preview(app: "Duban", on: date) -> SweepResult:
     return result
 
 
-def _with_clock(app: "Duban", clock: Any) -> "Duban":
+def _with_clock(app: "Writer", clock: Any) -> "Writer":
     import copy
 
     other = copy.copy(app)
@@ -605,7 +556,7 @@ def _with_clock(app: "Duban", clock: Any) -> "Duban":
 
 
 # ---------------------------------------------------------------------- digest
-def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
+def digest(app: "Writer", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
     """The daily digest to supervisors: every open item past its watched date and every item
     waiting for review, claimed once per day and recipient like any reminder."""
     channels = channels or load_channels(app.settings)
@@ -644,7 +595,7 @@ def digest(app: "Duban", *, channels: Channels | None = None, send: bool = True)
     return result
 
 
-def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
+def sweep_lookbacks(app: "Writer", *, channels: Channels | None = None, send: bool = True) -> SweepResult:
     """Reminds supervisors of look-backs that have come due on items whose state the reminder
     policy does not watch by look-back date (a sampled item still in a state that watches
     something else). Items whose state does watch it are reminded by the ordinary sweep."""
@@ -663,7 +614,7 @@ def sweep_lookbacks(app: "Duban", *, channels: Channels | None = None, send: boo
     return result
 
 
-def _plan_lookbacks(app: "Duban", s: Session, today: date, channels: Channels,
+def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels,
                     limit_task: int | None = None) -> list[dict[str, Any]]:
     """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``)."""
     now = app.now()
@@ -698,7 +649,7 @@ def _plan_lookbacks(app: "Duban", s: Session, today: date, channels: Channels,
 RETRYING_ROLES = ("admin", "supervisor")
 
 
-def retry(app: "Duban", actor: str, reminder_id: int | None = None, *, dead_only: bool = False) -> list[ReminderView]:
+def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_only: bool = False) -> list[ReminderView]:
     """Re-queues failed and dead reminders (one by id, only the dead, or all of them) with their
     attempts counted afresh: the next sweep sends them. Supervisors and admins."""
     user = app.get_user(actor)
@@ -726,7 +677,7 @@ def retry(app: "Duban", actor: str, reminder_id: int | None = None, *, dead_only
 
 
 # ---------------------------------------------------------------------- listing
-def list_reminders(app: "Duban", *, failed: bool = False, task_id: int | None = None,
+def list_reminders(app: "Writer", *, failed: bool = False, task_id: int | None = None,
                    limit: int | None = None) -> list[ReminderView]:
     """Recorded reminders, newest first; ``failed``: those failed or given up (dead)."""
     if limit is not None and limit < 1:
@@ -737,7 +688,7 @@ def list_reminders(app: "Duban", *, failed: bool = False, task_id: int | None = 
         if failed:
             stmt = stmt.where(Reminder.status.in_((claims.FAILED, claims.DEAD)))
         if task_id is not None:
-            app._task(s, task_id)  # an unknown id is an error, not an empty list
+            app.task_row(s, task_id)  # an unknown id is an error, not an empty list
             stmt = stmt.where(Reminder.task_id == task_id)
         if limit is not None:
             stmt = stmt.limit(limit)

@@ -18,58 +18,15 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import time
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from engine.core.config import Settings
-from engine.core.errors import InvalidInput
+from engine.supervision.settings import SchedulerSettings, scheduler_settings  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
-    from engine.api import Duban
+    from engine.core.writer import Writer
 
 log = logging.getLogger("duban.scheduler")
-
-DEFAULT_EVERY = "5m"
-DEFAULT_DIGEST_TIME = "08:30"
-DEFAULT_DIGEST_ZONE = "Asia/Shanghai"
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    every_seconds: int
-    digest_enabled: bool
-    digest_time: time
-    digest_timezone: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """As the config file spells it: ``[scheduler]`` and ``[digest]``."""
-        return {"scheduler": {"every": f"{self.every_seconds}s"},
-                "digest": {"enabled": self.digest_enabled, "time": self.digest_time.strftime("%H:%M"),
-                           "timezone": self.digest_timezone}}
-
-
-def scheduler_settings(settings: Settings, every: str | None = None) -> SchedulerSettings:
-    """``[scheduler] every`` and ``[digest] enabled / time / timezone`` with their defaults; ``every``
-    (the command line's) wins over the file."""
-    from engine.supervision.reminders import parse_duration
-
-    where = f"{settings.source or 'config'}"
-    sched, dig = settings.section("scheduler"), settings.section("digest")
-    seconds = parse_duration(every or sched.get("every", DEFAULT_EVERY),
-                             "--every" if every else f"{where}: scheduler.every")
-    text = str(dig.get("time", DEFAULT_DIGEST_TIME))
-    try:
-        at = time.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{where}: digest.time", text, "expected a local time HH:MM, e.g. 08:30") from None
-    zone = str(dig.get("timezone", DEFAULT_DIGEST_ZONE))
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{where}: digest.timezone", zone, "expected an IANA zone such as Asia/Shanghai") from None
-    return SchedulerSettings(seconds, bool(dig.get("enabled", True)), at, zone)
 
 
 def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
@@ -88,7 +45,7 @@ def _guarded(name: str, job: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
-def build(app: "Duban", cfg: SchedulerSettings) -> Any:
+def build(app: "Writer", cfg: SchedulerSettings) -> Any:
     """The scheduler with its jobs, not started (tests inspect it)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
@@ -116,7 +73,7 @@ def _now(sched: Any) -> Any:
     return datetime.now(sched.timezone)
 
 
-def run(app: "Duban", cfg: SchedulerSettings) -> None:
+def run(app: "Writer", cfg: SchedulerSettings) -> None:
     """Blocks until SIGINT or SIGTERM; the job running then is finished first."""
     sched = build(app, cfg)
     stopping = threading.Event()

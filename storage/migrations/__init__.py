@@ -68,7 +68,7 @@ def status(engine: Engine) -> SchemaStatus:
         return SchemaStatus(current_revision(conn))
 
 
-def _config(conn: Connection):  # type: ignore[no-untyped-def]
+def alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
     from alembic.config import Config
 
     cfg = Config()
@@ -81,7 +81,7 @@ def stamp(conn: Connection, revision: str = HEAD) -> None:
     """Records ``revision`` as the schema's version without running anything (a fresh create_all)."""
     from alembic import command
 
-    command.stamp(_config(conn), revision)
+    command.stamp(alembic_config(conn), revision)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
@@ -98,8 +98,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
             with conn.begin():
                 before = current_revision(conn)
                 if before == FIRST_RELEASE and not sa.inspect(conn).has_table(VERSION_TABLE):
-                    command.stamp(_config(conn), FIRST_RELEASE)
-                command.upgrade(_config(conn), revision)
+                    command.stamp(alembic_config(conn), FIRST_RELEASE)
+                command.upgrade(alembic_config(conn), revision)
                 after = current_revision(conn)
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()

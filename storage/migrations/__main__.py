@@ -14,9 +14,9 @@ from storage import migrations
 def main(message: str) -> None:
     engine = sa.create_engine("sqlite://")
     with engine.begin() as conn:
-        command.upgrade(migrations._config(conn), "head")
+        command.upgrade(migrations.alembic_config(conn), "head")
         rev_id = f"{int(migrations.HEAD) + 1:04d}"
-        command.revision(migrations._config(conn), message=message, autogenerate=True, rev_id=rev_id)
+        command.revision(migrations.alembic_config(conn), message=message, autogenerate=True, rev_id=rev_id)
 
 
 if __name__ == "__main__":

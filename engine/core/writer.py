@@ -1,0 +1,690 @@
+"""The one writer beneath the ``Duban`` facade: every write, its permission check and its trail record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session
+
+
+from engine.core import policy as reminder_policy
+
+from engine.core import keys as trail_keys
+from engine.core import lookbacks
+from engine.core import trail
+from engine.core.calendar import parse_deadline
+from engine.core.clock import Clock
+from engine.core.config import Settings
+from engine.core.errors import (
+    AlreadyExists,
+    ConflictError,
+    InvalidInput,
+    MissingInput,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    TransitionNotAllowed,
+    UnknownEvent,
+    UnknownUser,
+)
+from engine.core.files import evidence_max_bytes, too_large
+from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
+from engine.core.money import yuan_to_fen
+from engine.core.urls import mask_url
+from engine.core.views import (
+    CampaignView,
+    EvidenceView,
+    MoveResult,
+    NoteView,
+    OutcomeView,
+    ProblemView,
+    TaskView,
+    UserView,
+    fen_to_yuan,
+)
+from storage import migrations
+from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
+from storage.db import create_schema, ensure_trail_head, lock_trail_head, transaction
+from storage.engines import has_schema, sqlite_path
+from storage.models import (
+    OUTCOME_KINDS,
+    ROLES,
+    Campaign,
+    Evidence,
+    Outcome,
+    Problem,
+    ProgressNote,
+    Task,
+    User,
+)
+from workflows import Workflow
+from workflows.access import SUPERVISING_ROLES, may_see, why_not
+
+
+
+class Writer(Ledger):
+    """The one writer: every write of tasks, campaigns, problems, users, evidence, outcomes and look-backs,
+    every permission check and every trail record goes through it (``Duban`` is its facade).
+    Methods that change the ledger take the acting user's name first."""
+
+    def __init__(
+        self,
+        db: str | None = None,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        workflow_dirs: Iterable[Path] = (),
+        blob_root: Path | None = None,
+        lang: str | None = None,
+    ) -> None:
+        super().__init__(db, clock=clock, settings=settings, workflow_dirs=workflow_dirs, lang=lang)
+        self.blobs = BlobStore(blob_root or default_blob_root(self.url, sqlite_path(self.url)))
+        self._outer: Session | None = None
+        self._keys: dict[str, tuple[trail_keys.TrailKeys | None, Path]] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work; inside ``batch()`` a savepoint of the batch's transaction."""
+        if self._outer is not None:
+            try:
+                with self._outer.begin_nested():
+                    yield self._outer
+            except BaseException:
+                trail.discard_staged(self._outer)  # rows of the rolled-back savepoint are gone
+                raise
+            return
+        self._ensure_schema()
+        with transaction(self.engine) as session:
+            session.info[trail.KEYS_INFO] = self.trail_keys
+            yield session
+
+    def trail_keys(self, ledger_id: str) -> tuple[trail_keys.TrailKeys | None, Path]:
+        """The ledger's trail key ring (None when its file is missing) and the file's path; read once."""
+        found = self._keys.get(ledger_id)
+        if found is None:
+            path = trail_keys.key_path(self.settings, ledger_id)
+            found = self._keys[ledger_id] = (trail_keys.load(path), path)
+        return found
+
+    @contextmanager
+    def batch(self) -> Iterator["Writer"]:
+        """Runs many engine calls as ONE transaction: all of them land, or none (loads, imports).
+
+        Not for sharing across threads: the batch belongs to the ``Duban`` object.
+        """
+        if self._outer is not None:
+            yield self
+            return
+        with self.transaction() as session:
+            self._outer = session
+            try:
+                yield self
+            finally:
+                self._outer = None
+
+    def _batch_connection(self) -> sa.Connection | None:
+        return self._outer.connection() if self._outer is not None else None
+
+    # ------------------------------------------------------------------ set-up
+    def init(self, admin: str) -> bool:
+        """Creates the schema and registers ``admin`` if nobody is registered. True if anything was created."""
+        created = False
+        if not has_schema(self.engine):
+            with self.engine.begin() as conn:
+                create_schema(conn)
+                migrations.stamp(conn)  # a fresh schema is the newest one
+            created = True
+        self.recheck_schema()
+        self._ensure_schema()
+        with transaction(self.engine) as s:
+            s.info[trail.KEYS_INFO] = self.trail_keys
+            ensure_trail_head(s, trail_keys.new_ledger_id())
+            self.enable_authentication(s)
+            if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
+                row = User(name=admin, role="admin", created_at=self.now())
+                s.add(row)
+                s.flush()
+                trail.stage(s, "users", row.id, row)
+                trail.append(
+                    s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
+                    actor=admin, at=self.now(), inputs={"name": admin, "role": "admin"},
+                )
+                created = True
+        return created
+
+    # ------------------------------------------------------------------ users
+    def add_user(
+        self,
+        actor: str,
+        name: str,
+        role: str,
+        *,
+        unit: str | None = None,
+        display: str | None = None,
+        email: str | None = None,
+        webhook: str | None = None,
+    ) -> UserView:
+        if role not in ROLES:
+            raise InvalidInput("role", role, f"expected one of {', '.join(ROLES)}")
+        if role == "unit" and not unit:
+            raise InvalidInput("unit", unit, "a user with role 'unit' needs --unit (the unit it acts for)")
+        name = _required_text("user name", name)
+        with self.transaction() as s:
+            user = self.user_row(s, actor)
+            if user.role != "admin":
+                raise PermissionDenied(actor, user.role, "add users", "only admins register users")
+            if s.execute(sa.select(User.id).where(User.name == name)).first():
+                raise AlreadyExists("user", name)
+            row = User(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
+                       created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "users", row.id, row)
+            trail.append(
+                s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
+                actor=actor, at=self.now(), inputs={"name": name, "role": role, "unit": unit},
+            )
+            return user_view(row)
+
+    # ------------------------------------------------------------------ campaigns and problems
+    def add_campaign(
+        self,
+        actor: str,
+        name: str,
+        *,
+        inspector: str,
+        target: str,
+        feedback_date: date,
+        rectification_end: date | None = None,
+        period_start: date | None = None,
+        period_end: date | None = None,
+    ) -> CampaignView:
+        name = _required_text("campaign name", name)
+        if rectification_end and rectification_end < feedback_date:
+            raise InvalidInput("end of the rectification period", rectification_end.isoformat(),
+                               f"must not be before the feedback date {feedback_date.isoformat()}")
+        if period_start and period_end and period_end < period_start:
+            raise InvalidInput("inspection period end", period_end.isoformat(),
+                               f"must not be before its start {period_start.isoformat()}")
+        with self.transaction() as s:
+            self.require_supervisor(s, actor, "add campaigns")
+            if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
+                raise AlreadyExists("campaign", name)
+            row = Campaign(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
+                           rectification_end=rectification_end, period_start=period_start,
+                           period_end=period_end, created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "campaigns", row.id, row)
+            trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(), inputs={"name": name, "campaign_id": row.id})
+            return campaign_view(row)
+
+    def add_problem(
+        self, actor: str, code: str, title: str, *, campaign: str | None = None, parent: str | None = None
+    ) -> ProblemView:
+        code = _required_text("problem code", code)
+        title = _required_text("problem title", title)
+        with self.transaction() as s:
+            self.require_supervisor(s, actor, "add problems")
+            camp = self.campaign_row(s, campaign)
+            if self._problem_or_none(s, camp.id, code) is not None:
+                raise AlreadyExists("problem", f"{code} in campaign {camp.name}")
+            parent_row = self._problem(s, camp, parent) if parent else None
+            row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent_row.id if parent_row else None)
+            s.add(row)
+            s.flush()
+            trail.stage(s, "problems", row.id, row)
+            trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(),
+                         inputs={"campaign": camp.name, "code": code, "parent": parent})
+            return ProblemView(row.id, camp.name, code, title, parent)
+
+    # ------------------------------------------------------------------ tasks
+    def add_task(
+        self,
+        actor: str,
+        title: str,
+        *,
+        problem: str,
+        leader: str,
+        unit: str,
+        due: str | date,
+        person: str | None = None,
+        code: str | None = None,
+        measures: Sequence[str] = (),
+        workflow: str = DEFAULT_WORKFLOW,
+        campaign: str | None = None,
+        observed: str | None = None,
+        flagged: bool = False,
+    ) -> MoveResult:
+        title = _required_text("task title", title)
+        leader = _required_text("responsible leader", leader)
+        unit = _required_text("responsible unit", unit)
+        wf = self.registry.get(workflow)
+        today = self.today()
+        due_date, warnings = self.deadline(due, today, "deadline")
+        with self.transaction() as s:
+            self.require_supervisor(s, actor, "add tasks")
+            camp = self.campaign_row(s, campaign)
+            prob = self._problem(s, camp, problem)
+            if code is None:
+                code = self._next_code(s, camp.id)
+            elif s.execute(sa.select(Task.id).where(Task.campaign_id == camp.id, Task.code == code)).first():
+                raise AlreadyExists("task", f"{code} in campaign {camp.name}")
+            now = self.now()
+            row = Task(
+                campaign_id=camp.id, problem_id=prob.id, code=code, title=title, observed=observed,
+                measures=json.dumps([m for m in measures if m.strip()], ensure_ascii=False),
+                leader=leader, unit=unit, person=person, due=due_date, workflow=wf.name,
+                state=wf.initial, flagged=flagged, version=1, created_at=now, updated_at=now,
+            )
+            row.next_remind_on = reminder_policy.next_remind_on(self, s, row)
+            s.add(row)
+            s.flush()
+            trail.stage(s, "tasks", row.id, row)
+            trail.append(
+                s, task_id=row.id, event="create", from_state=None, to_state=wf.initial, version=1,
+                actor=actor, at=now,
+                inputs={"code": code, "title": title, "due": due_date, "unit": unit, "leader": leader,
+                        "workflow": wf.name, "flagged": flagged or None},
+            )
+            return MoveResult(self.task_view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
+
+    def fire(
+        self,
+        actor: str,
+        task_id: int,
+        event: str,
+        *,
+        note: str | None = None,
+        plan: str | None = None,
+        target: date | None = None,
+        reason: str | None = None,
+        due: str | date | None = None,
+        expected_version: int | None = None,
+    ) -> MoveResult:
+        """Fires ``event`` on a task: checks state, role, inputs and preconditions, then writes
+        the new state and its trail record together, or nothing at all."""
+        given = {"note": _blank_to_none(note), "reason": _blank_to_none(reason), "plan": _blank_to_none(plan),
+                 "target": target, "due": due}
+        today = self.today()
+        with self.transaction() as s:
+            user = self.user_row(s, actor)
+            task = self.task_row(s, task_id)
+            wm = self.registry.machine(task.workflow)
+            wf = wm.workflow
+            ev = wf.events.get(event)
+            if ev is None:
+                raise UnknownEvent(task.code, wf.name, event, wf.events)
+            if expected_version is not None and expected_version != task.version:
+                raise ConflictError(task.code, expected_version, task.version)
+            if task.state not in ev.sources:
+                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
+            self._check_role(user, task, ev.roles, f"fire '{event}' on task {task.code}")
+            missing = [name for name in ev.requires if given.get(name) is None]
+            if missing:
+                raise MissingInput(task.code, task.state, event, missing)
+            # A plan, target or deadline the event does not store would be dropped without a word.
+            unused = [name for name in ("plan", "target", "due") if given[name] is not None and name not in ev.requires]
+            if unused:
+                takes = ", ".join(ev.requires) or "no inputs but a note"
+                hint = "; a deadline changes with 'duban task extend'" if "due" in unused else ""
+                raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(unused),
+                                   f"'{event}' takes {takes}{hint}")
+            warnings: list[str] = []
+            changes: dict[str, Any] = {}
+            inputs: dict[str, Any] = {}
+            if given["target"] is not None:
+                if given["target"] < today:
+                    raise InvalidInput("target date", given["target"].isoformat(),
+                                       f"must not be before today ({today.isoformat()})")
+                inputs["target"] = given["target"]
+            if given["due"] is not None:
+                new_due, warnings = self.deadline(given["due"], today, "deadline")
+                inputs.update(due=new_due, previous_due=task.due)
+                changes["due"] = new_due
+            if "plan" in ev.requires:
+                changes.update(followup_plan=given["plan"], followup_target=given["target"])
+                inputs["plan"] = given["plan"]
+            if given["reason"]:
+                inputs["reason"] = given["reason"]
+            for pre in ev.preconditions:
+                self._check_precondition(s, task, event, pre)
+            new_state = wm.fire(task.state, event)
+            if new_state is None:
+                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
+            from_state = task.state
+            changes["state"] = new_state
+            inputs.update(lookbacks.on_event(self, s, task, event))  # the workflow's [lookback] policy
+            self.write_task(s, task, changes, actor, event, from_state, new_state,
+                        note=given["note"] or given["reason"], inputs=inputs)
+            return MoveResult(self._view_by_id(s, task), event, from_state, new_state, warnings)
+
+    def add_note(self, actor: str, task_id: int, text: str, *, on: date | None = None,
+                 expected_version: int | None = None) -> NoteView:
+        text = _required_text("note", text)
+        today = self.today()
+        on = on or today
+        if on > today:
+            raise InvalidInput("note date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "note", "add notes", expected_version)
+            row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "progress_notes", row.id, row)
+            self.write_task(s, task, {}, actor, "note", task.state, task.state, note=text, inputs={"on": on})
+            return NoteView(row.id, on, text, actor)
+
+    def extend(self, actor: str, task_id: int, due: str | date, reason: str,
+               expected_version: int | None = None) -> MoveResult:
+        reason = _required_text("reason for the extension", reason)
+        today = self.today()
+        new_due, warnings = self.deadline(due, today, "new deadline")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "extend", "extend deadlines", expected_version)
+            wf = self.registry.get(task.workflow)
+            if not wf.states[task.state].open:
+                raise InvalidInput("task", task.code,
+                                   f"it is '{task.state}', where no deadline applies; only open tasks "
+                                   f"({', '.join(wf.open_states())}) can be extended")
+            if new_due == task.due:
+                raise InvalidInput("new deadline", new_due.isoformat(), "it is the current deadline already")
+            old = task.due
+            self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=reason,
+                        inputs={"previous_due": old, "due": new_due, "reason": reason, "approved_by": actor})
+            return MoveResult(self._view_by_id(s, task), "extend", task.state, task.state, warnings)
+
+    def flag(self, actor: str, task_id: int, flagged: bool = True, *, reason: str | None = None,
+             expected_version: int | None = None) -> MoveResult:
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "flag", "flag tasks for priority supervision",
+                                         expected_version)
+            if task.flagged == flagged:
+                raise InvalidInput("flag", "on" if flagged else "off",
+                                   f"task {task.code} is {'already' if flagged else 'not'} flagged")
+            event = "flag" if flagged else "unflag"
+            self.write_task(s, task, {"flagged": flagged}, actor, event, task.state, task.state,
+                        note=_blank_to_none(reason), inputs={})
+            return MoveResult(self._view_by_id(s, task), event, task.state, task.state)
+
+    def add_evidence(self, actor: str, task_id: int, path: Path | str, *, note: str | None = None,
+                     name: str | None = None) -> EvidenceView:
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidInput("evidence file", str(path), "no such file (give the path of an existing file)")
+        limit = evidence_max_bytes(self.settings)
+        if path.stat().st_size > limit:
+            raise too_large(f"evidence file {path}", path.stat().st_size, limit)
+        with self.transaction() as s:
+            # Check before storing bytes, so a refused user leaves nothing behind.
+            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+        try:
+            blob = self.blobs.put_file(path, max_bytes=limit)
+        except BlobTooLarge as exc:  # it grew while being copied
+            raise too_large(f"evidence file {path}", exc.size, limit) from None
+        return self._record_evidence(actor, task_id, blob.sha256, blob.size, name or path.name, note)
+
+    def add_evidence_bytes(self, actor: str, task_id: int, name: str, data: bytes, *,
+                           note: str | None = None) -> EvidenceView:
+        limit = evidence_max_bytes(self.settings)
+        if len(data) > limit:
+            raise too_large(f"evidence file {name}", len(data), limit)
+        with self.transaction() as s:
+            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+        blob = self.blobs.put_bytes(data)
+        return self._record_evidence(actor, task_id, blob.sha256, blob.size, name, note)
+
+    def _record_evidence(self, actor: str, task_id: int, sha: str, size: int, name: str,
+                         note: str | None) -> EvidenceView:
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+            row = Evidence(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
+                           added_by=actor, added_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "evidence", row.id, row)
+            self.write_task(s, task, {}, actor, "evidence", task.state, task.state, note=note,
+                        inputs={"sha256": sha, "name": name, "size": size})
+            s.flush()
+            return evidence_view(row)
+
+    def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
+                    on: date | None = None) -> OutcomeView:
+        if kind not in OUTCOME_KINDS:
+            raise InvalidInput("outcome kind", kind, f"expected one of {', '.join(OUTCOME_KINDS)}")
+        text = _required_text("outcome text", text)
+        fen = None
+        if amount is not None:
+            fen = yuan_to_fen(amount)
+        if kind == "funds" and fen is None:
+            raise InvalidInput("amount", None, "an outcome of kind 'funds' needs --amount YUAN (e.g. 240.00)")
+        if kind != "funds" and fen is not None:
+            raise InvalidInput("amount", str(amount), "only outcomes of kind 'funds' carry an amount")
+        today = self.today()
+        if on is not None and on > today:
+            raise InvalidInput("outcome date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+        with self.transaction() as s:
+            task = self._task_for_action(s, actor, task_id, "outcome", "record outcomes", None)
+            row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
+                          created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "outcomes", row.id, row)
+            self.write_task(s, task, {}, actor, "outcome", task.state, task.state, note=text,
+                        inputs={"kind": kind, "amount": fen_to_yuan(fen) if fen is not None else None,
+                                "on": on or today})
+            s.flush()
+            return outcome_view(row)
+
+    def import_update(self, actor: str, task_id: int, changes: dict[str, Any], *, inputs: dict[str, Any],
+                      note: str | None = None) -> int:
+        """Applies a ledger import's changes to one task, its state included, with one ``import`` trail
+        record (from → to, the file, row and sha256 in ``inputs``). Returns the task's new version."""
+        with self.transaction() as s:
+            self.require_supervisor(s, actor, "import ledgers")
+            task = self.task_row(s, task_id)
+            wf = self.registry.get(task.workflow)
+            to_state = changes.get("state", task.state)
+            if to_state not in wf.states:
+                raise InvalidInput("state", to_state, f"workflow {wf.name} has {', '.join(wf.states)}")
+            return self.write_task(s, task, changes, actor, "import", task.state, to_state, note=note, inputs=inputs)
+
+    def enable_authentication(self, s: Session) -> trail_keys.TrailKeys:
+        """The ledger's trail keys, creating the key file (and the ledger's id) if there is none yet."""
+        ensure_trail_head(s, trail_keys.new_ledger_id())
+        head = lock_trail_head(s)
+        assert head.ledger_id is not None
+        keys, path = self.trail_keys(head.ledger_id)
+        if keys is None:
+            if head.key_id is not None:
+                raise trail_keys.TrailKeyMissing(path)
+            keys = trail_keys.create(path, head.ledger_id)
+            self._keys[head.ledger_id] = (keys, path)
+        return keys
+
+    def rotate_key(self, actor: str) -> tuple[str | None, str, Path]:
+        """A new trail key signs from now on; recorded in the trail. Returns (old key, new key, key file)."""
+        with self.transaction() as s:
+            user = self.user_row(s, actor)
+            if user.role != "admin":
+                raise PermissionDenied(actor, user.role, "rotate the trail key", "only admins may")
+            keys = self.enable_authentication(s)
+            old = lock_trail_head(s).key_id
+            new = trail_keys.rotate(keys)
+            trail.append(s, task_id=None, event="audit.rotate-key", from_state=None, to_state=None, version=None,
+                         actor=actor, at=self.now(), inputs={"previous_key": old, "key": new})
+            return old, new, keys.path
+
+    # ------------------------------------------------------------------ internals
+    def deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
+        if isinstance(spec, date):
+            result, warnings = spec, []
+        else:
+            d = parse_deadline(spec, today, self.calendar)
+            result, warnings = d.due, list(d.warnings)
+        if result < today:
+            raise InvalidInput(what, result.isoformat(), f"must not be before today ({today.isoformat()})")
+        return result, warnings
+
+    def user_row(self, s: Session, name: str) -> Any:
+        """The user's row (id, name, role, unit, display, email, webhook)."""
+        user = s.connection().execute(SELECT_USER, {"name": name}).first()
+        if user is None:
+            raise UnknownUser(name)
+        return user
+
+    def require_supervisor(self, s: Session, actor: str, action: str) -> Any:
+        user = self.user_row(s, actor)
+        if user.role not in SUPERVISING_ROLES:
+            raise PermissionDenied(actor, user.role, action, "only supervisors and admins may")
+        return user
+
+    def _check_role(self, user: Any, task: Task, roles: Iterable[str], action: str) -> None:
+        roles = frozenset(roles)
+        if user.role not in roles:
+            raise PermissionDenied(user.name, user.role, action,
+                                   f"the workflow allows only {', '.join(sorted(roles))}")
+        if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
+            raise PermissionDenied(user.name, user.role, action, why_not(user, task))
+
+    def task_row(self, s: Session, task_id: int) -> Task:
+        task = s.get(Task, task_id)
+        if task is None:
+            raise NotFound("task", task_id, "see 'duban task list' for task ids")
+        return task
+
+    def _task_for_action(self, s: Session, actor: str, task_id: int, action: str, description: str,
+                         expected_version: int | None) -> Task:
+        user = self.user_row(s, actor)
+        task = self.task_row(s, task_id)
+        wf = self.registry.get(task.workflow)
+        self._check_role(user, task, wf.permissions.get(action, frozenset()), f"{description} on task {task.code}")
+        if expected_version is not None and expected_version != task.version:
+            raise ConflictError(task.code, expected_version, task.version)
+        return task
+
+    def _check_precondition(self, s: Session, task: Task, event: str, precondition: str) -> None:
+        if precondition == "evidence":
+            has = s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first()
+            if not has:
+                raise PreconditionFailed(task.code, task.state, event,
+                                         f"the task has no evidence file; add one with "
+                                         f"'duban evidence add {task.id} FILE'")
+        else:  # the loader only admits known preconditions
+            raise PreconditionFailed(task.code, task.state, event, f"unknown precondition {precondition!r}")
+
+    def _describe_allowed(self, wf: Workflow, state: str) -> list[str]:
+        out = []
+        for ev in wf.events_from(state):
+            needs = f" (needs {', '.join(ev.requires)})" if ev.requires else ""
+            out.append(f"{ev.name}{needs}")
+        return out
+
+    def write_task(self, s: Session, task: Task, changes: dict[str, Any], actor: str, event: str,
+               from_state: str | None, to_state: str | None, *, note: str | None,
+               inputs: dict[str, Any]) -> int:
+        """Updates the task only if it still has the version we read, then appends its trail record."""
+        read_version = task.version
+        now = self.now()
+        head = lock_trail_head(s)  # before the task row: every writer locks head, then rows
+        values = dict(changes, version=read_version + 1, updated_at=now)
+        values["next_remind_on"] = reminder_policy.next_remind_on(self, s, task, changes)  # reminders follow at once
+        result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
+        if result.rowcount != 1:
+            current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+            raise ConflictError(task.code, read_version, current)
+        for key, value in values.items():
+            set_committed_value(task, key, value)
+        trail.stage(s, "tasks", task.id, changes, partial=True)
+        trail.append(s, task_id=task.id, event=event, from_state=from_state, to_state=to_state,
+                     version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs, head=head)
+        return read_version + 1
+
+    def campaign_row(self, s: Session, name: str | None) -> Campaign:
+        return s.get_one(Campaign, self.campaign_id(s.connection(), name))
+
+    def _problem_or_none(self, s: Session, campaign_id: int, code: str) -> Problem | None:
+        return s.execute(
+            sa.select(Problem).where(Problem.campaign_id == campaign_id, Problem.code == code)
+        ).scalar_one_or_none()
+
+    def _problem(self, s: Session, camp: Campaign, code: str) -> Problem:
+        prob = self._problem_or_none(s, camp.id, code)
+        if prob is None:
+            codes = [c for (c,) in s.execute(sa.select(Problem.code).where(Problem.campaign_id == camp.id))]
+            raise NotFound("problem", code, f"campaign {camp.name} has: {', '.join(codes) or 'none'}")
+        return prob
+
+    def _next_code(self, s: Session, campaign_id: int) -> str:
+        """The next free number: tasks are numbered 1, 2, 3 … within a campaign unless given codes."""
+        conn = s.connection()
+        candidate = conn.execute(
+            sa.select(sa.func.count()).select_from(Task).where(Task.campaign_id == campaign_id)
+        ).scalar_one() + 1
+        taken = sa.select(Task.id).where(Task.campaign_id == campaign_id, Task.code == sa.bindparam("code"))
+        while conn.execute(taken, {"code": str(candidate)}).first() is not None:
+            candidate += 1
+        return str(candidate)
+
+    def _view_by_id(self, s: Session, t: Task) -> TaskView:
+        cname, pcode = s.connection().execute(_SELECT_NAMES, {"task_id": t.id}).one()
+        return self.task_view(t, cname, pcode)
+
+
+# ---------------------------------------------------------------------- helpers
+_TASKS = Task.__table__
+_UPDATE_TASK = _TASKS.update().where(
+    _TASKS.c.id == sa.bindparam("_id"), _TASKS.c.version == sa.bindparam("_read_version")
+)
+_USERS = User.__table__
+_SELECT_NAMES = (
+    sa.select(Campaign.__table__.c.name, Problem.__table__.c.code)
+    .select_from(_TASKS.join(Campaign.__table__, Campaign.__table__.c.id == _TASKS.c.campaign_id)
+                 .join(Problem.__table__, Problem.__table__.c.id == _TASKS.c.problem_id))
+    .where(_TASKS.c.id == sa.bindparam("task_id"))
+)
+SELECT_USER = sa.select(
+    _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.unit, _USERS.c.display, _USERS.c.email, _USERS.c.webhook
+).where(_USERS.c.name == sa.bindparam("name"))
+
+def _required_text(what: str, value: str | None) -> str:
+    if value is None or not str(value).strip():
+        raise InvalidInput(what, value, "must not be empty")
+    return str(value).strip()
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def user_view(u: Any) -> UserView:
+    # the webhook's token masked: views are printed (reminders read the stored address)
+    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, mask_url(u.webhook) if u.webhook else None)
+
+
+def campaign_view(c: Campaign) -> CampaignView:
+    return CampaignView(c.id, c.name, c.inspector, c.target, c.feedback_date, c.period_start, c.period_end,
+                        c.rectification_end)
+
+
+def evidence_view(e: Evidence) -> EvidenceView:
+    return EvidenceView(e.id, e.sha256, e.original_name, e.size, e.note, e.added_by, e.added_at)
+
+
+def outcome_view(o: Outcome) -> OutcomeView:
+    return OutcomeView(o.id, o.kind, o.on, fen_to_yuan(o.amount_fen) if o.amount_fen is not None else None,
+                       o.text, o.added_by)

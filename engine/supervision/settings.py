@@ -1,0 +1,131 @@
+"""The supervision settings of the config file, read and checked in one place: delivery
+(``[delivery]``), the scheduler (``[scheduler]``, ``[digest]``) and everything ``duban config show``
+prints. Reminders, the scheduler and the CLI read them here; none of them is needed to show them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.core.config import Settings
+from engine.core.errors import InvalidInput
+from engine.supervision.channels import EmailChannel, WebhookChannel, load_channels, mask
+
+# ---------------------------------------------------------------------- delivery
+@dataclass(frozen=True)
+class DeliverySettings:
+    lease_seconds: int = 300
+    backoff_seconds: int = 60
+    max_attempts: int = 8
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lease": f"{self.lease_seconds}s", "backoff": f"{self.backoff_seconds}s",
+                "max_attempts": self.max_attempts}
+
+    def retry_at(self, now: datetime, attempts: int) -> datetime | None:
+        if attempts >= self.max_attempts:
+            return None
+        return now + timedelta(seconds=min(self.backoff_seconds * 2 ** (attempts - 1), 6 * 3600))
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, what: str = "interval") -> int:
+    """``30s``, ``5m``, ``2h``, ``1d`` (or a bare number of seconds) → seconds, at least 1."""
+    value = str(text).strip().lower()
+    try:
+        n = int(value[:-1]) if value[-1:] in _DURATION_UNITS else int(value)
+        seconds = n * _DURATION_UNITS.get(value[-1:], 1)
+    except (ValueError, IndexError):
+        seconds = 0
+    if seconds < 1:
+        raise InvalidInput(what, text, "expected a duration such as 30s, 5m, 2h or 1d (at least 1 second)")
+    return seconds
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    raw = settings.section("delivery")
+    where = f"{settings.source or 'config'}: delivery"
+    attempts = raw.get("max_attempts", 8)
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise InvalidInput(f"{where}.max_attempts", attempts, "expected a whole number of at least 1")
+    return DeliverySettings(parse_duration(raw.get("lease", "5m"), f"{where}.lease"),
+                            parse_duration(raw.get("backoff", "1m"), f"{where}.backoff"), attempts)
+
+
+
+# ---------------------------------------------------------------------- scheduler
+DEFAULT_EVERY = "5m"
+DEFAULT_DIGEST_TIME = "08:30"
+DEFAULT_DIGEST_ZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    every_seconds: int
+    digest_enabled: bool
+    digest_time: time
+    digest_timezone: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """As the config file spells it: ``[scheduler]`` and ``[digest]``."""
+        return {"scheduler": {"every": f"{self.every_seconds}s"},
+                "digest": {"enabled": self.digest_enabled, "time": self.digest_time.strftime("%H:%M"),
+                           "timezone": self.digest_timezone}}
+
+
+def scheduler_settings(settings: Settings, every: str | None = None) -> SchedulerSettings:
+    """``[scheduler] every`` and ``[digest] enabled / time / timezone`` with their defaults; ``every``
+    (the command line's) wins over the file."""
+    where = f"{settings.source or 'config'}"
+    sched, dig = settings.section("scheduler"), settings.section("digest")
+    seconds = parse_duration(every or sched.get("every", DEFAULT_EVERY),
+                             "--every" if every else f"{where}: scheduler.every")
+    text = str(dig.get("time", DEFAULT_DIGEST_TIME))
+    try:
+        at = time.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{where}: digest.time", text, "expected a local time HH:MM, e.g. 08:30") from None
+    zone = str(dig.get("timezone", DEFAULT_DIGEST_ZONE))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{where}: digest.timezone", zone, "expected an IANA zone such as Asia/Shanghai") from None
+    return SchedulerSettings(seconds, bool(dig.get("enabled", True)), at, zone)
+
+
+
+# ---------------------------------------------------------------------- config show
+def effective_settings(settings: Settings) -> dict[str, Any]:
+    """Everything the config decides, defaults filled in, secrets masked, for ``duban config show``."""
+    channels = load_channels(settings)
+    raw_channels = settings.section("channels") or {"console": {}}
+    shown: dict[str, Any] = {}
+    for ch in channels.channels:
+        cfg = dict(raw_channels.get(ch.name, {}))
+        if isinstance(ch, EmailChannel):
+            cfg.update(host=ch.host, port=ch.port, security=ch.security, sender=ch.sender)
+            if ch.password_env:
+                cfg["password_set"] = os.environ.get(str(ch.password_env)) is not None
+        elif isinstance(ch, WebhookChannel):
+            cfg.update(format=ch.format)
+        shown[ch.name] = cfg
+    return mask({
+        "source": str(settings.source) if settings.source else None,
+        "general": {"timezone": settings.timezone, "lang": settings.lang},
+        "calendar": {"holidays": [d.isoformat() for d in settings.extra_holidays],
+                     "workdays": [d.isoformat() for d in settings.extra_workdays]},
+        "workflows": {"dirs": [str(p) for p in settings.workflow_dirs]},
+        "channels": shown,
+        "delivery": delivery_settings(settings).as_dict(),
+        **scheduler_settings(settings).as_dict(),
+        "traffic_light": settings.section("traffic_light"),
+        **{k: v for k, v in settings.raw.items()
+           if k not in ("general", "calendar", "workflows", "channels", "delivery", "scheduler", "digest",
+                        "traffic_light")},
+    })
