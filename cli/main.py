@@ -119,7 +119,7 @@ class LazyGroup(click.Group):
             translate_help(self)
             return super().main(argv, *rest, **kwargs)
         finally:
-            i18n._current.reset(token)
+            i18n.reset_lang(token)
 
     def invoke(self, ctx: click.Context) -> Any:
         """The last resort: an error no command foresaw is one line and exit 1, not a traceback.

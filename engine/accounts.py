@@ -90,7 +90,7 @@ def _stamp(password_hash: str) -> str:
 
 
 def _self_or_admin(app: "Duban", s: sa.orm.Session, actor: str, name: str, action: str) -> sa.Row:
-    acting = app._user(s, actor)
+    acting = app.user_row(s, actor)
     target = s.connection().execute(sa.select(_users.c.id, _users.c.name).where(_users.c.name == name)).first()
     if target is None:
         raise UnknownUser(name)

@@ -62,6 +62,11 @@ def set_lang(lang: str) -> Token[str]:
     return _current.set(code)
 
 
+def reset_lang(token: Token[str]) -> None:
+    """Undo the ``set_lang`` that returned ``token``."""
+    _current.reset(token)
+
+
 @contextmanager
 def language(lang: str | None) -> Iterator[str]:
     """``with language("en"): ...`` — the block speaks ``lang`` (None keeps the language in use)."""
