@@ -174,11 +174,14 @@ def echo(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
 
 
 def echo_json(data: Any) -> None:
-    import json
+    """``data`` (plain values, views or dataclasses) as indented JSON, dates as ISO text and money as
+    exact decimal text: the same text as ``json.dumps(jsonable(data), ensure_ascii=False, indent=2)``,
+    encoded by orjson, which walks dataclasses natively."""
+    import orjson
 
     from engine.core.views import json_default
 
-    echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
+    echo(orjson.dumps(data, default=json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
 
 
 def console() -> Any:
