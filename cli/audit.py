@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.command()
@@ -51,45 +52,30 @@ def verify(obj: Context, binder: Path | None, checkpoint_file: Path | None) -> N
         try:
             statement = json.loads(checkpoint_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise click.ClickException(t(f"{checkpoint_file}: not a checkpoint file ({exc})",
-                                         f"{checkpoint_file}：不是检查点文件（{exc}）")) from None
+            raise click.ClickException(_('{checkpoint_file}: not a checkpoint file ({exc})').format(checkpoint_file=checkpoint_file, exc=exc)) from None
     try:
         report = obj.app().verify(checkpoint=statement)
         if binder is not None:
             from engine.ledger_io.binder import verify_binder
 
             checked = verify_binder(obj.app(), binder)
-            echo(t(f"binder OK: {checked.files} files, {checked.tasks} tasks",
-                         f"资料册完好：{checked.files} 个文件，{checked.tasks} 项任务"))
+            echo(_('binder OK: {files} files, {tasks} tasks').format(files=checked.files, tasks=checked.tasks))
     except VerificationFailed as exc:
         # The message names the first problem; the rest are worth seeing when repairing.
         rest = "".join(f"\n  {problem}" for problem in exc.listing())
         raise click.ClickException(f"{exc}{rest}") from None
-    echo(t(f"trail OK: {report.records} records, {report.tasks} tasks",
-                 f"审计记录完好：{report.records} 条记录，{report.tasks} 项任务"))
-    echo(t(f"rows OK: {report.rows} rows match the trail; {report.files} evidence files match their sha256",
-                 f"数据行完好：{report.rows} 行与审计记录一致；{report.files} 个佐证文件与其 sha256 一致"))
+    echo(_('trail OK: {records} records, {tasks} tasks').format(records=report.records, tasks=report.tasks))
+    echo(_('rows OK: {rows} rows match the trail; {files} evidence files match their sha256').format(rows=report.rows, files=report.files))
     if report.evidence_store is not None:
-        echo(t(f"evidence files NOT checked: there is no evidence store at {report.evidence_store} "
-                     "(set DUBAN_EVIDENCE_DIR to check them)",
-                     f"未核对佐证文件：{report.evidence_store} 处没有佐证文件库（可设置 DUBAN_EVIDENCE_DIR）"), err=True)
+        echo(_('evidence files NOT checked: there is no evidence store at {evidence_store} (set DUBAN_EVIDENCE_DIR to check them)').format(evidence_store=report.evidence_store), err=True)
     if report.before_authentication:
-        echo(t(f"{report.before_authentication} records were written before authentication was enabled "
-                     "(their chain is checked, their authenticity cannot be)",
-                     f"{report.before_authentication} 条记录写于启用认证之前（已核对哈希链，无法核对其真实性）"))
+        echo(_('{before_authentication} records were written before authentication was enabled (their chain is checked, their authenticity cannot be)').format(before_authentication=report.before_authentication))
     if report.authenticated:
-        echo(t(f"authenticity OK: {report.authenticated} records checked with the trail key",
-                     f"真实性完好：{report.authenticated} 条记录已用审计密钥核对"))
+        echo(_('authenticity OK: {authenticated} records checked with the trail key').format(authenticated=report.authenticated))
     if report.unchecked:
-        echo(t(f"authenticity NOT checked for {report.unchecked} records: the trail key file "
-                     f"{report.key_file} was not found (the chain and rows were checked)",
-                     f"未能核对 {report.unchecked} 条记录的真实性：找不到审计密钥文件 {report.key_file}"
-                     "（哈希链与数据行已核对）"), err=True)
+        echo(_('authenticity NOT checked for {unchecked} records: the trail key file {key_file} was not found (the chain and rows were checked)').format(unchecked=report.unchecked, key_file=report.key_file), err=True)
     if statement is not None:
-        echo(t(f"the ledger extends the checkpoint of {statement['at']} "
-                     f"({statement['records']} records, ending at record {statement['last_id']})",
-                     f"台账延续了 {statement['at']} 的检查点（{statement['records']} 条记录，"
-                     f"止于第 {statement['last_id']} 条）"))
+        echo(_('the ledger extends the checkpoint of {at} ({records} records, ending at record {last_id})').format(at=statement['at'], records=statement['records'], last_id=statement['last_id']))
 
 
 @audit.command("checkpoint")
@@ -108,13 +94,11 @@ def checkpoint(obj: Context, output: Path | None) -> None:
         echo(text, nl=False)
         return
     if not output.parent.is_dir():
-        raise click.UsageError(t(f"no such folder: {output.parent}", f"文件夹不存在：{output.parent}"))
+        raise click.UsageError(_('no such folder: {parent}').format(parent=output.parent))
     tmp = output.with_name(f".{output.name}.incoming")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
-    echo(t(f"checkpoint of {statement['records']} records (ending at record {statement['last_id']}) "
-                 f"written to {output}",
-                 f"检查点（{statement['records']} 条记录，止于第 {statement['last_id']} 条）已写入 {output}"))
+    echo(_('checkpoint of {records} records (ending at record {last_id}) written to {output}').format(records=statement['records'], last_id=statement['last_id'], output=output))
 
 
 @audit.command("rotate-key")
@@ -124,8 +108,7 @@ def rotate_key(obj: Context) -> None:
     """Start signing trail records with a new key (admins); older keys stay in the key file to check
     the records they signed. The rotation is recorded in the trail."""
     old, new, path = obj.app().rotate_key(obj.actor)
-    echo(t(f"trail key {new} signs from now on (was {old or 'none'}); key file {path}",
-                 f"自此由审计密钥 {new} 签署（原为 {old or '无'}）；密钥文件 {path}"))
+    echo(_('trail key {new} signs from now on (was {old}); key file {path}').format(new=new, old=old or _('none'), path=path))
 
 
 @audit.command("log")

@@ -6,23 +6,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from engine.team import BackupInfo
 
 
-def _report(info: "BackupInfo", as_json: bool, done_en: str, done_zh: str) -> None:
+def _report(info: "BackupInfo", as_json: bool, done: str) -> None:
     if as_json:
         echo_json({"path": str(info.path), "evidence": str(info.evidence), "evidence_files": info.evidence_files,
                    "kind": info.kind, "schema_version": info.schema_version, "records": info.records,
                    "head_hash": info.head_hash})
         return
-    echo(t(f"{done_en} {info.path} ({info.kind}); evidence files: {info.evidence_files} in {info.evidence}",
-                 f"{done_zh} {info.path}（{info.kind}）；证据文件 {info.evidence_files} 个，位于 {info.evidence}"))
-    echo(t(f"checked: schema version {info.schema_version}, {info.records} trail records, "
-                 f"chain head {(info.head_hash or '')[:12]}",
-                 f"已核对：数据结构版本 {info.schema_version}，留痕记录 {info.records} 条，链头 {(info.head_hash or '')[:12]}"))
+    echo(done.format(path=info.path, kind=info.kind, evidence_files=info.evidence_files, evidence=info.evidence))
+    echo(_('checked: schema version {schema_version}, {records} trail records, chain head {head}').format(schema_version=info.schema_version, records=info.records, head=(info.head_hash or '')[:12]))
 
 
 @click.command()
@@ -39,9 +37,9 @@ def backup(obj: Context, path: str, as_json: bool) -> None:
     """
     from engine.team import backup as run_backup
 
-    with ProgressBar(t("backing up", "备份中"), enabled=not as_json) as bar:
+    with ProgressBar(_('backing up'), enabled=not as_json) as bar:
         info = run_backup(obj.app(), path, progress=bar)
-    _report(info, as_json, "backed up to", "已备份到")
+    _report(info, as_json, _("backed up to {path} ({kind}); evidence files: {evidence_files} in {evidence}"))
 
 
 @click.command()
@@ -59,6 +57,6 @@ def restore(obj: Context, path: str, force: bool, as_json: bool) -> None:
     """
     from engine.team import restore as run_restore
 
-    with ProgressBar(t("restoring", "恢复中"), enabled=not as_json) as bar:
+    with ProgressBar(_('restoring'), enabled=not as_json) as bar:
         info = run_restore(obj.app(), path, force=force, progress=bar)
-    _report(info, as_json, "restored from", "已从以下备份恢复：")
+    _report(info, as_json, _("restored from {path} ({kind}); evidence files: {evidence_files} in {evidence}"))

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -39,7 +40,7 @@ def add(obj: Context, name: str, inspector: str, target: str, feedback_date: dat
     if as_json:
         echo_json(view.as_dict())
         return
-    echo(t(f"campaign {view.name} added (id {view.id})", f"已添加巡察 {view.name}（编号 {view.id}）"))
+    echo(_('campaign {name} added (id {id})').format(name=view.name, id=view.id))
 
 
 @campaign.command("list")
@@ -59,5 +60,5 @@ def list_(obj: Context, as_json: bool) -> None:
         period = f"{fmt_date(c.period_start)} → {fmt_date(c.period_end)}" if c.period_start or c.period_end else ""
         rows.append([c.id, c.name, c.inspector, c.target, period, fmt_date(c.feedback_date),
                      fmt_date(c.rectification_end)])
-    table([t("id", "编号"), t("name", "名称"), t("inspector", "巡察组"), t("target", "被巡察单位"),
-           t("inspection", "巡察期间"), t("feedback", "反馈日期"), t("period end", "集中整改截止")], rows)
+    table([_('id'), _('name'), _('inspector'), _('target'),
+           _('inspection'), _('feedback'), _('period end')], rows)

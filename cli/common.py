@@ -190,13 +190,6 @@ def console() -> Any:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 
-def t(en: str, zh: str) -> str:
-    """A heading in the language chosen with --lang."""
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_object(Context) if ctx else None
-    return zh if obj is not None and obj.lang == "zh" else en
-
-
 PROGRESS_FROM = 2000  # items; smaller jobs finish before a bar would be read
 
 

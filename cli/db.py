@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from engine.team import SchemaReport
@@ -31,7 +32,7 @@ def secure(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json({"secured_tables": tables})
         return
-    echo(t(f"row-level security on: {', '.join(tables)}", f"已启用行级安全：{', '.join(tables)}"))
+    echo(_('row-level security on: {join}').format(join=', '.join(tables)))
 
 
 @db.command("grant")
@@ -52,9 +53,8 @@ def grant(obj: Context, name: str, password: str | None, as_json: bool) -> None:
     if as_json:
         echo_json({"name": result.name, "role": result.role, "group": result.group, "created": result.created})
         return
-    verb = t("created", "已创建") if result.created else t("updated", "已更新")
-    echo(t(f"login role {result.name} {verb}, member of {result.group}",
-                 f"登录角色 {result.name} {verb}，属于 {result.group}"))
+    verb = _('created') if result.created else _('updated')
+    echo(_('login role {name} {verb}, member of {group}').format(name=result.name, verb=verb, group=result.group))
 
 
 def _print_schema(report: "SchemaReport", as_json: bool) -> None:
@@ -63,15 +63,13 @@ def _print_schema(report: "SchemaReport", as_json: bool) -> None:
                    "previous": report.before})
         return
     if report.current is None:
-        echo(t("no ledger here yet: run 'duban init'", "此处尚无台账：请运行 duban init"))
+        echo(_("no ledger here yet: run 'duban init'"))
     elif report.up_to_date:
-        echo(t(f"schema version {report.current} (up to date)", f"数据结构版本 {report.current}（已是最新）"))
+        echo(_('schema version {current} (up to date)').format(current=report.current))
     elif report.newer:
-        echo(t(f"schema version {report.current}: newer than this duban ({report.head})",
-                     f"数据结构版本 {report.current}：比本程序（{report.head}）更新"))
+        echo(_('schema version {current}: newer than this duban ({head})').format(current=report.current, head=report.head))
     else:
-        echo(t(f"schema version {report.current}; this duban needs {report.head}: run 'duban db upgrade'",
-                     f"数据结构版本 {report.current}；本程序需要 {report.head}：请运行 duban db upgrade"))
+        echo(_("schema version {current}; this duban needs {head}: run 'duban db upgrade'").format(current=report.current, head=report.head))
 
 
 @db.command("current")
@@ -97,5 +95,5 @@ def upgrade(obj: Context, as_json: bool) -> None:
 
     report = upgrade_schema(obj.app(), obj.actor_override or os.environ.get(USER_ENV) or os_login())
     if not as_json and report.before != report.current:
-        echo(t(f"upgraded from schema version {report.before}", f"已从数据结构版本 {report.before} 升级"))
+        echo(_('upgraded from schema version {before}').format(before=report.before))
     _print_schema(report, as_json)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import Context, domain_errors, echo, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -30,15 +31,16 @@ def demo(ctx: Context) -> None:
     from engine.demo import load_demo
 
     result = load_demo(ctx.db, ctx.actor)
-    status = t("loaded", "已载入") if result.loaded else t("already loaded, nothing changed", "已载入过,未作改动")
+    status = _('loaded') if result.loaded else _('already loaded, nothing changed')
     from engine.core.urls import mask_url
 
-    echo(f"{t('Demo', '演示')}: {result.campaign} — {status} ({mask_url(result.url)})")
+    echo(_("Demo: {campaign} — {status} ({url})").format(campaign=result.campaign, status=status,
+                                                         url=mask_url(result.url)))
     app = Duban(ctx.db, clock=FixedClock(result.as_of), lang=ctx.lang)
     from cli import render
 
     render.print_task_table(app.list_tasks(campaign=result.campaign),
-                            title=t(f"Ledger as of {result.as_of}", f"整改台账(截至 {result.as_of})"))
+                            title=_('Ledger as of {as_of}').format(as_of=result.as_of))
     render.print_summary(app, app.summary(campaign=result.campaign))
     _print_lookback_plan(app, result.campaign)
     _print_reminder_preview(app, result.as_of)
@@ -53,7 +55,7 @@ def _print_lookback_plan(app: "Duban", campaign: str) -> None:
     if sampled:
         on = sampled[0].due
         print_lookbacks(app, sampled, with_task=True,
-                        title=t(f"Look-back sample for {on} (回头看)", f"回头看抽样({on})"))
+                        title=_('Look-back sample for {on} (回头看)').format(on=on))
 
 
 def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
@@ -66,13 +68,12 @@ def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
     on = as_of + timedelta(days=1)
     result = preview(app, on)
     print_reminders(app, result.reminders, planned=True,
-                    title=t(f"A reminder sweep on {on} would send (dry run: duban remind --dry-run)",
-                            f"{on} 的提醒扫描将发送(预演:duban remind --dry-run)"))
+                    title=_('A reminder sweep on {on} would send (dry run: duban remind --dry-run)').format(on=on))
 
 
 def _print_next_steps(campaign: str) -> None:
     echo()
-    echo(t("Try next:", "接下来可以试试:"))
+    echo(_('Try next:'))
     for line in (
         "duban task list --state phased",
         "duban task show 16",

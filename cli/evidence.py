@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.group()
@@ -27,10 +28,7 @@ def add(obj: Context, task_id: int, file: Path, note: str | None, as_json: bool)
     if as_json:
         echo_json(view.as_dict())
         return
-    echo(t(f"task {task_id}: evidence {view.id} added: {view.original_name} "
-                 f"({view.size} bytes, sha256 {view.sha256[:12]})",
-                 f"任务 {task_id}：已添加佐证材料 {view.id}：{view.original_name}"
-                 f"（{view.size} 字节，sha256 {view.sha256[:12]}）"))
+    echo(_('task {task_id}: evidence {id} added: {original_name} ({size} bytes, sha256 {sha})').format(task_id=task_id, id=view.id, original_name=view.original_name, size=view.size, sha=view.sha256[:12]))
 
 
 @evidence.command("list")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import OUTPUT, Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import OUTPUT, Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
@@ -29,7 +30,7 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
 
     app = obj.app()
     try:
-        with ProgressBar(t("importing", "导入中"), enabled=not as_json) as bar:
+        with ProgressBar(_('importing'), enabled=not as_json) as bar:
             result = import_ledger(app, obj.actor, file, campaign=campaign, mapping=parse_mapping(maps, mapping),
                                    dry_run=dry_run, progress=bar)
     except ImportRefused as exc:
@@ -40,19 +41,31 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
     if as_json:
         echo_json(result.as_dict())
         return
-    head = t("would add" if dry_run else "added", "将新增" if dry_run else "新增")
-    changed = t("would change" if dry_run else "changed", "将更新" if dry_run else "更新")
-    echo(f"{result.file}: {result.rows} {t('rows', '行')} · {head} {len(result.added)} · "
-               f"{changed} {len(result.changed)} · {t('unchanged', '未变')} {result.unchanged}"
-               + (f" · {t('new campaigns', '新建批次')} {', '.join(result.campaigns_added)}"
-                  if result.campaigns_added else ""))
-    for c in result.changed[:50]:
-        diffs = ", ".join(f"{k}: {c['from'].get(k)!r} → {c['to'].get(k)!r}" for k in c["to"]) or t("new note", "新增进展")
-        echo(f"  {c['code']} (row {c['row']}): {diffs}")
-    if len(result.changed) > 50:
-        echo(f"  … {len(result.changed) - 50} {t('more', '项更多')}")
+    counts = dict(file=result.file, rows=result.rows, added=len(result.added), changed=len(result.changed),
+                  unchanged=result.unchanged)
     if dry_run:
-        echo(t("dry run: nothing was written", "试运行：未写入任何内容"))
+        line = _("{file}: {rows} rows · would add {added} · would change {changed} · unchanged {unchanged}")
+    else:
+        line = _("{file}: {rows} rows · added {added} · changed {changed} · unchanged {unchanged}")
+    if result.campaigns_added:
+        line += _(" · new campaigns: {names}").format(names="、".join(result.campaigns_added)
+                                                      if obj.lang == "zh" else ", ".join(result.campaigns_added))
+    echo(line.format(**counts))
+    from engine.ledger_io.columns import field_label
+
+    for c in result.changed[:50]:
+        diffs = _("; ").join(_("{field}: {old} → {new}").format(field=field_label(k), old=_shown(c["from"].get(k)),
+                                                                new=_shown(c["to"].get(k))) for k in c["to"])
+        echo(_("  {code} (row {row}): {diffs}").format(code=c["code"], row=c["row"], diffs=diffs or _("new note")))
+    if len(result.changed) > 50:
+        echo(_("  … and {n} more").format(n=len(result.changed) - 50))
+    if dry_run:
+        echo(_('dry run: nothing was written'))
+
+
+def _shown(value: object) -> str:
+    """A value of an import diff: quoted text, or — for none."""
+    return "—" if value in (None, "") else f"“{value}”" if isinstance(value, str) else str(value)
 
 
 @click.group()
@@ -70,10 +83,10 @@ def _export_command(fmt: str, doc: str) -> None:
     def command(obj: Context, out: Path, campaign: str | None) -> None:
         from engine.ledger_io.exporter import export as run
 
-        with ProgressBar(t("exporting", "导出中")) as bar:
+        with ProgressBar(_('exporting')) as bar:
             n = run(obj.app(), fmt, out, campaign=campaign, progress=bar)
-        what = t("calendar events", "个日程") if fmt == "ics" else t("tasks", "项任务")
-        echo(t(f"wrote {out} ({n} {what})", f"已写入 {out}（{n} {what}）"))
+        what = _('calendar events') if fmt == "ics" else _('tasks')
+        echo(_('wrote {out} ({n} {what})').format(out=out, n=n, what=what))
 
 
 _export_command("xlsx", "The ledger as an Excel workbook: a summary sheet and one sheet per campaign.")
@@ -92,7 +105,7 @@ def export_json(obj: Context, out: Path, with_blobs: bool) -> None:
     from engine.ledger_io.exporter import export as run
 
     n = run(obj.app(), "json", out, with_blobs=with_blobs)
-    echo(t(f"wrote {out} ({n} tasks)", f"已写入 {out}（{n} 项任务）"))
+    echo(_('wrote {out} ({n} tasks)').format(out=out, n=n))
 
 
 @export.command("binder")
@@ -106,12 +119,11 @@ def binder(obj: Context, out: Path, campaign: str | None, as_json: bool) -> None
     """The evidence binder: per task its files and an HTML index of its history, plus a manifest."""
     from engine.ledger_io.binder import export_binder
 
-    with ProgressBar(t("writing the binder", "生成资料册"), enabled=not as_json) as bar:
+    with ProgressBar(_('writing the binder'), enabled=not as_json) as bar:
         result = export_binder(obj.app(), out, campaign=campaign, progress=bar)
     if as_json:
         echo_json(result.as_dict())
         return
-    echo(t(f"wrote {out} ({result.tasks} tasks, {result.files} evidence files)",
-                 f"已写入 {out}（{result.tasks} 项任务，{result.files} 个佐证文件）"))
+    echo(_('wrote {out} ({tasks} tasks, {files} evidence files)').format(out=out, tasks=result.tasks, files=result.files))
     for m in result.missing:
-        echo(t(f"  missing from the evidence store: {m}", f"  证据库中缺失：{m}"), err=True)
+        echo(_('  missing from the evidence store: {m}').format(m=m), err=True)

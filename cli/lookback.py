@@ -8,8 +8,10 @@ import click
 
 from cli.common import (
     DATE, DEADLINE, ROW_ID, Context, domain_errors,
-    echo, echo_json, json_option, pass_ctx, t,
+    echo, echo_json, json_option, pass_ctx,
 )
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
 
 if TYPE_CHECKING:
     from datetime import date
@@ -69,21 +71,14 @@ def plan(obj: Context, campaign: str | None, percent: int, on: date, seed: int |
     if as_json:
         echo_json(result.as_dict())
         return
-    table([t("problem", "问题"), t("finished items", "已完成事项"), t("sampled", "抽取"), t("tasks", "任务")],
+    table([_('problem'), _('finished items'), _('sampled'), _('items')],
           [[s["problem"], s["eligible"], s["sampled"], ", ".join(s["tasks"])] for s in result.strata],
-          title=t(f"Look-back sample of {result.campaign} on {result.on}",
-                  f"{result.campaign} 回头看抽样（{result.on}）"), right=[1, 2])
+          title=_('Look-back sample of {campaign} on {on}').format(campaign=result.campaign, on=result.on), right=[1, 2])
     sampled = len(result.lookbacks)
     if result.dry_run:
-        echo(t(f"dry run: {sampled} of {result.eligible} items would be sampled "
-                     f"({result.sample_percent}%, seed {result.seed}); nothing was recorded",
-                     f"预演：将从 {result.eligible} 项中抽取 {sampled} 项（{result.sample_percent}%，种子 {result.seed}），"
-                     "未作记录"))
+        echo(_('dry run: {sampled} of {eligible} items would be sampled ({sample_percent}%, seed {seed}); nothing was recorded').format(sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
         return
-    echo(t(f"plan {result.id}: {sampled} of {result.eligible} items sampled "
-                 f"({result.sample_percent}%, seed {result.seed}); see 'duban lookback list'",
-                 f"抽样计划 {result.id}：从 {result.eligible} 项中抽取 {sampled} 项（{result.sample_percent}%，"
-                 f"种子 {result.seed}）；见 duban lookback list"))
+    echo(_("plan {id}: {sampled} of {eligible} items sampled ({sample_percent}%, seed {seed}); see 'duban lookback list'").format(id=result.id, sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
 
 
 @lookback.command("list")
@@ -109,18 +104,18 @@ def print_lookbacks(app: "Duban", rows: list["LookbackView"], *, with_task: bool
     from cli.render import fmt_date, fmt_time, state_label, table
 
     tz = app.clock.tz
-    headers = [t("id", "编号"), t("due", "日期")]
+    headers = [_('id'), pgettext('lookback', 'due')]
     if with_task:
-        headers += [t("task", "任务"), t("code", "代码"), t("title", "标题"), t("state", "状态")]
-    headers += [t("source", "来源"), t("result", "结果"), t("reviewer", "检查人"), t("recorded", "记录时间"),
-                t("note", "说明")]
+        headers += [_('task'), _('code'), _('title'), _('state')]
+    headers += [_('source'), _('result'), _('reviewer'), _('recorded'),
+                _('note')]
     out = []
     for v in rows:
         row: list[Any] = [v.id, fmt_date(v.due)]
         if with_task:
             row += [v.task_id, v.task_code, v.title, state_label(app, None, v.task_state)]
-        source = (t(f"policy, round {v.round}", f"规定第 {v.round} 次") if v.source == "policy"
-                  else t(f"plan {v.plan_id}", f"抽样计划 {v.plan_id}"))
+        source = (_('policy, round {round}').format(round=v.round) if v.source == "policy"
+                  else _('plan {plan_id}').format(plan_id=v.plan_id))
         row += [source, _STATUS.get(v.status, (v.status, v.status))[0 if _en() else 1], v.reviewer,
                 fmt_time(v.recorded_at, tz), v.note]
         out.append(row)
@@ -136,7 +131,7 @@ _STATUS = {
 
 
 def _en() -> bool:
-    return t("en", "zh") == "en"
+    return _('en') == "en"
 
 
 @lookback.command("record")
@@ -156,10 +151,9 @@ def record(obj: Context, lookback_id: int, passed: bool, rebound: bool, note: st
     send back) with the new deadline --due, all in one transaction.
     """
     if passed == rebound:
-        raise click.UsageError(t("give exactly one of --pass and --rebound", "请在 --pass 与 --rebound 中选择一个"))
+        raise click.UsageError(_('give exactly one of --pass and --rebound'))
     if passed and due is not None:
-        raise click.UsageError(t("--due goes with --rebound only: a passed look-back sets no deadline",
-                                 "--due 只与 --rebound 一起使用"))
+        raise click.UsageError(_('--due goes with --rebound only: a passed look-back sets no deadline'))
     from cli.render import fmt_date, state_label, warn
 
     app = obj.app()
@@ -172,11 +166,9 @@ def record(obj: Context, lookback_id: int, passed: bool, rebound: bool, note: st
         return
     v = result.lookback
     if result.move is None:
-        echo(t(f"look-back {v.id} of task {v.task_code}: passed",
-                     f"任务 {v.task_code} 的回头看 {v.id}：未反弹"))
+        echo(_('look-back {id} of task {task_code}: passed').format(id=v.id, task_code=v.task_code))
         return
     m = result.move
     before = state_label(app, m.task.workflow, m.from_state)
     after = state_label(app, m.task.workflow, m.to_state)
-    echo(t(f"look-back {v.id} of task {v.task_code}: rebound; task {before} → {after}, due {fmt_date(m.task.due)}",
-                 f"任务 {v.task_code} 的回头看 {v.id}：反弹；{before} → {after}，时限 {fmt_date(m.task.due)}"))
+    echo(_('look-back {id} of task {task_code}: rebound; task {before} → {after}, due {fmt_date}').format(id=v.id, task_code=v.task_code, before=before, after=after, fmt_date=fmt_date(m.task.due)))

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import DATE, ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -34,9 +35,8 @@ def add(obj: Context, task_id: int, kind: str, amount: str | None, on: date | No
     if as_json:
         echo_json(view.as_dict())
         return
-    money = t(f", {view.amount} yuan", f"，{view.amount} 元") if view.amount is not None else ""
-    echo(t(f"task {task_id}: outcome {view.id} ({view.kind}{money}) recorded",
-                 f"任务 {task_id}：已记录整改成效 {view.id}（{view.kind}{money}）"))
+    money = _(', {amount} yuan').format(amount=view.amount) if view.amount is not None else ""
+    echo(_('task {task_id}: outcome {id} ({kind}{money}) recorded').format(task_id=task_id, id=view.id, kind=view.kind, money=money))
 
 
 @outcome.command("list")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
 
 
 @click.group()
@@ -26,9 +28,8 @@ def add(obj: Context, code: str, title: str, campaign: str | None, parent: str |
     if as_json:
         echo_json(view.as_dict())
         return
-    under = t(f" under {view.parent}", f"，隶属 {view.parent}") if view.parent else ""
-    echo(t(f"problem {view.code} added to campaign {view.campaign}{under}",
-                 f"已向巡察 {view.campaign} 添加问题 {view.code}{under}"))
+    under = _(' under {parent}').format(parent=view.parent) if view.parent else ""
+    echo(_('problem {code} added to campaign {campaign}{under}').format(code=view.code, campaign=view.campaign, under=under))
 
 
 @problem.command("list")
@@ -46,5 +47,5 @@ def list_(obj: Context, campaign: str | None, as_json: bool) -> None:
         return
     rows = [[p.campaign, "    " * depth + p.code, "    " * depth + p.title, p.tasks]
             for depth, p in problem_tree(problems)]
-    table([t("campaign", "巡察"), t("code", "代码"), t("problem", "问题"), t("tasks", "任务数")], rows,
+    table([_('campaign'), _('code'), _('problem'), pgettext('count', 'tasks')], rows,
           right=[3])

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,14 +20,14 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
     if title:
         heading(title)
     if planned:
-        table([t("task", "任务"), t("rule", "规则"), t("date", "日期"), t("to", "接收人"), t("channel", "渠道"),
-               t("message", "内容")],
+        table([_('task'), _('rule'), _('date'), _('to'), _('channel'),
+               _('message')],
               [[r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.subject] for r in reminders])
         return
     tz = app.clock.tz
-    table([t("id", "编号"), t("task", "任务"), t("rule", "规则"), t("date", "日期"), t("to", "接收人"),
-           t("channel", "渠道"), t("status", "状态"), t("tries", "次数"), t("sent / next try", "发送/重试"),
-           t("message", "内容"), t("error", "错误")],
+    table([_('id'), _('task'), _('rule'), _('date'), _('to'),
+           _('channel'), _('status'), _('tries'), _('sent / next try'),
+           _('message'), _('error')],
           [[r.id or "", r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.status,
             r.attempts or "", fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
             r.subject, r.last_error or ""] for r in reminders],
@@ -61,16 +62,14 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
         echo_json(result.as_dict())
     elif dry_run:
         print_reminders(app, result.reminders, planned=True,
-                        title=t(f"Would send on {result.as_of} (dry run)", f"{result.as_of} 将发送(预演)"))
+                        title=_('Would send on {as_of} (dry run)').format(as_of=result.as_of))
     else:
         if result.reminders:
-            print_reminders(app, result.reminders, title=t(f"Reminders {result.as_of}", f"{result.as_of} 提醒"))
+            print_reminders(app, result.reminders, title=_('Reminders {as_of}').format(as_of=result.as_of))
         sent = len(result.reminders) - len(failed)
-        echo(t(f"{sent} sent, {len(failed)} failed ({result.tasks_due} task(s) due a reminder)",
-                     f"已发送 {sent} 条,失败 {len(failed)} 条(涉及 {result.tasks_due} 项任务)"))
+        echo(_('{sent} sent, {len} failed ({tasks_due} task(s) due a reminder)').format(sent=sent, len=len(failed), tasks_due=result.tasks_due))
     if failed:
-        raise click.ClickException(t(f"{len(failed)} reminder(s) could not be sent; see 'duban reminders list --failed'",
-                                     f"{len(failed)} 条提醒发送失败,见 'duban reminders list --failed'"))
+        raise click.ClickException(_("{len} reminder(s) could not be sent; see 'duban reminders list --failed'").format(len=len(failed)))
 
 
 @click.group()
@@ -120,5 +119,4 @@ def retry(obj: Context, reminder_id: int | None, dead: bool, as_json: bool) -> N
         return
     if rows:
         print_reminders(app, rows)
-    echo(t(f"{len(rows)} reminder(s) re-queued: the next 'duban remind' or scheduler sweep sends them",
-           f"已重新排队 {len(rows)} 条提醒：下次 duban remind 或定时任务将发送"))
+    echo(_("{len} reminder(s) re-queued: the next 'duban remind' or scheduler sweep sends them").format(len=len(rows)))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cli.common import console, echo, t, terminal_safe
+from cli.common import console, echo, terminal_safe
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
 def warn(message: str) -> None:
     """Warnings go to stderr so that stdout (and --json) stays clean for scripts."""
-    echo(f"{t('warning', '警告')}: {message}", err=True)
+    echo(_("warning: {message}").format(message=message), err=True)
 
 
 def fmt_date(value: date | None) -> str:
@@ -35,8 +37,17 @@ def fmt_time(value: datetime | None, tz: tzinfo) -> str:
 
 
 def fmt_inputs(inputs: Mapping[str, Any]) -> str:
-    # A full SHA-256 would take half the table; --json keeps it whole.
-    return ", ".join(f"{k}={str(v)[:12] if k == 'sha256' else v}" for k, v in inputs.items())
+    """An event's inputs, each labelled (a full SHA-256 would take half the table; --json keeps it whole)."""
+    from engine.core.views import input_label
+
+    return _("; ").join(_("{label}: {value}").format(label=input_label(k), value=str(v)[:12] if k == "sha256" else v)
+                        for k, v in inputs.items())
+
+
+def outcome_kind_label(kind: str) -> str:
+    from engine.core.views import outcome_kind_label as label
+
+    return label(kind)
 
 
 def state_label(app: "Ledger", workflow: str | None, state: str | None) -> str:
@@ -98,9 +109,9 @@ def heading(text: str) -> None:
 
 
 def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], list[str | None]]:
-    headers = [t("id", "编号"), t("code", "代码"), t("title", "标题"), t("state", "状态"),
-               t("due", "时限"), t("days late", "逾期天数"), t("unit", "责任单位"), t("flag", "挂牌"),
-               t("light", "亮灯")]
+    headers = [_('id'), _('code'), _('title'), _('state'),
+               _('due'), _('days late'), _('unit'), _('flag'),
+               _('light')]
     # The date shown is the one days late count from: a phased item's follow-up target, else the deadline.
     rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.deadline_in_force or v.due), v.days_overdue or "", v.unit,
              "⚑" if v.flagged else "", light_label(v.light)] for v in tasks]
@@ -110,7 +121,7 @@ def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], 
 
 def light_label(light: str | None) -> str:
     """The traffic light of a task (engine/core/policy.py decides it) in the chosen language."""
-    labels = {"green": t("green", "绿灯"), "yellow": t("yellow", "黄灯"), "red": t("red", "红灯")}
+    labels = {"green": _('green'), "yellow": _('yellow'), "red": _('red')}
     return labels.get(light or "", "")
 
 
@@ -124,17 +135,17 @@ def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -
 
 def print_summary(app: "Ledger", figures: Mapping[str, Any]) -> None:
     """The figures of ``Ledger.summary``: tasks per state (labelled), overdue, flagged, funds."""
-    scope = figures.get("campaign") or t("all campaigns", "全部巡察")
-    heading(t(f"Summary as of {figures['as_of']} ({scope})", f"截至 {figures['as_of']} 整改情况（{scope}）"))
+    scope = figures.get("campaign") or _('all campaigns')
+    heading(_('Summary as of {as_of} ({scope})').format(as_of=figures['as_of'], scope=scope))
     rows: list[list[Any]] = [[state_label(app, None, st), n] for st, n in figures["states"].items()]
     rows += [
-        [t("total", "合计"), figures["total"]],
-        [t("open", "未结"), figures["open"]],
-        [t("overdue", "逾期"), figures["overdue"]],
-        [t("flagged", "挂牌督办"), figures["flagged"]],
-        [t("funds recovered (yuan)", "清退资金（元）"), figures["funds_recovered"]],
+        [_('total'), figures["total"]],
+        [_('open'), figures["open"]],
+        [_('overdue'), figures["overdue"]],
+        [_('flagged'), figures["flagged"]],
+        [_('funds recovered (yuan)'), figures["funds_recovered"]],
     ]
-    table([t("item", "项目"), t("count", "数量")], rows, right=[1])
+    table([_('item'), _('count')], rows, right=[1])
 
 
 def problem_tree(problems: Sequence["ProblemView"]) -> list[tuple[int, "ProblemView"]]:
@@ -163,27 +174,27 @@ def problem_tree(problems: Sequence["ProblemView"]) -> list[tuple[int, "ProblemV
 
 def print_evidence(files: Sequence["EvidenceView"], tz: tzinfo, *, title: str | None = None,
                    short_sha: bool = False) -> None:
-    table([t("id", "编号"), t("file", "文件"), t("size", "大小"), t("note", "说明"), t("added", "添加时间"),
-           t("by", "添加人"), "sha256"],
+    table([_('id'), _('file'), _('size'), _('note'), _('added'),
+           pgettext("evidence", "by"), "sha256"],
           [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by,
             e.sha256[:12] if short_sha else e.sha256] for e in files], title=title, right=[0, 2])
 
 
 def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = None) -> None:
-    table([t("id", "编号"), t("kind", "类别"), t("date", "日期"), t("amount (yuan)", "金额（元）"),
-           t("text", "内容"), t("by", "记录人")],
-          [[o.id, o.kind, fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
+    table([_('id'), _('kind'), _('date'), _('amount (yuan)'),
+           _('text'), pgettext("outcome", "by")],
+          [[o.id, outcome_kind_label(o.kind), fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
            for o in outcomes], title=title, right=[0, 3])
 
 
 def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,
                 with_task: bool, title: str | None = None) -> None:
     """Trail records: when, what, from → to (labelled by ``workflow`` when one is known), who, why."""
-    headers = [t("id", "编号"), t("time", "时间")]
+    headers = [_('id'), _('time')]
     if with_task:
-        headers.append(t("task", "任务"))
-    headers += [t("event", "事件"), t("from → to", "状态变化"), t("by", "操作人"), t("note", "说明"),
-                t("inputs", "输入")]
+        headers.append(_('task'))
+    headers += [_('event'), _('from → to'), pgettext('trail', 'by'), _('note'),
+                _('inputs')]
     rows = []
     for r in records:
         change = ""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, pass_ctx, t
+from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, pass_ctx
+from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -54,7 +55,7 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
         headers.append(reports.label("items", obj.lang))
     rows = [[name, value, *([reports.codes_text(codes)] if explain else [])]
             for _key, name, value, codes in reports.figure_rows(result, obj.lang)]
-    title = t("Progress as of ", "进展情况,截至") + result.as_of.isoformat()
+    title = _('Progress as of ') + result.as_of.isoformat()
     table(headers, rows, title=title + (f" — {campaign}" if campaign else ""), right=[1])
     for group_by, groups in result.groups:
         headers = reports.group_headers(group_by, obj.lang)
@@ -90,10 +91,9 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     fmt = fmt or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(suffix, "docx")
     doc = build_notice(obj.ledger(), as_of, campaign=campaign, issued=issued, issuer=issuer)
     for warning in doc.warnings:
-        echo(t("Warning: ", "警告：") + warning, err=True)
+        echo(_('Warning: ') + warning, err=True)
     if doc.warnings and not draft:
-        raise click.ClickException(t("notice not written; fill in the settings above, or pass --draft",
-                                     "通报未写入：请补全上述设置，或加 --draft 写出草稿"))
+        raise click.ClickException(_('notice not written; fill in the settings above, or pass --draft'))
     if fmt == "md":
         data = to_markdown(doc).encode("utf-8")
     elif fmt == "pdf":
@@ -104,7 +104,7 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
         data = to_docx(doc)
     write_atomically(output, data)
     echo(doc.totals_sentence)
-    echo(t(f"notice written to {output}", f"进展情况通报已写入 {output}"))
+    echo(_('notice written to {output}').format(output=output))
 
 
 @report.command("html")
@@ -120,4 +120,4 @@ def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -
     from engine.core.files import write_atomically
 
     write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign).encode("utf-8"))
-    echo(t(f"dashboard written to {output}", f"看板已写入 {output}"))
+    echo(_('dashboard written to {output}').format(output=output))

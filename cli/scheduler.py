@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cli.common import Context, domain_errors, echo, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.group()
@@ -50,14 +51,11 @@ def run(obj: Context, every: str | None, verbose: bool) -> None:
         pass  # refuses a missing or outdated ledger now, not at the first sweep
     every_text = _duration_text(cfg.every_seconds)
     if cfg.digest_enabled:
-        digest = t(f"the daily digest at {cfg.digest_time:%H:%M} ({cfg.digest_timezone})",
-                   f"每日汇总于 {cfg.digest_time:%H:%M}（{cfg.digest_timezone}）发送")
+        digest = _('the daily digest at {digest_time:%H:%M} ({digest_timezone})').format(digest_time=cfg.digest_time, digest_timezone=cfg.digest_timezone)
     else:
-        digest = t("no daily digest", "不发送每日汇总")
+        digest = _('no daily digest')
     # A daemon that starts in silence looks hung: say what it does and when, then run.
-    echo(t(f"scheduler started: reminder and look-back sweeps now and every {every_text}, {digest}; "
-                 "stop with Ctrl-C (SIGINT) or SIGTERM",
-                 f"调度已启动：立即并每隔 {every_text} 检查一次提醒和回头看，{digest}；按 Ctrl-C（SIGINT）或 SIGTERM 停止"))
+    echo(_('scheduler started: reminder and look-back sweeps now and every {every_text}, {digest}; stop with Ctrl-C (SIGINT) or SIGTERM').format(every_text=every_text, digest=digest))
     sys.stdout.flush()
     engine_scheduler.run(app, cfg)
 

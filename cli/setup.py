@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.command()
@@ -24,10 +25,10 @@ def init(obj: Context) -> None:
     from engine.core.urls import mask_url
 
     # A PostgreSQL URL may carry a password; it must not end up in a terminal log.
-    echo(f"{t('database', '数据库')}: {mask_url(app.url)}")
+    echo(_("database: {url}").format(url=mask_url(app.url)))
     if not had_schema:
-        echo(t("created the ledger's tables", "已创建台账数据表"))
+        echo(_("created the ledger's tables"))
     if created:
-        echo(t(f"registered {actor!r} as admin", f"已将 {actor!r} 登记为管理员（admin）"))
+        echo(_('registered {actor!r} as admin').format(actor=actor))
     else:
-        echo(t("already initialised: nothing changed", "台账已初始化，未作更改"))
+        echo(_('already initialised: nothing changed'))

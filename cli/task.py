@@ -8,8 +8,10 @@ import click
 
 from cli.common import (
     DATE, DEADLINE, ROW_ID, Context, domain_errors,
-    echo, echo_json, json_option, pass_ctx, t,
+    echo, echo_json, json_option, pass_ctx,
 )
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
 
 if TYPE_CHECKING:
     from datetime import date
@@ -47,7 +49,7 @@ def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
     task = result.task
     before = state_label(app, task.workflow, result.from_state)
     after = state_label(app, task.workflow, result.to_state)
-    echo(f"{t('task', '任务')} {task.code}: {before} → {after}")
+    echo(_("task {code}: {before} → {after}").format(code=task.code, before=before, after=after))
 
 
 @click.group()
@@ -87,8 +89,7 @@ def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: 
     if _warn_or_json(result, as_json):
         return
     v = result.task
-    echo(t(f"task {v.code} added: id {v.id}, {v.state_label}, due {fmt_date(v.due)}",
-                 f"已交办任务 {v.code}：编号 {v.id}，{v.state_label}，时限 {fmt_date(v.due)}"))
+    echo(_('task {code} added: id {id}, {state_label}, due {fmt_date}').format(code=v.code, id=v.id, state_label=v.state_label, fmt_date=fmt_date(v.due)))
 
 
 TABLE_ROWS = 50
@@ -130,8 +131,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
     if limit is not None and len(tasks) == limit:
         more = ledger.count_tasks(**filters) - limit
         if more > 0:
-            echo(t(f"… and {more:,} more task(s): --limit N or --all to list them",
-                   f"……另有 {more:,} 项任务未列出：用 --limit N 或 --all 列出"))
+            echo(_('… and {more:,} more task(s): --limit N or --all to list them').format(more=more))
 
 
 @task.command("show")
@@ -153,48 +153,52 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     late = ""
     in_force = v.deadline_in_force or v.due
     if v.overdue:
-        late = t(f" ({v.days_overdue} days late)", f"（逾期 {v.days_overdue} 天）")
+        late = _(' ({days_overdue} days late)').format(days_overdue=v.days_overdue)
     fields([
-        (t("id", "编号"), v.id),
-        (t("code", "代码"), v.code),
-        (t("title", "标题"), v.title),
-        (t("campaign", "巡察"), v.campaign),
-        (t("problem", "问题"), f"{v.problem} {d.problem_title}".strip()),
-        (t("observed", "问题表现"), d.observed),
-        (t("state", "状态"), f"{v.state_label} ({v.state})"),
+        (_('id'), v.id),
+        (_('code'), v.code),
+        (_('title'), v.title),
+        (_('campaign'), v.campaign),
+        (_('problem'), f"{v.problem} {d.problem_title}".strip()),
+        (_('observed'), d.observed),
+        # Chinese shows the label alone; English adds the name one types (task list --state NAME).
+        (_('state'), pgettext("state", "{label} ({name})").format(label=v.state_label, name=v.state)),
         # Days late count from the deadline in force: shown beside it when it is not the deadline.
-        (t("due", "时限"), fmt_date(v.due) + ("" if in_force != v.due else late)),
-        (t("deadline in force", "当前时限"), fmt_date(in_force) + late if in_force != v.due else None),
-        (t("leader", "责任领导"), v.leader),
-        (t("unit", "责任单位"), v.unit),
-        (t("person", "责任人"), v.person),
-        (t("flagged", "挂牌督办"), t("yes", "是") if v.flagged else None),
-        (t("follow-up plan", "后续计划"), v.followup_plan),
-        (t("target date", "目标时间"), fmt_date(v.followup_target)),
-        (t("workflow", "流程"), v.workflow),
-        (t("version", "版本号"), v.version),  # what --expect-version compares with
+        (_('due'), fmt_date(v.due) + ("" if in_force != v.due else late)),
+        (_('deadline in force'), fmt_date(in_force) + late if in_force != v.due else None),
+        (_('leader'), v.leader),
+        (_('unit'), v.unit),
+        (_('person'), v.person),
+        (_('flagged'), _('yes') if v.flagged else None),
+        (_('follow-up plan'), v.followup_plan),
+        (_('target date'), fmt_date(v.followup_target)),
+        (_('workflow'), pgettext("state", "{label} ({name})").format(label=app.workflow_title(v.workflow),
+                                                                      name=v.workflow)),
+        (_('version'), v.version),  # what --expect-version compares with
     ])
     if d.measures:
-        heading(t("Measures", "整改措施"))
+        heading(_('Measures'))
         for i, m in enumerate(d.measures, 1):
             echo(f"  {i}. {m}")
     if d.notes:
-        table([t("date", "日期"), t("note", "进展"), t("by", "记录人")],
-              [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=t("Progress notes", "进展记录"))
+        table([_('date'), pgettext("progress note", "note"), pgettext("progress note", "by")],
+              [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=_('Progress notes'))
     if d.evidence:
-        print_evidence(d.evidence, tz, title=t("Evidence", "佐证材料"), short_sha=True)
+        print_evidence(d.evidence, tz, title=_('Evidence'), short_sha=True)
     if d.outcomes:
-        print_outcomes(d.outcomes, title=t("Outcomes", "整改成效"))
+        print_outcomes(d.outcomes, title=_('Outcomes'))
     if d.lookbacks:
         from cli.lookback import print_lookbacks
 
-        print_lookbacks(app, d.lookbacks, with_task=False, title=t("Look-backs", "回头看"))
-    print_trail(app, d.history, v.workflow, tz, with_task=False, title=t("History", "办理记录"))
+        print_lookbacks(app, d.lookbacks, with_task=False, title=_('Look-backs'))
+    print_trail(app, d.history, v.workflow, tz, with_task=False, title=_('History'))
     if d.allowed_events:
-        nxt = ", ".join(f"{e} ({app.event_label(v.workflow, e)})" for e in d.allowed_events)
+        # the label, then the name one types after 'task move ID'
+        nxt = _(", ").join(_("{label} ({name})").format(label=app.event_label(v.workflow, e), name=e)
+                           for e in d.allowed_events)
     else:
-        nxt = t("none", "无")
-    echo(f"{t('next events', '可办理事件')}: {nxt}")
+        nxt = _('none')
+    echo(_("next events: {events}").format(events=nxt))
 
 
 @task.command("move")
@@ -239,8 +243,7 @@ def note(obj: Context, task_id: int, text: str, on: date | None, expected_versio
     if as_json:
         echo_json(view.as_dict())
         return
-    echo(t(f"task {task_id}: note added for {fmt_date(view.on)}",
-                 f"任务 {task_id}：已添加 {fmt_date(view.on)} 的进展记录"))
+    echo(_('task {task_id}: note added for {fmt_date}').format(task_id=task_id, fmt_date=fmt_date(view.on)))
 
 
 @task.command("extend")
@@ -259,7 +262,7 @@ def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: 
     if _warn_or_json(result, as_json):
         return
     v = result.task
-    echo(t(f"task {v.code}: deadline now {fmt_date(v.due)}", f"任务 {v.code}：时限调整为 {fmt_date(v.due)}"))
+    echo(_('task {code}: deadline now {fmt_date}').format(code=v.code, fmt_date=fmt_date(v.due)))
 
 
 @task.command("flag")
@@ -279,6 +282,6 @@ def flag(obj: Context, task_id: int, off: bool, reason: str | None, expected_ver
         return
     v = result.task
     if v.flagged:
-        echo(t(f"task {v.code}: flagged for priority supervision", f"任务 {v.code}：已挂牌督办"))
+        echo(_('task {code}: flagged for priority supervision').format(code=v.code))
     else:
-        echo(t(f"task {v.code}: flag removed", f"任务 {v.code}：已摘牌"))
+        echo(_('task {code}: flag removed').format(code=v.code))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx, t
+from cli.common import Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
 
 
 @click.group()
@@ -30,9 +32,8 @@ def add(obj: Context, name: str, role: str, unit: str | None, display: str | Non
     if as_json:
         echo_json(view.as_dict())
         return
-    unit_part = t(f", unit {view.unit}", f"，单位 {view.unit}") if view.unit else ""
-    echo(t(f"user {view.name} added: role {view.role}{unit_part}",
-                 f"已添加用户 {view.name}：角色 {view.role}{unit_part}"))
+    unit_part = _(', unit {unit}').format(unit=view.unit) if view.unit else ""
+    echo(_('user {name} added: role {role}{unit_part}').format(name=view.name, role=view.role, unit_part=unit_part))
 
 
 @user.command("list")
@@ -47,8 +48,8 @@ def list_(obj: Context, as_json: bool) -> None:
     if as_json:
         echo_json([u.as_dict() for u in users])
         return
-    table([t("name", "用户名"), t("role", "角色"), t("unit", "单位"), t("display name", "显示名"),
-           t("email", "邮箱"), t("webhook", "Webhook")],
+    table([pgettext('user', 'name'), _('role'), pgettext('user', 'unit'), _('display name'),
+           _('email'), _('webhook')],
           [[u.name, u.role, u.unit, u.display, u.email, u.webhook] for u in users])
 
 
@@ -71,11 +72,10 @@ def passwd(obj: Context, name: str, password_stdin: bool) -> None:
         password = line[:-1] if line.endswith("\n") else line
         password = password[:-1] if password.endswith("\r") else password
     else:
-        password = click.prompt(t("New password", "新密码"), hide_input=True,
-                                confirmation_prompt=t("Repeat it", "再输入一次"))
+        password = click.prompt(_('New password'), hide_input=True,
+                                confirmation_prompt=_('Repeat it'))
     accounts.set_password(obj.app(), obj.actor, name, password)
-    echo(t(f"password of {name} set; sessions opened before are signed out",
-           f"已设置 {name} 的密码；此前登录的会话已失效"))
+    echo(_('password of {name} set; sessions opened before are signed out').format(name=name))
 
 
 @user.command("token")
@@ -90,9 +90,8 @@ def token(obj: Context, name: str, revoke: bool) -> None:
 
     if revoke:
         count = accounts.revoke_tokens(obj.app(), obj.actor, name)
-        echo(t(f"{count} API token(s) of {name} withdrawn", f"已撤销 {name} 的 {count} 个 API 令牌"))
+        echo(_('{count} API token(s) of {name} withdrawn').format(count=count, name=name))
         return
     issued = accounts.new_token(obj.app(), obj.actor, name)
-    echo(t(f"API token for {issued.user} (shown once; send it as 'Authorization: Bearer TOKEN'):",
-           f"{issued.user} 的 API 令牌（仅显示这一次；请求时加 'Authorization: Bearer 令牌'）："))
+    echo(_("API token for {user} (shown once; send it as 'Authorization: Bearer TOKEN'):").format(user=issued.user))
     echo(issued.token)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import Context, domain_errors, echo, pass_ctx, t
+from cli.common import Context, domain_errors, echo, pass_ctx
+from engine.i18n import gettext as _
 
 
 @click.group()
@@ -26,8 +27,8 @@ def list_(obj: Context) -> None:
     for name in app.workflow_names():
         wf = app.workflow(name)
         rows.append([wf.name, wf.title.text(app.lang), wf.version, len(wf.states), len(wf.events), wf.source])
-    table([t("name", "名称"), t("title", "标题"), t("version", "版本"), t("states", "状态数"),
-           t("events", "事件数"), t("source", "来源")], rows, right=[2, 3, 4])
+    table([_('name'), _('title'), _('version'), _('states'),
+           _('events'), _('source')], rows, right=[2, 3, 4])
 
 
 @workflow.command("show")
@@ -61,7 +62,6 @@ def check(files: tuple[Path, ...]) -> None:
             echo(str(exc), err=True)
             failed.append(str(path))
             continue
-        echo(t(f"{path}: OK ({wf.name}, {len(wf.states)} states, {len(wf.events)} events)",
-                     f"{path}：有效（{wf.name}，{len(wf.states)} 个状态，{len(wf.events)} 个事件）"))
+        echo(_('{path}: OK ({name}, {len} states, {len2} events)').format(path=path, name=wf.name, len=len(wf.states), len2=len(wf.events)))
     if failed:
-        raise click.ClickException(t(f"invalid: {', '.join(failed)}", f"无效：{', '.join(failed)}"))
+        raise click.ClickException(_('invalid: {join}').format(join=', '.join(failed)))

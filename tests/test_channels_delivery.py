@@ -223,4 +223,5 @@ def test_chinese_template(app: Duban, clock: FixedClock, task_id: int) -> None:
     texts = {r.rule: r.message for r in result.reminders}
     assert texts["overdue"].startswith("【督办提醒】任务 1「采购程序不规范」已超期 3 天")
     assert "已提级督办至责任领导" in texts["escalate_leader"]
-    assert "整改时限:2025-07-31(超期 3 天)" in texts["overdue"] and "duban task show" in texts["overdue"]
+    # full-width punctuation in Chinese prose
+    assert "整改时限：2025-07-31（超期 3 天）" in texts["overdue"] and "duban task show" in texts["overdue"]

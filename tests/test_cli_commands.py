@@ -289,7 +289,7 @@ def test_task_show(ledger: Cli) -> None:
     ledger.ok("task", "note", str(task_id), "约谈采购人员", "--date", "2025-07-03", user="office")
     out = ledger.ok("task", "show", str(task_id)).stdout
     for text in ("采购程序不规范", "一是完善采购制度", "二是开展培训", "约谈采购人员", "Assigned", "2025-07-31",
-                 "start (Start work)", "History"):
+                 "Start work (start)", "History"):
         assert text in out
     data = ledger.json("task", "show", str(task_id))
     assert data["task"]["id"] == task_id
@@ -448,7 +448,7 @@ def test_history_shows_local_time_labels_and_inputs(ledger: Cli) -> None:
     out = ledger.ok("history", str(task_id)).stdout
     # Stored in UTC (06:30), shown in Asia/Shanghai.
     assert "2025-07-05 14:30" in out and "2025-07-04 09:00" in out
-    assert "Assigned → In progress" in out and "office" in out and "due=2025-07-31" in out
+    assert "Assigned → In progress" in out and "office" in out and "due: 2025-07-31" in out
     zh = ledger.ok("history", str(task_id), lang="zh").stdout
     assert "已交办 → 整改中" in zh and "开始整改" in zh
 
@@ -515,7 +515,7 @@ def test_summary(ledger: Cli) -> None:
 def test_lang_zh_labels(ledger: Cli) -> None:
     task_id = add_task(ledger)
     out = ledger.ok("task", "move", str(task_id), "start", user="office", lang="zh").stdout
-    assert out.strip() == "任务 1: 已交办 → 整改中"
+    assert out.strip() == "任务 1：已交办 → 整改中"
     shown = ledger.ok("task", "show", str(task_id), lang="zh").stdout
     assert "整改中" in shown and "责任单位" in shown
     assert ledger.ok("task", "list", env={"DUBAN_LANG": "zh"}).stdout.count("整改中") == 1

@@ -129,6 +129,13 @@ class Ledger:
     def workflow_names(self) -> list[str]:
         return self.registry.names()
 
+    def workflow_title(self, workflow: str) -> str:
+        """The workflow's title in the language in use (its name when the workflow is unknown)."""
+        try:
+            return label_text(self.registry.get(workflow).title, self.lang)
+        except (KeyError, DubanError):
+            return workflow
+
     def state_label(self, workflow: str, state: str, lang: str | None = None) -> str:
         try:
             return label_text(self.registry.get(workflow).states[state].label, lang or self.lang)

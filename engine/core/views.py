@@ -9,6 +9,47 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from engine.i18n import LazyString, lazy_pgettext
+
+
+# What a person reads for an outcome kind (JSON keeps the kind itself).
+OUTCOME_KIND_LABELS: dict[str, LazyString] = {
+    "funds": lazy_pgettext("outcome kind", "funds recovered"),
+    "talk": lazy_pgettext("outcome kind", "talk"),
+    "rule": lazy_pgettext("outcome kind", "rule"),
+    "training": lazy_pgettext("outcome kind", "training"),
+    "other": lazy_pgettext("outcome kind", "other"),
+}
+
+# Labels of the inputs trail records carry (history, task show); an unknown input shows its key.
+INPUT_LABELS: dict[str, LazyString] = {
+    "note": lazy_pgettext("input", "note"), "reason": lazy_pgettext("input", "reason"),
+    "plan": lazy_pgettext("input", "plan"), "target": lazy_pgettext("input", "target"),
+    "due": lazy_pgettext("input", "due"), "previous_due": lazy_pgettext("input", "previous_due"),
+    "approved_by": lazy_pgettext("input", "approved_by"), "code": lazy_pgettext("input", "code"),
+    "on": lazy_pgettext("input", "on"), "sha256": lazy_pgettext("input", "sha256"),
+    "name": lazy_pgettext("input", "name"), "size": lazy_pgettext("input", "size"),
+    "kind": lazy_pgettext("input", "kind"), "amount": lazy_pgettext("input", "amount"),
+    "text": lazy_pgettext("input", "text"), "file": lazy_pgettext("input", "file"),
+    "row": lazy_pgettext("input", "row"), "sheet": lazy_pgettext("input", "sheet"),
+    "fields": lazy_pgettext("input", "fields"), "campaign": lazy_pgettext("input", "campaign"),
+    "parent": lazy_pgettext("input", "parent"), "role": lazy_pgettext("input", "role"),
+    "unit": lazy_pgettext("input", "unit"), "lookback_id": lazy_pgettext("input", "lookback_id"),
+    "round": lazy_pgettext("input", "round"), "import": lazy_pgettext("input", "import"),
+    "source": lazy_pgettext("input", "source"), "plan_id": lazy_pgettext("input", "plan_id"),
+    "campaign_id": lazy_pgettext("input", "campaign_id"), "state": lazy_pgettext("input", "state"),
+}
+
+
+def outcome_kind_label(kind: str) -> str:
+    label = OUTCOME_KIND_LABELS.get(kind)
+    return str(label) if label is not None else kind
+
+
+def input_label(key: str) -> str:
+    label = INPUT_LABELS.get(key)
+    return str(label) if label is not None else key
+
 
 def jsonable(value: Any) -> Any:
     """``value`` with dates as ISO text, money as exact decimal text and views as dicts.

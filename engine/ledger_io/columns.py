@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.core.errors import InvalidInput
+from engine.i18n import LazyString, lazy_pgettext
 
 # field -> headers offices write for it (compared after dropping spaces, line breaks and brackets).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -29,6 +30,27 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "remarks": ("备注", "remarks", "notes", "note"),
 }
 FIELDS: tuple[str, ...] = tuple(ALIASES)
+
+# What a person reads for each field (import diffs, problems): the office's own header in Chinese.
+FIELD_LABELS: dict[str, LazyString] = {
+    "code": lazy_pgettext("field", "code"), "campaign": lazy_pgettext("field", "campaign"),
+    "aspect": lazy_pgettext("field", "aspect"), "problem": lazy_pgettext("field", "problem"),
+    "title": lazy_pgettext("field", "title"), "observed": lazy_pgettext("field", "observed"),
+    "measures": lazy_pgettext("field", "measures"), "leader": lazy_pgettext("field", "leader"),
+    "unit": lazy_pgettext("field", "unit"), "person": lazy_pgettext("field", "person"),
+    "due": lazy_pgettext("field", "due"), "progress": lazy_pgettext("field", "progress"),
+    "status": lazy_pgettext("field", "status"), "evidence": lazy_pgettext("field", "evidence"),
+    "remarks": lazy_pgettext("field", "remarks"), "state": lazy_pgettext("field", "state"),
+    "notes": lazy_pgettext("field", "notes"), "followup_plan": lazy_pgettext("field", "followup_plan"),
+    "followup_target": lazy_pgettext("field", "followup_target"), "flagged": lazy_pgettext("field", "flagged"),
+    "problem_id": lazy_pgettext("field", "problem"),
+}
+
+
+def field_label(field: str) -> str:
+    """The label of a ledger field in the language in use (the field's name when it has none)."""
+    label = FIELD_LABELS.get(field)
+    return str(label) if label is not None else field
 # Without these a row cannot become a task.
 REQUIRED_FIELDS: tuple[str, ...] = ("code", "title", "leader", "unit")
 

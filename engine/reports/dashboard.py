@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from engine.core import policy as reminders
+from engine.i18n import LazyString, language, lazy_pgettext
 from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
 from storage.tables import campaigns
 
@@ -27,27 +28,42 @@ DAILY_LIMIT = 120
 # Rows listed per table: a leader reads the most urgent items; the exported ledger lists them all.
 LIST_LIMIT = 200
 
-_TEXT = {
-    "en": {
-        "title": "Rectification dashboard", "as_of": "As of", "total": "Items", "done": "Completed",
-        "partial": "Completed in phases", "ongoing": "Under way", "open": "Open", "overdue": "Overdue",
-        "flagged": "Flagged", "funds": "Funds recovered (yuan)", "completion": "Completion rate",
-        "by_problem": "Progress per problem", "by_unit": "Progress per unit", "lights": "Traffic lights",
-        "overdue_list": "Overdue items", "burndown": "Open items over time", "code": "Code", "item": "Item",
-        "unit": "Unit", "due": "Deadline", "late": "Days late", "state": "State", "none": "None.",
-        "more": "{n} more not listed; the exported ledger lists every item.",
-        "light": {"red": "overdue", "yellow": "due soon", "green": "on time"},
-    },
-    "zh": {
-        "title": "巡察整改看板", "as_of": "截至", "total": "细化问题", "done": "已完成", "partial": "阶段性完成",
-        "ongoing": "正在整改", "open": "未结", "overdue": "超期", "flagged": "挂牌督办", "funds": "清退资金(元)",
-        "completion": "完成率", "by_problem": "按问题", "by_unit": "按责任单位", "lights": "红黄绿灯",
-        "overdue_list": "超期事项", "burndown": "未结事项趋势", "code": "编号", "item": "事项", "unit": "责任单位",
-        "due": "整改时限", "late": "超期天数", "state": "状态", "none": "无。",
-        "more": "另有{n}项未列出，完整清单见导出的整改台账。",
-        "light": {"red": "超期", "yellow": "临期", "green": "正常"},
-    },
+_TEXT: dict[str, LazyString] = {
+    "title": lazy_pgettext("dashboard", "Rectification dashboard"),
+    "as_of": lazy_pgettext("dashboard", "As of"),
+    "total": lazy_pgettext("dashboard", "Items"),
+    "done": lazy_pgettext("dashboard", "Completed"),
+    "partial": lazy_pgettext("dashboard", "Completed in phases"),
+    "ongoing": lazy_pgettext("dashboard", "Under way"),
+    "open": lazy_pgettext("dashboard", "Open"),
+    "overdue": lazy_pgettext("dashboard", "Overdue"),
+    "flagged": lazy_pgettext("dashboard", "Flagged"),
+    "funds": lazy_pgettext("dashboard", "Funds recovered (yuan)"),
+    "completion": lazy_pgettext("dashboard", "Completion rate"),
+    "by_problem": lazy_pgettext("dashboard", "Progress per problem"),
+    "by_unit": lazy_pgettext("dashboard", "Progress per unit"),
+    "lights": lazy_pgettext("dashboard", "Traffic lights"),
+    "overdue_list": lazy_pgettext("dashboard", "Overdue items"),
+    "burndown": lazy_pgettext("dashboard", "Open items over time"),
+    "code": lazy_pgettext("dashboard", "Code"),
+    "item": lazy_pgettext("dashboard", "Item"),
+    "unit": lazy_pgettext("dashboard", "Unit"),
+    "due": lazy_pgettext("dashboard", "Deadline"),
+    "late": lazy_pgettext("dashboard", "Days late"),
+    "state": lazy_pgettext("dashboard", "State"),
+    "none": lazy_pgettext("dashboard", "None."),
+    "more": lazy_pgettext("dashboard", "{n} more not listed; the exported ledger lists every item."),
 }
+_LIGHT: dict[str, LazyString] = {
+    "red": lazy_pgettext("light", "overdue"), "yellow": lazy_pgettext("light", "due soon"),
+    "green": lazy_pgettext("light", "on time"),
+}
+
+
+def _texts() -> dict:
+    """The dashboard's words in the language in use."""
+    return {**{k: str(v) for k, v in _TEXT.items()}, "light": {k: str(v) for k, v in _LIGHT.items()}}
+
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;background:#fafafa}
@@ -86,8 +102,9 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
     series = open_series(app, _start(app, report, campaign), as_of, campaign=campaign)
     if len(series) > DAILY_LIMIT:
         series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])
-    lang = "zh" if app.lang == "zh" else "en"
-    tx = _TEXT[lang]
+    lang = app.lang
+    with language(lang):
+        tx = _texts()
     f = report.figures
     # A light depends on the workflow, state, flag and dates alone: worked out once per combination.
     seen: dict[tuple, str | None] = {}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.core.errors import InvalidInput
+from engine.i18n import LazyString, language, lazy_pgettext, pgettext
 from engine.core.policy import states_watching_followup
 from engine.core.views import View, fen_to_yuan
 from storage.tables import campaigns, outcomes, problems, tasks, trail
@@ -524,28 +525,37 @@ def codes_text(codes: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------ rows for tables and Markdown
-_LABELS = {
-    "total": ("Items", "细化问题"), "done": ("Completed", "已完成"), "partial": ("Completed in phases", "阶段性完成"),
-    "ongoing": ("Under way", "正在整改"), "open": ("Open", "未结"), "overdue": ("Overdue", "超期"),
-    "flagged": ("Flagged", "挂牌督办"), "funds": ("Funds recovered (yuan)", "清退资金(元)"),
-    "completion_rate": ("Completion rate", "完成率"), "problem": ("Problem", "问题"), "unit": ("Unit", "责任单位"),
-    "items": ("Items behind it", "对应事项"), "figure": ("Figure", "指标"), "value": ("Value", "数值"),
-    "state": ("State", "状态"),
+_LABELS: dict[str, LazyString] = {
+    "total": lazy_pgettext("report", "Items"), "done": lazy_pgettext("report", "Completed"),
+    "partial": lazy_pgettext("report", "Completed in phases"), "ongoing": lazy_pgettext("report", "Under way"),
+    "open": lazy_pgettext("report", "Open"), "overdue": lazy_pgettext("report", "Overdue"),
+    "flagged": lazy_pgettext("report", "Flagged"), "funds": lazy_pgettext("report", "Funds recovered (yuan)"),
+    "completion_rate": lazy_pgettext("report", "Completion rate"), "problem": lazy_pgettext("report", "Problem"),
+    "unit": lazy_pgettext("report", "Unit"), "items": lazy_pgettext("report", "Items behind it"),
+    "figure": lazy_pgettext("report", "Figure"), "value": lazy_pgettext("report", "Value"),
+    "state": lazy_pgettext("report", "State"),
 }
 _GROUP_COLUMNS = ("total", "done", "partial", "ongoing", "overdue", "flagged", "funds", "completion_rate")
 
 
-def label(key: str, lang: str = "en") -> str:
-    en, zh = _LABELS[key]
-    return zh if lang == "zh" else en
+def label_with(heading: str, value: str, lang: str | None = None) -> str:
+    """"State: Completed" / "状态：已完成"."""
+    with language(lang):
+        return pgettext("report", "{heading}: {value}").format(heading=heading, value=value)
 
 
-def figure_rows(report: ProgressReport, lang: str = "en") -> list[tuple[str, str, str, list[str]]]:
+def label(key: str, lang: str | None = None) -> str:
+    """A report heading in ``lang`` (default: the language in use)."""
+    with language(lang):
+        return str(_LABELS[key])
+
+
+def figure_rows(report: ProgressReport, lang: str | None = None) -> list[tuple[str, str, str, list[str]]]:
     """(key, label, value, codes behind it) for every headline figure, states included."""
     f = report.figures
     rows = [("total", label("total", lang), str(f.total.count), f.total.codes)]
     for state, fig in f.states.items():
-        rows.append((f"state:{state}", f"{label('state', lang)}: {report.state_labels.get(state, state)}",
+        rows.append((f"state:{state}", label_with(label('state', lang), report.state_labels.get(state, state), lang),
                      str(fig.count), fig.codes))
     for key in ("done", "partial", "ongoing", "open", "overdue", "flagged"):
         fig = getattr(f, key)
@@ -555,7 +565,7 @@ def figure_rows(report: ProgressReport, lang: str = "en") -> list[tuple[str, str
     return rows
 
 
-def group_headers(by: str, lang: str = "en") -> list[str]:
+def group_headers(by: str, lang: str | None = None) -> list[str]:
     return [label(by, lang), *(label(k, lang) for k in _GROUP_COLUMNS)]
 
 
@@ -566,14 +576,15 @@ def group_row(g: Group, by: str) -> list[str]:
             str(f.overdue.count), str(f.flagged.count), format_yuan(f.funds.amount), f"{f.completion_rate:.1%}"]
 
 
-def group_codes(g: Group, lang: str = "en") -> str:
+def group_codes(g: Group, lang: str | None = None) -> str:
     f = g.figures
     return "; ".join(f"{label(k, lang)}: {codes_text(getattr(f, k).codes)}"
                      for k in ("done", "partial", "ongoing") if getattr(f, k).count)
 
 
-def progress_markdown(report: ProgressReport, lang: str = "en", explain: bool = False) -> str:
-    title = ("进展情况" if lang == "zh" else "Progress") + f" — {report.as_of.isoformat()}"
+def progress_markdown(report: ProgressReport, lang: str | None = None, explain: bool = False) -> str:
+    with language(lang):
+        title = pgettext("report", "Progress — {day}").format(day=report.as_of.isoformat())
     if report.campaign:
         title += f" — {report.campaign}"
     out = [f"# {title}", ""]

@@ -8,11 +8,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-_DATE_LABEL = {
-    "en": {"due": "deadline", "followup_target": "follow-up target", "lookback": "look-back date",
-           "entered": "waiting since"},
-    "zh": {"due": "整改时限", "followup_target": "后续目标时间", "lookback": "回头看日期", "entered": "等待起始"},
+from engine.i18n import LazyString, language, lazy_pgettext, ngettext
+from engine.i18n import gettext as _
+
+# The date a reminder is about, by what the state watches.
+_DATE_LABEL: dict[str, LazyString] = {
+    "due": lazy_pgettext("watched date", "Deadline"),
+    "followup_target": lazy_pgettext("watched date", "Follow-up target"),
+    "lookback": lazy_pgettext("watched date", "Look-back date"),
+    "entered": lazy_pgettext("watched date", "Waiting since"),
 }
+
+
+def _date_label(watch: str) -> str:
+    label = _DATE_LABEL.get(watch)
+    return str(label) if label is not None else watch
 
 
 @dataclass(frozen=True)
@@ -28,66 +38,52 @@ class TaskFacts:
     flagged: bool = False
 
 
-def _lang(lang: str) -> str:
-    return "zh" if lang == "zh" else "en"
-
-
-def what_is_due(lang: str, rule: str, watch: str, target: date, today: date) -> str:
+def what_is_due(lang: str | None, rule: str, watch: str, target: date, today: date) -> str:
     """The headline: "due in 3 days", "5 days overdue — escalated to the responsible leader" …"""
-    zh = _lang(lang) == "zh"
-    days = (target - today).days
-    if watch == "entered":
-        waited = -days
-        return f"已等待审核 {waited} 天" if zh else f"waiting {waited} days for review"
-    if days > 0:
-        head = f"还有 {days} 天到期" if zh else f"due in {days} day{'s' if days != 1 else ''}"
-    elif days == 0:
-        head = "今天到期" if zh else "due today"
-    else:
-        late = -days
-        head = f"已超期 {late} 天" if zh else f"{late} day{'s' if late != 1 else ''} overdue"
-    if rule == "escalate_leader":
-        head += ",已提级督办至责任领导" if zh else " — escalated to the responsible leader"
-    elif rule == "escalate_supervisors":
-        head += ",已提级督办至督查人员" if zh else " — escalated to the supervisors"
-    return head
+    with language(lang):
+        days = (target - today).days
+        if watch == "entered":
+            return ngettext("waiting {n} day for review", "waiting {n} days for review", -days).format(n=-days)
+        if days > 0:
+            head = ngettext("due in {n} day", "due in {n} days", days).format(n=days)
+        elif days == 0:
+            head = _("due today")
+        else:
+            head = ngettext("{n} day overdue", "{n} days overdue", -days).format(n=-days)
+        if rule == "escalate_leader":
+            head += _(" — escalated to the responsible leader")
+        elif rule == "escalate_supervisors":
+            head += _(" — escalated to the supervisors")
+        return head
 
 
-def how_late(lang: str, target: date, today: date) -> str:
-    zh = _lang(lang) == "zh"
-    days = (today - target).days
-    if days > 0:
-        return f"超期 {days} 天" if zh else f"{days} day{'s' if days != 1 else ''} late"
-    if days == 0:
-        return "今天" if zh else "today"
-    return f"剩余 {-days} 天" if zh else f"{-days} day{'s' if days != -1 else ''} left"
+def how_late(lang: str | None, target: date, today: date) -> str:
+    with language(lang):
+        days = (today - target).days
+        if days > 0:
+            return ngettext("{n} day late", "{n} days late", days).format(n=days)
+        if days == 0:
+            return _("today")
+        return ngettext("{n} day left", "{n} days left", -days).format(n=-days)
 
 
-def render(lang: str, rule: str, watch: str, task: TaskFacts, target: date, today: date) -> str:
+def render(lang: str | None, rule: str, watch: str, task: TaskFacts, target: date, today: date) -> str:
     """One reminder as Markdown; the first line is the subject."""
-    zh = _lang(lang) == "zh"
-    head = what_is_due(lang, rule, watch, target, today)
-    label = _DATE_LABEL[_lang(lang)].get(watch, watch)
-    flag = ("【挂牌督办】" if zh else "[flagged] ") if task.flagged else ""
-    late = how_late(lang, target, today) if watch != "entered" else head
-    who = ", ".join(x for x in (task.leader, task.unit, task.person) if x)
-    if zh:
+    with language(lang):
+        head = what_is_due(None, rule, watch, target, today)
+        late = how_late(None, target, today) if watch != "entered" else head
+        facts = dict(code=task.code, title=task.title, head=head, id=task.id, date=target.isoformat(), late=late,
+                     label=_date_label(watch), who=_(", ").join(x for x in (task.leader, task.unit, task.person) if x))
+        subject = (_("[duban] [flagged] Task {code} \"{title}\": {head}") if task.flagged
+                   else _("[duban] Task {code} \"{title}\": {head}"))
         lines = [
-            f"【督办提醒】{flag}任务 {task.code}「{task.title}」{head}",
-            f"- 任务:{task.code} {task.title}",
-            f"- {label}:{target.isoformat()}({late})",
-            f"- 责任领导/单位:{who}",
-            f"- 查看:`duban task show {task.id}`",
+            subject.format(**facts),
+            _("- Task: {code} {title}").format(**facts),
+            _("- {label}: {date} ({late})").format(**facts),
+            _("- Responsible: {who}").format(**facts),
+            _("- See: `duban task show {id}`").format(**facts),
         ]
-    else:
-        lines = [
-            f"[duban] {flag}Task {task.code} \"{task.title}\": {head}",
-            f"- Task: {task.code} {task.title}",
-            f"- {label.capitalize()}: {target.isoformat()} ({late})",
-            f"- Responsible: {who}",
-            f"- See: `duban task show {task.id}`",
-        ]
-    return "\n".join(lines)
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -97,20 +93,17 @@ class DigestLine:
     target: date
 
 
-def render_digest(lang: str, today: date, lines: Sequence[DigestLine], limit: int = 30) -> str:
+def render_digest(lang: str | None, today: date, lines: Sequence[DigestLine], limit: int = 30) -> str:
     """The daily digest to supervisors: every item that is late or waiting, most late first."""
-    zh = _lang(lang) == "zh"
-    ordered = sorted(lines, key=lambda d: (d.target, d.task.code))
-    head = (f"【督办日报】{today.isoformat()}:{len(lines)} 项超期或待处理" if zh
-            else f"[duban] Daily digest {today.isoformat()}: {len(lines)} item{'s' if len(lines) != 1 else ''} late or waiting")
-    out = [head]
-    for d in ordered[:limit]:
-        label = _DATE_LABEL[_lang(lang)].get(d.what, d.what)
-        who = ", ".join(x for x in (d.task.leader, d.task.unit) if x)
-        out.append(f"- {d.task.code} {d.task.title}: {label} {d.target.isoformat()} "
-                   f"({how_late(lang, d.target, today)}); {who}")
-    if len(ordered) > limit:
-        more = len(ordered) - limit
-        out.append(f"- ……另有 {more} 项,见 `duban task list --overdue`" if zh
-                   else f"- … and {more} more: `duban task list --overdue`")
-    return "\n".join(out)
+    with language(lang):
+        ordered = sorted(lines, key=lambda d: (d.target, d.task.code))
+        out = [ngettext("[duban] Daily digest {day}: {n} item late or waiting",
+                        "[duban] Daily digest {day}: {n} items late or waiting", len(lines)).format(
+                            day=today.isoformat(), n=len(lines))]
+        for d in ordered[:limit]:
+            out.append(_("- {code} {title}: {label} {date} ({late}); {who}").format(
+                code=d.task.code, title=d.task.title, label=_date_label(d.what), date=d.target.isoformat(),
+                late=how_late(None, d.target, today), who=_(", ").join(x for x in (d.task.leader, d.task.unit) if x)))
+        if len(ordered) > limit:
+            out.append(_("- … and {n} more: `duban task list --overdue`").format(n=len(ordered) - limit))
+        return "\n".join(out)
