@@ -103,10 +103,9 @@ def secure(app: Duban, actor: str) -> list[str]:
     if not pg_security.is_postgresql(app.engine):
         raise NeedsPostgreSQL("row-level security", app.url)
     with app.transaction() as s:
-        _require_admin(app, s, actor, "secure the database")
+        app.require_admin(s, actor, "secure the database")
         tables = pg_security.install(s.connection(), task_moves(app))
-        trail.append(s, task_id=None, event="db.secure", from_state=None, to_state=None, version=None,
-                     actor=actor, at=app.now(), inputs={"tables": ",".join(tables)})
+        app.record(s, actor, "db.secure", {"tables": ",".join(tables)})
     return tables
 
 
@@ -117,7 +116,7 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
     if password is not None and not password:
         raise InvalidInput("password", "", "give a non-empty password, or none for servers that trust local logins")
     with app.transaction() as s:
-        _require_admin(app, s, actor, "grant database logins")
+        app.require_admin(s, actor, "grant database logins")
         user = s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
         if user is None:
             raise UnknownUser(name)
@@ -125,15 +124,8 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
         if not pg_security.is_installed(conn):
             pg_security.install(conn, task_moves(app))
         created = pg_security.grant_login(conn, user.name, user.role, password)
-        trail.append(s, task_id=None, event="db.grant", from_state=None, to_state=None, version=None,
-                     actor=actor, at=app.now(), inputs={"name": user.name, "group": pg_security.GROUP_ROLES[user.role]})
+        app.record(s, actor, "db.grant", {"name": user.name, "group": pg_security.GROUP_ROLES[user.role]})
     return GrantResult(user.name, user.role, pg_security.GROUP_ROLES[user.role], created)
-
-
-def _require_admin(app: Duban, s: sa.orm.Session, actor: str, action: str) -> None:
-    user = app.user_row(s, actor)
-    if user.role != "admin":
-        raise PermissionDenied(actor, user.role, action, "only admins may")
 
 
 # ---------------------------------------------------------------------- backup and restore

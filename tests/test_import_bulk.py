@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from engine.core import trail
 from engine.api import Duban
 from engine.ledger_io import importer
+from engine.core.writer import NewTasks, Writer, measures_json
 from engine.ledger_io.importer import ImportRefused, ImportResult, Row, import_ledger
 from ledger_files import write_csv
 from storage.db import BULK_REINDEX_ROWS, insert_columns
@@ -28,7 +29,7 @@ def _row(n: int, text: str, *, sheet: str = "", due: object = date(2025, 10, 31)
 
 @pytest.mark.parametrize("measures", [[], ["一"], ODD])
 def test_measures_json_is_json_dumps(measures: list[str]) -> None:
-    assert importer._measures_json(measures) == json.dumps(measures, ensure_ascii=False)
+    assert measures_json(measures) == json.dumps(measures, ensure_ascii=False)
 
 
 def test_append_columns_chains_like_record_hash(app: Duban) -> None:
@@ -186,3 +187,35 @@ def test_a_big_load_rebuilds_the_indexes_it_dropped_and_a_failed_one_keeps_them(
     assert indexes() == before
     with app.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT max(id) FROM progress_notes").scalar() == ids[-1]
+
+
+def test_a_task_added_and_a_task_imported_are_created_by_one_path(app: Duban, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """add_task and the importer both create through Writer.create_tasks, so an item in its first
+    state gets the same record either way (same event, inputs and facts but for its code, problem and ids)."""
+    created: list[int] = []
+    original = Writer.create_tasks
+
+    def counting(self: Writer, s: object, actor: str, new: NewTasks, **options: object) -> list[int]:
+        created.append(len(new.code))
+        return original(self, s, actor, new, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Writer, "create_tasks", counting)
+    app.add_task("sup", "细化一", problem="A1.1", leader="领导", unit="单位", due="2025-10-31", code="S1",
+                 campaign="C2025", measures=["措施"])
+    rows = [[f"B{i}", None, None, "细化一", "措施", "领导", "单位", None, "2025-10-31", "未开始", None, None]
+            for i in (1, 2)]
+    import_ledger(app, "sup", write_csv(tmp_path / "two.csv", rows), campaign="C2025")
+    assert created == [1, 2]
+    with app.engine.connect() as conn:
+        recs = conn.execute(sa.select(TrailRecord.event, TrailRecord.inputs, TrailRecord.facts)
+                            .where(TrailRecord.event.in_(["create", "import"])).order_by(TrailRecord.id)).all()[-3:]
+
+    def shape(rec: sa.Row) -> tuple[str, dict, list]:
+        inputs = {k: v for k, v in json.loads(rec.inputs).items() if k != "code"}
+        facts = [{k: v for k, v in row.items() if k not in ("code", "problem_id")}
+                 for rows in json.loads(rec.facts).values() for row in rows.values()]
+        return rec.event, inputs, facts
+
+    assert shape(recs[0]) == shape(recs[1]) == shape(recs[2])
+    assert app.verify().ok

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-ROLES: tuple[str, ...] = ("admin", "supervisor", "leader", "unit")
+ADMIN = "admin"  # registers users, rotates keys, secures the database, restores ledgers
+ROLES: tuple[str, ...] = (ADMIN, "supervisor", "leader", "unit")
 SUPERVISING_ROLES: frozenset[str] = frozenset({"admin", "supervisor"})
 
 ALL, SAME_UNIT, LEADS, IS_PERSON = "all", "same_unit", "leads", "is_person"

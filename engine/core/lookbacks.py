@@ -1,5 +1,5 @@
-"""The look-backs the ledger itself keeps (回头看): the workflow's ``[lookback]`` policy, applied
-when an event fires (the Writer calls ``on_event``), and the look-backs of a task as readers see them.
+"""The look-backs the ledger itself keeps (回头看): the workflow's ``[lookback]`` policy (the Writer
+applies it when an event fires) and the look-backs of a task as readers see them.
 
 Sampling plans and recording results are commands: engine/supervision/lookback.py.
 """
@@ -10,21 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from engine.core import trail
-from engine.core.calendar import parse_deadline
-from engine.core.errors import ConflictError
 from engine.core.views import LookbackView
-from storage.db import lock_writers
 from storage.models import Campaign, Lookback, Problem, Task
 from workflows import Workflow
-
-if TYPE_CHECKING:
-    from engine.core.ledger import Ledger
 
 MAX_SEED = 2**31 - 1  # the seed column is a 32-bit INTEGER on PostgreSQL
 
@@ -55,44 +48,6 @@ def policy(wf: Workflow) -> Policy | None:
 
 
 # ---------------------------------------------------------------------- policy look-backs
-def on_event(app: "Ledger", s: Session, task: Task, event: str) -> dict[str, Any]:
-    """Called by ``Writer.fire`` before it writes ``event``. When the workflow schedules look-backs
-    after this event, creates them (due = today + each offset) and returns them as trail inputs of
-    the event's own record: an accepted event still writes exactly one record."""
-    pol = policy(app.registry.get(task.workflow))
-    if pol is None or event != pol.after_event:
-        return {}
-    # Writers' lock first (the order every writer takes: head, then rows), then the version
-    # check: a concurrent firing of the same event meets a ConflictError, not a duplicate look-back.
-    lock_writers(s)
-    locked = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
-    if locked != task.version:
-        raise ConflictError(task.code, task.version, locked)
-    today, now = app.today(), app.now()
-    # Look-backs of an earlier strike-off are moot once the item is struck off again.
-    superseded = list(s.execute(
-        sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == PENDING,
-                                     Lookback.source == POLICY).order_by(Lookback.id)).scalars())
-    if superseded:
-        change = dict(status=CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
-        s.execute(sa.update(Lookback).where(Lookback.id.in_(superseded)).values(**change))
-        for other in superseded:
-            trail.stage(s, "lookbacks", other, change, partial=True)
-    busy = pending_dues(s, task.id)
-    scheduled = []
-    for round_no, offset in enumerate(pol.offsets, 1):
-        due = parse_deadline(offset, today, app.calendar).due
-        if due in busy:  # a sampled look-back falls on that day already: one visit checks both
-            continue
-        row = Lookback(task_id=task.id, due=due, source=POLICY, round=round_no, status=PENDING, created_at=now)
-        s.add(row)
-        s.flush()
-        trail.stage(s, "lookbacks", row.id, row)
-        busy.add(due)
-        scheduled.append({"id": row.id, "round": round_no, "due": due})
-    return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
-
-
 # ---------------------------------------------------------------------- reading
 def for_task(s: Session, task_id: int, today: date) -> list[LookbackView]:
     return select_views(s, [Lookback.task_id == task_id], today)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,13 +54,15 @@ from engine.core.views import (
 )
 from storage import migrations
 from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
-from storage.db import create_schema, ensure_trail_head, lock_trail_head, transaction
+from storage.db import create_schema, ensure_trail_head, insert_columns, lock_trail_head, lock_writers, transaction
 from storage.engines import has_schema, sqlite_path
 from storage.models import (
     OUTCOME_KINDS,
     ROLES,
     Campaign,
     Evidence,
+    Lookback,
+    LookbackPlan,
     Outcome,
     Problem,
     ProgressNote,
@@ -66,7 +70,7 @@ from storage.models import (
     User,
 )
 from workflows import Workflow
-from workflows.access import SUPERVISING_ROLES, may_see, why_not
+from workflows.access import ADMIN, SUPERVISING_ROLES, may_see, why_not
 
 
 
@@ -179,9 +183,7 @@ class Writer(Ledger):
             raise InvalidInput("unit", unit, "a user with role 'unit' needs --unit (the unit it acts for)")
         name = _required_text("user name", name)
         with self.transaction() as s:
-            user = self.user_row(s, actor)
-            if user.role != "admin":
-                raise PermissionDenied(actor, user.role, "add users", "only admins register users")
+            self.require_admin(s, actor, "add users", "only admins register users")
             if s.execute(sa.select(User.id).where(User.name == name)).first():
                 raise AlreadyExists("user", name)
             row = User(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
@@ -219,14 +221,9 @@ class Writer(Ledger):
             self.require_supervisor(s, actor, "add campaigns")
             if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
                 raise AlreadyExists("campaign", name)
-            row = Campaign(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
-                           rectification_end=rectification_end, period_start=period_start,
-                           period_end=period_end, created_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "campaigns", row.id, row)
-            trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
-                         actor=actor, at=self.now(), inputs={"name": name, "campaign_id": row.id})
+            row = self.insert_campaign(s, actor, name=name, inspector=inspector, target=target,
+                                       feedback_date=feedback_date, rectification_end=rectification_end,
+                                       period_start=period_start, period_end=period_end)
             return campaign_view(row)
 
     def add_problem(
@@ -240,13 +237,7 @@ class Writer(Ledger):
             if self._problem_or_none(s, camp.id, code) is not None:
                 raise AlreadyExists("problem", f"{code} in campaign {camp.name}")
             parent_row = self._problem(s, camp, parent) if parent else None
-            row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent_row.id if parent_row else None)
-            s.add(row)
-            s.flush()
-            trail.stage(s, "problems", row.id, row)
-            trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
-                         actor=actor, at=self.now(),
-                         inputs={"campaign": camp.name, "code": code, "parent": parent})
+            row = self.insert_problem(s, actor, camp, code, title, parent_row)
             return ProblemView(row.id, camp.name, code, title, parent)
 
     # ------------------------------------------------------------------ tasks
@@ -281,23 +272,12 @@ class Writer(Ledger):
                 code = self._next_code(s, camp.id)
             elif s.execute(sa.select(Task.id).where(Task.campaign_id == camp.id, Task.code == code)).first():
                 raise AlreadyExists("task", f"{code} in campaign {camp.name}")
-            now = self.now()
-            row = Task(
-                campaign_id=camp.id, problem_id=prob.id, code=code, title=title, observed=observed,
-                measures=json.dumps([m for m in measures if m.strip()], ensure_ascii=False),
-                leader=leader, unit=unit, person=person, due=due_date, workflow=wf.name,
-                state=wf.initial, flagged=flagged, version=1, created_at=now, updated_at=now,
-            )
-            row.next_remind_on = reminder_policy.next_remind_on(self, s, row)
-            s.add(row)
-            s.flush()
-            trail.stage(s, "tasks", row.id, row)
-            trail.append(
-                s, task_id=row.id, event="create", from_state=None, to_state=wf.initial, version=1,
-                actor=actor, at=now,
-                inputs={"code": code, "title": title, "due": due_date, "unit": unit, "leader": leader,
-                        "workflow": wf.name, "flagged": flagged or None},
-            )
+            new = NewTasks(campaign_id=[camp.id], problem_id=[prob.id], code=[code], title=[title],
+                           observed=[observed], measures=[[m for m in measures if m.strip()]], leader=[leader],
+                           unit=[unit], person=[person], due=[due_date], state=[wf.initial], flagged=[flagged],
+                           note=[None])
+            (task_id,) = self.create_tasks(s, actor, new, workflow=wf.name)
+            row = s.connection().execute(sa.select(Task.__table__).where(Task.__table__.c.id == task_id)).one()
             return MoveResult(self.task_view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
 
     def fire(
@@ -365,7 +345,7 @@ class Writer(Ledger):
                 raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
             from_state = task.state
             changes["state"] = new_state
-            inputs.update(lookbacks.on_event(self, s, task, event))  # the workflow's [lookback] policy
+            inputs.update(self._lookbacks_after(s, task, event))  # the workflow's [lookback] policy
             self.write_task(s, task, changes, actor, event, from_state, new_state,
                         note=given["note"] or given["reason"], inputs=inputs)
             return MoveResult(self._view_by_id(s, task), event, from_state, new_state, warnings)
@@ -516,15 +496,185 @@ class Writer(Ledger):
     def rotate_key(self, actor: str) -> tuple[str | None, str, Path]:
         """A new trail key signs from now on; recorded in the trail. Returns (old key, new key, key file)."""
         with self.transaction() as s:
-            user = self.user_row(s, actor)
-            if user.role != "admin":
-                raise PermissionDenied(actor, user.role, "rotate the trail key", "only admins may")
+            self.require_admin(s, actor, "rotate the trail key")
             keys = self.enable_authentication(s)
             old = lock_trail_head(s).key_id
             new = trail_keys.rotate(keys)
             trail.append(s, task_id=None, event="audit.rotate-key", from_state=None, to_state=None, version=None,
                          actor=actor, at=self.now(), inputs={"previous_key": old, "key": new})
             return old, new, keys.path
+
+    # ------------------------------------------------------------------ the one creation path
+    def create_tasks(self, s: Session, actor: str, new: NewTasks, *, workflow: str,
+                     import_inputs: Sequence[Mapping[str, Any] | None] | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[int]:
+        """Creates tasks (one from ``add_task``, 100,000 from an import) with ONE trail record each.
+
+        A task in the workflow's first state with no progress text gets a ``create`` record; any other
+        (an import puts items in any state) an ``import`` record from nothing to its state, carrying
+        the same inputs plus ``import_inputs`` (the file, row and sha256) and its progress text as the
+        record's note and a progress note. Column by column (one list per column, no object per row):
+        this runs once per item of files of 100,000 items. Returns the new ids in order.
+        """
+        n = len(new.code)
+        if not n:
+            return []
+        wf = self.registry.get(workflow)
+        now, today = self.now(), self.today()
+        conn = s.connection()
+        plan_states = frozenset(reminder_policy.states_watching_followup(wf))
+        followup = [nt if st in plan_states else None for st, nt in zip(new.state, new.note)]
+        measures = [measures_json(m) for m in new.measures]
+        remind: dict[tuple[str, date, bool], date | None] = {}
+        keys = list(zip(new.state, new.due, new.flagged))
+        for i, key in enumerate(keys):
+            if key in remind:
+                continue
+            # Any object with the task's attributes will do; a model instance costs 100 µs to build.
+            task = SimpleNamespace(id=None, workflow=wf.name, state=new.state[i], due=new.due[i],
+                                   flagged=new.flagged[i], followup_plan=followup[i], followup_target=None)
+            remind[key] = reminder_policy.next_remind_on(self, s, task)
+        columns = {"campaign_id": new.campaign_id, "problem_id": new.problem_id, "code": new.code,
+                   "title": new.title, "observed": new.observed, "measures": measures, "leader": new.leader,
+                   "unit": new.unit, "person": new.person, "due": new.due, "state": new.state,
+                   "flagged": new.flagged, "followup_plan": followup}
+        ids = insert_columns(conn, Task.__table__, n, dict(columns, next_remind_on=[remind[k] for k in keys]),
+                             {"workflow": wf.name, "followup_target": None, "version": 1, "created_at": now,
+                              "updated_at": now})
+        if progress:
+            progress(n // 3)
+        noted = [(tid, nt) for tid, nt in zip(ids, new.note) if nt]
+        note_ids: dict[int, int] = {}
+        if noted:
+            note_ids = dict(zip((tid for tid, _ in noted), insert_columns(
+                conn, ProgressNote.__table__, len(noted),
+                {"task_id": [tid for tid, _ in noted], "text": [nt for _, nt in noted]},
+                {"on": today, "author": actor, "created_at": now})))
+        if progress:
+            progress(2 * n // 3)
+        created = [st == wf.initial and not nt for st, nt in zip(new.state, new.note)]
+        inputs: list[dict[str, Any]] = []
+        facts: list[trail.Facts | None] = []
+        names = tuple(columns)
+        for i, (c, tid) in enumerate(zip(created, ids)):
+            inp = {"code": new.code[i], "title": new.title[i], "due": new.due[i], "unit": new.unit[i],
+                   "leader": new.leader[i], "workflow": wf.name}
+            if new.flagged[i]:
+                inp["flagged"] = True
+            if not c and import_inputs is not None and import_inputs[i]:
+                inp.update(import_inputs[i])
+            inputs.append(inp)
+            row = {name: columns[name][i] for name in names if name != "state"}
+            fact: trail.Facts = {"tasks": {tid: trail.row_facts("tasks", dict(row, workflow=wf.name,
+                                                                            followup_target=None))}}
+            if tid in note_ids:
+                fact["progress_notes"] = {note_ids[tid]: trail.row_facts("progress_notes", {
+                    "task_id": tid, "on": today, "text": new.note[i], "author": actor})}
+            facts.append(fact)
+        trail.append_columns(
+            s, actor=actor, at=now, task_id=ids,
+            event=["create" if c else "import" for c in created],
+            from_state=[None] * n,
+            to_state=list(new.state),
+            version=[1] * n,
+            note=[None if c else nt for c, nt in zip(created, new.note)],
+            inputs=inputs, facts=facts)
+        return ids
+
+    def insert_campaign(self, s: Session, actor: str, *, name: str, inspector: str, target: str,
+                        feedback_date: date, rectification_end: date | None = None,
+                        period_start: date | None = None, period_end: date | None = None,
+                        inputs: Mapping[str, Any] | None = None) -> Campaign:
+        """A new campaign row and its ``campaign.add`` record (``add_campaign`` and imports)."""
+        row = Campaign(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
+                       rectification_end=rectification_end, period_start=period_start,
+                       period_end=period_end, created_at=self.now())
+        s.add(row)
+        s.flush()
+        trail.stage(s, "campaigns", row.id, row)
+        self.record(s, actor, "campaign.add", {"name": name, "campaign_id": row.id, **(inputs or {})})
+        return row
+
+    def insert_problem(self, s: Session, actor: str, camp: Campaign, code: str, title: str,
+                       parent: Problem | None = None) -> Problem:
+        """A new problem row and its ``problem.add`` record (``add_problem`` and imports)."""
+        row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent.id if parent else None)
+        s.add(row)
+        s.flush()
+        trail.stage(s, "problems", row.id, row)
+        self.record(s, actor, "problem.add", {"campaign": camp.name, "code": code,
+                                              "parent": parent.code if parent else None})
+        return row
+
+    def record(self, s: Session, actor: str, event: str, inputs: Mapping[str, Any] | None = None) -> int:
+        """A record about the ledger rather than one task (users, campaigns, plans, security), carrying
+        the rows staged before it in this transaction."""
+        return trail.append(s, task_id=None, event=event, from_state=None, to_state=None, version=None,
+                            actor=actor, at=self.now(), inputs=inputs)
+
+    def require_admin(self, s: Session, actor: str, action: str, why: str = "only admins may") -> Any:
+        user = self.user_row(s, actor)
+        if user.role != ADMIN:
+            raise PermissionDenied(actor, user.role, action, why)
+        return user
+
+    # ------------------------------------------------------------------ look-backs
+    def _lookbacks_after(self, s: Session, task: Task, event: str) -> dict[str, Any]:
+        """Called by ``fire`` before it writes ``event``. When the workflow schedules look-backs
+        after this event, creates them (due = today + each offset) and returns them as trail inputs of
+        the event's own record: an accepted event still writes exactly one record."""
+        pol = lookbacks.policy(self.registry.get(task.workflow))
+        if pol is None or event != pol.after_event:
+            return {}
+        # Writers' lock first (the order every writer takes: head, then rows), then the version
+        # check: a concurrent firing of the same event meets a ConflictError, not a duplicate look-back.
+        lock_writers(s)
+        locked = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+        if locked != task.version:
+            raise ConflictError(task.code, task.version, locked)
+        today, now = self.today(), self.now()
+        # Look-backs of an earlier strike-off are moot once the item is struck off again.
+        superseded = list(s.execute(
+            sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == lookbacks.PENDING,
+                                         Lookback.source == lookbacks.POLICY).order_by(Lookback.id)).scalars())
+        if superseded:
+            change = dict(status=lookbacks.CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
+            self.update_lookbacks(s, superseded, change)
+        busy = lookbacks.pending_dues(s, task.id)
+        scheduled = []
+        for round_no, offset in enumerate(pol.offsets, 1):
+            due = parse_deadline(offset, today, self.calendar).due
+            if due in busy:  # a sampled look-back falls on that day already: one visit checks both
+                continue
+            row = self.insert_lookback(s, task.id, due, lookbacks.POLICY, round_no)
+            busy.add(due)
+            scheduled.append({"id": row.id, "round": round_no, "due": due})
+        return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
+
+    def insert_lookback(self, s: Session, task_id: int, due: date, source: str, round_no: int,
+                        plan_id: int | None = None) -> Lookback:
+        """A pending look-back row, staged for the next record (the event's or the plan's)."""
+        row = Lookback(task_id=task_id, due=due, source=source, plan_id=plan_id, round=round_no,
+                       status=lookbacks.PENDING, created_at=self.now())
+        s.add(row)
+        s.flush()
+        trail.stage(s, "lookbacks", row.id, row)
+        return row
+
+    def update_lookbacks(self, s: Session, ids: Sequence[int], change: Mapping[str, Any]) -> None:
+        """Look-backs passed, rebounded or cancelled; staged for the next record."""
+        s.execute(sa.update(Lookback).where(Lookback.id.in_(list(ids))).values(**change))
+        for other in ids:
+            trail.stage(s, "lookbacks", other, change, partial=True)
+
+    def insert_lookback_plan(self, s: Session, actor: str, campaign_id: int, on: date, sample_percent: int,
+                             seed: int) -> LookbackPlan:
+        row = LookbackPlan(campaign_id=campaign_id, on=on, sample_percent=sample_percent, seed=seed,
+                           created_by=actor, created_at=self.now())
+        s.add(row)
+        s.flush()
+        trail.stage(s, "lookback_plans", row.id, row)
+        return row
 
     # ------------------------------------------------------------------ internals
     def deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
@@ -640,6 +790,32 @@ class Writer(Ledger):
     def _view_by_id(self, s: Session, t: Task) -> TaskView:
         cname, pcode = s.connection().execute(_SELECT_NAMES, {"task_id": t.id}).one()
         return self.task_view(t, cname, pcode)
+
+
+# ---------------------------------------------------------------------- new tasks
+@dataclass
+class NewTasks:
+    """New tasks column by column, for ``Writer.create_tasks``: one list per column (the bulk path
+    builds no object per row). ``note``: the progress text a file gives an item, else None."""
+
+    campaign_id: list[int]
+    problem_id: list[int]
+    code: list[str]
+    title: list[str]
+    observed: list[str | None]
+    measures: list[list[str]]
+    leader: list[str]
+    unit: list[str]
+    person: list[str | None]
+    due: list[date]
+    state: list[str]
+    flagged: list[bool]
+    note: list[str | None]
+
+
+def measures_json(measures: Sequence[str]) -> str:
+    """``json.dumps(measures, ensure_ascii=False)`` for a list of strings, without an encoder per call."""
+    return f"[{', '.join(map(_encode_str, measures))}]"
 
 
 # ---------------------------------------------------------------------- helpers

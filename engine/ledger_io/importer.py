@@ -15,22 +15,19 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from engine.core import policy as reminders
 
-from engine.core import trail
 from engine.core.calendar import parse_date
 from engine.core.errors import InvalidInput
+from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
-from storage.db import insert_columns
 from storage.models import Campaign, ProgressNote, Problem, Task
 
 if TYPE_CHECKING:
@@ -346,14 +343,8 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
         if name not in camps:
             assert name is not None
             dates = [r.due for r in rows if r.campaign == name and r.due]
-            camp = Campaign(name=name, inspector="（导入）", target="（导入）",
-                            feedback_date=min([today, *dates]), created_at=now)
-            s.add(camp)
-            s.flush()
-            trail.stage(s, "campaigns", camp.id, camp)
-            trail.append(s, task_id=None, event="campaign.add", from_state=None, to_state=None, version=None,
-                         actor=actor, at=now, inputs={"name": name, "campaign_id": camp.id, "import": result.file})
-            camps[name] = camp
+            camps[name] = app.insert_campaign(s, actor, name=name, inspector="（导入）", target="（导入）",
+                                              feedback_date=min([today, *dates]), inputs={"import": result.file})
             result.campaigns_added.append(name)
     problems = _problems(app, s, actor, rows, camps, result, now)
     ids = {c.id for c in camps.values() if c.name in {r.campaign for r in rows}}
@@ -372,7 +363,7 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
         done += 1
         if progress and done % 1000 == 0:
             progress(done, total)
-    _bulk_create(app, s, actor, new_rows, camps, problems, wf_name, result, now, today,
+    _bulk_create(app, s, actor, new_rows, camps, problems, wf_name, result,
                  progress=(lambda n: progress(done + n, total)) if progress else None)
     if progress:
         progress(total, total)
@@ -398,15 +389,9 @@ def _problems(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping
         while code in taken:
             n += 1
             code = f"{parent.code}.{n}" if parent else f"A{n}"
-        p = Problem(campaign_id=cid, code=code, title=title, parent_id=pid)
-        s.add(p)
-        s.flush()
-        trail.stage(s, "problems", p.id, p)
+        camp = next(c for c in camps.values() if c.id == cid)
+        p = app.insert_problem(s, actor, camp, code, title, parent)
         by_camp.setdefault(cid, []).append(p)
-        camp_name = next(c.name for c in camps.values() if c.id == cid)
-        trail.append(s, task_id=None, event="problem.add", from_state=None, to_state=None, version=None,
-                     actor=actor, at=now, inputs={"campaign": camp_name, "code": code,
-                                                  "parent": parent.code if parent else None})
         result.problems_added += 1
         return p
 
@@ -425,7 +410,7 @@ def _problems(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping
 
 
 def _task_fields(r: Row, problem_id: int) -> dict[str, Any]:
-    return {"title": r.title, "observed": r.observed, "measures": _measures_json(r.measures),
+    return {"title": r.title, "observed": r.observed, "measures": measures_json(r.measures),
             "leader": r.leader, "unit": r.unit, "person": r.person, "due": r.due, "problem_id": problem_id}
 
 
@@ -468,93 +453,19 @@ def _plain(value: Any) -> Any:
 
 def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
                  problems: Mapping[tuple[int, str | None, str | None], int], wf_name: str,
-                 result: ImportResult, now: datetime, today: date,
-                 progress: Callable[[int], None] | None) -> None:
-    """New items in a few statements, with ONE trail record each.
-
-    An item in the workflow's first state with no progress text gets the ``create`` record
-    ``add_task`` writes; any other gets an ``import`` record from nothing to its state, carrying the
-    same inputs plus the file, row and sha256, and its progress text as the record's note.
-
-    Everything goes in column by column (one list per column, no dict or object per row): this runs
-    once per item of files of 100,000 items.
-    """
+                 result: ImportResult, progress: Callable[[int], None] | None) -> None:
+    """New items through the writer's one creation path (``Writer.create_tasks``), column by column."""
     if not rows:
         return
-    n = len(rows)
-    wf = app.registry.get(wf_name)
-    initial = wf.initial
-    conn = s.connection()
     cids = {name: c.id for name, c in camps.items()}
     campaign_id = [cids[r.campaign] for r in rows]  # type: ignore[index]
-    problem_id = [problems[(cid, r.aspect, r.problem)] for cid, r in zip(campaign_id, rows)]
-    state = [r.state for r in rows]
-    due = [r.due for r in rows]
-    note = [r.note for r in rows]
-    plan_states = frozenset(reminders.states_watching_followup(wf))
-    followup = [nt if st in plan_states else None for st, nt in zip(state, note)]
-    measures = [_measures_json(r.measures) for r in rows]
-    remind: dict[tuple[str, date | None], date | None] = {}
-    for i, key in enumerate(zip(state, due)):
-        if key in remind:
-            continue
-        # Any object with the task's attributes will do; a SQLModel instance costs 100 µs to build.
-        r = rows[i]
-        task = SimpleNamespace(id=None, title=r.title, observed=r.observed, measures=measures[i], leader=r.leader,
-                               unit=r.unit, person=r.person, due=r.due, problem_id=problem_id[i],
-                               campaign_id=campaign_id[i], code=r.code, workflow=wf.name, state=r.state,
-                               flagged=False, followup_plan=followup[i], followup_target=None, version=1,
-                               created_at=now, updated_at=now)
-        remind[key] = reminders.next_remind_on(app, s, task)
-    ids = insert_columns(
-        conn, Task.__table__, n,
-        {"campaign_id": campaign_id, "problem_id": problem_id, "code": [r.code for r in rows],
-         "title": [r.title for r in rows], "observed": [r.observed for r in rows], "measures": measures,
-         "leader": [r.leader for r in rows], "unit": [r.unit for r in rows], "person": [r.person for r in rows],
-         "due": due, "state": state, "followup_plan": followup,
-         "next_remind_on": [remind[k] for k in zip(state, due)]},
-        {"workflow": wf.name, "flagged": False, "followup_target": None, "version": 1, "created_at": now,
-         "updated_at": now})
-    if progress:
-        progress(n // 3)
-    noted = [(tid, nt) for tid, nt in zip(ids, note) if nt]
-    note_ids: dict[int, int] = {}
-    if noted:
-        note_ids = dict(zip((tid for tid, _ in noted), insert_columns(
-            conn, ProgressNote.__table__, len(noted),
-            {"task_id": [tid for tid, _ in noted], "text": [nt for _, nt in noted]},
-            {"on": today, "author": actor, "created_at": now})))
-    if progress:
-        progress(2 * n // 3)
-    created = [st == initial and not nt for st, nt in zip(state, note)]
-    inputs: list[dict[str, Any]] = []
-    facts: list[trail.Facts | None] = []
-    for i, (r, c, tid) in enumerate(zip(rows, created, ids)):
-        inp = {"code": r.code, "title": r.title, "due": r.due, "unit": r.unit, "leader": r.leader,
-               "workflow": wf.name}
-        if not c:
-            inp.update(_inputs(result, r))
-        inputs.append(inp)
-        fact: trail.Facts = {"tasks": {tid: trail.row_facts("tasks", {
-            "campaign_id": campaign_id[i], "problem_id": problem_id[i], "code": r.code, "title": r.title,
-            "observed": r.observed, "measures": measures[i], "leader": r.leader, "unit": r.unit,
-            "person": r.person, "due": r.due, "workflow": wf.name, "flagged": False,
-            "followup_plan": followup[i], "followup_target": None})}}
-        if tid in note_ids:
-            fact["progress_notes"] = {note_ids[tid]: trail.row_facts("progress_notes", {
-                "task_id": tid, "on": today, "text": note[i], "author": actor})}
-        facts.append(fact)
-    trail.append_columns(
-        s, actor=actor, at=now, task_id=ids,
-        event=["create" if c else "import" for c in created],
-        from_state=[None] * n,
-        to_state=state,
-        version=[1] * n,
-        note=[None if c else nt for c, nt in zip(created, note)],
-        inputs=inputs, facts=facts)
+    new = NewTasks(
+        campaign_id=campaign_id,
+        problem_id=[problems[(cid, r.aspect, r.problem)] for cid, r in zip(campaign_id, rows)],
+        code=[r.code for r in rows], title=[r.title for r in rows], observed=[r.observed for r in rows],
+        measures=[r.measures for r in rows], leader=[r.leader for r in rows], unit=[r.unit for r in rows],
+        person=[r.person for r in rows], due=[r.due for r in rows],  # type: ignore[misc]
+        state=[r.state for r in rows], flagged=[False] * len(rows), note=[r.note for r in rows])
+    app.create_tasks(s, actor, new, workflow=wf_name, import_inputs=[_inputs(result, r) for r in rows],
+                     progress=progress)
     result.added += [r.code for r in rows]
-
-
-def _measures_json(measures: list[str]) -> str:
-    """``json.dumps(measures, ensure_ascii=False)`` for a list of strings, without an encoder per call."""
-    return f"[{', '.join(map(_encode_str, measures))}]"

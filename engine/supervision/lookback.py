@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.core import trail
 from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
 from engine.core.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
 from storage.db import lock_writers
@@ -116,12 +115,7 @@ def plan(
             view.lookbacks = [lookback_view(t, camp.name, pcode, None, on, PLAN, None, 1, PENDING, today=today)
                               for t, pcode in chosen]
             return view
-        now = app.now()
-        row = LookbackPlan(campaign_id=camp.id, on=on, sample_percent=sample_percent, seed=seed, created_by=actor,
-                           created_at=now)
-        s.add(row)
-        s.flush()
-        trail.stage(s, "lookback_plans", row.id, row)
+        row = app.insert_lookback_plan(s, actor, camp.id, on, sample_percent, seed)
         view.id = row.id
         earlier = dict(s.execute(
             sa.select(Lookback.task_id, sa.func.count()).where(
@@ -129,18 +123,13 @@ def plan(
         ).all())
         for task, pcode in chosen:
             round_no = earlier.get(task.id, 0) + 1
-            lb = Lookback(task_id=task.id, due=on, source=PLAN, plan_id=row.id, round=round_no, status=PENDING,
-                          created_at=now)
-            s.add(lb)
-            s.flush()
-            trail.stage(s, "lookbacks", lb.id, lb)
+            lb = app.insert_lookback(s, task.id, on, PLAN, round_no, plan_id=row.id)
             app.write_task(s, task, {}, actor, "lookback.scheduled", task.state, task.state, note=None,
                        inputs={"lookback_id": lb.id, "due": on, "source": PLAN, "plan_id": row.id, "round": round_no})
             view.lookbacks.append(lookback_view(task, camp.name, pcode, lb.id, on, PLAN, row.id, round_no, PENDING, today=today))
-        trail.append(s, task_id=None, event="lookback.plan", from_state=None, to_state=None, version=None,
-                     actor=actor, at=now,
-                     inputs={"plan_id": row.id, "campaign": camp.name, "on": on, "sample_percent": sample_percent,
-                             "seed": seed, "eligible": eligible, "tasks": [t.code for t, _ in chosen]})
+        app.record(s, actor, "lookback.plan", {"plan_id": row.id, "campaign": camp.name, "on": on,
+                                               "sample_percent": sample_percent, "seed": seed, "eligible": eligible,
+                                               "tasks": [t.code for t, _ in chosen]})
         return view
 
 
@@ -212,13 +201,10 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
                     .order_by(Lookback.id)).scalars())
             now = app.now()
             change = dict(status=PASSED if passed else REBOUND, reviewer=actor, note=note, recorded_at=now)
-            s.execute(sa.update(Lookback).where(Lookback.id == row.id).values(**change))
-            trail.stage(s, "lookbacks", row.id, change, partial=True)
+            app.update_lookbacks(s, [row.id], change)
             if cancelled:
                 change = dict(status=CANCELLED, recorded_at=now, note=f"cancelled by the rebound of look-back {row.id}")
-                s.execute(sa.update(Lookback).where(Lookback.id.in_(cancelled)).values(**change))
-                for other in cancelled:
-                    trail.stage(s, "lookbacks", other, change, partial=True)
+                app.update_lookbacks(s, cancelled, change)
             app.write_task(s, task, {}, actor, "lookback.pass" if passed else "lookback.rebound", task.state, task.state,
                        note=note, inputs={"lookback_id": row.id, "due": row.due, "source": row.source,
                                           "plan_id": row.plan_id, "round": row.round, "new_due": new_due,
