@@ -10,7 +10,6 @@ table names a common fallback for each, because few machines have the *_GB2312 f
 
 from __future__ import annotations
 
-import copy
 import io
 import re
 import unicodedata
@@ -63,16 +62,21 @@ _CJK = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\u201c\u201d\u2018\u
 _NEXT_TO_CJK = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 
 
+_BRACKETED_CJK = re.compile(rf"\(([^()]*[{_CJK}][^()]*)\)")
+_PUNCT_BY_CJK = re.compile(rf"(?<=[{_CJK}])\s*([,;:?!])\s*|\s*([,;:?!])\s*(?=[{_CJK}])")
+_MAY_CHANGE = re.compile(r"[(,;:?!]")
+
+
 def fullwidth(text: str) -> str:
     """ASCII , ; : ? ! and ( ) inside Chinese text turned into their full-width forms.
 
     Only next to a Chinese character (or around Chinese words, for brackets), so that numbers
     (1,000), times (10:30) and Latin names keep theirs.
     """
-    text = re.sub(rf"\(([^()]*[{_CJK}][^()]*)\)", r"（\1）", text)
-    text = re.sub(rf"(?<=[{_CJK}])\s*([,;:?!])\s*|\s*([,;:?!])\s*(?=[{_CJK}])",
-                  lambda m: _NEXT_TO_CJK[m.group(1) or m.group(2)], text)
-    return text
+    if not _MAY_CHANGE.search(text):  # most titles and notes: nothing to turn
+        return text
+    text = _BRACKETED_CJK.sub(r"（\1）", text)
+    return _PUNCT_BY_CJK.sub(lambda m: _NEXT_TO_CJK[m.group(1) or m.group(2)], text)
 
 
 def display_chars(text: str) -> float:
@@ -114,7 +118,8 @@ def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes
             _fill(first, block, style_ids)
             continue
         key = (block.kind, block.right_chars, bool(block.text))
-        plain = not any(c in block.text for c in "\t\n\r")  # python-docx turns these into w:tab / w:br
+        text_ = block.text
+        plain = "\t" not in text_ and "\n" not in text_ and "\r" not in text_  # python-docx makes w:tab / w:br of them
         model = built.get(key) if plain else None
         if model is None:
             para = end.insert_paragraph_before()
@@ -122,7 +127,7 @@ def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes
             if plain:
                 built[key] = para._p  # noqa: SLF001 - its w:p element, copied below
             continue
-        copied = copy.deepcopy(model)
+        copied = model.__copy__()  # lxml copies an element deeply; copy.deepcopy only adds a memo
         if block.text:
             text = next(copied.iter(_W_T))
             text.text = block.text
