@@ -121,3 +121,46 @@ def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -
 
     write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign).encode("utf-8"))
     echo(_('dashboard written to {output}').format(output=output))
+
+
+@report.command("scores")
+@click.option("--as-of", type=DATE, help="Score the units as the ledger stood at the end of this day (default: today).")
+@click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "xlsx"]), default=None,
+              help="Output: a rich table, JSON, or an xlsx workbook (needs -o); default: from the suffix of -o, "
+                   "else table.")
+@click.option("-o", "--output", type=OUTPUT, help="File to write (replaced whole, never left half-written).")
+@pass_ctx
+@domain_errors
+def scores(obj: Context, as_of: date | None, campaign: str | None, fmt: str | None, output: Path | None) -> None:
+    """Rank the responsible units (考核): items, done on time, overdue, sent back, extensions, receipts, score."""
+    from engine.reports import scores as scoring
+
+    suffix = output.suffix.lower() if output else ""
+    fmt = fmt or {".xlsx": "xlsx", ".json": "json"}.get(suffix, "table")
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError(_("--format xlsx writes a file: give it with -o PATH"))
+    result = scoring.scores(obj.ledger(), as_of, campaign=campaign)
+    if output is not None:
+        from engine.core.files import write_atomically
+
+        if fmt == "xlsx":
+            data = scoring.to_xlsx(result)
+        elif fmt == "json":
+            import json
+
+            data = (json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        else:
+            data = scoring.to_text(result).encode("utf-8")
+        write_atomically(output, data)
+        echo(_("unit scores written to {path}").format(path=output))
+        return
+    if fmt == "json":
+        echo_json(result.as_dict())
+        return
+    from cli.render import table
+
+    title = _("Unit scores as of {date}").format(date=result.as_of.isoformat())
+    table([scoring.column_label(k) for k in scoring.COLUMNS], scoring.table_rows(result),
+          title=title + (f" — {campaign}" if campaign else ""), right=[0, *range(2, len(scoring.COLUMNS))])
+    echo(scoring.rules_line(result))

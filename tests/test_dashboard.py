@@ -214,3 +214,15 @@ def test_long_lists_show_the_most_urgent_items_and_say_how_many_more(app: Duban,
     assert [a["data-code"] for a in parsed.attrs if a.get("data-light")] == [t.code for t in by_lateness[:3]]
     # lights: five lit, three listed; overdue: four, three listed
     assert [re.search(r"\d+", text).group() for text in parsed.figures["not_listed"]] == ["2", "1"]
+
+
+def test_the_units_are_ranked_by_their_scores(demo: Duban) -> None:
+    from engine.reports.scores import scores
+
+    html = dashboard_html(demo, NOTICE_AS_OF)
+    parsed = _parse(html)
+    ranked = scores(demo, NOTICE_AS_OF)
+    assert [a["data-unit"] for a in parsed.attrs if a.get("data-unit")] == [u.unit for u in ranked.units]
+    cells = [a for a in parsed.attrs if a.get("data-score") == "score"]
+    assert len(cells) == len(ranked.units) > 1
+    assert 'data-score="on_time_rate"' in html and "Rules: simple" in html

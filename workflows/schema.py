@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .access import ROLES as KNOWN_ROLES  # the roles are declared once, in workflows/access.py
+from .scoring import check_scoring
 # What an actor must supply when firing an event.
 KNOWN_INPUTS: tuple[str, ...] = ("note", "reason", "plan", "target", "due")
 # Facts about the task that must hold before an event may fire.
@@ -29,7 +30,7 @@ KNOWN_PRECONDITIONS: tuple[str, ...] = ("evidence",)
 KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag")
 # Top-level tables reserved for later features; kept raw so files written for a newer duban
 # still load, while any other unknown table is a typo and is reported.
-EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import")
+EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring")
 # [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial).
 REPORT_KEYS: tuple[str, ...] = ("done", "partial")
 
@@ -509,6 +510,9 @@ def _build(
         _check_traffic_light(extensions["traffic_light"], p)
     if "import" in extensions:
         _check_import(extensions["import"], states, p)
+    if "scoring" in extensions:
+        for problem_key, reason in check_scoring(extensions["scoring"]):
+            p.add(problem_key, reason)
 
     if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
         _check_graph(states, events, initial, p)

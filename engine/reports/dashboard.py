@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from engine.core import policy as reminders
 from engine.i18n import LazyString, language, lazy_pgettext
 from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
+from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores
 from storage.tables import campaigns
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         _cards(f, tx),
         _bars("by_problem", report.by_problem, tx, with_key=True),
         _bars("by_unit", report.by_unit, tx, with_key=False),
+        _ranking(scores(app, as_of, campaign=campaign)),
         _lights(lights, tx),
         _overdue([t for t in report.tasks if t.overdue], tx),
         f"<h2>{escape(tx['burndown'])}</h2>",
@@ -170,6 +172,21 @@ def _bars(kind: str, groups: list[Group], tx: dict, *, with_key: bool) -> str:
 def _more(shown: int, total: int, tx: dict) -> str:
     return f'<p class="muted" data-figure="not_listed">{escape(tx["more"].format(n=total - shown))}</p>' \
         if total > shown else ""
+
+
+def _ranking(report: ScoreReport) -> str:
+    """The units ranked by score (考核), each figure from ``engine.reports.scores``."""
+    from engine.i18n import gettext as _
+
+    heading = _("Unit ranking")
+    out = [f"<h2>{escape(heading)}</h2>", "<table><tr>"
+           + "".join(f"<th>{escape(column_label(k))}</th>" for k in COLUMNS) + "</tr>"]
+    for u in report.units:
+        out.append(f'<tr data-unit="{escape(u.unit)}">' + "".join(
+            f'<td data-score="{k}">{escape(cell(u, k))}</td>' for k in COLUMNS) + "</tr>")
+    out.append("</table>")
+    out.append(f'<p class="muted">{escape(rules_line(report))}</p>')
+    return "\n".join(out)
 
 
 _URGENCY = {"red": 0, "yellow": 1, "green": 2}
