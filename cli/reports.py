@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, pass_ctx
+from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, json_option, pass_ctx
 from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
@@ -130,14 +130,18 @@ def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -
               help="Output: a rich table, JSON, or an xlsx workbook (needs -o); default: from the suffix of -o, "
                    "else table.")
 @click.option("-o", "--output", type=OUTPUT, help="File to write (replaced whole, never left half-written).")
+@json_option
 @pass_ctx
 @domain_errors
-def scores(obj: Context, as_of: date | None, campaign: str | None, fmt: str | None, output: Path | None) -> None:
+def scores(obj: Context, as_of: date | None, campaign: str | None, fmt: str | None, output: Path | None,
+           as_json: bool) -> None:
     """Rank the responsible units (考核): items, done on time, overdue, sent back, extensions, receipts, score."""
     from engine.reports import scores as scoring
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(_("--json and --format {fmt} exclude each other: give one").format(fmt=fmt))
     suffix = output.suffix.lower() if output else ""
-    fmt = fmt or {".xlsx": "xlsx", ".json": "json"}.get(suffix, "table")
+    fmt = "json" if as_json else fmt or {".xlsx": "xlsx", ".json": "json"}.get(suffix, "table")
     if fmt == "xlsx" and output is None:
         raise click.UsageError(_("--format xlsx writes a file: give it with -o PATH"))
     result = scoring.scores(obj.ledger(), as_of, campaign=campaign)

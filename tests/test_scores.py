@@ -160,5 +160,7 @@ def test_cli_json_table_and_xlsx(app: Duban, scored: dict[str, int], tmp_path: P
 
 def test_cli_usage_and_refusals(app: Duban, scored: dict[str, int]) -> None:
     assert _cli(app, "report", "scores", "--format", "xlsx").exit_code == 2
+    assert _cli(app, "report", "scores", "--json", "--format", "xlsx", "-o", "x.xlsx").exit_code == 2
+    assert json.loads(_cli(app, "report", "scores", "--json").output)["rules"]["preset"] == "simple"
     missing = _cli(app, "report", "scores", "--campaign", "nope")
     assert missing.exit_code == 1 and "nope" in missing.output and "Traceback" not in missing.output
