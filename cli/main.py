@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("cli.config", "config"),
     "import": ("cli.io", "import_"),
     "export": ("cli.io", "export"),
+    "serve": ("cli.serve", "serve"),
 }
 
 
@@ -69,6 +70,7 @@ SHORT_HELP: dict[str, str] = {
     "config": "Show the settings in effect (config file DUBAN_CONFIG, else the user config directory).",
     "import": "Import a ledger (.xlsx, .csv or .json): all rows or, if any row is bad, none (every problem listed).",
     "export": "Export the ledger (xlsx, csv, json, ics) or the evidence binder (整改资料册).",
+    "serve": "Serve the team's workspace in a browser and its JSON API (/api/v1) for this ledger.",
 }
 
 

@@ -18,7 +18,10 @@ held: they run migrations, restores and the scheduler.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -360,6 +363,35 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
         kind = "CONSTRAINT TRIGGER" if deferred else "TRIGGER"
         defer = " DEFERRABLE INITIALLY DEFERRED" if deferred else ""
         run(f"CREATE {kind} {name} {when} ON {_q(conn, table)}{defer} FOR EACH ROW EXECUTE FUNCTION {call}")
+
+
+def role_exists(conn: Connection, name: str) -> bool:
+    return _role_exists(conn, name)
+
+
+# The person each transaction of this context runs as (``SET LOCAL ROLE``): a server running as the
+# service account serves each request as its user, so row-level security filters what it reads.
+_ACTING_ROLE: ContextVar[str | None] = ContextVar("duban_acting_role", default=None)
+_HOOKED: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _set_acting_role(conn: Connection) -> None:
+    name = _ACTING_ROLE.get()
+    if name is not None:
+        conn.exec_driver_sql(f"SET LOCAL ROLE {_q(conn, name)}")
+
+
+@contextmanager
+def acting_role(engine: Engine, name: str) -> Iterator[None]:
+    """Every transaction begun on ``engine`` in this block (this thread or task) runs as role ``name``."""
+    if engine not in _HOOKED:
+        sa.event.listen(engine, "begin", _set_acting_role)
+        _HOOKED.add(engine)
+    token = _ACTING_ROLE.set(name)
+    try:
+        yield
+    finally:
+        _ACTING_ROLE.reset(token)
 
 
 def is_installed(conn: Connection) -> bool:

@@ -44,7 +44,7 @@ from storage.engines import (
     url_problem,
 )
 from storage.tables import campaigns, outcomes, problems, tasks, users
-from workflows import Workflow
+from workflows import Workflow, access
 
 DEFAULT_WORKFLOW = "rectification"
 
@@ -216,21 +216,31 @@ class Ledger:
         flagged: bool | None = None,
         campaign: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        viewer: str | None = None,
+        oldest_change_first: bool = False,
     ) -> list[TaskView]:
-        """Tasks, earliest deadline first; each filter narrows the list."""
+        """Tasks, earliest deadline first (``oldest_change_first``: longest unchanged first); each
+        filter narrows the list. ``viewer``: only the tasks that user may see (workflows/access.py)."""
         if limit is not None and limit < 1:
             raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+        if offset < 0:
+            raise InvalidInput("offset", offset, "expected a whole number of at least 0")
         today = self.today()
+        order = (sa.literal_column("tasks.updated_at"), tasks.c.id) if oldest_change_first else (tasks.c.due, tasks.c.id)
         stmt = (
             sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
             .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
             .join(problems, problems.c.id == tasks.c.problem_id)
-            .order_by(tasks.c.due, tasks.c.id)
+            .order_by(*order)
         )
         if limit is not None:
             stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
         with self.reading() as conn:
-            stmt = self._task_filters(conn, stmt, states, unit, overdue, due_before, flagged, campaign, today)
+            stmt = self._task_filters(conn, stmt, states, unit, overdue, due_before, flagged, campaign, today,
+                                      viewer)
             return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
 
     def count_tasks(
@@ -242,16 +252,19 @@ class Ledger:
         due_before: date | None = None,
         flagged: bool | None = None,
         campaign: str | None = None,
+        viewer: str | None = None,
     ) -> int:
         """How many tasks ``list_tasks`` would list with these filters and no limit."""
         with self.reading() as conn:
             stmt = self._task_filters(conn, sa.select(sa.func.count()).select_from(tasks), states, unit, overdue,
-                                      due_before, flagged, campaign, self.today())
+                                      due_before, flagged, campaign, self.today(), viewer)
             return int(conn.execute(stmt).scalar_one())
 
     def _task_filters(self, conn: sa.Connection, stmt: sa.Select, states: Sequence[str], unit: str | None,
                       overdue: bool, due_before: date | None, flagged: bool | None, campaign: str | None,
-                      today: date) -> sa.Select:
+                      today: date, viewer: str | None = None) -> sa.Select:
+        if viewer is not None:
+            stmt = stmt.where(visible_to(viewer))
         if states:
             known = {st for name in self.registry.names() for st in self.registry.get(name).states}
             for st in states:
@@ -270,11 +283,14 @@ class Ledger:
             stmt = stmt.where(tasks.c.campaign_id == self.campaign_id(conn, campaign))
         return stmt
 
-    def summary(self, *, campaign: str | None = None) -> dict[str, Any]:
-        """Figures computed from the ledger now, never stored: one pass over the tasks."""
+    def summary(self, *, campaign: str | None = None, viewer: str | None = None) -> dict[str, Any]:
+        """Figures computed from the ledger now, never stored: one pass over the tasks (``viewer``:
+        over the tasks that user may see)."""
         today = self.today()
         with self.reading() as conn:
             scope = [tasks.c.campaign_id == self.campaign_id(conn, campaign)] if campaign else []
+            if viewer is not None:
+                scope.append(visible_to(viewer))
             late = sa.case((self.overdue_clause(today), 1), else_=0)
             flagged = sa.case((tasks.c.flagged.is_(True), 1), else_=0)
             rows = conn.execute(
@@ -355,6 +371,12 @@ class Ledger:
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
             deadline_in_force=in_force,
         )
+
+
+def visible_to(viewer: str) -> sa.ColumnElement[bool]:
+    """The tasks user ``viewer`` may see: the visibility rule of workflows/access.py, as PostgreSQL's
+    row-level security has it, in SQL."""
+    return sa.text(access.visible_sql("tasks", ":duban_viewer")).bindparams(duban_viewer=viewer)  # type: ignore[return-value]
 
 
 def _refuse_database(url: str, reason: str) -> None:
