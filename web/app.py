@@ -32,7 +32,7 @@ from engine import accounts, workspace
 from engine.core.errors import DubanError, NotFound, PermissionDenied
 from engine.core.views import UserView
 from engine import i18n
-from engine.i18n import _, language
+from engine.i18n import gettext as _, language
 from web.problems import status_of
 from web.security import BodyLimit, SecurityHeaders, UploadTooLarge, csrf_ok, csrf_token, session_secret
 
