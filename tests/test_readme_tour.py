@@ -14,8 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-# Lines that would not end: the daemon is asked for its help instead (its start-up is tested elsewhere).
-LONG_RUNNING = re.compile(r"\bscheduler run\b")
+# Lines that would not end: the daemons are asked for their help instead (their start-up is tested elsewhere).
+LONG_RUNNING = re.compile(r"\bscheduler run\b|\bserve\b")
 
 
 def tour_commands() -> list[str]:

@@ -405,3 +405,47 @@ def test_pages_are_chinese_by_default_and_english_on_request(people: Duban, task
     page = b.get(f"/tasks/{task_id}").text
     assert "History" in page and "Assigned" in page and "Start work" in page
     assert b.client.get("/lang/en?next=//evil.example").headers["location"] == "/"
+
+
+def test_duban_serve_starts_the_workspace_with_several_workers(people: Duban) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from processes import STARTED as STARTED_PROCESSES
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--db", people.url, "serve", "--port", str(port),
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    STARTED_PROCESSES.append(proc)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            login = httpx.get(f"{base}/login", timeout=2)
+            break
+        except httpx.HTTPError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.2)
+    assert login.status_code == 200 and 'name="csrf_token"' in login.text
+    token = accounts.new_token(people, "root", "sup").token
+    listed = httpx.get(f"{base}/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert listed.status_code == 200 and isinstance(listed.json(), list)
+    assert httpx.get(f"{base}/api/v1/openapi.json", timeout=10).json()["info"]["title"] == "duban API"
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in out and "Traceback" not in out
+
+
+def test_duban_serve_refuses_a_missing_ledger_without_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
+    assert done.exit_code == 1 and "duban init" in done.output and "Traceback" not in done.output

@@ -19,7 +19,7 @@ import pytest
 
 from engine import accounts
 from engine.api import Duban
-from tests.conftest import under_ci
+from conftest import under_ci
 
 PASSWORD = "browser-password-1"
 PHONE = {"width": 390, "height": 844}
