@@ -242,7 +242,7 @@ class Pages:
         if user is None:
             assert isinstance(outcome, DubanError)
             status = status_of(outcome)
-            message = (_("Too many failed logins: wait ten minutes and try again.")
+            message = (_("Too many failed logins: try again in ten minutes.")
                        if isinstance(outcome, accounts.LoginLocked) else
                        _("Unknown user name or wrong password.") if isinstance(outcome, accounts.LoginRefused)
                        else str(outcome))
