@@ -576,4 +576,6 @@ def test_days_late_count_from_the_date_shown_beside_them(ledger: Cli, tmp_path: 
     import csv
 
     row = next(csv.DictReader(out.open(encoding="utf-8-sig")))
-    assert (row["整改时限"], row["预警时限"], row["预警"]) == ("2025-07-31", "2025-08-31", "红灯")
+    # the ledger's 整改时限 is the deadline in force; the deadline itself is beside it for machines
+    assert (row["整改时限"], row["原定整改时限"], row["预警时限"], row["预警"]) == (
+        "2025-08-31", "2025-07-31", "2025-08-31", "红灯")

@@ -14,6 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from engine.ledger_io.columns import export_header
 from click.testing import CliRunner
 
 from cli.main import cli
@@ -65,12 +67,12 @@ def test_csv_export_neutralises_formula_cells_and_leaves_the_rest(app: Duban, tm
     out = tmp_path / "ledger.csv"
     export(app, "csv", out)
     cells = _csv_cells(out)
-    title_col = 4
+    title_col = export_header().index("细化问题")
     for code, title in risky.items():
         assert cells[code][title_col] == "'" + title
     for code, title in plain.items():
         assert cells[code][title_col] == title
-    assert cells[next(iter(plain))][7] == "'@办公室主任"  # the leader column too: every text cell
+    assert cells[next(iter(plain))][export_header().index("责任领导")] == "'@办公室主任"  # every text cell
 
 
 def test_xlsx_export_writes_formula_cells_as_quoted_strings(app: Duban, tmp_path: Path) -> None:
@@ -84,7 +86,8 @@ def test_xlsx_export_writes_formula_cells_as_quoted_strings(app: Duban, tmp_path
         sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
     assert not any("<f>" in s or 't="f"' in s for s in sheets)  # no formula anywhere
     ws = openpyxl.load_workbook(out)["C2025"]
-    by_code = {ws.cell(r, 1).value: ws.cell(r, 5) for r in range(3, ws.max_row + 1)}
+    title_col = export_header().index("细化问题") + 1
+    by_code = {str(ws.cell(r, 1).value): ws.cell(r, title_col) for r in range(3, ws.max_row + 1)}
     for code, title in risky.items():
         assert by_code[code].value == title and by_code[code].data_type == "s"
         # Excel shows it as text and keeps it text when edited (a leading quote is text already)

@@ -30,7 +30,8 @@ KNOWN_PRECONDITIONS: tuple[str, ...] = ("evidence",)
 KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag")
 # Top-level tables reserved for later features; kept raw so files written for a newer duban
 # still load, while any other unknown table is a typo and is reported.
-EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring")
+EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring",
+                                     "ledger")
 # [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial).
 REPORT_KEYS: tuple[str, ...] = ("done", "partial")
 
@@ -513,6 +514,8 @@ def _build(
     if "scoring" in extensions:
         for problem_key, reason in check_scoring(extensions["scoring"]):
             p.add(problem_key, reason)
+    if "ledger" in extensions:
+        _check_ledger(extensions["ledger"], states, p)
 
     if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
         _check_graph(states, events, initial, p)
@@ -683,6 +686,20 @@ def _check_import(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> Non
     for word, state in statuses.items():
         if state not in states:
             p.add(f"import.statuses.{word}", f"unknown state {state!r}; known: {', '.join(states)}")
+
+
+def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+    """[ledger] struck_off = ["reviewed"]: the states in which an item is struck off the ledger (销号);
+    the exported ledger's 销号时间 is the day an item entered one."""
+    if not isinstance(raw, dict):
+        p.add("ledger", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, ("struck_off",), "ledger", p)
+    for name in _str_list(raw.get("struck_off", []), "ledger.struck_off", p):
+        if states and name not in states:
+            p.add("ledger.struck_off", f"unknown state {name!r}; declared: {', '.join(states)}")
+        elif states and states[name].open:
+            p.add("ledger.struck_off", f"state {name!r} is open; an item is struck off in a closed state")
 
 
 def _check_report(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:

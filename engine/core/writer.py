@@ -523,7 +523,10 @@ class Writer(Ledger):
         now, today = self.now(), self.today()
         conn = s.connection()
         plan_states = frozenset(reminder_policy.states_watching_followup(wf))
-        followup = [nt if st in plan_states else None for st, nt in zip(new.state, new.note)]
+        apart = new.notes or [None] * n
+        plans = new.plan or [None] * n
+        followup = [(pl if dated is not None else nt) if st in plan_states else None
+                    for st, nt, dated, pl in zip(new.state, new.note, apart, plans)]
         measures = [measures_json(m) for m in new.measures]
         remind: dict[tuple[str, date, bool], date | None] = {}
         keys = list(zip(new.state, new.due, new.flagged))
@@ -543,13 +546,19 @@ class Writer(Ledger):
                               "updated_at": now})
         if progress:
             progress(n // 3)
-        noted = [(tid, nt) for tid, nt in zip(ids, new.note) if nt]
-        note_ids: dict[int, int] = {}
+        # (task id, day, text) of each progress note: the item's progress text as a note of today, or
+        # each of its dated notes (a day after today becomes today: no note is dated in the future)
+        noted = [(tid, on if on and on <= today else today, text)
+                 for tid, nt, dated in zip(ids, new.note, apart)
+                 for on, text in (dated if dated is not None else [(None, nt)] if nt else [])]
+        note_ids: dict[int, list[tuple[int, date, str]]] = {}
         if noted:
-            note_ids = dict(zip((tid for tid, _ in noted), insert_columns(
-                conn, ProgressNote.__table__, len(noted),
-                {"task_id": [tid for tid, _ in noted], "text": [nt for _, nt in noted]},
-                {"on": today, "author": actor, "created_at": now})))
+            for (tid, on, text), nid in zip(noted, insert_columns(
+                    conn, ProgressNote.__table__, len(noted),
+                    {"task_id": [tid for tid, _on, _t in noted], "on": [on for _tid, on, _t in noted],
+                     "text": [text for _tid, _on, text in noted]},
+                    {"author": actor, "created_at": now})):
+                note_ids.setdefault(tid, []).append((nid, on, text))
         if progress:
             progress(2 * n // 3)
         created = [st == wf.initial and not nt for st, nt in zip(new.state, new.note)]
@@ -568,8 +577,8 @@ class Writer(Ledger):
             fact: trail.Facts = {"tasks": {tid: trail.row_facts("tasks", dict(row, workflow=wf.name,
                                                                             followup_target=None))}}
             if tid in note_ids:
-                fact["progress_notes"] = {note_ids[tid]: trail.row_facts("progress_notes", {
-                    "task_id": tid, "on": today, "text": new.note[i], "author": actor})}
+                fact["progress_notes"] = {nid: trail.row_facts("progress_notes", {
+                    "task_id": tid, "on": on, "text": text, "author": actor}) for nid, on, text in note_ids[tid]}
             facts.append(fact)
         trail.append_columns(
             s, actor=actor, at=now, task_id=ids,
@@ -811,6 +820,10 @@ class NewTasks:
     state: list[str]
     flagged: list[bool]
     note: list[str | None]
+    # Per item, when a file gives them apart (duban's own ledger export): its dated progress notes
+    # (instead of ``note`` as one note of today) and its follow-up plan (instead of ``note``).
+    notes: list[list[tuple[date | None, str]] | None] | None = None
+    plan: list[str | None] | None = None
 
 
 def measures_json(measures: Sequence[str]) -> str:

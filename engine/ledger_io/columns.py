@@ -6,6 +6,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from engine.core.errors import InvalidInput
@@ -137,28 +138,87 @@ def find_header(rows: Iterable[tuple[int, Sequence[object]]], mapping: Mapping[s
 
 
 # ---------------------------------------------------------------------- duban's own export
-# (field, zh header, en header, xlsx width)
+# The office's standard 整改台账 (field, zh header, en header, xlsx width): the columns a clerk prints,
+# in the order offices keep them; then the columns duban adds for machines (the importer and scripts
+# read them; the print area leaves them out). A width counts digits of the default font (a Chinese
+# character takes about two).
 COLUMNS: tuple[tuple[str, str, str, int], ...] = (
-    ("code", "序号", "code", 8),
+    ("code", "序号", "code", 5),
+    ("aspect", "问题类别（方面）", "aspect", 10),
+    ("problem", "具体问题", "problem", 12),
+    ("title", "细化问题", "title", 20),
+    ("observed", "问题表现", "observed", 18),
+    ("goal", "整改目标", "goal", 10),
+    ("measures", "整改措施", "measures", 24),
+    ("leader", "责任领导", "leader", 7),
+    ("unit", "牵头单位", "unit", 9),
+    ("co_units", "配合单位", "co_units", 7),
+    ("person", "责任人", "person", 7),
+    # The deadline in force (a phased item's follow-up target); the original is in a cell note.
+    ("due", "整改时限", "deadline", 11),
+    ("progress", "整改进展", "progress", 30),
+    ("status", "完成情况", "status", 8),
+    ("evidence", "佐证材料", "evidence", 16),
+    ("results", "整改成效", "outcomes", 18),
+    ("funds", "清退金额（元）", "funds_yuan", 10),
+    ("struck_off", "销号时间", "struck_off", 11),
+    ("light", "预警", "light", 6),
+    ("remarks", "备注", "remarks", 14),
+    # For machines, after the printed columns, so that every column above keeps its place.
     ("campaign", "巡察批次", "campaign", 14),
-    ("aspect", "方面", "aspect", 16),
-    ("problem", "具体问题", "problem", 22),
-    ("title", "细化问题", "title", 34),
-    ("observed", "问题表现", "observed", 30),
-    ("measures", "整改措施", "measures", 44),
-    ("leader", "责任领导", "leader", 12),
-    ("unit", "责任单位", "unit", 14),
-    ("person", "责任人", "person", 10),
-    ("due", "整改时限", "due", 12),
-    ("status", "完成情况", "status", 12),
-    ("progress", "整改进展", "progress", 40),
-    ("light", "预警", "light", 8),
     # The date the light (and any lateness) is judged against: a phased item's follow-up target.
-    # Last, so that every column before it keeps its place.
-    ("in_force", "预警时限", "deadline_in_force", 12),
+    ("in_force", "预警时限", "deadline_in_force", 11),
+    ("original_due", "原定整改时限", "original_due", 11),
+    ("followup_plan", "后续整改计划", "followup_plan", 24),
+    ("followup_target", "后续目标时间", "followup_target", 11),
 )
+PRINTED_COLUMNS = 20  # the standard ledger: 序号 … 备注
+
+# Columns duban computes for its export (from notes, evidence, outcomes, the trail): reading duban's own
+# export back, the importer takes its data from the columns they are computed from instead.
+COMPUTED_FIELDS: frozenset[str] = frozenset(
+    {"evidence", "results", "funds", "struck_off", "light", "remarks", "in_force", "followup_target", "goal",
+     "co_units"})
 
 
 def export_header() -> list[str]:
     """The header row of the csv and xlsx ledgers (the importer knows duban's own export by it)."""
     return [zh for _f, zh, _en, _w in COLUMNS]
+
+
+def is_own_export(cells: Sequence[object]) -> bool:
+    """Whether a header row is that of duban's own ledger export (trailing empty cells aside)."""
+    row = [" ".join(str(c).split()) if c is not None else "" for c in cells]
+    while row and not row[-1]:
+        row.pop()
+    return row == export_header()
+
+
+# 整改进展 of the export: every progress note, oldest first, each starting on a line of its own with
+# its date ("2025-08-21：已约谈采购人员"); the importer reads the same form back.
+_NOTE_START = re.compile(r"^(\d{4}-\d{2}-\d{2})：", re.MULTILINE)
+
+
+def progress_text(notes: Iterable[tuple[date, str]]) -> str | None:
+    """The 整改进展 cell of (date, text) notes, in the order given (oldest first)."""
+    text = "\n".join(f"{on.isoformat()}：{body}" for on, body in notes)
+    return text or None
+
+
+def parse_progress(text: str) -> list[tuple[date | None, str]]:
+    """The notes of a 整改进展 cell written by ``progress_text`` (text before the first date: one
+    undated note)."""
+    starts = list(_NOTE_START.finditer(text))
+    out: list[tuple[date | None, str]] = []
+    head = text[: starts[0].start()].strip() if starts else text.strip()
+    if head:
+        out.append((None, head))
+    for m, nxt in zip(starts, [*starts[1:], None]):
+        body = text[m.end(): nxt.start() if nxt else len(text)].strip()
+        try:
+            on: date | None = date.fromisoformat(m.group(1))
+        except ValueError:
+            on = None
+        if body:
+            out.append((on, body))
+    return out

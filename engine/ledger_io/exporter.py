@@ -9,9 +9,11 @@ import csv
 import json
 from copy import copy
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from decimal import Decimal
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +22,12 @@ import sqlalchemy as sa
 from engine.core import policy as reminders
 from engine.core.files import atomic_output
 from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
-from engine.ledger_io.columns import COLUMNS, export_header  # noqa: F401  (export_header: re-exported)
-from storage.models import Campaign, Lookback, Problem, ProgressNote, Task
+from engine.core.views import OUTCOME_KIND_LABELS, fen_to_yuan
+from engine.i18n import gettext as _
+from engine.i18n import pgettext
+from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, export_header,  # noqa: F401  (re-exported)
+                                      progress_text)
+from storage.models import Campaign, Evidence, Lookback, Outcome, Problem, ProgressNote, Task, TrailRecord
 
 if TYPE_CHECKING:
     from engine.api import Duban
@@ -43,52 +49,123 @@ class LedgerRow:
     values: dict[str, Any]
     state: str
     light: str | None
+    # The cell note of 整改时限 when the deadline in force is not the item's deadline.
+    due_note: str | None = None
+
+
+def _by_task(conn: sa.Connection, stmt: sa.Select, task_filter: Any) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    if task_filter is not None:
+        stmt = stmt.where(task_filter)
+    for row in conn.execute(stmt):
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def _local_day(at: datetime, tz: Any) -> date:
+    if at.tzinfo is None:  # stored UTC
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(tz).date()
+
+
+def outcome_text(kind: str, on: date | None, amount_fen: int | None, text: str) -> str:
+    """One outcome as the 整改成效 cell lists it: its kind, the amount for recovered funds, its text."""
+    label = str(OUTCOME_KIND_LABELS.get(kind, kind))
+    if amount_fen is not None:
+        label = _("{kind} {amount} yuan").format(kind=label, amount=fen_to_yuan(amount_fen))
+    return _("{kind}: {text}").format(kind=label, text=text)
 
 
 def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow]:
-    """Every task as one flat ledger row (latest progress note included), by campaign, then code order."""
+    """Every task as one row of the standard ledger, by campaign, then code order: all its progress
+    notes, evidence file names, outcomes and recovered funds, and the day it was struck off."""
     today = app.today()
+    tz = app.clock.tz
     with app.transaction() as s:
+        conn = s.connection()
         parent = sa.orm.aliased(Problem)
-        latest = (sa.select(ProgressNote.task_id, sa.func.max(ProgressNote.id).label("nid"))
-                  .group_by(ProgressNote.task_id).subquery())
         # Plain rows, not ORM objects: an export reads every task, and building 100,000 instances costs seconds.
         stmt = (
             sa.select(*Task.__table__.c, Campaign.name.label("cname"), Problem.title.label("ptitle"),
-                      parent.title.label("parent_title"), ProgressNote.text.label("note"))
+                      parent.title.label("parent_title"))
             .join(Campaign, Campaign.id == Task.campaign_id)
             .join(Problem, Problem.id == Task.problem_id)
             .outerjoin(parent, parent.id == Problem.parent_id)
-            .outerjoin(latest, latest.c.task_id == Task.id)
-            .outerjoin(ProgressNote, ProgressNote.id == latest.c.nid)
             .order_by(Task.campaign_id, Task.id)
         )
+        scope = None
         if campaign:
-            stmt = stmt.where(Task.campaign_id == app.campaign_id(s.connection(), campaign))
+            cid = app.campaign_id(conn, campaign)
+            stmt = stmt.where(Task.campaign_id == cid)
+            scope = sa.select(Task.id).where(Task.campaign_id == cid).scalar_subquery()
+        in_scope = (lambda col: col.in_(scope)) if scope is not None else (lambda col: None)
+        notes = _by_task(conn, sa.select(ProgressNote.task_id, ProgressNote.on, ProgressNote.text)
+                         .order_by(ProgressNote.task_id, ProgressNote.on, ProgressNote.id),
+                         in_scope(ProgressNote.task_id))
+        files = _by_task(conn, sa.select(Evidence.task_id, Evidence.original_name).order_by(Evidence.id),
+                         in_scope(Evidence.task_id))
+        results = _by_task(conn, sa.select(Outcome.task_id, Outcome.kind, Outcome.on, Outcome.amount_fen,
+                                           Outcome.text).order_by(Outcome.on, Outcome.id),
+                           in_scope(Outcome.task_id))
+        struck_states = sorted({st for name in app.workflow_names()
+                                for st in app.workflow(name).extensions.get("ledger", {}).get("struck_off", [])})
+        struck: dict[int, date] = {}
+        if struck_states:
+            moves = (sa.select(TrailRecord.task_id, TrailRecord.at)
+                     .where(TrailRecord.to_state.in_(struck_states), TrailRecord.task_id.is_not(None),
+                            sa.or_(TrailRecord.from_state.is_(None), TrailRecord.from_state != TrailRecord.to_state))
+                     .order_by(TrailRecord.id))
+            for tid, rows in _by_task(conn, moves, in_scope(TrailRecord.task_id)).items():
+                struck[tid] = _local_day(rows[-1].at, tz)  # the latest entry: a reopened item was struck off again
         lights: dict[tuple, str | None] = {}
-        for t in s.execute(stmt):
+        for t in conn.execute(stmt):
             # The light depends on these alone (reminders.light reads no other row without a session).
             key = (t.workflow, t.state, t.flagged, t.due, t.followup_target)
             if key not in lights:
                 lights[key] = reminders.light(app, t, today)
             light = lights[key]
-            # The zh label is a status word the importer maps back to the state.
             wf = app.registry.get(t.workflow)
             st = wf.states.get(t.state)
+            # The zh label is a status word the importer maps back to the state.
             status = st.label.text("zh") if st else t.state
-            # A phased item's 整改进展 is its follow-up plan: that is what the importer reads back.
-            progress = t.followup_plan if t.followup_plan and t.state in _followup_states(wf) else t.note
+            in_force = reminders.deadline_in_force(wf, t.state, t.due, t.followup_target)
+            plan_state = t.state in _followup_states(wf)
+            outcomes = results.get(t.id, [])
+            fen = [o.amount_fen for o in outcomes if o.kind == "funds" and o.amount_fen is not None]
+            remarks = []
+            if t.flagged:
+                remarks.append(_("Flagged for priority supervision"))
+            if plan_state and t.followup_plan:
+                remarks.append(_("Follow-up: {plan}").format(plan=t.followup_plan)
+                               + (_(" (target {day})").format(day=t.followup_target.isoformat())
+                                  if t.followup_target else ""))
+            due_note = None
+            if in_force != t.due:
+                due_note = _("Original deadline {due}; the follow-up target {target} is in force").format(
+                    due=t.due.isoformat(), target=in_force.isoformat())
+            code = t.code
             yield LedgerRow(t.campaign_id, {
-                "code": t.code, "campaign": t.cname,
+                "code": int(code) if code.isdigit() and str(int(code)) == code else code,
+                "campaign": t.cname,
                 "aspect": t.parent_title,
                 "problem": t.ptitle,
-                "title": t.title, "observed": t.observed,
+                "title": t.title, "observed": t.observed, "goal": None,
                 "measures": "\n".join(json.loads(t.measures or "[]")),
-                "leader": t.leader, "unit": t.unit, "person": t.person, "due": t.due,
-                "status": status, "progress": progress,
-                "in_force": reminders.deadline_in_force(wf, t.state, t.due, t.followup_target) if light else None,
+                "leader": t.leader, "unit": t.unit, "co_units": None, "person": t.person,
+                "due": in_force,
+                "progress": progress_text((n.on, n.text) for n in notes.get(t.id, [])),
+                "status": status,
+                "evidence": "\n".join(f.original_name for f in files.get(t.id, [])) or None,
+                "results": "\n".join(outcome_text(o.kind, o.on, o.amount_fen, o.text) for o in outcomes) or None,
+                "funds": fen_to_yuan(sum(fen)) if fen else None,
+                "struck_off": struck.get(t.id) if t.state in struck_states else None,
                 "light": LIGHT_TEXT[light] if light else None,
-            }, t.state, light)
+                "remarks": "\n".join(remarks) or None,
+                "in_force": in_force if light else None,
+                "original_due": t.due if in_force != t.due else None,
+                "followup_plan": t.followup_plan if plan_state else None,
+                "followup_target": t.followup_target if plan_state else None,
+            }, t.state, light, due_note)
 
 
 def _followup_states(wf: Any) -> frozenset[str]:
@@ -142,13 +219,37 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+_FONT = "宋体"
+_BODY_PT, _HEAD_PT, _TITLE_PT = 10, 10, 16
+_LINE_PT = 13.5  # the height of one line of 10 pt text, in points
+_MAX_ROW_PT = 409  # Excel's limit
+
+
+def _half_widths(text: str) -> int:
+    """Half digit-widths of the default font a line of 10 pt text takes: a Chinese character about
+    three (measured in LibreOffice and Excel: 17 in a column 24 digits wide), any other about two."""
+    return sum(3 if unicodedata.east_asian_width(ch) in "WF" else 2 for ch in text)
+
+
+def _lines(value: Any, width: int) -> int:
+    """How many lines a wrapped cell of ``width`` (in digit widths) shows ``value`` on (a little
+    generous: a line too many prints, a line too few hides text)."""
+    if value is None:
+        return 1
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    room = max(2 * width - 3, 1)
+    return sum(max(1, -(-_half_widths(line) // room)) for line in text.split("\n"))
+
+
 def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progress: Progress | None = None) -> int:
-    """A summary sheet, then one sheet per campaign: title row, header, frozen panes, widths, wrapped
-    text, 完成情况 coloured by state and 预警 by traffic light. Returns the number of task rows."""
+    """The standard 整改台账: one sheet per campaign, ready to print (A4 landscape, fit to width, title
+    and header on every page, page numbers), then a sheet of totals. Returns the number of task rows."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.properties import PageSetupProperties
 
     rows_by_camp: dict[str, list[LedgerRow]] = {}
     for row in ledger_rows(app, campaign):
@@ -160,19 +261,24 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
     if not write_only:
         wb.remove(wb.active)
     today = app.today()
-    thin = Side(style="thin", color="FF999999")
+    thin = Side(style="thin", color="FF000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    head_style = (Font(bold=True), PatternFill("solid", fgColor="FFD9D9D9"),
-                  Alignment(wrap_text=True, horizontal="center", vertical="center"))
+    wrap = Alignment(wrap_text=True, vertical="center")
+    centred = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    body_font = Font(name=_FONT, size=_BODY_PT)
+    head_style = (Font(name=_FONT, size=_HEAD_PT, bold=True), PatternFill("solid", fgColor="FFD9D9D9"), centred)
     state_fills = {st: STATE_PALETTE[min(i, len(STATE_PALETTE) - 1)]
                    for name in reversed(app.workflow_names()) for i, st in enumerate(app.workflow(name).states)}
     fills = {k: PatternFill("solid", fgColor=v) for k, v in {**state_fills, **LIGHT_FILLS}.items()}
+    # Short values read best centred; the rest wrap from the left.
+    centred_fields = {"code", "leader", "unit", "co_units", "person", "due", "status", "funds", "struck_off",
+                      "light", "in_force", "original_due", "followup_target"}
+    number_formats = {"funds": "#,##0.00"}
     taken: set[str] = set()
-
     protos: dict[tuple, Any] = {}
 
-    def cell(ws: Any, value: Any, *, head: bool = False, fill: str | None = None, bold: bool = False) -> Any:
+    def cell(ws: Any, value: Any, *, head: bool = False, fill: str | None = None, title: bool = False,
+             centre: bool = False, fmt: str | None = None) -> Any:
         # Setting a style on a cell hashes the style objects each time; copying the style indices
         # of a prototype cell styled once per combination is what makes 100,000 rows feasible.
         # Text that a spreadsheet would run as a formula stays text: a string cell with Excel's
@@ -181,74 +287,127 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
         if isinstance(value, str):
             value = xlsx_text(value)
             quoted = is_formula_like(value)
-        key = (id(ws), head, fill if fill in fills else None, bold, isinstance(value, date), quoted)
+        key = (id(ws), head, fill if fill in fills else None, title, centre, fmt, isinstance(value, date), quoted)
         proto = protos.get(key)
         if proto is None:
-            proto = protos[key] = _styled(ws, value, head=head, fill=fill, bold=bold, quoted=quoted)
+            proto = protos[key] = _styled(ws, value, head=head, fill=fill, title=title, centre=centre, fmt=fmt,
+                                          quoted=quoted)
         c = WriteOnlyCell(ws, value=value)
         c._style = copy(proto._style)  # noqa: SLF001 - see above
         if quoted:
             c.data_type = "s"
         return c
 
-    def _styled(ws: Any, value: Any, *, head: bool, fill: str | None, bold: bool, quoted: bool) -> Any:
+    def _styled(ws: Any, value: Any, *, head: bool, fill: str | None, title: bool, centre: bool,
+                fmt: str | None, quoted: bool) -> Any:
         c = WriteOnlyCell(ws, value=value)
         if quoted:
             c.quotePrefix = True
         if head:
             c.font, c.fill, c.alignment = head_style
             c.border = border
-        elif bold:
-            c.font = Font(bold=True, size=14)
+        elif title:
+            c.font = Font(name=_FONT, size=_TITLE_PT, bold=True)
+            c.alignment = Alignment(horizontal="center", vertical="center")
         else:
-            c.alignment = wrap
+            c.font = body_font
+            c.alignment = centred if centre else wrap
             c.border = border
             if fill in fills:
                 c.fill = fills[fill]
-        if isinstance(value, date):
+        if fmt:
+            c.number_format = fmt
+        elif isinstance(value, date):
             c.number_format = "yyyy-mm-dd"
         return c
 
-    # Summary: figures computed from the ledger now.
-    ws = wb.create_sheet(_sheet_name("汇总", taken))
+    def print_setup(ws: Any, last_col: int, last_row: int) -> None:
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = 9  # A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.page_margins.left = ws.page_margins.right = 0.4
+        ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.7
+        ws.page_margins.header, ws.page_margins.footer = 0.3, 0.3
+        ws.print_options.horizontalCentered = True
+        ws.print_title_rows = "1:2"
+        ws.print_area = f"A1:{get_column_letter(last_col)}{max(last_row, 2)}"
+        ws.oddFooter.center.text = _("Page &P of &N")
+        ws.oddFooter.center.font = _FONT
+        ws.oddFooter.center.size = 9
+
+    def header_rows(ws: Any, title: str, heads: list[str], widths: list[int], span: int) -> None:
+        for i, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+        ws.row_dimensions[1].height = 30
+        ws.append([cell(ws, title, title=True)])
+        ws.row_dimensions[2].height = _LINE_PT * max(_lines(h, w) for h, w in zip(heads, widths)) + 6
+        ws.append([cell(ws, h, head=True) for h in heads])
+        if not write_only:
+            ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=span)
+
+    written = 0
+    widths = [w for *_x, w in COLUMNS]
+    first_ledger = None
+    for c in campaigns:
+        rows = rows_by_camp.get(c.name, [])
+        ws = wb.create_sheet(_sheet_name(c.name, taken))
+        first_ledger = first_ledger or ws
+        # Title and header rows, and 序号 … 细化问题, stay in view.
+        ws.freeze_panes = f"{get_column_letter(_column('title') + 2)}3"
+        header_rows(ws, _("{campaign} rectification ledger (as of {day})").format(
+            campaign=c.name, day=today.isoformat()), export_header(), widths, PRINTED_COLUMNS)
+        ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS))}{len(rows) + 2}"
+        print_setup(ws, PRINTED_COLUMNS, len(rows) + 2)
+        for n, row in enumerate(rows, start=3):
+            values = row.values
+            ws.row_dimensions[n].height = min(_MAX_ROW_PT, _LINE_PT * max(
+                _lines(values[f], w) for f, _zh, _en, w in COLUMNS[:PRINTED_COLUMNS]) + 4)
+            cells = [cell(ws, values[f], fill=row.state if f == "status" else row.light if f == "light" else None,
+                          centre=f in centred_fields, fmt=number_formats.get(f)) for f, *_x in COLUMNS]
+            if row.due_note:
+                # A cell of its own: the prototype cells are shared.
+                due = cells[_column("due")] = copy(cells[_column("due")])
+                due.comment = Comment(row.due_note, "duban", width=240, height=60)
+            ws.append(cells)
+            written += 1
+            if progress and written % PROGRESS_EVERY == 0:
+                progress(written, total)
+
+    # Totals: figures computed from the ledger now, as 'duban summary' gives them.
+    ws = wb.create_sheet(_sheet_name("汇总", taken))  # a name scripts open it by
     state_names: list[tuple[str, str]] = []
     for name in app.workflow_names():
         for st, sd in app.workflow(name).states.items():
             if (st, sd.label.text("zh")) not in state_names:
                 state_names.append((st, sd.label.text("zh")))
-    heads = ["巡察批次", "问题总数", *[label for _st, label in state_names], "逾期", "挂牌督办", "清退资金（元）"]
-    ws.freeze_panes = "A3"
-    for i, w in enumerate([18, 10, *[12] * len(state_names), 8, 10, 14], start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-    ws.append([cell(ws, f"整改落实情况汇总（截至 {today.isoformat()}）", bold=True)])
-    ws.append([cell(ws, h, head=True) for h in heads])
-    for c in campaigns:
-        fig = app.summary(campaign=c.name)
-        ws.append([cell(ws, v) for v in [c.name, fig["total"], *[fig["states"].get(st, 0) for st, _l in state_names],
-                                          fig["overdue"], fig["flagged"], fig["funds_recovered"]]])
-    if not write_only:
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(heads))
-
-    written = 0
-    for c in campaigns:
-        ws = wb.create_sheet(_sheet_name(c.name, taken))
-        ws.freeze_panes = "C3"  # title and header rows, 序号 and 批次 stay in view
-        for i, (_f, _zh, _en, width) in enumerate(COLUMNS, start=1):
-            ws.column_dimensions[get_column_letter(i)].width = width
-        ws.append([cell(ws, f"{c.name} 整改落实台账（截至 {today.isoformat()}）", bold=True)])
-        ws.append([cell(ws, zh, head=True) for _f, zh, _en, _w in COLUMNS])
-        for row in rows_by_camp.get(c.name, []):
-            ws.append([cell(ws, row.values[f], fill=row.state if f == "status" else row.light if f == "light" else None)
-                       for f, *_ in COLUMNS])
-            written += 1
-            if progress and written % PROGRESS_EVERY == 0:
-                progress(written, total)
-        if not write_only:
-            ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
+    heads = [pgettext("totals", "Campaign"), pgettext("totals", "Items"), *[label for _st, label in state_names],
+             pgettext("totals", "Overdue"), pgettext("totals", "Flagged"), pgettext("totals", "Funds recovered (yuan)")]
+    sums = [(c.name, app.summary(campaign=c.name)) for c in campaigns]
+    if len(sums) > 1 and campaign is None:
+        sums.append((pgettext("totals", "Total"), app.summary()))
+    ws.freeze_panes = "B3"
+    header_rows(ws, _("Rectification totals (as of {day})").format(day=today.isoformat()), heads,
+                [18, 8, *[9] * len(state_names), 8, 9, 14], len(heads))
+    print_setup(ws, len(heads), len(sums) + 2)
+    for n, (name, fig) in enumerate(sums, start=3):
+        ws.row_dimensions[n].height = _LINE_PT * _lines(name, 18) + 4
+        ws.append([cell(ws, name)] + [cell(ws, v, centre=True) for v in
+                   [fig["total"], *[fig["states"].get(st, 0) for st, _l in state_names], fig["overdue"],
+                    fig["flagged"]]]
+                  + [cell(ws, Decimal(fig["funds_recovered"]), centre=True, fmt="#,##0.00")])
+    if not write_only and first_ledger is not None:
+        wb.active = wb.worksheets.index(first_ledger)
     wb.save(out)
     if progress:
         progress(total, total)
     return total
+
+
+def _column(field: str) -> int:
+    """The 0-based position of a field among the export's columns."""
+    return next(i for i, (f, *_x) in enumerate(COLUMNS) if f == field)
 
 
 def export_ics(app: "Duban", out: Path, *, campaign: str | None = None) -> int:

@@ -25,7 +25,8 @@ from engine.core import policy as reminders
 from engine.core.calendar import parse_date
 from engine.core.errors import InvalidInput
 from engine.core.writer import NewTasks, measures_json
-from engine.ledger_io.columns import REQUIRED_FIELDS, ColumnMap, find_header
+from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
+                                      is_own_export, parse_progress)
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
 from storage.models import Campaign, ProgressNote, Problem, Task
@@ -55,6 +56,9 @@ class Row:
     due: date | None
     state: str
     note: str | None
+    # Read from duban's own export: its dated notes (整改进展) and follow-up plan (后续整改计划).
+    notes: list[tuple[date | None, str]] | None = None
+    plan: str | None = None
 
 
 # ---------------------------------------------------------------------- reading and validating
@@ -112,6 +116,13 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
             continue  # a summary or notes sheet
         found = True
         header_row, cols = located
+        own = is_own_export(next(cells for n, cells in sheet.rows if n == header_row))
+        if own:
+            # duban's own export: computed columns are not read back (they come from notes, evidence,
+            # outcomes and the trail), and 整改时限 is the deadline in force: the deadline itself is in
+            # 原定整改时限 when the two differ.
+            at = {f: i for i, (f, *_x) in enumerate(COLUMNS)}
+            cols = ColumnMap({f: i for f, i in at.items() if f not in COMPUTED_FIELDS}, cols.headers)
         sname = sheet.name if multi else None
         missing = [f for f in REQUIRED_FIELDS if f not in cols.fields]
         if missing:
@@ -133,6 +144,8 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
                 aspect, problem = row
                 continue
             aspect, problem = row.aspect, row.problem
+            if own:
+                _own_export_row(row, cells, at, issues, cols, sname)
             out.append(row)
     if not found:
         issues.append(ImportIssue(1, "header", None,
@@ -140,6 +153,29 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
                                   "(细化问题 / 问题表现 / title) and at least two more known headers "
                                   "(序号, 责任领导, 责任单位, 整改时限 …), or --map HEADER=FIELD"))
     return out, issues
+
+
+def _own_export_row(row: Row, cells: list[Any], at: Mapping[str, int], issues: list[ImportIssue],
+                    cols: ColumnMap, sheet: str | None) -> None:
+    """A row of duban's own export: its deadline, dated notes and follow-up plan."""
+    def cell(field: str) -> Any:
+        i = at[field]
+        return cells[i] if i < len(cells) else None
+
+    original = cell("original_due")
+    if _text(original) is not None:
+        if isinstance(original, datetime):
+            row.due = original.date()
+        elif isinstance(original, date):
+            row.due = original
+        else:
+            try:
+                row.due = _parse_date_text(_text(original) or "")
+            except ValueError:
+                issues.append(ImportIssue(row.row, "原定整改时限", _text(original), "expected a date such as 2025-10-31",
+                                          sheet))
+    row.notes = parse_progress(row.note) if row.note else []
+    row.plan = _text(cell("followup_plan"))
 
 
 _FIELD_ORDER = ("code", "title", "aspect", "problem", "leader", "unit", "person", "campaign", "due", "status",
@@ -425,11 +461,19 @@ def _update(app: "Writer", s: Any, actor: str, task: Task, r: Row, problem_id: i
         changes["state"] = r.state
     # In a state that watches a follow-up target (phased), 整改进展 is the follow-up plan, not a note.
     is_plan = r.state in reminders.states_watching_followup(app.registry.get(task.workflow))
-    if is_plan and r.note and task.followup_plan != r.note:
-        changes["followup_plan"] = r.note
-    note_new = bool(r.note) and not is_plan and s.execute(
-        sa.select(ProgressNote.id).where(ProgressNote.task_id == task.id, ProgressNote.text == r.note).limit(1)
-    ).first() is None
+    plan = r.plan if r.notes is not None else r.note
+    if is_plan and plan and task.followup_plan != plan:
+        changes["followup_plan"] = plan
+    new_notes: list[tuple[date | None, str]] = []
+    if r.notes is not None:  # duban's own export: every note dated; the ones the ledger lacks are new
+        kept = s.execute(sa.select(ProgressNote.on, ProgressNote.text).where(ProgressNote.task_id == task.id)).all()
+        pairs, texts = {(on, text) for on, text in kept}, {text for _on, text in kept}
+        new_notes = [(on, text) for on, text in r.notes if ((on, text) not in pairs if on else text not in texts)]
+    elif r.note and not is_plan and s.execute(
+            sa.select(ProgressNote.id).where(ProgressNote.task_id == task.id, ProgressNote.text == r.note).limit(1)
+    ).first() is None:
+        new_notes = [(None, r.note)]
+    note_new = bool(new_notes)
     if not changes and not note_new:
         result.unchanged += 1
         return
@@ -443,8 +487,9 @@ def _update(app: "Writer", s: Any, actor: str, task: Task, r: Row, problem_id: i
         inputs = _inputs(result, r, fields=sorted(changes), **{"from": {k: shown[k] for k in sorted(changes)},
                                                               "to": {k: changes[k] for k in sorted(changes)}})
         app.import_update(actor, task.id, changes, inputs=inputs)
-    if note_new:
-        app.add_note(actor, task.id, r.note)  # type: ignore[arg-type]
+    today = app.today()
+    for on, text in new_notes:
+        app.add_note(actor, task.id, text, on=on if on and on <= today else None)
 
 
 def _plain(value: Any) -> Any:
@@ -465,7 +510,8 @@ def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapp
         code=[r.code for r in rows], title=[r.title for r in rows], observed=[r.observed for r in rows],
         measures=[r.measures for r in rows], leader=[r.leader for r in rows], unit=[r.unit for r in rows],
         person=[r.person for r in rows], due=[r.due for r in rows],  # type: ignore[misc]
-        state=[r.state for r in rows], flagged=[False] * len(rows), note=[r.note for r in rows])
+        state=[r.state for r in rows], flagged=[False] * len(rows), note=[r.note for r in rows],
+        notes=[r.notes for r in rows], plan=[r.plan for r in rows])
     app.create_tasks(s, actor, new, workflow=wf_name, import_inputs=[_inputs(result, r) for r in rows],
                      progress=progress)
     result.added += [r.code for r in rows]
