@@ -187,7 +187,7 @@ def test_upgrade_secures_the_tables_it_adds(crew: Team) -> None:
     from storage import migrations
 
     with crew.app.engine.begin() as conn:
-        command.downgrade(migrations._config(conn), migrations.FIRST_RELEASE)
+        command.downgrade(migrations.alembic_config(conn), migrations.FIRST_RELEASE)
         assert not sa.inspect(conn).has_table("reminders")
     team.upgrade_schema(crew.app)
     with crew.app.engine.connect() as conn:
