@@ -22,7 +22,8 @@ from aiosmtpd.smtp import AuthResult
 
 from engine.supervision import reminders
 from engine.api import Duban
-from engine.supervision.channels import KEY_HEADER, DeliveryError, EmailChannel, Outgoing, WebhookChannel
+from engine.supervision.channels import KEY_HEADER, DeliveryError, EmailChannel, Outgoing
+from engine.supervision.robots import DingTalkRobot, Robot, WeComRobot
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 
@@ -170,9 +171,9 @@ def receiver() -> Iterator[Receiver]:
 
 def test_webhook_formats_generic_json_wecom_and_dingtalk(receiver: Receiver) -> None:
     msg = Outgoing(**{**MSG.__dict__, "address": receiver.url()})
-    WebhookChannel({"format": "json"}).send(msg)
-    WebhookChannel({"format": "wecom"}).send(msg)
-    WebhookChannel({"format": "dingtalk"}).send(msg)
+    Robot("webhook", {}, "channels.webhook").send(msg)
+    WeComRobot("webhook", {}, "channels.webhook").send(msg)
+    DingTalkRobot("webhook", {}, "channels.webhook").send(msg)
     generic, wecom, dingtalk = (p["body"] for p in receiver.posts)
     assert generic["key"] == MSG.key and generic["task_id"] == 1 and generic["subject"] == MSG.subject
     assert wecom == {"msgtype": "markdown", "markdown": {"content": MSG.text}}
@@ -184,13 +185,13 @@ def test_webhook_failures_are_errors_http_status_and_robot_errcode(receiver: Rec
     msg = Outgoing(**{**MSG.__dict__, "address": receiver.url("/robot/send?key=topsecret")})
     receiver.reply = (500, {"error": "boom"})
     with pytest.raises(DeliveryError, match="HTTP 500") as info:
-        WebhookChannel({"format": "json"}).send(msg)
+        Robot("webhook", {}, "channels.webhook").send(msg)
     assert "topsecret" not in str(info.value)
     receiver.reply = (200, {"errcode": 310000, "errmsg": "keywords not in content"})
     with pytest.raises(DeliveryError, match="errcode 310000"):
-        WebhookChannel({"format": "dingtalk"}).send(msg)
+        DingTalkRobot("webhook", {}, "channels.webhook").send(msg)
     with pytest.raises(DeliveryError, match="webhook"):
-        WebhookChannel({"format": "json", "timeout": 2}).send(
+        Robot("webhook", {"timeout": 2}, "channels.webhook").send(
             Outgoing(**{**MSG.__dict__, "address": f"http://127.0.0.1:{free_port()}/"}))
 
 

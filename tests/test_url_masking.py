@@ -29,6 +29,8 @@ TOKENS = ("DINGTALKTOKEN-1", "DINGSIGN-2", "WECOMKEY-3", "HOOKSECRET-4")
     ("https://user:pw@hooks.example/x", "https://user:***@hooks.example/x"),
     ("sqlite:////srv/duban/ledger.db", "sqlite:////srv/duban/ledger.db"),
     ("wang@example.org", "wang@example.org"),
+    ("https://open.feishu.cn/open-apis/bot/v2/hook/0f8a-tok?x=1", "https://open.feishu.cn/open-apis/bot/v2/hook/***?x=1"),
+    ("https://open.larksuite.com/open-apis/bot/v2/hook/abc", "https://open.larksuite.com/open-apis/bot/v2/hook/***"),
     ("postgresql://u:pw@[::1/x", "postgresql://u:***@[::1/x"),  # malformed: masked all the same
 ])
 def test_mask_url(url: str, shown: str) -> None:

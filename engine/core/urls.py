@@ -13,12 +13,15 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 MASK = "***"
 
-# Query keys that carry a credential: webhook tokens (DingTalk access_token, WeCom key, Feishu sign),
+# Query keys that carry a credential: webhook tokens (DingTalk access_token and sign, WeCom key),
 # API keys, passwords passed as libpq parameters.
 SECRET_QUERY_KEY = re.compile(
     r"^(access_?token|token|key|api_?key|secret|sign|signature|password|passwd|pwd|auth|credential)s?$",
     re.IGNORECASE,
 )
+
+# Path segments that ARE the credential: Feishu/Lark custom bots (/open-apis/bot/v2/hook/<token>).
+SECRET_PATH = re.compile(r"(/bot/v\d+/hook/)[^/?#]+", re.IGNORECASE)
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()\[\]]+")
 
@@ -36,6 +39,7 @@ def mask_url(url: str) -> str:
             userinfo, _, host = netloc.rpartition("@")
             user, colon, _password = userinfo.partition(":")
             netloc = f"{user}:{MASK}@{host}" if colon else f"{userinfo}@{host}"
+        path = SECRET_PATH.sub(lambda m: m.group(1) + MASK, parts.path)
         query = parts.query
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
@@ -44,9 +48,9 @@ def mask_url(url: str) -> str:
                     f"{quote(k, safe='')}={MASK if SECRET_QUERY_KEY.match(k) else quote(v, safe='/:,')}"
                     for k, v in pairs
                 )
-        if netloc == parts.netloc and query == parts.query:
+        if netloc == parts.netloc and query == parts.query and path == parts.path:
             return url  # nothing secret (and sqlite:////abs/path keeps its slashes)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
     except ValueError:
         return _mask_textually(url)
 
@@ -63,5 +67,6 @@ def mask_urls(text: str) -> str:
 
 def _mask_textually(url: str) -> str:
     url = re.sub(r"(://[^:/@]*:)[^@]*@", rf"\1{MASK}@", url)
+    url = SECRET_PATH.sub(lambda m: m.group(1) + MASK, url)
     return re.sub(r"([?&][^=&]+=)[^&]*", lambda m: m.group(1) + MASK
                   if SECRET_QUERY_KEY.match(m.group(1)[1:-1]) else m.group(0), url)

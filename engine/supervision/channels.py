@@ -1,14 +1,20 @@
-"""Where reminders go: console (the log), a JSON-lines outbox file, e-mail (SMTP with STARTTLS or
-SSL) and webhooks (generic JSON, WeCom and DingTalk group robots).
+"""Where reminders go: channels behind one interface, chosen by kind from a registry (APScheduler's
+plug-in style). Built in: ``console`` (the log), ``file`` (a JSON-lines outbox), ``email`` (SMTP with
+STARTTLS or SSL); engine/supervision/robots.py adds the HTTP robots ``webhook`` (generic JSON,
+optionally HMAC-signed), ``wecom``, ``dingtalk`` and ``feishu``. Another kind is one
+``register_kind(kind, factory)`` call.
 
-Channels are configured in the config file's ``[channels.*]`` tables; passwords are never written
-there, only the name of the environment variable holding them (``password_env``). A send either
-returns or raises ``DeliveryError``: the caller records the outcome, so nothing fails silently.
+Channels are configured in the config file: ``[channels.console]``, ``[channels.file]``,
+``[channels.email]``, the one unnamed robot ``[channels.webhook]`` (``format`` = its kind) and any
+number of named robots ``[channels.robots.NAME]`` (``kind``). Passwords and robot secrets are best
+kept out of the file: ``password_env`` / ``secret_env`` name the environment variable holding them.
+A send either returns or raises ``DeliveryError``: the caller records the outcome, so nothing fails
+silently.
 
 Cheap local channels (console, file) also take a whole batch at once: ``send_many(msgs)`` returns
 one outcome per message (None: delivered, else the error), and the caller marks the delivered ones
 in one UPDATE. The file channel writes the batch with one ``write`` and one fsync. Network channels
-(e-mail, webhook) send one message at a time, each marked right after its send.
+(e-mail, robots) send one message at a time, each marked right after its send.
 """
 
 from __future__ import annotations
@@ -17,25 +23,37 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from engine.core.config import Settings
 from engine.core.errors import DubanError, InvalidInput
-from engine.core.urls import mask_url, mask_urls
+from engine.core.urls import mask_url
 
 log = logging.getLogger("duban.reminders")
 
-CHANNEL_NAMES = ("console", "file", "email", "webhook")
-WEBHOOK_FORMATS = ("json", "wecom", "dingtalk")
 SMTP_SECURITY = ("starttls", "ssl", "none")
 KEY_HEADER = "X-Duban-Reminder-Key"
+# Names a named robot may not take: they are the tables of the built-in channels.
+RESERVED_NAMES = ("console", "file", "email", "webhook", "robots")
 
 
 class DeliveryError(DubanError):
     """A send that did not go through; the reminder is retried with backoff."""
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How a person is reached and @-mentioned (``duban user set``)."""
+
+    name: str
+    mobile: str | None = None
+    email: str | None = None
+    wecom_id: str | None = None
+    dingtalk_id: str | None = None
+    feishu_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,10 +70,17 @@ class Outgoing:
     # An earlier attempt of this message may have reached the channel (its sender died, or failed,
     # after handing it over): a channel that can tell (the file outbox) does not deliver it twice.
     resend: bool = False
+    # People a group robot @-mentions (a unit's registered users).
+    mentions: tuple[Contact, ...] = ()
 
     @property
     def subject(self) -> str:
         return self.text.split("\n", 1)[0].lstrip("#* ").strip()
+
+    @property
+    def body(self) -> str:
+        """The text after the subject line."""
+        return self.text.split("\n", 1)[1].strip("\n") if "\n" in self.text else ""
 
 
 @dataclass(frozen=True)
@@ -63,10 +88,15 @@ class Recipient:
     name: str
     email: str | None = None
     webhook: str | None = None
+    contact: Contact | None = None
 
 
 class Channel(Protocol):
+    """What every channel kind offers. ``name`` is its name in the config (``console``, ``webhook``,
+    a robot's name), ``kind`` its plug-in."""
+
     name: str
+    kind: str
 
     def address(self, who: Recipient) -> str | None | bool:
         """Where this channel reaches ``who``: an address, True (reaches everyone, no address) or
@@ -75,12 +105,55 @@ class Channel(Protocol):
 
     def send(self, msg: Outgoing) -> None: ...
 
+    def describe(self) -> dict[str, Any]:
+        """Its settings as ``config show`` prints them (secrets are masked by the caller)."""
+        ...
+
     # Optional, for cheap local channels: ``send_many(msgs) -> list[str | None]``, one outcome per
     # message (None: delivered; a string: why not). Channels without it are sent one by one.
 
 
+# (name, its config table, where the table is, for messages) -> a channel; InvalidInput if wrong
+ChannelFactory = Callable[[str, Mapping[str, Any], str], Channel]
+_KINDS: dict[str, ChannelFactory] = {}
+
+
+def register_kind(kind: str, factory: ChannelFactory) -> None:
+    """Adds a channel kind (the plug-in point); a kind registered twice is replaced."""
+    _KINDS[kind] = factory
+
+
+def channel_kinds() -> tuple[str, ...]:
+    """Every registered kind (the built-in robots are loaded on first use)."""
+    import engine.supervision.robots  # noqa: F401  (registers webhook, wecom, dingtalk, feishu)
+
+    return tuple(_KINDS)
+
+
+def factory(kind: str, key: str) -> ChannelFactory:
+    kinds = channel_kinds()
+    if kind not in kinds:
+        raise InvalidInput(key, kind, f"unknown channel kind; expected one of {', '.join(kinds)}")
+    return _KINDS[kind]
+
+
+def secret_value(cfg: Mapping[str, Any], key: str, what: str = "secret") -> str | None:
+    """``secret`` from the table, or from the variable ``secret_env`` names (checked at send time)."""
+    env = cfg.get(f"{what}_env")
+    if env:
+        value = os.environ.get(str(env))
+        if value is None:
+            raise DeliveryError(f"{key}: the variable {env} holding the {what} is not set")
+        return value
+    value = cfg.get(what)
+    return str(value) if value not in (None, "") else None
+
+
 class ConsoleChannel:
-    name = "console"
+    name = kind = "console"
+
+    def describe(self) -> dict[str, Any]:
+        return {}
 
     def address(self, who: Recipient) -> bool:
         return True
@@ -112,10 +185,13 @@ class FileChannel:
     the next message.
     """
 
-    name = "file"
+    name = kind = "file"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
 
     def address(self, who: Recipient) -> bool:
         return True
@@ -171,7 +247,7 @@ class FileChannel:
 
 
 class EmailChannel:
-    name = "email"
+    name = kind = "email"
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         self.host = str(cfg["host"])
@@ -185,6 +261,13 @@ class EmailChannel:
 
     def address(self, who: Recipient) -> str | None:
         return who.email
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"host": self.host, "port": self.port, "security": self.security,
+                               "sender": self.sender}
+        if self.password_env:
+            out["password_set"] = os.environ.get(str(self.password_env)) is not None
+        return out
 
     def _context(self) -> Any:
         import ssl
@@ -228,49 +311,29 @@ class EmailChannel:
             raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from None
 
 
-class WebhookChannel:
-    """HTTP POST. ``json``: duban's own fields; ``wecom`` / ``dingtalk``: the markdown message of
-    those group robots (whose HTTP 200 carries an ``errcode`` that must be 0)."""
+register_kind("console", lambda name, cfg, key: ConsoleChannel())
+register_kind("file", lambda name, cfg, key: _file_channel(cfg, key))
+register_kind("email", lambda name, cfg, key: _email_channel(cfg, key))
 
-    name = "webhook"
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.format = str(cfg.get("format", "json"))
-        self.url = cfg.get("url")
-        self.timeout = float(cfg.get("timeout", 10))
+def _file_channel(cfg: Mapping[str, Any], key: str) -> FileChannel:
+    if not cfg.get("path"):
+        raise InvalidInput(f"{key}.path", cfg.get("path"), "expected the path of the JSON-lines outbox")
+    return FileChannel(Path(str(cfg["path"])).expanduser())
 
-    def address(self, who: Recipient) -> str | None:
-        return who.webhook or self.url
 
-    def payload(self, msg: Outgoing) -> dict[str, Any]:
-        if self.format == "wecom":
-            return {"msgtype": "markdown", "markdown": {"content": msg.text}}
-        if self.format == "dingtalk":
-            return {"msgtype": "markdown", "markdown": {"title": msg.subject, "text": msg.text}}
-        return {"key": msg.key, "recipient": msg.recipient, "task_id": msg.task_id, "rule": msg.rule,
-                "target": msg.target, "subject": msg.subject, "text": msg.text}
-
-    def send(self, msg: Outgoing) -> None:
-        import httpx
-
-        if not msg.address:
-            raise DeliveryError(f"recipient {msg.recipient} has no webhook URL")
-        try:
-            response = httpx.post(msg.address, json=self.payload(msg), timeout=self.timeout,
-                                  headers={KEY_HEADER: msg.key})
-        except httpx.HTTPError as exc:
-            raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: {exc}")) from None
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: HTTP {response.status_code} "
-                                          f"{response.text[:200]}"))
-        if self.format in ("wecom", "dingtalk"):
-            try:
-                errcode = response.json().get("errcode", 0)
-            except (ValueError, AttributeError):
-                errcode = 0
-            if errcode:
-                raise DeliveryError(mask_urls(f"webhook {mask_url(msg.address)}: errcode {errcode}: "
-                                              f"{response.text[:200]}"))
+def _email_channel(cfg: Mapping[str, Any], key: str) -> EmailChannel:
+    if not cfg.get("host"):
+        raise InvalidInput(f"{key}.host", cfg.get("host"), "expected the SMTP server's host name")
+    if cfg.get("security", "starttls") not in SMTP_SECURITY:
+        raise InvalidInput(f"{key}.security", cfg.get("security"), f"expected one of {', '.join(SMTP_SECURITY)}")
+    if "password" in cfg:
+        raise InvalidInput(f"{key}.password", "***", "passwords are not kept in the config file: set "
+                           "password_env = \"DUBAN_SMTP_PASSWORD\" and put the password in that variable")
+    try:
+        return EmailChannel(cfg)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(key, mask(cfg), f"port and timeout must be numbers ({exc})") from None
 
 
 @dataclass
@@ -299,7 +362,8 @@ class Channels:
                 return ch
         if name == "console":
             return ConsoleChannel()
-        raise DeliveryError(f"channel {name!r} is not configured any more (config [channels.{name}])")
+        raise DeliveryError(f"channel {name!r} is not configured any more (config [channels.{name}] "
+                            f"or [channels.robots.{name}])")
 
 
 def load_channels(settings: Settings) -> Channels:
@@ -311,39 +375,40 @@ def load_channels(settings: Settings) -> Channels:
     out: list[Channel] = []
     for name, cfg in raw.items():
         key = f"{where}: channels.{name}"
-        if name not in CHANNEL_NAMES:
-            raise InvalidInput(key, name, f"unknown channel; expected one of {', '.join(CHANNEL_NAMES)}")
         if not isinstance(cfg, dict):
-            raise InvalidInput(key, cfg, "expected a table")
+            raise InvalidInput(key, mask(cfg), "expected a table")
+        if name == "robots":
+            for robot, rcfg in cfg.items():
+                rkey = f"{key}.{robot}"
+                if not isinstance(rcfg, dict):
+                    raise InvalidInput(rkey, mask(rcfg), "expected a table")
+                if robot in RESERVED_NAMES:
+                    raise InvalidInput(rkey, robot, f"a robot may not be called {robot!r} (the name of a "
+                                       "built-in channel); choose another name")
+                if not rcfg.get("kind"):
+                    raise InvalidInput(f"{rkey}.kind", rcfg.get("kind"),
+                                       f"expected the robot's kind: one of {', '.join(_robot_kinds())}")
+                if rcfg.get("enabled", True) is not False:
+                    out.append(factory(str(rcfg["kind"]), f"{rkey}.kind")(robot, rcfg, rkey))
+            continue
+        if name not in ("console", "file", "email", "webhook"):
+            raise InvalidInput(key, name, "unknown channel; expected console, file, email, webhook or "
+                               "robots.NAME (a named robot)")
         if cfg.get("enabled", True) is False:
             continue
-        if name == "console":
-            out.append(ConsoleChannel())
-        elif name == "file":
-            if not cfg.get("path"):
-                raise InvalidInput(f"{key}.path", cfg.get("path"), "expected the path of the JSON-lines outbox")
-            out.append(FileChannel(Path(str(cfg["path"])).expanduser()))
-        elif name == "email":
-            if not cfg.get("host"):
-                raise InvalidInput(f"{key}.host", cfg.get("host"), "expected the SMTP server's host name")
-            if cfg.get("security", "starttls") not in SMTP_SECURITY:
-                raise InvalidInput(f"{key}.security", cfg.get("security"), f"expected one of {', '.join(SMTP_SECURITY)}")
-            if "password" in cfg:
-                raise InvalidInput(f"{key}.password", "***", "passwords are not kept in the config file: set "
-                                   "password_env = \"DUBAN_SMTP_PASSWORD\" and put the password in that variable")
-            try:
-                out.append(EmailChannel(cfg))
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(key, {k: v for k, v in cfg.items() if k != "password"},
-                                   f"port and timeout must be numbers ({exc})") from None
-        elif name == "webhook":
-            if cfg.get("format", "json") not in WEBHOOK_FORMATS:
-                raise InvalidInput(f"{key}.format", cfg.get("format"), f"expected one of {', '.join(WEBHOOK_FORMATS)}")
-            try:
-                out.append(WebhookChannel(cfg))
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(key, mask(cfg), f"timeout must be a number of seconds ({exc})") from None
+        if name == "webhook":  # the one unnamed robot of earlier versions: its kind is its format
+            fmt = str(cfg.get("format", "json"))
+            formats = ["json"] + [k for k in _robot_kinds() if k != "webhook"]
+            if fmt not in formats:
+                raise InvalidInput(f"{key}.format", fmt, f"expected one of {', '.join(formats)}")
+            out.append(factory("webhook" if fmt == "json" else fmt, f"{key}.format")(name, cfg, key))
+        else:
+            out.append(factory(name, key)(name, cfg, key))
     return Channels(out)
+
+
+def _robot_kinds() -> list[str]:
+    return [k for k in channel_kinds() if k not in ("console", "file", "email")]
 
 
 # ---------------------------------------------------------------------- config show
@@ -356,8 +421,8 @@ def mask(value: Any, key: str = "") -> Any:
         return {k: mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v, key) for v in value]
-    if key.endswith("_env"):
-        return value  # the NAME of the variable, not its value
+    if key.endswith("_env") or key.endswith("_set"):
+        return value  # the NAME of the variable (or whether it is set), not its value
     if _SECRET_KEY.search(key) and not isinstance(value, bool) and value not in (None, ""):
         return "***"
     if isinstance(value, str) and "://" in value:

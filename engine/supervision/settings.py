@@ -5,7 +5,6 @@ prints. Reminders, the scheduler and the CLI read them here; none of them is nee
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
-from engine.supervision.channels import EmailChannel, WebhookChannel, load_channels, mask
+from engine.supervision.channels import load_channels, mask
 
 # ---------------------------------------------------------------------- delivery
 @dataclass(frozen=True)
@@ -105,16 +104,15 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
     """Everything the config decides, defaults filled in, secrets masked, for ``duban config show``."""
     channels = load_channels(settings)
     raw_channels = settings.section("channels") or {"console": {}}
+    robots = raw_channels.get("robots", {}) if isinstance(raw_channels.get("robots"), dict) else {}
     shown: dict[str, Any] = {}
     for ch in channels.channels:
-        cfg = dict(raw_channels.get(ch.name, {}))
-        if isinstance(ch, EmailChannel):
-            cfg.update(host=ch.host, port=ch.port, security=ch.security, sender=ch.sender)
-            if ch.password_env:
-                cfg["password_set"] = os.environ.get(str(ch.password_env)) is not None
-        elif isinstance(ch, WebhookChannel):
-            cfg.update(format=ch.format)
-        shown[ch.name] = cfg
+        cfg = dict(robots.get(ch.name, {}) if ch.name in robots else raw_channels.get(ch.name, {}))
+        cfg.update(ch.describe())
+        if ch.name in robots:
+            shown.setdefault("robots", {})[ch.name] = cfg
+        else:
+            shown[ch.name] = cfg
     return mask({
         "source": str(settings.source) if settings.source else None,
         "general": {"timezone": settings.timezone, "lang": settings.lang},
