@@ -49,8 +49,8 @@ def list_(obj: Context, as_json: bool) -> None:
         echo_json([u.as_dict() for u in users])
         return
     table([pgettext('user', 'name'), _('role'), pgettext('user', 'unit'), _('display name'),
-           _('email'), _('webhook')],
-          [[u.name, u.role, u.unit, u.display, u.email, u.webhook] for u in users])
+           _('email'), _('mobile'), _('robot ids'), _('webhook')],
+          [[u.name, u.role, u.unit, u.display, u.email, u.mobile, _ids(u), u.webhook] for u in users])
 
 
 @user.command("passwd")
@@ -95,3 +95,31 @@ def token(obj: Context, name: str, revoke: bool) -> None:
     issued = accounts.new_token(obj.app(), obj.actor, name)
     echo(_("API token for {user} (shown once; send it as 'Authorization: Bearer TOKEN'):").format(user=issued.user))
     echo(issued.token)
+
+
+def _ids(u: object) -> str:
+    ids = [f"{label}:{value}" for label, value in (("wecom", getattr(u, "wecom_id", None)),
+                                                   ("dingtalk", getattr(u, "dingtalk_id", None)),
+                                                   ("feishu", getattr(u, "feishu_id", None))) if value]
+    return " ".join(ids)
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--mobile", metavar="NUMBER", help="Mobile number (DingTalk and WeCom robots @-mention by it).")
+@click.option("--email", metavar="ADDR", help="E-mail address for reminders (Feishu mentions by it too).")
+@click.option("--wecom-id", metavar="ID", help="WeCom (企业微信) user id, for <@userid> mentions.")
+@click.option("--dingtalk-id", metavar="ID", help="DingTalk (钉钉) user id, for atUserIds.")
+@click.option("--feishu-id", metavar="ID", help="Feishu/Lark open_id (ou_…), for <at id=…> mentions.")
+@json_option
+@pass_ctx
+@domain_errors
+def set_(obj: Context, name: str, mobile: str | None, email: str | None, wecom_id: str | None,
+         dingtalk_id: str | None, feishu_id: str | None, as_json: bool) -> None:
+    """Set user NAME's contact details for reminders and @-mentions (admins only; "" clears one)."""
+    view = obj.app().set_user(obj.actor, name, mobile=mobile, email=email, wecom_id=wecom_id,
+                              dingtalk_id=dingtalk_id, feishu_id=feishu_id)
+    if as_json:
+        echo_json(view.as_dict())
+        return
+    echo(_('user {name}: contact details set').format(name=view.name))

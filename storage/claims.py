@@ -48,10 +48,8 @@ def claimed_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
 def deliverable(now: datetime) -> sa.ColumnElement[bool]:
     """Rows a sender may take: new ones, failed ones whose backoff is over, and ``sending`` rows
     whose lease ran out (their sender died between lease and mark)."""
-    return sa.or_(
-        REMINDERS.c.status == PENDING,
-        sa.and_(REMINDERS.c.status.in_((FAILED, SENDING)), REMINDERS.c.next_attempt_at <= now),
-    )
+    # A pending row waits for its next_attempt_at too: one a destination's rate limit deferred.
+    return sa.and_(REMINDERS.c.status.in_((PENDING, FAILED, SENDING)), REMINDERS.c.next_attempt_at <= now)
 
 
 def lease(conn: Connection, ids: Sequence[int], token: str, now: datetime, until: datetime) -> list[int]:
@@ -65,7 +63,8 @@ def lease(conn: Connection, ids: Sequence[int], token: str, now: datetime, until
     conn.execute(
         REMINDERS.update()
         .where(REMINDERS.c.id.in_(list(ids)), deliverable(now))
-        .values(status=SENDING, lease=token, attempts=REMINDERS.c.attempts + 1, next_attempt_at=until)
+        .values(status=SENDING, lease=token, attempts=REMINDERS.c.attempts + 1, next_attempt_at=until,
+                attempted_at=now)
     )
     return list(conn.execute(
         sa.select(REMINDERS.c.id).where(REMINDERS.c.lease == token, REMINDERS.c.status == SENDING)
@@ -89,7 +88,8 @@ def lease_rows(conn: Connection, ids: Sequence[int], token: str, now: datetime, 
     rows = conn.execute(
         REMINDERS.update()
         .where(REMINDERS.c.id.in_(list(ids)), deliverable(now))
-        .values(status=SENDING, lease=token, attempts=REMINDERS.c.attempts + 1, next_attempt_at=until)
+        .values(status=SENDING, lease=token, attempts=REMINDERS.c.attempts + 1, next_attempt_at=until,
+                attempted_at=now)
         .returning(*REMINDERS.c)
     ).all()
     return sorted(rows, key=lambda r: r.id)
@@ -121,13 +121,54 @@ def mark_failed(conn: Connection, reminder_id: int, token: str, error: str, retr
     return conn.execute(_MARK_FAILED, dict(params, _retry=retry_at)).rowcount == 1
 
 
-def release(conn: Connection, ids: Sequence[int], token: str) -> None:
+def release(conn: Connection, ids: Sequence[int], token: str, now: datetime) -> None:
     """Hands leased rows back unsent (the attempt did not happen), for any sender to take now."""
     if ids:
         conn.execute(
             REMINDERS.update().where(REMINDERS.c.id.in_(list(ids)), REMINDERS.c.lease == token,
                                      REMINDERS.c.status == SENDING)
-            .values(status=PENDING, lease=None, attempts=REMINDERS.c.attempts - 1)
+            .values(status=PENDING, lease=None, attempts=REMINDERS.c.attempts - 1, next_attempt_at=now)
+        )
+
+
+def defer(conn: Connection, ids: Sequence[int], token: str, until: datetime) -> None:
+    """Hands leased rows back unsent until ``until`` (their destination's rate limit is used up)."""
+    if ids:
+        conn.execute(
+            REMINDERS.update().where(REMINDERS.c.id.in_(list(ids)), REMINDERS.c.lease == token,
+                                     REMINDERS.c.status == SENDING)
+            .values(status=PENDING, lease=None, attempts=REMINDERS.c.attempts - 1, next_attempt_at=until)
+        )
+
+
+def lock_destination(conn: Connection, channel: str, address: str | None) -> None:
+    """Serialises the senders of one destination until the transaction ends, so that counting its
+    recent messages and taking a slot is one step. SQLite: BEGIN IMMEDIATE already did."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": f"duban.reminders|{channel}|{address}"})
+
+
+def messages_since(conn: Connection, channel: str, address: str | None, since: datetime, *,
+                   besides: str | None = None) -> tuple[int, datetime | None]:
+    """How many messages (distinct leases) went, or are going, to a destination since ``since``,
+    and the oldest attempt among them. Rows leased under ``besides`` (the caller's own round) are
+    not counted: they are not a message yet."""
+    where = [REMINDERS.c.channel == channel, REMINDERS.c.attempted_at >= since, REMINDERS.c.lease.is_not(None)]
+    where.append(REMINDERS.c.address.is_(None) if address is None else REMINDERS.c.address == address)
+    if besides is not None:
+        where.append(REMINDERS.c.lease != besides)
+    row = conn.execute(sa.select(sa.func.count(sa.distinct(REMINDERS.c.lease)),
+                                 sa.func.min(REMINDERS.c.attempted_at)).where(*where)).one()
+    return int(row[0] or 0), row[1]
+
+
+def retag(conn: Connection, ids: Sequence[int], token: str, new_token: str, now: datetime) -> None:
+    """Moves leased rows from ``token`` to ``new_token``: the rows of one message share a lease."""
+    if ids:
+        conn.execute(
+            REMINDERS.update().where(REMINDERS.c.id.in_(list(ids)), REMINDERS.c.lease == token,
+                                     REMINDERS.c.status == SENDING)
+            .values(lease=new_token, attempted_at=now)
         )
 
 

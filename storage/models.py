@@ -45,6 +45,11 @@ class User(SQLModel, table=True):
     display: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     webhook: str | None = Field(default=None, max_length=2000)
+    # How robots @-mention the person (``duban user set``).
+    mobile: str | None = Field(default=None, max_length=40)
+    wecom_id: str | None = Field(default=None, max_length=120)
+    dingtalk_id: str | None = Field(default=None, max_length=120)
+    feishu_id: str | None = Field(default=None, max_length=120)
     created_at: datetime = Field(sa_column=_utc_column())
 
 
@@ -242,6 +247,7 @@ class Reminder(SQLModel, table=True):
     __tablename__ = "reminders"
     __table_args__ = (
         sa.Index("ix_reminders_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_reminders_channel_attempted", "channel", "attempted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -261,6 +267,10 @@ class Reminder(SQLModel, table=True):
     message: str
     created_at: datetime = Field(sa_column=_utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # JSON list of the contacts a robot message @-mentions (fixed at claim time: a resend is the same).
+    mentions: str | None = None
+    # When the latest attempt was leased: a destination's rate limit counts attempts from these.
+    attempted_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,3 +226,4 @@ def test_chinese_template(app: Duban, clock: FixedClock, task_id: int) -> None:
     assert "已提级督办至责任领导" in texts["escalate_leader"]
     # full-width punctuation in Chinese prose
     assert "整改时限：2025-07-31（超期 3 天）" in texts["overdue"] and "duban task show" in texts["overdue"]
+    assert "🔴" in texts["overdue"]

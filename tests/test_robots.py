@@ -281,3 +281,109 @@ def test_config_show_lists_robots_with_secrets_masked(tmp_path: Path, monkeypatc
                         )["channels"]["robots"]
     assert robots["caiwu"]["kind"] == "dingtalk" and robots["caiwu"]["secret"] == "***"
     assert robots["caiwu"]["per_minute"] == 20 and robots["dangban"]["secret_set"] is False
+
+
+def test_routes_send_a_units_reminder_to_its_robot_mentioning_its_registered_people(
+        app: Duban, clock: FixedClock, vendor: Callable[..., Vendor], tmp_path: Path) -> None:
+    ding, wx = vendor(dingtalk), vendor(wecom)
+    app.add_user("root", "wang", "unit", unit="财务科")
+    app.set_user("root", "wang", mobile="138 0000 1111", dingtalk_id="ding-wang")
+    app.set_user("root", "finance", mobile="13900002222")
+    app.settings = Settings(raw={
+        "channels": {"file": {"path": str(tmp_path / "outbox.jsonl")}, "robots": {
+            "caiwu": {"kind": "dingtalk", "url": ding.url(f"/robot/send?access_token={TOKEN}"), "secret": SECRET},
+            "bangong": {"kind": "wecom", "url": wx.url(f"/cgi-bin/webhook/send?key={TOKEN}")}}},
+        "routes": [{"unit": "财务科", "role": "unit", "to": ["caiwu"]},
+                   {"kind": "escalate", "to": ["bangong", "file"]},
+                   {"to": ["file"]}]})
+    app.add_task("sup", "采购程序不规范", problem="A1.1", leader="财务科长", unit="财务科", due="2025-07-04")
+    app.add_task("sup", "公务接待超标", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-04")
+    result = reminders.sweep(app)
+    assert sorted((r.task_id, r.recipient, r.channel) for r in result.reminders) == [
+        (1, "unit:财务科", "caiwu"), (2, "office", "file")]  # one message to the robot for the whole unit
+    [post] = ding.posts
+    assert post["body"]["at"] == {"atMobiles": ["13900002222"], "atUserIds": ["ding-wang"], "isAtAll": False}
+    assert ding.answers == [{"errcode": 0, "errmsg": "ok"}] and wx.posts == []
+    clock.set("2025-07-08T09:00:00")  # 4 days late: the leader escalation goes by the second route
+    result = reminders.sweep(app)
+    assert ("escalate_leader", "bangong") in {(r.rule, r.channel) for r in result.reminders}
+    assert all(r.status == "sent" for r in result.reminders)
+
+
+def test_a_route_to_an_unknown_channel_is_refused_naming_it(app: Duban) -> None:
+    app.settings = Settings(raw={"channels": {"console": {}}, "routes": [{"to": ["console"]}, {"to": ["caiwu"]}]})
+    with pytest.raises(InvalidInput, match=r"routes\[2\]\.to.*'caiwu'"):
+        reminders.sweep(app)
+
+
+def test_user_set_stores_contacts_masks_the_mobile_in_lists_and_is_on_the_trail(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    db = str(tmp_path / "l.db")
+    env = {"DUBAN_USER": "root", "DUBAN_CONFIG": str(tmp_path / "none.toml")}
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["--db", db, *args], env=env)
+
+    cfg = tmp_path / "none.toml"
+    cfg.write_text("", encoding="utf-8")
+    assert run("init").exit_code == 0
+    assert run("user", "add", "wang", "--role", "unit", "--unit", "财务科").exit_code == 0
+    done = run("user", "set", "wang", "--mobile", "13800001111", "--wecom-id", "WangWei", "--feishu-id", "ou_1")
+    assert done.exit_code == 0, done.output
+    listed = run("user", "list", "--json")
+    [wang] = [u for u in json.loads(listed.output) if u["name"] == "wang"]
+    assert wang["mobile"] == "138****1111" and wang["wecom_id"] == "WangWei" and wang["feishu_id"] == "ou_1"
+    assert "13800001111" not in run("user", "list").output + listed.output
+    bad = run("user", "set", "wang", "--mobile", "call me")
+    assert bad.exit_code == 1 and "--mobile" in bad.output and "Traceback" not in bad.output
+    assert run("user", "set", "nobody", "--mobile", "13800001111").exit_code == 1
+    assert run("--as", "wang", "user", "set", "wang", "--mobile", "13800002222").exit_code == 1  # admins only
+    assert run("user", "set", "wang", "--mobile", "").exit_code == 0  # "" clears it
+    [wang] = [u for u in json.loads(run("user", "list", "--json").output) if u["name"] == "wang"]
+    assert wang["mobile"] is None and wang["wecom_id"] == "WangWei"
+    verify = run("audit", "verify")
+    assert verify.exit_code == 0, verify.output
+
+
+
+def test_digests_keep_to_the_robots_rate_limit_across_senders_and_lose_nothing(
+        app: Duban, clock: FixedClock, vendor: Callable[..., Vendor], tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    wx = vendor(wecom)
+    settings = Settings(raw={"channels": {"robots": {"bangong": {
+        "kind": "wecom", "url": wx.url(f"/cgi-bin/webhook/send?key={TOKEN}"), "per_minute": 2, "max_bytes": 320}}}})
+    app.settings = settings
+    with app.batch():
+        ids = [app.add_task("sup", f"整改事项{n}", problem="A1.1", leader="办公室主任", unit="办公室",
+                            due="2025-07-04").task.id for n in range(12)]
+    # Another sender (a second scheduler process) on the same ledger, with the same clock.
+    other = Duban(app.url, clock=clock, settings=settings, workflow_dirs=app.registry.dirs if hasattr(
+        app.registry, "dirs") else (), blob_root=tmp_path / "evidence")
+    first = reminders.sweep(app)
+    assert len(wx.posts) == 2  # the limit: 2 messages a minute to this robot
+    assert reminders.deliver(other) == [] and len(wx.posts) == 2  # the other sender keeps to it too
+    waiting = [r for r in reminders.list_reminders(app) if r.status == "pending"]
+    assert waiting and len(waiting) + sum(r.status == "sent" for r in first.reminders) == 12
+    for _ in range(12):
+        if len({i for p in wx.posts for i in _lines(p)}) == 12:
+            break
+        clock.set((clock.now() + timedelta(seconds=61)).isoformat())
+        sent_before = len(wx.posts)
+        reminders.deliver(other if len(wx.posts) % 4 else app)
+        assert len(wx.posts) - sent_before <= 2
+    assert all(a["errcode"] == 0 for a in wx.answers)
+    lines = [line for p in wx.posts for line in _lines(p)]
+    assert sorted(lines) == sorted(f"整改事项{n}" for n in range(12))  # every task once, none twice
+    assert {r.status for r in reminders.list_reminders(app)} == {"sent"} and len(ids) == 12
+
+
+def _lines(post: dict[str, Any]) -> list[str]:
+    import re
+
+    lines = post["body"]["markdown"]["content"].split("\n")
+    digest = "items need attention" in lines[0] or "项需要处理" in lines[0]
+    return re.findall(r"(整改事项\d+)", "\n".join(lines[1:]) if digest else lines[0])

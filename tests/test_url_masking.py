@@ -16,7 +16,8 @@ from cli.main import cli
 from engine.core.urls import mask_url, mask_urls
 
 PG_PASSWORD = "pgPASSWORD-7781"
-TOKENS = ("DINGTALKTOKEN-1", "DINGSIGN-2", "WECOMKEY-3", "HOOKSECRET-4")
+TOKENS = ("DINGTALKTOKEN-1", "DINGSIGN-2", "WECOMKEY-3", "HOOKSECRET-4", "FEISHUTOKEN-5", "SECROBOT-6",
+          "SECROBOTENV-7")
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -50,6 +51,16 @@ def _config(tmp_path: Path) -> Path:
         f'url = "http://127.0.0.1:9/cgi-bin/webhook/send?key={TOKENS[2]}"\n'
         'format = "wecom"\n'
         "timeout = 0.5\n"
+        "[channels.robots.caiwu]\n"
+        'kind = "dingtalk"\n'
+        f'url = "http://127.0.0.1:9/robot/send?access_token={TOKENS[0]}"\n'
+        f'secret = "{TOKENS[5]}"\n'
+        "timeout = 0.5\n"
+        "[channels.robots.dangban]\n"
+        'kind = "feishu"\n'
+        f'url = "http://127.0.0.1:9/open-apis/bot/v2/hook/{TOKENS[4]}"\n'
+        'secret_env = "DUBAN_TEST_ROBOT_SECRET"\n'
+        "timeout = 0.5\n"
         "[delivery]\n"
         "max_attempts = 1\n"
         "[security]\n"
@@ -60,7 +71,8 @@ def _config(tmp_path: Path) -> Path:
 
 def _run(db: str, cfg: Path, *args: str) -> str:
     result = CliRunner().invoke(cli, ["--db", db, *args],
-                                env={"DUBAN_NOW": "2026-02-10", "DUBAN_CONFIG": str(cfg), "DUBAN_USER": "admin"})
+                                env={"DUBAN_NOW": "2026-02-10", "DUBAN_CONFIG": str(cfg), "DUBAN_USER": "admin",
+                                     "DUBAN_TEST_ROBOT_SECRET": TOKENS[6]})
     assert "Traceback" not in result.output
     return result.output
 
@@ -72,6 +84,7 @@ def _every_command(db: str, cfg: Path, tmp_path: Path) -> list[tuple[list[str], 
         ["demo"],
         ["user", "add", "hook", "--role", "unit", "--unit", "办公室",
          "--webhook", f"http://127.0.0.1:9/robot/send?access_token={TOKENS[0]}&sign={TOKENS[1]}"],
+        ["user", "set", "hook", "--mobile", "13800001111", "--feishu-id", "ou_1"],
         ["user", "list"], ["user", "list", "--json"],
         ["config", "show"], ["config", "show", "--json"],
         ["remind", "--dry-run"], ["remind", "--dry-run", "--json"],
@@ -89,7 +102,8 @@ def test_no_command_prints_a_webhook_token(tmp_path: Path) -> None:
     outputs = _every_command(str(tmp_path / "ledger.db"), cfg, tmp_path)
     printed = "\n".join(out for _c, out in outputs)
     assert "127.0.0.1:9" in printed  # the addresses are shown, masked
-    assert "access_token=***" in printed and "key=***" in printed
+    assert "access_token=***" in printed and "key=***" in printed and "/bot/v2/hook/***" in printed
+    assert "robot caiwu (dingtalk)" in printed  # the robots were tried (and failed: nothing listens)
     for command, out in outputs:
         for secret in TOKENS:
             assert secret not in out, (command, out)

@@ -31,7 +31,7 @@ from storage.models import TrailHead, TrailRecord
 # them in its record's facts, and verification compares them with the rows. A task's state and version
 # are derived from the trail's moves; reminders are a delivery queue each sweep rewrites (not facts).
 FACT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "users": ("name", "role", "unit", "display", "email", "webhook"),
+    "users": ("name", "role", "unit", "display", "email", "webhook", "mobile", "wecom_id", "dingtalk_id", "feishu_id"),
     "campaigns": ("name", "inspector", "target", "period_start", "period_end", "feedback_date", "rectification_end"),
     "problems": ("campaign_id", "code", "title", "parent_id"),
     "tasks": ("campaign_id", "problem_id", "code", "title", "observed", "measures", "leader", "unit", "person",

@@ -107,6 +107,11 @@ class UserView(View):
     display: str | None = None
     email: str | None = None
     webhook: str | None = None
+    # Contact details for @-mentions; a view is printed, so the mobile number is masked (138****1111).
+    mobile: str | None = None
+    wecom_id: str | None = None
+    dingtalk_id: str | None = None
+    feishu_id: str | None = None
 
 
 @dataclass

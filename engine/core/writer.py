@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -194,6 +195,36 @@ class Writer(Ledger):
             trail.append(
                 s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
                 actor=actor, at=self.now(), inputs={"name": name, "role": role, "unit": unit},
+            )
+            return user_view(row)
+
+    CONTACT_FIELDS = ("mobile", "email", "wecom_id", "dingtalk_id", "feishu_id")
+
+    def set_user(self, actor: str, name: str, **contacts: str | None) -> UserView:
+        """Sets a user's contact details (``mobile``, ``email``, ``wecom_id``, ``dingtalk_id``,
+        ``feishu_id``): None leaves a field as it is, "" clears it. Admins only."""
+        unknown = sorted(set(contacts) - set(self.CONTACT_FIELDS))
+        if unknown:
+            raise InvalidInput("contact field", unknown[0], f"expected one of {', '.join(self.CONTACT_FIELDS)}")
+        changes = {k: _contact(k, v) for k, v in contacts.items() if v is not None}
+        if not changes:
+            raise InvalidInput("contact details", None, "give at least one of --mobile, --email, --wecom-id, "
+                               "--dingtalk-id, --feishu-id (an empty value clears it)")
+        with self.transaction() as s:
+            user = self.user_row(s, actor)
+            if user.role != "admin":
+                raise PermissionDenied(actor, user.role, "set users' contact details", "only admins do")
+            row = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
+            if row is None:
+                raise UnknownUser(name)
+            for k, v in changes.items():
+                setattr(row, k, v)
+            s.flush()
+            trail.stage(s, "users", row.id, changes, partial=True)
+            # The record names the fields set, not their values: the facts carry those.
+            trail.append(
+                s, task_id=None, event="user.set", from_state=None, to_state=None, version=None,
+                actor=actor, at=self.now(), inputs={"name": name, "fields": sorted(changes)},
             )
             return user_view(row)
 
@@ -697,7 +728,7 @@ class Writer(Ledger):
         return result, warnings
 
     def user_row(self, s: Session, name: str) -> Any:
-        """The user's row (id, name, role, unit, display, email, webhook)."""
+        """The user's row (id, name, role, unit, display, email, webhook and the other contact fields)."""
         user = s.connection().execute(SELECT_USER, {"name": name}).first()
         if user is None:
             raise UnknownUser(name)
@@ -844,7 +875,8 @@ _SELECT_NAMES = (
     .where(_TASKS.c.id == sa.bindparam("task_id"))
 )
 SELECT_USER = sa.select(
-    _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.unit, _USERS.c.display, _USERS.c.email, _USERS.c.webhook
+    _USERS.c.id, _USERS.c.name, _USERS.c.role, _USERS.c.unit, _USERS.c.display, _USERS.c.email, _USERS.c.webhook,
+    _USERS.c.mobile, _USERS.c.wecom_id, _USERS.c.dingtalk_id, _USERS.c.feishu_id,
 ).where(_USERS.c.name == sa.bindparam("name"))
 
 def _required_text(what: str, value: str | None) -> str:
@@ -861,8 +893,38 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 def user_view(u: Any) -> UserView:
-    # the webhook's token masked: views are printed (reminders read the stored address)
-    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, mask_url(u.webhook) if u.webhook else None)
+    # the webhook's token and the mobile number masked: views are printed (reminders read the rows)
+    return UserView(u.id, u.name, u.role, u.unit, u.display, u.email, mask_url(u.webhook) if u.webhook else None,
+                    mask_mobile(u.mobile), u.wecom_id, u.dingtalk_id, u.feishu_id)
+
+
+_MOBILE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
+_CONTACT_ID = re.compile(r"^[^\s<>@]{1,120}$")
+
+
+def _contact(field: str, value: str) -> str | None:
+    """A contact field as stored: trimmed, checked; "" clears it."""
+    value = value.strip()
+    if not value:
+        return None
+    if field == "mobile":
+        if not _MOBILE.match(value):
+            raise InvalidInput("--mobile", value, "expected a mobile number such as 13800001111 or +86 138 0000 1111")
+        return re.sub(r"[ -]", "", value)
+    if field == "email":
+        if "@" not in value or any(c.isspace() for c in value) or len(value) > 320:
+            raise InvalidInput("--email", value, "expected an e-mail address such as wang@example.org")
+        return value
+    if not _CONTACT_ID.match(value):  # mentions are written as <@id> / <at id=…>: no spaces or brackets
+        raise InvalidInput(f"--{field.replace('_', '-')}", value, "expected an id without spaces, < > or @")
+    return value
+
+
+def mask_mobile(mobile: str | None) -> str | None:
+    """138****1111: enough to recognise a number, not to call it."""
+    if not mobile:
+        return mobile
+    return mobile[:-8] + "****" + mobile[-4:] if len(mobile) >= 8 else "****"
 
 
 def campaign_view(c: Campaign) -> CampaignView:

@@ -2,7 +2,8 @@
 plug-in style). Built in: ``console`` (the log), ``file`` (a JSON-lines outbox), ``email`` (SMTP with
 STARTTLS or SSL); engine/supervision/robots.py adds the HTTP robots ``webhook`` (generic JSON,
 optionally HMAC-signed), ``wecom``, ``dingtalk`` and ``feishu``. Another kind is one
-``register_kind(kind, factory)`` call.
+``register_kind(kind, factory)`` call (engine/supervision/channel_base.py holds the interface and
+the registry).
 
 Channels are configured in the config file: ``[channels.console]``, ``[channels.file]``,
 ``[channels.email]``, the one unnamed robot ``[channels.webhook]`` (``format`` = its kind) and any
@@ -23,130 +24,47 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from engine.core.config import Settings
-from engine.core.errors import DubanError, InvalidInput
+from engine.core.errors import InvalidInput
 from engine.core.urls import mask_url
+from engine.supervision.channel_base import (  # noqa: F401  (re-exported: the interface beside its channels)
+    KEY_HEADER,
+    Channel,
+    ChannelFactory,
+    Contact,
+    DeliveryError,
+    Outgoing,
+    Recipient,
+    register_kind,
+    registered,
+    secret_value,
+)
 
 log = logging.getLogger("duban.reminders")
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
-KEY_HEADER = "X-Duban-Reminder-Key"
 # Names a named robot may not take: they are the tables of the built-in channels.
 RESERVED_NAMES = ("console", "file", "email", "webhook", "robots")
 
 
-class DeliveryError(DubanError):
-    """A send that did not go through; the reminder is retried with backoff."""
-
-
-@dataclass(frozen=True)
-class Contact:
-    """How a person is reached and @-mentioned (``duban user set``)."""
-
-    name: str
-    mobile: str | None = None
-    email: str | None = None
-    wecom_id: str | None = None
-    dingtalk_id: str | None = None
-    feishu_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One delivery: the claimed reminder row as a channel sees it."""
-
-    key: str
-    recipient: str
-    address: str | None
-    text: str
-    task_id: int | None = None
-    rule: str = ""
-    target: str | None = None
-    # An earlier attempt of this message may have reached the channel (its sender died, or failed,
-    # after handing it over): a channel that can tell (the file outbox) does not deliver it twice.
-    resend: bool = False
-    # People a group robot @-mentions (a unit's registered users).
-    mentions: tuple[Contact, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return self.text.split("\n", 1)[0].lstrip("#* ").strip()
-
-    @property
-    def body(self) -> str:
-        """The text after the subject line."""
-        return self.text.split("\n", 1)[1].strip("\n") if "\n" in self.text else ""
-
-
-@dataclass(frozen=True)
-class Recipient:
-    name: str
-    email: str | None = None
-    webhook: str | None = None
-    contact: Contact | None = None
-
-
-class Channel(Protocol):
-    """What every channel kind offers. ``name`` is its name in the config (``console``, ``webhook``,
-    a robot's name), ``kind`` its plug-in."""
-
-    name: str
-    kind: str
-
-    def address(self, who: Recipient) -> str | None | bool:
-        """Where this channel reaches ``who``: an address, True (reaches everyone, no address) or
-        None/False (cannot reach them)."""
-        ...
-
-    def send(self, msg: Outgoing) -> None: ...
-
-    def describe(self) -> dict[str, Any]:
-        """Its settings as ``config show`` prints them (secrets are masked by the caller)."""
-        ...
-
-    # Optional, for cheap local channels: ``send_many(msgs) -> list[str | None]``, one outcome per
-    # message (None: delivered; a string: why not). Channels without it are sent one by one.
-
-
-# (name, its config table, where the table is, for messages) -> a channel; InvalidInput if wrong
-ChannelFactory = Callable[[str, Mapping[str, Any], str], Channel]
-_KINDS: dict[str, ChannelFactory] = {}
-
-
-def register_kind(kind: str, factory: ChannelFactory) -> None:
-    """Adds a channel kind (the plug-in point); a kind registered twice is replaced."""
-    _KINDS[kind] = factory
-
-
 def channel_kinds() -> tuple[str, ...]:
-    """Every registered kind (the built-in robots are loaded on first use)."""
+    """Every registered kind: the built-in ones here and in robots.py, and any registered since."""
     import engine.supervision.robots  # noqa: F401  (registers webhook, wecom, dingtalk, feishu)
 
-    return tuple(_KINDS)
+    return tuple(registered())
 
 
 def factory(kind: str, key: str) -> ChannelFactory:
-    kinds = channel_kinds()
+    channel_kinds()
+    kinds = registered()
     if kind not in kinds:
         raise InvalidInput(key, kind, f"unknown channel kind; expected one of {', '.join(kinds)}")
-    return _KINDS[kind]
-
-
-def secret_value(cfg: Mapping[str, Any], key: str, what: str = "secret") -> str | None:
-    """``secret`` from the table, or from the variable ``secret_env`` names (checked at send time)."""
-    env = cfg.get(f"{what}_env")
-    if env:
-        value = os.environ.get(str(env))
-        if value is None:
-            raise DeliveryError(f"{key}: the variable {env} holding the {what} is not set")
-        return value
-    value = cfg.get(what)
-    return str(value) if value not in (None, "") else None
+    return kinds[kind]
 
 
 class ConsoleChannel:
@@ -336,15 +254,55 @@ def _email_channel(cfg: Mapping[str, Any], key: str) -> EmailChannel:
         raise InvalidInput(key, mask(cfg), f"port and timeout must be numbers ({exc})") from None
 
 
+ROUTE_ROLES = ("unit", "leader", "supervisor")
+ROUTE_KINDS = ("remind", "escalate", "review", "lookback", "digest")
+
+
+def reminder_kind(rule: str) -> str:
+    """What a route's ``kind`` calls a reminder rule: remind, escalate, review, lookback or digest."""
+    if rule.startswith("escalate"):
+        return "escalate"
+    if rule == "review_wait":
+        return "review"
+    if rule in ("lookback", "digest"):
+        return rule
+    return "remind"  # before:…, on_day, overdue
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ``[[routes]]`` entry: the first whose filters all match a reminder decides where it goes."""
+
+    to: tuple[str, ...]
+    unit: str | None = None
+    role: str | None = None
+    kind: str | None = None
+
+    def matches(self, unit: str | None, role: str, kind: str) -> bool:
+        return ((self.unit is None or self.unit == unit) and (self.role is None or self.role == role)
+                and (self.kind is None or self.kind == kind))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One claim's worth of delivery: who it is for, the channel, the address, whom it @-mentions."""
+
+    recipient: str
+    channel: Channel
+    address: str | None
+    mentions: tuple[Contact, ...] = ()
+
+
 @dataclass
 class Channels:
-    """The configured channels, in the order they are tried for a recipient."""
+    """The configured channels, in the order they are tried for a recipient, and the routes."""
 
     channels: list[Channel] = field(default_factory=list)
+    routes_table: list[Route] = field(default_factory=list)
 
     def routes(self, who: Recipient) -> list[tuple[Channel, str | None]]:
-        """(channel, address) for every channel that reaches ``who``; console if none does, so a
-        reminder is never dropped for want of an address."""
+        """(channel, address) for every per-person channel that reaches ``who``; console if none
+        does, so a reminder is never dropped for want of an address."""
         out: list[tuple[Channel, str | None]] = []
         for ch in self.channels:
             addr = ch.address(who)
@@ -354,6 +312,46 @@ class Channels:
                 out.append((ch, str(addr)))
         if not out:
             out.append((ConsoleChannel(), None))
+        return out
+
+    def chosen(self, unit: str | None, role: str, kind: str) -> list[Channel]:
+        """The channels a reminder goes to: the first matching route's, else (no routes) all."""
+        if not self.routes_table:
+            return list(self.channels)
+        for route in self.routes_table:
+            if route.matches(unit, role, kind):
+                return [self.get(name) for name in route.to]
+        return [ConsoleChannel()]  # routes that match nothing: logged, listed, never dropped
+
+    def destinations(self, label: str, people: Sequence[Recipient], *, unit: str | None, role: str,
+                     kind: str) -> list[Destination]:
+        """Where one reminder for ``people`` (the audience ``label``, e.g. ``unit:财务科``) goes.
+
+        A group robot gets ONE message for the audience, @-mentioning its people; per-person
+        channels (e-mail, console, file, a user's own webhook) one per person they reach."""
+        out: list[Destination] = []
+        reached: set[str] = set()
+        for ch in self.chosen(unit, role, kind):
+            if getattr(ch, "group", False):
+                rest = []
+                for who in people:
+                    own = ch.address(who)
+                    if getattr(ch, "per_user", False) and own and own != getattr(ch, "url", None):
+                        out.append(Destination(who.name, ch, str(own), _contacts([who])))
+                        reached.add(who.name)
+                    else:
+                        rest.append(who)
+                if rest and getattr(ch, "url", None):
+                    out.append(Destination(label, ch, str(ch.url), _contacts(rest)))
+                    reached.update(w.name for w in rest)
+                continue
+            for who in people:
+                addr = ch.address(who)
+                if addr is True or addr:
+                    out.append(Destination(who.name, ch, None if addr is True else str(addr)))
+                    reached.add(who.name)
+        # Someone no chosen channel reaches still gets the reminder, in the log: never dropped.
+        out += [Destination(who.name, ConsoleChannel(), None) for who in people if who.name not in reached]
         return out
 
     def get(self, name: str) -> Channel:
@@ -366,12 +364,64 @@ class Channels:
                             f"or [channels.robots.{name}])")
 
 
+def _contacts(people: Sequence[Recipient]) -> tuple[Contact, ...]:
+    return tuple(w.contact for w in people if w.contact is not None and (
+        w.contact.mobile or w.contact.email or w.contact.wecom_id or w.contact.dingtalk_id or w.contact.feishu_id))
+
+
+def contacts_json(contacts: Sequence[Contact]) -> str | None:
+    if not contacts:
+        return None
+    return json.dumps([{k: v for k, v in c.__dict__.items() if v is not None} for c in contacts], ensure_ascii=False)
+
+
+def contacts_from_json(text: str | None) -> tuple[Contact, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(Contact(**item) for item in json.loads(text))
+    except (ValueError, TypeError):
+        return ()
+
+
+def load_routes(settings: Settings, channels: Sequence[Channel]) -> list[Route]:
+    """``[[routes]]``: each names channels that exist; filters optional; first match wins."""
+    raw = settings.raw.get("routes", [])
+    where = str(settings.source or "config")
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{where}: routes", mask(raw), "expected [[routes]] tables")
+    names = {ch.name for ch in channels} | {"console"}
+    out = []
+    for n, item in enumerate(raw, 1):
+        key = f"{where}: routes[{n}]"
+        if not isinstance(item, dict):
+            raise InvalidInput(key, mask(item), "expected a table")
+        unknown = sorted(set(item) - {"unit", "role", "kind", "to"})
+        if unknown:
+            raise InvalidInput(f"{key}.{unknown[0]}", item[unknown[0]], "unknown key; expected unit, role, kind, to")
+        to = item.get("to")
+        if isinstance(to, str):
+            to = [to]
+        if not to or not isinstance(to, list) or not all(isinstance(x, str) for x in to):
+            raise InvalidInput(f"{key}.to", to, "expected a list of robot names, or email / console / file")
+        for name in to:
+            if name not in names:
+                raise InvalidInput(f"{key}.to", name, "no such channel is configured (expected one of "
+                                   f"{', '.join(sorted(names))})")
+        if item.get("role") is not None and item["role"] not in ROUTE_ROLES:
+            raise InvalidInput(f"{key}.role", item["role"], f"expected one of {', '.join(ROUTE_ROLES)}")
+        if item.get("kind") is not None and item["kind"] not in ROUTE_KINDS:
+            raise InvalidInput(f"{key}.kind", item["kind"], f"expected one of {', '.join(ROUTE_KINDS)}")
+        out.append(Route(tuple(dict.fromkeys(to)), item.get("unit"), item.get("role"), item.get("kind")))
+    return out
+
+
 def load_channels(settings: Settings) -> Channels:
     """The ``[channels]`` section as channel objects; no section at all means the console only."""
     raw = settings.section("channels")
     where = str(settings.source or "config")
     if not raw:
-        return Channels([ConsoleChannel()])
+        return Channels([ConsoleChannel()], load_routes(settings, [ConsoleChannel()]))
     out: list[Channel] = []
     for name, cfg in raw.items():
         key = f"{where}: channels.{name}"
@@ -404,7 +454,7 @@ def load_channels(settings: Settings) -> Channels:
             out.append(factory("webhook" if fmt == "json" else fmt, f"{key}.format")(name, cfg, key))
         else:
             out.append(factory(name, key)(name, cfg, key))
-    return Channels(out)
+    return Channels(out, load_routes(settings, out))
 
 
 def _robot_kinds() -> list[str]:

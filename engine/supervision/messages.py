@@ -67,23 +67,56 @@ def how_late(lang: str | None, target: date, today: date) -> str:
         return ngettext("{n} day left", "{n} days left", -days).format(n=-days)
 
 
-def render(lang: str | None, rule: str, watch: str, task: TaskFacts, target: date, today: date) -> str:
-    """One reminder as Markdown; the first line is the subject."""
+_LIGHT = {"red": "🔴", "yellow": "🟡", "green": "🟢"}
+
+
+def _brand(office: str | None) -> str:
+    """The subject's opening: 【督办提醒】, or with the office's name 【某某督查室督办提醒】."""
+    return _("[{office} duban]").format(office=office) if office else _("[duban]")
+
+
+def see(lang: str | None, task_id: int, base_url: str | None) -> str:
+    """Where to look: the task's page on the web front when ``[web] base_url`` is set, else the command."""
+    if base_url:
+        with language(lang):
+            return _("[Open the task]({url})").format(url=f"{base_url.rstrip('/')}/tasks/{task_id}")
+    return f"`duban task show {task_id}`"
+
+
+def render(lang: str | None, rule: str, watch: str, task: TaskFacts, target: date, today: date, *,
+           office: str | None = None, base_url: str | None = None, light: str | None = None) -> str:
+    """One reminder as Markdown. The first line is the subject (the office's name in it when
+    configured); the second is the task's line in a digest (light, task, date in force, how late)."""
     with language(lang):
         head = what_is_due(None, rule, watch, target, today)
         late = how_late(None, target, today) if watch != "entered" else head
-        facts = dict(code=task.code, title=task.title, head=head, id=task.id, date=target.isoformat(), late=late,
-                     label=_date_label(watch), who=_(", ").join(x for x in (task.leader, task.unit, task.person) if x))
-        subject = (_("[duban] [flagged] Task {code} \"{title}\": {head}") if task.flagged
-                   else _("[duban] Task {code} \"{title}\": {head}"))
+        dot = _LIGHT.get(light or "", "")
+        facts = dict(brand=_brand(office), code=task.code, title=task.title, head=head, date=target.isoformat(),
+                     late=late, label=_date_label(watch), see=see(None, task.id, base_url),
+                     light=dot + " " if dot else "", flag=_("[flagged] ") if task.flagged else "",
+                     who=_(", ").join(x for x in (task.leader, task.unit, task.person) if x))
         lines = [
-            subject.format(**facts),
-            _("- Task: {code} {title}").format(**facts),
-            _("- {label}: {date} ({late})").format(**facts),
+            _("{brand} {flag}Task {code} \"{title}\": {head}").format(**facts),
+            _("- {light}{flag}{code} \"{title}\": {label} {date} ({late}) {see}").format(**facts),
             _("- Responsible: {who}").format(**facts),
-            _("- See: `duban task show {id}`").format(**facts),
         ]
         return "\n".join(lines)
+
+
+def digest_of(lang: str | None, texts: list[str], office: str | None = None) -> str:
+    """Several reminders for one destination as ONE message: a title, then each reminder's line
+    (the second line ``render`` wrote), in the order given (most urgent first)."""
+    if len(texts) == 1:
+        return texts[0]
+    with language(lang):
+        head = ngettext("{brand} {n} item needs attention", "{brand} {n} items need attention",
+                        len(texts)).format(brand=_brand(office), n=len(texts))
+    return "\n".join([head] + [_summary_line(t) for t in texts])
+
+
+def _summary_line(text: str) -> str:
+    lines = text.split("\n")
+    return lines[1] if len(lines) > 1 and lines[1].startswith("- ") else "- " + lines[0]
 
 
 @dataclass(frozen=True)

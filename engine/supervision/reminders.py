@@ -43,7 +43,17 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.supervision import messages
-from engine.supervision.channels import Channels, DeliveryError, Outgoing, Recipient, load_channels
+from engine.supervision.channels import (
+    Channels,
+    Contact,
+    DeliveryError,
+    Outgoing,
+    Recipient,
+    contacts_from_json,
+    contacts_json,
+    load_channels,
+    reminder_kind,
+)
 from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of reminders)
     ENTERED,
     DEFAULT_YELLOW,
@@ -63,6 +73,7 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     yellow_within,
     light,
 )
+from engine.core.config import Settings
 from engine.core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.supervision.settings import DeliverySettings, delivery_settings, parse_duration  # noqa: F401
 from engine.core.urls import mask_url
@@ -129,18 +140,48 @@ _ROLE_RECIPIENTS = {"remind": None, "escalate_leader": "leader", "escalate_super
                     "review_wait": "supervisors"}
 
 
+def _audience(kind: str, task: Any) -> tuple[str, str]:
+    """(label, route role) of an audience: ``unit:财务科`` / unit, ``leader:…`` / leader, supervisors."""
+    if kind == "unit":
+        return f"unit:{task.unit}", "unit"
+    if kind == "leader":
+        return f"leader:{task.leader}", "leader"
+    return "supervisors", "supervisor"
+
+
 def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
     """``task`` may be None for supervisors (a digest)."""
-    if kind == "unit":
-        fallback = f"unit:{task.unit}"
-    elif kind == "leader":
-        fallback = f"leader:{task.leader}"
-    else:
-        kind = fallback = "supervisors"
+    if kind not in ("unit", "leader"):
+        kind = "supervisors"
     found = access.recipients(kind, task, users)
     if not found:  # nobody registered: the reminder still goes out, to the channels reaching everyone
-        return [Recipient(fallback)]
-    return [Recipient(u.name, u.email, u.webhook) for u in found]
+        return [Recipient(_audience(kind, task)[0])]
+    return [Recipient(u.name, u.email, u.webhook, Contact(u.name, u.mobile, u.email, u.wecom_id, u.dingtalk_id,
+                                                          u.feishu_id)) for u in found]
+
+
+def _destinations(channels: Channels, kind: str, task: Any, users: Sequence[Any], rule: str) -> list[Any]:
+    """Where a reminder of ``rule`` for the ``kind`` audience of ``task`` goes (routes applied)."""
+    if kind not in ("unit", "leader"):
+        kind = "supervisors"
+    label, role = _audience(kind, task)
+    return channels.destinations(label, _recipients(kind, task, users), unit=task.unit if task is not None else None,
+                                 role=role, kind=reminder_kind(rule))
+
+
+def message_style(settings: Settings) -> dict[str, Any]:
+    """The office's name (``[general] office``, else ``[notice] issuer``) and ``[web] base_url``."""
+    office = settings.section("general").get("office") or settings.section("notice").get("issuer")
+    base_url = settings.section("web").get("base_url")
+    return {"office": str(office) if office else None, "base_url": str(base_url) if base_url else None}
+
+
+def _claim_row(d: Any, task_id: int | None, rule: str, target: date | None, occurrence: int, text: str,
+               now: datetime | None) -> dict[str, Any]:
+    return {"key": _claim_key(task_id, rule, target, occurrence, d.recipient, d.channel.name), "task_id": task_id,
+            "rule": rule, "target": target, "occurrence": occurrence, "recipient": d.recipient,
+            "channel": d.channel.name, "address": d.address, "mentions": contacts_json(d.mentions),
+            "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text, "created_at": now}
 
 
 def _facts(task: Any) -> messages.TaskFacts:
@@ -199,7 +240,8 @@ def _watch_all(app: "Writer", s: Session, tasks: Sequence[Any]) -> list[_Watched
 
 
 def _users(s: Session) -> list[Any]:
-    return list(s.execute(sa.select(User.name, User.role, User.unit, User.display, User.email, User.webhook)))
+    return list(s.execute(sa.select(User.name, User.role, User.unit, User.display, User.email, User.webhook,
+                                    User.mobile, User.wecom_id, User.dingtalk_id, User.feishu_id)))
 
 
 class _Planner:
@@ -210,7 +252,16 @@ class _Planner:
                  now: datetime | None) -> None:
         self.app, self.today, self.channels, self.users, self.now = app, today, channels, users, now
         self._due: dict[tuple[Any, ...], tuple[list[Due], date | None]] = {}
-        self._routes: dict[tuple[Any, ...], list[tuple[str, Any, str | None]]] = {}
+        self._routes: dict[tuple[Any, ...], list[Any]] = {}
+        self.style = message_style(app.settings)
+
+    def light(self, w: _Watched) -> str:
+        """The traffic light of a watched task on the sweep's day (as task list shows it)."""
+        assert w.target is not None
+        if w.target < self.today:
+            return "red"
+        wf = self.app.registry.get(w.task.workflow)
+        return "yellow" if shift(self.app.calendar, w.target, yellow_within(self.app, wf), -1) <= self.today else "green"
 
     def schedule(self, w: _Watched) -> tuple[list[Due], date | None]:
         """The reminders of a watched task due today, and the next day one falls due."""
@@ -224,30 +275,25 @@ class _Planner:
                 next_after(cal, w.rules, w.watch, w.notify, w.task.state, w.target, self.today))
         return found
 
-    def routes(self, kind: str, task: Any) -> list[tuple[str, Any, str | None]]:
-        """(recipient, channel, address) for a reminder of ``kind`` about ``task``."""
-        key = (kind, task.unit, task.person, task.leader)
+    def routes(self, kind: str, task: Any, rule: str) -> list[Any]:
+        """The destinations of a reminder of ``rule`` for the ``kind`` audience of ``task``."""
+        key = (kind, task.unit, task.person, task.leader, reminder_kind(rule))
         found = self._routes.get(key)
         if found is None:
-            found = self._routes[key] = [(who.name, ch, addr) for who in _recipients(kind, task, self.users)
-                                         for ch, addr in self.channels.routes(who)]
+            found = self._routes[key] = _destinations(self.channels, kind, task, self.users, rule)
         return found
 
     def rows(self, w: _Watched) -> list[dict[str, Any]]:
-        """One row per (reminder due now, recipient, channel) of a watched task, message rendered."""
+        """One row per (reminder due now, destination) of a watched task, message rendered."""
         task, rows = w.task, []
         if w.watch is None or w.target is None:
             return rows
         for due in self.schedule(w)[0]:
             kind = _ROLE_RECIPIENTS[due.track] or w.notify
-            text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today)
-            for name, ch, addr in self.routes(kind, task):
-                rows.append({
-                    "key": _claim_key(task.id, due.rule, w.target, due.occurrence, name, ch.name),
-                    "task_id": task.id, "rule": due.rule, "target": w.target, "occurrence": due.occurrence,
-                    "recipient": name, "channel": ch.name, "address": addr, "status": claims.PENDING,
-                    "attempts": 0, "next_attempt_at": self.now, "message": text, "created_at": self.now,
-                })
+            text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today,
+                                   **self.style, light=self.light(w))
+            for d in self.routes(kind, task, due.rule):
+                rows.append(_claim_row(d, task.id, due.rule, w.target, due.occurrence, text, self.now))
         return rows
 
 
@@ -401,12 +447,23 @@ def _deliver_batches(app: "Writer", channels: Channels, cfg: DeliverySettings, m
                 else:
                     one_by_one.append(row)
             back: list[Any] = []
-            # One by one first, each marked right after its send: the resend window stays one message.
-            for n, row in enumerate(one_by_one):
+            # Network channels first: the rows of one destination go as one message (a digest, split
+            # at the channel's size limit, within its rate limit), each marked right after its send:
+            # the resend window stays one message.
+            pending = _messages(app, channels, one_by_one)
+            while pending:
                 if app.now() + margin >= until:
-                    back += one_by_one[n:]
+                    back += [r for part in pending for r in part]
                     break
-                handled.append(_send_one(app, channels, cfg, row, token, marks))
+                part = pending.pop(0)
+                slot = _take_slot(app, channels, part, token, marks)
+                if isinstance(slot, datetime):  # the destination's rate limit is used up until then
+                    same = [p for p in pending if _destination(p[0]) == _destination(part[0])]
+                    pending = [p for p in pending if _destination(p[0]) != _destination(part[0])]
+                    with marks.begin():
+                        claims.defer(marks, [r.id for p in [part, *same] for r in p], token, slot)
+                    continue
+                handled.extend(_send_message(app, channels, cfg, part, slot, marks))
             for name, rows in groups.items():
                 if app.now() + margin >= until:
                     back += rows
@@ -416,7 +473,7 @@ def _deliver_batches(app: "Writer", channels: Channels, cfg: DeliverySettings, m
                 handled.extend(o.view for o in outcomes)
             if back:  # handed back unsent, for the next round (or another sender) to take now
                 with marks.begin():
-                    claims.release(marks, [r.id for r in back], token)
+                    claims.release(marks, [r.id for r in back], token, app.now())
                 done.difference_update(r.id for r in back)
                 after = min(after, min(r.id for r in back) - 1)
             size = min(size * 2, bulk_batch)
@@ -454,7 +511,8 @@ def _outgoing(row: Any) -> Outgoing:
     # row.attempts was read after the lease counted this attempt: > 1 means an earlier attempt may
     # have reached the channel.
     return Outgoing(row.key, row.recipient, row.address, row.message, row.task_id, row.rule,
-                    row.target.isoformat() if row.target else None, resend=row.attempts > 1)
+                    row.target.isoformat() if row.target else None, resend=row.attempts > 1,
+                    mentions=contacts_from_json(row.mentions))
 
 
 def _send_bulk(app: "Writer", channel: Any, cfg: DeliverySettings, rows: Sequence[Any]) -> list[_Outcome]:
@@ -486,6 +544,113 @@ def _mark(conn: sa.Connection, token: str, outcomes: Sequence[_Outcome]) -> None
     for o in outcomes:
         if o.error is not None:
             claims.mark_failed(conn, o.row.id, token, o.error, o.retry_at)
+
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def _destination(row: Any) -> tuple[str, str]:
+    """Rows with one destination go as one message: a robot's URL, a person's e-mail address; a
+    channel without addresses reaches each recipient separately."""
+    return (row.channel, row.address if row.address else f"recipient:{row.recipient}")
+
+
+def _messages(app: "Writer", channels: Channels, rows: Sequence[Any]) -> list[list[Any]]:
+    """The leased rows of network channels as messages: per destination, most urgent first (the
+    earliest date watched), as many rows per message as the channel's size limit lets in. A daily
+    digest row is a message of its own."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    out: list[list[Any]] = []
+    for row in rows:
+        if row.rule == "digest":
+            out.append([row])
+        else:
+            groups.setdefault(_destination(row), []).append(row)
+    for (name, _address), group in groups.items():
+        group.sort(key=lambda r: (r.target or date.max, r.task_id or 0, r.id))
+        try:
+            limit = getattr(channels.get(name), "max_bytes", None)
+        except DeliveryError:
+            limit = None  # no longer configured: the send reports it
+        part: list[Any] = []
+        for row in group:
+            if part and limit and _message_bytes([*part, row], app.lang) > limit:
+                out.append(part)
+                part = []
+            part.append(row)
+        if part:
+            out.append(part)
+    return out
+
+
+def _message_bytes(rows: Sequence[Any], lang: str) -> int:
+    """The size of the message ``rows`` make, with room for the @-mentions a robot adds."""
+    mentions = {c.name for r in rows for c in contacts_from_json(r.mentions)}
+    return len(messages.digest_of(lang, [r.message for r in rows]).encode("utf-8")) + 64 * len(mentions) + 64
+
+
+def _take_slot(app: "Writer", channels: Channels, part: Sequence[Any], token: str,
+               marks: sa.Connection) -> str | datetime:
+    """A lease of its own for the message ``part`` makes (its token), if its destination's rate
+    limit lets one more message go now; else when it will. The count comes from the claims in the
+    ledger, under a lock per destination, so every scheduler process keeps to the one limit."""
+    name, address = part[0].channel, part[0].address
+    try:
+        per_minute = getattr(channels.get(name), "per_minute", None)
+    except DeliveryError:
+        per_minute = None
+    now = app.now()
+    mine = uuid.uuid4().hex
+    with marks.begin():
+        if per_minute:
+            claims.lock_destination(marks, name, address)
+            used, oldest = claims.messages_since(marks, name, address, now - RATE_WINDOW, besides=token)
+            if used >= per_minute:
+                return (oldest or now) + RATE_WINDOW
+        claims.retag(marks, [r.id for r in part], token, mine, now)
+    return mine
+
+
+def _send_message(app: "Writer", channels: Channels, cfg: DeliverySettings, part: Sequence[Any], token: str,
+                  marks: sa.Connection) -> list[ReminderView]:
+    """One message for the rows of ``part`` (one row: its own reminder; several: a digest), all
+    marked sent in one UPDATE right after the send, or each failed."""
+    if len(part) == 1:
+        return [_send_one(app, channels, cfg, part[0], token, marks)]
+    import hashlib
+
+    first = part[0]
+    keys = sorted(r.key for r in part)
+    mentions: dict[str, Contact] = {}
+    for r in part:
+        for c in contacts_from_json(r.mentions):
+            mentions.setdefault(c.name, c)
+    style = message_style(app.settings)
+    msg = Outgoing("digest:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32], first.recipient,
+                   first.address, messages.digest_of(app.lang, [r.message for r in part], style["office"]),
+                   None, first.rule, None, resend=any(r.attempts > 1 for r in part),
+                   mentions=tuple(mentions.values()),
+                   items=tuple({"key": r.key, "task_id": r.task_id, "rule": r.rule,
+                                "target": r.target.isoformat() if r.target else None} for r in part))
+    error = None
+    try:
+        channels.get(first.channel).send(msg)
+    except DeliveryError as exc:
+        error = str(exc)
+    except Exception as exc:  # a channel bug must not lose the reminders: they are retried and shown
+        error = f"{type(exc).__name__}: {exc}"
+    at = app.now()
+    out = []
+    with marks.begin():
+        if error is None:
+            claims.mark_sent_many(marks, [r.id for r in part], token, at)
+        for row in part:
+            retry_at = cfg.retry_at(at, row.attempts) if error is not None else None
+            if error is not None:
+                claims.mark_failed(marks, row.id, token, error, retry_at)
+            status = claims.SENT if error is None else claims.FAILED if retry_at else claims.DEAD
+            out.append(_view(row, status, retry_at, error, at))
+    return out
 
 
 def _send_one(app: "Writer", channels: Channels, cfg: DeliverySettings, row: Any, token: str,
@@ -578,13 +743,8 @@ def digest(app: "Writer", *, channels: Channels | None = None, send: bool = True
         if not lines:
             return result
         text = messages.render_digest(app.lang, today, lines)
-        rows = []
-        for who in _recipients("supervisors", None, _users(s)):
-            for ch, addr in channels.routes(who):
-                rows.append({"key": _claim_key(None, "digest", today, 0, who.name, ch.name), "task_id": None,
-                             "rule": "digest", "target": today, "occurrence": 0, "recipient": who.name,
-                             "channel": ch.name, "address": addr, "status": claims.PENDING, "attempts": 0,
-                             "next_attempt_at": now, "message": text, "created_at": now})
+        rows = [_claim_row(d, None, "digest", today, 0, text, now)
+                for d in _destinations(channels, "supervisors", None, _users(s), "digest")]
         if send:
             claims.claim(s.connection(), rows)
             result.claimed = len(rows)
@@ -632,16 +792,10 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels,
         pol = policy(app.registry.get(task.workflow))
         if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
             continue
-        text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today)
-        for who in _recipients("supervisors", task, users):
-            for ch, addr in channels.routes(who):
-                rows.append({
-                    "key": _claim_key(task.id, "lookback", task.lookback_due, task.lookback_id, who.name, ch.name),
-                    "task_id": task.id, "rule": "lookback", "target": task.lookback_due,
-                    "occurrence": task.lookback_id, "recipient": who.name, "channel": ch.name, "address": addr,
-                    "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text,
-                    "created_at": now,
-                })
+        text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today,
+                               **message_style(app.settings))
+        for d in _destinations(channels, "supervisors", task, users, "lookback"):
+            rows.append(_claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now))
     return rows
 
 

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from engine.core.errors import InvalidInput
 from engine.core.urls import mask_url, mask_urls
-from engine.supervision.channels import (
+from engine.supervision.channel_base import (
     KEY_HEADER,
     Contact,
     DeliveryError,
@@ -54,6 +54,7 @@ class Robot:
     """An HTTP POST of JSON to ``url``; subclasses shape the body and sign it as their vendor says."""
 
     kind = "webhook"
+    group = True  # reaches a group chat: one message per audience, its people @-mentioned
     max_bytes_default = 60_000  # a generic receiver: no vendor limit, a sane bound for one post
 
     def __init__(self, name: str, cfg: Mapping[str, Any], key: str) -> None:
@@ -131,7 +132,8 @@ class Robot:
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         return {"key": msg.key, "recipient": msg.recipient, "task_id": msg.task_id, "rule": msg.rule,
                 "target": msg.target, "subject": msg.subject, "text": msg.text,
-                "mentions": [{k: v for k, v in c.__dict__.items() if v is not None} for c in msg.mentions]}
+                "mentions": [{k: v for k, v in c.__dict__.items() if v is not None} for c in msg.mentions],
+                **({"items": [dict(i) for i in msg.items]} if msg.items else {})}
 
     def request(self, url: str, msg: Outgoing, secret: str | None, now: float) -> tuple[str, bytes, dict[str, str]]:
         """(URL, body, extra headers) of the POST; signed when the robot has a secret."""

@@ -120,10 +120,12 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
                      "workdays": [d.isoformat() for d in settings.extra_workdays]},
         "workflows": {"dirs": [str(p) for p in settings.workflow_dirs]},
         "channels": shown,
+        "routes": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in r.__dict__.items() if v is not None}
+                   for r in channels.routes_table],
         "delivery": delivery_settings(settings).as_dict(),
         **scheduler_settings(settings).as_dict(),
         "traffic_light": settings.section("traffic_light"),
         **{k: v for k, v in settings.raw.items()
-           if k not in ("general", "calendar", "workflows", "channels", "delivery", "scheduler", "digest",
-                        "traffic_light")},
+           if k not in ("general", "calendar", "workflows", "channels", "routes", "delivery", "scheduler",
+                        "digest", "traffic_light")},
     })
