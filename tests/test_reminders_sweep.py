@@ -108,7 +108,7 @@ def test_a_phased_item_is_chased_on_its_follow_up_target(app: Duban, clock: Fixe
     assert sweep_on(app, clock, "2025-07-24").reminders == []  # the old deadline no longer counts
     result = sweep_on(app, clock, "2025-09-23")
     assert rules_of(result) == [("before:7d", "office")]
-    assert "follow-up target 2025-09-30 (7 days left)" in result.reminders[0].message
+    assert "Follow-up target 2025-09-30 (7 days left)" in result.reminders[0].message
     assert app.get_task(task_id).task.light == "green"
     clock.set("2025-09-24T09:00:00")  # five working days before the target, counting Sunday 09-28 (调休)
     assert app.get_task(task_id).task.light == "yellow"
