@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,21 +42,32 @@ __all__ = ["Duban"]
 class Duban(Writer):
     """A ledger: the Writer's writes, the reads people ask for and the look-back commands."""
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """An ORM session over one read-only snapshot: no write lock on SQLite, so readers (a web
+        front's pages) never wait for writers nor hold them up. Inside a batch, the batch's session."""
+        if self._batch_connection() is not None:
+            with self.transaction() as s:
+                yield s
+            return
+        with self.reading() as conn, Session(bind=conn, expire_on_commit=False) as s:
+            yield s
+
     # ------------------------------------------------------------------ reading
     def list_users(self) -> list[UserView]:
-        with self.transaction() as s:
+        with self.read_session() as s:
             return [user_view(u) for u in s.execute(sa.select(User).order_by(User.name)).scalars()]
 
     def get_user(self, name: str) -> UserView:
-        with self.transaction() as s:
+        with self.read_session() as s:
             return user_view(self.user_row(s, name))
 
     def list_campaigns(self) -> list[CampaignView]:
-        with self.transaction() as s:
+        with self.read_session() as s:
             return [campaign_view(c) for c in s.execute(sa.select(Campaign).order_by(Campaign.id)).scalars()]
 
     def list_problems(self, campaign: str | None = None) -> list[ProblemView]:
-        with self.transaction() as s:
+        with self.read_session() as s:
             parent = sa.orm.aliased(Problem)
             counts = (
                 sa.select(Task.problem_id, sa.func.count().label("n")).group_by(Task.problem_id).subquery()
@@ -72,7 +85,7 @@ class Duban(Writer):
 
     # ------------------------------------------------------------------ reading
     def get_task(self, task_id: int) -> TaskDetail:
-        with self.transaction() as s:
+        with self.read_session() as s:
             task = self.task_row(s, task_id)
             view = self._view_by_id(s, task)
             prob = s.get(Problem, task.problem_id)
@@ -95,12 +108,12 @@ class Duban(Writer):
             )
 
     def history(self, task_id: int) -> list[TrailView]:
-        with self.transaction() as s:
+        with self.read_session() as s:
             task = self.task_row(s, task_id)
             return self._history(s, task.id)
 
     def trail(self) -> list[TrailView]:
-        with self.transaction() as s:
+        with self.read_session() as s:
             return [TrailView.from_record(r) for r in s.execute(sa.select(TrailRecord).order_by(TrailRecord.id)).scalars()]
 
     def verify(self, *, checkpoint: Any = None) -> trail.VerifyReport:

@@ -60,7 +60,7 @@ def evidence_file(app: "Duban", viewer: UserView, evidence_id: int) -> EvidenceF
     only, never a name someone typed, and never through a link that leads out of the store."""
     from storage.models import Evidence
 
-    with app.transaction() as s:
+    with app.read_session() as s:
         row = s.get(Evidence, evidence_id)
         task_id = row.task_id if row is not None else None
     if task_id is None:
