@@ -184,10 +184,26 @@ def echo_json(data: Any) -> None:
     echo(orjson.dumps(data, default=json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
 
 
+PIPE_WIDTH = 200  # output read by a program or saved to a file: wide, so little is cut or wrapped
+
+
+def terminal_width() -> int:
+    """The width tables and wrapped text are laid out for: COLUMNS when set (as a shell sets it,
+    or a test), else the terminal's width, else PIPE_WIDTH when stdout is no terminal."""
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return max(int(value), 40)
+    if sys.stdout.isatty():
+        import shutil
+
+        return max(shutil.get_terminal_size().columns, 40)
+    return PIPE_WIDTH
+
+
 def console() -> Any:
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    return Console(soft_wrap=False, width=terminal_width())
 
 
 PROGRESS_FROM = 2000  # items; smaller jobs finish before a bar would be read

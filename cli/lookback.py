@@ -11,7 +11,7 @@ from cli.common import (
     echo, echo_json, json_option, pass_ctx,
 )
 from engine.i18n import gettext as _
-from engine.i18n import pgettext
+from engine.i18n import lazy_pgettext, pgettext
 
 if TYPE_CHECKING:
     from datetime import date
@@ -114,24 +114,37 @@ def print_lookbacks(app: "Duban", rows: list["LookbackView"], *, with_task: bool
         row: list[Any] = [v.id, fmt_date(v.due)]
         if with_task:
             row += [v.task_id, v.task_code, v.title, state_label(app, None, v.task_state)]
-        source = (_('policy, round {round}').format(round=v.round) if v.source == "policy"
-                  else _('plan {plan_id}').format(plan_id=v.plan_id))
-        row += [source, _STATUS.get(v.status, (v.status, v.status))[0 if _en() else 1], v.reviewer,
+        row += [source_label(v), status_label(v.status), v.reviewer,
                 fmt_time(v.recorded_at, tz), v.note]
         out.append(row)
     table(headers, out, title=title, right=[0], styles=["bold" if v.is_due else None for v in rows])
 
 
-_STATUS = {
-    "pending": ("pending", "待检查"),
-    "passed": ("passed", "未反弹"),
-    "rebound": ("rebound", "反弹"),
-    "cancelled": ("cancelled", "已取消"),
+# A look-back's result in words (the status is the machine value --json keeps).
+STATUS_LABELS = {
+    "pending": lazy_pgettext("lookback status", "pending"),
+    "passed": lazy_pgettext("lookback status", "passed"),
+    "rebound": lazy_pgettext("lookback status", "rebound"),
+    "cancelled": lazy_pgettext("lookback status", "cancelled"),
 }
 
 
-def _en() -> bool:
-    return _('en') == "en"
+def status_label(status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
+
+
+def source_label(v: "LookbackView") -> str:
+    return (_('policy, round {round}').format(round=v.round) if v.source == "policy"
+            else _('plan {plan_id}').format(plan_id=v.plan_id))
+
+
+def lookback_parts(app: "Duban", v: "LookbackView") -> list[str]:
+    """One look-back in words for ``task show``: when due, why, its result, who, when recorded, the note."""
+    from cli.render import fmt_date, fmt_time
+
+    return [_("due {date}").format(date=fmt_date(v.due)), source_label(v), status_label(v.status), v.reviewer or "",
+            fmt_time(v.recorded_at, app.clock.tz), v.note or ""]
 
 
 @lookback.command("record")

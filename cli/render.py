@@ -36,12 +36,29 @@ def fmt_time(value: datetime | None, tz: tzinfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def fmt_inputs(inputs: Mapping[str, Any]) -> str:
-    """An event's inputs, each labelled (a full SHA-256 would take half the table; --json keeps it whole)."""
+def fmt_inputs(inputs: Mapping[str, Any], app: "Ledger | None" = None, workflow: str | None = None) -> str:
+    """An event's inputs, each labelled, and values that are names (an outcome kind, a workflow, a
+    state) shown by their label in the language in use (--json keeps the names). A full SHA-256
+    would take half the line: 12 digits are shown."""
     from engine.core.views import input_label
 
-    return _("; ").join(_("{label}: {value}").format(label=input_label(k), value=str(v)[:12] if k == "sha256" else v)
-                        for k, v in inputs.items())
+    def value(key: str, v: Any) -> str:
+        if key == "sha256":
+            return str(v)[:12]
+        if key == "kind":
+            return outcome_kind_label(str(v))
+        if isinstance(v, bool):
+            return _("yes") if v else _("no")
+        if app is not None and key == "workflow" and v in app.workflow_names():
+            return app.workflow_title(str(v))
+        if app is not None and key == "state" and v:
+            return state_label(app, workflow, str(v))
+        if isinstance(v, (list, tuple)):
+            return _("、").join(str(x) for x in v)
+        return str(v)
+
+    return _("; ").join(_("{label}: {value}").format(label=input_label(k), value=value(k, v))
+                        for k, v in inputs.items() if v is not None)
 
 
 def outcome_kind_label(kind: str) -> str:
@@ -108,15 +125,97 @@ def heading(text: str) -> None:
     console().print(Text(terminal_safe(text), style="bold underline"))
 
 
-def task_rows(tasks: Sequence["TaskView"]) -> tuple[list[str], list[list[Any]], list[str | None]]:
-    headers = [_('id'), _('code'), _('title'), _('state'),
-               _('due'), _('days late'), _('unit'), _('flag'),
-               _('light')]
-    # The date shown is the one days late count from: a phased item's follow-up target, else the deadline.
-    rows = [[v.id, v.code, v.title, v.state_label, fmt_date(v.deadline_in_force or v.due), v.days_overdue or "", v.unit,
-             "⚑" if v.flagged else "", light_label(v.light)] for v in tasks]
+class Column:
+    """A column of a plain table: how it is laid out when the terminal is narrow."""
+
+    __slots__ = ("header", "right", "flex", "cap", "keep")
+
+    def __init__(self, header: str, *, right: bool = False, flex: bool = False, cap: int | None = None,
+                 keep: bool = True) -> None:
+        # flex: takes the room left (ellipsised); cap: at most this many cells (ellipsised);
+        # keep: never cut (dates, states, numbers)
+        self.header, self.right, self.flex, self.cap, self.keep = header, right, flex, cap, keep
+
+
+GAP = 2  # cells between columns
+FLEX_MIN = 8  # a flexible column (the title) never gets fewer cells than this
+
+
+def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int | None = None,
+                styles: Sequence[str | None] | None = None) -> list[str]:
+    """Rows laid out in ``width`` cells (the terminal's), measured as the terminal draws them
+    (cli/cells.py: CJK and ambiguous-width characters count two) and without box-drawing
+    characters, which CJK terminals draw two cells wide. Columns that must stay whole (dates,
+    states, numbers) are never cut; capped columns (the unit) and then the flexible one (the title)
+    are ellipsised to fit. Prints the lines and returns them."""
+    from rich.text import Text
+
+    from cli.cells import cells, fit, pad
+    from cli.common import terminal_width
+
+    width = width or terminal_width()
+    safe = [[terminal_safe(c) for c in row] for row in rows]
+    natural = [max([cells(col.header)] + [cells(r[i]) for r in safe]) for i, col in enumerate(columns)]
+    widths = list(natural)
+    for i, col in enumerate(columns):
+        if col.cap is not None and not col.keep:
+            widths[i] = max(min(natural[i], col.cap), cells(col.header))
+    fixed = sum(w for i, w in enumerate(widths) if not columns[i].flex) + GAP * (len(columns) - 1)
+    flex = [i for i, col in enumerate(columns) if col.flex]
+    room = width - fixed
+    for i in flex:
+        widths[i] = max(min(natural[i], room // max(len(flex), 1)), FLEX_MIN, cells(columns[i].header))
+    total = sum(widths) + GAP * (len(columns) - 1)
+    for i, col in enumerate(columns):  # still too wide: the capped columns give way down to their header
+        if total > width and col.cap is not None and not col.keep:
+            cut = min(total - width, widths[i] - max(cells(col.header), FLEX_MIN))
+            if cut > 0:
+                widths[i] -= cut
+                total -= cut
+    lines = []
+    out_console = console()
+
+    def line(cells_: Sequence[str]) -> str:
+        out = []
+        for i, col in enumerate(columns):
+            text = cells_[i] if col.keep and not col.flex else fit(cells_[i], widths[i])
+            out.append(pad(text, widths[i], right=col.right))
+        return (" " * GAP).join(out).rstrip()
+
+    head = line([col.header for col in columns])
+    out_console.print(Text(head, style="bold"), no_wrap=True, overflow="ignore", crop=False)
+    lines.append(head)
+    for n, row in enumerate(safe):
+        text = line(row)
+        style = styles[n] if styles is not None and n < len(styles) else None
+        out_console.print(Text(text, style=style or ""), no_wrap=True, overflow="ignore", crop=False)
+        lines.append(text)
+    return lines
+
+
+def task_columns(tasks: Sequence["TaskView"]) -> tuple[list[Column], list[list[str]], list[str | None]]:
+    """The ledger's columns by priority: id, title, state, the date in force, days late, unit, flag and
+    light; the code only when it is not the id (the demo's and most ledgers' codes are)."""
+    from cli.common import terminal_width
+
+    with_code = any(v.code != str(v.id) for v in tasks)
+    unit_cap = 12 if terminal_width() <= 100 else 24
+    columns = [Column(_('id'), right=True)]
+    if with_code:
+        columns.append(Column(_('code'), cap=10, keep=False))
+    columns += [Column(_('title'), flex=True, keep=False), Column(_('state')),
+                Column(_('due')), Column(pgettext("task list", "late"), right=True),
+                Column(_('unit'), cap=unit_cap, keep=False), Column(pgettext("task list", "flag")),
+                Column(_('light'))]
+    rows = []
+    for v in tasks:
+        # The date shown is the one days late count from: a phased item's follow-up target, else the deadline.
+        row = [str(v.id)] + ([v.code] if with_code else [])
+        row += [v.title, v.state_label, fmt_date(v.deadline_in_force or v.due), str(v.days_overdue or ""), v.unit,
+                _("yes") if v.flagged else "", light_label(v.light)]
+        rows.append(row)
     styles = ["red" if v.overdue else None for v in tasks]
-    return headers, rows, styles
+    return columns, rows, styles
 
 
 def light_label(light: str | None) -> str:
@@ -126,11 +225,45 @@ def light_label(light: str | None) -> str:
 
 
 def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -> None:
-    """The ledger as a table: id, code, title, state label, due, days late, unit, flag."""
+    """The ledger as a table fitted to the terminal: id, title, state label, due, days late, unit, flag, light."""
     if title:
         heading(title)
-    headers, rows, styles = task_rows(tasks)
-    table(headers, rows, right=[0, 5], styles=styles)
+    if not tasks:
+        echo(_("No tasks."))
+        return
+    columns, rows, styles = task_columns(tasks)
+    plain_table(columns, rows, styles=styles)
+
+
+def print_block(lines: Iterable[tuple[str, str]], *, indent: int = 0) -> None:
+    """Label and value lines, each value wrapped to the terminal beside its label (a hanging indent)."""
+    from cli.cells import cells, wrap_hanging
+    from cli.common import terminal_width
+
+    pairs = [(terminal_safe(k), terminal_safe(str(v))) for k, v in lines if v is not None and v != "" and v != []]
+    if not pairs:
+        return
+    label_width = max(cells(k) for k, _v in pairs) + GAP
+    width = terminal_width()
+    for label, value in pairs:
+        for text in wrap_hanging(" " * indent + label, value, width, indent=indent + label_width):
+            echo(text)
+
+
+def print_entries(entries: Iterable[tuple[str, Sequence[str]]], *, indent: int = 2) -> None:
+    """Records as lines: a short head (a date, an id) then the record's parts wrapped beside it with
+    a hanging indent, so nothing is cut and no date is split at any width."""
+    from cli.cells import cells, wrap_hanging
+    from cli.common import terminal_width
+
+    items = [(terminal_safe(head), [terminal_safe(p) for p in parts if p]) for head, parts in entries]
+    if not items:
+        return
+    hang = indent + max(cells(h) for h, _p in items) + GAP
+    width = terminal_width()
+    for head, parts in items:
+        for text in wrap_hanging(" " * indent + head, "  ".join(parts), width, indent=hang):
+            echo(text)
 
 
 def print_summary(app: "Ledger", figures: Mapping[str, Any]) -> None:
@@ -204,6 +337,6 @@ def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | N
         if with_task:
             row.append(r.task_id if r.task_id is not None else "")
         row += [app.event_label(workflow, r.event) if workflow else r.event, change, r.actor, r.note,
-                fmt_inputs(r.inputs)]
+                fmt_inputs(r.inputs, app, workflow)]
         rows.append(row)
     table(headers, rows, title=title, right=[0])

@@ -141,7 +141,8 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
 @domain_errors
 def show(obj: Context, task_id: int, as_json: bool) -> None:
     """Show one task: its fields, measures, notes, evidence, outcomes, history and next events."""
-    from cli.render import fields, fmt_date, heading, print_evidence, print_outcomes, print_trail, table
+    from cli.render import fmt_date, fmt_inputs, fmt_time, heading, outcome_kind_label, print_block, print_entries
+    from cli.render import state_label
 
     app = obj.app()
     d = app.get_task(task_id)
@@ -154,7 +155,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     in_force = v.deadline_in_force or v.due
     if v.overdue:
         late = _(' ({days_overdue} days late)').format(days_overdue=v.days_overdue)
-    fields([
+    print_block([
         (_('id'), v.id),
         (_('code'), v.code),
         (_('title'), v.title),
@@ -176,29 +177,46 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
                                                                       name=v.workflow)),
         (_('version'), v.version),  # what --expect-version compares with
     ])
+    # Each list below: a short head (number, date, time) and the rest wrapped beside it, so the
+    # page reads at any terminal width without cutting a date or a word.
     if d.measures:
         heading(_('Measures'))
-        for i, m in enumerate(d.measures, 1):
-            echo(f"  {i}. {m}")
+        print_entries((f"{i}.", [m]) for i, m in enumerate(d.measures, 1))
     if d.notes:
-        table([_('date'), pgettext("progress note", "note"), pgettext("progress note", "by")],
-              [[fmt_date(n.on), n.text, n.author] for n in d.notes], title=_('Progress notes'))
+        heading(_('Progress notes'))
+        print_entries((fmt_date(n.on), [n.text, _("({author})").format(author=n.author)]) for n in d.notes)
     if d.evidence:
-        print_evidence(d.evidence, tz, title=_('Evidence'), short_sha=True)
+        heading(_('Evidence'))
+        print_entries((f"#{e.id}", [e.original_name, e.note or "", _("{size} bytes").format(size=e.size),
+                                    fmt_time(e.added_at, tz), e.added_by, f"sha256 {e.sha256[:12]}"])
+                      for e in d.evidence)
     if d.outcomes:
-        print_outcomes(d.outcomes, title=_('Outcomes'))
+        heading(_('Outcomes'))
+        print_entries((f"#{o.id}", [outcome_kind_label(o.kind), fmt_date(o.on),
+                                    _("{amount} yuan").format(amount=o.amount) if o.amount is not None else "",
+                                    o.text, o.added_by]) for o in d.outcomes)
     if d.lookbacks:
-        from cli.lookback import print_lookbacks
+        from cli.lookback import lookback_parts
 
-        print_lookbacks(app, d.lookbacks, with_task=False, title=_('Look-backs'))
-    print_trail(app, d.history, v.workflow, tz, with_task=False, title=_('History'))
+        heading(_('Look-backs'))
+        print_entries((f"#{lb.id}", lookback_parts(app, lb)) for lb in d.lookbacks)
+    heading(_('History'))
+    history = []
+    for r in d.history:
+        change = ""
+        if r.from_state != r.to_state:
+            change = (f"{state_label(app, v.workflow, r.from_state)} → "
+                      f"{state_label(app, v.workflow, r.to_state)}")
+        history.append((fmt_time(r.at, tz), [app.event_label(v.workflow, r.event), change, r.actor, r.note or "",
+                                             fmt_inputs(r.inputs, app, v.workflow)]))
+    print_entries(history)
     if d.allowed_events:
         # the label, then the name one types after 'task move ID'
         nxt = _(", ").join(_("{label} ({name})").format(label=app.event_label(v.workflow, e), name=e)
                            for e in d.allowed_events)
     else:
         nxt = _('none')
-    echo(_("next events: {events}").format(events=nxt))
+    print_block([(_("next events:"), nxt)])
 
 
 @task.command("move")

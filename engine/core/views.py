@@ -38,6 +38,11 @@ INPUT_LABELS: dict[str, LazyString] = {
     "round": lazy_pgettext("input", "round"), "import": lazy_pgettext("input", "import"),
     "source": lazy_pgettext("input", "source"), "plan_id": lazy_pgettext("input", "plan_id"),
     "campaign_id": lazy_pgettext("input", "campaign_id"), "state": lazy_pgettext("input", "state"),
+    "title": lazy_pgettext("input", "title"), "leader": lazy_pgettext("input", "leader"),
+    "workflow": lazy_pgettext("input", "workflow"), "flagged": lazy_pgettext("input", "flagged"),
+    "person": lazy_pgettext("input", "person"), "observed": lazy_pgettext("input", "observed"),
+    "measures": lazy_pgettext("input", "measures"), "key": lazy_pgettext("input", "key"),
+    "previous_key": lazy_pgettext("input", "previous_key"), "passed": lazy_pgettext("input", "passed"),
 }
 
 

@@ -1,0 +1,106 @@
+"""The terminal: 'task list' and 'task show' read at 80 columns as at 120, in Chinese and English.
+
+Widths are measured as a CJK terminal draws them (cli/cells.py: CJK characters and East Asian
+ambiguous ones such as “ ” — … → count two cells), so a line that fits here fits on any terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.cells import cells, wrap
+from cli.main import cli
+
+NOW = "2026-01-05"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("terminal") / "demo.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "demo"], env={"DUBAN_NOW": NOW, "DUBAN_LANG": "en"})
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def run(db: Path, *args: str, columns: int, lang: str) -> str:
+    result = CliRunner().invoke(cli, ["--db", str(db), "--lang", lang, *args],
+                                env={"DUBAN_NOW": NOW, "COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def assert_fits(text: str, columns: int) -> None:
+    too_wide = [(cells(line), line) for line in text.splitlines() if cells(line) > columns]
+    assert too_wide == []
+    # A date is never split: every year that starts a date is followed by its month and day.
+    assert len(re.findall(r"\b\d{4}-", text)) == len(DATE.findall(text))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_task_list_fits_and_keeps_every_priority_column(demo_db: Path, columns: int, lang: str) -> None:
+    text = run(demo_db, "task", "list", "--all", columns=columns, lang=lang)
+    assert_fits(text, columns)
+    tasks = json.loads(run(demo_db, "task", "list", "--json", columns=columns, lang=lang))
+    rows = text.splitlines()[1:]
+    assert len(rows) == len(tasks) == 16
+    for task, row in zip(tasks, rows):
+        # id, state, the date in force, days late, unit (cut at most) and light: whole, on one line
+        assert row.split()[0] == str(task["id"])
+        assert task["state_label"] in row
+        assert (task["deadline_in_force"] or task["due"]) in row
+        if task["days_overdue"]:
+            assert f" {task['days_overdue']} " in row
+        assert task["unit"] in row or "…" in row
+        title = task["title"]
+        assert title in row or any(title[:k] + "…" in row for k in range(4, len(title)))
+    long_titles = [t for t in tasks if cells(t["title"]) > 40]
+    assert long_titles  # the demo has titles that cannot fit at 80 columns
+    if columns == 80:
+        assert any("…" in row for row in rows)  # ellipsised, not folded onto a second line
+
+
+def test_task_list_measures_ambiguous_width_characters_as_two_cells(demo_db: Path) -> None:
+    """'落实“高水平机关建设三年行动”部署行动滞后' has “ ”, which CJK terminals draw two cells wide."""
+    text = run(demo_db, "task", "list", "--all", columns=80, lang="zh")
+    row = next(line for line in text.splitlines() if "落实" in line)
+    header = text.splitlines()[0]
+    assert "“" in row  # the quote is kept, and counted two cells wide: the columns still line up
+    assert cells(row[:row.index("20")]) == cells(header[:header.index("整改时限")])
+    assert "⚑" not in text  # the flag is a word, not an ambiguous-width symbol
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_task_show_wraps_with_a_hanging_indent(demo_db: Path, columns: int, lang: str) -> None:
+    text = run(demo_db, "task", "show", "16", columns=columns, lang=lang)
+    assert_fits(text, columns)
+    detail = json.loads(run(demo_db, "task", "show", "16", "--json", columns=columns, lang=lang))
+    plan = detail["task"]["followup_plan"]
+    assert cells(plan) > columns  # the follow-up plan needs more than one line
+    lines = text.splitlines()
+    label = "后续计划" if lang == "zh" else "follow-up plan"
+    first = next(i for i, line in enumerate(lines) if line.startswith(label))
+    value = lines[first][len(label):].lstrip()
+    value_column = cells(lines[first]) - cells(value)  # where the value starts, in cells
+    continued = lines[first + 1]
+    # The next line continues the value under its first character, not under the label.
+    assert len(continued) - len(continued.lstrip(" ")) == value_column
+    joined = value + "".join(line.strip() for line in lines[first + 1:first + 4])
+    assert plan.replace(" ", "")[:60] in joined.replace(" ", "")
+    for note in detail["notes"]:
+        assert note["on"] in text  # every progress note's date, whole
+
+
+def test_wrap_keeps_words_dates_and_punctuation_together() -> None:
+    lines = wrap("整改时限延至2026-01-31，原因：党员大会计划于月底召开。Deadline extended", 14)
+    assert all(cells(line) <= 14 for line in lines)
+    assert any("2026-01-31" in line for line in lines)
+    assert not any(line.startswith(("，", "。", "：")) for line in lines)
+    assert "Deadline" in "".join(lines) and "extended" in lines[-1]
