@@ -23,7 +23,7 @@ _NO_LINE_START = set("，。、；：？！）」』】》〉”’,.;:?!)]}%")
 # Nor end with these (opening punctuation, 避尾点).
 _NO_LINE_END = set("（「『【《〈“‘([{")
 # A run that must stay whole when it fits on a line: words, numbers, dates, times, codes, paths.
-_TOKEN = re.compile(r"\s+|[0-9A-Za-z_\-./:+#@%'&=\\~]+|.", re.S)
+_TOKEN = re.compile(r"\s+|\[[^\[\]\s]{1,12}\]|[0-9A-Za-z_\-./:+#@%'&=\\~]+|.", re.S)
 
 
 @lru_cache(maxsize=4096)
@@ -79,16 +79,18 @@ def _split_long(token: str, width: int) -> list[str]:
     return pieces
 
 
-def wrap(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` cells: breaks at spaces and between CJK characters,
-    never inside a word, number, date or code that fits on a line, and never puts closing
-    punctuation at the start of a line. Newlines in ``text`` are kept."""
-    width = max(width, 2)
+def wrap(text: str, width: int, *, first: int | None = None) -> list[str]:
+    """``text`` in lines of at most ``width`` cells (the first line ``first`` cells when given):
+    breaks at spaces and between CJK characters, never inside a word, number, date or code that
+    fits on a line, and never puts closing punctuation at the start of a line. Newlines in
+    ``text`` are kept."""
+    rest = max(width, 2)
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line: list[str] = []
         used = 0
         for token in _TOKEN.findall(paragraph):
+            width = max(first, 2) if first is not None and not lines else rest
             if token.isspace():
                 if line and used + len(token) < width:
                     line.append(" " * len(token.expandtabs(4)))
@@ -109,6 +111,7 @@ def wrap(text: str, width: int) -> list[str]:
                 carried.insert(0, line.pop())
             if line:
                 lines.append("".join(line))
+                width = rest
             line, used = carried, sum(cells(t) for t in carried)
             if used + w <= width:
                 line.append(token)
@@ -117,7 +120,7 @@ def wrap(text: str, width: int) -> list[str]:
                 for piece in _split_long(token, width - used if used < width else width):
                     if used + cells(piece) > width and line:
                         lines.append("".join(line))
-                        line, used = [], 0
+                        line, used, width = [], 0, rest
                     line.append(piece)
                     used += cells(piece)
         while line and line[-1].isspace():

@@ -55,8 +55,10 @@ class Context:
         requested = self.actor_override if self.actor_override is not None else os.environ.get(USER_ENV)
         if requested is not None and not requested.strip():
             # An empty name must not silently become the OS login (often an admin).
-            raise click.UsageError(f"--as / {USER_ENV}: the user name is empty; give a registered user's "
-                                   "name, or leave both unset to act as your OS login")
+            from engine.i18n import gettext as _
+
+            raise click.UsageError(_("--as / {env}: the user name is empty; give a registered user's name, or leave "
+                                     "both unset to act as your OS login").format(env=USER_ENV))
         if requested is not None:
             self.ledger().check_acting_as(os_login(), requested)
         if self.db and "://" in self.db and not self.db.startswith("sqlite"):
@@ -82,7 +84,24 @@ pass_ctx = click.make_pass_decorator(Context)
 # Task, look-back and other row ids: anything larger is no id (SQL's BIGINT ends there) and is
 # refused as a usage error instead of overflowing the database driver.
 MAX_ROW_ID = 2**63 - 1
-ROW_ID = click.IntRange(max=MAX_ROW_ID)
+
+
+class RowIdType(click.IntRange):
+    """A row id: a whole number up to MAX_ROW_ID, refused in the user's words (click would say
+    "not a valid integer range", in English whatever the language)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, int):
+            try:
+                int(str(value).strip())
+            except ValueError:
+                from engine.i18n import gettext as _
+
+                self.fail(_("{value!r} is not an id: an id is a whole number").format(value=value), param, ctx)
+        return super().convert(value, param, ctx)
+
+
+ROW_ID = RowIdType(max=MAX_ROW_ID)
 
 
 def domain_errors(func: F) -> F:
@@ -148,7 +167,10 @@ class OutputPath(click.Path):
         path = super().convert(value, param, ctx)
         folder = Path(path).resolve().parent
         if not folder.is_dir():
-            self.fail(f"folder {folder} does not exist; create it or choose another path", param, ctx)
+            from engine.i18n import gettext as _
+
+            self.fail(_("folder {folder} does not exist; create it or choose another path").format(folder=folder),
+                      param, ctx)
         return path
 
 

@@ -31,10 +31,12 @@ class PercentType(click.ParamType):
         else:
             text = str(value).strip().removesuffix("%").strip()
             if not text.isdigit():
-                self.fail(f"invalid sample {value!r}: expected a whole percentage such as 30% or 30", param, ctx)
+                self.fail(_("invalid sample {value!r}: expected a whole percentage such as 30% or 30").format(
+                    value=value), param, ctx)
             number = int(text)
         if not 1 <= number <= 100:
-            self.fail(f"invalid sample {value!r}: expected a percentage from 1 to 100 (e.g. 30%)", param, ctx)
+            self.fail(_("invalid sample {value!r}: expected a percentage from 1 to 100 (e.g. 30%)").format(
+                value=value), param, ctx)
         return number
 
 

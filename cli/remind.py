@@ -111,7 +111,7 @@ def retry(obj: Context, reminder_id: int | None, dead: bool, as_json: bool) -> N
     from engine.supervision.reminders import retry as requeue
 
     if reminder_id is not None and dead:
-        raise click.UsageError("give a reminder ID or --dead, not both")
+        raise click.UsageError(_("give a reminder ID or --dead, not both"))
     app = obj.app()
     rows = requeue(app, obj.actor, reminder_id, dead_only=dead)
     if as_json:

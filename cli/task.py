@@ -117,7 +117,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
     from cli.render import print_task_table
 
     if show_all and limit is not None:
-        raise click.UsageError("--limit and --all exclude each other: give one")
+        raise click.UsageError(_("--limit and --all exclude each other: give one"))
     if limit is None and not show_all and not as_json:
         limit = TABLE_ROWS  # 50,000 rows help no one at a terminal, and took 76 s to print
     filters = dict(states=states, unit=unit, overdue=overdue, due_before=due_before,

@@ -10,8 +10,10 @@ is shown (``translate_help``).
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -25,6 +27,13 @@ _ORIGINAL = "_duban_msgids"
 class HelpFormatter(click.HelpFormatter):
     """click's help layout, with a full-width colon after headings in Chinese (选项：, 命令：)."""
 
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        from engine.i18n import current_lang, gettext
+
+        if prefix is None and current_lang() == "zh":
+            prefix = gettext("Usage:")  # 用法：, no space after a full-width colon
+        super().write_usage(prog, args, prefix)
+
     def write_heading(self, heading: str) -> None:
         from engine.i18n import current_lang
 
@@ -32,13 +41,102 @@ class HelpFormatter(click.HelpFormatter):
         self.write(f"{'':>{self.current_indent}}{heading}{colon}\n")
 
 
+def N_(message: str) -> str:
+    """Marks a msgid for extraction that click translates by a variable (``_(extra["required"])``)."""
+    return message
+
+
+CLICK_DYNAMIC_MSGIDS = (N_("required"),)
+
+
+def wrap_text(text: str, width: int = 78, initial_indent: str = "", subsequent_indent: str = "",
+              preserve_paragraphs: bool = False) -> str:
+    """click.formatting.wrap_text measured in display cells and breaking between CJK characters:
+    click measures characters and breaks only at spaces, so a Chinese help line ran twice the
+    terminal's width. Same paragraphs as click's (blank lines; a ``\b`` line keeps a block as written)."""
+    from cli.cells import cells, wrap
+
+    text = text.expandtabs()
+
+    def fill(body: str, extra: str) -> str:
+        first, rest = extra + initial_indent, extra + subsequent_indent
+        lines = wrap(" ".join(body.split()), width - cells(rest), first=width - cells(first))
+        return "\n".join((first if i == 0 else rest) + line for i, line in enumerate(lines))
+
+    if not preserve_paragraphs:
+        return fill(text, "")
+    paragraphs: list[tuple[int, bool, list[str]]] = []
+    buf: list[str] = []
+    indent: int | None = None
+    for line in text.splitlines() + [""]:
+        if line:
+            if indent is None:
+                indent = len(line) - len(line.lstrip())
+            buf.append(line.lstrip() if not (buf and buf[0].strip() == "\b") else line)
+            continue
+        if buf:
+            raw = buf[0].strip() == "\b"
+            paragraphs.append((indent or 0, raw, buf[1:] if raw else buf))
+        buf, indent = [], None
+    out = []
+    for extra, raw, lines in paragraphs:
+        pad = " " * extra
+        if raw:
+            out.append("\n".join((initial_indent if i == 0 else subsequent_indent) + pad + line
+                                 for i, line in enumerate(lines)))
+        else:
+            out.append(fill(" ".join(lines), pad))
+    return "\n\n".join(out)
+
+
+_QUOTED = re.compile("'([^'\\n]*)'|\"([^\"\\n]*)\"")
+_HAN = "\u3400-\u9fff\uf900-\ufaff"
+
+
+def fullwidth(message: str) -> str:
+    """A Chinese message with click's ASCII punctuation made full-width: quoted names in 「」, and
+    the period, colon, comma and question mark after Chinese text as 。：，？ (GB/T 15834)."""
+    if not re.search(f"[{_HAN}]", message):
+        return message
+    text = _QUOTED.sub(lambda m: "「" + (m.group(1) if m.group(1) is not None else m.group(2)) + "」", message)
+    text = re.sub(f"(?<=[{_HAN}）」])\\s*([.:,?;])(?=\\s|$)",
+                  lambda m: {".": "。", ":": "：", ",": "，", "?": "？", ";": "；"}[m.group(1)], text)
+    text = re.sub(f"(?<=[{_HAN}：，。；])\\s+(?=「)|(?<=」)\\s+(?=[{_HAN}。，：；])", "", text)
+    text = re.sub("(?<=[。：，？；])[ ]+", "", text)
+    return text
+
+
+def _fullwidth_in_chinese(format_message: Any) -> Any:
+    if getattr(format_message, "_duban_fullwidth", False):
+        return format_message
+
+    def wrapper(self: click.ClickException) -> str:
+        from engine.i18n import current_lang
+
+        text = format_message(self)
+        return fullwidth(text) if current_lang() == "zh" else text
+
+    wrapper._duban_fullwidth = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install_click_messages() -> None:
-    """Make click word its messages through engine/i18n.py (idempotent)."""
+    """Make click word its messages through engine/i18n.py, measure help in display cells and
+    punctuate Chinese errors full-width (idempotent)."""
     import importlib
 
+    import click.exceptions
+    import click.formatting
+
+    from cli.cells import cells
     from engine import i18n
 
     click.Context.formatter_class = HelpFormatter
+    click.formatting.wrap_text = wrap_text  # type: ignore[assignment]
+    click.formatting.term_len = cells  # type: ignore[assignment]
+    for cls in (click.ClickException, *_subclasses(click.ClickException)):
+        if "format_message" in vars(cls):
+            cls.format_message = _fullwidth_in_chinese(vars(cls)["format_message"])  # type: ignore[method-assign]
 
     for name in CLICK_MODULES:
         module = sys.modules.get(name) or importlib.import_module(name)
@@ -46,6 +144,10 @@ def install_click_messages() -> None:
             module._ = i18n.gettext  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 def help_msgid(text: str | None) -> str | None:

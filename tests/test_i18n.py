@@ -87,7 +87,7 @@ def test_the_sources_rank_flag_env_config_locale(bare: Path) -> None:
 def test_a_bad_language_is_refused_naming_where_it_came_from(bare: Path) -> None:
     result = run("config", "show", env={"DUBAN_LANG": "fr"})
     assert result.exit_code == 2
-    assert "DUBAN_LANG" in result.output and "'fr'" in result.output and "不支持的语言" in result.output
+    assert "DUBAN_LANG" in result.output and "「fr」" in result.output and "不支持的语言" in result.output
     bare.write_text('[general]\nlang = "klingon"\n', encoding="utf-8")
     result = run("--lang", "en", "config", "show")
     assert result.exit_code == 1 and "general.lang" in result.output and "Traceback" not in result.output
@@ -121,3 +121,32 @@ def test_lazy_strings_are_translated_when_shown() -> None:
                                             ("en_GB", "en"), ("C", None), ("fr_FR", None), ("", None)])
 def test_language_names_are_normalised(value: str, expected: str | None) -> None:
     assert i18n.normalize(value) == expected
+
+
+def test_chinese_usage_errors_use_full_width_punctuation() -> None:
+    """click writes "Missing option '--problem'." whatever the language; Chinese gets 「」 and 。."""
+    missing = run("--lang", "zh", "task", "add", "x")
+    assert missing.exit_code == 2
+    assert "错误：缺少选项「--problem」。" in missing.stderr and "'" not in missing.stderr.splitlines()[-1]
+    unknown = run("--lang", "zh", "nosuch")
+    assert "没有命令「nosuch」。" in unknown.stderr
+    not_an_id = run("--lang", "zh", "task", "show", "abc")
+    assert not_an_id.exit_code == 2 and "「abc」不是编号" in not_an_id.stderr and "integer" not in not_an_id.stderr
+    english = run("--lang", "en", "task", "add", "x")
+    assert "Missing option '--problem'." in english.stderr  # English keeps click's own punctuation
+
+
+def test_chinese_help_wraps_by_display_width() -> None:
+    """click measures characters and breaks only at spaces: a Chinese help line ran twice the width.
+    (click's test runner lays help out in 80 columns.)"""
+    from cli.cells import cells
+
+    for args in (["--help"], ["task", "add", "--help"], ["report", "notice", "--help"], ["export", "--help"]):
+        result = run("--lang", "zh", *args)
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.stdout.splitlines() if cells(line) > 80] == []
+    lines = run("--lang", "zh", "task", "add", "--help").stdout.splitlines()
+    due = next(i for i, line in enumerate(lines) if line.lstrip().startswith("--due"))
+    # the --due help goes on under its own column, and its "[必填]" stays whole
+    assert lines[due + 1].startswith(" " * 10) and not lines[due + 1].lstrip().startswith("--")
+    assert "[必填]" in "\n".join(lines) and "required" not in "\n".join(lines)
