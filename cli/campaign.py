@@ -61,4 +61,5 @@ def list_(obj: Context, as_json: bool) -> None:
         rows.append([c.id, c.name, c.inspector, c.target, period, fmt_date(c.feedback_date),
                      fmt_date(c.rectification_end)])
     table([_('id'), _('name'), _('inspector'), _('target'),
-           _('inspection'), _('feedback'), _('period end')], rows)
+           _('inspection'), _('feedback'), _('period end')], rows,
+          empty=_("No campaigns yet: 'duban campaign add' records one."))

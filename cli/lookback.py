@@ -119,7 +119,8 @@ def print_lookbacks(app: "Duban", rows: list["LookbackView"], *, with_task: bool
         row += [source_label(v), status_label(v.status), v.reviewer,
                 fmt_time(v.recorded_at, tz), v.note]
         out.append(row)
-    table(headers, out, title=title, right=[0], styles=["bold" if v.is_due else None for v in rows])
+    table(headers, out, title=title, right=[0], styles=["bold" if v.is_due else None for v in rows],
+          empty=_("No look-backs."))
 
 
 # A look-back's result in words (the status is the machine value --json keeps).

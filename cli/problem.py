@@ -48,4 +48,4 @@ def list_(obj: Context, campaign: str | None, as_json: bool) -> None:
     rows = [[p.campaign, "    " * depth + p.code, "    " * depth + p.title, p.tasks]
             for depth, p in problem_tree(problems)]
     table([_('campaign'), _('code'), _('problem'), pgettext('count', 'tasks')], rows,
-          right=[3])
+          right=[3], empty=_("No problems yet: 'duban problem add' records one."))

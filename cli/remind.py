@@ -8,9 +8,44 @@ import click
 
 from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
 from engine.i18n import gettext as _
+from engine.i18n import lazy_pgettext
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+
+# A reminder's status and rule in words (--json keeps the names).
+STATUS_LABELS = {
+    "pending": lazy_pgettext("reminder status", "pending"), "sending": lazy_pgettext("reminder status", "sending"),
+    "sent": lazy_pgettext("reminder status", "sent"), "failed": lazy_pgettext("reminder status", "failed"),
+    "dead": lazy_pgettext("reminder status", "given up"),
+}
+RULE_LABELS = {
+    "on_day": lazy_pgettext("reminder rule", "on the day"), "overdue": lazy_pgettext("reminder rule", "overdue"),
+    "review_wait": lazy_pgettext("reminder rule", "awaiting review"),
+    "escalate_leader": lazy_pgettext("reminder rule", "escalated to the leader"),
+    "escalate_supervisors": lazy_pgettext("reminder rule", "escalated to the supervisors"),
+    "digest": lazy_pgettext("reminder rule", "daily digest"), "lookback": lazy_pgettext("reminder rule", "look-back"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+def rule_label(rule: str) -> str:
+    """``before:3d`` → 提前3天, ``before:2wd`` → 提前2个工作日; other rules by their label."""
+    import re
+
+    from engine.i18n import ngettext
+
+    before = re.fullmatch(r"before:(\d+)(wd|d)", rule)
+    if before:
+        n = int(before.group(1))
+        if before.group(2) == "wd":
+            return ngettext("{n} working day before", "{n} working days before", n).format(n=n)
+        return ngettext("{n} day before", "{n} days before", n).format(n=n)
+    return str(RULE_LABELS.get(rule, rule))
 
 
 def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None = None, planned: bool = False) -> None:
@@ -22,16 +57,20 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
     if planned:
         table([_('task'), _('rule'), _('date'), _('to'), _('channel'),
                _('message')],
-              [[r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.subject] for r in reminders])
+              [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel, r.subject]
+               for r in reminders],
+              empty=_("No reminders due."))
         return
     tz = app.clock.tz
     table([_('id'), _('task'), _('rule'), _('date'), _('to'),
            _('channel'), _('status'), _('tries'), _('sent / next try'),
            _('message'), _('error')],
-          [[r.id or "", r.task_code or "", r.rule, fmt_date(r.target), r.recipient, r.channel, r.status,
+          [[r.id or "", r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel,
+            status_label(r.status),
             r.attempts or "", fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
             r.subject, r.last_error or ""] for r in reminders],
-          styles=["red" if r.status in ("failed", "dead") else None for r in reminders])
+          styles=["red" if r.status in ("failed", "dead") else None for r in reminders],
+          empty=_("No reminders."))
 
 
 @click.command()

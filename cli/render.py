@@ -80,6 +80,18 @@ def state_label(app: "Ledger", workflow: str | None, state: str | None) -> str:
     return state
 
 
+def event_label(app: "Ledger", workflow: str | None, event: str) -> str:
+    """An event's label; without a workflow (the whole trail) the first workflow that labels it,
+    else the ledger's own action labels (user.add, import …)."""
+    if workflow:
+        return app.event_label(workflow, event)
+    for name in app.workflow_names():
+        label = app.event_label(name, event)
+        if label != event:
+            return label
+    return app.event_label("", event)
+
+
 def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -87,10 +99,19 @@ def table(
     title: str | None = None,
     right: Iterable[int] = (),
     styles: Sequence[str | None] | None = None,
+    empty: str | None = None,
 ) -> None:
-    """One rich table. Cells are plain Text, so brackets in user data are never read as markup."""
+    """One rich table. Cells are plain Text, so brackets in user data are never read as markup.
+    ``empty``: what to say instead of a table without rows (暂无…)."""
     from rich.table import Table
     from rich.text import Text
+
+    rows = list(rows)
+    if not rows and empty is not None:
+        if title:
+            heading(title)
+        echo(empty)
+        return
 
     right_cols = set(right)
     tbl = Table(title=Text(terminal_safe(title)) if title else None, title_justify="left", show_edge=True,
@@ -310,14 +331,15 @@ def print_evidence(files: Sequence["EvidenceView"], tz: tzinfo, *, title: str | 
     table([_('id'), _('file'), _('size'), _('note'), _('added'),
            pgettext("evidence", "by"), "sha256"],
           [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by,
-            e.sha256[:12] if short_sha else e.sha256] for e in files], title=title, right=[0, 2])
+            e.sha256[:12] if short_sha else e.sha256] for e in files], title=title, right=[0, 2],
+          empty=_("No evidence files."))
 
 
 def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = None) -> None:
     table([_('id'), _('kind'), _('date'), _('amount (yuan)'),
            _('text'), pgettext("outcome", "by")],
           [[o.id, outcome_kind_label(o.kind), fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
-           for o in outcomes], title=title, right=[0, 3])
+           for o in outcomes], title=title, right=[0, 3], empty=_("No outcomes recorded."))
 
 
 def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,
@@ -336,7 +358,7 @@ def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | N
         row: list[object] = [r.id, fmt_time(r.at, tz)]
         if with_task:
             row.append(r.task_id if r.task_id is not None else "")
-        row += [app.event_label(workflow, r.event) if workflow else r.event, change, r.actor, r.note,
+        row += [event_label(app, workflow, r.event), change, r.actor, r.note,
                 fmt_inputs(r.inputs, app, workflow)]
         rows.append(row)
-    table(headers, rows, title=title, right=[0])
+    table(headers, rows, title=title, right=[0], empty=_("No records."))

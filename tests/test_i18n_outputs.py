@@ -15,13 +15,12 @@ from cli.main import COMMANDS, cli
 from engine import i18n
 
 NOW = "2026-01-05"
-# Not yet here: 'task show' and 'history' print trail inputs' values as stored (kind=rule, the
-# workflow's name, field names), and the engine's refusals are worded in English until the CLI
-# words structured errors (cli/wording.py).
+# Task 16 has every kind of record (notes, evidence, outcomes, a flag, a phase); task 1 a look-back.
 COMMANDS_READ = [
     ("task", "list"), ("summary",), ("campaign", "list"), ("problem", "list"), ("lookback", "list"),
     ("reminders", "list"), ("remind", "--dry-run"), ("report", "progress", "--explain"), ("evidence", "list", "1"),
-    ("outcome", "list", "1"), ("task", "add", "x"), ("nosuch",),
+    ("outcome", "list", "1"), ("task", "add", "x"), ("nosuch",), ("task", "show", "16"), ("history", "16"),
+    ("task", "show", "1"), ("history", "1"), ("audit", "log", "--limit", "40"), ("task", "show", "abc"),
 ]
 
 
@@ -87,3 +86,19 @@ def test_json_keeps_machine_values_beside_the_labels(chinese_demo: Path) -> None
     data = json.loads(out.stdout)
     assert data["task"]["state"] in ("phased", "completed", "reviewed", "in_progress", "assigned")
     assert re.search("[\u4e00-\u9fff]", data["task"]["state_label"])
+
+
+EMPTY_LISTS = [("task", "list"), ("campaign", "list"), ("problem", "list"), ("lookback", "list"),
+               ("reminders", "list"), ("remind", "--dry-run")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_empty_list_says_so_in_words(tmp_path: Path, lang: str) -> None:
+    db = tmp_path / "empty.db"
+    env = {"DUBAN_NOW": NOW}
+    assert CliRunner().invoke(cli, ["--db", str(db), "init"], env=env).exit_code == 0
+    for argv in EMPTY_LISTS:
+        out = CliRunner().invoke(cli, ["--db", str(db), "--lang", lang, *argv], env=env)
+        assert out.exit_code == 0, out.output
+        assert ("暂无" if lang == "zh" else "No ") in out.stdout, (argv, out.stdout)
+        assert "┏" not in out.stdout and "│" not in out.stdout, (argv, out.stdout)  # no empty table drawn

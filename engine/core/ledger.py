@@ -67,6 +67,12 @@ ACTION_LABELS: dict[str, LazyString] = {
     "user.passwd": _l("Password set"),
     "user.token": _l("API token issued"),
     "user.token.revoke": _l("API tokens withdrawn"),
+    "user.add": _l("User registered"),
+    "user.set": _l("User contacts changed"),
+    "campaign.add": _l("Campaign recorded"),
+    "problem.add": _l("Problem recorded"),
+    "db.secure": _l("Row-level security set up"),
+    "db.grant": _l("Database login granted"),
 }
 
 

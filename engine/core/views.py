@@ -43,6 +43,9 @@ INPUT_LABELS: dict[str, LazyString] = {
     "person": lazy_pgettext("input", "person"), "observed": lazy_pgettext("input", "observed"),
     "measures": lazy_pgettext("input", "measures"), "key": lazy_pgettext("input", "key"),
     "previous_key": lazy_pgettext("input", "previous_key"), "passed": lazy_pgettext("input", "passed"),
+    "sample_percent": lazy_pgettext("input", "sample_percent"), "seed": lazy_pgettext("input", "seed"),
+    "eligible": lazy_pgettext("input", "eligible"), "tasks": lazy_pgettext("input", "tasks"),
+    "tables": lazy_pgettext("input", "tables"), "group": lazy_pgettext("input", "group"),
 }
 
 
