@@ -219,8 +219,8 @@ CASES = [
     Case("db upgrade on an unknown stamp", _forged_stamp("zzzz", "db", "upgrade"), 1, ("zzzz", "newer")),
     Case("command on an unknown stamp", _forged_stamp("zzzz", "task", "list"), 1, ("zzzz",)),
     # acting user
-    Case("--as ''", _on_ledger("--as", "", "task", "note", "16", "x"), 2, ("--as", "empty")),
-    Case("DUBAN_USER ''", _with_env("DUBAN_USER", "", "task", "note", "16", "x"), 2, ("DUBAN_USER", "empty")),
+    Case("--as ''", _on_ledger("--as", "", "task", "note", "16", "x"), 2, ("--as", "用户名为空")),
+    Case("DUBAN_USER ''", _with_env("DUBAN_USER", "", "task", "note", "16", "x"), 2, ("DUBAN_USER", "用户名为空")),
     Case("--as an unregistered name", _on_ledger("--as", "ghost", "task", "note", "16", "x"), 1,
          ("ghost", "not registered")),
     Case("DUBAN_USER an unregistered name", _with_env("DUBAN_USER", "ghost", "task", "note", "16", "x"), 1,

@@ -486,7 +486,8 @@ def test_audit_log(ledger: Cli) -> None:
     assert [r["event"] for r in everything[:2]] == ["user.add", "user.add"]
     last = ledger.json("audit", "log", "--limit", "1")
     assert last == everything[-1:] and last[0]["event"] == "create"
-    assert "user.add" in ledger.ok("audit", "log").stdout
+    assert "User registered" in ledger.ok("audit", "log").stdout  # user.add, labelled
+    assert "登记用户" in ledger.ok("audit", "log", lang="zh").stdout
 
 
 def test_summary(ledger: Cli) -> None:

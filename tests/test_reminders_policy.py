@@ -205,7 +205,7 @@ def test_demo_shows_what_a_sweep_the_day_after_the_case_would_send(tmp_path: Pat
     section = out.split("A reminder sweep on 2025-12-26 would send", 1)[1].split("Try next:", 1)[0]
     # The case's completed items wait for the supervisors' review; its phased items' follow-up
     # targets lie in 2026, so none of them is chased yet.
-    assert "review_wait" in section and "waiting" in section
-    assert "before:" not in section and "overdue" not in section
+    assert "awaiting review" in section and "waiting" in section  # the rule review_wait, labelled
+    assert "days before" not in section and "overdue" not in section
     code, out, _ = run(["--db", db, "reminders", "list", "--json"])
     assert json.loads(out) == []  # a preview records nothing
