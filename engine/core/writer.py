@@ -29,6 +29,7 @@ from engine.core.config import Settings
 from engine.core.errors import (
     AlreadyExists,
     ConflictError,
+    DubanError,
     InvalidInput,
     MissingInput,
     NotFound,
@@ -40,6 +41,7 @@ from engine.core.errors import (
 )
 from engine.core.files import evidence_max_bytes, too_large
 from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
+from engine.core.machines import Refusal
 from engine.core.money import yuan_to_fen
 from engine.core.urls import mask_url
 from engine.core.views import (
@@ -339,12 +341,13 @@ class Writer(Ledger):
                 raise UnknownEvent(task.code, wf.name, event, wf.events)
             if expected_version is not None and expected_version != task.version:
                 raise ConflictError(task.code, expected_version, task.version)
-            if task.state not in ev.sources:
-                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
-            self._check_role(user, task, ev.roles, f"fire '{event}' on task {task.code}")
-            missing = [name for name in ev.requires if given.get(name) is None]
-            if missing:
-                raise MissingInput(task.code, task.state, event, missing)
+            # The workflow's machine decides: source state, role, visibility, inputs, preconditions.
+            decision = wm.decide(task.state, event, actor=user, task=task, inputs=given,
+                                 holds=lambda name: self._precondition_holds(s, task, name))
+            if decision.refusal is not None:
+                raise self._refused(decision.refusal, user, task, wf)
+            new_state = decision.dest
+            assert new_state is not None
             # A plan, target or deadline the event does not store would be dropped without a word.
             unused = [name for name in ("plan", "target", "due") if given[name] is not None and name not in ev.requires]
             if unused:
@@ -369,11 +372,6 @@ class Writer(Ledger):
                 inputs["plan"] = given["plan"]
             if given["reason"]:
                 inputs["reason"] = given["reason"]
-            for pre in ev.preconditions:
-                self._check_precondition(s, task, event, pre)
-            new_state = wm.fire(task.state, event)
-            if new_state is None:
-                raise TransitionNotAllowed(task.code, task.state, event, self._describe_allowed(wf, task.state))
             from_state = task.state
             changes["state"] = new_state
             inputs.update(self._lookbacks_after(s, task, event))  # the workflow's [lookback] policy
@@ -764,15 +762,27 @@ class Writer(Ledger):
             raise ConflictError(task.code, expected_version, task.version)
         return task
 
-    def _check_precondition(self, s: Session, task: Task, event: str, precondition: str) -> None:
+    def _precondition_holds(self, s: Session, task: Task, precondition: str) -> bool:
+        """Whether a precondition the workflow names holds for the task (the machine's condition asks)."""
         if precondition == "evidence":
-            has = s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first()
-            if not has:
-                raise PreconditionFailed(task.code, task.state, event,
-                                         f"the task has no evidence file; add one with "
-                                         f"'duban evidence add {task.id} FILE'")
-        else:  # the loader only admits known preconditions
-            raise PreconditionFailed(task.code, task.state, event, f"unknown precondition {precondition!r}")
+            return s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first() is not None
+        raise PreconditionFailed(task.code, task.state, "", f"unknown precondition {precondition!r}")
+
+    def _refused(self, refusal: Refusal, user: Any, task: Task, wf: Workflow) -> DubanError:
+        """The error a refusal of the machine becomes, with the fields a front words it by."""
+        action = f"fire '{refusal.event}' on task {task.code}"
+        if refusal.condition == "role":
+            return PermissionDenied(user.name, user.role, action,
+                                    f"the workflow allows only {', '.join(refusal.roles)}")
+        if refusal.condition == "visible":
+            return PermissionDenied(user.name, user.role, action, why_not(user, task))
+        if refusal.condition == "input":
+            return MissingInput(task.code, task.state, refusal.event, list(refusal.missing))
+        if refusal.condition == "precondition":
+            return PreconditionFailed(task.code, task.state, refusal.event,
+                                      f"the task has no evidence file; add one with "
+                                      f"'duban evidence add {task.id} FILE'")
+        return TransitionNotAllowed(task.code, task.state, refusal.event, self._describe_allowed(wf, task.state))
 
     def _describe_allowed(self, wf: Workflow, state: str) -> list[str]:
         out = []
