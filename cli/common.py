@@ -114,7 +114,12 @@ def domain_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except DubanError as exc:
-            raise click.ClickException(terminal_safe(str(exc))) from None
+            from cli import wording
+
+            if kwargs.get("as_json"):  # a script reads the refusal's code and fields, not prose
+                echo_json(wording.as_dict(exc))
+                raise SystemExit(1) from None
+            raise click.ClickException(terminal_safe(wording.word(exc))) from None
 
     return wrapper  # type: ignore[return-value]
 

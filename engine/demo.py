@@ -69,7 +69,7 @@ def load_demo(
     if existing or app.list_tasks(limit=1):
         raise DemoRefused(
             f"the ledger {mask_url(app.url)} already holds other data (campaigns: {', '.join(names)}); "
-            "the demo loads only into an empty ledger: give it a new one with --db PATH"
+            "the demo loads only into an empty ledger: give it a new one", option="db"
         )
     actor = _an_admin(app, admin)
     with app.batch():

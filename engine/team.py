@@ -21,9 +21,12 @@ from workflows.access import SUPERVISING_ROLES
 
 
 class NeedsPostgreSQL(DubanError):
+    code = "needs_postgresql"
+
     def __init__(self, what: str, url: str) -> None:
         dialect = sa.engine.make_url(url).get_backend_name()
-        super().__init__(f"{what} needs a PostgreSQL ledger (--db postgresql+psycopg://…); this ledger is {dialect}")
+        super().__init__(f"{what} needs a PostgreSQL ledger (postgresql+psycopg://…); this ledger is {dialect}",
+                         option="db", dialect=dialect)
 
 
 class BackupFailed(DubanError):
@@ -66,7 +69,8 @@ def acting_user(app: Duban, requested: str | None, default: str) -> str:
     if requested is None or requested == login or user.role == "admin":
         return requested or login
     raise PermissionDenied(login, user.role, f"act as {requested!r}",
-                           "on PostgreSQL you act as the role you logged in with; only admins may use --as")
+                           "on PostgreSQL you act as the role you logged in with; only admins may act as another user",
+                           option="as")
 
 
 # Trail events the engine itself writes on a task, beside the workflow's events and permissions:
@@ -154,8 +158,8 @@ def restore(app: Duban, path: Path | str, *, force: bool = False,
         if records or users:
             raise BackupFailed(
                 f"the ledger at {mask_url(app.url)} is not empty ({users} users, {records} trail records): "
-                "restoring would replace it; pass --force to do so (back it up first with 'duban backup PATH')"
-            )
+                "restoring would replace it; force it to do so (back it up first with 'duban backup PATH')",
+                option="force")
     untouched = f"the ledger at {mask_url(app.url)} is untouched"
     try:
         if pg_security.is_postgresql(app.engine):

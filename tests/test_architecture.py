@@ -6,6 +6,7 @@ neither prints nor knows click."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -242,4 +243,37 @@ def test_engine_neither_prints_nor_knows_click() -> None:
                           if n.split(".")[0] in ("click", "rich")]
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                 wrong.append(f"{source}:{node.lineno} calls print(")
+    assert wrong == []
+
+
+# ---------------------------------------------------------------------- words for any front
+CLI_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+# Not messages of a refusal: LibreOffice's own arguments (engine/reports/pdf.py), what chose the
+# language as 'config show' reports it (engine/i18n.py), the digest and the scheduler's log pointing
+# supervisors at the listing of overdue items and failed reminders.
+NOT_MESSAGES = {"engine.reports.pdf", "engine.i18n", "engine.supervision.messages", "engine.supervision.scheduler"}
+
+
+def docstrings(module: ast.Module) -> set[int]:
+    """ids of the docstring nodes: they document, they are not messages."""
+    out = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def test_no_engine_message_names_a_command_line_option() -> None:
+    """Engine errors carry fields (the input missing, the option a person gives); the CLI words them
+    with its options (cli/wording.py), a web front its own way."""
+    wrong = []
+    for source in modules():
+        if top(source) != "engine" or source in NOT_MESSAGES:
+            continue
+        skip = docstrings(tree(source))
+        for node in ast.walk(tree(source)):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+                wrong += [f"{source}:{node.lineno} {m}" for m in CLI_OPTION.findall(node.value)]
     assert wrong == []

@@ -59,7 +59,7 @@ def test_round_trip_restores_every_row_and_evidence_file(app: Duban, db_url: str
     shutil.rmtree(app.blobs.root)
     assert snapshot(app) != before
 
-    with pytest.raises(BackupFailed, match="not empty .* pass --force"):
+    with pytest.raises(BackupFailed, match="not empty .* force it to do so"):
         team.restore(app, path)
     assert app.get_task(task_id).task.state == "reviewed", "a refused restore changes nothing"
 

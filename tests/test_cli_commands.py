@@ -355,6 +355,22 @@ def test_move_json_and_expect_version(ledger: Cli) -> None:
     assert ledger.trail_length() == before
 
 
+def test_a_refusal_under_json_prints_the_engines_code_and_fields(ledger: Cli) -> None:
+    """A script reads why: the error's code and fields, the CLI's message beside them, exit 1."""
+    tid = str(add_task(ledger))
+    ledger.ok("task", "move", tid, "start", user="office")
+    result = ledger("task", "move", tid, "phase", "--target", "2025-12-31", "--json", user="office")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert (data["error"], data["missing"], data["event"], data["state"]) == ("missing_input", ["plan"], "phase",
+                                                                            "in_progress")
+    assert "--plan TEXT" in data["message"]
+    result = ledger("task", "move", tid, "complete", "--note", "x", "--json", user="finance")
+    data = json.loads(result.stdout)
+    assert (result.exit_code, data["error"], data["actor"], data["role"]) == (1, "permission_denied", "finance", "unit")
+    assert ledger.state(int(tid)) == "in_progress"
+
+
 def test_refusals_exit_1_with_the_engines_message_and_change_nothing(ledger: Cli) -> None:
     task_id = add_task(ledger)
     tid = str(task_id)

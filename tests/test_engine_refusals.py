@@ -7,6 +7,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+
+from cli import wording
 from sqlalchemy import text
 
 from engine.api import Duban
@@ -70,16 +72,21 @@ def test_nothing_leaves_a_closed_state_message(app: Duban, task_id: int) -> None
     assert "task V-1" in msg and "'cancelled'" in msg and "none" in msg
 
 
-@pytest.mark.parametrize("event,kw,option", [
-    ("phase", {"plan": "p"}, "--target"),
-    ("phase", {"target": date(2025, 8, 1)}, "--plan"),
-    ("phase", {"plan": " ", "target": date(2025, 8, 1)}, "--plan"),
-    ("complete", {}, "--note"),
-    ("complete", {"note": ""}, "--note"),
+@pytest.mark.parametrize("event,kw,missing,option", [
+    ("phase", {"plan": "p"}, "target", "--target"),
+    ("phase", {"target": date(2025, 8, 1)}, "plan", "--plan"),
+    ("phase", {"plan": " ", "target": date(2025, 8, 1)}, "plan", "--plan"),
+    ("complete", {}, "note", "--note"),
+    ("complete", {"note": ""}, "note", "--note"),
 ])
-def test_missing_input_names_the_option(app: Duban, task_id: int, event: str, kw: dict, option: str) -> None:
+def test_missing_input_is_named_and_the_cli_names_the_option(app: Duban, task_id: int, event: str, kw: dict,
+                                                             missing: str, option: str) -> None:
     app.fire("office", task_id, "start")
-    msg = refused(app, MissingInput, app.fire, "office", task_id, event, **kw)
+    with pytest.raises(MissingInput) as err:
+        app.fire("office", task_id, event, **kw)
+    assert err.value.missing == [missing] and err.value.fields["event"] == event and err.value.fields["task"] == "1"
+    assert "--" not in str(err.value)  # the engine names no command-line option
+    msg = wording.word(err.value)
     assert option in msg and f"'{event}'" in msg and "task 1" in msg
 
 
@@ -89,7 +96,11 @@ def test_missing_inputs_are_all_named(app: Duban, task_id: int) -> None:
     app.add_evidence_bytes("office", task_id, "e", b"e")
     app.fire("sup", task_id, "review")
     msg = refused(app, MissingInput, app.fire, "sup", task_id, "reopen")
-    assert "--reason" in msg and "--due" in msg
+    assert "a reason" in msg and "a new deadline" in msg
+    with pytest.raises(MissingInput) as err:
+        app.fire("sup", task_id, "reopen")
+    assert err.value.missing == ["reason", "due"]
+    assert err.value.to_dict()["missing"] == ["reason", "due"] and err.value.code == "missing_input"
 
 
 def test_wrong_role(app: Duban, task_id: int) -> None:

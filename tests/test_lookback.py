@@ -264,7 +264,7 @@ def test_record_refusals_change_nothing(app: Duban, clock: FixedClock, task_id: 
     first, second = app.lookback_list()
     clock.set("2026-01-05T10:00")
     msg = refused(app, MissingInput, app.lookback_record, "sup", first.id, False, "反弹")
-    assert "--due" in msg and "reopen" in msg
+    assert "a new deadline" in msg and "reopen" in msg
     assert "must not be empty" in refused(app, InvalidInput, app.lookback_record, "sup", first.id, True, "  ")
     assert "only a rebound" in refused(app, InvalidInput, app.lookback_record, "sup", first.id, True, "好",
                                       due="10d")

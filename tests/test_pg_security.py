@@ -142,9 +142,9 @@ def test_the_login_is_the_actor_and_only_admins_may_use_as(crew: Team) -> None:
     office, sup, admin = crew.ledger(crew.office), crew.ledger(crew.sup), crew.ledger(crew.admin)
     assert team.acting_user(office, None, "os-login") == crew.office
     assert team.acting_user(office, crew.office, "os-login") == crew.office
-    with pytest.raises(PermissionDenied, match="only admins may use --as"):
+    with pytest.raises(PermissionDenied, match="only admins may act as another user"):
         team.acting_user(office, crew.finance, "os-login")
-    with pytest.raises(PermissionDenied, match="only admins may use --as"):
+    with pytest.raises(PermissionDenied, match="only admins may act as another user"):
         team.acting_user(sup, "root", "os-login")
     assert team.acting_user(admin, crew.office, "os-login") == crew.office
     # The superuser that set the ledger up is not a duban user: names are taken as given.
@@ -168,7 +168,7 @@ def test_cli_takes_the_actor_from_the_login(crew: Team) -> None:
     refused = runner.invoke(cli, ["--db", office_url, "--as", crew.sup, "task", "move", str(ids["O2"]), "start"],
                             env=env)
     assert refused.exit_code == 1
-    assert "only admins may use --as" in refused.output and crew.office in refused.output
+    assert "only admins may act as another user (--as NAME)" in refused.output and crew.office in refused.output
     assert crew.app.get_task(ids["O2"]).task.state == "assigned"
 
 

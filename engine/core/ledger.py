@@ -345,7 +345,8 @@ class Ledger:
         if not ids:
             raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
         names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
-        raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign ({', '.join(names)})")
+        raise InvalidInput("campaign", None, f"there are several campaigns; name one ({', '.join(names)})",
+                           option="campaign")
 
     def overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
         """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""

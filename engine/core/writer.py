@@ -183,7 +183,7 @@ class Writer(Ledger):
         if role not in ROLES:
             raise InvalidInput("role", role, f"expected one of {', '.join(ROLES)}")
         if role == "unit" and not unit:
-            raise InvalidInput("unit", unit, "a user with role 'unit' needs --unit (the unit it acts for)")
+            raise InvalidInput("unit", unit, "a user with role 'unit' needs the unit it acts for", option="unit")
         name = _required_text("user name", name)
         with self.transaction() as s:
             self.require_admin(s, actor, "add users", "only admins register users")
@@ -210,8 +210,8 @@ class Writer(Ledger):
             raise InvalidInput("contact field", unknown[0], f"expected one of {', '.join(self.CONTACT_FIELDS)}")
         changes = {k: _contact(k, v) for k, v in contacts.items() if v is not None}
         if not changes:
-            raise InvalidInput("contact details", None, "give at least one of --mobile, --email, --wecom-id, "
-                               "--dingtalk-id, --feishu-id (an empty value clears it)")
+            raise InvalidInput("contact details", None, "give at least one of mobile, e-mail, WeCom, DingTalk or "
+                               "Feishu id (an empty value clears it)", option="contact")
         with self.transaction() as s:
             user = self.user_row(s, actor)
             if user.role != "admin":
@@ -477,7 +477,8 @@ class Writer(Ledger):
         if amount is not None:
             fen = yuan_to_fen(amount)
         if kind == "funds" and fen is None:
-            raise InvalidInput("amount", None, "an outcome of kind 'funds' needs --amount YUAN (e.g. 240.00)")
+            raise InvalidInput("amount", None, "an outcome of kind 'funds' needs an amount in yuan (e.g. 240.00)",
+                               option="amount")
         if kind != "funds" and fen is not None:
             raise InvalidInput("amount", str(amount), "only outcomes of kind 'funds' carry an amount")
         today = self.today()
@@ -779,9 +780,8 @@ class Writer(Ledger):
         if refusal.condition == "input":
             return MissingInput(task.code, task.state, refusal.event, list(refusal.missing))
         if refusal.condition == "precondition":
-            return PreconditionFailed(task.code, task.state, refusal.event,
-                                      f"the task has no evidence file; add one with "
-                                      f"'duban evidence add {task.id} FILE'")
+            return PreconditionFailed(task.code, task.state, refusal.event, "the task has no evidence file",
+                                      precondition=refusal.precondition, task_id=task.id)
         return TransitionNotAllowed(task.code, task.state, refusal.event, self._describe_allowed(wf, task.state))
 
     def _describe_allowed(self, wf: Workflow, state: str) -> list[str]:
@@ -919,14 +919,15 @@ def _contact(field: str, value: str) -> str | None:
         return None
     if field == "mobile":
         if not _MOBILE.match(value):
-            raise InvalidInput("--mobile", value, "expected a mobile number such as 13800001111 or +86 138 0000 1111")
+            raise InvalidInput("mobile", value, "expected a mobile number such as 13800001111 or +86 138 0000 1111",
+                               option="mobile")
         return re.sub(r"[ -]", "", value)
     if field == "email":
         if "@" not in value or any(c.isspace() for c in value) or len(value) > 320:
-            raise InvalidInput("--email", value, "expected an e-mail address such as wang@example.org")
+            raise InvalidInput("email", value, "expected an e-mail address such as wang@example.org", option="email")
         return value
     if not _CONTACT_ID.match(value):  # mentions are written as <@id> / <at id=…>: no spaces or brackets
-        raise InvalidInput(f"--{field.replace('_', '-')}", value, "expected an id without spaces, < > or @")
+        raise InvalidInput(field, value, "expected an id without spaces, < > or @", option=field)
     return value
 
 

@@ -112,7 +112,7 @@ def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256
         if not _is_empty(conn):
             raise InvalidInput("ledger", mask_url(app.url),
                                "a duban JSON export is restored into an empty ledger only (no campaigns, tasks "
-                               "or trail beyond 'duban init'); use a new --db")
+                               "or trail beyond 'duban init'); use a new one", option="db")
         if dry_run:
             return result
         for table in reversed(_tables()):

@@ -473,7 +473,7 @@ def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = No
         raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
     if fmt == "json" and campaign:
         raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
-                                                 "empty database); leave out --campaign")
+                                                 "empty database); leave out the campaign", option="campaign")
     with atomic_output(out) as tmp:  # a failed export leaves the previous file as it was
         if fmt == "xlsx":
             return export_xlsx(app, tmp, campaign=campaign, progress=progress)

@@ -128,7 +128,7 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
         if missing:
             issues.append(ImportIssue(header_row, "header", None,
                                       f"no column for {', '.join(missing)}; name it in the header "
-                                      "(e.g. 序号, 细化问题, 责任领导, 责任单位) or map it with --map HEADER=FIELD",
+                                      "(e.g. 序号, 细化问题, 责任领导, 责任单位) or map a header to it (HEADER=FIELD)",
                                       sname))
             continue
         aspect = problem = None
@@ -151,7 +151,7 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
         issues.append(ImportIssue(1, "header", None,
                                   "no header row found in the first 15 rows: it needs a title column "
                                   "(细化问题 / 问题表现 / title) and at least two more known headers "
-                                  "(序号, 责任领导, 责任单位, 整改时限 …), or --map HEADER=FIELD"))
+                                  "(序号, 责任领导, 责任单位, 整改时限 …), or a mapping of headers (HEADER=FIELD)"))
     return out, issues
 
 
@@ -368,8 +368,8 @@ def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Pa
         return next(iter(camps))
     if not camps:
         return path.stem
-    raise InvalidInput("campaign", None, f"there are several campaigns; name one with --campaign "
-                                         f"({', '.join(camps)})")
+    raise InvalidInput("campaign", None, f"there are several campaigns; name one ({', '.join(camps)})",
+                       option="campaign")
 
 
 def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportResult,

@@ -39,7 +39,9 @@ class ImportRefused(DubanError):
         self.file, self.issues = file, issues
         shown = "\n".join(f"  {i}" for i in issues[:MAX_SHOWN])
         more = f"\n  … and {len(issues) - MAX_SHOWN} more" if len(issues) > MAX_SHOWN else ""
-        super().__init__(f"{file}: {len(issues)} problem(s), nothing was imported:\n{shown}{more}")
+        header = any(i.column == "header" for i in issues)  # a mapping of headers would help
+        super().__init__(f"{file}: {len(issues)} problem(s), nothing was imported:\n{shown}{more}", file=file,
+                         issues=[i.as_dict() for i in issues], option="map" if header else None)
 
 
 @dataclass

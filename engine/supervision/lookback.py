@@ -157,7 +157,7 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
     """Records a look-back's result. A rebound fires the workflow's rebound event with the new
     deadline and cancels the task's other pending look-backs, all in one transaction."""
     if note is None or not str(note).strip():
-        raise InvalidInput("look-back note", note, "must not be empty: say what the look-back found (--note TEXT)")
+        raise InvalidInput("look-back note", note, "must not be empty: say what the look-back found", option="note")
     note = str(note).strip()
     if passed and due is not None:
         raise InvalidInput("new deadline", str(due), "only a rebound sets a new deadline; a passed look-back takes none")

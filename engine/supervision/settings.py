@@ -84,7 +84,7 @@ def scheduler_settings(settings: Settings, every: str | None = None) -> Schedule
     where = f"{settings.source or 'config'}"
     sched, dig = settings.section("scheduler"), settings.section("digest")
     seconds = parse_duration(every or sched.get("every", DEFAULT_EVERY),
-                             "--every" if every else f"{where}: scheduler.every")
+                             "scheduler interval" if every else f"{where}: scheduler.every")
     text = str(dig.get("time", DEFAULT_DIGEST_TIME))
     try:
         at = time.fromisoformat(text)

@@ -1,0 +1,65 @@
+"""The CLI's words for the engine's refusals: the engine says what was refused and carries the
+fields (engine/core/errors.py); this module adds how a person gives the missing thing on the
+command line (``--note TEXT``) and which command would help. One place, so every command words
+an error the same way, and a web front can word the same fields its own way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# How each input the engine names is given on the command line.
+OPTIONS: dict[str, str] = {
+    "note": "--note TEXT",
+    "reason": "--reason TEXT",
+    "plan": "--plan TEXT",
+    "target": "--target DATE",
+    "due": "--due DATE|Nd|Nwd",
+    "campaign": "--campaign NAME",
+    "unit": "--unit UNIT",
+    "amount": "--amount YUAN",
+    "db": "--db PATH|URL",
+    "as": "--as NAME",
+    "force": "--force",
+    "contact": "--mobile, --email, --wecom-id, --dingtalk-id or --feishu-id",
+    "mobile": "--mobile",
+    "email": "--email",
+    "wecom_id": "--wecom-id",
+    "dingtalk_id": "--dingtalk-id",
+    "feishu_id": "--feishu-id",
+    "map": "--map HEADER=FIELD",
+}
+
+
+def option(name: str) -> str:
+    return OPTIONS.get(name, f"--{name}")
+
+
+def word(exc: Exception) -> str:
+    """The message a person reads for ``exc``: the engine's, with the command line's own words."""
+    code = getattr(exc, "code", None)
+    fields: dict[str, Any] = getattr(exc, "fields", {}) or {}
+    if code == "missing_input":
+        from engine.core.errors import INPUT_WORDS
+
+        needs = ", ".join(f"{INPUT_WORDS.get(m, m)} ({option(m)})" for m in fields["missing"])
+        return f"task {fields['task']} is '{fields['state']}': event '{fields['event']}' requires {needs}"
+    text = str(exc)
+    if code == "unknown_user":
+        return (f"{text}: an admin can add it with 'duban user add {fields['user']} --role ROLE', "
+                f"or act as another user with --as NAME")
+    if code == "not_initialised":
+        return f"{text}: run 'duban init' (or 'duban demo') first, or pass --db"
+    if code == "precondition_failed" and fields.get("precondition") == "evidence" and fields.get("task_id"):
+        return f"{text}; add one with 'duban evidence add {fields['task_id']} FILE'"
+    if fields.get("option"):
+        return f"{text} ({option(fields['option'])})"
+    return text
+
+
+def as_dict(exc: Exception) -> dict[str, Any]:
+    """The refusal for ``--json``: the engine's code and fields, with the CLI's message."""
+    to_dict = getattr(exc, "to_dict", None)
+    data = to_dict() if callable(to_dict) else {"error": "refused"}
+    data["message"] = word(exc)
+    return data
