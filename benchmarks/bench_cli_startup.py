@@ -3,7 +3,9 @@
 - ``duban --version`` and ``duban --help`` against ``python -c "import click"`` (target ≤ 1.3×);
   also checks that neither imports SQLAlchemy or SQLModel;
 - ``duban task list --limit 20`` over a 10,000-task ledger against ``python -c "import sqlmodel"``
-  (target ≤ 1.5×).
+  (target ≤ 1.5×);
+- ``duban task show ID`` against ``task list --limit 20`` in the same run (target ≤ 1.2×: a reader
+  on Core, no ORM, no machine), and ``task show`` must not import SQLModel or the ORM.
 
     python benchmarks/bench_cli_startup.py [--tasks 10000] [--runs 15]
 """
@@ -80,10 +82,13 @@ def main() -> None:
     version = timed([*duban, "--version"], env, args.runs)
     help_ = timed([*duban, "--help"], env, args.runs)
     listing = timed([*duban, "task", "list", "--limit", "20"], env, args.runs)
+    show = timed([*duban, "task", "show", str(args.tasks // 2)], env, args.runs)
 
     heavy = {"sqlalchemy", "sqlmodel"}
     leaks = {name: sorted(heavy & loaded_modules(argv, env)) for name, argv in
              {"--version": ["--version"], "--help": ["--help"]}.items()}
+    orm = {"sqlmodel", "sqlalchemy.orm", "transitions"}
+    show_loads = sorted(orm & loaded_modules(["task", "show", str(args.tasks // 2)], env))
 
     print(f"ledger: {args.tasks} tasks in {db}; median of {args.runs} runs each")
     print(f"{'command':<28}{'seconds':>9}{'floor':>9}{'ratio':>8}  target")
@@ -91,11 +96,14 @@ def main() -> None:
         ("duban --version", version, click_floor, 1.3),
         ("duban --help", help_, click_floor, 1.3),
         ("duban task list --limit 20", listing, sqlmodel_floor, 1.5),
+        ("duban task show ID", show, listing, 1.2),
     ]
     for name, secs, floor, target in rows:
         ratio = secs / floor
         print(f"{name:<28}{secs:9.3f}{floor:9.3f}{ratio:8.2f}  ≤ {target} {'ok' if ratio <= target else 'MISSED'}")
-    print(f"floors: python -c 'import click' {click_floor:.3f} s, python -c 'import sqlmodel' {sqlmodel_floor:.3f} s")
+    print(f"floors: python -c 'import click' {click_floor:.3f} s, python -c 'import sqlmodel' {sqlmodel_floor:.3f} s; "
+          f"task show's floor is task list --limit 20")
+    print(f"duban task show imports SQLModel, the ORM or transitions: {', '.join(show_loads) or 'no'}")
     for name, mods in leaks.items():
         print(f"duban {name} imports SQLAlchemy/SQLModel: {'no' if not mods else ', '.join(mods)}")
 

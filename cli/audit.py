@@ -17,7 +17,7 @@ from engine.i18n import gettext as _
 @domain_errors
 def history(obj: Context, task_id: int, as_json: bool) -> None:
     """Show the trail of task ID: when, what, from → to, who, note and inputs (local time)."""
-    app = obj.app()
+    app = obj.ledger()  # a reader: no write lock, no ORM
     # get_task carries the workflow as well as the history, so labels need no second query.
     detail = app.get_task(task_id)
     if as_json:

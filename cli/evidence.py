@@ -40,7 +40,7 @@ def list_(obj: Context, task_id: int, as_json: bool) -> None:
     """List the evidence files of task ID."""
     from cli.render import print_evidence
 
-    app = obj.app()
+    app = obj.ledger()  # a reader: no write lock, no ORM
     files = app.get_task(task_id).evidence
     if as_json:
         echo_json([e.as_dict() for e in files])

@@ -93,7 +93,7 @@ def plan(obj: Context, campaign: str | None, percent: int, on: date, seed: int |
 @domain_errors
 def list_(obj: Context, due_only: bool, campaign: str | None, status: str | None, as_json: bool) -> None:
     """List look-backs by due date (due ones in bold)."""
-    app = obj.app()
+    app = obj.ledger()  # a reader: no write lock, no ORM
     rows = app.lookback_list(due_only=due_only, campaign=campaign, status=status)
     if as_json:
         echo_json([v.as_dict() for v in rows])

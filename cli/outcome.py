@@ -48,7 +48,7 @@ def list_(obj: Context, task_id: int, as_json: bool) -> None:
     """List the outcomes of task ID."""
     from cli.render import print_outcomes
 
-    outcomes = obj.app().get_task(task_id).outcomes
+    outcomes = obj.ledger().get_task(task_id).outcomes
     if as_json:
         echo_json([o.as_dict() for o in outcomes])
         return

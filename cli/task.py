@@ -144,7 +144,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     from cli.render import fmt_date, fmt_inputs, fmt_time, heading, outcome_kind_label, print_block, print_entries
     from cli.render import state_label
 
-    app = obj.app()
+    app = obj.ledger()  # a reader: no write lock, no ORM
     d = app.get_task(task_id)
     if as_json:
         echo_json(d.as_dict())

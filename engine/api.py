@@ -6,7 +6,6 @@ A thin facade: every write, permission check and trail record is the ``Writer``'
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from collections.abc import Iterator
@@ -17,23 +16,19 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.core import keys as trail_keys
-from engine.core import lookbacks
 from engine.core import trail
 from engine.core.errors import PermissionDenied, VerificationFailed
 from engine.core.views import (
     CampaignView,
     LookbackPlanView,
     LookbackRecordResult,
-    LookbackView,
-    NoteView,
     ProblemView,
-    TaskDetail,
     TrailView,
     UserView,
 )
-from engine.core.writer import SELECT_USER, Writer, campaign_view, evidence_view, outcome_view, user_view
+from engine.core.writer import SELECT_USER, Writer, campaign_view, user_view
 from engine.supervision import lookback
-from storage.models import Campaign, Evidence, Outcome, Problem, ProgressNote, Task, TrailRecord, User
+from storage.models import Campaign, Problem, Task, TrailRecord, User
 from workflows.access import SUPERVISING_ROLES
 
 __all__ = ["Duban"]
@@ -84,34 +79,6 @@ class Duban(Writer):
             return [ProblemView(p.id, cname, p.code, p.title, pcode, n) for p, cname, pcode, n in s.execute(stmt)]
 
     # ------------------------------------------------------------------ reading
-    def get_task(self, task_id: int) -> TaskDetail:
-        with self.read_session() as s:
-            task = self.task_row(s, task_id)
-            view = self._view_by_id(s, task)
-            prob = s.get(Problem, task.problem_id)
-            wf = self.registry.get(task.workflow)
-            notes = s.execute(sa.select(ProgressNote).where(ProgressNote.task_id == task.id)
-                              .order_by(ProgressNote.on, ProgressNote.id)).scalars()
-            evidence = s.execute(sa.select(Evidence).where(Evidence.task_id == task.id).order_by(Evidence.id)).scalars()
-            outcomes = s.execute(sa.select(Outcome).where(Outcome.task_id == task.id).order_by(Outcome.id)).scalars()
-            return TaskDetail(
-                task=view,
-                observed=task.observed,
-                measures=json.loads(task.measures or "[]"),
-                problem_title=prob.title if prob else "",
-                notes=[NoteView(n.id, n.on, n.text, n.author) for n in notes],
-                evidence=[evidence_view(e) for e in evidence],
-                outcomes=[outcome_view(o) for o in outcomes],
-                history=self._history(s, task.id),
-                allowed_events=[e.name for e in wf.events_from(task.state)],
-                lookbacks=lookbacks.for_task(s, task.id, self.today()),
-            )
-
-    def history(self, task_id: int) -> list[TrailView]:
-        with self.read_session() as s:
-            task = self.task_row(s, task_id)
-            return self._history(s, task.id)
-
     def trail(self) -> list[TrailView]:
         with self.read_session() as s:
             return [TrailView.from_record(r) for r in s.execute(sa.select(TrailRecord).order_by(TrailRecord.id)).scalars()]
@@ -191,15 +158,7 @@ class Duban(Writer):
         """A stratified, seeded sample of the campaign's finished items for a look-back on ``on``."""
         return lookback.plan(self, actor, campaign, sample_percent, on, seed, dry_run=dry_run)
 
-    def lookback_list(self, *, due_only: bool = False, campaign: str | None = None,
-                      status: str | None = None) -> list[LookbackView]:
-        return lookback.list_lookbacks(self, due_only=due_only, campaign=campaign, status=status)
-
     def lookback_record(self, actor: str, lookback_id: int, passed: bool, note: str, *,
                         due: str | date | None = None) -> LookbackRecordResult:
         """Pass, or rebound: fires the workflow's rebound event with the new deadline, all in one transaction."""
         return lookback.record(self, actor, lookback_id, passed, note, due=due)
-
-    def _history(self, s: Session, task_id: int) -> list[TrailView]:
-        rows = s.execute(sa.select(TrailRecord).where(TrailRecord.task_id == task_id).order_by(TrailRecord.id)).scalars()
-        return [TrailView.from_record(r) for r in rows]

@@ -153,7 +153,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout() * 1000)}")
         # WAL + NORMAL is durable against application crashes and keeps commits cheap.
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
@@ -168,6 +168,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
 _engines: dict[str, Engine] = {}
 
+BUSY_TIMEOUT_ENV = "DUBAN_BUSY_TIMEOUT"
+
+
+def busy_timeout() -> float:
+    """Seconds a SQLite writer waits for another's write lock (``DUBAN_BUSY_TIMEOUT``, default 30)."""
+    try:
+        seconds = float(os.environ.get(BUSY_TIMEOUT_ENV, "30"))
+    except ValueError:
+        return 30.0
+    return seconds if seconds > 0 else 30.0
+
 
 def get_engine(url: str) -> Engine:
     """One pooled engine per URL per process."""
@@ -177,7 +188,7 @@ def get_engine(url: str) -> Engine:
             path = sqlite_path(url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(url, connect_args={"timeout": 30})
+            engine = sa.create_engine(url, connect_args={"timeout": busy_timeout()})
             _configure_sqlite(engine)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)

@@ -19,6 +19,8 @@ tasks = sa.table(
     sa.column("problem_id", sa.Integer),
     sa.column("code", sa.String),
     sa.column("title", sa.String),
+    sa.column("observed", sa.String),
+    sa.column("measures", sa.String),
     sa.column("leader", sa.String),
     sa.column("unit", sa.String),
     sa.column("person", sa.String),
@@ -58,6 +60,19 @@ progress_notes = sa.table(
     sa.column("task_id", sa.Integer),
     sa.column("on", sa.Date),
     sa.column("text", sa.String),
+    sa.column("author", sa.String),
+)
+
+evidence = sa.table(
+    "evidence",
+    sa.column("id", sa.Integer),
+    sa.column("task_id", sa.Integer),
+    sa.column("sha256", sa.String),
+    sa.column("original_name", sa.String),
+    sa.column("size", sa.Integer),
+    sa.column("note", sa.String),
+    sa.column("added_by", sa.String),
+    sa.column("added_at", UTCDateTime),
 )
 
 outcomes = sa.table(
@@ -68,6 +83,7 @@ outcomes = sa.table(
     sa.column("on", sa.Date),
     sa.column("amount_fen", sa.BigInteger),
     sa.column("text", sa.String),
+    sa.column("added_by", sa.String),
 )
 
 trail = sa.table(
@@ -78,19 +94,28 @@ trail = sa.table(
     sa.column("from_state", sa.String),
     sa.column("to_state", sa.String),
     sa.column("version", sa.Integer),
+    sa.column("actor", sa.String),
     sa.column("at", UTCDateTime),
     sa.column("note", sa.String),
     sa.column("inputs", sa.String),
+    sa.column("hash", sa.String),
 )
 
 lookbacks = sa.table(
     "lookbacks",
+    sa.column("id", sa.Integer),
     sa.column("task_id", sa.Integer),
     sa.column("due", sa.Date),
+    sa.column("source", sa.String),
+    sa.column("plan_id", sa.Integer),
+    sa.column("round", sa.Integer),
     sa.column("status", sa.String),
+    sa.column("reviewer", sa.String),
+    sa.column("note", sa.String),
+    sa.column("recorded_at", UTCDateTime),
 )
 
-ALL = (tasks, campaigns, problems, progress_notes, outcomes, trail, lookbacks)
+ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, lookbacks)
 
 users = sa.table(
     "users",

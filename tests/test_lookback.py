@@ -84,7 +84,7 @@ def test_review_schedules_the_workflows_look_backs_90d_and_180d(app: Duban, task
 def test_working_day_offsets_follow_the_chinese_calendar(app: Duban, clock: FixedClock, task_id: int,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # A policy with "10wd": from 2025-09-30 the tenth working day is 2025-10-21 (National Day).
-    custom = lookback.Policy("review", ("10wd",), ("reviewed",), {"reviewed": "reopen"})
+    custom = lookbacks.Policy("review", ("10wd",), ("reviewed",), {"reviewed": "reopen"})
     monkeypatch.setattr(lookbacks, "policy", lambda wf: custom)  # the policy the writer applies
     clock.set("2025-09-30T10:00")
     finish(app, task_id)

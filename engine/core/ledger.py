@@ -7,6 +7,7 @@ machine: on a 100,000-task ledger the imports, not the query, were most of ``tas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -29,7 +30,17 @@ from engine.core.errors import (
     SchemaVersionMismatch,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
-from engine.core.views import TaskView, fen_to_yuan
+from engine.core import lookbacks
+from engine.core.views import (
+    LookbackView,
+    NoteView,
+    TaskDetail,
+    TaskView,
+    TrailView,
+    evidence_view,
+    fen_to_yuan,
+    outcome_view,
+)
 from engine.i18n import LazyString, current_lang, language, lazy_pgettext, normalize
 from engine.i18n import label as label_text
 from engine.i18n import lazy_gettext as _l
@@ -43,7 +54,8 @@ from storage.engines import (
     sqlite_path,
     url_problem,
 )
-from storage.tables import campaigns, outcomes, problems, tasks, users
+from storage.tables import campaigns, evidence, outcomes, problems, progress_notes, tasks, trail, users
+from storage.tables import lookbacks as lookback_table
 from workflows import Workflow, access
 
 DEFAULT_WORKFLOW = "rectification"
@@ -329,6 +341,69 @@ class Ledger:
             "flagged": flagged_count,
             "funds_recovered": str(fen_to_yuan(funds)),
         }
+
+    # ------------------------------------------------------------------ one task, its history, look-backs
+    def get_task(self, task_id: int) -> TaskDetail:
+        """A task with its notes, evidence, outcomes, history and look-backs: one read snapshot."""
+        today = self.today()
+        with self.reading() as conn:
+            t = conn.execute(
+                sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"),
+                          problems.c.title.label("problem_title"))
+                .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
+                .join(problems, problems.c.id == tasks.c.problem_id)
+                .where(tasks.c.id == task_id)).first()
+            if t is None:
+                raise NotFound("task", task_id, "see 'duban task list' for task ids")
+            notes = conn.execute(sa.select(progress_notes).where(progress_notes.c.task_id == task_id)
+                                 .order_by(progress_notes.c.on, progress_notes.c.id)).all()
+            files = conn.execute(sa.select(evidence).where(evidence.c.task_id == task_id)
+                                 .order_by(evidence.c.id)).all()
+            results = conn.execute(sa.select(outcomes).where(outcomes.c.task_id == task_id)
+                                   .order_by(outcomes.c.id)).all()
+            history = self._history(conn, task_id)
+            looks = lookbacks.for_task(conn, task_id, today)
+        wf = self.registry.get(t.workflow)
+        return TaskDetail(
+            task=self.task_view(t, t.campaign_name, t.problem_code, today),
+            observed=t.observed,
+            measures=json.loads(t.measures or "[]"),
+            problem_title=t.problem_title or "",
+            notes=[NoteView(n.id, n.on, n.text, n.author) for n in notes],
+            evidence=[evidence_view(e) for e in files],
+            outcomes=[outcome_view(o) for o in results],
+            history=history,
+            allowed_events=[e.name for e in wf.events_from(t.state)],
+            lookbacks=looks,
+        )
+
+    def history(self, task_id: int) -> list[TrailView]:
+        with self.reading() as conn:
+            if conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task_id)).first() is None:
+                raise NotFound("task", task_id, "see 'duban task list' for task ids")
+            return self._history(conn, task_id)
+
+    def _history(self, conn: sa.Connection, task_id: int) -> list[TrailView]:
+        rows = conn.execute(sa.select(trail).where(trail.c.task_id == task_id).order_by(trail.c.id))
+        return [TrailView.from_record(r) for r in rows]
+
+    def lookback_list(self, *, due_only: bool = False, campaign: str | None = None,
+                      status: str | None = None) -> list[LookbackView]:
+        """Look-backs by due date; ``due_only``: the pending ones due today or earlier."""
+        known = (lookbacks.PENDING, lookbacks.PASSED, lookbacks.REBOUND, lookbacks.CANCELLED)
+        if status is not None and status not in known:
+            raise InvalidInput("status", status, f"expected one of {', '.join(known)}")
+        today = self.today()
+        looks = lookback_table
+        with self.reading() as conn:
+            where = []
+            if campaign:
+                where.append(tasks.c.campaign_id == self.campaign_id(conn, campaign))
+            if due_only:
+                where += [looks.c.status == lookbacks.PENDING, looks.c.due <= today]
+            if status:
+                where.append(looks.c.status == status)
+            return lookbacks.select_views(conn, where, today)
 
     # ------------------------------------------------------------------ shared with the writers
     def campaign_id(self, conn: sa.Connection, name: str | None) -> int:

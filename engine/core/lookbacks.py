@@ -13,10 +13,10 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine.core.views import LookbackView
-from storage.models import Campaign, Lookback, Problem, Task
+from storage.tables import campaigns, problems, tasks
+from storage.tables import lookbacks as looks
 from workflows import Workflow
 
 MAX_SEED = 2**31 - 1  # the seed column is a 32-bit INTEGER on PostgreSQL
@@ -47,39 +47,39 @@ def policy(wf: Workflow) -> Policy | None:
     return Policy(raw.get("after_event"), tuple(raw.get("offsets", ())), sample, dict(rebound or {}))
 
 
-# ---------------------------------------------------------------------- policy look-backs
-# ---------------------------------------------------------------------- reading
-def for_task(s: Session, task_id: int, today: date) -> list[LookbackView]:
-    return select_views(s, [Lookback.task_id == task_id], today)
+# ---------------------------------------------------------------------- reading (Core: no ORM, no write lock)
+def for_task(conn: sa.Connection, task_id: int, today: date) -> list[LookbackView]:
+    return select_views(conn, [looks.c.task_id == task_id], today)
 
 
-def select_views(s: Session, where: list[Any], today: date) -> list[LookbackView]:
+def select_views(conn: sa.Connection, where: list[Any], today: date) -> list[LookbackView]:
     stmt = (
-        sa.select(Lookback, Task, Campaign.name, Problem.code)
-        .join(Task, Task.id == Lookback.task_id)
-        .join(Campaign, Campaign.id == Task.campaign_id)
-        .join(Problem, Problem.id == Task.problem_id)
+        sa.select(looks, tasks.c.code.label("task_code"), tasks.c.title.label("task_title"),
+                  tasks.c.state.label("task_state"), campaigns.c.name.label("campaign_name"),
+                  problems.c.code.label("problem_code"))
+        .select_from(looks.join(tasks, tasks.c.id == looks.c.task_id)
+                     .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
+                     .join(problems, problems.c.id == tasks.c.problem_id))
         .where(*where)
-        .order_by(Lookback.due, Lookback.id)
-        # Rows are updated with Core statements; objects already in the session would be stale.
-        .execution_options(populate_existing=True)
+        .order_by(looks.c.due, looks.c.id)
     )
-    return [lookback_view(t, cname, pcode, lb.id, lb.due, lb.source, lb.plan_id, lb.round, lb.status, lb.reviewer,
-                  lb.note, lb.recorded_at, today=today)
-            for lb, t, cname, pcode in s.execute(stmt)]
+    return [LookbackView(id=r.id, task_id=r.task_id, task_code=r.task_code, title=r.task_title,
+                         campaign=r.campaign_name, problem=r.problem_code, task_state=r.task_state, due=r.due,
+                         source=r.source, plan_id=r.plan_id, round=r.round, status=r.status, reviewer=r.reviewer,
+                         note=r.note, recorded_at=r.recorded_at, is_due=r.status == PENDING and r.due <= today)
+            for r in conn.execute(stmt)]
 
 
-def lookback_view(task: Task, campaign: str, problem: str, lookback_id: int | None, due: date, source: str,
-          plan_id: int | None, round_no: int, status: str, reviewer: str | None = None, note: str | None = None,
-          recorded_at: Any = None, *, today: date) -> LookbackView:
+def lookback_view(task: Any, campaign: str, problem: str, lookback_id: int | None, due: date, source: str,
+                  plan_id: int | None, round_no: int, status: str, *, today: date) -> LookbackView:
+    """A look-back about to be planned (a dry run) or just planned, as readers see it."""
     return LookbackView(
         id=lookback_id, task_id=task.id or 0, task_code=task.code, title=task.title, campaign=campaign,
         problem=problem, task_state=task.state, due=due, source=source, plan_id=plan_id, round=round_no,
-        status=status, reviewer=reviewer, note=note, recorded_at=recorded_at,
-        is_due=status == PENDING and due <= today,
+        status=status, reviewer=None, note=None, recorded_at=None, is_due=status == PENDING and due <= today,
     )
 
 
-def pending_dues(s: Session, task_id: int) -> set[date]:
-    return set(s.execute(sa.select(Lookback.due).where(Lookback.task_id == task_id,
-                                                       Lookback.status == PENDING)).scalars())
+def pending_dues(conn: sa.Connection, task_id: int) -> set[date]:
+    return set(conn.execute(sa.select(looks.c.due).where(looks.c.task_id == task_id,
+                                                         looks.c.status == PENDING)).scalars())

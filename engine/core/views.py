@@ -295,3 +295,14 @@ class LookbackPlanView(View):
 class LookbackRecordResult(View):
     lookback: LookbackView
     move: MoveResult | None = None
+
+
+def evidence_view(e: Any) -> EvidenceView:
+    """An evidence row (a model or a Core row) as readers see it."""
+    return EvidenceView(e.id, e.sha256, e.original_name, e.size, e.note, e.added_by, e.added_at)
+
+
+def outcome_view(o: Any) -> OutcomeView:
+    """An outcome row (a model or a Core row) as readers see it: money in exact yuan."""
+    return OutcomeView(o.id, o.kind, o.on, fen_to_yuan(o.amount_fen) if o.amount_fen is not None else None,
+                       o.text, o.added_by)

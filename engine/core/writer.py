@@ -53,7 +53,9 @@ from engine.core.views import (
     ProblemView,
     TaskView,
     UserView,
+    evidence_view,
     fen_to_yuan,
+    outcome_view,
 )
 from storage import migrations
 from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
@@ -679,7 +681,7 @@ class Writer(Ledger):
         if superseded:
             change = dict(status=lookbacks.CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
             self.update_lookbacks(s, superseded, change)
-        busy = lookbacks.pending_dues(s, task.id)
+        busy = lookbacks.pending_dues(s.connection(), task.id)
         scheduled = []
         for round_no, offset in enumerate(pol.offsets, 1):
             due = parse_deadline(offset, today, self.calendar).due
@@ -943,10 +945,3 @@ def campaign_view(c: Campaign) -> CampaignView:
                         c.rectification_end)
 
 
-def evidence_view(e: Evidence) -> EvidenceView:
-    return EvidenceView(e.id, e.sha256, e.original_name, e.size, e.note, e.added_by, e.added_at)
-
-
-def outcome_view(o: Outcome) -> OutcomeView:
-    return OutcomeView(o.id, o.kind, o.on, fen_to_yuan(o.amount_fen) if o.amount_fen is not None else None,
-                       o.text, o.added_by)

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
-from engine.core.views import LookbackPlanView, LookbackRecordResult, LookbackView, MoveResult
+from engine.core.views import LookbackPlanView, LookbackRecordResult, MoveResult
 from storage.db import lock_writers
 from storage.models import Lookback, LookbackPlan, Problem, Task
+from storage.tables import lookbacks as looks
 from engine.core.lookbacks import (  # noqa: F401  (re-exported)
     CANCELLED,
     MAX_SEED,
@@ -24,7 +25,6 @@ from engine.core.lookbacks import (  # noqa: F401  (re-exported)
     PENDING,
     PLAN,
     REBOUND,
-    Policy,
     lookback_view,
     policy,
     select_views,
@@ -133,24 +133,6 @@ def plan(
         return view
 
 
-# ---------------------------------------------------------------------- reading
-def list_lookbacks(app: "Writer", *, due_only: bool = False, campaign: str | None = None,
-                   status: str | None = None) -> list[LookbackView]:
-    """Look-backs by due date; ``due_only``: the pending ones due today or earlier."""
-    if status is not None and status not in (PENDING, PASSED, REBOUND, CANCELLED):
-        raise InvalidInput("status", status, f"expected one of {PENDING}, {PASSED}, {REBOUND}, {CANCELLED}")
-    today = app.today()
-    with app.transaction() as s:
-        where = []
-        if campaign:
-            where.append(Task.campaign_id == app.campaign_row(s, campaign).id)
-        if due_only:
-            where += [Lookback.status == PENDING, Lookback.due <= today]
-        if status:
-            where.append(Lookback.status == status)
-        return select_views(s, where, today)
-
-
 # ---------------------------------------------------------------------- recording
 def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str, *,
            due: str | date | None = None) -> LookbackRecordResult:
@@ -219,8 +201,8 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
                 move = app.fire(actor, task_id, event, note=note, reason=note)
                 move = MoveResult(app.extend(actor, task_id, new_due, note).task, move.event, move.from_state,
                                   move.to_state, move.warnings)
-        with app.transaction() as s:
-            view = select_views(s, [Lookback.id == lookback_id], today)[0]
+        with app.reading() as conn:
+            view = select_views(conn, [looks.c.id == lookback_id], today)[0]
         return LookbackRecordResult(view, move)
 
 
