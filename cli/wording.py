@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.i18n import gettext as _
+
 # How each input the engine names is given on the command line.
 OPTIONS: dict[str, str] = {
     "note": "--note TEXT",
@@ -35,25 +37,33 @@ def option(name: str) -> str:
     return OPTIONS.get(name, f"--{name}")
 
 
+def input_word(name: str) -> str:
+    """An input an event requires, in the reader's language."""
+    words = {"note": _("a note"), "reason": _("a reason"), "plan": _("a follow-up plan"),
+             "target": _("a target date"), "due": _("a new deadline")}
+    return words.get(name, name)
+
+
 def word(exc: Exception) -> str:
     """The message a person reads for ``exc``: the engine's, with the command line's own words."""
     code = getattr(exc, "code", None)
     fields: dict[str, Any] = getattr(exc, "fields", {}) or {}
     if code == "missing_input":
-        from engine.core.errors import INPUT_WORDS
-
-        needs = ", ".join(f"{INPUT_WORDS.get(m, m)} ({option(m)})" for m in fields["missing"])
-        return f"task {fields['task']} is '{fields['state']}': event '{fields['event']}' requires {needs}"
+        needs = _(", ").join(_("{what} ({option})").format(what=input_word(m), option=option(m))
+                             for m in fields["missing"])
+        return _("task {task} is '{state}': event '{event}' requires {needs}").format(
+            task=fields["task"], state=fields["state"], event=fields["event"], needs=needs)
     text = str(exc)
     if code == "unknown_user":
-        return (f"{text}: an admin can add it with 'duban user add {fields['user']} --role ROLE', "
-                f"or act as another user with --as NAME")
+        return _("{message}: an admin can add it with 'duban user add {user} --role ROLE', or act as another "
+                 "user with --as NAME").format(message=text, user=fields["user"])
     if code == "not_initialised":
-        return f"{text}: run 'duban init' (or 'duban demo') first, or pass --db"
+        return _("{message}: run 'duban init' (or 'duban demo') first, or pass --db").format(message=text)
     if code == "precondition_failed" and fields.get("precondition") == "evidence" and fields.get("task_id"):
-        return f"{text}; add one with 'duban evidence add {fields['task_id']} FILE'"
+        return _("{message}; add one with 'duban evidence add {task_id} FILE'").format(
+            message=text, task_id=fields["task_id"])
     if fields.get("option"):
-        return f"{text} ({option(fields['option'])})"
+        return _("{message} ({option})").format(message=text, option=option(fields["option"]))
     return text
 
 

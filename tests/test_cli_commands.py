@@ -365,6 +365,9 @@ def test_a_refusal_under_json_prints_the_engines_code_and_fields(ledger: Cli) ->
     assert (data["error"], data["missing"], data["event"], data["state"]) == ("missing_input", ["plan"], "phase",
                                                                             "in_progress")
     assert "--plan TEXT" in data["message"]
+    # The CLI words the same fields in the reader's language (the engine's code and fields unchanged).
+    refused(ledger("task", "move", tid, "phase", "--target", "2025-12-31", user="office", lang="zh"),
+            "需要后续计划（--plan TEXT）")
     result = ledger("task", "move", tid, "complete", "--note", "x", "--json", user="finance")
     data = json.loads(result.stdout)
     assert (result.exit_code, data["error"], data["actor"], data["role"]) == (1, "permission_denied", "finance", "unit")
