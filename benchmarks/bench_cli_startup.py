@@ -5,7 +5,8 @@
 - ``duban task list --limit 20`` over a 10,000-task ledger against ``python -c "import sqlmodel"``
   (target ≤ 1.5×);
 - ``duban task show ID`` against ``task list --limit 20`` in the same run (target ≤ 1.2×: a reader
-  on Core, no ORM, no machine), and ``task show`` must not import SQLModel or the ORM.
+  on Core, no ORM, no machine), and ``task show`` must not import SQLModel or the ORM;
+- ``duban task note ID TEXT`` (one write) against ``task list --limit 20`` (target ≤ 1.3×).
 
     python benchmarks/bench_cli_startup.py [--tasks 10000] [--runs 15]
 """
@@ -83,6 +84,7 @@ def main() -> None:
     help_ = timed([*duban, "--help"], env, args.runs)
     listing = timed([*duban, "task", "list", "--limit", "20"], env, args.runs)
     show = timed([*duban, "task", "show", str(args.tasks // 2)], env, args.runs)
+    note = timed([*duban, "task", "note", str(args.tasks // 2), "进展"], env, args.runs)
 
     heavy = {"sqlalchemy", "sqlmodel"}
     leaks = {name: sorted(heavy & loaded_modules(argv, env)) for name, argv in
@@ -97,6 +99,7 @@ def main() -> None:
         ("duban --help", help_, click_floor, 1.3),
         ("duban task list --limit 20", listing, sqlmodel_floor, 1.5),
         ("duban task show ID", show, listing, 1.2),
+        ("duban task note ID TEXT", note, listing, 1.3),
     ]
     for name, secs, floor, target in rows:
         ratio = secs / floor

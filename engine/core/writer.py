@@ -11,7 +11,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -41,7 +41,6 @@ from engine.core.errors import (
 )
 from engine.core.files import evidence_max_bytes, too_large
 from engine.core.ledger import DEFAULT_WORKFLOW, Ledger
-from engine.core.machines import Refusal
 from engine.core.money import yuan_to_fen
 from engine.core.urls import mask_url
 from engine.core.views import (
@@ -76,6 +75,9 @@ from storage.models import (
 )
 from workflows import Workflow
 from workflows.access import ADMIN, SUPERVISING_ROLES, may_see, why_not
+
+if TYPE_CHECKING:
+    from engine.core.machines import Refusal  # the machine (and transitions) loads only when a move is fired
 
 
 
