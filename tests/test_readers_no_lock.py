@@ -5,6 +5,7 @@ instead of waiting; a writer is shown to be refused under the same lock, so the 
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -38,6 +39,8 @@ READERS = [
     ("outcome", "list", "1", "--json"),
     ("lookback", "list", "--json"),
     ("task", "list", "--json"),
+    ("export", "csv", "-o", "{tmp}/ledger.csv"),
+    ("export", "xlsx", "-o", "{tmp}/ledger.xlsx"),
 ]
 
 
@@ -47,9 +50,12 @@ def test_readers_answer_while_another_connection_holds_the_write_lock(demo_db: P
     lock.execute("BEGIN IMMEDIATE")  # another process's writer, in the middle of its transaction
     try:
         for args in READERS:
-            code, output = run(demo_db, *args)
+            code, output = run(demo_db, *(a.format(tmp=demo_db.parent) for a in args))
             assert code == 0, (args, output)
-            json.loads(output)
+            if "--json" in args:
+                json.loads(output)
+        with open(demo_db.parent / "ledger.csv", encoding="utf-8-sig", newline="") as fh:
+            assert len(list(csv.reader(fh))) >= 17  # the header and the demo's 16 items
         assert run(demo_db, "task", "show", "16", "--json")[1] == before
         code, _output = run(demo_db, "--as", "root", "task", "note", "16", "写锁期间的记录")
         assert code != 0  # a writer does wait for the lock, and gives up after the short timeout

@@ -81,8 +81,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
     notes, evidence file names, outcomes and recovered funds, and the day it was struck off."""
     today = app.today()
     tz = app.clock.tz
-    with app.transaction() as s:
-        conn = s.connection()
+    with app.reading() as conn:  # a reader: one snapshot, no write lock (writers carry on)
         parent = sa.orm.aliased(Problem)
         # Plain rows, not ORM objects: an export reads every task, and building 100,000 instances costs seconds.
         stmt = (
