@@ -225,7 +225,7 @@ class Load:
                     self.unexpected.append(f"{method} {path}: {response.status_code} {response.text[:300]}")
                 elif response.status_code == 409:
                     code = response.json().get("code")
-                    if code not in ("conflict_error", "transition_not_allowed", "precondition_failed"):
+                    if code not in ("conflict", "transition_not_allowed", "precondition_failed"):
                         self.unexpected.append(f"{method} {path}: 409 {code}")
 
     async def run(self) -> float:
