@@ -14,7 +14,7 @@ from cli.main import cli
 from engine.api import Duban
 from engine.core.errors import InvalidInput
 from engine.ledger_io.dump import _tables
-from engine.ledger_io.exporter import LIGHT_FILLS, LIGHT_TEXT, export, ics_bytes
+from engine.ledger_io.exporter import LIGHT_FILLS, export, ics_bytes, light_text
 from engine.ledger_io.importer import import_ledger
 from ledger_files import write_xlsx
 
@@ -60,7 +60,7 @@ def _lights(ws) -> dict[str, tuple[str | None, str | None]]:  # type: ignore[no-
 
 def _expected_lights(app: Duban) -> dict[str, tuple[str | None, str | None]]:
     """What the ledger's own task views say, through the exporter's labels and fills."""
-    return {t.code: (LIGHT_TEXT[t.light], LIGHT_FILLS[t.light]) if t.light else (None, None)
+    return {t.code: (light_text(t.light), LIGHT_FILLS[t.light]) if t.light else (None, None)
             for t in app.list_tasks()}
 
 

@@ -150,3 +150,37 @@ def test_chinese_help_wraps_by_display_width() -> None:
     # the --due help goes on under its own column, and its "[必填]" stays whole
     assert lines[due + 1].startswith(" " * 10) and not lines[due + 1].lstrip().startswith("--")
     assert "[必填]" in "\n".join(lines) and "required" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_cron_remind_speaks_the_configured_language(tmp_path: Path, lang: str) -> None:
+    """A crontab line runs 'duban remind' with no --lang, no DUBAN_LANG and the C locale: the
+    config file's [general] lang decides what the reminders say."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    outbox = tmp_path / "outbox.jsonl"
+    config = tmp_path / "duban.toml"
+    config.write_text(f'[general]\nlang = "{lang}"\n\n[channels.file]\npath = "{outbox}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUBAN_", "LC_", "LANG"))}
+    env.update(LANG="C", DUBAN_CONFIG=str(config), PYTHONPATH=str(root), XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    db = str(tmp_path / "ledger.db")
+
+    def duban(*args: str, now: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cli", "--db", db, *args], env={**env, "DUBAN_NOW": now},
+                              cwd=root, capture_output=True, text=True, timeout=300)
+
+    assert duban("demo", now="2025-12-20").returncode == 0
+    sweep = duban("remind", now="2026-02-10T09:00")
+    assert sweep.returncode == 0, sweep.stderr
+    messages = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    assert messages
+    for message in messages:
+        if lang == "zh":
+            assert message["subject"].startswith("【督办提醒】") and "waiting" not in message["text"]
+        else:
+            assert message["subject"].startswith("[duban]") and "督办提醒" not in message["text"]
+    assert ("已发送" in sweep.stdout) == (lang == "zh")  # the sweep's own report too

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from engine.core.errors import InvalidInput, VerificationFailed
 from engine.core.files import atomic_output
-from engine.core.views import TaskDetail
+from engine.core.views import TaskDetail, outcome_kind_label
+from engine.i18n import language, pgettext
 from storage.models import Evidence, Task, TrailHead, TrailRecord
 
 CHUNK = 1 << 20  # bytes read at a time from an evidence file
@@ -63,16 +64,16 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value)).replace("\n", "<br>")
 
 
+# The binder is a Chinese document filed with the inspectors: its words come from the zh catalog
+# whatever language the person exporting it reads (the pages are built under language("zh")).
+DOCUMENT_LANG = "zh"
+
+
 def _both(label: Callable[[str, str, str], str], workflow: str, name: str | None) -> str:
-    """The Chinese and English labels of a state or event, as the binder's headings are given."""
+    """A state's or event's label in the document's language."""
     if not name:
         return ""
-    zh, en = label(workflow, name, "zh"), label(workflow, name, "en")
-    return zh if zh == en else f"{zh} {en}"
-
-
-OUTCOME_LABELS = {"funds": "清退资金 funds", "talk": "提醒谈话 talk", "rule": "制度建设 rule",
-                  "training": "学习培训 training", "other": "其他 other"}
+    return label(workflow, name, DOCUMENT_LANG)
 
 
 def _minute(app: "Duban", at: Any) -> str:
@@ -89,31 +90,45 @@ def _move(app: "Duban", workflow: str, before: str | None, after: str | None) ->
 
 def _task_page(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]],
                people: dict[str, str] | None = None) -> str:
+    with language(DOCUMENT_LANG):
+        return _task_page_words(app, d, files, people)
+
+
+def _task_page_words(app: "Duban", d: TaskDetail, files: list[tuple[str, str, Any]],
+                     people: dict[str, str] | None) -> str:
     t = d.task
     who = (lambda login: (people or {}).get(login, login))  # noqa: E731
     facts = _table(["", ""], [[k, _e(v)] for k, v in [
-        ("巡察批次 campaign", t.campaign), ("具体问题 problem", f"{t.problem} {d.problem_title}"),
-        ("问题表现 observed", d.observed), ("整改措施 measures", "\n".join(d.measures)),
-        ("责任领导 leader", t.leader), ("责任单位 unit", t.unit), ("责任人 person", t.person),
-        ("整改时限 due", t.due), ("状态 state", _both(app.state_label, t.workflow, t.state)),
-        ("后续计划 follow-up", t.followup_plan),
-        ("目标时间 target", t.followup_target)]])
-    hist = _table(["#", "时间 time", "事件 event", "状态 from → to", "操作人 by", "说明 note", "hash"],
+        (pgettext("binder", "campaign"), t.campaign),
+        (pgettext("binder", "problem"), f"{t.problem} {d.problem_title}"),
+        (pgettext("binder", "observed"), d.observed), (pgettext("binder", "measures"), "\n".join(d.measures)),
+        (pgettext("binder", "leader"), t.leader), (pgettext("binder", "unit"), t.unit),
+        (pgettext("binder", "person"), t.person),
+        (pgettext("binder", "due"), t.due),
+        (pgettext("binder", "state"), _both(app.state_label, t.workflow, t.state)),
+        (pgettext("binder", "follow-up plan"), t.followup_plan),
+        (pgettext("binder", "target date"), t.followup_target)]])
+    hist = _table(["#", pgettext("binder", "time"), pgettext("binder", "event"), pgettext("binder", "from → to"),
+                   pgettext("binder", "by"), pgettext("binder", "note"), "hash"],
                   [[r.id, _e(_minute(app, r.at)),
                     _e(_both(app.event_label, t.workflow, r.event)),
                     _e(_move(app, t.workflow, r.from_state, r.to_state)),
                     _e(who(r.actor)), _e(r.note),
                     f"<code>{r.hash[:16]}…</code>"] for r in d.history])
-    notes = _table(["日期 date", "进展 note", "记录人 by"],
+    notes = _table([pgettext("binder", "date"), pgettext("binder", "progress"), pgettext("binder", "recorded by")],
                    [[_e(n.on), _e(n.text), _e(who(n.author))] for n in d.notes])
-    outs = _table(["类别 kind", "日期 date", "金额 yuan", "内容 text", "记录人 by"],
-                  [[_e(OUTCOME_LABELS.get(o.kind, o.kind)), _e(o.on), _e(o.amount), _e(o.text), _e(who(o.added_by))]
+    outs = _table([pgettext("binder", "kind"), pgettext("binder", "date"), pgettext("binder", "amount (yuan)"),
+                   pgettext("binder", "content"), pgettext("binder", "recorded by")],
+                  [[_e(outcome_kind_label(o.kind)), _e(o.on), _e(o.amount), _e(o.text), _e(who(o.added_by))]
                    for o in d.outcomes])
-    evid = _table(["文件 file", "说明 note", "大小 bytes", "sha256"],
-                  [[f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if name else "（文件缺失 missing）",
+    evid = _table([pgettext("binder", "file"), pgettext("binder", "note"), pgettext("binder", "size (bytes)"), "sha256"],
+                  [[f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if name
+                    else pgettext("binder", "(file missing)"),
                     _e(ev.note), ev.size, f"<code>{ev.sha256}</code>"] for name, _sha, ev in files])
-    return _page(f"{t.code} {t.title}", f"<h2>基本情况</h2>{facts}<h2>整改过程 history</h2>{hist}"
-                 f"<h2>整改进展 notes</h2>{notes}<h2>整改成效 outcomes</h2>{outs}<h2>佐证材料 evidence</h2>{evid}")
+    sections = [(pgettext("binder", "Facts"), facts), (pgettext("binder", "History"), hist),
+                (pgettext("binder", "Progress notes"), notes), (pgettext("binder", "Outcomes"), outs),
+                (pgettext("binder", "Evidence"), evid)]
+    return _page(f"{t.code} {t.title}", "".join(f"<h2>{html.escape(h)}</h2>{body}" for h, body in sections))
 
 
 @dataclass
@@ -193,10 +208,16 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
             index_rows.append([_e(t.campaign), f'<a href="{html.escape(folder)}/index.html">{_e(t.code)}</a>',
                                _e(t.title), _e(t.unit), _e(_both(app.state_label, t.workflow, t.state)),
                                len(d.evidence)])
-        body = (f"<p>生成时间 generated {_e(_minute(app, app.now()))} · 审计链末端 trail head "
-                f"<code>{_e(head_info['hash'] if head_info else '')}</code></p>"
-                + _table(["巡察批次", "序号", "细化问题", "责任单位", "状态", "佐证材料"], index_rows))
-        put("index.html", _page("整改资料册 evidence binder", body).encode("utf-8"))
+        with language(DOCUMENT_LANG):
+            generated = pgettext("binder", "Generated {time} · trail head {hash}").format(
+                time=_e(_minute(app, app.now())), hash=f"<code>{_e(head_info['hash'] if head_info else '')}</code>")
+            body = (f"<p>{generated}</p>"
+                    + _table([pgettext("binder", "campaign"), pgettext("binder", "No."), pgettext("binder", "item"),
+                              pgettext("binder", "unit"), pgettext("binder", "state"),
+                              pgettext("binder", "evidence files")],
+                             index_rows))
+            title = pgettext("binder", "Evidence binder")
+        put("index.html", _page(title, body).encode("utf-8"))
         z.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     if progress:
         progress(len(tasks), len(tasks))

@@ -24,7 +24,7 @@ from engine.core.files import atomic_output
 from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
 from engine.core.views import OUTCOME_KIND_LABELS, fen_to_yuan
 from engine.i18n import gettext as _
-from engine.i18n import pgettext
+from engine.i18n import language, lazy_pgettext, pgettext
 from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, export_header,  # noqa: F401  (re-exported)
                                       progress_text)
 from storage.models import Campaign, Evidence, Lookback, Outcome, Problem, ProgressNote, Task, TrailRecord
@@ -39,7 +39,16 @@ FORMATS = ("xlsx", "csv", "json", "ics")
 # exporter names no state.
 STATE_PALETTE = ("FFDDEBF7", "FFFFF2CC", "FFFCE4D6", "FFE2EFDA", "FFC6E0B4", "FFEDEDED")
 LIGHT_FILLS = {"red": "FFFF7C80", "yellow": "FFFFE699", "green": "FFA9D08E"}
-LIGHT_TEXT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯"}
+# 预警: the light as the office's ledger writes it (红灯 …), from the zh catalog whatever the reader's language.
+LIGHT_TEXT = {"red": lazy_pgettext("ledger light", "red light"),
+              "yellow": lazy_pgettext("ledger light", "yellow light"),
+              "green": lazy_pgettext("ledger light", "green light")}
+LEDGER_LANG = "zh"
+
+
+def light_text(light: str) -> str:
+    with language(LEDGER_LANG):
+        return str(LIGHT_TEXT[light])
 _WRITE_ONLY_ABOVE = 2000  # rows; write-only mode is several times faster but cannot merge the title
 
 
@@ -117,6 +126,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
             for tid, rows in _by_task(conn, moves, in_scope(TrailRecord.task_id)).items():
                 struck[tid] = _local_day(rows[-1].at, tz)  # the latest entry: a reopened item was struck off again
         lights: dict[tuple, str | None] = {}
+        light_words = {name: light_text(name) for name in LIGHT_TEXT}
         for t in conn.execute(stmt):
             # The light depends on these alone (reminders.light reads no other row without a session).
             key = (t.workflow, t.state, t.flagged, t.due, t.followup_target)
@@ -158,7 +168,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 "results": "\n".join(outcome_text(o.kind, o.on, o.amount_fen, o.text) for o in outcomes) or None,
                 "funds": fen_to_yuan(sum(fen)) if fen else None,
                 "struck_off": struck.get(t.id) if t.state in struck_states else None,
-                "light": LIGHT_TEXT[light] if light else None,
+                "light": light_words[light] if light else None,
                 "remarks": "\n".join(remarks) or None,
                 "in_force": in_force if light else None,
                 "original_due": t.due if in_force != t.due else None,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
 from engine.core.views import CampaignView, View, fen_to_yuan
+from engine.i18n import language, lazy_pgettext
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from storage.tables import campaigns, outcomes, progress_notes, tasks
@@ -27,7 +28,16 @@ if TYPE_CHECKING:
     from engine.core.ledger import Ledger
 
 CN_NUMERALS = "零一二三四五六七八九十"
-RESULT_TEXT = {"done": "完成", "partial": "阶段性完成", "open": "正在整改"}
+# Each item's result as the notice states it, from the zh catalog: the notice is a Chinese 公文
+# whatever language the person making it reads.
+RESULT_TEXT = {"done": lazy_pgettext("notice result", "done"), "partial": lazy_pgettext("notice result", "partly done"),
+               "open": lazy_pgettext("notice result", "under way")}
+NOTICE_LANG = "zh"
+
+
+def result_text(result: str) -> str:
+    with language(NOTICE_LANG):
+        return str(RESULT_TEXT[result])
 
 # Every Chinese sentence the notice adds to the ledger's own words, in one place (for a catalog later).
 TEXT = {
@@ -258,7 +268,7 @@ def _compose(report: ProgressReport, camp: CampaignView, notes: list[Any], outco
                     TEXT["group"].format(n=cn_number(len(groups) + 1), title=fullwidth(t.problem_title)), [])
                 groups.append(group)
             group.items.append(NoticeItem(
-                number, t.code, fullwidth(t.title), RESULT_TEXT[result],
+                number, t.code, fullwidth(t.title), result_text(result),
                 _situation(t, notes_of.get(t.id, []), outcomes_of.get(t.id, [])),
                 plan=t.followup_plan, target=t.followup_target, due=t.due if result == "open" else None,
             ))
