@@ -449,3 +449,16 @@ def test_duban_serve_refuses_a_missing_ledger_without_a_traceback(tmp_path: Path
 
     done = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
     assert done.exit_code == 1 and "duban init" in done.output and "Traceback" not in done.output
+
+
+def test_a_refusal_is_worded_in_the_pages_language(people: Duban, task_id: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DUBAN_LANG", raising=False)
+    people.fire("sup", task_id, "start")
+    b = Browser(people)
+    b.login("office")
+    b.get(f"/tasks/{task_id}")
+    refused = b.post(f"/tasks/{task_id}/event-complete", {"note": ""})
+    assert refused.status_code == 422
+    said = re.search(r'data-refusal="event-complete">([^<]*)<', refused.text).group(1)  # type: ignore[union-attr]
+    assert "整改中" in said and "整改完成" in said and "requires" not in said

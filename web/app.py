@@ -34,6 +34,7 @@ from engine.core.views import UserView
 from engine import i18n
 from engine.i18n import gettext as _, language
 from web.problems import status_of
+from web.wording import word
 from web.security import BodyLimit, SecurityHeaders, UploadTooLarge, csrf_ok, csrf_token, session_secret
 
 DEFAULT_MAX_UPLOAD_MB = 50
@@ -118,8 +119,9 @@ def create_app(db: str | None = None, *, duban: Any = None) -> FastAPI:
 class Refused(Exception):
     """A form the engine refused: the page is shown again with the reason beside that form."""
 
-    def __init__(self, form: str, error: DubanError, values: Mapping[str, str]) -> None:
+    def __init__(self, form: str, error: DubanError, values: Mapping[str, str], message: str = "") -> None:
         self.form, self.error, self.values = form, error, dict(values)
+        self.message = message or str(error)
 
 
 class Pages:
@@ -326,7 +328,10 @@ class Pages:
             except NotFound:
                 raise
             except DubanError as exc:
-                refused = Refused(action, exc, values)
+                wf = self.duban.workflow(workspace.task_for(self.duban, user, task_id).task.workflow).name
+                message = word(exc, lambda st: self.duban.state_label(wf, st),
+                               lambda ev: self.duban.event_label(wf, ev))
+                refused = Refused(action, exc, values, message)
                 if back == "queue":
                     return self._queue(request, user, refused)
                 return self._task(request, user, task_id, refused)
