@@ -39,10 +39,6 @@ def read_case(path: Path | None = None) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
-def case_as_of(case: dict[str, Any]) -> date:
-    return case["campaign"]["as_of"]
-
-
 def load_demo(
     db: str | None,
     admin: str,

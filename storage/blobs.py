@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +85,6 @@ class BlobStore:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
         return digest.hexdigest() == sha256
-
-    def copy_out(self, sha256: str, dest: Path) -> None:
-        shutil.copyfile(self.path_for(sha256), dest)
 
 
 def default_blob_root(db_url: str, sqlite_file: Path | None) -> Path:

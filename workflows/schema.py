@@ -122,12 +122,6 @@ class Workflow:
     def closed_states(self) -> list[str]:
         return [s.name for s in self.states.values() if not s.open]
 
-    def may(self, role: str, action: str) -> bool:
-        """Whether ``role`` may fire event ``action`` or do the permission action ``action``."""
-        if action in self.events:
-            return role in self.events[action].roles
-        return role in self.permissions.get(action, frozenset())
-
 
 @dataclass(frozen=True)
 class WorkflowProblem:

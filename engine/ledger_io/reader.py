@@ -11,9 +11,6 @@ from typing import Any
 
 from engine.core.errors import InvalidInput
 
-FORMATS = ("xlsx", "csv", "json")
-
-
 @dataclass
 class Sheet:
     """One table of a ledger file: ``rows`` are (row number as the user sees it, cells)."""
