@@ -107,6 +107,30 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     echo(_('notice written to {output}').format(output=output))
 
 
+@report.command("letter")
+@click.argument("task_id", type=int)
+@click.option("--kind", type=click.Choice(["remind", "supervise"]), required=True,
+              help="remind: a 催办通知书; supervise: a 督办函.")
+@click.option("--issuer", metavar="TEXT",
+              help="Body issuing the letter (default: [notice] issuer in the config, else the inspected body).")
+@click.option("--reply-days", type=click.IntRange(min=1), metavar="N",
+              help="Working days the unit has to reply (default: 3 for remind, 5 for supervise).")
+@click.option("-o", "--output", type=OUTPUT, required=True,
+              help="File to write (replaced whole, never left half-written).")
+@pass_ctx
+@domain_errors
+def letter(obj: Context, task_id: int, kind: str, issuer: str | None, reply_days: int | None,
+           output: Path) -> None:
+    """Write a numbered 催办通知书 or 督办函 about one item to its unit, in GB/T 9704 form."""
+    from engine.core.files import write_atomically
+    from engine.reports.letters import issue_letter
+
+    result = issue_letter(obj.app(), obj.actor, task_id, kind, issuer=issuer, reply_days=reply_days)
+    write_atomically(output, result.data)
+    echo(_('{number} written to {output}; reply by {day}').format(number=result.number, output=output,
+                                                                   day=result.reply_by.isoformat()))
+
+
 @report.command("html")
 @click.option("--as-of", type=DATE, help="Show the ledger as it stood at the end of this day (default: today).")
 @click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)

@@ -81,6 +81,7 @@ _ENGINE_EVENTS = (
     ("lookback.scheduled", SUPERVISING_ROLES, "=", "="),
     ("lookback.pass", SUPERVISING_ROLES, "=", "="),
     ("lookback.rebound", SUPERVISING_ROLES, "=", "="),
+    ("letter", SUPERVISING_ROLES, "=", "="),  # a 催办通知书 or 督办函 issued (engine/reports/letters.py)
 )
 # Permission actions whose records carry another event name.
 _ACTION_EVENTS = {"flag": ("flag", "unflag")}

@@ -152,6 +152,25 @@ class Outcome(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_column())
 
 
+class Letter(SQLModel, table=True):
+    """A letter chasing a task's unit (催办通知书, 督办函), numbered per kind and year: 督办〔2026〕3号."""
+
+    __tablename__ = "letters"
+    __table_args__ = (sa.UniqueConstraint("kind", "year", "seq", name="uq_letter_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    kind: str = Field(max_length=20, description="remind (催办通知书) or supervise (督办函)")
+    year: int
+    seq: int
+    number: str = Field(max_length=60, description="as printed, e.g. 督办〔2026〕3号")
+    issued_on: date
+    reply_by: date
+    issuer: str = Field(max_length=300)
+    issued_by: str = Field(max_length=120)
+    created_at: datetime = Field(sa_column=_utc_column())
+
+
 class TrailRecord(SQLModel, table=True):
     """One link of the hash chain. Never updated, never deleted."""
 

@@ -51,6 +51,7 @@ _WRITE_GRANTS: dict[str, dict[str, str]] = {
     "progress_notes": _ALL_ROLES,
     "evidence": _ALL_ROLES,
     "outcomes": _ALL_ROLES,
+    "letters": {role: "INSERT" for role in SUPERVISING_ROLES},  # issued by supervisors, never changed
     # Look-backs are recorded by supervisors; the event that schedules them (the workflow may let a
     # unit fire it) writes them with its trail record, which the guard below checks.
     "lookbacks": {role: "INSERT, UPDATE" for role in ROLES},
@@ -72,7 +73,8 @@ _TASK_VISIBLE = access.visible_sql("tasks")
 _TASK_COLUMNS_ONLY_IMPORTED = ("campaign_id", "problem_id", "code", "title", "observed", "measures", "leader",
                                "unit", "person", "workflow", "created_at")
 # The child rows a person adds, and the trail event that must come with each.
-_CHILD_EVENTS = {"progress_notes": ("note", "import"), "evidence": ("evidence",), "outcomes": ("outcome",)}
+_CHILD_EVENTS = {"progress_notes": ("note", "import"), "evidence": ("evidence",), "outcomes": ("outcome",),
+                 "letters": ("letter",)}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 from cli.main import cli
 from engine.api import Duban
 from engine.core import trail
+from engine.reports.letters import issue_letter
 from storage.types import UTCDateTime
 
 ENV = {"DUBAN_NOW": "2025-07-04T09:00:00"}
@@ -38,6 +39,7 @@ def full(app: Duban, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Duban:
     app.fire("finance", b, "start")
     app.fire("finance", b, "phase", plan="年底前登记", target=date(2025, 12, 31))
     app.lookback_plan("sup", None, 100, date(2025, 10, 1), seed=1)
+    issue_letter(app, "sup", b, "supervise")
     app.add_campaign("root", "C2026", inspector="市委第二巡察组", target="市人大机关", feedback_date=date(2025, 7, 3))
     assert app.verify().ok
     return app
@@ -134,7 +136,8 @@ def test_a_deleted_row_is_named(cli_url: Duban, table: str) -> None:
     refused_naming(f"{table} row {row.id} was deleted outside duban")
 
 
-UNIQUE = {"users": "name", "campaigns": "name", "problems": "code", "tasks": "code", "lookbacks": "due"}
+UNIQUE = {"users": "name", "campaigns": "name", "problems": "code", "tasks": "code", "lookbacks": "due",
+          "letters": "seq"}
 
 
 @pytest.mark.parametrize("table", list(trail.FACT_COLUMNS))
@@ -145,7 +148,7 @@ def test_an_inserted_row_is_named(cli_url: Duban, table: str) -> None:
     del values["id"]
     if table in UNIQUE:
         values[UNIQUE[table]] = other_value(app, table, UNIQUE[table], values[UNIQUE[table]]) \
-            if table == "lookbacks" else f"{values[UNIQUE[table]]}-2"
+            if table in ("lookbacks", "letters") else f"{values[UNIQUE[table]]}-2"
     with app.engine.begin() as conn:
         new_id = conn.execute(t.insert().values(values)).inserted_primary_key[0]
     refused_naming(f"{table} row {new_id} was written by no trail record")

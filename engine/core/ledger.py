@@ -73,6 +73,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "lookback.pass": _l("Look-back passed"),
     "lookback.rebound": _l("Look-back found a rebound"),
     "lookback.plan": _l("Look-back plan"),
+    "letter": _l("Letter issued"),  # a 催办通知书 or 督办函 (engine/reports/letters.py)
     "import": _l("Imported"),
     "audit.seal": _l("Rows sealed at upgrade"),
     "audit.rotate-key": _l("Trail key rotated"),

@@ -39,6 +39,7 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "progress_notes": ("task_id", "on", "text", "author"),
     "evidence": ("task_id", "sha256", "original_name", "size", "note", "added_by"),
     "outcomes": ("task_id", "kind", "on", "amount_fen", "text", "added_by"),
+    "letters": ("task_id", "kind", "year", "seq", "number", "issued_on", "reply_by", "issuer", "issued_by"),
     "lookback_plans": ("campaign_id", "on", "sample_percent", "seed", "created_by"),
     "lookbacks": ("task_id", "due", "source", "plan_id", "round", "status", "reviewer", "note", "recorded_at"),
 }

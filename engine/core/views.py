@@ -46,6 +46,7 @@ INPUT_LABELS: dict[str, LazyString] = {
     "sample_percent": lazy_pgettext("input", "sample_percent"), "seed": lazy_pgettext("input", "seed"),
     "eligible": lazy_pgettext("input", "eligible"), "tasks": lazy_pgettext("input", "tasks"),
     "tables": lazy_pgettext("input", "tables"), "group": lazy_pgettext("input", "group"),
+    "number": lazy_pgettext("input", "number"), "reply_by": lazy_pgettext("input", "reply_by"),
 }
 
 

@@ -64,6 +64,7 @@ from storage.models import (
     OUTCOME_KINDS,
     ROLES,
     Campaign,
+    Letter,
     Evidence,
     Lookback,
     LookbackPlan,
@@ -471,6 +472,33 @@ class Writer(Ledger):
                         inputs={"sha256": sha, "name": name, "size": size})
             s.flush()
             return evidence_view(row)
+
+    def issue_letter(self, actor: str, task_id: int, kind: str, prefix: str, *, reply_by: date, issuer: str,
+                     render: Callable[[str], bytes], issued_on: date | None = None) -> tuple[Letter, bytes]:
+        """Numbers and records a letter chasing the task's unit (催办通知书, 督办函): the next number of
+        ``kind`` in the year of issue (``prefix``〔year〕n号), with its trail record, in one transaction.
+
+        ``render(number)`` makes the document before anything is written: a template that fails uses no
+        number, and the sequence read under the writers' lock has no gap and no duplicate."""
+        issued_on = issued_on or self.today()
+        with self.transaction() as s:
+            lock_writers(s)  # the order every writer takes (head, then rows), before reading the sequence
+            self.require_supervisor(s, actor, "issue letters")
+            task = self.task_row(s, task_id)
+            seq = (s.execute(sa.select(sa.func.max(Letter.seq)).where(Letter.kind == kind,
+                                                                       Letter.year == issued_on.year)).scalar() or 0) + 1
+            number = f"{prefix}〔{issued_on.year}〕{seq}号"
+            data = render(number)
+            row = Letter(task_id=task.id, kind=kind, year=issued_on.year, seq=seq, number=number,
+                         issued_on=issued_on, reply_by=reply_by, issuer=issuer, issued_by=actor, created_at=self.now())
+            s.add(row)
+            s.flush()
+            trail.stage(s, "letters", row.id, row)
+            self.write_task(s, task, {}, actor, "letter", task.state, task.state, note=None,
+                            inputs={"kind": kind, "number": number, "reply_by": reply_by})
+            s.flush()
+            s.expunge(row)
+            return row, data
 
     def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
                     on: date | None = None) -> OutcomeView:

@@ -45,7 +45,7 @@ CHAR_PITCH_PT = TEXT_WIDTH_PT / CHARS_PER_LINE
 # quarter point (a whole number of twentieths, rounded so that 28 always fit).
 CONDENSE_PT = -0.25
 
-Kind = Literal["title", "heading", "subheading", "item", "body", "plain", "signature", "date", "blank"]
+Kind = Literal["title", "heading", "subheading", "item", "body", "plain", "number", "signature", "date", "blank"]
 STYLE_OF: dict[str, str] = {"title": "Title", "heading": "Heading 1", "subheading": "Heading 2",
                             "item": "Heading 3"}
 
@@ -63,6 +63,7 @@ _NEXT_TO_CJK = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 
 
 _BRACKETED_CJK = re.compile(rf"\(([^()]*[{_CJK}][^()]*)\)")
+_BRACKETS_BY_CJK = re.compile(rf"(?<=[{_CJK}])\(([^()]*)\)|\(([^()]*)\)(?=[{_CJK}])")  # 机关(2025)
 _PUNCT_BY_CJK = re.compile(rf"(?<=[{_CJK}])\s*([,;:?!])\s*|\s*([,;:?!])\s*(?=[{_CJK}])")
 _MAY_CHANGE = re.compile(r"[(,;:?!]")
 
@@ -70,12 +71,13 @@ _MAY_CHANGE = re.compile(r"[(,;:?!]")
 def fullwidth(text: str) -> str:
     """ASCII , ; : ? ! and ( ) inside Chinese text turned into their full-width forms.
 
-    Only next to a Chinese character (or around Chinese words, for brackets), so that numbers
+    Only next to a Chinese character (or around Chinese words, or next to one, for brackets), so that numbers
     (1,000), times (10:30) and Latin names keep theirs.
     """
     if not _MAY_CHANGE.search(text):  # most titles and notes: nothing to turn
         return text
     text = _BRACKETED_CJK.sub(r"（\1）", text)
+    text = _BRACKETS_BY_CJK.sub(lambda m: f"（{m.group(1) if m.group(1) is not None else m.group(2)}）", text)
     return _PUNCT_BY_CJK.sub(lambda m: _NEXT_TO_CJK[m.group(1) or m.group(2)], text)
 
 
@@ -262,6 +264,9 @@ def _fill(para: Any, block: Block, style_ids: dict[str, str]) -> None:
     fmt = para.paragraph_format
     if block.kind in ("plain", "blank"):
         fmt.first_line_indent = Pt(0)
+    if block.kind == "number":  # 发文字号, centred under the title
+        fmt.first_line_indent = Pt(0)
+        fmt.alignment = A.CENTER
     if block.kind in ("signature", "date"):
         fmt.first_line_indent = Pt(0)
         fmt.alignment = A.RIGHT
