@@ -16,9 +16,13 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@click.option("--case", "case_name", default="inspection", show_default=True,
+              type=click.Choice(["inspection", "suggestions"]),
+              help="inspection: the real 2025 rectification case; suggestions: 20 deputies' suggestions of the "
+                   "2026 session (人大代表建议办理), invented but plausible.")
 @pass_ctx
 @domain_errors
-def demo(ctx: Context) -> None:
+def demo(ctx: Context, case_name: str) -> None:
     """Load the demo case (16 items of a real 2025 inspection) and print its ledger.
 
     Initialises the database in use if needed (the default, or --db / DUBAN_DB), loads the
@@ -30,14 +34,27 @@ def demo(ctx: Context) -> None:
     from engine.core.clock import FixedClock
     from engine.demo import load_demo
 
-    result = load_demo(ctx.db, ctx.actor)
+    result = load_demo(ctx.db, ctx.actor, case_name=case_name)
     status = _('loaded') if result.loaded else _('already loaded, nothing changed')
     from engine.core.urls import mask_url
 
-    echo(_("Demo: {campaign} — {status} ({url})").format(campaign=result.campaign, status=status,
+    echo(_("Demo: {campaign} — {status} ({url})").format(campaign=result.campaign or result.title, status=status,
                                                          url=mask_url(result.url)))
     app = Duban(ctx.db, clock=FixedClock(result.as_of), lang=ctx.lang)
     from cli import render
+
+    if result.campaign is None:  # a case of a workflow without campaigns: its ledger and its groupings
+        render.print_task_table(app.list_tasks(workflow=result.workflow),
+                                title=_('Ledger as of {as_of}').format(as_of=result.as_of))
+        render.print_summary(app, app.summary())
+        _print_reminder_preview(app, result.as_of)
+        echo()
+        echo(_("Try next:"))
+        for line in (f"duban report progress --workflow {result.workflow}",
+                     f"duban task list --workflow {result.workflow} --field satisfaction=不满意",
+                     "duban task show 7", f"duban workflow show {result.workflow} --format mermaid"):
+            echo(f"  {line}")
+        return
 
     render.print_task_table(app.list_tasks(campaign=result.campaign),
                             title=_('Ledger as of {as_of}').format(as_of=result.as_of))

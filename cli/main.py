@@ -55,7 +55,7 @@ SHORT_HELP: dict[str, str] = {
     "user": "Register users and list them (admins register; everyone acts under a registered name).",
     "campaign": "Record inspections (巡察) whose feedback is being rectified, and list them.",
     "problem": "Record the problems an inspection found (aspects → problems) and show their tree.",
-    "task": "Assign, list, show and move rectification tasks (one per itemised problem).",
+    "task": "Assign, list, show and move tasks (an itemised problem, a deputy's suggestion … as the workflow has it).",
     "evidence": "Attach evidence files to tasks (minutes, signed records, rules, photos) and list them.",
     "outcome": "Record the outcomes of a task: funds recovered, talks, rules, trainings and others.",
     "history": "Show the trail of task ID: when, what, from → to, who, note and inputs (local time).",

@@ -28,20 +28,29 @@ def report() -> None:
 @report.command("progress")
 @click.option("--as-of", type=DATE, help="Report the ledger as it stood at the end of this day (default: today).")
 @click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
-@click.option("--by", type=click.Choice(["problem", "unit"]), help="Group by problem or by unit only (default: both).")
+@click.option("--workflow", metavar="NAME", help="Only tasks of this workflow, grouped as it declares ([report] group_by).")
+@click.option("--by", metavar="GROUPING",
+              help="Group by problem, by unit or by a grouping the workflow declares only (default: all of them).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True,
               help="Output: rich tables, Markdown, or JSON (JSON always lists the items behind each figure).")
 @click.option("--explain", is_flag=True, help="List the task codes behind each figure.")
 @pass_ctx
 @domain_errors
-def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | None, fmt: str,
+def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: str | None, by: str | None, fmt: str,
              explain: bool) -> None:
-    """Counts per state, overdue, flagged, funds and completion rate as of a date, per problem and unit."""
+    """Counts per state, overdue, flagged, funds and completion rate as of a date, per problem and unit
+    (or as the workflow groups them)."""
     from engine.reports import progress as reports
 
     # A table or Markdown of figures alone is counted in the database; JSON and --explain list the items.
     detailed = fmt == "json" or explain
-    result = (reports.progress if detailed else reports.progress_counts)(obj.ledger(), as_of, campaign=campaign, by=by)
+    ledger = obj.ledger()
+    if by is not None:
+        known = [*reports.GROUPINGS, *(ledger.workflow(workflow).report_groups if workflow else ())]
+        if by not in known:
+            raise click.BadParameter(f"{by!r} is not one of {', '.join(dict.fromkeys(known))}", param_hint="--by")
+    result = (reports.progress if detailed else reports.progress_counts)(ledger, as_of, campaign=campaign, by=by,
+                                                                          workflow=workflow)
     if fmt == "json":
         echo_json(result)  # its dataclasses, encoded as they are: no dict copy of 100,000 items
         return
@@ -58,10 +67,10 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, by: str | N
     title = _('Progress as of ') + result.as_of.isoformat()
     table(headers, rows, title=title + (f" — {campaign}" if campaign else ""), right=[1])
     for group_by, groups in result.groups:
-        headers = reports.group_headers(group_by, obj.lang)
+        headers = reports.group_headers(group_by, obj.lang, result)
         if explain:
             headers.append(reports.label("items", obj.lang))
-        table(headers, [reports.group_row(g, group_by) + ([reports.group_codes(g, obj.lang)] if explain else [])
+        table(headers, [reports.group_row(g, group_by) + ([reports.group_codes(g, obj.lang, result)] if explain else [])
                         for g in groups], right=range(1, 9))
 
 
@@ -131,19 +140,45 @@ def letter(obj: Context, task_id: int, kind: str, issuer: str | None, reply_days
                                                                    day=result.reply_by.isoformat()))
 
 
+@report.command("overview")
+@click.option("--workflow", required=True, metavar="NAME", help="The workflow reported on (one without campaigns).")
+@click.option("--as-of", type=DATE, required=True, help="The day the report covers (截至…).")
+@click.option("--format", "fmt", type=click.Choice(["docx", "md"]), help="docx (Word) or md; default: from -o.")
+@click.option("--date", "issued", type=DATE, help="Date printed under the report (default: today).")
+@click.option("--issuer", metavar="TEXT", help="Body signing the report (default: [notice] issuer in the config).")
+@click.option("--draft", is_flag=True, help="Write it without an issuer (its place is marked 【…待填写】).")
+@click.option("-o", "--output", type=OUTPUT, required=True,
+              help="File to write (replaced whole, never left half-written).")
+@pass_ctx
+@domain_errors
+def overview(obj: Context, workflow: str, as_of: date, fmt: str | None, issued: date | None, issuer: str | None,
+             draft: bool, output: Path) -> None:
+    """Write the handling report of a workflow (e.g. 代表建议办理情况) in GB/T 9704 form, every number
+    from the ledger, grouped as the workflow declares."""
+    from engine.core.files import write_atomically
+    from engine.reports.handling import build_handling_report, to_docx, to_markdown
+
+    fmt = fmt or ("md" if output.suffix.lower() in (".md", ".markdown") else "docx")
+    doc = build_handling_report(obj.ledger(), workflow, as_of, issuer=issuer, issued=issued, draft=draft)
+    write_atomically(output, to_markdown(doc).encode("utf-8") if fmt == "md" else to_docx(doc))
+    echo(doc.intro)
+    echo(_('report written to {output}').format(output=output))
+
+
 @report.command("html")
 @click.option("--as-of", type=DATE, help="Show the ledger as it stood at the end of this day (default: today).")
 @click.option("--campaign", metavar="NAME", help=_CAMPAIGN_HELP)
+@click.option("--workflow", metavar="NAME", help="Only tasks of this workflow, grouped as it declares.")
 @click.option("-o", "--output", type=OUTPUT, required=True,
               help="HTML file to write (one self-contained file, no network needed to view it).")
 @pass_ctx
 @domain_errors
-def html(obj: Context, as_of: date | None, campaign: str | None, output: Path) -> None:
+def html(obj: Context, as_of: date | None, campaign: str | None, workflow: str | None, output: Path) -> None:
     """Write a one-file HTML dashboard: totals, bars, traffic lights, overdue items, burn-down."""
     from engine.reports.dashboard import dashboard_html
     from engine.core.files import write_atomically
 
-    write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign).encode("utf-8"))
+    write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign, workflow=workflow).encode("utf-8"))
     echo(_('dashboard written to {output}').format(output=output))
 
 

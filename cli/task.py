@@ -54,17 +54,33 @@ def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
 
 @click.group()
 def task() -> None:
-    """Assign, list, show and move rectification tasks (one per itemised problem)."""
+    """Assign, list, show and move tasks (an itemised problem, a deputy's suggestion … as the workflow has it)."""
+
+
+def _pairs(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
+    """NAME=VALUE pairs of a repeatable option (a value may itself hold '=')."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint=option)
+        if name.strip() in out:
+            raise click.BadParameter(f"{name.strip()} is given twice", param_hint=option)
+        out[name.strip()] = value
+    return out
 
 
 @task.command("add")
 @click.argument("title")
-@click.option("--problem", required=True, metavar="CODE", help="The problem this task rectifies.")
-@click.option("--leader", required=True, metavar="NAME", help="Responsible leader (责任领导).")
-@click.option("--unit", required=True, metavar="NAME", help="Responsible unit (责任单位).")
+@click.option("--problem", metavar="CODE", help="The problem this task rectifies (workflows that use problems).")
+@click.option("--leader", metavar="NAME", help="Responsible leader (责任领导; required where the workflow uses one).")
+@click.option("--unit", required=True, metavar="NAME", help="Responsible unit (责任单位, 承办单位).")
 @click.option("--person", metavar="NAME", help="Responsible person (责任人).")
-@click.option("--due", required=True, type=DEADLINE,
-              help="Deadline: a date, Nd (calendar days) or Nwd (Chinese working days) from today.")
+@click.option("--due", type=DEADLINE,
+              help="Deadline: a date, Nd (calendar days), Nwd (Chinese working days) or Nm (months) from today "
+                   "(default: the workflow's [deadline] default).")
+@click.option("--field", "field_pairs", multiple=True, metavar="NAME=VALUE",
+              help="A field the workflow declares (name or label); repeat for each.")
 @click.option("--code", metavar="CODE", help="Task code (default: the next number in the campaign).")
 @click.option("--measure", "measures", multiple=True, metavar="TEXT",
               help="A rectification measure (整改措施); repeat for each.")
@@ -76,16 +92,17 @@ def task() -> None:
 @json_option
 @pass_ctx
 @domain_errors
-def add(obj: Context, title: str, problem: str, leader: str, unit: str, person: str | None, due: str,
-        code: str | None, measures: tuple[str, ...], workflow: str, campaign: str | None, observed: str | None,
-        flagged: bool, as_json: bool) -> None:
+def add(obj: Context, title: str, problem: str | None, leader: str | None, unit: str, person: str | None,
+        due: str | None, field_pairs: tuple[str, ...], code: str | None, measures: tuple[str, ...], workflow: str,
+        campaign: str | None, observed: str | None, flagged: bool, as_json: bool) -> None:
     """Assign a new task with TITLE (supervisors and admins). Prints its id and code."""
     from cli.render import fmt_date
 
+    values = _pairs("--field", field_pairs)
     app = obj.app()
     result = app.add_task(obj.actor, title, problem=problem, leader=leader, unit=unit, due=due, person=person,
                           code=code, measures=measures, workflow=workflow, campaign=campaign, observed=observed,
-                          flagged=flagged)
+                          flagged=flagged, fields=values)
     if _warn_or_json(result, as_json):
         return
     v = result.task
@@ -102,6 +119,9 @@ TABLE_ROWS = 50
 @click.option("--due-before", type=DATE, help="Only tasks due before this date.")
 @click.option("--flagged", is_flag=True, help="Only tasks flagged for priority supervision.")
 @click.option("--campaign", metavar="NAME", help="Only this campaign's tasks.")
+@click.option("--workflow", metavar="NAME", help="Only tasks of this workflow.")
+@click.option("--field", "field_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Only tasks whose declared field (name or label) has this value; repeatable.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
               help=f"At most N tasks (the table shows {TABLE_ROWS} unless told; --json lists all).")
 @click.option("--all", "show_all", is_flag=True, help="Every task that matches, however many.")
@@ -109,7 +129,8 @@ TABLE_ROWS = 50
 @pass_ctx
 @domain_errors
 def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool, due_before: date | None,
-          flagged: bool, campaign: str | None, limit: int | None, show_all: bool, as_json: bool) -> None:
+          flagged: bool, campaign: str | None, workflow: str | None, field_pairs: tuple[str, ...], limit: int | None,
+          show_all: bool, as_json: bool) -> None:
     """List tasks, earliest deadline first (overdue ones in red).
 
     The table shows the first 50 and says how many more there are; --limit N or --all for more.
@@ -121,7 +142,8 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
     if limit is None and not show_all and not as_json:
         limit = TABLE_ROWS  # 50,000 rows help no one at a terminal, and took 76 s to print
     filters = dict(states=states, unit=unit, overdue=overdue, due_before=due_before,
-                   flagged=True if flagged else None, campaign=campaign)
+                   flagged=True if flagged else None, campaign=campaign, workflow=workflow,
+                   fields=_pairs("--field", field_pairs))
     ledger = obj.ledger()
     tasks = ledger.list_tasks(**filters, limit=limit)
     if as_json:
@@ -155,12 +177,18 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
     in_force = v.deadline_in_force or v.due
     if v.overdue:
         late = _(' ({days_overdue} days late)').format(days_overdue=v.days_overdue)
+    from engine.core.fields import display
+
+    wf = app.workflow(v.workflow)
+    declared = [(fd.label.text(app.lang), display(fd, v.fields[fd.name], app.lang))
+                for fd in wf.fields.values() if v.fields.get(fd.name) is not None]
     print_block([
         (_('id'), v.id),
         (_('code'), v.code),
         (_('title'), v.title),
+        *declared,
         (_('campaign'), v.campaign),
-        (_('problem'), f"{v.problem} {d.problem_title}".strip()),
+        (_('problem'), f"{v.problem} {d.problem_title}".strip() if v.problem else None),
         (_('observed'), d.observed),
         # Chinese shows the label alone; English adds the name one types (task list --state NAME).
         (_('state'), pgettext("state", "{label} ({name})").format(label=v.state_label, name=v.state)),
@@ -226,21 +254,25 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
 @click.option("--plan", metavar="TEXT", help="Follow-up plan for what remains (phase needs it).")
 @click.option("--target", type=DATE, help="Target date of the follow-up plan (phase needs it).")
 @click.option("--reason", metavar="TEXT", help="Why (return and reopen need one).")
-@click.option("--due", type=DEADLINE, help="New deadline: a date, Nd or Nwd (reopen needs one).")
+@click.option("--due", type=DEADLINE, help="New deadline: a date, Nd, Nwd or Nm (reopen needs one).")
+@click.option("--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
+              help="An input the event declares (a workflow field such as reply_class=A); repeatable.")
 @_expect_version_option
 @json_option
 @pass_ctx
 @domain_errors
 def move(obj: Context, task_id: int, event: str, note: str | None, plan: str | None, target: date | None,
-         reason: str | None, due: str | None, expected_version: int | None, as_json: bool) -> None:
+         reason: str | None, due: str | None, input_pairs: tuple[str, ...], expected_version: int | None,
+         as_json: bool) -> None:
     """Fire EVENT on task ID (start, phase, complete, review, return, reopen, …).
 
     The workflow decides which events are allowed from the task's state, who may fire them and
     what they need; 'duban task show ID' lists the allowed ones.
     """
     app = obj.app()
+    inputs = _pairs("--input", input_pairs)
     result = app.fire(obj.actor, task_id, event, note=note, plan=plan, target=target, reason=reason, due=due,
-                      expected_version=expected_version)
+                      expected_version=expected_version, inputs=inputs)
     _report_move(app, result, as_json)
 
 

@@ -20,23 +20,39 @@ from engine.core.urls import mask_url
 from engine.core.errors import DemoRefused, DubanError
 
 DEMO_RESOURCE = "demo_case.toml"
+# The cases shipped with duban, by the name 'duban demo --case' takes: each a data file in engine/data.
+CASES: dict[str, str] = {"inspection": DEMO_RESOURCE, "suggestions": "demo_suggestions.toml"}
+DEFAULT_CASE = "inspection"
 
 
 @dataclass
 class DemoResult:
     loaded: bool
-    campaign: str
+    campaign: str | None  # the case's campaign; None for a case of a workflow without campaigns
     as_of: date
     tasks: int
     steps: int
     url: str
+    title: str = ""
+    workflow: str | None = None
 
 
-def read_case(path: Path | None = None) -> dict[str, Any]:
+def read_case(path: Path | None = None, name: str = DEFAULT_CASE) -> dict[str, Any]:
     if path is not None:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    text = resources.files("engine.data").joinpath(DEMO_RESOURCE).read_text(encoding="utf-8")
+    if name not in CASES:
+        raise DemoRefused(f"no demo case {name!r}; available: {', '.join(CASES)}")
+    text = resources.files("engine.data").joinpath(CASES[name]).read_text(encoding="utf-8")
     return tomllib.loads(text)
+
+
+def _head(case: dict[str, Any]) -> dict[str, Any]:
+    """The case's head: [campaign] for a campaign's case, else [case] (title, workflow, as_of)."""
+    return case["campaign"] if "campaign" in case else case["case"]
+
+
+def case_as_of(case: dict[str, Any]) -> date:
+    return _head(case)["as_of"]
 
 
 def load_demo(
@@ -46,13 +62,16 @@ def load_demo(
     settings: Settings | None = None,
     case_path: Path | None = None,
     blob_root: Path | None = None,
+    case_name: str = DEFAULT_CASE,
 ) -> DemoResult:
     """Loads the case into the ledger at ``db`` (initialising it if needed) in one transaction.
 
     Loaded already → nothing is done. A ledger holding anything else → ``DemoRefused``.
     """
-    case = read_case(case_path)
-    camp = case["campaign"]
+    case = read_case(case_path, case_name)
+    head = _head(case)
+    camp = case.get("campaign")
+    workflow = head.get("workflow")
     start = min(t["assigned_on"] for t in case["tasks"])
     clock = FixedClock(start)
     app = Duban(db, clock=clock, settings=settings, blob_root=blob_root)
@@ -60,17 +79,26 @@ def load_demo(
     existing = app.list_campaigns()
     names = [c.name for c in existing]
     steps = sum(len(t.get("steps", [])) for t in case["tasks"])
-    if camp["name"] in names:
-        return DemoResult(False, camp["name"], camp["as_of"], len(case["tasks"]), steps, app.url)
+    title = head.get("title", head.get("name", ""))
+
+    def result(loaded: bool) -> DemoResult:
+        return DemoResult(loaded, camp["name"] if camp else None, head["as_of"], len(case["tasks"]), steps, app.url,
+                          title, workflow)
+
+    if camp and camp["name"] in names:
+        return result(False)
+    if not camp and not existing and app.list_tasks(workflow=workflow, limit=1) \
+            and app.count_tasks() == app.count_tasks(workflow=workflow) == len(case["tasks"]):
+        return result(False)
     if existing or app.list_tasks(limit=1):
         raise DemoRefused(
-            f"the ledger {mask_url(app.url)} already holds other data (campaigns: {', '.join(names)}); "
+            f"the ledger {mask_url(app.url)} already holds other data (campaigns: {', '.join(names) or 'none'}); "
             "the demo loads only into an empty ledger: give it a new one", option="db"
         )
     actor = _an_admin(app, admin)
     with app.batch():
         _load(app, clock, case, actor)
-    return DemoResult(True, camp["name"], camp["as_of"], len(case["tasks"]), steps, app.url)
+    return result(True)
 
 
 def _an_admin(app: Duban, preferred: str) -> str:
@@ -85,23 +113,25 @@ def _an_admin(app: Duban, preferred: str) -> str:
 
 
 def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> None:
-    camp = case["campaign"]
-    clock.set(camp["feedback_date"])
+    camp = case.get("campaign")
+    clock.set(camp["feedback_date"] if camp else min(t["assigned_on"] for t in case["tasks"]))
     known = {u.name for u in app.list_users()}
     for user in case["users"]:
         if user["name"] not in known:
             app.add_user(admin, user["name"], user["role"], unit=user.get("unit"), display=user.get("display"),
                          email=user.get("email"))
     supervisor = next(u["name"] for u in case["users"] if u["role"] in ("supervisor", "admin"))
-    app.add_campaign(
-        admin, camp["name"], inspector=camp["inspector"], target=camp["target"],
-        feedback_date=camp["feedback_date"], rectification_end=camp.get("rectification_end"),
-        period_start=camp.get("period_start"), period_end=camp.get("period_end"),
-    )
-    for aspect in case["aspects"]:
+    if camp:
+        app.add_campaign(
+            admin, camp["name"], inspector=camp["inspector"], target=camp["target"],
+            feedback_date=camp["feedback_date"], rectification_end=camp.get("rectification_end"),
+            period_start=camp.get("period_start"), period_end=camp.get("period_end"),
+        )
+    for aspect in case.get("aspects", []):
         app.add_problem(admin, aspect["code"], aspect["title"], campaign=camp["name"])
         for problem in aspect.get("problems", []):
             app.add_problem(admin, problem["code"], problem["title"], campaign=camp["name"], parent=aspect["code"])
+    workflow = _head(case).get("workflow")
 
     # Every creation and step of every task, in date order, so the trail reads as the year ran.
     timeline: list[tuple[date, int, int, dict[str, Any], dict[str, Any]]] = []
@@ -119,13 +149,14 @@ def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> No
         last_day = day
         clock.set(datetime.combine(day, time(9, 0), tzinfo=clock.tz) + timedelta(minutes=minute))
         try:
-            _apply(app, camp["name"], supervisor, ids, task, step)
+            _apply(app, camp["name"] if camp else None, workflow, supervisor, ids, task, step)
         except DubanError as exc:
-            raise DemoRefused(f"demo data, task {task['code']} step {step['action']} on {day}: {exc}") from exc
+            raise DemoRefused(f"demo data, task {task.get('code') or task['title']} step {step['action']} "
+                              f"on {day}: {exc}") from exc
 
     # Look-back reviews (回头看): the case's sampling plan, drawn at the end of the as_of day.
     plan = case.get("lookback_plan")
-    if plan:
+    if plan and camp:
         clock.set(datetime.combine(camp["as_of"], time(17, 0), tzinfo=clock.tz))
         try:
             app.lookback_plan(supervisor, camp["name"], plan["sample"], plan["on"], plan.get("seed"))
@@ -133,18 +164,21 @@ def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> No
             raise DemoRefused(f"demo data, look-back plan on {plan['on']}: {exc}") from exc
 
 
-def _apply(app: Duban, campaign: str, supervisor: str, ids: dict[str, int], task: dict[str, Any],
-           step: dict[str, Any]) -> None:
+def _apply(app: Duban, campaign: str | None, workflow: str | None, supervisor: str, ids: dict[str, int],
+           task: dict[str, Any], step: dict[str, Any]) -> None:
     action = step["action"]
+    key = task.get("code") or task["title"]
     if action == "create":
         result = app.add_task(
-            supervisor, task["title"], problem=task["problem"], leader=task["leader"], unit=task["unit"],
-            due=task["due"], person=task.get("person"), code=task["code"], measures=task.get("measures", []),
-            campaign=campaign, observed=task.get("observed"), flagged=task.get("flagged", False),
+            supervisor, task["title"], problem=task.get("problem"), leader=task.get("leader"), unit=task["unit"],
+            due=task.get("due"), person=task.get("person"), code=task.get("code"),
+            measures=task.get("measures", []), campaign=campaign, observed=task.get("observed"),
+            flagged=task.get("flagged", False), fields=task.get("fields"),
+            **({"workflow": workflow} if workflow else {}),
         )
-        ids[task["code"]] = result.task.id
+        ids[key] = result.task.id
         return
-    task_id = ids[task["code"]]
+    task_id = ids[key]
     by = step["by"]
     if action == "note":
         app.add_note(by, task_id, step["text"], on=step["on"])
@@ -158,4 +192,4 @@ def _apply(app: Duban, campaign: str, supervisor: str, ids: dict[str, int], task
         app.flag(by, task_id, True, reason=step.get("reason"))
     else:
         app.fire(by, task_id, action, note=step.get("note"), plan=step.get("plan"), target=step.get("target"),
-                 reason=step.get("reason"), due=step.get("due"))
+                 reason=step.get("reason"), due=step.get("due"), inputs=step.get("inputs"))

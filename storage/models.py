@@ -81,20 +81,30 @@ class Problem(SQLModel, table=True):
 
 
 class Task(SQLModel, table=True):
-    """One itemised problem: the unit of supervision."""
+    """One task of a workflow: an itemised problem, a deputy's suggestion … the unit of supervision.
+
+    A workflow may attach its tasks to a campaign and a problem (``[workflow] uses``); the fields it
+    declares are stored in ``fields``, canonical JSON {name: value} (see engine/core/fields.py).
+    """
 
     __tablename__ = "tasks"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "code", name="uq_task_code"),
         sa.Index("ix_tasks_state_due", "state", "due"),
         sa.Index("ix_tasks_unit_state", "unit", "state"),
+        # Filters on declared fields ('task list --field') test JSON containment on PostgreSQL, which
+        # this GIN index serves; SQLite reads the JSON with json_extract (storage/fields.py).
+        sa.Index("ix_tasks_fields_gin", sa.text("(fields::jsonb)"), postgresql_using="gin").ddl_if(
+            dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaigns.id", index=True)
-    problem_id: int = Field(foreign_key="problems.id", index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaigns.id", index=True)
+    problem_id: int | None = Field(default=None, foreign_key="problems.id", index=True)
     code: str = Field(max_length=60)
     title: str
+    fields: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"},
+                        description="canonical JSON of the workflow's declared fields")
     observed: str | None = None
     measures: str = Field(default="[]", description="JSON list of measure texts")
     leader: str = Field(max_length=200)

@@ -250,9 +250,10 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
             -- The reminder sweep keeps the next reminder date current; it is worked out, not a fact.
             IF person IN ('admin', 'supervisor') AND NEW.version = OLD.version
                AND (NEW.next_remind_on IS DISTINCT FROM OLD.next_remind_on) AND NEW.updated_at = OLD.updated_at
-               AND ROW(NEW.state, NEW.due, NEW.flagged, NEW.followup_plan, NEW.followup_target, {only_imported})
+               AND ROW(NEW.state, NEW.due, NEW.flagged, NEW.followup_plan, NEW.followup_target, NEW.fields,
+                       {only_imported})
                    IS NOT DISTINCT FROM ROW(OLD.state, OLD.due, OLD.flagged, OLD.followup_plan, OLD.followup_target,
-                                           {was_imported})
+                                           OLD.fields, {was_imported})
             THEN RETURN NULL; END IF;
           END IF;
           SELECT * INTO r FROM trail WHERE task_id = NEW.id AND version = NEW.version
@@ -284,6 +285,12 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
             ELSIF NEW.followup_target IS DISTINCT FROM OLD.followup_target
                   AND inputs->>'target' IS DISTINCT FROM NEW.followup_target::text THEN
               refused := 'its follow-up target is not the one its trail record gives';
+            -- A declared field changes only to the value its record's inputs give it (an event's input).
+            ELSIF NEW.fields IS DISTINCT FROM OLD.fields AND EXISTS (
+                    SELECT 1 FROM jsonb_each(OLD.fields::jsonb) o FULL JOIN jsonb_each(NEW.fields::jsonb) n USING (key)
+                    WHERE n.value IS DISTINCT FROM o.value
+                      AND (n.value IS NULL OR inputs->key IS DISTINCT FROM n.value)) THEN
+              refused := 'its fields are not the ones its trail record gives';
             ELSIF ROW({only_imported}) IS DISTINCT FROM ROW({was_imported}) THEN
               refused := 'only an import changes its title, unit, leader, person or place';
             END IF;

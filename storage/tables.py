@@ -19,6 +19,7 @@ tasks = sa.table(
     sa.column("problem_id", sa.Integer),
     sa.column("code", sa.String),
     sa.column("title", sa.String),
+    sa.column("fields", sa.String),
     sa.column("observed", sa.String),
     sa.column("measures", sa.String),
     sa.column("leader", sa.String),
@@ -31,6 +32,7 @@ tasks = sa.table(
     sa.column("followup_plan", sa.String),
     sa.column("followup_target", sa.Date),
     sa.column("version", sa.Integer),
+    sa.column("created_at", UTCDateTime),
 )
 
 campaigns = sa.table(

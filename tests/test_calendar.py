@@ -224,8 +224,8 @@ def test_invalid_spec_message_exactly() -> None:
     with pytest.raises(DeadlineSpecError) as info:
         parse_deadline("10x", today=date(2025, 9, 30))
     assert str(info.value) == (
-        "invalid deadline '10x': expected a date YYYY-MM-DD, Nd (calendar days) or "
-        "Nwd (Chinese working days), e.g. 2025-10-31, 30d, 10wd"
+        "invalid deadline '10x': expected a date YYYY-MM-DD, Nd (calendar days), "
+        "Nwd (Chinese working days) or Nm (months), e.g. 2025-10-31, 30d, 10wd, 3m"
     )
 
 
@@ -261,3 +261,27 @@ def test_add_workdays_round_trips_with_workdays_between(start: date, n: int) -> 
     assert _SHARED.workdays_between(due, start) == -n
     # the n-th, not merely some later working day: the day before holds only n - 1
     assert _SHARED.workdays_between(start, due - timedelta(days=1)) == n - 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "today", "due"),
+    [
+        ("3m", date(2026, 3, 5), date(2026, 6, 5)),  # the same day three months on
+        ("1m", date(2026, 1, 31), date(2026, 2, 28)),  # no 31 February: the month's last day
+        ("1m", date(2028, 1, 31), date(2028, 2, 29)),  # leap year
+        ("3m", date(2026, 11, 30), date(2027, 2, 28)),  # across the year end into a short month
+        ("6m", date(2026, 8, 31), date(2027, 2, 28)),
+        ("12m", date(2026, 3, 31), date(2027, 3, 31)),
+        ("３Ｍ", date(2026, 3, 31), date(2026, 6, 30)),  # full-width, upper case
+    ],
+)
+def test_month_offsets_are_end_of_month_safe(spec: str, today: date, due: date) -> None:
+    deadline = parse_deadline(spec, today=today)
+    assert deadline.due == due
+    assert deadline.spec == spec.lower().replace("３", "3").replace("ｍ", "m")
+
+
+@pytest.mark.parametrize("spec", ["0m", "-1m", "99999m", "1.5m"])
+def test_invalid_month_specs_are_refused(spec: str) -> None:
+    with pytest.raises(DeadlineSpecError):
+        parse_deadline(spec, today=date(2026, 1, 1))

@@ -23,8 +23,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from engine.api import Duban
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
+from engine.core.calendar import parse_deadline
 from engine.core.errors import DubanError
 from storage import engines as storage_engines
+from workflows import Workflow, load_builtin, load_workflow_file
 
 TEST_WORKFLOWS = Path(__file__).parent / "workflows"
 
@@ -44,16 +46,24 @@ ACTORS = [
     Actor("finance", "unit", "财务科"),
     Actor("lead", "leader", "办公室", "办公室主任"),
 ]
-# (title, unit, leader, workflow): covers own-unit, led-by-name, led-by-display and foreign tasks
+# (title, unit, leader, workflow): covers own-unit, led-by-name, led-by-display and foreign tasks, and
+# every shipped workflow (a suggestion has no campaign, problem or leader; its fields come as inputs)
 TASKS = [
     ("t1", "办公室", "someone", "rectification"),
     ("t2", "财务科", "财务科科长", "rectification"),
     ("t3", "财务科", "办公室主任", "rectification"),
     ("t4", "财务科", "lead", "inspection_visit"),
     ("t5", "办公室", "x", "inspection_visit"),
+    ("t6", "财务科", None, "suggestion"),
+    ("t7", "办公室", None, "suggestion"),
 ]
-ALL_EVENTS = sorted({"start", "phase", "complete", "review", "return", "reopen", "reschedule", "depart",
-                     "report", "revise", "archive", "cancel", "approve"})
+ALL_EVENTS = sorted({ev for name in ("rectification", "suggestion") for ev in load_builtin(name).events}
+                    | set(load_workflow_file(Path(__file__).parent / "workflows" / "inspection_visit.toml").events)
+                    | {"approve"})
+# field inputs an event may be given: names of the suggestion's fields (and one no workflow declares),
+# values that are a choice's value or label, or not, or blank
+FIELD_NAMES = ["reply_class", "reply_text", "satisfaction", "suggestion_no", "bogus"]
+FIELD_VALUES = ["A", "C", "D", "满意", "基本满意", "不满意", "satisfied", "答复", "", " "]
 # spec -> whether it is a valid deadline not in the past
 DUE_SPECS = {"5wd": True, "30d": True, "soon": False, "2020-01-01": False, "0d": False}
 
@@ -74,6 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
             app.add_user("root", a.name, a.role, unit=a.unit, display=a.display)
         app.add_campaign("root", "C", inspector="i", target="t", feedback_date=date(2025, 7, 3))
         app.add_problem("root", "A1", "a")
+        self.assigned_on = app.today()
         self.tasks: list[int] = []
         self.versions: dict[int, int] = {}
         self.states: dict[int, str] = {}
@@ -81,8 +92,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.flagged: dict[int, bool] = {}
         self.evidence: dict[int, int] = {}
         for title, unit, leader, wf in TASKS:
-            view = app.add_task("sup", title, problem="A1", leader=leader, unit=unit, due="2025-08-31",
-                                workflow=wf).task
+            if "problem" in app.workflow(wf).uses:
+                view = app.add_task("sup", title, problem="A1", leader=leader, unit=unit, due="2025-08-31",
+                                    workflow=wf).task
+            else:  # its default deadline, its required fields
+                view = app.add_task("sup", title, unit=unit, workflow=wf,
+                                    fields={"suggestion_no": title, "lead_deputy": "某代表"}).task
             self.tasks.append(view.id)
             self.versions[view.id] = 1
             self.states[view.id] = view.state
@@ -112,6 +127,31 @@ class LedgerMachine(RuleBasedStateMachine):
     def row(self, tid: int) -> dict[str, Any]:
         with self.app.engine.connect() as c:
             return dict(c.execute(sa.text("SELECT * FROM tasks WHERE id = :id"), {"id": tid}).mappings().one())
+
+    def within_limit(self, wf: Workflow, due: date) -> bool:
+        """[deadline] hard_limit, counted from the day the task was assigned."""
+        if wf.deadline.hard_limit is None:
+            return True
+        return due <= parse_deadline(wf.deadline.hard_limit, self.assigned_on).due
+
+    def field_inputs(self, wf: Workflow, event: str | None, inputs: dict[str, str]) -> dict[str, Any] | None:
+        """The field inputs as the engine stores them, or None when it must refuse one."""
+        takes = {f.name for f in wf.field_inputs(event)} if event in wf.events else set()
+        out: dict[str, Any] = {}
+        for name, raw in inputs.items():
+            fd = wf.fields.get(name)
+            if fd is None or name not in takes:
+                return None
+            if not raw.strip():
+                out[name] = None
+            elif fd.type == "choice":
+                found = fd.choice(raw.strip())
+                if found is None:
+                    return None
+                out[name] = found.value
+            else:
+                out[name] = raw.strip()
+        return out
 
     def snapshot(self) -> tuple:
         with self.app.engine.connect() as c:
@@ -153,11 +193,12 @@ class LedgerMachine(RuleBasedStateMachine):
         target_in=st.one_of(st.none(), st.integers(-3, 60)),  # 'target' is reserved by @rule
         due=st.one_of(st.none(), st.sampled_from(sorted(DUE_SPECS))),
         version=st.sampled_from(["none", "current", "stale"]),
+        inputs=st.dictionaries(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_VALUES), max_size=3),
     )
     def fire_any(self, t: int, event: str, actor: Actor, note: str | None, reason: str | None, plan: str | None,
-                 target_in: int | None, due: str | None, version: str) -> None:
+                 target_in: int | None, due: str | None, version: str, inputs: dict[str, str]) -> None:
         """Any event, valid or not, with any mix of inputs."""
-        self._fire(self.tasks[t], event, actor, note, reason, plan, target_in, due, version)
+        self._fire(self.tasks[t], event, actor, note, reason, plan, target_in, due, version, inputs)
 
     @rule(t=st.integers(0, len(TASKS) - 1), pick=st.integers(0, 5),
           actor=st.one_of(st.none(), st.sampled_from(ACTORS)),
@@ -177,12 +218,17 @@ class LedgerMachine(RuleBasedStateMachine):
             if not permitted:
                 return
             actor = permitted[pick % len(permitted)]
-        takes = set(self.app.workflow(self.row(tid)["workflow"]).events[event].requires)
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        takes = set(wf.events[event].requires)
+        inputs = {}  # each field the event sets: a value it accepts, picked by ``pick``
+        for fd in wf.field_inputs(event):
+            allowed = wf.events[event].values.get(fd.name) or [c.value for c in fd.choices] or ["答复内容"]
+            inputs[fd.name] = allowed[pick % len(allowed)]
         self._fire(tid, event, actor, "办好了", "原因", "后续计划" if "plan" in takes else None,
-                   target_in if "target" in takes else None, due if "due" in takes else None, version)
+                   target_in if "target" in takes else None, due if "due" in takes else None, version, inputs)
 
     def _fire(self, tid: int, event: str, actor: Actor, note: str | None, reason: str | None, plan: str | None,
-              target_in: int | None, due: str | None, version: str) -> None:
+              target_in: int | None, due: str | None, version: str, inputs: dict[str, str] | None = None) -> None:
         today = self.app.today()
         target_date = today + timedelta(days=target_in) if target_in is not None else None
         expected = {"none": None, "current": self.versions[tid], "stale": self.versions[tid] - 1}[version]
@@ -192,19 +238,23 @@ class LedgerMachine(RuleBasedStateMachine):
         ev = wf.events.get(event)
         given = {"note": note, "reason": reason, "plan": plan, "target": target_date, "due": due}
         present = {k for k, v in given.items() if v is not None and (not isinstance(v, str) or v.strip())}
+        fields = self.field_inputs(wf, event, inputs or {})
+        present |= {k for k, v in (fields or {}).items() if v is not None}
         predicted = (
             ev is not None
             and version != "stale"
             and state in ev.sources
             and self.may(actor, tid, ev.roles)
+            and fields is not None
             and set(ev.requires) <= present
             and not ({"plan", "target", "due"} & present) - set(ev.requires)  # nothing it would drop
+            and all((fields or {}).get(name) in allowed for name, allowed in ev.values.items())
             and (target_date is None or target_date >= today)
-            and (due is None or DUE_SPECS[due])
+            and (due is None or DUE_SPECS[due] and self.within_limit(wf, self.app.deadline(due, today, "d")[0]))
             and ("evidence" not in ev.preconditions or self.evidence[tid] > 0)
         )
         res = self.attempt(tid, predicted, self.app.fire, actor.name, tid, event, note=note, reason=reason,
-                           plan=plan, target=target_date, due=due, expected_version=expected)
+                           plan=plan, target=target_date, due=due, expected_version=expected, inputs=inputs or None)
         if res is not None:
             assert (res.from_state, res.to_state) == (state, ev.dest)
             self.states[tid] = ev.dest
@@ -217,6 +267,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert "due" not in rec.inputs and res.task.due == self.dues[tid]
             if "plan" in ev.requires:
                 assert (res.task.followup_plan, res.task.followup_target) == (plan.strip(), target_date)
+            for name, value in (fields or {}).items():  # the fields it set, stored and in the trail
+                assert res.task.fields[name] == value and rec.inputs[name] == value
 
     @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), data=st.binary(max_size=8))
     def add_evidence(self, t: int, actor: Actor, data: bytes) -> None:
@@ -250,6 +302,7 @@ class LedgerMachine(RuleBasedStateMachine):
             and new_due is not None
             and wf.states[self.states[tid]].open
             and new_due != self.dues[tid]
+            and self.within_limit(wf, new_due)
         )
         res = self.attempt(tid, predicted, self.app.extend, actor.name, tid, due, reason or "")
         if res is not None:

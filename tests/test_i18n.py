@@ -46,7 +46,7 @@ def test_with_no_language_set_duban_speaks_chinese(bare: Path) -> None:
     assert "缺少选项" in usage.output and "Missing option" not in usage.output
     assert "没有命令" in run("nosuch").output
     listing = run("--help").output
-    assert "命令：" in listing and "交办、列出、查看和办理整改任务" in listing
+    assert "命令：" in listing and "交办、列出、查看和办理任务" in listing
     assert "Commands" not in listing and "Assign, list" not in listing
 
 

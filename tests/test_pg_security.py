@@ -319,3 +319,21 @@ def test_a_units_login_cannot_rewrite_the_ledger_in_psql(crew: Team) -> None:
     crew.ledger(crew.sup).extend(crew.sup, ids["F1"], "2025-09-30", "more time")
     crew.ledger(crew.sup).flag(crew.sup, ids["F1"], reason="key")
     crew.app.verify()
+
+
+def test_a_units_login_changes_declared_fields_only_through_the_events_that_set_them(crew: Team) -> None:
+    """A unit replied C to a deputy's suggestion; from psql it may not make the reply an A, not even
+    behind a trail record of its own that does not give that value."""
+    tid = crew.app.add_task("sup", "关于增加学位供给的建议", workflow="suggestion", unit="办公室",
+                            fields={"suggestion_no": "2026-003", "lead_deputy": "谭某"}).task.id
+    office = crew.ledger(crew.office)
+    office.fire(crew.office, tid, "handle")
+    office.fire(crew.office, tid, "reply", inputs={"reply_class": "C", "reply_text": "暂难解决"})
+    v = office.get_task(tid).task.version
+    forged = (_forged_record(crew, tid, "note", crew.office, "replied", "replied", v + 1, {})
+              + f""" UPDATE tasks SET fields = replace(fields, '"C"', '"A"'), version = {v + 1} WHERE id = {tid}""")
+    with pytest.raises(sa.exc.DBAPIError, match="its fields are not the ones its trail record gives"):
+        with sa.create_engine(crew.url(crew.office)).begin() as conn:
+            conn.exec_driver_sql(forged)
+    assert crew.app.get_task(tid).task.fields["reply_class"] == "C"
+    crew.app.verify()

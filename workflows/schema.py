@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,18 +32,38 @@ KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag
 # still load, while any other unknown table is a typo and is reported.
 EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring",
                                      "ledger")
-# [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial).
-REPORT_KEYS: tuple[str, ...] = ("done", "partial")
+# [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial), and
+# by what a report groups its figures (group_by: declared fields or the task columns below).
+REPORT_KEYS: tuple[str, ...] = ("done", "partial", "group_by", "labels")
+# [report] labels: what a report calls its headline figures for this workflow (细化问题 / 已完成 …).
+REPORT_LABELS: tuple[str, ...] = ("total", "done", "partial", "ongoing")
+# What a task may be attached to besides its unit; [workflow] uses names those its tasks need.
+# A file that does not say is read as written before the key existed: campaign, problem and leader.
+USABLE: tuple[str, ...] = ("campaign", "problem", "leader")
+DEFAULT_USES: tuple[str, ...] = USABLE
+# Task columns a report may group by, besides the workflow's own fields.
+GROUPABLE_COLUMNS: tuple[str, ...] = ("unit", "leader", "campaign")
+# The types of a declared task field ([[fields]]).
+FIELD_TYPES: tuple[str, ...] = ("text", "int", "date", "choice")
+# Names a field may not take: the task's own attributes and the engine's inputs.
+RESERVED_FIELD_NAMES: frozenset[str] = frozenset({
+    "id", "code", "title", "unit", "leader", "person", "due", "state", "workflow", "campaign", "problem",
+    "flagged", "version", "observed", "measures", "fields", "note", "reason", "plan", "target",
+    "followup_plan", "followup_target", "created_at", "updated_at",
+})
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 
 # Names become trigger names and CLI verbs, so they are kept to plain lowercase identifiers.
 _NAME_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
-_WORKFLOW_KEYS = ("name", "version", "initial", "title", "description")
+_WORKFLOW_KEYS = ("name", "version", "initial", "title", "description", "uses")
 _STATE_KEYS = ("name", "label", "open", "description")
-_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "preconditions", "description")
-_TOP_KEYS = ("workflow", "states", "events", "permissions")
+_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "preconditions", "values", "description")
+_FIELD_KEYS = ("name", "label", "type", "required", "choices", "filter", "description")
+_CHOICE_KEYS = ("value", "label")
+_DEADLINE_KEYS = ("default", "hard_limit")
+_TOP_KEYS = ("workflow", "states", "events", "permissions", "fields", "deadline")
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -73,9 +93,49 @@ class EventDef:
     sources: tuple[str, ...]
     dest: str
     roles: frozenset[str]
-    requires: tuple[str, ...]
+    requires: tuple[str, ...]  # engine inputs (KNOWN_INPUTS) and declared fields, in the file's order
     preconditions: tuple[str, ...]
     description: str
+    # The only values of a choice field the event accepts (e.g. a return only on 不满意).
+    values: Mapping[str, tuple[str, ...]] = dc_field(default_factory=lambda: MappingProxyType({}))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.sources, self.dest))
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """A task field the workflow declares: stored with the task, validated on every write."""
+
+    name: str
+    label: Label
+    type: str  # one of FIELD_TYPES
+    required: bool  # must be given when a task is created
+    choices: tuple[Choice, ...]
+    filter: bool  # indexed for 'task list --field'
+    description: str
+
+    def choice(self, text: str) -> Choice | None:
+        """The choice ``text`` names: its value, or its label in any language."""
+        for c in self.choices:
+            if text in (c.value, c.label.en, c.label.zh):
+                return c
+        return None
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """[deadline]: the deadline a new task gets unless given one, and the limit (counted from the
+    day the task was assigned) that no deadline may pass, extensions included."""
+
+    default: str | None = None
+    hard_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +150,11 @@ class Workflow:
     permissions: Mapping[str, frozenset[str]]
     extensions: Mapping[str, Any]
     source: str
+    fields: Mapping[str, FieldDef] = dc_field(default_factory=lambda: MappingProxyType({}))
+    uses: frozenset[str] = frozenset(DEFAULT_USES)
+    deadline: DeadlinePolicy = DeadlinePolicy()
+    report_groups: tuple[str, ...] = ()
+    report_labels: Mapping[str, Label] = dc_field(default_factory=lambda: MappingProxyType({}))
 
     # The read-only mapping proxies are unhashable; hashing a subset of the compared fields
     # keeps hash consistent with == (two loads of one file compare equal).
@@ -121,6 +186,18 @@ class Workflow:
 
     def closed_states(self) -> list[str]:
         return [s.name for s in self.states.values() if not s.open]
+
+    def field(self, name: str) -> FieldDef:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise ValueError(
+                f"workflow {self.name!r} has no field {name!r}; known: {', '.join(self.fields) or '(none)'}"
+            ) from None
+
+    def field_inputs(self, event: str) -> list[FieldDef]:
+        """The declared fields event ``event`` sets (those among its required inputs)."""
+        return [self.fields[n] for n in self.event(event).requires if n in self.fields]
 
 
 @dataclass(frozen=True)
@@ -384,6 +461,13 @@ def _build(
         initial = None
     title = _label(head.get("title"), "workflow.title", p) if has_head else Label("", "")
     wf_description = _text(head, "description", "workflow", p)
+    uses = frozenset(_vocab(_str_list(head["uses"], "workflow.uses", p), USABLE, "workflow.uses", "attachment", p)
+                     if "uses" in head else DEFAULT_USES)
+    if "problem" in uses and "campaign" not in uses:
+        p.add("workflow.uses", "'problem' needs 'campaign': problems belong to a campaign")
+
+    # [[fields]] (optional): before the events, whose requires may name them.
+    fields = _fields(data, p)
 
     # [[states]]
     states: dict[str, StateDef] = {}
@@ -468,8 +552,9 @@ def _build(
             if raw["roles"] == []:
                 p.add(f"{key}.roles", "empty roles: nobody could fire this event")
             roles = _vocab(_str_list(raw["roles"], f"{key}.roles", p), known_roles, f"{key}.roles", "role", p)
-        requires = _vocab(_str_list(raw.get("requires", []), f"{key}.requires", p), KNOWN_INPUTS,
+        requires = _vocab(_str_list(raw.get("requires", []), f"{key}.requires", p), [*KNOWN_INPUTS, *fields],
                           f"{key}.requires", "input", p)
+        values = _event_values(raw.get("values", {}), requires, fields, f"{key}.values", p)
         preconditions = _vocab(_str_list(raw.get("preconditions", []), f"{key}.preconditions", p),
                                KNOWN_PRECONDITIONS, f"{key}.preconditions", "precondition", p)
         description = _text(raw, "description", key, p)
@@ -477,7 +562,7 @@ def _build(
         if name and name not in events:
             events[name] = EventDef(
                 name, label, tuple(sources), dest or "", frozenset(roles), tuple(requires),
-                tuple(preconditions), description,
+                tuple(preconditions), description, MappingProxyType(values),
             )
             ev_first_at[name] = f"events[{i}]"
 
@@ -495,8 +580,17 @@ def _build(
         permissions[action] = frozenset(_vocab(_str_list(value, key, p), known_roles, key, "role", p))
 
     extensions = {k: data[k] for k in EXTENSION_TABLES if k in data}
+    report_groups: list[str] = []
+    report_labels: dict[str, Label] = {}
     if "report" in data:
-        _check_report(data["report"], states, p)
+        report_groups = _check_report(data["report"], states, fields, uses, p)
+        raw_labels = data["report"].get("labels", {}) if isinstance(data["report"], dict) else {}
+        if not isinstance(raw_labels, dict):
+            p.add("report.labels", f"must be a table figure = {{ en, zh }}, not {_type_name(raw_labels)}")
+            raw_labels = {}
+        _check_keys(raw_labels, REPORT_LABELS, "report.labels", p)
+        report_labels = {k: _label(v, f"report.labels.{k}", p) for k, v in raw_labels.items() if k in REPORT_LABELS}
+    deadline = _deadline_policy(data.get("deadline", {}), p)
     if "lookback" in extensions and graph_ok:
         _check_lookback(extensions["lookback"], states, events, p)
     if "reminders" in extensions:
@@ -527,7 +621,125 @@ def _build(
         permissions=MappingProxyType(permissions),
         extensions=MappingProxyType(extensions),
         source=p.source,
+        fields=MappingProxyType(fields),
+        uses=uses,
+        deadline=deadline,
+        report_groups=tuple(report_groups),
+        report_labels=MappingProxyType(report_labels),
     )
+
+
+def _fields(data: Mapping[str, Any], p: _Problems) -> dict[str, FieldDef]:
+    fields: dict[str, FieldDef] = {}
+    raw_list = data.get("fields", [])
+    if not isinstance(raw_list, list):
+        p.add("fields", f"must be an array of tables ([[fields]]), not {_type_name(raw_list)}")
+        return fields
+    for i, raw in enumerate(raw_list):
+        if not isinstance(raw, dict):
+            p.add(f"fields[{i}]", f"must be a table, not {_type_name(raw)}")
+            continue
+        name = _name(raw.get("name"), f"fields[{i}].name", p, "field")
+        key = f"fields.{name}" if name and name not in fields else f"fields[{i}]"
+        if name in fields:
+            p.add(f"fields[{i}].name", f"duplicate field {name!r}")
+        elif name in RESERVED_FIELD_NAMES:
+            p.add(f"{key}.name", f"{name!r} is a task attribute or engine input of its own; choose another name")
+            name = None
+        _check_keys(raw, _FIELD_KEYS, key, p)
+        label = _label(raw.get("label"), f"{key}.label", p)
+        ftype = raw.get("type", "text")
+        if ftype not in FIELD_TYPES:
+            p.add(f"{key}.type", f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}")
+        required = raw.get("required", False)
+        if not isinstance(required, bool):
+            p.add(f"{key}.required", f"must be true or false, not {_type_name(required)}")
+            required = False
+        filterable = raw.get("filter", False)
+        if not isinstance(filterable, bool):
+            p.add(f"{key}.filter", f"must be true or false, not {_type_name(filterable)}")
+            filterable = False
+        choices: list[Choice] = []
+        raw_choices = raw.get("choices")
+        if ftype == "choice":
+            if not isinstance(raw_choices, list) or not raw_choices:
+                p.add(f"{key}.choices", "a choice field needs choices = [{ value = \"…\", label = { en = \"…\", "
+                                        "zh = \"…\" } }, …]")
+            else:
+                seen: set[str] = set()
+                for j, c in enumerate(raw_choices):
+                    ckey = f"{key}.choices[{j}]"
+                    if not isinstance(c, dict):
+                        p.add(ckey, f"must be a table with value and label, not {_type_name(c)}")
+                        continue
+                    _check_keys(c, _CHOICE_KEYS, ckey, p)
+                    value = c.get("value")
+                    if not isinstance(value, str) or not value.strip():
+                        p.add(f"{ckey}.value", "missing: the value stored (a non-empty string)")
+                        continue
+                    clabel = _label(c.get("label"), f"{ckey}.label", p)
+                    words = {w for w in (value, clabel.en, clabel.zh) if w}
+                    for word in sorted(words & seen):
+                        p.add(ckey, f"{word!r} names another choice already: input could not tell them apart")
+                    seen |= words
+                    choices.append(Choice(value, clabel))
+        elif raw_choices is not None:
+            p.add(f"{key}.choices", f"only a choice field has choices (this one is {ftype!r})")
+        description = _text(raw, "description", key, p)
+        if name and name not in fields:
+            fields[name] = FieldDef(name, label, ftype, required, tuple(choices), filterable, description)
+    return fields
+
+
+def _event_values(raw: Any, requires: list[str], fields: Mapping[str, FieldDef], key: str,
+                  p: _Problems) -> dict[str, tuple[str, ...]]:
+    """values = { field = ["choice", …] }: the values of a required choice field this event accepts."""
+    if not isinstance(raw, dict):
+        p.add(key, f"must be a table field = [values], not {_type_name(raw)}")
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, allowed in raw.items():
+        fdef = fields.get(name)
+        if fdef is None or fdef.type != "choice":
+            p.add(f"{key}.{name}", f"{name!r} is not a declared choice field")
+            continue
+        if name not in requires:
+            p.add(f"{key}.{name}", f"{name!r} is not among the event's requires")
+        items = _str_list(allowed, f"{key}.{name}", p)
+        if not items:
+            p.add(f"{key}.{name}", "empty: name at least one of the field's choices")
+        ok = _vocab(items, [c.value for c in fdef.choices], f"{key}.{name}", "choice", p)
+        out[name] = tuple(ok)
+    return out
+
+
+# A deadline spec as engine/core/calendar.py reads it (this package may not import it): Nd, Nwd, Nm.
+_DEADLINE_RE = re.compile(r"[1-9][0-9]*(d|wd|m)\Z")
+
+
+def _deadline_policy(raw: Any, p: _Problems) -> DeadlinePolicy:
+    if not isinstance(raw, dict):
+        p.add("deadline", f"must be a table, not {_type_name(raw)}")
+        return DeadlinePolicy()
+    _check_keys(raw, _DEADLINE_KEYS, "deadline", p)
+    specs: dict[str, str | None] = {}
+    for k in _DEADLINE_KEYS:
+        spec = raw.get(k)
+        if spec is not None and (not isinstance(spec, str) or not _DEADLINE_RE.match(spec)):
+            p.add(f"deadline.{k}", f"invalid deadline {spec!r}: expected Nd (calendar days), Nwd (working days) "
+                                   "or Nm (months) with N at least 1, e.g. 30d, 20wd, 3m")
+            spec = None
+        specs[k] = spec
+    default, limit = specs["default"], specs["hard_limit"]
+    if default and limit and _rough_days(default) > _rough_days(limit):
+        p.add("deadline.default", f"{default!r} lies beyond the hard limit {limit!r}")
+    return DeadlinePolicy(default, limit)
+
+
+def _rough_days(spec: str) -> float:
+    # Only to catch a default beyond the limit in the file: 7 calendar days hold 5 working days at most.
+    n, unit = int(re.match(r"\d+", spec).group()), re.sub(r"\d+", "", spec)  # type: ignore[union-attr]
+    return n * {"d": 1, "wd": 1.4, "m": 30.4}[unit]
 
 
 _LOOKBACK_KEYS = ("after_event", "offsets", "sample_states", "rebound_event")
@@ -696,13 +908,17 @@ def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> Non
             p.add("ledger.struck_off", f"state {name!r} is open; an item is struck off in a closed state")
 
 
-def _check_report(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+def _check_report(raw: Any, states: Mapping[str, StateDef], fields: Mapping[str, FieldDef],
+                  uses: frozenset[str], p: _Problems) -> list[str]:
     if not isinstance(raw, dict):
         p.add("report", f"must be a table, not {_type_name(raw)}")
-        return
+        return []
     _check_keys(raw, REPORT_KEYS, "report", p)
+    groupable = [*fields, *(c for c in GROUPABLE_COLUMNS if c == "unit" or c in uses)]
+    groups = _vocab(_str_list(raw.get("group_by", []), "report.group_by", p), groupable, "report.group_by",
+                    "grouping (a declared field or a task column)", p)
     seen: dict[str, str] = {}
-    for k in REPORT_KEYS:
+    for k in ("done", "partial"):  # labels are read by the caller
         for name in _str_list(raw.get(k, []), f"report.{k}", p):
             if states and name not in states:
                 p.add(f"report.{k}", f"unknown state {name!r}; declared: {', '.join(states)}")
@@ -710,6 +926,7 @@ def _check_report(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> Non
                 p.add(f"report.{k}", f"state {name!r} is already counted as report.{seen[name]}")
             else:
                 seen[name] = k
+    return groups
 
 
 def _check_graph(
@@ -754,11 +971,17 @@ _UI = {
         "initial": "Initial state", "states": "States", "events": "Events", "permissions": "Permissions",
         "open": "open", "closed": "closed", "roles": "roles", "requires": "requires",
         "preconditions": "preconditions", "nobody": "nobody", "version": "version",
+        "fields": "Fields", "required": "required", "filter": "filterable", "deadline": "Deadline",
+        "default": "default", "hard_limit": "hard limit", "uses": "Attached to", "none": "nothing",
+        "only": "only",
     },
     "zh": {
         "initial": "初始状态", "states": "状态", "events": "事件", "permissions": "权限",
         "open": "未结", "closed": "已结", "roles": "角色", "requires": "需填写",
         "preconditions": "前提条件", "nobody": "无人", "version": "版本",
+        "fields": "字段", "required": "必填", "filter": "可筛选", "deadline": "办理时限",
+        "default": "默认", "hard_limit": "最长", "uses": "关联", "none": "无",
+        "only": "仅限",
     },
 }
 
@@ -800,6 +1023,20 @@ def to_text(wf: Workflow, lang: str = "en") -> str:
     for s in wf.states.values():
         line = f"  {s.name:<{width}}  {s.label.text(lang)} [{ui['open'] if s.open else ui['closed']}]"
         out.append(line + (f" — {s.description}" if s.description else ""))
+    out.append(f"{ui['uses']}: {', '.join(u for u in USABLE if u in wf.uses) or ui['none']}")
+    if wf.deadline.default or wf.deadline.hard_limit:
+        parts = [f"{ui[k]} {getattr(wf.deadline, k)}" for k in ("default", "hard_limit") if getattr(wf.deadline, k)]
+        out.append(f"{ui['deadline']}: {', '.join(parts)}")
+    if wf.fields:
+        out += ["", f"{ui['fields']}:"]
+        fwidth = max(len(f) for f in wf.fields)
+        for fd in wf.fields.values():
+            flags = [fd.type] + [ui[k] for k in ("required", "filter") if getattr(fd, k)]
+            line = f"  {fd.name:<{fwidth}}  {fd.label.text(lang)} [{', '.join(flags)}]"
+            if fd.choices:
+                line += ": " + " / ".join(f"{c.value} {c.label.text(lang)}" if c.value != c.label.text(lang)
+                                          else c.value for c in fd.choices)
+            out.append(line + (f" — {fd.description}" if fd.description else ""))
     out += ["", f"{ui['events']}:"]
     for ev in wf.events.values():
         srcs = ", ".join(label[s] for s in ev.sources)
@@ -809,6 +1046,8 @@ def to_text(wf: Workflow, lang: str = "en") -> str:
         out.append(f"      {ui['roles']}: {', '.join(sorted(ev.roles)) or ui['nobody']}")
         if ev.requires:
             out.append(f"      {ui['requires']}: {', '.join(ev.requires)}")
+        if ev.values:
+            out.append(f"      {ui['only']}: " + "; ".join(f"{n} = {', '.join(v)}" for n, v in ev.values.items()))
         if ev.preconditions:
             out.append(f"      {ui['preconditions']}: {', '.join(ev.preconditions)}")
     out += ["", f"{ui['permissions']}:"]

@@ -8,6 +8,7 @@ them we count Monday–Friday and say so, unless the config file supplies the ye
 
 from __future__ import annotations
 
+import calendar as stdlib_calendar
 import functools
 import re
 import unicodedata
@@ -24,6 +25,7 @@ __all__ = [
     "DeadlineSpecError",
     "InvalidDate",
     "WorkCalendar",
+    "add_months",
     "parse_date",
     "parse_deadline",
 ]
@@ -35,8 +37,8 @@ _ONE_DAY = timedelta(days=1)
 MAX_WORKDAYS = 10_000
 
 ACCEPTED_DEADLINES = (
-    "expected a date YYYY-MM-DD, Nd (calendar days) or Nwd (Chinese working days), "
-    "e.g. 2025-10-31, 30d, 10wd"
+    "expected a date YYYY-MM-DD, Nd (calendar days), Nwd (Chinese working days) or Nm (months), "
+    "e.g. 2025-10-31, 30d, 10wd, 3m"
 )
 ACCEPTED_DATES = "expected YYYY-MM-DD (also YYYY/MM/DD or YYYY年M月D日)"
 
@@ -51,7 +53,7 @@ class InvalidDate(InvalidInput, ValueError):
 
 
 class DeadlineSpecError(InvalidInput, ValueError):
-    """A deadline spec that is none of: a date, ``Nd``, ``Nwd``."""
+    """A deadline spec that is none of: a date, ``Nd``, ``Nwd``, ``Nm``."""
 
     def __init__(self, value: str, problem: str = "") -> None:
         accepted = f"{problem}; {ACCEPTED_DEADLINES}" if problem else ACCEPTED_DEADLINES
@@ -61,7 +63,7 @@ class DeadlineSpecError(InvalidInput, ValueError):
 @dataclass(frozen=True)
 class Deadline:
     due: date
-    spec: str  # canonical form: "2025-10-31", "30d" or "10wd", whatever spelling was typed
+    spec: str  # canonical form: "2025-10-31", "30d", "10wd" or "3m", whatever spelling was typed
     warnings: tuple[str, ...] = ()
 
 
@@ -151,7 +153,19 @@ def _default_calendar() -> WorkCalendar:
 # NFKC first, so full-width input from a Chinese IME ("２０２５／１０／３１", "１０ｗｄ") parses too.
 _DASHED = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})", re.ASCII)
 _HANZI = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]", re.ASCII)
-_COUNT = re.compile(r"(-?\d+)\s*(wd|d)", re.ASCII | re.IGNORECASE)
+_COUNT = re.compile(r"(-?\d+)\s*(wd|d|m)", re.ASCII | re.IGNORECASE)
+# Months the way offices count them ("三个月内答复"): the same day N months on, or that month's last
+# day when it is shorter (a 1m deadline from 31 January is the end of February).
+MAX_MONTHS = 1200
+
+
+def add_months(start: date, n: int) -> date:
+    """The same day ``n`` months after ``start``, or the last day of that month when it has no such day."""
+    year, month0 = divmod(start.year * 12 + start.month - 1 + n, 12)
+    if not 1 <= year <= 9999:
+        raise OverflowError("date out of range")
+    last = stdlib_calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(start.day, last))
 
 
 def _normalise(text: str) -> str:
@@ -190,8 +204,9 @@ def parse_date(text: str) -> date:
 
 
 def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None) -> Deadline:
-    """A date, ``Nd`` (today + N calendar days) or ``Nwd`` (the N-th Chinese working day after
-    today). Past dates are accepted here: whether that is allowed is the engine's decision."""
+    """A date, ``Nd`` (today + N calendar days), ``Nwd`` (the N-th Chinese working day after
+    today) or ``Nm`` (the same day N months on, end-of-month safe). Past dates are accepted here:
+    whether that is allowed is the engine's decision."""
     text = _normalise(spec)
     parts = _date_parts(text)
     if parts is not None:
@@ -209,6 +224,17 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
     n, unit = int(m[1]), m[2].lower()
     if n < 1:
         raise DeadlineSpecError(spec, "the number must be at least 1")
+
+    if unit == "m":
+        if n > MAX_MONTHS:
+            raise DeadlineSpecError(spec, f"at most {MAX_MONTHS} months")
+        try:
+            due = add_months(today, n)
+        except OverflowError:
+            raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+        if due > LAST_DATE:
+            raise DeadlineSpecError(spec, f"that is after {LAST_DATE.isoformat()}")
+        return Deadline(due=due, spec=f"{n}m")
 
     if unit == "d":
         try:

@@ -8,7 +8,7 @@ machine: on a 100,000-task ledger the imports, not the query, were most of ``tas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -238,9 +238,12 @@ class Ledger:
         offset: int = 0,
         viewer: str | None = None,
         oldest_change_first: bool = False,
+        workflow: str | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> list[TaskView]:
         """Tasks, earliest deadline first (``oldest_change_first``: longest unchanged first); each
-        filter narrows the list. ``viewer``: only the tasks that user may see (workflows/access.py)."""
+        filter narrows the list. ``viewer``: only the tasks that user may see (workflows/access.py);
+        ``fields``: name or label → value of a declared field, as ``task list --field`` gives it."""
         if limit is not None and limit < 1:
             raise InvalidInput("limit", limit, "expected a whole number of at least 1")
         if offset < 0:
@@ -249,8 +252,8 @@ class Ledger:
         order = (sa.literal_column("tasks.updated_at"), tasks.c.id) if oldest_change_first else (tasks.c.due, tasks.c.id)
         stmt = (
             sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"))
-            .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
-            .join(problems, problems.c.id == tasks.c.problem_id)
+            .outerjoin(campaigns, campaigns.c.id == tasks.c.campaign_id)
+            .outerjoin(problems, problems.c.id == tasks.c.problem_id)
             .order_by(*order)
         )
         if limit is not None:
@@ -259,7 +262,7 @@ class Ledger:
             stmt = stmt.offset(offset)
         with self.reading() as conn:
             stmt = self._task_filters(conn, stmt, states, unit, overdue, due_before, flagged, campaign, today,
-                                      viewer)
+                                      viewer, workflow, fields)
             return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
 
     def count_tasks(
@@ -272,18 +275,49 @@ class Ledger:
         flagged: bool | None = None,
         campaign: str | None = None,
         viewer: str | None = None,
+        workflow: str | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> int:
         """How many tasks ``list_tasks`` would list with these filters and no limit."""
         with self.reading() as conn:
             stmt = self._task_filters(conn, sa.select(sa.func.count()).select_from(tasks), states, unit, overdue,
-                                      due_before, flagged, campaign, self.today(), viewer)
+                                      due_before, flagged, campaign, self.today(), viewer, workflow, fields)
             return int(conn.execute(stmt).scalar_one())
+
+    def _field_filter(self, conn: sa.Connection, workflow: str | None, name: str, raw: Any) -> sa.ColumnElement[bool]:
+        """Tasks whose declared field ``name`` (or label) holds ``raw``, in every workflow that declares it."""
+        from engine.core import fields as task_fields
+        from storage.fields import field_equals
+
+        names = [workflow] if workflow else self.registry.names()
+        clauses = []
+        for wf_name in names:
+            wf = self.registry.get(wf_name)
+            try:
+                fd = task_fields.find_field(wf, name)
+            except InvalidInput:
+                if workflow:
+                    raise
+                continue
+            value = task_fields.coerce(fd, raw, self.lang)
+            clauses.append(sa.and_(tasks.c.workflow == wf.name,
+                                   field_equals(conn.dialect.name, tasks.c.fields, fd.name, value)))
+        if not clauses:
+            declared = sorted({f for n in names for f in self.registry.get(n).fields})
+            raise InvalidInput("field", name, f"no workflow declares it; declared: {', '.join(declared) or 'none'}")
+        return sa.or_(*clauses)
 
     def _task_filters(self, conn: sa.Connection, stmt: sa.Select, states: Sequence[str], unit: str | None,
                       overdue: bool, due_before: date | None, flagged: bool | None, campaign: str | None,
-                      today: date, viewer: str | None = None) -> sa.Select:
+                      today: date, viewer: str | None = None, workflow: str | None = None,
+                      fields: Mapping[str, Any] | None = None) -> sa.Select:
         if viewer is not None:
             stmt = stmt.where(visible_to(viewer))
+        if workflow:
+            self.registry.get(workflow)  # an unknown name is refused, naming those there are
+            stmt = stmt.where(tasks.c.workflow == workflow)
+        for name, raw in (fields or {}).items():
+            stmt = stmt.where(self._field_filter(conn, workflow, name, raw))
         if states:
             known = {st for name in self.registry.names() for st in self.registry.get(name).states}
             for st in states:
@@ -351,8 +385,8 @@ class Ledger:
             t = conn.execute(
                 sa.select(tasks, campaigns.c.name.label("campaign_name"), problems.c.code.label("problem_code"),
                           problems.c.title.label("problem_title"))
-                .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
-                .join(problems, problems.c.id == tasks.c.problem_id)
+                .outerjoin(campaigns, campaigns.c.id == tasks.c.campaign_id)
+                .outerjoin(problems, problems.c.id == tasks.c.problem_id)
                 .where(tasks.c.id == task_id)).first()
             if t is None:
                 raise NotFound("task", task_id, "see 'duban task list' for task ids")
@@ -438,7 +472,7 @@ class Ledger:
                                        sa.func.coalesce(tasks.c.followup_target, tasks.c.due) < today))
         return sa.or_(*clauses) if clauses else sa.false()
 
-    def task_view(self, t: Any, campaign: str, problem: str, today: date | None = None) -> TaskView:
+    def task_view(self, t: Any, campaign: str | None, problem: str | None, today: date | None = None) -> TaskView:
         """What a reader sees of a task row (a Core row or a model), with its lateness and light."""
         today = today or self.today()
         wf = self.registry.get(t.workflow)
@@ -452,7 +486,7 @@ class Ledger:
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
-            deadline_in_force=in_force,
+            deadline_in_force=in_force, fields=_fields_of(t),
         )
 
 
@@ -460,6 +494,11 @@ def visible_to(viewer: str) -> sa.ColumnElement[bool]:
     """The tasks user ``viewer`` may see: the visibility rule of workflows/access.py, as PostgreSQL's
     row-level security has it, in SQL."""
     return sa.text(access.visible_sql("tasks", ":duban_viewer")).bindparams(duban_viewer=viewer)  # type: ignore[return-value]
+
+
+def _fields_of(t: Any) -> dict[str, Any]:
+    text = getattr(t, "fields", None)
+    return json.loads(text) if text and text != "{}" else {}
 
 
 def _refuse_database(url: str, reason: str) -> None:

@@ -34,7 +34,7 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("name", "role", "unit", "display", "email", "webhook", "mobile", "wecom_id", "dingtalk_id", "feishu_id"),
     "campaigns": ("name", "inspector", "target", "period_start", "period_end", "feedback_date", "rectification_end"),
     "problems": ("campaign_id", "code", "title", "parent_id"),
-    "tasks": ("campaign_id", "problem_id", "code", "title", "observed", "measures", "leader", "unit", "person",
+    "tasks": ("campaign_id", "problem_id", "code", "title", "fields", "observed", "measures", "leader", "unit", "person",
               "due", "workflow", "flagged", "followup_plan", "followup_target"),
     "progress_notes": ("task_id", "on", "text", "author"),
     "evidence": ("task_id", "sha256", "original_name", "size", "note", "added_by"),

@@ -150,8 +150,8 @@ class TaskView(View):
     id: int
     code: str
     title: str
-    campaign: str
-    problem: str
+    campaign: str | None  # None: the task's workflow uses no campaigns ([workflow] uses)
+    problem: str | None
     state: str
     state_label: str
     due: date
@@ -169,6 +169,8 @@ class TaskView(View):
     # The date days_overdue and the light count from (policy.deadline_in_force): the follow-up
     # target of a phased item, else the deadline.
     deadline_in_force: date | None = None
+    # The workflow's declared fields that are set, by name: text, int, ISO date, or a choice's value.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -23,7 +23,8 @@ from engine.core import policy as reminder_policy
 from engine.core import keys as trail_keys
 from engine.core import lookbacks
 from engine.core import trail
-from engine.core.calendar import parse_deadline
+from engine.core import fields as task_fields
+from engine.core.calendar import parse_date, parse_deadline
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.errors import (
@@ -284,10 +285,10 @@ class Writer(Ledger):
         actor: str,
         title: str,
         *,
-        problem: str,
-        leader: str,
+        problem: str | None = None,
+        leader: str | None = None,
         unit: str,
-        due: str | date,
+        due: str | date | None = None,
         person: str | None = None,
         code: str | None = None,
         measures: Sequence[str] = (),
@@ -295,28 +296,53 @@ class Writer(Ledger):
         campaign: str | None = None,
         observed: str | None = None,
         flagged: bool = False,
+        fields: Mapping[str, Any] | None = None,
     ) -> MoveResult:
+        """A new task of ``workflow``: attached to a campaign, a problem and a leader as far as the
+        workflow uses them; its declared ``fields`` (name or label → value) checked against their types."""
         title = _required_text("task title", title)
-        leader = _required_text("responsible leader", leader)
         unit = _required_text("responsible unit", unit)
         wf = self.registry.get(workflow)
+        leader = (_required_text("responsible leader", leader) if "leader" in wf.uses
+                  else _blank_to_none(leader) or "")
+        for what, given in (("campaign", campaign), ("problem", problem)):
+            if given is not None and what not in wf.uses:
+                raise InvalidInput(what, given, f"tasks of workflow {wf.name} belong to no {what}")
+        if "problem" in wf.uses and not _blank_to_none(problem):
+            raise InvalidInput("problem", problem, f"a task of workflow {wf.name} needs the problem it fixes")
+        values = task_fields.validate(wf, fields or {}, self.lang)
+        missing = task_fields.missing_required(wf, values)
+        if missing:
+            raise InvalidInput("fields", ", ".join(f.name for f in missing),
+                               "required by workflow " + wf.name + ": "
+                               + ", ".join(f"{f.name} ({f.label.text(self.lang)})" for f in missing))
         today = self.today()
+        if due is None:
+            if wf.deadline.default is None:
+                raise InvalidInput("deadline", None, f"workflow {wf.name} sets no default deadline: give one")
+            due = wf.deadline.default
         due_date, warnings = self.deadline(due, today, "deadline")
+        self._within_hard_limit(wf, today, due_date)
         with self.transaction() as s:
             self.require_supervisor(s, actor, "add tasks")
-            camp = self.campaign_row(s, campaign)
-            prob = self._problem(s, camp, problem)
+            camp = self.campaign_row(s, campaign) if "campaign" in wf.uses else None
+            prob = self._problem(s, camp, problem) if camp is not None and problem else None
+            same_place = (Task.campaign_id == camp.id if camp is not None
+                          else sa.and_(Task.campaign_id.is_(None), Task.workflow == wf.name))
             if code is None:
-                code = self._next_code(s, camp.id)
-            elif s.execute(sa.select(Task.id).where(Task.campaign_id == camp.id, Task.code == code)).first():
-                raise AlreadyExists("task", f"{code} in campaign {camp.name}")
-            new = NewTasks(campaign_id=[camp.id], problem_id=[prob.id], code=[code], title=[title],
-                           observed=[observed], measures=[[m for m in measures if m.strip()]], leader=[leader],
-                           unit=[unit], person=[person], due=[due_date], state=[wf.initial], flagged=[flagged],
-                           note=[None])
+                code = self._next_code(s, same_place)
+            elif s.execute(sa.select(Task.id).where(same_place, Task.code == code)).first():
+                raise AlreadyExists("task", f"{code} in campaign {camp.name}" if camp is not None
+                                    else f"{code} of workflow {wf.name}")
+            new = NewTasks(campaign_id=[camp.id if camp else None], problem_id=[prob.id if prob else None],
+                           code=[code], title=[title], observed=[observed],
+                           measures=[[m for m in measures if m.strip()]], leader=[leader], unit=[unit],
+                           person=[person], due=[due_date], state=[wf.initial], flagged=[flagged], note=[None],
+                           fields=[values])
             (task_id,) = self.create_tasks(s, actor, new, workflow=wf.name)
             row = s.connection().execute(sa.select(Task.__table__).where(Task.__table__.c.id == task_id)).one()
-            return MoveResult(self.task_view(row, camp.name, prob.code), "create", None, wf.initial, warnings)
+            return MoveResult(self.task_view(row, camp.name if camp else None, prob.code if prob else None),
+                              "create", None, wf.initial, warnings)
 
     def fire(
         self,
@@ -330,11 +356,22 @@ class Writer(Ledger):
         reason: str | None = None,
         due: str | date | None = None,
         expected_version: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> MoveResult:
         """Fires ``event`` on a task: checks state, role, inputs and preconditions, then writes
-        the new state and its trail record together, or nothing at all."""
+        the new state and its trail record together, or nothing at all. ``inputs``: the event's
+        declared inputs by name (the workflow's fields it sets; note, reason, plan, target, due too)."""
         given = {"note": _blank_to_none(note), "reason": _blank_to_none(reason), "plan": _blank_to_none(plan),
                  "target": target, "due": due}
+        field_given: dict[str, Any] = {}
+        for name, value in (inputs or {}).items():
+            if name in given:
+                if given[name] is not None:
+                    raise InvalidInput(f"input {name}", value, f"{name} is given twice")
+                given[name] = (_blank_to_none(value) if name in ("note", "reason", "plan")
+                               else parse_date(value) if name == "target" and isinstance(value, str) else value)
+            else:
+                field_given[name] = value
         today = self.today()
         with self.transaction() as s:
             user = self.user_row(s, actor)
@@ -346,6 +383,9 @@ class Writer(Ledger):
                 raise UnknownEvent(task.code, wf.name, event, wf.events)
             if expected_version is not None and expected_version != task.version:
                 raise ConflictError(task.code, expected_version, task.version)
+            # The workflow's fields the event sets are its inputs too: typed and checked first.
+            field_values = task_fields.validate(wf, field_given, self.lang)
+            given.update(field_values)
             # The workflow's machine decides: source state, role, visibility, inputs, preconditions.
             decision = wm.decide(task.state, event, actor=user, task=task, inputs=given,
                                  holds=lambda name: self._precondition_holds(s, task, name))
@@ -353,6 +393,18 @@ class Writer(Ledger):
                 raise self._refused(decision.refusal, user, task, wf)
             new_state = decision.dest
             assert new_state is not None
+            takes = {f.name for f in wf.field_inputs(event)}
+            extra = [n for n in field_values if n not in takes]
+            if extra:
+                raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(extra),
+                                   f"'{event}' takes {', '.join(ev.requires) or 'no inputs but a note'}")
+            for name, allowed in ev.values.items():
+                if field_values[name] not in allowed:
+                    fd = wf.fields[name]
+                    raise InvalidInput(f"{fd.label.text(self.lang)} ({name})",
+                                       task_fields.display(fd, field_values[name], self.lang),
+                                       f"'{event}' accepts only "
+                                       + ", ".join(task_fields.display(fd, v, self.lang) for v in allowed))
             # A plan, target or deadline the event does not store would be dropped without a word.
             unused = [name for name in ("plan", "target", "due") if given[name] is not None and name not in ev.requires]
             if unused:
@@ -362,7 +414,7 @@ class Writer(Ledger):
                                    f"'{event}' takes {takes}{hint}")
             warnings: list[str] = []
             changes: dict[str, Any] = {}
-            inputs: dict[str, Any] = {}
+            inputs = {}
             if given["target"] is not None:
                 if given["target"] < today:
                     raise InvalidInput("target date", given["target"].isoformat(),
@@ -370,8 +422,14 @@ class Writer(Ledger):
                 inputs["target"] = given["target"]
             if given["due"] is not None:
                 new_due, warnings = self.deadline(given["due"], today, "deadline")
+                self._within_hard_limit(wf, self._assigned_on(task), new_due)
                 inputs.update(due=new_due, previous_due=task.due)
                 changes["due"] = new_due
+            if field_values:
+                stored = task_fields.decode(task.fields)
+                stored.update(field_values)
+                changes["fields"] = task_fields.encode(stored)
+                inputs.update(field_values)
             if "plan" in ev.requires:
                 changes.update(followup_plan=given["plan"], followup_target=given["target"])
                 inputs["plan"] = given["plan"]
@@ -414,6 +472,7 @@ class Writer(Ledger):
                                    f"({', '.join(wf.open_states())}) can be extended")
             if new_due == task.due:
                 raise InvalidInput("new deadline", new_due.isoformat(), "it is the current deadline already")
+            self._within_hard_limit(wf, self._assigned_on(task), new_due)
             old = task.due
             self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=reason,
                         inputs={"previous_due": old, "due": new_due, "reason": reason, "approved_by": actor})
@@ -602,7 +661,8 @@ class Writer(Ledger):
         columns = {"campaign_id": new.campaign_id, "problem_id": new.problem_id, "code": new.code,
                    "title": new.title, "observed": new.observed, "measures": measures, "leader": new.leader,
                    "unit": new.unit, "person": new.person, "due": new.due, "state": new.state,
-                   "flagged": new.flagged, "followup_plan": followup}
+                   "flagged": new.flagged, "followup_plan": followup,
+                   "fields": [task_fields.encode(f) for f in new.fields] if new.fields else ["{}"] * n}
         ids = insert_columns(conn, Task.__table__, n, dict(columns, next_remind_on=[remind[k] for k in keys]),
                              {"workflow": wf.name, "followup_target": None, "version": 1, "created_at": now,
                               "updated_at": now})
@@ -629,9 +689,11 @@ class Writer(Ledger):
         names = tuple(columns)
         for i, (c, tid) in enumerate(zip(created, ids)):
             inp = {"code": new.code[i], "title": new.title[i], "due": new.due[i], "unit": new.unit[i],
-                   "leader": new.leader[i], "workflow": wf.name}
+                   "leader": new.leader[i] or None, "workflow": wf.name}
             if new.flagged[i]:
                 inp["flagged"] = True
+            if new.fields and new.fields[i]:
+                inp["fields"] = {k: v for k, v in new.fields[i].items() if v is not None}
             if not c and import_inputs is not None and import_inputs[i]:
                 inp.update(import_inputs[i])
             inputs.append(inp)
@@ -748,6 +810,19 @@ class Writer(Ledger):
         return row
 
     # ------------------------------------------------------------------ internals
+    def _within_hard_limit(self, wf: Workflow, assigned_on: date, due: date) -> None:
+        """[deadline] hard_limit: no deadline of the workflow's tasks lies beyond it, extensions included."""
+        if wf.deadline.hard_limit is None:
+            return
+        limit = parse_deadline(wf.deadline.hard_limit, assigned_on, self.calendar).due
+        if due > limit:
+            raise InvalidInput("deadline", due.isoformat(),
+                               f"workflow {wf.name} allows at most {wf.deadline.hard_limit} from assignment "
+                               f"({assigned_on.isoformat()}): {limit.isoformat()} at the latest")
+
+    def _assigned_on(self, task: Task) -> date:
+        return task.created_at.astimezone(self.clock.tz).date() if task.created_at.tzinfo else task.created_at.date()
+
     def deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
         if isinstance(spec, date):
             result, warnings = spec, []
@@ -858,13 +933,14 @@ class Writer(Ledger):
             raise NotFound("problem", code, f"campaign {camp.name} has: {', '.join(codes) or 'none'}")
         return prob
 
-    def _next_code(self, s: Session, campaign_id: int) -> str:
-        """The next free number: tasks are numbered 1, 2, 3 … within a campaign unless given codes."""
+    def _next_code(self, s: Session, same_place: Any) -> str:
+        """The next free number: tasks are numbered 1, 2, 3 … within a campaign (or, for a workflow
+        without campaigns, within the workflow) unless given codes."""
         conn = s.connection()
         candidate = conn.execute(
-            sa.select(sa.func.count()).select_from(Task).where(Task.campaign_id == campaign_id)
+            sa.select(sa.func.count()).select_from(Task).where(same_place)
         ).scalar_one() + 1
-        taken = sa.select(Task.id).where(Task.campaign_id == campaign_id, Task.code == sa.bindparam("code"))
+        taken = sa.select(Task.id).where(same_place, Task.code == sa.bindparam("code"))
         while conn.execute(taken, {"code": str(candidate)}).first() is not None:
             candidate += 1
         return str(candidate)
@@ -880,8 +956,8 @@ class NewTasks:
     """New tasks column by column, for ``Writer.create_tasks``: one list per column (the bulk path
     builds no object per row). ``note``: the progress text a file gives an item, else None."""
 
-    campaign_id: list[int]
-    problem_id: list[int]
+    campaign_id: list[int | None]  # None: the workflow uses no campaigns (nor problems)
+    problem_id: list[int | None]
     code: list[str]
     title: list[str]
     observed: list[str | None]
@@ -897,6 +973,8 @@ class NewTasks:
     # (instead of ``note`` as one note of today) and its follow-up plan (instead of ``note``).
     notes: list[list[tuple[date | None, str]] | None] | None = None
     plan: list[str | None] | None = None
+    # The workflow's declared fields of each task, checked (engine/core/fields.py); None: none set.
+    fields: list[dict[str, Any]] | None = None
 
 
 def measures_json(measures: Sequence[str]) -> str:
@@ -912,8 +990,8 @@ _UPDATE_TASK = _TASKS.update().where(
 _USERS = User.__table__
 _SELECT_NAMES = (
     sa.select(Campaign.__table__.c.name, Problem.__table__.c.code)
-    .select_from(_TASKS.join(Campaign.__table__, Campaign.__table__.c.id == _TASKS.c.campaign_id)
-                 .join(Problem.__table__, Problem.__table__.c.id == _TASKS.c.problem_id))
+    .select_from(_TASKS.outerjoin(Campaign.__table__, Campaign.__table__.c.id == _TASKS.c.campaign_id)
+                 .outerjoin(Problem.__table__, Problem.__table__.c.id == _TASKS.c.problem_id))
     .where(_TASKS.c.id == sa.bindparam("task_id"))
 )
 SELECT_USER = sa.select(

@@ -11,7 +11,7 @@ from copy import copy
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -54,12 +54,14 @@ _WRITE_ONLY_ABOVE = 2000  # rows; write-only mode is several times faster but ca
 
 @dataclass
 class LedgerRow:
-    campaign_id: int
+    campaign_id: int | None  # None: a task of a workflow without campaigns
     values: dict[str, Any]
     state: str
     light: str | None
     # The cell note of 整改时限 when the deadline in force is not the item's deadline.
     due_note: str | None = None
+    workflow: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)  # the workflow's declared fields, by name
 
 
 def _by_task(conn: sa.Connection, stmt: sa.Select, task_filter: Any) -> dict[int, list[Any]]:
@@ -96,8 +98,8 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
         stmt = (
             sa.select(*Task.__table__.c, Campaign.name.label("cname"), Problem.title.label("ptitle"),
                       parent.title.label("parent_title"))
-            .join(Campaign, Campaign.id == Task.campaign_id)
-            .join(Problem, Problem.id == Task.problem_id)
+            .outerjoin(Campaign, Campaign.id == Task.campaign_id)
+            .outerjoin(Problem, Problem.id == Task.problem_id)
             .outerjoin(parent, parent.id == Problem.parent_id)
             .order_by(Task.campaign_id, Task.id)
         )
@@ -174,7 +176,8 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 "original_due": t.due if in_force != t.due else None,
                 "followup_plan": t.followup_plan if plan_state else None,
                 "followup_target": t.followup_target if plan_state else None,
-            }, t.state, light, due_note)
+                "flagged": t.flagged,
+            }, t.state, light, due_note, t.workflow, json.loads(t.fields) if t.fields and t.fields != "{}" else {})
 
 
 def _followup_states(wf: Any) -> frozenset[str]:
@@ -261,10 +264,15 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
     from openpyxl.worksheet.properties import PageSetupProperties
 
     rows_by_camp: dict[str, list[LedgerRow]] = {}
+    # Tasks of a workflow without campaigns get a sheet of their own per workflow, with its fields.
+    rows_by_workflow: dict[str, list[LedgerRow]] = {}
     for row in ledger_rows(app, campaign):
-        rows_by_camp.setdefault(row.values["campaign"], []).append(row)
+        if row.campaign_id is None:
+            rows_by_workflow.setdefault(row.workflow, []).append(row)
+        else:
+            rows_by_camp.setdefault(row.values["campaign"], []).append(row)
     campaigns = [c for c in app.list_campaigns() if campaign is None or c.name == campaign]
-    total = sum(len(v) for v in rows_by_camp.values())
+    total = sum(len(v) for v in rows_by_camp.values()) + sum(len(v) for v in rows_by_workflow.values())
     write_only = total > _WRITE_ONLY_ABOVE
     wb = openpyxl.Workbook(write_only=write_only)
     if not write_only:
@@ -384,10 +392,29 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
             if progress and written % PROGRESS_EVERY == 0:
                 progress(written, total)
 
+    for name, rows in rows_by_workflow.items():
+        wf = app.workflow(name)
+        columns = workflow_columns(wf)
+        ws = wb.create_sheet(_sheet_name(wf.title.text("zh"), taken))
+        first_ledger = first_ledger or ws
+        ws.freeze_panes = "C3"
+        header_rows(ws, f"{wf.title.text('zh')}台账（截至 {today.isoformat()}）", [zh for _f, zh, _w in columns],
+                    [w for _f, _zh, w in columns], len(columns))
+        print_setup(ws, len(columns), len(rows) + 2)
+        for row in rows:
+            ws.append([cell(ws, _workflow_cell(wf, row, f),
+                            fill=row.state if f == "status" else row.light if f == "light" else None)
+                       for f, _zh, _w in columns])
+            written += 1
+            if progress and written % PROGRESS_EVERY == 0:
+                progress(written, total)
+
     # Totals: figures computed from the ledger now, as 'duban summary' gives them.
     ws = wb.create_sheet(_sheet_name("汇总", taken))  # a name scripts open it by
     state_names: list[tuple[str, str]] = []
-    for name in app.workflow_names():
+    # The states of the workflows the exported tasks follow (every one when there are none yet).
+    present = {r.workflow for rows in (*rows_by_camp.values(), *rows_by_workflow.values()) for r in rows}
+    for name in [n for n in app.workflow_names() if n in present] or app.workflow_names()[:1]:
         for st, sd in app.workflow(name).states.items():
             if (st, sd.label.text("zh")) not in state_names:
                 state_names.append((st, sd.label.text("zh")))
@@ -406,12 +433,42 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
                    [fig["total"], *[fig["states"].get(st, 0) for st, _l in state_names], fig["overdue"],
                     fig["flagged"]]]
                   + [cell(ws, Decimal(fig["funds_recovered"]), centre=True, fmt="#,##0.00")])
+    for name, rows in rows_by_workflow.items():
+        ws.append([cell(ws, app.workflow(name).title.text("zh"))] + [cell(ws, v, centre=True) for v in
+                   [len(rows), *[sum(r.state == st for r in rows) for st, _l in state_names],
+                    sum(r.light == "red" for r in rows), sum(bool(r.values["flagged"]) for r in rows)]])
     if not write_only and first_ledger is not None:
         wb.active = wb.worksheets.index(first_ledger)
     wb.save(out)
     if progress:
         progress(total, total)
     return total
+
+
+def workflow_columns(wf: Any) -> list[tuple[str, str, int]]:
+    """The ledger columns of a workflow without campaigns: (key, zh header, width); its declared
+    fields are headed by their labels and keyed ``field:NAME``."""
+    by_key = {f: (zh, width) for f, zh, _en, width in COLUMNS}
+    lead = [("code", *by_key["code"]), ("title", "标题", 34)]
+    declared = [(f"field:{fd.name}", fd.label.text("zh"), 30 if fd.type == "text" else 14)
+                for fd in wf.fields.values()]
+    # Headers without the rectification ledger's 整改 wording; the importer reads them all (columns.ALIASES).
+    plain = {"unit": "责任单位", "due": "时限", "status": "状态", "progress": "进展情况"}
+    tail = [(k, plain.get(k, by_key[k][0]), by_key[k][1])
+            for k in ("unit", "person", "due", "status", "progress", "light", "in_force")]
+    if "leader" in wf.uses:
+        tail.insert(0, ("leader", *by_key["leader"]))
+    return [*lead, *declared, *tail]
+
+
+def _workflow_cell(wf: Any, row: LedgerRow, key: str) -> Any:
+    if key.startswith("field:"):
+        from engine.core.fields import display
+
+        fd = wf.fields[key[len("field:"):]]
+        value = row.fields.get(fd.name)
+        return display(fd, value, "zh") if value is not None else None
+    return row.values[key]
 
 
 def _column(field: str) -> int:
@@ -439,7 +496,7 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
     cal.add("version", "2.0")
     cal.add("x-wr-calname", "督办 duban")
     with app.transaction() as s:
-        stmt = (sa.select(Task, Campaign.name).join(Campaign, Campaign.id == Task.campaign_id)
+        stmt = (sa.select(Task, Campaign.name).outerjoin(Campaign, Campaign.id == Task.campaign_id)
                 .order_by(Task.campaign_id, Task.id))
         if campaign:
             stmt = stmt.where(Task.campaign_id == app.campaign_id(s.connection(), campaign))
@@ -461,8 +518,11 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
     for t, cname in tasks:
         wf = app.registry.get(t.workflow)
         st = wf.states.get(t.state)
-        key = f"task-{t.campaign_id}-{_uid_part(t.code)}"
-        about = f"{cname} · {t.code} · {t.title}\n责任单位 {t.unit} · 责任领导 {t.leader} · {st.label.text('zh') if st else t.state}"
+        # a task without a campaign is keyed by its workflow, where its code is unique
+        key = f"task-{t.campaign_id if t.campaign_id is not None else t.workflow}-{_uid_part(t.code)}"
+        place = cname or app.registry.get(t.workflow).title.text("zh")
+        leader = f" · 责任领导 {t.leader}" if t.leader else ""
+        about = f"{place} · {t.code} · {t.title}\n责任单位 {t.unit}{leader} · {st.label.text('zh') if st else t.state}"
         if st is not None and st.open:
             event(f"{key}-due@duban", t.due, f"整改时限 {t.code} {t.title}", t.updated_at, about)
         if t.followup_target is not None and st is not None and st.open:

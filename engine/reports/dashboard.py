@@ -18,7 +18,7 @@ from engine.core import policy as reminders
 from engine.i18n import LazyString, language, lazy_pgettext
 from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
 from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores
-from storage.tables import campaigns
+from storage.tables import campaigns, tasks
 
 if TYPE_CHECKING:
     from engine.core.ledger import Ledger
@@ -32,10 +32,6 @@ LIST_LIMIT = 200
 _TEXT: dict[str, LazyString] = {
     "title": lazy_pgettext("dashboard", "Rectification dashboard"),
     "as_of": lazy_pgettext("dashboard", "As of"),
-    "total": lazy_pgettext("dashboard", "Items"),
-    "done": lazy_pgettext("dashboard", "Completed"),
-    "partial": lazy_pgettext("dashboard", "Completed in phases"),
-    "ongoing": lazy_pgettext("dashboard", "Under way"),
     "open": lazy_pgettext("dashboard", "Open"),
     "overdue": lazy_pgettext("dashboard", "Overdue"),
     "flagged": lazy_pgettext("dashboard", "Flagged"),
@@ -43,6 +39,8 @@ _TEXT: dict[str, LazyString] = {
     "completion": lazy_pgettext("dashboard", "Completion rate"),
     "by_problem": lazy_pgettext("dashboard", "Progress per problem"),
     "by_unit": lazy_pgettext("dashboard", "Progress per unit"),
+    "by": lazy_pgettext("dashboard", "Progress per {label}"),
+    "board": lazy_pgettext("dashboard", "{title} dashboard"),
     "lights": lazy_pgettext("dashboard", "Traffic lights"),
     "overdue_list": lazy_pgettext("dashboard", "Overdue items"),
     "burndown": lazy_pgettext("dashboard", "Open items over time"),
@@ -87,25 +85,35 @@ def traffic_light(app: "Ledger", task: TaskAsOf, as_of: date) -> str | None:
     return reminders.light(app, task, as_of)
 
 
-def _start(app: "Ledger", report: ProgressReport, campaign: str | None) -> date:
+def _start(app: "Ledger", report: ProgressReport, campaign: str | None, workflow: str | None = None) -> date:
     with app.reading() as conn:
-        stmt = sa.select(sa.func.min(campaigns.c.feedback_date))
-        if campaign:
-            stmt = stmt.where(campaigns.c.name == campaign)
-        start = conn.execute(stmt).scalar_one()
+        if workflow and "campaign" not in app.workflow(workflow).uses:  # from its first assignment
+            first = conn.execute(sa.select(sa.func.min(tasks.c.created_at)).where(tasks.c.workflow == workflow)).scalar()
+            start = first.astimezone(app.clock.tz).date() if first else None
+        else:
+            stmt = sa.select(sa.func.min(campaigns.c.feedback_date))
+            if campaign:
+                stmt = stmt.where(campaigns.c.name == campaign)
+            start = conn.execute(stmt).scalar_one()
     return min(start or report.as_of, report.as_of)
 
 
-def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None) -> str:
-    """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today)."""
+def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
+                   workflow: str | None = None) -> str:
+    """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today);
+    with ``workflow``, of its tasks only, titled and grouped as it declares."""
     as_of = check_as_of(app, as_of)
-    report = progress(app, as_of, campaign=campaign, since=False)
-    series = open_series(app, _start(app, report, campaign), as_of, campaign=campaign)
+    report = progress(app, as_of, campaign=campaign, since=False, workflow=workflow)
+    series = open_series(app, _start(app, report, campaign, workflow), as_of, campaign=campaign, workflow=workflow)
     if len(series) > DAILY_LIMIT:
         series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])
     lang = app.lang
     with language(lang):
-        tx = _texts()
+        tx = {**_texts(), **report.labels}  # the figures as the workflow names them ([report] labels)
+    if workflow:
+        tx["title"] = tx["board"].format(title=app.workflow(workflow).title.text(lang))
+    for name, _groups in report.groups:  # a declared grouping is headed by the field's label
+        tx.setdefault(f"by_{name}", tx["by"].format(label=report.labels.get(name, name)))
     f = report.figures
     # A light depends on the workflow, state, flag and dates alone: worked out once per combination.
     seen: dict[tuple, str | None] = {}
@@ -124,9 +132,9 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         f'<p class="muted">{escape(report.campaign or "")} {escape(tx["as_of"])} '
         f'<span data-figure="as_of">{as_of.isoformat()}</span></p>',
         _cards(f, tx),
-        _bars("by_problem", report.by_problem, tx, with_key=True),
-        _bars("by_unit", report.by_unit, tx, with_key=False),
-        _ranking(scores(app, as_of, campaign=campaign)),
+        *(_bars(f"by_{name}", groups, tx, with_key=name == "problem") for name, groups in report.groups),
+        # the units' scores are the office's ranking over every workflow; a workflow's own board has none
+        *([_ranking(scores(app, as_of, campaign=campaign))] if workflow is None else []),
         _lights(lights, tx),
         _overdue([t for t in report.tasks if t.overdue], tx),
         f"<h2>{escape(tx['burndown'])}</h2>",

@@ -54,9 +54,9 @@ class TaskAsOf(View):
     id: int
     code: str
     title: str
-    campaign: str
-    problem: str
-    problem_title: str
+    campaign: str | None
+    problem: str | None
+    problem_title: str | None
     aspect: str | None
     unit: str
     workflow: str
@@ -74,6 +74,7 @@ class TaskAsOf(View):
     followup_target: date | None = None
     funds: Decimal = Decimal("0.00")
     deadline_in_force: date | None = None  # the follow-up target of a phased item, else the deadline
+    fields: dict[str, Any] = field(default_factory=dict)  # the workflow's declared fields as they stood then
 
 
 @dataclass
@@ -140,11 +141,20 @@ class ProgressReport(View):
     by_unit: list[Group]
     tasks: list[TaskAsOf]
     state_labels: dict[str, str]
+    workflow: str | None = None
+    # Groupings the workflow declares ([report] group_by) over its fields: field name → groups.
+    by_field: dict[str, list[Group]] = field(default_factory=dict)
+    # What the report calls its figures and groupings (total, done, partial, ongoing, each field …).
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def groups(self) -> list[tuple[str, list[Group]]]:
-        """The groupings asked for, in display order."""
-        return [(name, g) for name, g in (("problem", self.by_problem), ("unit", self.by_unit)) if g]
+        """The groupings asked for, in display order: the workflow's declared order when it has one."""
+        named = {"problem": self.by_problem, "unit": self.by_unit, **self.by_field}
+        order = self.group_order or ["problem", "unit"]
+        return [(name, named[name]) for name in order if named.get(name)]
+
+    group_order: list[str] = field(default_factory=list)
 
 
 def result_states(wf: Workflow) -> tuple[frozenset[str], frozenset[str]]:
@@ -178,6 +188,7 @@ class _Replayed:
     note: str | None = None
     plan: str | None = None
     target: date | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 def _apply(cur: _Replayed | None, event: str, from_state: str | None, to_state: str | None, note: str | None,
@@ -191,7 +202,8 @@ def _apply(cur: _Replayed | None, event: str, from_state: str | None, to_state: 
     if cur is None:
         if not creates(from_state, to_state):
             return None  # only a creating record can start a task's history
-        return _Replayed(to_state, date.fromisoformat(inputs["due"]), bool(inputs.get("flagged")), at, note)  # type: ignore[arg-type]
+        return _Replayed(to_state, date.fromisoformat(inputs["due"]), bool(inputs.get("flagged")), at, note,  # type: ignore[arg-type]
+                         fields=dict(inputs.get("fields") or {}))
     if "due" in inputs and "previous_due" in inputs:
         cur.due = date.fromisoformat(inputs["due"])
     if event in ("flag", "unflag"):
@@ -213,51 +225,75 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
         yield ordered[i:i + _CHUNK]
 
 
-def _written_since(conn: sa.Connection, cutoff: datetime, campaign_id: int | None) -> list[int]:
+def _scope(campaign_id: int | None, workflow: str | None = None) -> list[sa.ColumnElement[bool]]:
+    """The tasks a report covers: one campaign's, one workflow's, or all."""
+    out = []
+    if campaign_id is not None:
+        out.append(tasks.c.campaign_id == campaign_id)
+    if workflow is not None:
+        out.append(tasks.c.workflow == workflow)
+    return out
+
+
+def _written_since(conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
+                   workflow: str | None = None) -> list[int]:
     """Tasks with a trail record after the cutoff, through the index on trail.at: tasks written (or
     created) since. Every other task stands today exactly as it stood then: its row is the answer."""
     stmt = sa.select(trail.c.task_id).where(trail.c.at >= cutoff, trail.c.task_id.is_not(None)).distinct()
-    if campaign_id is not None:
-        stmt = stmt.where(trail.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.campaign_id == campaign_id)))
+    scope = _scope(campaign_id, workflow)
+    if scope:
+        stmt = stmt.where(trail.c.task_id.in_(sa.select(tasks.c.id).where(*scope)))
     return list(conn.execute(stmt).scalars())
 
 
-def _replay(conn: sa.Connection, task_ids: Sequence[int], cutoff: datetime) -> dict[int, _Replayed]:
+def _replay(app: "Ledger", conn: sa.Connection, task_ids: Sequence[int], cutoff: datetime) -> dict[int, _Replayed]:
     """The tasks written since the cutoff as they stood then, from their own records before it."""
     out: dict[int, _Replayed] = {}
+    declared: dict[str, frozenset[str]] = {}
     for chunk in _chunks(task_ids):
         rows = conn.execute(
             sa.select(trail.c.task_id, trail.c.event, trail.c.from_state, trail.c.to_state, trail.c.note,
-                      trail.c.inputs, trail.c.at)
+                      trail.c.inputs, trail.c.at, tasks.c.workflow)
+            .join(tasks, tasks.c.id == trail.c.task_id)
             .where(trail.c.task_id.in_(chunk), trail.c.at < cutoff).order_by(trail.c.id))
-        for task_id, event, from_state, to_state, note, inputs, at in rows:
-            cur = _apply(out.get(task_id), event, from_state, to_state, note, json.loads(inputs or "{}"), at)
+        for task_id, event, from_state, to_state, note, inputs, at, wf_name in rows:
+            given = json.loads(inputs or "{}")
+            cur = _apply(out.get(task_id), event, from_state, to_state, note, given, at)
             if cur is not None:
                 out[task_id] = cur
+                if not creates(from_state, to_state):
+                    # an event's inputs name the declared fields it sets (engine/core/writer: fire)
+                    names = declared.get(wf_name)
+                    if names is None:
+                        names = declared[wf_name] = frozenset(app.workflow(wf_name).fields)
+                    cur.fields.update({k: v for k, v in given.items() if k in names})
     return out
 
 
 _aspects = problems.alias("aspect")
 _DETAIL_COLUMNS = (tasks.c.id, tasks.c.code, tasks.c.title, tasks.c.unit, tasks.c.workflow, tasks.c.state,
                    tasks.c.due, tasks.c.flagged, tasks.c.followup_plan, tasks.c.followup_target,
-                   campaigns.c.name, problems.c.id, problems.c.code, problems.c.title, _aspects.c.code)
+                   campaigns.c.name, problems.c.id, problems.c.code, problems.c.title, _aspects.c.code,
+                   tasks.c.fields)
 
 
 def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None, written: Sequence[int],
-                 replayed: dict[int, _Replayed], *, since: bool = True) -> list[tuple[Any, ...]]:
+                 replayed: dict[int, _Replayed], workflow: str | None = None, *,
+                 since: bool = True) -> list[tuple[Any, ...]]:
     """Per task standing at the cutoff: its row's fields as they were then, plus (with ``since``)
     since when it was in its state and the note it entered it with. In campaign, then id order."""
     base = (
         sa.select(*_DETAIL_COLUMNS)
-        .join(campaigns, campaigns.c.id == tasks.c.campaign_id)
-        .join(problems, problems.c.id == tasks.c.problem_id)
+        .outerjoin(campaigns, campaigns.c.id == tasks.c.campaign_id)
+        .outerjoin(problems, problems.c.id == tasks.c.problem_id)
         .outerjoin(_aspects, _aspects.c.id == problems.c.parent_id)
     )
+    scope = _scope(campaign_id, workflow)
     # Since when each task is in its state: the last record that brought it there (by the index on
     # trail.task_id), read only for the tasks not written since the cutoff.
     entering = sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state)
-    in_scope = ([trail.c.task_id.in_(sa.select(tasks.c.id).where(tasks.c.campaign_id == campaign_id))]
-                if campaign_id is not None else [trail.c.task_id.is_not(None)])
+    in_scope = ([trail.c.task_id.in_(sa.select(tasks.c.id).where(*scope))]
+                if scope else [trail.c.task_id.is_not(None)])
     marks = (sa.select(trail.c.task_id, sa.func.max(trail.c.id).label("entered_id"))
              .where(*in_scope, entering).group_by(trail.c.task_id).subquery())
     entered = trail.alias("entered")
@@ -267,19 +303,18 @@ def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
                 .order_by(tasks.c.campaign_id, tasks.c.id))
     else:  # the search for each task's entering record is most of the query's cost
         stmt = base.add_columns(sa.null(), sa.null()).order_by(tasks.c.campaign_id, tasks.c.id)
-    if campaign_id is not None:
-        stmt = stmt.where(tasks.c.campaign_id == campaign_id)
+    if scope:
+        stmt = stmt.where(*scope)
     skip = set(written)
     rows: list[tuple[Any, ...]] = [tuple(r) for r in conn.execute(stmt) if r[0] not in skip]
     for chunk in _chunks([tid for tid in written if tid in replayed]):
         for r in conn.execute(base.where(tasks.c.id.in_(chunk))):
             then = replayed[r[0]]
-            rows.append((*r[:5], then.state, then.due, then.flagged, then.plan, then.target, *r[10:],
-                         then.since, then.note))
+            rows.append((*r[:5], then.state, then.due, then.flagged, then.plan, then.target, *r[10:15],
+                         json.dumps(then.fields), then.since, then.note))
     if written:
-        order = dict(conn.execute(sa.select(tasks.c.id, tasks.c.campaign_id)
-                                  .where(*([tasks.c.campaign_id == campaign_id] if campaign_id else []))).all())
-        rows.sort(key=lambda r: (order[r[0]], r[0]))
+        order = dict(conn.execute(sa.select(tasks.c.id, tasks.c.campaign_id).where(*scope)).all())
+        rows.sort(key=lambda r: (order[r[0]] or 0, r[0]))
     return rows
 
 
@@ -320,34 +355,91 @@ class _Kinds:
         return kind
 
 
-def _funds(conn: sa.Connection, as_of: date, campaign_id: int | None) -> dict[int, int]:
+def _funds(conn: sa.Connection, as_of: date, campaign_id: int | None, workflow: str | None = None) -> dict[int, int]:
     stmt = (sa.select(outcomes.c.task_id, sa.func.sum(outcomes.c.amount_fen))
             .where(outcomes.c.kind == "funds", outcomes.c.on <= as_of).group_by(outcomes.c.task_id))
-    if campaign_id is not None:
-        stmt = stmt.join(tasks, tasks.c.id == outcomes.c.task_id).where(tasks.c.campaign_id == campaign_id)
+    scope = _scope(campaign_id, workflow)
+    if scope:
+        stmt = stmt.join(tasks, tasks.c.id == outcomes.c.task_id).where(*scope)
     return dict(conn.execute(stmt).all())  # type: ignore[arg-type]
 
 
+# What a report calls its figures when the workflow's [report] labels do not say.
+_FIGURE_FALLBACK: dict[str, LazyString] = {
+    "total": lazy_pgettext("report", "Tasks"), "done": lazy_pgettext("report", "Done"),
+    "partial": lazy_pgettext("report", "Partly done"), "ongoing": lazy_pgettext("report", "Under way")}
+
+
+def _groupings(app: "Ledger", workflow: str | None, by: str | None) -> tuple[list[str], list[str]]:
+    """(display order of the groupings, the declared fields among them) for a report of ``workflow``."""
+    if by is not None:
+        known = [*GROUPINGS, *(app.workflow(workflow).report_groups if workflow else ())]
+        if by not in known:
+            raise InvalidInput("grouping", by, f"expected one of {', '.join(dict.fromkeys(known))}")
+        order = [by]
+    elif workflow and app.workflow(workflow).report_groups:
+        order = list(app.workflow(workflow).report_groups)
+    else:
+        order = list(GROUPINGS)
+    fields = [g for g in order if workflow and g in app.workflow(workflow).fields]
+    return order, fields
+
+
+def report_labels(app: "Ledger", workflow: str | None, lang: str) -> dict[str, str]:
+    """The names of the headline figures and of the declared groupings, as the workflow gives them
+    (the default workflow's for a report over every workflow)."""
+    from engine.core.ledger import DEFAULT_WORKFLOW
+
+    wf = app.workflow(workflow or DEFAULT_WORKFLOW)
+    with language(lang):
+        out = {k: (wf.report_labels[k].text(lang) if k in wf.report_labels else str(v))
+               for k, v in _FIGURE_FALLBACK.items()}
+    out.update({name: fd.label.text(lang) for name, fd in wf.fields.items()})
+    return out
+
+
+def _field_groups(app: "Ledger", workflow: str, names: Sequence[str], tasks_of: Sequence[TaskAsOf],
+                  lang: str) -> dict[str, list[Group]]:
+    """Per declared field: one group per value, in the order of its choices (else of the values), and
+    one for the tasks where it is not set yet."""
+    from engine.core.fields import display
+
+    wf = app.workflow(workflow)
+    out: dict[str, list[Group]] = {}
+    for name in names:
+        fd = wf.fields[name]
+        buckets: dict[str | None, list[TaskAsOf]] = {}
+        for t in tasks_of:
+            value = t.fields.get(name)
+            buckets.setdefault(None if value is None else str(value), []).append(t)
+        order = [c.value for c in fd.choices] if fd.choices else sorted(k for k in buckets if k is not None)
+        groups = [Group(v, display(fd, v, lang), Figures.of(buckets[v])) for v in order if v in buckets]
+        if None in buckets:
+            groups.append(Group("", "—", Figures.of(buckets[None])))
+        out[name] = groups
+    return out
+
+
 def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-             by: str | None = None, *, since: bool = True) -> ProgressReport:
+             by: str | None = None, workflow: str | None = None, *, since: bool = True) -> ProgressReport:
     """Counts per state, done/partial/open, overdue, flagged and funds as of the end of ``as_of``,
     every figure with the codes of the tasks behind it, and every task as it stood.
 
-    ``by`` = "problem" or "unit" keeps only that grouping; ``None`` gives both. ``since=False``
-    leaves out since when each task is in its state and the note it entered it with (None), for a
-    caller that shows neither.
+    ``by`` = "problem", "unit" or a grouping the workflow declares keeps only that grouping; ``None``
+    gives the workflow's ([report] group_by), else problem and unit. ``workflow``: only its tasks.
+    ``since=False`` leaves out since when each task is in its state and the note it entered it with
+    (None), for a caller that shows neither.
     """
-    if by is not None and by not in GROUPINGS:
-        raise InvalidInput("grouping", by, f"expected one of {', '.join(GROUPINGS)}")
+    order, field_names = _groupings(app, workflow, by)
     as_of = check_as_of(app, as_of)
     cutoff = end_of_day(app, as_of)
     tz = app.clock.tz
     with app.reading() as conn:
         campaign_id = _campaign_id(app, conn, campaign)
-        written = _written_since(conn, cutoff, campaign_id)
-        replayed = _replay(conn, written, cutoff) if written else {}
-        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed, since=since)
-        funds = _funds(conn, as_of, campaign_id)
+        written = _written_since(conn, cutoff, campaign_id, workflow)
+        replayed = _replay(app, conn, written, cutoff) if written else {}
+        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed, workflow, since=since)
+        funds = _funds(conn, as_of, campaign_id, workflow)
 
     kinds = _Kinds(app)
     out: list[TaskAsOf] = []
@@ -356,7 +448,7 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     unit_tasks: dict[str, list[TaskAsOf]] = {}
     zero = Decimal("0.00")
     for (tid, code, title, unit, wf_name, state, due, flagged, plan, target, cname, pid, pcode, ptitle, acode,
-         entered, note) in rows:
+         fields_text, entered, note) in rows:
         by_target, result, is_open, label = kinds(wf_name, state)
         in_force = target if by_target and target is not None else due
         late = (as_of - in_force).days if is_open and in_force < as_of else 0
@@ -366,15 +458,16 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
             late > 0, late, bool(flagged), entered.astimezone(tz).date() if entered else as_of if since else None, note,
             plan if result == "partial" else None, target if result == "partial" else None,
             fen_to_yuan(fen) if fen else zero, in_force,
+            json.loads(fields_text) if fields_text and fields_text != "{}" else {},
         )
         out.append(t)
-        if by in (None, "problem"):
+        if "problem" in order and pid is not None:
             group = problem_tasks.get(pid)
             if group is None:
                 group = problem_tasks[pid] = []
                 problem_names[pid] = (pcode, ptitle)
             group.append(t)
-        if by in (None, "unit"):
+        if "unit" in order:
             group = unit_tasks.get(unit)
             if group is None:
                 group = unit_tasks[unit] = []
@@ -383,27 +476,31 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
         as_of=as_of, campaign=campaign, by=by, figures=Figures.of(out),
         by_problem=[Group(*problem_names[pid], Figures.of(ts)) for pid, ts in problem_tasks.items()],
         by_unit=sorted((Group(u, u, Figures.of(ts)) for u, ts in unit_tasks.items()), key=lambda g: g.key),
-        tasks=out, state_labels=kinds.labels,
+        tasks=out, state_labels=kinds.labels, workflow=workflow,
+        by_field=_field_groups(app, workflow, field_names, out, app.lang) if workflow else {},
+        labels=report_labels(app, workflow, app.lang), group_order=order,
     )
 
 
 def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-                    by: str | None = None) -> ProgressReport:
+                    by: str | None = None, workflow: str | None = None) -> ProgressReport:
     """The figures of ``progress`` counted in the database, without the tasks and codes behind them
     (every ``codes`` list is empty): what a table of figures needs, at the cost of a summary.
 
     Tasks not written since the day are counted by one GROUP BY over their rows; the few written
-    since are replayed from their records and added to the counts.
+    since are replayed from their records and added to the counts. Groupings over declared fields
+    are counted from the tasks as they stood (``progress``).
     """
-    if by is not None and by not in GROUPINGS:
-        raise InvalidInput("grouping", by, f"expected one of {', '.join(GROUPINGS)}")
+    order, field_names = _groupings(app, workflow, by)
+    if field_names:
+        return progress(app, as_of, campaign, by, workflow)
     as_of = check_as_of(app, as_of)
     cutoff = end_of_day(app, as_of)
     kinds = _Kinds(app)
     with app.reading() as conn:
         campaign_id = _campaign_id(app, conn, campaign)
-        written = _written_since(conn, cutoff, campaign_id)
-        replayed = _replay(conn, written, cutoff) if written else {}
+        written = _written_since(conn, cutoff, campaign_id, workflow)
+        replayed = _replay(app, conn, written, cutoff) if written else {}
         late = sa.case((app.overdue_clause(as_of), 1), else_=0)
         keys = (tasks.c.workflow, tasks.c.state, tasks.c.problem_id, tasks.c.unit, late, tasks.c.flagged)
         stmt = (sa.select(*keys, sa.func.count())
@@ -412,9 +509,10 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
         funds_stmt = (sa.select(*fund_keys, sa.func.sum(outcomes.c.amount_fen))
                       .join(tasks, tasks.c.id == outcomes.c.task_id)
                       .where(outcomes.c.kind == "funds", outcomes.c.on <= as_of).group_by(*fund_keys))
-        if campaign_id is not None:
-            stmt = stmt.where(tasks.c.campaign_id == campaign_id)
-            funds_stmt = funds_stmt.where(tasks.c.campaign_id == campaign_id)
+        scope = _scope(campaign_id, workflow)
+        if scope:
+            stmt = stmt.where(*scope)
+            funds_stmt = funds_stmt.where(*scope)
         if written:
             since = sa.select(trail.c.task_id).where(trail.c.at >= cutoff)
             stmt = stmt.where(tasks.c.id.not_in(since))
@@ -435,7 +533,7 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
                 in_force = then.target if by_target and then.target is not None else then.due
                 counted.append((wf_name, then.state, pid, unit, is_open and in_force < as_of, then.flagged, 1,
                                 fen_of.get(tid) or 0))
-        pids = {line[2] for line in counted}
+        pids = {line[2] for line in counted if line[2] is not None}
         names = {pid: (code, title) for pid, code, title in conn.execute(
             sa.select(problems.c.id, problems.c.code, problems.c.title).where(problems.c.id.in_(pids)))} if pids else {}
 
@@ -460,19 +558,22 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
     by_problem: dict[int, list[tuple[Any, ...]]] = {}
     by_unit: dict[str, list[tuple[Any, ...]]] = {}
     for line in counted:
-        by_problem.setdefault(line[2], []).append(line)
+        if line[2] is not None:
+            by_problem.setdefault(line[2], []).append(line)
         by_unit.setdefault(line[3], []).append(line)
     return ProgressReport(
         as_of=as_of, campaign=campaign, by=by, figures=figures_of(counted),
         by_problem=[Group(*names[pid], figures_of(lines)) for pid, lines in by_problem.items()]
-        if by in (None, "problem") else [],
+        if "problem" in order else [],
         by_unit=sorted((Group(u, u, figures_of(lines)) for u, lines in by_unit.items()), key=lambda g: g.key)
-        if by in (None, "unit") else [],
-        tasks=[], state_labels=kinds.labels,
+        if "unit" in order else [],
+        tasks=[], state_labels=kinds.labels, workflow=workflow,
+        labels=report_labels(app, workflow, app.lang), group_order=order,
     )
 
 
-def open_series(app: "Ledger", start: date, end: date, campaign: str | None = None) -> list[tuple[date, int]]:
+def open_series(app: "Ledger", start: date, end: date, campaign: str | None = None,
+                workflow: str | None = None) -> list[tuple[date, int]]:
     """Open items (workflow ``open = true``) at the end of each day from ``start`` to ``end``.
 
     The database sums, per instant, how each state-changing record moves the open count (+1 into an
@@ -485,7 +586,7 @@ def open_series(app: "Ledger", start: date, end: date, campaign: str | None = No
     series: list[tuple[date, int]] = []
     with app.reading() as conn:
         campaign_id = _campaign_id(app, conn, campaign)
-        scope = [tasks.c.campaign_id == campaign_id] if campaign_id is not None else []
+        scope = _scope(campaign_id, workflow)
         workflows = [w for w in conn.execute(sa.select(tasks.c.workflow).where(*scope).distinct()).scalars()]
 
         def opens(column: Any) -> Any:
@@ -525,9 +626,9 @@ def codes_text(codes: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------ rows for tables and Markdown
+# The headline figures (total, done, partial, ongoing) and declared groupings are named by the
+# workflow ([report] labels, its fields): ProgressReport.labels.
 _LABELS: dict[str, LazyString] = {
-    "total": lazy_pgettext("report", "Items"), "done": lazy_pgettext("report", "Completed"),
-    "partial": lazy_pgettext("report", "Completed in phases"), "ongoing": lazy_pgettext("report", "Under way"),
     "open": lazy_pgettext("report", "Open"), "overdue": lazy_pgettext("report", "Overdue"),
     "flagged": lazy_pgettext("report", "Flagged"), "funds": lazy_pgettext("report", "Funds recovered (yuan)"),
     "completion_rate": lazy_pgettext("report", "Completion rate"), "problem": lazy_pgettext("report", "Problem"),
@@ -544,8 +645,11 @@ def label_with(heading: str, value: str, lang: str | None = None) -> str:
         return pgettext("report", "{heading}: {value}").format(heading=heading, value=value)
 
 
-def label(key: str, lang: str | None = None) -> str:
-    """A report heading in ``lang`` (default: the language in use)."""
+def label(key: str, lang: str | None = None, report: ProgressReport | None = None) -> str:
+    """A report heading in ``lang`` (default: the language in use): the workflow's own name for a
+    figure or grouping (``report.labels``), else duban's."""
+    if report is not None and key in report.labels:
+        return report.labels[key]
     with language(lang):
         return str(_LABELS[key])
 
@@ -553,32 +657,32 @@ def label(key: str, lang: str | None = None) -> str:
 def figure_rows(report: ProgressReport, lang: str | None = None) -> list[tuple[str, str, str, list[str]]]:
     """(key, label, value, codes behind it) for every headline figure, states included."""
     f = report.figures
-    rows = [("total", label("total", lang), str(f.total.count), f.total.codes)]
+    rows = [("total", label("total", lang, report), str(f.total.count), f.total.codes)]
     for state, fig in f.states.items():
         rows.append((f"state:{state}", label_with(label('state', lang), report.state_labels.get(state, state), lang),
                      str(fig.count), fig.codes))
     for key in ("done", "partial", "ongoing", "open", "overdue", "flagged"):
         fig = getattr(f, key)
-        rows.append((key, label(key, lang), str(fig.count), fig.codes))
+        rows.append((key, label(key, lang, report), str(fig.count), fig.codes))
     rows.append(("funds", label("funds", lang), format_yuan(f.funds.amount), f.funds.codes))
     rows.append(("completion_rate", label("completion_rate", lang), f"{f.completion_rate:.1%}", f.done.codes))
     return rows
 
 
-def group_headers(by: str, lang: str | None = None) -> list[str]:
-    return [label(by, lang), *(label(k, lang) for k in _GROUP_COLUMNS)]
+def group_headers(by: str, lang: str | None = None, report: ProgressReport | None = None) -> list[str]:
+    return [label(by, lang, report), *(label(k, lang, report) for k in _GROUP_COLUMNS)]
 
 
 def group_row(g: Group, by: str) -> list[str]:
     f = g.figures
-    name = f"{g.key} {g.label}" if by == "problem" else g.key
+    name = f"{g.key} {g.label}" if by == "problem" else g.key if by == "unit" else g.label
     return [name, str(f.total.count), str(f.done.count), str(f.partial.count), str(f.ongoing.count),
             str(f.overdue.count), str(f.flagged.count), format_yuan(f.funds.amount), f"{f.completion_rate:.1%}"]
 
 
-def group_codes(g: Group, lang: str | None = None) -> str:
+def group_codes(g: Group, lang: str | None = None, report: ProgressReport | None = None) -> str:
     f = g.figures
-    return "; ".join(f"{label(k, lang)}: {codes_text(getattr(f, k).codes)}"
+    return "; ".join(f"{label(k, lang, report)}: {codes_text(getattr(f, k).codes)}"
                      for k in ("done", "partial", "ongoing") if getattr(f, k).count)
 
 
@@ -593,10 +697,10 @@ def progress_markdown(report: ProgressReport, lang: str | None = None, explain: 
     for _key, name, value, codes in figure_rows(report, lang):
         out.append(_md_row([name, value] + ([codes_text(codes)] if explain else [])))
     for by, groups in report.groups:
-        headers = group_headers(by, lang) + ([label("items", lang)] if explain else [])
-        out += ["", f"## {label(by, lang)}", "", _md_row(headers), _md_row(["---"] * len(headers))]
+        headers = group_headers(by, lang, report) + ([label("items", lang)] if explain else [])
+        out += ["", f"## {label(by, lang, report)}", "", _md_row(headers), _md_row(["---"] * len(headers))]
         for g in groups:
-            out.append(_md_row(group_row(g, by) + ([group_codes(g, lang)] if explain else [])))
+            out.append(_md_row(group_row(g, by) + ([group_codes(g, lang, report)] if explain else [])))
     return "\n".join(out) + "\n"
 
 
