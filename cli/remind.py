@@ -73,6 +73,15 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
           empty=_("No reminders."))
 
 
+def print_held(app: Any, result: Any) -> None:
+    """One line: how many reminders [quiet] holds, why, and when they go."""
+    from cli.render import fmt_time
+
+    why = _('a non-working day') if result.held_because == "day" else _('outside the hours reminders go out in')
+    echo(_('{n} reminder(s) held ({why}); they go out from {when}').format(
+        n=result.held, why=why, when=fmt_time(result.held_until, app.clock.tz)))
+
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; claim and send nothing.")
 @json_option
@@ -107,6 +116,8 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
             print_reminders(app, result.reminders, title=_('Reminders {as_of}').format(as_of=result.as_of))
         sent = len(result.reminders) - len(failed)
         echo(_('{sent} sent, {len} failed ({tasks_due} task(s) due a reminder)').format(sent=sent, len=len(failed), tasks_due=result.tasks_due))
+    if result.held and not as_json:
+        print_held(app, result)
     if failed:
         raise click.ClickException(_("{len} reminder(s) could not be sent; see 'duban reminders list --failed'").format(len=len(failed)))
 

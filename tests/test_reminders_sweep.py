@@ -46,7 +46,9 @@ def rules_of(result: reminders.SweepResult) -> list[tuple[str, str]]:
 
 def test_reminders_fall_due_on_the_policy_days_and_go_out_once(app: Duban, clock: FixedClock, task_id: int,
                                                                tmp_path: Path) -> None:
-    box = outbox(app, tmp_path)  # task due Thu 2025-07-31, unit 办公室 (user office), leader lead
+    # task due Thu 2025-07-31, unit 办公室 (user office), leader lead; the policy days, any day of the
+    # week (quiet days are tested in test_reminders_quiet.py)
+    box = outbox(app, tmp_path, quiet={"days": False})
     assert sweep_on(app, clock, "2025-07-23").reminders == []
     assert rules_of(sweep_on(app, clock, "2025-07-24")) == [("before:7d", "office")]
     assert sweep_on(app, clock, "2025-07-24").reminders == []  # the same day again: nothing twice

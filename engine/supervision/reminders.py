@@ -75,7 +75,13 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
 )
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput, NotFound, PermissionDenied
-from engine.supervision.settings import DeliverySettings, delivery_settings, parse_duration  # noqa: F401
+from engine.supervision.settings import (  # noqa: F401  (parse_duration re-exported)
+    DeliverySettings,
+    QuietSettings,
+    delivery_settings,
+    parse_duration,
+    quiet_settings,
+)
 from engine.core.urls import mask_url
 from engine.core.views import jsonable
 from storage import claims
@@ -126,13 +132,24 @@ class SweepResult:
     claimed: int = 0
     reminders: list[ReminderView] = field(default_factory=list)  # what this sweep planned (dry run) or sent/failed
     warnings: list[str] = field(default_factory=list)
+    # Reminders due but held by [quiet] (a non-working day, outside the hours): none is claimed, the
+    # first sweep from ``held_until`` on sends what is due then.
+    held: int = 0
+    held_until: datetime | None = None
+    held_because: str | None = None  # "day" (a non-working day) or "hours" (outside [quiet] hours)
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "tasks_due": self.tasks_due,
                 "claimed": self.claimed, "reminders": [r.as_dict() for r in self.reminders],
                 "sent": sum(r.status == claims.SENT for r in self.reminders),
                 "failed": sum(r.status in (claims.FAILED, claims.DEAD) for r in self.reminders),
-                "warnings": self.warnings}
+                "held": self.held, "held_until": self.held_until.isoformat() if self.held_until else None,
+                "held_because": self.held_because, "warnings": self.warnings}
+
+    def hold(self, quiet: "_Quiet | None", count: int) -> None:
+        if quiet is not None and count:
+            self.held += count
+            self.held_until, self.held_because = quiet.until, quiet.because
 
 
 # ---------------------------------------------------------------------- recipients
@@ -244,13 +261,38 @@ def _users(s: Session) -> list[Any]:
                                     User.mobile, User.wecom_id, User.dingtalk_id, User.feishu_id)))
 
 
+_OVERDUE_RULES = frozenset({"overdue", "escalate_leader", "escalate_supervisors"})
+
+
+@dataclass(frozen=True)
+class _Quiet:
+    """A quiet moment ([quiet]): reminders wait until ``until`` (the next working morning),
+    except, with ``overdue = "send"``, those about overdue tasks and their escalations."""
+
+    until: datetime
+    because: str
+    send_overdue: bool
+
+    def holds(self, rule: str) -> bool:
+        return not (self.send_overdue and rule in _OVERDUE_RULES)
+
+
+def quiet_now(app: "Writer", settings: QuietSettings | None = None) -> _Quiet | None:
+    """Whether reminders wait at the ledger's now (its clock, in the configured zone)."""
+    cfg = settings or quiet_settings(app.settings)
+    found = cfg.held_until(app.now().astimezone(app.clock.tz), app.calendar)
+    return _Quiet(found[0], found[1], cfg.overdue == "send") if found else None
+
+
 class _Planner:
     """Plans the reminders of many tasks. Tasks share a few policies, states and target dates, and
     units share recipients: each combination is worked out once per sweep, not once per task."""
 
     def __init__(self, app: "Writer", today: date, channels: Channels, users: Sequence[Any],
-                 now: datetime | None) -> None:
+                 now: datetime | None, quiet: _Quiet | None = None) -> None:
         self.app, self.today, self.channels, self.users, self.now = app, today, channels, users, now
+        self.quiet = quiet
+        self.held = 0  # reminders due but held by the quiet moment (counted once per reminder, not per destination)
         self._due: dict[tuple[Any, ...], tuple[list[Due], date | None]] = {}
         self._routes: dict[tuple[Any, ...], list[Any]] = {}
         self.style = message_style(app.settings)
@@ -289,6 +331,9 @@ class _Planner:
         if w.watch is None or w.target is None:
             return rows
         for due in self.schedule(w)[0]:
+            if self.quiet is not None and self.quiet.holds(due.rule):
+                self.held += 1
+                continue
             kind = _ROLE_RECIPIENTS[due.track] or w.notify
             text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today,
                                    **self.style, light=self.light(w))
@@ -303,10 +348,11 @@ def due_tasks_query(today: date) -> sa.Select:
     return sa.select(_TASKS).where(_TASKS.c.next_remind_on <= today)
 
 
-def _plan(app: "Writer", s: Session, today: date, channels: Channels,
-          limit_task: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int]]:
-    """The rows to claim now, and the tasks' new next_remind_on: only tasks whose stored
-    next_remind_on has come (the index), never a scan of the ledger."""
+def _plan(app: "Writer", s: Session, today: date, channels: Channels, limit_task: int | None = None,
+          quiet: _Quiet | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int], int]:
+    """The rows to claim now, the tasks' new next_remind_on and how many reminders the quiet moment
+    holds: only tasks whose stored next_remind_on has come (the index), never a scan of the ledger.
+    A task with a held reminder keeps its next_remind_on, so the next sweep finds it again."""
     # Plain rows, not ORM objects: the sweep only reads them, and a thousand of them load twice as fast.
     stmt = due_tasks_query(today)
     if limit_task is not None:
@@ -316,16 +362,19 @@ def _plan(app: "Writer", s: Session, today: date, channels: Channels,
     nexts: list[dict[str, Any]] = []
     years: set[int] = set()
     if not tasks:
-        return rows, nexts, 0, years
-    planner = _Planner(app, today, channels, _users(s), app.now())
+        return rows, nexts, 0, years, 0
+    planner = _Planner(app, today, channels, _users(s), app.now(), quiet)
     for w in _watch_all(app, s, tasks):
         nxt = None
         if w.watch is not None and w.target is not None:
             years.update({w.target.year, today.year})
+            held = planner.held
             rows += planner.rows(w)
+            if planner.held > held:
+                continue  # due again at the next sweep, when the quiet moment has passed
             nxt = planner.schedule(w)[1]
         nexts.append({"_id": w.task.id, "_version": w.task.version, "_next": nxt})
-    return rows, nexts, len(tasks), years
+    return rows, nexts, len(tasks), years, planner.held
 
 
 def sweep(app: "Writer", *, dry_run: bool = False, channels: Channels | None = None,
@@ -335,12 +384,15 @@ def sweep(app: "Writer", *, dry_run: bool = False, channels: Channels | None = N
     nothing and returns what would be sent; ``send=False`` claims only (``deliver`` sends later)."""
     channels = channels or load_channels(app.settings)
     today = app.today()
+    quiet = quiet_now(app)
     result = SweepResult(today, dry_run)
     with app.transaction() as s:
-        rows, nexts, result.tasks_due, years = _plan(app, s, today, channels, task_id)
+        rows, nexts, result.tasks_due, years, held = _plan(app, s, today, channels, task_id, quiet)
+        result.hold(quiet, held)
         # Look-backs come due on items that may be closed (completed, reviewed): the same sweep
         # reminds of them, so cron's 'duban remind' sends what the scheduler sends.
-        looked = _plan_lookbacks(app, s, today, channels, task_id)
+        looked, held = _plan_lookbacks(app, s, today, channels, task_id, quiet)
+        result.hold(quiet, held)
         result.tasks_due += len({r["task_id"] for r in looked} - {r["task_id"] for r in rows})
         rows += looked
         if dry_run:
@@ -697,9 +749,10 @@ def preview(app: "Writer", on: date) -> SweepResult:
     channels = load_channels(app.settings)
     result = SweepResult(on, True)
     years: set[int] = set()
+    quiet = quiet_now(shadow)
     with shadow.transaction() as s:
         rows: list[dict[str, Any]] = []
-        planner = _Planner(shadow, on, channels, _users(s), None)
+        planner = _Planner(shadow, on, channels, _users(s), None, quiet)
         tasks = s.connection().execute(sa.select(Task.__table__).order_by(Task.id)).all()
         for w in _watch_all(shadow, s, tasks):
             if w.target is not None:
@@ -708,6 +761,7 @@ def preview(app: "Writer", on: date) -> SweepResult:
         codes = task_codes(s, [r["task_id"] for r in rows])
     result.reminders = [_row_view(r, codes) for r in rows]
     result.tasks_due = len({r["task_id"] for r in rows})
+    result.hold(quiet, planner.held)
     result.warnings = app.calendar.warnings(years)
     return result
 
@@ -728,6 +782,12 @@ def digest(app: "Writer", *, channels: Channels | None = None, send: bool = True
     today = app.today()
     result = SweepResult(today, not send)
     now = app.now()
+    quiet = quiet_now(app)
+    if quiet is not None and quiet.because == "day":
+        # Not on a non-working day: the next working day's digest lists everything still late. (Its
+        # time is its own setting, so [quiet] hours do not move it.)
+        result.hold(quiet, 1)
+        return result
     with app.transaction() as s:
         lines: list[messages.DigestLine] = []
         # Only tasks with a reminder due today or earlier can be late: the same index as the sweep.
@@ -762,8 +822,10 @@ def sweep_lookbacks(app: "Writer", *, channels: Channels | None = None, send: bo
     channels = channels or load_channels(app.settings)
     today = app.today()
     result = SweepResult(today, not send)
+    quiet = quiet_now(app)
     with app.transaction() as s:
-        rows = _plan_lookbacks(app, s, today, channels)
+        rows, held = _plan_lookbacks(app, s, today, channels, quiet=quiet)
+        result.hold(quiet, held)
         if send and rows:
             claims.claim(s.connection(), rows)
             result.claimed = len(rows)
@@ -774,9 +836,10 @@ def sweep_lookbacks(app: "Writer", *, channels: Channels | None = None, send: bo
     return result
 
 
-def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels,
-                    limit_task: int | None = None) -> list[dict[str, Any]]:
-    """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``)."""
+def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, limit_task: int | None = None,
+                    quiet: _Quiet | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``), and how many
+    the quiet moment holds (claimed by a later sweep: a look-back stays due until recorded)."""
     now = app.now()
     lb = Lookback.__table__
     stmt = (
@@ -787,16 +850,20 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels,
     if limit_task is not None:
         stmt = stmt.where(_TASKS.c.id == limit_task)
     rows: list[dict[str, Any]] = []
+    held = 0
     users = _users(s)
     for task in s.connection().execute(stmt):
         pol = policy(app.registry.get(task.workflow))
         if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
             continue
+        if quiet is not None and quiet.holds("lookback"):
+            held += 1
+            continue
         text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today,
                                **message_style(app.settings))
         for d in _destinations(channels, "supervisors", task, users, "lookback"):
             rows.append(_claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now))
-    return rows
+    return rows, held
 
 
 # ---------------------------------------------------------------------- retrying

@@ -1,15 +1,16 @@
 """The supervision settings of the config file, read and checked in one place: delivery
-(``[delivery]``), the scheduler (``[scheduler]``, ``[digest]``) and everything ``duban config show``
-prints. Reminders, the scheduler and the CLI read them here; none of them is needed to show them.
+(``[delivery]``), quiet days and hours (``[quiet]``), the scheduler (``[scheduler]``, ``[digest]``)
+and everything ``duban config show`` prints. Reminders, the scheduler and the CLI read them here; none of them is needed to show them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.core.calendar import WorkCalendar
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
 from engine.supervision.channels import load_channels, mask
@@ -56,6 +57,86 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
     return DeliverySettings(parse_duration(raw.get("lease", "5m"), f"{where}.lease"),
                             parse_duration(raw.get("backoff", "1m"), f"{where}.backoff"), attempts)
 
+
+
+# ---------------------------------------------------------------------- quiet days and hours
+QUIET_OVERDUE = ("hold", "send")
+_QUIET_SEARCH_DAYS = 60  # the longest run of non-working days is about 10 (Spring Festival)
+
+
+@dataclass(frozen=True)
+class QuietSettings:
+    """``[quiet]``: when reminders are held. ``days``: not on non-working days (the Chinese
+    calendar with ``[calendar]``'s extras); ``hours``: only between these local times on the days
+    they go; ``overdue = "send"``: reminders about overdue tasks and their escalations go anyway."""
+
+    days: bool = True
+    hours: tuple[time, time] | None = None
+    overdue: str = "hold"
+
+    def as_dict(self) -> dict[str, Any]:
+        hours = f"{self.hours[0]:%H:%M}-{self.hours[1]:%H:%M}" if self.hours else None
+        return {"days": self.days, "hours": hours, "overdue": self.overdue}
+
+    def _open_on(self, day: date, calendar: WorkCalendar) -> bool:
+        return not self.days or calendar.is_workday(day)
+
+    def held_until(self, local: datetime, calendar: WorkCalendar) -> tuple[datetime, str] | None:
+        """None when reminders go at ``local`` (an aware local time); else when they go next (the
+        start of the next working morning) and why they wait (``day`` or ``hours``)."""
+        start = self.hours[0] if self.hours else time(0, 0)
+        today = local.date()
+        if self._open_on(today, calendar):
+            if self.hours is None or self.hours[0] <= local.time() < self.hours[1]:
+                return None
+            reason = "hours"
+            if local.time() < self.hours[0]:
+                return datetime.combine(today, start, tzinfo=local.tzinfo), reason
+        else:
+            reason = "day"
+        day = today
+        for _ in range(_QUIET_SEARCH_DAYS):
+            day += timedelta(days=1)
+            if self._open_on(day, calendar):
+                break
+        return datetime.combine(day, start, tzinfo=local.tzinfo), reason
+
+
+def _clock_time(text: str) -> time | None:
+    try:
+        hh, mm = text.strip().split(":")
+        if len(hh) in (1, 2) and len(mm) == 2:
+            return time(int(hh), int(mm))
+    except ValueError:
+        pass
+    return None
+
+
+def quiet_settings(settings: Settings) -> QuietSettings:
+    """``[quiet] days / hours / overdue`` with their defaults (non-working days held, any hour,
+    overdue reminders held too)."""
+    raw = settings.section("quiet")
+    where = f"{settings.source or 'config'}: quiet"
+    unknown = sorted(set(raw) - {"days", "hours", "overdue"})
+    if unknown:
+        raise InvalidInput(f"{where}.{unknown[0]}", raw[unknown[0]], "expected days, hours or overdue")
+    days = raw.get("days", True)
+    if not isinstance(days, bool):
+        raise InvalidInput(f"{where}.days", days, "expected true (hold reminders on non-working days) or false")
+    hours = None
+    if raw.get("hours") not in (None, ""):
+        text = str(raw["hours"])
+        parts = [_clock_time(p) for p in text.split("-")] if text.count("-") == 1 else [None]
+        if None in parts or parts[0] >= parts[1]:  # type: ignore[operator]
+            raise InvalidInput(f"{where}.hours", text,
+                               "expected the local hours reminders go out in, HH:MM-HH:MM with the start "
+                               "before the end, e.g. 08:30-18:00")
+        hours = (parts[0], parts[1])
+    overdue = raw.get("overdue", "hold")
+    if overdue not in QUIET_OVERDUE:
+        raise InvalidInput(f"{where}.overdue", overdue,
+                           "expected hold (overdue reminders wait too) or send (they go out anyway)")
+    return QuietSettings(days, hours, overdue)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- scheduler
@@ -123,9 +204,10 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
         "routes": [{k: (list(v) if isinstance(v, tuple) else v) for k, v in r.__dict__.items() if v is not None}
                    for r in channels.routes_table],
         "delivery": delivery_settings(settings).as_dict(),
+        "quiet": quiet_settings(settings).as_dict(),
         **scheduler_settings(settings).as_dict(),
         "traffic_light": settings.section("traffic_light"),
         **{k: v for k, v in settings.raw.items()
-           if k not in ("general", "calendar", "workflows", "channels", "routes", "delivery", "scheduler",
-                        "digest", "traffic_light")},
+           if k not in ("general", "calendar", "workflows", "channels", "routes", "delivery", "quiet",
+                        "scheduler", "digest", "traffic_light")},
     })
