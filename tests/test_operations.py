@@ -79,7 +79,9 @@ def test_reminders_retry_requeues_dead_and_failed_reminders(demo: Cli, tmp_path:
     """Regression: a reminder that reached max_attempts could never be sent again."""
     outbox = tmp_path / "outbox"
     outbox.mkdir()  # a folder where the outbox file should be: every send fails
-    demo.configure(f'[channels.file]\npath = "{outbox}"\n[delivery]\nmax_attempts = 1\n')
+    # The test's day is a Sunday: [quiet] days = false lets reminders go (quiet days are
+    # test_reminders_quiet.py's); this test is about retries.
+    demo.configure(f'[channels.file]\npath = "{outbox}"\n[delivery]\nmax_attempts = 1\n[quiet]\ndays = false\n')
     assert demo("remind").exit_code == 1
     dead = demo.json("reminders", "list", "--failed")
     assert dead and {r["status"] for r in dead} == {"dead"}
