@@ -33,6 +33,12 @@ OPTIONS: dict[str, str] = {
 }
 
 
+# The command that lists what a refusal did not find, and the one that adds the first of a kind.
+LIST_COMMANDS = {"task": "duban task list", "look-back": "duban lookback list",
+                 "reminder": "duban reminders list"}
+ADD_COMMANDS = {"campaign": "duban campaign add", "problem": "duban problem add"}
+
+
 def option(name: str) -> str:
     return OPTIONS.get(name, f"--{name}")
 
@@ -55,10 +61,16 @@ def word(exc: Exception) -> str:
             task=fields["task"], state=fields["state"], event=fields["event"], needs=needs)
     text = str(exc)
     if code == "unknown_user":
-        return _("{message}: an admin can add it with 'duban user add {user} --role ROLE', or act as another "
-                 "user with --as NAME").format(message=text, user=fields["user"])
+        return _("user {user!r} is not registered: an admin can add it with 'duban user add {user} --role ROLE', "
+                 "or act as another user with --as NAME").format(user=fields["user"])
     if code == "not_initialised":
-        return _("{message}: run 'duban init' (or 'duban demo') first, or pass --db").format(message=text)
+        return _("no duban ledger in {url}: run 'duban init' (or 'duban demo') first, or pass --db").format(
+            url=fields["url"])
+    if code == "not_found" and fields.get("kind") in LIST_COMMANDS and "known" not in fields:
+        return _("{message}; see '{command}' for their ids").format(message=text,
+                                                                    command=LIST_COMMANDS[fields["kind"]])
+    if code == "not_found" and fields.get("known") == [] and fields.get("kind") in ADD_COMMANDS:
+        return _("{message}: add one with '{command}'").format(message=text, command=ADD_COMMANDS[fields["kind"]])
     if code == "precondition_failed" and fields.get("precondition") == "evidence" and fields.get("task_id"):
         return _("{message}; add one with 'duban evidence add {task_id} FILE'").format(
             message=text, task_id=fields["task_id"])

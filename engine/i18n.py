@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = [
-    "DEFAULT_LANG", "DOMAIN", "LANGUAGES", "LANG_ENV", "LOCALE_DIR", "LazyString", "Resolution", "_",
+    "DEFAULT_LANG", "DOMAIN", "LANGUAGES", "LANG_ENV", "LOCALE_DIR", "LazyString", "N_", "Resolution", "_",
     "current_lang", "gettext", "label", "language", "lazy_gettext", "lazy_pgettext", "ngettext", "normalize", "npgettext",
     "pgettext", "resolve", "set_lang", "translations",
 ]
@@ -94,6 +94,12 @@ def gettext(message: str) -> str:
 
 
 _ = gettext
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` as a msgid for extraction, translated later where it is shown (an
+    exception's template, worded when the error is printed)."""
+    return message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -179,7 +179,7 @@ CASES = [
     Case("config not UTF-8", _config("\\xfffe00", "task", "list"), 1, ("config file", "UTF-8")),
     Case("config trust_os_user not a boolean",
          _config('[security]\ntrust_os_user = "no"\n', "--as", "duchaju", "task", "note", "16", "x"), 1,
-         ("trust_os_user", "'no'")),
+         ("trust_os_user", "「no」")),
     # database path and file kinds
     Case("--db is a directory", lambda tmp, ledger, env: ["--db", str(tmp), "task", "list"], 1,
          ("directory",), watched=lambda tmp, ledger: tmp),
@@ -216,15 +216,15 @@ CASES = [
          1, ("not a database URL",), never_printed=(PG_PASSWORD,)),
     # schema stamps
     Case("db upgrade on a forged older stamp", _forged_stamp("0001", "db", "upgrade"), 1, ("0001", "version stamp")),
-    Case("db upgrade on an unknown stamp", _forged_stamp("zzzz", "db", "upgrade"), 1, ("zzzz", "newer")),
+    Case("db upgrade on an unknown stamp", _forged_stamp("zzzz", "db", "upgrade"), 1, ("zzzz", "更新")),
     Case("command on an unknown stamp", _forged_stamp("zzzz", "task", "list"), 1, ("zzzz",)),
     # acting user
     Case("--as ''", _on_ledger("--as", "", "task", "note", "16", "x"), 2, ("--as", "用户名为空")),
     Case("DUBAN_USER ''", _with_env("DUBAN_USER", "", "task", "note", "16", "x"), 2, ("DUBAN_USER", "用户名为空")),
     Case("--as an unregistered name", _on_ledger("--as", "ghost", "task", "note", "16", "x"), 1,
-         ("ghost", "not registered")),
+         ("ghost", "未登记")),
     Case("DUBAN_USER an unregistered name", _with_env("DUBAN_USER", "ghost", "task", "note", "16", "x"), 1,
-         ("ghost", "not registered")),
+         ("ghost", "未登记")),
     Case("trust_os_user = false: a unit's login acts as a supervisor",
          _config("[security]\ntrust_os_user = false\n", "--as", "duchaju", "task", "note", "16", "x"), 1,
          ("trust_os_user", "duchaju")),

@@ -21,6 +21,9 @@ COMMANDS_READ = [
     ("reminders", "list"), ("remind", "--dry-run"), ("report", "progress", "--explain"), ("evidence", "list", "1"),
     ("outcome", "list", "1"), ("task", "add", "x"), ("nosuch",), ("task", "show", "16"), ("history", "16"),
     ("task", "show", "1"), ("history", "1"), ("audit", "log", "--limit", "40"), ("task", "show", "abc"),
+    # refusals: the engine's structured errors worded through the catalog
+    ("task", "show", "999"), ("summary", "--campaign", "nope"), ("task", "move", "7", "fly"),
+    ("task", "move", "7", "start"), ("--as", "ghost", "task", "note", "1", "x"), ("workflow", "show", "nope"),
 ]
 
 
@@ -50,7 +53,7 @@ def typed_names() -> set[str]:
         command = cli.get_command(None, group)  # type: ignore[arg-type]
         names |= set(getattr(command, "commands", {}))  # sub-commands: task add, task show …
     for wf in (registry_for([]).get(n) for n in registry_for([]).names()):
-        names |= set(wf.states) | set(wf.events)
+        names |= set(wf.states) | set(wf.events) | {wf.name}  # typed after --workflow
     return names
 
 
@@ -102,3 +105,20 @@ def test_an_empty_list_says_so_in_words(tmp_path: Path, lang: str) -> None:
         assert out.exit_code == 0, out.output
         assert ("暂无" if lang == "zh" else "No ") in out.stdout, (argv, out.stdout)
         assert "┏" not in out.stdout and "│" not in out.stdout, (argv, out.stdout)  # no empty table drawn
+
+
+def test_refusals_are_worded_in_the_chosen_language(chinese_demo: Path) -> None:
+    def refused(*argv: str, lang: str = "zh") -> str:
+        result = CliRunner().invoke(cli, ["--db", str(chinese_demo), "--lang", lang, *argv], env={"DUBAN_NOW": NOW})
+        assert result.exit_code == 1, result.output
+        return result.stderr
+
+    assert "错误：任务 999 不存在；编号可用 duban task list 查看" in refused("task", "show", "999")
+    assert "巡察「nope」不存在；现有：" in refused("summary", "--campaign", "nope")
+    assert "用户「ghost」未登记" in refused("--as", "ghost", "task", "note", "1", "x")
+    assert "此状态下不能办理" in refused("task", "move", "7", "start")
+    # the same refusal in English, from the same code and fields
+    assert "task 999 not found; see 'duban task list' for their ids" in refused("task", "show", "999", lang="en")
+    data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "task", "move", "7", "start", "--json"],
+                                         env={"DUBAN_NOW": NOW}).stdout)
+    assert data["error"] == "transition_not_allowed" and data["state"] == "completed"  # machine values stay

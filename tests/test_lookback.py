@@ -269,7 +269,7 @@ def test_record_refusals_change_nothing(app: Duban, clock: FixedClock, task_id: 
     assert "only a rebound" in refused(app, InvalidInput, app.lookback_record, "sup", first.id, True, "好",
                                       due="10d")
     assert "may not record" in refused(app, PermissionDenied, app.lookback_record, "office", first.id, True, "好")
-    assert "lookback list" in refused(app, NotFound, app.lookback_record, "sup", 999, True, "好")
+    assert "look-back 999 not found" in refused(app, NotFound, app.lookback_record, "sup", 999, True, "好")
     # A bad deadline is caught before anything is written, and so is a past one.
     assert "deadline" in refused(app, InvalidInput, app.lookback_record, "sup", first.id, False, "反弹",
                                  due="2025-12-01")

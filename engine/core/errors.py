@@ -2,6 +2,10 @@
 carries a ``code`` and the fields a front words it by (``to_dict``): the task, state, event, the
 input missing, the role, the value refused. No message names a command-line option: the CLI adds
 its own words (cli/wording.py), a web front its own.
+
+The message is a catalog msgid with its values, worded when it is shown (``str(exc)``) in the
+language of the context showing it: the CLI's choice, a web request's. The exception's ``args``
+keep the English text for logs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.core.urls import mask_url, mask_urls
+from engine.i18n import N_, LazyString, gettext, lazy_gettext, lazy_pgettext
 
 
 class DubanError(Exception):
@@ -22,9 +27,54 @@ class DubanError(Exception):
         super().__init__(message)
         self.fields: dict[str, Any] = fields
 
+    _template: tuple[str, dict[str, Any]] | None = None
+
+    def _say(self, template: str, **values: Any) -> str:
+        """Keeps the msgid ``template`` and its values for ``str()``; returns the English text."""
+        self._template = (template, values)
+        return template.format(**{k: _english(v) for k, v in values.items()})
+
+    def __str__(self) -> str:
+        if self._template is None:
+            return super().__str__()
+        template, values = self._template
+        return gettext(template).format(**{k: _shown(v) for k, v in values.items()})
+
     def to_dict(self) -> dict[str, Any]:
         """The refusal for a machine: ``error`` (the code), ``message`` and the structured fields."""
         return {"error": self.code, "message": str(self), **{k: _plain(v) for k, v in self.fields.items()}}
+
+
+def _english(value: Any) -> Any:
+    if isinstance(value, LazyString):
+        return value.msgid
+    if isinstance(value, _Joined):
+        return value.english()
+    if isinstance(value, DubanError):
+        return value.args[0] if value.args else ""
+    return value
+
+
+def _shown(value: Any) -> Any:
+    """A value worded in the language in use (labels, nested messages); names and numbers as they are."""
+    if isinstance(value, (LazyString, DubanError, _Joined)):
+        return str(value)
+    return value
+
+
+# What a refusal names, in words (NotFound("task", 7) → 任务 7 不存在).
+THINGS: dict[str, LazyString] = {
+    "task": lazy_pgettext("thing", "task"), "campaign": lazy_pgettext("thing", "campaign"),
+    "problem": lazy_pgettext("thing", "problem"), "workflow": lazy_pgettext("thing", "workflow"),
+    "evidence": lazy_pgettext("thing", "evidence"), "evidence file": lazy_pgettext("thing", "evidence file"),
+    "reminder": lazy_pgettext("thing", "reminder"), "user": lazy_pgettext("thing", "user"),
+    "look-back": lazy_pgettext("thing", "look-back"), "lookback": lazy_pgettext("thing", "look-back"),
+    "outcome": lazy_pgettext("thing", "outcome"), "plan": lazy_pgettext("thing", "plan"),
+}
+
+
+def thing(kind: str) -> Any:
+    return THINGS.get(kind, kind)
 
 
 def _plain(value: Any) -> Any:
@@ -42,10 +92,22 @@ def _plain(value: Any) -> Any:
 class NotFound(DubanError):
     code = "not_found"
 
-    def __init__(self, kind: str, key: object, hint: str = "") -> None:
+    def __init__(self, kind: str, key: object, hint: str = "", *, known: Iterable[object] | None = None) -> None:
+        """``known``: the keys there are (a front may list them or say how to add one)."""
         self.kind, self.key = kind, key
-        msg = f"{kind} {key!r} not found"
-        super().__init__(f"{msg}; {hint}" if hint else msg, kind=kind, key=key)
+        fields: dict[str, Any] = {"kind": kind, "key": key}
+        if known is not None:
+            fields["known"] = list(known)
+        super().__init__("", **fields)
+        if known is not None and fields["known"]:
+            self.args = (self._say(N_("{kind} {key!r} not found; known: {known}"), kind=thing(kind), key=key,
+                                   known=_Joined([str(k) for k in fields["known"]])),)
+        elif known is not None:
+            self.args = (self._say(N_("{kind} {key!r} not found; there is none yet"), kind=thing(kind), key=key),)
+        elif hint:
+            self.args = (self._say(N_("{kind} {key!r} not found; {hint}"), kind=thing(kind), key=key, hint=hint),)
+        else:
+            self.args = (self._say(N_("{kind} {key!r} not found"), kind=thing(kind), key=key),)
 
 
 class AlreadyExists(DubanError):
@@ -53,7 +115,8 @@ class AlreadyExists(DubanError):
 
     def __init__(self, kind: str, key: object) -> None:
         self.kind, self.key = kind, key
-        super().__init__(f"{kind} {key!r} already exists", kind=kind, key=key)
+        super().__init__("", kind=kind, key=key)
+        self.args = (self._say(N_("{kind} {key!r} already exists"), kind=thing(kind), key=key),)
 
 
 class InvalidInput(DubanError):
@@ -65,20 +128,27 @@ class InvalidInput(DubanError):
         """``option``: the input a person gives for this (``campaign``, ``unit``, ``amount``, ``db`` …),
         which a front names its own way (the CLI: ``--campaign``)."""
         self.what, self.value, self.accepted, self.option = what, value, accepted, option
-        super().__init__(f"invalid {what} {value!r}: {accepted}", what=what, value=value, accepted=accepted,
-                         option=option)
+        super().__init__("", what=what, value=value, accepted=accepted, option=option)
+        self.args = (self._say(N_("invalid {what} {value!r}: {accepted}"), what=what, value=value, accepted=accepted),)
 
 
 class TransitionNotAllowed(DubanError):
     code = "transition_not_allowed"
-    def __init__(self, task_code: str, state: str, event: str, allowed: Iterable[str]) -> None:
+    def __init__(self, task_code: str, state: str, event: str, allowed: Iterable[str],
+                 requires: Mapping[str, list[str]] | None = None) -> None:
+        """``allowed``: the events' names; ``requires``: the inputs each of them needs."""
         self.task_code, self.state, self.event = task_code, state, event
         self.allowed = list(allowed)
-        instead = ", ".join(self.allowed) if self.allowed else "none (no event leaves this state)"
-        super().__init__(
-            f"task {task_code} is '{state}': event '{event}' is not allowed from this state; "
-            f"allowed: {instead}", task=task_code, state=state, event=event, allowed=self.allowed
-        )
+        needs = dict(requires or {})
+        super().__init__("", task=task_code, state=state, event=event, allowed=self.allowed, requires=needs)
+        if self.allowed:
+            self.args = (self._say(N_("task {task} is '{state}': event '{event}' is not allowed from this state; "
+                                      "allowed: {allowed}"), task=task_code, state=state, event=event,
+                                   allowed=_Joined([_Needs(name, needs.get(name, [])) for name in self.allowed])),)
+        else:
+            self.args = (self._say(N_("task {task} is '{state}': event '{event}' is not allowed from this state; "
+                                      "allowed: none (no event leaves this state)"), task=task_code, state=state,
+                                   event=event),)
 
 
 class UnknownEvent(DubanError):
@@ -87,10 +157,9 @@ class UnknownEvent(DubanError):
     def __init__(self, task_code: str, workflow: str, event: str, known: Iterable[str]) -> None:
         self.event = event
         known = list(known)
-        super().__init__(
-            f"task {task_code}: workflow '{workflow}' has no event '{event}'; "
-            f"known events: {', '.join(known)}", task=task_code, workflow=workflow, event=event, known=known
-        )
+        super().__init__("", task=task_code, workflow=workflow, event=event, known=known)
+        self.args = (self._say(N_("task {task}: workflow '{workflow}' has no event '{event}'; known events: {known}"),
+                               task=task_code, workflow=workflow, event=event, known=", ".join(known)),)
 
 
 class MissingInput(DubanError):
@@ -99,11 +168,9 @@ class MissingInput(DubanError):
     def __init__(self, task_code: str, state: str, event: str, missing: Iterable[str]) -> None:
         self.task_code, self.state, self.event = task_code, state, event
         self.missing = list(missing)
-        super().__init__(
-            f"task {task_code} is '{state}': event '{event}' requires "
-            + ", ".join(INPUT_WORDS.get(m, m) for m in self.missing),
-            task=task_code, state=state, event=event, missing=self.missing
-        )
+        super().__init__("", task=task_code, state=state, event=event, missing=self.missing)
+        self.args = (self._say(N_("task {task} is '{state}': event '{event}' requires {needs}"), task=task_code,
+                               state=state, event=event, needs=_Joined([INPUT_WORDS.get(m, m) for m in self.missing])),)
 
 
 class PreconditionFailed(DubanError):
@@ -111,8 +178,9 @@ class PreconditionFailed(DubanError):
 
     def __init__(self, task_code: str, state: str, event: str, reason: str, *, precondition: str | None = None,
                  task_id: int | None = None) -> None:
-        super().__init__(f"task {task_code} is '{state}': event '{event}' refused: {reason}", task=task_code,
-                         task_id=task_id, state=state, event=event, precondition=precondition)
+        super().__init__("", task=task_code, task_id=task_id, state=state, event=event, precondition=precondition)
+        self.args = (self._say(N_("task {task} is '{state}': event '{event}' refused: {reason}"), task=task_code,
+                               state=state, event=event, reason=reason),)
 
 
 class PermissionDenied(DubanError):
@@ -120,8 +188,9 @@ class PermissionDenied(DubanError):
 
     def __init__(self, actor: str, role: str, action: str, reason: str, *, option: str | None = None) -> None:
         self.actor, self.role, self.action = actor, role, action
-        super().__init__(f"user {actor!r} (role {role}) may not {action}: {reason}", actor=actor, role=role,
-                         action=action, reason=reason, option=option)
+        super().__init__("", actor=actor, role=role, action=action, reason=reason, option=option)
+        self.args = (self._say(N_("user {actor!r} (role {role}) may not {action}: {reason}"), actor=actor, role=role,
+                               action=action, reason=reason),)
 
 
 class ConflictError(DubanError):
@@ -129,11 +198,10 @@ class ConflictError(DubanError):
 
     def __init__(self, task_code: str, read_version: int, current_version: int) -> None:
         self.read_version, self.current_version = read_version, current_version
-        super().__init__(
-            f"task {task_code} was changed by someone else (you read version {read_version}, "
-            f"it is now version {current_version}); nothing was written: reload and try again",
-            task=task_code, read_version=read_version, current_version=current_version
-        )
+        super().__init__("", task=task_code, read_version=read_version, current_version=current_version)
+        self.args = (self._say(N_("task {task} was changed by someone else (you read version {read_version}, it is "
+                                  "now version {current_version}); nothing was written: reload and try again"),
+                               task=task_code, read_version=read_version, current_version=current_version),)
 
 
 class UnknownUser(DubanError):
@@ -141,8 +209,9 @@ class UnknownUser(DubanError):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        super().__init__(f"user {name!r} is not registered; an admin can register it, or act as another user",
-                         user=name)
+        super().__init__("", user=name)
+        self.args = (self._say(N_("user {name!r} is not registered; an admin can register it, or act as another user"),
+                               name=name),)
 
 
 class VerificationFailed(DubanError):
@@ -152,8 +221,12 @@ class VerificationFailed(DubanError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         first = problems[0] if problems else "unknown problem"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"audit verification failed: {first}{more}", problems=problems)
+        super().__init__("", problems=problems)
+        if len(problems) > 1:
+            self.args = (self._say(N_("audit verification failed: {first} (and {more} more)"), first=first,
+                                   more=len(problems) - 1),)
+        else:
+            self.args = (self._say(N_("audit verification failed: {first}"), first=first),)
 
     def listing(self) -> list[str]:
         """The problems after the first, at most SHOWN in all, then how many were left out."""
@@ -175,12 +248,44 @@ class DemoRefused(DubanError):
 
 # The inputs an event may require, in words (a front adds how its user gives them).
 INPUT_WORDS = {
-    "note": "a note",
-    "reason": "a reason",
-    "plan": "a follow-up plan",
-    "target": "a target date",
-    "due": "a new deadline",
+    "note": lazy_gettext("a note"),
+    "reason": lazy_gettext("a reason"),
+    "plan": lazy_gettext("a follow-up plan"),
+    "target": lazy_gettext("a target date"),
+    "due": lazy_gettext("a new deadline"),
 }
+
+
+class _Needs:
+    """An allowed event, with the inputs it needs: ``phase (needs plan, target)``."""
+
+    def __init__(self, event: str, inputs: list[str]) -> None:
+        self.event, self.inputs = event, inputs
+
+    def __str__(self) -> str:
+        if not self.inputs:
+            return self.event
+        from engine.core.views import input_label
+
+        return gettext("{event} (needs {inputs})").format(
+            event=self.event, inputs=gettext(", ").join(input_label(i) for i in self.inputs))
+
+    def english(self) -> str:
+        return f"{self.event} (needs {', '.join(self.inputs)})" if self.inputs else self.event
+
+
+class _Joined:
+    """Words joined by the language's list comma when shown."""
+
+    def __init__(self, words: list[Any]) -> None:
+        self.words = words
+
+    def __str__(self) -> str:
+        return gettext(", ").join(str(w) for w in self.words)
+
+    def english(self) -> str:
+        return ", ".join(w.msgid if isinstance(w, LazyString) else w.english() if isinstance(w, _Needs) else str(w)
+                         for w in self.words)
 
 
 class NotInitialised(DubanError):
@@ -188,7 +293,8 @@ class NotInitialised(DubanError):
 
     def __init__(self, url: str) -> None:
         self.url = mask_url(url)
-        super().__init__(f"no duban ledger in {self.url}: initialise one first, or open another", url=self.url)
+        super().__init__("", url=self.url)
+        self.args = (self._say(N_("no duban ledger in {url}: initialise one first, or open another"), url=self.url),)
 
 
 class DatabaseUnavailable(DubanError):
@@ -198,8 +304,9 @@ class DatabaseUnavailable(DubanError):
 
     def __init__(self, url: str, reason: str) -> None:
         self.url, self.reason = mask_url(url), mask_urls(reason)
-        super().__init__(f"cannot use the ledger database {self.url}: {self.reason}; nothing was changed",
-                         url=self.url, reason=self.reason)
+        super().__init__("", url=self.url, reason=self.reason)
+        self.args = (self._say(N_("cannot use the ledger database {url}: {reason}; nothing was changed"), url=self.url,
+                               reason=self.reason),)
 
 
 class SchemaVersionMismatch(DubanError):
@@ -209,13 +316,12 @@ class SchemaVersionMismatch(DubanError):
         self.current, self.needed = current, needed
         self.fields = {"current": current, "needed": needed, "newer": newer}
         where = mask_url(url)
+        super().__init__("", **self.fields)
         if newer:
-            super().__init__(
-                f"the ledger in {where} has schema version {current}, newer than this duban knows "
-                f"(it works with schema version {needed}): install the duban release that upgraded it",
-                **self.fields)
+            self.args = (self._say(N_("the ledger in {where} has schema version {current}, newer than this duban knows "
+                                      "(it works with schema version {needed}): install the duban release that "
+                                      "upgraded it"), where=where, current=current, needed=needed),)
         else:
-            super().__init__(
-                f"the ledger in {where} has schema version {current} but this duban needs schema version "
-                f"{needed}: run 'duban db upgrade' (back it up first with 'duban backup PATH')",
-                **self.fields)
+            self.args = (self._say(N_("the ledger in {where} has schema version {current} but this duban needs schema "
+                                      "version {needed}: run 'duban db upgrade' (back it up first with 'duban backup "
+                                      "PATH')"), where=where, current=current, needed=needed),)

@@ -389,7 +389,7 @@ class Ledger:
                 .outerjoin(problems, problems.c.id == tasks.c.problem_id)
                 .where(tasks.c.id == task_id)).first()
             if t is None:
-                raise NotFound("task", task_id, "see 'duban task list' for task ids")
+                raise NotFound("task", task_id)
             notes = conn.execute(sa.select(progress_notes).where(progress_notes.c.task_id == task_id)
                                  .order_by(progress_notes.c.on, progress_notes.c.id)).all()
             files = conn.execute(sa.select(evidence).where(evidence.c.task_id == task_id)
@@ -415,7 +415,7 @@ class Ledger:
     def history(self, task_id: int) -> list[TrailView]:
         with self.reading() as conn:
             if conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task_id)).first() is None:
-                raise NotFound("task", task_id, "see 'duban task list' for task ids")
+                raise NotFound("task", task_id)
             return self._history(conn, task_id)
 
     def _history(self, conn: sa.Connection, task_id: int) -> list[TrailView]:
@@ -447,7 +447,7 @@ class Ledger:
             found = conn.execute(sa.select(campaigns.c.id).where(campaigns.c.name == name)).scalar()
             if found is None:
                 names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
-                raise NotFound("campaign", name, f"known: {', '.join(names) or 'none (add one with duban campaign add)'}")
+                raise NotFound("campaign", name, known=names)
             return found
         ids = conn.execute(sa.select(campaigns.c.id).order_by(campaigns.c.id).limit(2)).scalars().all()
         if len(ids) == 1:

@@ -42,7 +42,7 @@ class WorkflowRegistry:
                 return load_builtin(name)
         except WorkflowError as exc:
             raise InvalidWorkflow(str(exc)) from None
-        raise NotFound("workflow", name, f"available: {', '.join(self.names())}")
+        raise NotFound("workflow", name, known=self.names())
 
     def get(self, name: str) -> Workflow:
         wf = self._workflows.get(name)

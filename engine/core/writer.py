@@ -857,7 +857,7 @@ class Writer(Ledger):
     def task_row(self, s: Session, task_id: int) -> Task:
         task = s.get(Task, task_id)
         if task is None:
-            raise NotFound("task", task_id, "see 'duban task list' for task ids")
+            raise NotFound("task", task_id)
         return task
 
     def _task_for_action(self, s: Session, actor: str, task_id: int, action: str, description: str,
@@ -889,14 +889,9 @@ class Writer(Ledger):
         if refusal.condition == "precondition":
             return PreconditionFailed(task.code, task.state, refusal.event, "the task has no evidence file",
                                       precondition=refusal.precondition, task_id=task.id)
-        return TransitionNotAllowed(task.code, task.state, refusal.event, self._describe_allowed(wf, task.state))
-
-    def _describe_allowed(self, wf: Workflow, state: str) -> list[str]:
-        out = []
-        for ev in wf.events_from(state):
-            needs = f" (needs {', '.join(ev.requires)})" if ev.requires else ""
-            out.append(f"{ev.name}{needs}")
-        return out
+        events = wf.events_from(task.state)
+        return TransitionNotAllowed(task.code, task.state, refusal.event, [ev.name for ev in events],
+                                    requires={ev.name: list(ev.requires) for ev in events if ev.requires})
 
     def write_task(self, s: Session, task: Task, changes: dict[str, Any], actor: str, event: str,
                from_state: str | None, to_state: str | None, *, note: str | None,
@@ -930,7 +925,7 @@ class Writer(Ledger):
         prob = self._problem_or_none(s, camp.id, code)
         if prob is None:
             codes = [c for (c,) in s.execute(sa.select(Problem.code).where(Problem.campaign_id == camp.id))]
-            raise NotFound("problem", code, f"campaign {camp.name} has: {', '.join(codes) or 'none'}")
+            raise NotFound("problem", code, known=codes)
         return prob
 
     def _next_code(self, s: Session, same_place: Any) -> str:

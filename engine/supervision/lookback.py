@@ -150,7 +150,7 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
             lock_writers(s)  # before the look-back row is touched: head, then rows, like every writer
             row = s.get(Lookback, lookback_id, populate_existing=True)
             if row is None:
-                raise NotFound("look-back", lookback_id, "see 'duban lookback list' for look-back ids")
+                raise NotFound("look-back", lookback_id)
             task = app.task_row(s, row.task_id)
             if row.status != PENDING:
                 when = f" on {row.recorded_at.astimezone(app.clock.tz).date().isoformat()}" if row.recorded_at else ""

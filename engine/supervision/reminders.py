@@ -881,7 +881,7 @@ def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_onl
         if reminder_id is not None:
             row = conn.execute(sa.select(Reminder.status).where(Reminder.id == reminder_id)).first()
             if row is None:
-                raise NotFound("reminder", reminder_id, "see 'duban reminders list' for reminder ids")
+                raise NotFound("reminder", reminder_id)
             if row.status not in (claims.FAILED, claims.DEAD):
                 raise InvalidInput(f"reminder {reminder_id}", row.status,
                                    "only failed or dead reminders are retried (this one is not)")
