@@ -127,13 +127,16 @@ def test_chinese_usage_errors_use_full_width_punctuation() -> None:
     """click writes "Missing option '--problem'." whatever the language; Chinese gets 「」 and 。."""
     missing = run("--lang", "zh", "task", "add", "x")
     assert missing.exit_code == 2
-    assert "错误：缺少选项「--problem」。" in missing.stderr and "'" not in missing.stderr.splitlines()[-1]
+    import re
+
+    assert re.search("错误：缺少选项「--[a-z]+」。$", missing.stderr.splitlines()[-1]), missing.stderr
+    assert "'" not in missing.stderr.splitlines()[-1]
     unknown = run("--lang", "zh", "nosuch")
     assert "没有命令「nosuch」。" in unknown.stderr
     not_an_id = run("--lang", "zh", "task", "show", "abc")
     assert not_an_id.exit_code == 2 and "「abc」不是编号" in not_an_id.stderr and "integer" not in not_an_id.stderr
     english = run("--lang", "en", "task", "add", "x")
-    assert "Missing option '--problem'." in english.stderr  # English keeps click's own punctuation
+    assert re.search(r"Missing option '--[a-z]+'\.", english.stderr)  # English keeps click's own punctuation
 
 
 def test_chinese_help_wraps_by_display_width() -> None:
