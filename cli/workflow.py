@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import Context, domain_errors, echo, pass_ctx
 from engine.i18n import gettext as _
+from engine.i18n import pgettext
+
+if TYPE_CHECKING:
+    from workflows import Workflow
 
 
 @click.group()
@@ -39,12 +44,74 @@ def list_(obj: Context) -> None:
 @domain_errors
 def show(obj: Context, name: str, fmt: str) -> None:
     """Show workflow NAME: states, events, roles, required inputs and permissions."""
-    from workflows import to_mermaid, to_text
+    from workflows import to_mermaid
 
     app = obj.app()
     wf = app.workflow(name)
     render = to_mermaid if fmt == "mermaid" else to_text
     echo(render(wf, obj.lang), nl=False)
+
+
+def to_text(wf: "Workflow", lang: str | None = None) -> str:
+    """A plain-text description of the workflow for ``duban workflow show``, its words from the
+    catalog and its labels from the workflow file, in ``lang`` (else the language in use)."""
+    from engine.i18n import label as text
+    from engine.i18n import language
+    from workflows import KNOWN_ACTIONS, USABLE
+
+    with language(lang):
+        label = {s: text(d.label) for s, d in wf.states.items()}
+        nobody = pgettext("workflow", "nobody")
+        out = [_("{title} ({name}, version {version})").format(title=text(wf.title), name=wf.name,
+                                                                version=wf.version)]
+        if wf.description:
+            out.append(wf.description)
+        out += ["", _("Initial state: {label} ({name})").format(label=label[wf.initial], name=wf.initial), "",
+                pgettext("workflow", "States:")]
+        width = max(len(s) for s in wf.states)
+        for s in wf.states.values():
+            kind = pgettext("workflow", "open") if s.open else pgettext("workflow", "closed")
+            line = f"  {s.name:<{width}}  {text(s.label)} [{kind}]"
+            out.append(line + (f" — {s.description}" if s.description else ""))
+        out.append(_("Attached to: {uses}").format(
+            uses=_(", ").join(u for u in USABLE if u in wf.uses) or pgettext("workflow", "nothing")))
+        if wf.deadline.default or wf.deadline.hard_limit:
+            parts = []
+            if wf.deadline.default:
+                parts.append(_("default {spec}").format(spec=wf.deadline.default))
+            if wf.deadline.hard_limit:
+                parts.append(_("hard limit {spec}").format(spec=wf.deadline.hard_limit))
+            out.append(_("Deadline: {parts}").format(parts=_(", ").join(parts)))
+        if wf.fields:
+            out += ["", pgettext("workflow", "Fields:")]
+            fwidth = max(len(f) for f in wf.fields)
+            for fd in wf.fields.values():
+                flags = [fd.type] + ([pgettext("workflow", "required")] if fd.required else []) + (
+                    [pgettext("workflow", "filterable")] if fd.filter else [])
+                line = f"  {fd.name:<{fwidth}}  {text(fd.label)} [{_(', ').join(flags)}]"
+                if fd.choices:
+                    line += ": " + " / ".join(f"{c.value} {text(c.label)}" if c.value != text(c.label) else c.value
+                                              for c in fd.choices)
+                out.append(line + (f" — {fd.description}" if fd.description else ""))
+        out += ["", pgettext("workflow", "Events:")]
+        for ev in wf.events.values():
+            srcs = _(", ").join(label[s] for s in ev.sources)
+            out.append(f"  {ev.name}: {text(ev.label)} — {srcs} → {label[ev.dest]}")
+            if ev.description:
+                out.append(f"      {ev.description}")
+            out.append("      " + _("roles: {roles}").format(roles=", ".join(sorted(ev.roles)) or nobody))
+            if ev.requires:
+                out.append("      " + _("requires: {inputs}").format(inputs=", ".join(ev.requires)))
+            if ev.values:
+                out.append("      " + _("only: {values}").format(
+                    values="; ".join(f"{n} = {', '.join(v)}" for n, v in ev.values.items())))
+            if ev.preconditions:
+                out.append("      " + _("preconditions: {names}").format(names=", ".join(ev.preconditions)))
+        out += ["", pgettext("workflow", "Permissions:")]
+        for action in KNOWN_ACTIONS:
+            roles = wf.permissions.get(action, frozenset())
+            out.append(f"  {action}: {', '.join(sorted(roles)) or nobody}")
+    return "\n".join(out) + "\n"
 
 
 @workflow.command("check")

@@ -122,3 +122,14 @@ def test_refusals_are_worded_in_the_chosen_language(chinese_demo: Path) -> None:
     data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "task", "move", "7", "start", "--json"],
                                          env={"DUBAN_NOW": NOW}).stdout)
     assert data["error"] == "transition_not_allowed" and data["state"] == "completed"  # machine values stay
+
+
+def test_workflow_show_speaks_the_chosen_language() -> None:
+    """Its headings and words come from the catalog (workflows/ knows no language of its own)."""
+    zh = CliRunner().invoke(cli, ["--lang", "zh", "workflow", "show", "rectification"]).stdout
+    for word in ("初始状态：", "状态：", "事件：", "权限：", "角色：", "需填写：", "前提条件：", "[未结]", "[已结]"):
+        assert word in zh, word
+    for word in ("Initial state", "States:", "Events:", "Permissions:", "roles:", "requires:", "[open]"):
+        assert word not in zh, word
+    en = CliRunner().invoke(cli, ["--lang", "en", "workflow", "show", "rectification"]).stdout
+    assert "Initial state: Assigned (assigned)" in en and "Permissions:" in en and "roles: admin" in en

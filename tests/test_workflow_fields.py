@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from workflows import WorkflowError, builtin_workflow_names, load_builtin, load_workflow_file, to_mermaid, to_text
+from cli.workflow import to_text
+from workflows import WorkflowError, builtin_workflow_names, load_builtin, load_workflow_file, to_mermaid
 
 BASE = """\
 [workflow]

@@ -24,9 +24,9 @@ from workflows import (
     load_workflow_file,
     parse_workflow,
     to_mermaid,
-    to_text,
     workflow_from_dict,
 )
+from cli.workflow import to_text
 
 HERE = Path(__file__).parent
 VISIT = HERE / "workflows" / "inspection_visit.toml"

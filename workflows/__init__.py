@@ -26,7 +26,6 @@ from .schema import (
     load_workflow_file,
     parse_workflow,
     to_mermaid,
-    to_text,
     workflow_from_dict,
 )
 
@@ -53,6 +52,5 @@ __all__ = [
     "load_workflow_file",
     "parse_workflow",
     "to_mermaid",
-    "to_text",
     "workflow_from_dict",
 ]

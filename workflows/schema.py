@@ -966,26 +966,6 @@ def _reachable(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
 
 # --------------------------------------------------------------------------- rendering
 
-_UI = {
-    "en": {
-        "initial": "Initial state", "states": "States", "events": "Events", "permissions": "Permissions",
-        "open": "open", "closed": "closed", "roles": "roles", "requires": "requires",
-        "preconditions": "preconditions", "nobody": "nobody", "version": "version",
-        "fields": "Fields", "required": "required", "filter": "filterable", "deadline": "Deadline",
-        "default": "default", "hard_limit": "hard limit", "uses": "Attached to", "none": "nothing",
-        "only": "only",
-    },
-    "zh": {
-        "initial": "初始状态", "states": "状态", "events": "事件", "permissions": "权限",
-        "open": "未结", "closed": "已结", "roles": "角色", "requires": "需填写",
-        "preconditions": "前提条件", "nobody": "无人", "version": "版本",
-        "fields": "字段", "required": "必填", "filter": "可筛选", "deadline": "办理时限",
-        "default": "默认", "hard_limit": "最长", "uses": "关联", "none": "无",
-        "only": "仅限",
-    },
-}
-
-
 _MERMAID_ESCAPES = {"#": "#35;", ":": "#58;", ";": "#59;", '"': "#quot;"}
 
 
@@ -1009,49 +989,3 @@ def to_mermaid(wf: Workflow, lang: str = "en") -> str:
         lines.append("    classDef closed fill:#e8e8e8,stroke:#888")
         lines.append(f"    class {', '.join(closed)} closed")
     return "\n".join(lines) + "\n"
-
-
-def to_text(wf: Workflow, lang: str = "en") -> str:
-    """A plain-text description of the workflow, for ``duban workflow show``."""
-    ui = _UI[_lang(lang)]
-    label = {s: d.label.text(lang) for s, d in wf.states.items()}
-    out = [f"{wf.title.text(lang)} ({wf.name}, {ui['version']} {wf.version})"]
-    if wf.description:
-        out.append(wf.description)
-    out += ["", f"{ui['initial']}: {label[wf.initial]} ({wf.initial})", "", f"{ui['states']}:"]
-    width = max(len(s) for s in wf.states)
-    for s in wf.states.values():
-        line = f"  {s.name:<{width}}  {s.label.text(lang)} [{ui['open'] if s.open else ui['closed']}]"
-        out.append(line + (f" — {s.description}" if s.description else ""))
-    out.append(f"{ui['uses']}: {', '.join(u for u in USABLE if u in wf.uses) or ui['none']}")
-    if wf.deadline.default or wf.deadline.hard_limit:
-        parts = [f"{ui[k]} {getattr(wf.deadline, k)}" for k in ("default", "hard_limit") if getattr(wf.deadline, k)]
-        out.append(f"{ui['deadline']}: {', '.join(parts)}")
-    if wf.fields:
-        out += ["", f"{ui['fields']}:"]
-        fwidth = max(len(f) for f in wf.fields)
-        for fd in wf.fields.values():
-            flags = [fd.type] + [ui[k] for k in ("required", "filter") if getattr(fd, k)]
-            line = f"  {fd.name:<{fwidth}}  {fd.label.text(lang)} [{', '.join(flags)}]"
-            if fd.choices:
-                line += ": " + " / ".join(f"{c.value} {c.label.text(lang)}" if c.value != c.label.text(lang)
-                                          else c.value for c in fd.choices)
-            out.append(line + (f" — {fd.description}" if fd.description else ""))
-    out += ["", f"{ui['events']}:"]
-    for ev in wf.events.values():
-        srcs = ", ".join(label[s] for s in ev.sources)
-        out.append(f"  {ev.name}: {ev.label.text(lang)} — {srcs} → {label[ev.dest]}")
-        if ev.description:
-            out.append(f"      {ev.description}")
-        out.append(f"      {ui['roles']}: {', '.join(sorted(ev.roles)) or ui['nobody']}")
-        if ev.requires:
-            out.append(f"      {ui['requires']}: {', '.join(ev.requires)}")
-        if ev.values:
-            out.append(f"      {ui['only']}: " + "; ".join(f"{n} = {', '.join(v)}" for n, v in ev.values.items()))
-        if ev.preconditions:
-            out.append(f"      {ui['preconditions']}: {', '.join(ev.preconditions)}")
-    out += ["", f"{ui['permissions']}:"]
-    for action in KNOWN_ACTIONS:
-        roles = wf.permissions.get(action, frozenset())
-        out.append(f"  {action}: {', '.join(sorted(roles)) or ui['nobody']}")
-    return "\n".join(out) + "\n"
