@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from engine.core import trail
 from engine.api import Duban
+from engine.i18n import N_
 from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
 from engine.core.urls import mask_url, mask_urls
 from storage import backup as storage_backup
@@ -108,7 +109,7 @@ def secure(app: Duban, actor: str) -> list[str]:
     if not pg_security.is_postgresql(app.engine):
         raise NeedsPostgreSQL("row-level security", app.url)
     with app.transaction() as s:
-        app.require_admin(s, actor, "secure the database")
+        app.require_admin(s, actor, N_("secure the database"))
         tables = pg_security.install(s.connection(), task_moves(app))
         app.record(s, actor, "db.secure", {"tables": ",".join(tables)})
     return tables
@@ -121,7 +122,7 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
     if password is not None and not password:
         raise InvalidInput("password", "", "give a non-empty password, or none for servers that trust local logins")
     with app.transaction() as s:
-        app.require_admin(s, actor, "grant database logins")
+        app.require_admin(s, actor, N_("grant database logins"))
         user = s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
         if user is None:
             raise UnknownUser(name)

@@ -45,9 +45,31 @@ class DubanError(Exception):
         return {"error": self.code, "message": str(self), **{k: _plain(v) for k, v in self.fields.items()}}
 
 
+class Phrase:
+    """Part of a refusal worded when it is shown: a catalog msgid (marked with ``N_``) and its values,
+    which may be phrases themselves (``Phrase(N_("{action} on task {task}"), action=Phrase(N_("add notes")),
+    task="7")``). A plain string that is no msgid shows as it is."""
+
+    __slots__ = ("template", "values")
+
+    def __init__(self, template: str, **values: Any) -> None:
+        self.template, self.values = template, values
+
+    def __str__(self) -> str:
+        text = gettext(self.template)
+        return text.format(**{k: _shown(v) for k, v in self.values.items()}) if self.values else text
+
+    def english(self) -> str:
+        if not self.values:
+            return self.template
+        return self.template.format(**{k: _english(v) for k, v in self.values.items()})
+
+
 def _english(value: Any) -> Any:
     if isinstance(value, LazyString):
         return value.msgid
+    if isinstance(value, Phrase):
+        return value.english()
     if isinstance(value, _Joined):
         return value.english()
     if isinstance(value, DubanError):
@@ -57,7 +79,7 @@ def _english(value: Any) -> Any:
 
 def _shown(value: Any) -> Any:
     """A value worded in the language in use (labels, nested messages); names and numbers as they are."""
-    if isinstance(value, (LazyString, DubanError, _Joined)):
+    if isinstance(value, (LazyString, DubanError, _Joined, Phrase)):
         return str(value)
     return value
 
@@ -186,9 +208,14 @@ class PreconditionFailed(DubanError):
 class PermissionDenied(DubanError):
     code = "permission_denied"
 
-    def __init__(self, actor: str, role: str, action: str, reason: str, *, option: str | None = None) -> None:
-        self.actor, self.role, self.action = actor, role, action
-        super().__init__("", actor=actor, role=role, action=action, reason=reason, option=option)
+    def __init__(self, actor: str, role: str, action: "str | Phrase", reason: "str | Phrase", *,
+                 option: str | None = None) -> None:
+        """``action`` and ``reason``: msgids (marked ``N_``) or phrases, worded when shown."""
+        self.actor, self.role = actor, role
+        action = action if isinstance(action, Phrase) else Phrase(action)
+        reason = reason if isinstance(reason, Phrase) else Phrase(reason)
+        self.action = action.english()
+        super().__init__("", actor=actor, role=role, action=action.english(), reason=reason.english(), option=option)
         self.args = (self._say(N_("user {actor!r} (role {role}) may not {action}: {reason}"), actor=actor, role=role,
                                action=action, reason=reason),)
 

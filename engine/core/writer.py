@@ -27,6 +27,7 @@ from engine.core import fields as task_fields
 from engine.core.calendar import parse_date, parse_deadline
 from engine.core.clock import Clock
 from engine.core.config import Settings
+from engine.i18n import N_
 from engine.core.errors import (
     AlreadyExists,
     ConflictError,
@@ -35,6 +36,7 @@ from engine.core.errors import (
     MissingInput,
     NotFound,
     PermissionDenied,
+    Phrase,
     PreconditionFailed,
     TransitionNotAllowed,
     UnknownEvent,
@@ -192,7 +194,7 @@ class Writer(Ledger):
             raise InvalidInput("unit", unit, "a user with role 'unit' needs the unit it acts for", option="unit")
         name = _required_text("user name", name)
         with self.transaction() as s:
-            self.require_admin(s, actor, "add users", "only admins register users")
+            self.require_admin(s, actor, N_("add users"), N_("only admins register users"))
             if s.execute(sa.select(User.id).where(User.name == name)).first():
                 raise AlreadyExists("user", name)
             row = User(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
@@ -221,7 +223,7 @@ class Writer(Ledger):
         with self.transaction() as s:
             user = self.user_row(s, actor)
             if user.role != "admin":
-                raise PermissionDenied(actor, user.role, "set users' contact details", "only admins do")
+                raise PermissionDenied(actor, user.role, N_("set users' contact details"), N_("only admins do"))
             row = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
             if row is None:
                 raise UnknownUser(name)
@@ -257,7 +259,7 @@ class Writer(Ledger):
             raise InvalidInput("inspection period end", period_end.isoformat(),
                                f"must not be before its start {period_start.isoformat()}")
         with self.transaction() as s:
-            self.require_supervisor(s, actor, "add campaigns")
+            self.require_supervisor(s, actor, N_("add campaigns"))
             if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
                 raise AlreadyExists("campaign", name)
             row = self.insert_campaign(s, actor, name=name, inspector=inspector, target=target,
@@ -271,7 +273,7 @@ class Writer(Ledger):
         code = _required_text("problem code", code)
         title = _required_text("problem title", title)
         with self.transaction() as s:
-            self.require_supervisor(s, actor, "add problems")
+            self.require_supervisor(s, actor, N_("add problems"))
             camp = self.campaign_row(s, campaign)
             if self._problem_or_none(s, camp.id, code) is not None:
                 raise AlreadyExists("problem", f"{code} in campaign {camp.name}")
@@ -324,7 +326,7 @@ class Writer(Ledger):
         due_date, warnings = self.deadline(due, today, "deadline")
         self._within_hard_limit(wf, today, due_date)
         with self.transaction() as s:
-            self.require_supervisor(s, actor, "add tasks")
+            self.require_supervisor(s, actor, N_("add tasks"))
             camp = self.campaign_row(s, campaign) if "campaign" in wf.uses else None
             prob = self._problem(s, camp, problem) if camp is not None and problem else None
             same_place = (Task.campaign_id == camp.id if camp is not None
@@ -450,7 +452,7 @@ class Writer(Ledger):
         if on > today:
             raise InvalidInput("note date", on.isoformat(), f"must not be after today ({today.isoformat()})")
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "note", "add notes", expected_version)
+            task = self._task_for_action(s, actor, task_id, "note", N_("add notes"), expected_version)
             row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
             s.add(row)
             s.flush()
@@ -464,7 +466,7 @@ class Writer(Ledger):
         today = self.today()
         new_due, warnings = self.deadline(due, today, "new deadline")
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "extend", "extend deadlines", expected_version)
+            task = self._task_for_action(s, actor, task_id, "extend", N_("extend deadlines"), expected_version)
             wf = self.registry.get(task.workflow)
             if not wf.states[task.state].open:
                 raise InvalidInput("task", task.code,
@@ -481,7 +483,7 @@ class Writer(Ledger):
     def flag(self, actor: str, task_id: int, flagged: bool = True, *, reason: str | None = None,
              expected_version: int | None = None) -> MoveResult:
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "flag", "flag tasks for priority supervision",
+            task = self._task_for_action(s, actor, task_id, "flag", N_("flag tasks for priority supervision"),
                                          expected_version)
             if task.flagged == flagged:
                 raise InvalidInput("flag", "on" if flagged else "off",
@@ -501,7 +503,7 @@ class Writer(Ledger):
             raise too_large(f"evidence file {path}", path.stat().st_size, limit)
         with self.transaction() as s:
             # Check before storing bytes, so a refused user leaves nothing behind.
-            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+            self._task_for_action(s, actor, task_id, "evidence", N_("add evidence"), None)
         try:
             blob = self.blobs.put_file(path, max_bytes=limit)
         except BlobTooLarge as exc:  # it grew while being copied
@@ -514,14 +516,14 @@ class Writer(Ledger):
         if len(data) > limit:
             raise too_large(f"evidence file {name}", len(data), limit)
         with self.transaction() as s:
-            self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+            self._task_for_action(s, actor, task_id, "evidence", N_("add evidence"), None)
         blob = self.blobs.put_bytes(data)
         return self._record_evidence(actor, task_id, blob.sha256, blob.size, name, note)
 
     def _record_evidence(self, actor: str, task_id: int, sha: str, size: int, name: str,
                          note: str | None) -> EvidenceView:
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "evidence", "add evidence", None)
+            task = self._task_for_action(s, actor, task_id, "evidence", N_("add evidence"), None)
             row = Evidence(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
                            added_by=actor, added_at=self.now())
             s.add(row)
@@ -542,7 +544,7 @@ class Writer(Ledger):
         issued_on = issued_on or self.today()
         with self.transaction() as s:
             lock_writers(s)  # the order every writer takes (head, then rows), before reading the sequence
-            self.require_supervisor(s, actor, "issue letters")
+            self.require_supervisor(s, actor, N_("issue letters"))
             task = self.task_row(s, task_id)
             seq = (s.execute(sa.select(sa.func.max(Letter.seq)).where(Letter.kind == kind,
                                                                        Letter.year == issued_on.year)).scalar() or 0) + 1
@@ -576,7 +578,7 @@ class Writer(Ledger):
         if on is not None and on > today:
             raise InvalidInput("outcome date", on.isoformat(), f"must not be after today ({today.isoformat()})")
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "outcome", "record outcomes", None)
+            task = self._task_for_action(s, actor, task_id, "outcome", N_("record outcomes"), None)
             row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
                           created_at=self.now())
             s.add(row)
@@ -593,7 +595,7 @@ class Writer(Ledger):
         """Applies a ledger import's changes to one task, its state included, with one ``import`` trail
         record (from → to, the file, row and sha256 in ``inputs``). Returns the task's new version."""
         with self.transaction() as s:
-            self.require_supervisor(s, actor, "import ledgers")
+            self.require_supervisor(s, actor, N_("import ledgers"))
             task = self.task_row(s, task_id)
             wf = self.registry.get(task.workflow)
             to_state = changes.get("state", task.state)
@@ -617,7 +619,7 @@ class Writer(Ledger):
     def rotate_key(self, actor: str) -> tuple[str | None, str, Path]:
         """A new trail key signs from now on; recorded in the trail. Returns (old key, new key, key file)."""
         with self.transaction() as s:
-            self.require_admin(s, actor, "rotate the trail key")
+            self.require_admin(s, actor, N_("rotate the trail key"))
             keys = self.enable_authentication(s)
             old = lock_trail_head(s).key_id
             new = trail_keys.rotate(keys)
@@ -745,7 +747,7 @@ class Writer(Ledger):
         return trail.append(s, task_id=None, event=event, from_state=None, to_state=None, version=None,
                             actor=actor, at=self.now(), inputs=inputs)
 
-    def require_admin(self, s: Session, actor: str, action: str, why: str = "only admins may") -> Any:
+    def require_admin(self, s: Session, actor: str, action: str, why: str = N_("only admins may")) -> Any:
         user = self.user_row(s, actor)
         if user.role != ADMIN:
             raise PermissionDenied(actor, user.role, action, why)
@@ -843,14 +845,14 @@ class Writer(Ledger):
     def require_supervisor(self, s: Session, actor: str, action: str) -> Any:
         user = self.user_row(s, actor)
         if user.role not in SUPERVISING_ROLES:
-            raise PermissionDenied(actor, user.role, action, "only supervisors and admins may")
+            raise PermissionDenied(actor, user.role, action, N_("only supervisors and admins may"))
         return user
 
-    def _check_role(self, user: Any, task: Task, roles: Iterable[str], action: str) -> None:
+    def _check_role(self, user: Any, task: Task, roles: Iterable[str], action: "str | Phrase") -> None:
         roles = frozenset(roles)
         if user.role not in roles:
             raise PermissionDenied(user.name, user.role, action,
-                                   f"the workflow allows only {', '.join(sorted(roles))}")
+                                   Phrase(N_("the workflow allows only {roles}"), roles=", ".join(sorted(roles))))
         if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
             raise PermissionDenied(user.name, user.role, action, why_not(user, task))
 
@@ -865,7 +867,8 @@ class Writer(Ledger):
         user = self.user_row(s, actor)
         task = self.task_row(s, task_id)
         wf = self.registry.get(task.workflow)
-        self._check_role(user, task, wf.permissions.get(action, frozenset()), f"{description} on task {task.code}")
+        self._check_role(user, task, wf.permissions.get(action, frozenset()),
+                         Phrase(N_("{action} on task {task}"), action=Phrase(description), task=task.code))
         if expected_version is not None and expected_version != task.version:
             raise ConflictError(task.code, expected_version, task.version)
         return task
@@ -878,16 +881,16 @@ class Writer(Ledger):
 
     def _refused(self, refusal: Refusal, user: Any, task: Task, wf: Workflow) -> DubanError:
         """The error a refusal of the machine becomes, with the fields a front words it by."""
-        action = f"fire '{refusal.event}' on task {task.code}"
+        action = Phrase(N_("fire '{event}' on task {task}"), event=refusal.event, task=task.code)
         if refusal.condition == "role":
             return PermissionDenied(user.name, user.role, action,
-                                    f"the workflow allows only {', '.join(refusal.roles)}")
+                                    Phrase(N_("the workflow allows only {roles}"), roles=", ".join(refusal.roles)))
         if refusal.condition == "visible":
             return PermissionDenied(user.name, user.role, action, why_not(user, task))
         if refusal.condition == "input":
             return MissingInput(task.code, task.state, refusal.event, list(refusal.missing))
         if refusal.condition == "precondition":
-            return PreconditionFailed(task.code, task.state, refusal.event, "the task has no evidence file",
+            return PreconditionFailed(task.code, task.state, refusal.event, Phrase(N_("the task has no evidence file")),
                                       precondition=refusal.precondition, task_id=task.id)
         events = wf.events_from(task.state)
         return TransitionNotAllowed(task.code, task.state, refusal.event, [ev.name for ev in events],

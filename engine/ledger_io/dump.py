@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from engine.i18n import N_
 from engine.core.errors import InvalidInput
 from engine.core.urls import mask_url
 from engine.ledger_io.result import ImportResult
@@ -108,7 +109,7 @@ def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256
     with app.transaction() as s:
         conn = s.connection()
         if conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one():
-            app.require_admin(s, actor, "restore a ledger", "only admins replace the ledger")
+            app.require_admin(s, actor, N_("restore a ledger"), N_("only admins replace the ledger"))
         if not _is_empty(conn):
             raise InvalidInput("ledger", mask_url(app.url),
                                "a duban JSON export is restored into an empty ledger only (no campaigns, tasks "

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from engine.core import policy as reminders
 
 from engine.core.calendar import parse_date
+from engine.i18n import N_
 from engine.core.errors import InvalidInput
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
@@ -338,7 +339,7 @@ def _run(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: Imp
          mapping: Mapping[str, str] | None, wf_name: str, dry_run: bool, progress: Progress | None) -> None:
     with app.batch():
         with app.transaction() as s:
-            app.require_supervisor(s, actor, "import ledgers")
+            app.require_supervisor(s, actor, N_("import ledgers"))
             camps = {c.name: c for c in s.execute(sa.select(Campaign)).scalars()}
             default_camp = _default_campaign(camps, campaign, path)
             ends = {name: c.rectification_end for name, c in camps.items()}

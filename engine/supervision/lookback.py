@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from engine.i18n import N_
 from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
 from engine.core.views import LookbackPlanView, LookbackRecordResult, MoveResult
 from storage.db import lock_writers
@@ -68,7 +69,7 @@ def plan(
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidInput("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
     with app.transaction() as s:
-        app.require_supervisor(s, actor, "plan look-back reviews")
+        app.require_supervisor(s, actor, N_("plan look-back reviews"))
         camp = app.campaign_row(s, campaign)
         if not dry_run:
             # Writers' lock before anything is read, so two plans for one day cannot both see an
@@ -146,7 +147,7 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
     today = app.today()
     with app.batch():
         with app.transaction() as s:
-            app.require_supervisor(s, actor, "record look-back reviews")
+            app.require_supervisor(s, actor, N_("record look-back reviews"))
             lock_writers(s)  # before the look-back row is touched: head, then rows, like every writer
             row = s.get(Lookback, lookback_id, populate_existing=True)
             if row is None:

@@ -74,6 +74,7 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     light,
 )
 from engine.core.config import Settings
+from engine.i18n import N_
 from engine.core.errors import InvalidInput, NotFound, PermissionDenied
 from engine.supervision.settings import (  # noqa: F401  (parse_duration re-exported)
     DeliverySettings,
@@ -875,7 +876,7 @@ def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_onl
     attempts counted afresh: the next sweep sends them. Supervisors and admins."""
     user = app.get_user(actor)
     if user.role not in RETRYING_ROLES:
-        raise PermissionDenied(actor, user.role, "retry reminders", "only supervisors and admins may")
+        raise PermissionDenied(actor, user.role, N_("retry reminders"), N_("only supervisors and admins may"))
     with app.transaction() as s:
         conn = s.connection()
         if reminder_id is not None:
