@@ -85,6 +85,8 @@ def other_value(app: Duban, table: str, column: str, value: Any) -> Any:
         return {str: "补录", int: 1, date: date(2025, 9, 1), datetime: datetime(2025, 9, 1, 1)}.get(python, "补录")
     if column == "sha256":
         return "0" * 64
+    if column == "fields":  # a JSON column on PostgreSQL: the edit must still be JSON
+        return '{"补录": "改"}'
     return f"{value}改"[: getattr(col.type, "length", None) or 1000]
 
 
