@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.common import DATE, OUTPUT, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from cli.common import DATE, OUTPUT, Context, ProgressBar, domain_errors, echo, echo_json, json_option, pass_ctx
 from engine.i18n import gettext as _
 
 if TYPE_CHECKING:
@@ -49,8 +49,11 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
         known = [*reports.GROUPINGS, *(ledger.workflow(workflow).report_groups if workflow else ())]
         if by not in known:
             raise click.BadParameter(f"{by!r} is not one of {', '.join(dict.fromkeys(known))}", param_hint="--by")
-    result = (reports.progress if detailed else reports.progress_counts)(ledger, as_of, campaign=campaign, by=by,
-                                                                          workflow=workflow)
+    if detailed:  # every item worked through: a bar on a terminal (never under JSON)
+        with ProgressBar(_('reading the items'), enabled=fmt != "json") as bar:
+            result = reports.progress(ledger, as_of, campaign=campaign, by=by, workflow=workflow, progress=bar)
+    else:
+        result = reports.progress_counts(ledger, as_of, campaign=campaign, by=by, workflow=workflow)
     if fmt == "json":
         echo_json(result)  # its dataclasses, encoded as they are: no dict copy of 100,000 items
         return
@@ -98,7 +101,8 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
 
     suffix = output.suffix.lower()
     fmt = fmt or {".md": "md", ".markdown": "md", ".pdf": "pdf"}.get(suffix, "docx")
-    doc = build_notice(obj.ledger(), as_of, campaign=campaign, issued=issued, issuer=issuer)
+    with ProgressBar(_('reading the items')) as bar:
+        doc = build_notice(obj.ledger(), as_of, campaign=campaign, issued=issued, issuer=issuer, progress=bar)
     for warning in doc.warnings:
         echo(_('Warning: ') + warning, err=True)
     if doc.warnings and not draft:
@@ -108,9 +112,12 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     elif fmt == "pdf":
         from engine.reports.pdf import docx_to_pdf
 
-        data = docx_to_pdf(to_docx(doc))
+        with ProgressBar(_('writing the notice')) as bar:
+            docx = to_docx(doc, progress=bar)
+        data = docx_to_pdf(docx)
     else:
-        data = to_docx(doc)
+        with ProgressBar(_('writing the notice')) as bar:
+            data = to_docx(doc, progress=bar)
     write_atomically(output, data)
     echo(doc.totals_sentence)
     echo(_('notice written to {output}').format(output=output))
@@ -178,7 +185,9 @@ def html(obj: Context, as_of: date | None, campaign: str | None, workflow: str |
     from engine.reports.dashboard import dashboard_html
     from engine.core.files import write_atomically
 
-    write_atomically(output, dashboard_html(obj.ledger(), as_of, campaign=campaign, workflow=workflow).encode("utf-8"))
+    with ProgressBar(_('reading the items')) as bar:
+        page = dashboard_html(obj.ledger(), as_of, campaign=campaign, workflow=workflow, progress=bar)
+    write_atomically(output, page.encode("utf-8"))
     echo(_('dashboard written to {output}').format(output=output))
 
 

@@ -122,6 +122,18 @@ def test_evidence_above_the_configured_size_is_refused_and_nothing_is_stored(dem
     assert bad.exit_code == 1 and "evidence.max_mb" in bad.output
 
 
+def test_config_show_lists_the_evidence_size_limit(demo: Cli) -> None:
+    """Issue 10: ``[evidence] max_mb`` is listed with the other settings, its default filled in."""
+    demo.configure("")
+    assert demo.json("config", "show")["evidence"] == {"max_mb": 200}
+    assert "[evidence]\nmax_mb = 200" in demo("config", "show").output
+    demo.configure("[evidence]\nmax_mb = 1.5\n")
+    assert demo.json("config", "show")["evidence"] == {"max_mb": 1.5}
+    demo.configure("[evidence]\nmax_mb = 0\n")
+    bad = demo("config", "show")
+    assert bad.exit_code == 1 and "evidence.max_mb" in bad.output
+
+
 def test_the_binder_streams_evidence_and_records_its_hash(demo: Cli, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: the binder read each evidence file whole into memory (and its check read each
@@ -224,3 +236,37 @@ def test_the_engine_reports_progress_and_the_cli_draws_it_only_on_a_terminal(app
     with ProgressBar("x") as bar:
         bar(10, PROGRESS_FROM)
     assert drawn == []
+
+
+def test_reports_over_many_items_report_progress_and_the_cli_draws_it(demo: Cli, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: the notice, the dashboard and an itemised progress report go through every item;
+    the engine reports how far it is and ``report notice``/``html``/``progress`` hand it to the bar."""
+    from datetime import date
+
+    from cli.common import ProgressBar
+    from engine.reports.dashboard import dashboard_html
+    from engine.reports.notice import build_notice, to_docx
+    from engine.reports.progress import progress
+
+    app = Duban(f"sqlite:///{demo.db}")
+    as_of = date(2025, 12, 25)
+    seen: dict[str, list[tuple[int, int]]] = {"notice": [], "docx": [], "html": [], "progress": []}
+    doc = build_notice(app, as_of, progress=lambda d, n: seen["notice"].append((d, n)))
+    to_docx(doc, progress=lambda d, n: seen["docx"].append((d, n)))
+    dashboard_html(app, as_of, progress=lambda d, n: seen["html"].append((d, n)))
+    progress(app, as_of, progress=lambda d, n: seen["progress"].append((d, n)))
+    for name in ("notice", "html", "progress"):
+        assert seen[name][0] == (0, 16) and seen[name][-1] == (16, 16), name
+    assert seen["docx"][0][0] == 0 and seen["docx"][-1][0] == seen["docx"][-1][1] > 16
+
+    drawn: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(ProgressBar, "__call__", lambda self, d, n: drawn.append((self.label, d, n)))
+    assert demo("--lang", "en", "report", "notice", "--as-of", "2025-12-25", "--draft", "-o", str(tmp_path / "n.docx")).exit_code == 0
+    assert ("reading the items", 16, 16) in drawn and drawn[-1][0] == "writing the notice"
+    drawn.clear()
+    assert demo("--lang", "en", "report", "html", "-o", str(tmp_path / "d.html")).exit_code == 0
+    assert drawn[-1] == ("reading the items", 16, 16)
+    drawn.clear()
+    assert demo("--lang", "en", "report", "progress", "--as-of", "2025-12-25", "--explain").exit_code == 0
+    assert drawn[-1] == ("reading the items", 16, 16)

@@ -49,13 +49,18 @@ def write_atomically(target: Path | str, data: bytes) -> None:
 DEFAULT_EVIDENCE_MAX_MB = 200
 
 
-def evidence_max_bytes(settings: "Settings") -> int:
-    """The largest evidence file accepted: ``[evidence] max_mb`` in the config (default 200 MB)."""
+def evidence_max_mb(settings: "Settings") -> int | float:
+    """``[evidence] max_mb`` in the config (default 200), checked: what ``config show`` lists."""
     raw = settings.section("evidence").get("max_mb", DEFAULT_EVIDENCE_MAX_MB)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
         raise InvalidInput(f"{settings.source or 'config'}: evidence.max_mb", raw,
                            "expected a positive number of megabytes (MB), e.g. 200")
-    return int(raw * 1024 * 1024)
+    return raw
+
+
+def evidence_max_bytes(settings: "Settings") -> int:
+    """The largest evidence file accepted: ``[evidence] max_mb`` in the config (default 200 MB)."""
+    return int(evidence_max_mb(settings) * 1024 * 1024)
 
 
 def too_large(what: str, size: int, limit: int) -> InvalidInput:

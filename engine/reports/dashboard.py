@@ -16,7 +16,9 @@ import sqlalchemy as sa
 
 from engine.core import policy as reminders
 from engine.i18n import LazyString, language, lazy_pgettext
-from engine.reports.progress import Figures, Group, ProgressReport, TaskAsOf, check_as_of, format_yuan, open_series, progress
+from engine.reports.progress import (Figures, Group, Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan,
+                                     open_series)
+from engine.reports.progress import progress as progress_as_of
 from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores
 from storage.tables import campaigns, tasks
 
@@ -99,11 +101,11 @@ def _start(app: "Ledger", report: ProgressReport, campaign: str | None, workflow
 
 
 def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-                   workflow: str | None = None) -> str:
+                   workflow: str | None = None, progress: Progress | None = None) -> str:
     """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today);
     with ``workflow``, of its tasks only, titled and grouped as it declares."""
     as_of = check_as_of(app, as_of)
-    report = progress(app, as_of, campaign=campaign, since=False, workflow=workflow)
+    report = progress_as_of(app, as_of, campaign=campaign, since=False, workflow=workflow, progress=progress)
     series = open_series(app, _start(app, report, campaign, workflow), as_of, campaign=campaign, workflow=workflow)
     if len(series) > DAILY_LIMIT:
         series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])

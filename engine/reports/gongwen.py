@@ -15,6 +15,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 # Font names as offices' templates spell them, with the fallback a machine without them should use.
@@ -87,8 +88,10 @@ def display_chars(text: str) -> float:
 
 
 # ------------------------------------------------------------------ docx
-def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes:
-    """The blocks as a GB/T 9704 Word document."""
+def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True,
+            progress: Callable[[int, int], None] | None = None) -> bytes:
+    """The blocks as a GB/T 9704 Word document; ``progress(done, total)`` is called as the blocks go
+    in (a notice over many items: the front end draws a bar)."""
     from docx import Document
     from docx.shared import Mm
 
@@ -114,7 +117,10 @@ def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes
     marker = end._p  # noqa: SLF001 - the marker's own w:p element
     style_ids: dict[str, str] = {}
     built: dict[tuple[str, float, bool], Any] = {}
-    for block in blocks:
+    total = len(blocks)
+    for done, block in enumerate(blocks):
+        if progress is not None and done % 1000 == 0:
+            progress(done, total)
         first = next(paragraphs, None)
         if first is not None:
             _fill(first, block, style_ids)
@@ -136,6 +142,8 @@ def to_docx(blocks: list[Block], *, odd_even_page_numbers: bool = True) -> bytes
             text.set(_XML_SPACE, "preserve")
         marker.addprevious(copied)
     marker.getparent().remove(marker)
+    if progress is not None:
+        progress(total, total)
     buf = io.BytesIO()
     doc.save(buf)
     return _with_font_fallbacks(buf.getvalue())

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.reports.progress import ProgressReport, TaskAsOf, check_as_of, format_yuan, progress
+from engine.reports.progress import Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan
+from engine.reports.progress import progress as progress_as_of
 from engine.core.views import CampaignView, View, fen_to_yuan
 from engine.i18n import language, lazy_pgettext
 from engine.reports import gongwen
@@ -135,7 +136,8 @@ def cn_range(a: date, b: date) -> str:
 
 
 def build_notice(app: "Ledger", as_of: date, *, campaign: str | None = None,
-                 issued: date | None = None, issuer: str | None = None) -> Notice:
+                 issued: date | None = None, issuer: str | None = None,
+                 progress: Progress | None = None) -> Notice:
     """The notice for one campaign (the only one if ``campaign`` is None) as of the end of ``as_of``.
 
     Issued by ``issuer``, else the config's [notice] issuer, else the campaign's inspected body; dated
@@ -149,7 +151,7 @@ def build_notice(app: "Ledger", as_of: date, *, campaign: str | None = None,
             sa.select(c.id, c.name, c.inspector, c.target, c.feedback_date, c.period_start, c.period_end,
                       c.rectification_end).where(c.id == app.campaign_id(conn, campaign))).one()
         view = CampaignView(*camp)
-    report = progress(app, as_of, campaign=view.name, by="problem")
+    report = progress_as_of(app, as_of, campaign=view.name, by="problem", progress=progress)
     in_campaign = sa.select(tasks.c.id).where(tasks.c.campaign_id == view.id)  # not a list of every id
     with app.reading() as conn:
         notes = conn.execute(
@@ -356,6 +358,6 @@ def blocks(notice: Notice) -> list[Block]:
     return out + signature_blocks(notice.signature, cn_date(notice.issued))
 
 
-def to_docx(notice: Notice) -> bytes:
-    """A Word document in the form of GB/T 9704-2012."""
-    return gongwen.to_docx(blocks(notice))
+def to_docx(notice: Notice, progress: Progress | None = None) -> bytes:
+    """A Word document in the form of GB/T 9704-2012; ``progress(done, total)`` counts its paragraphs."""
+    return gongwen.to_docx(blocks(notice), progress=progress)

@@ -8,7 +8,7 @@ Which states count as 完成 / 阶段性完成 is workflow data (``[report]``), 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -216,6 +216,9 @@ def _apply(cur: _Replayed | None, event: str, from_state: str | None, to_state: 
     return cur
 
 
+Progress = Callable[[int, int], None]  # (items done, items in all): the front end draws it
+PROGRESS_EVERY = 1_000  # items between two progress calls
+
 _CHUNK = 5_000  # task ids per IN list: far below every dialect's limit on bound parameters
 
 
@@ -421,14 +424,16 @@ def _field_groups(app: "Ledger", workflow: str, names: Sequence[str], tasks_of: 
 
 
 def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-             by: str | None = None, workflow: str | None = None, *, since: bool = True) -> ProgressReport:
+             by: str | None = None, workflow: str | None = None, *, since: bool = True,
+             progress: Progress | None = None) -> ProgressReport:
     """Counts per state, done/partial/open, overdue, flagged and funds as of the end of ``as_of``,
     every figure with the codes of the tasks behind it, and every task as it stood.
 
     ``by`` = "problem", "unit" or a grouping the workflow declares keeps only that grouping; ``None``
     gives the workflow's ([report] group_by), else problem and unit. ``workflow``: only its tasks.
     ``since=False`` leaves out since when each task is in its state and the note it entered it with
-    (None), for a caller that shows neither.
+    (None), for a caller that shows neither. ``progress(done, total)`` is called as the tasks are
+    worked through (a report over many items: the front end draws a bar).
     """
     order, field_names = _groupings(app, workflow, by)
     as_of = check_as_of(app, as_of)
@@ -447,8 +452,11 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     problem_names: dict[int, tuple[str, str]] = {}
     unit_tasks: dict[str, list[TaskAsOf]] = {}
     zero = Decimal("0.00")
-    for (tid, code, title, unit, wf_name, state, due, flagged, plan, target, cname, pid, pcode, ptitle, acode,
-         fields_text, entered, note) in rows:
+    total = len(rows)
+    for done, (tid, code, title, unit, wf_name, state, due, flagged, plan, target, cname, pid, pcode, ptitle, acode,
+         fields_text, entered, note) in enumerate(rows):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(done, total)
         by_target, result, is_open, label = kinds(wf_name, state)
         in_force = target if by_target and target is not None else due
         late = (as_of - in_force).days if is_open and in_force < as_of else 0
@@ -472,6 +480,8 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
             if group is None:
                 group = unit_tasks[unit] = []
             group.append(t)
+    if progress is not None:
+        progress(total, total)
     return ProgressReport(
         as_of=as_of, campaign=campaign, by=by, figures=Figures.of(out),
         by_problem=[Group(*problem_names[pid], Figures.of(ts)) for pid, ts in problem_tasks.items()],

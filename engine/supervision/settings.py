@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from engine.core.calendar import WorkCalendar
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
+from engine.core.files import evidence_max_mb
 from engine.supervision.channels import load_channels, mask
 
 # ---------------------------------------------------------------------- delivery
@@ -207,7 +208,8 @@ def effective_settings(settings: Settings) -> dict[str, Any]:
         "quiet": quiet_settings(settings).as_dict(),
         **scheduler_settings(settings).as_dict(),
         "traffic_light": settings.section("traffic_light"),
+        "evidence": {**settings.section("evidence"), "max_mb": evidence_max_mb(settings)},
         **{k: v for k, v in settings.raw.items()
            if k not in ("general", "calendar", "workflows", "channels", "routes", "delivery", "quiet",
-                        "scheduler", "digest", "traffic_light")},
+                        "scheduler", "digest", "traffic_light", "evidence")},
     })
