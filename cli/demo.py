@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import Context, domain_errors, echo, pass_ctx
-from engine.i18n import gettext as _
+from engine.i18n import current_lang, gettext as _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -101,6 +101,7 @@ def _print_next_steps(campaign: str) -> None:
         "DUBAN_NOW=2026-03-25 duban lookback list --due",
         "DUBAN_NOW=2026-02-10 duban remind --dry-run",
         "duban workflow show rectification --format mermaid",
-        "duban --lang zh task list",
+        # Chinese is the default: show the other language.
+        "duban --lang en task list" if current_lang().startswith("zh") else "duban --lang zh task list",
     ):
         echo(f"  {line}")
