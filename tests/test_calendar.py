@@ -285,3 +285,16 @@ def test_month_offsets_are_end_of_month_safe(spec: str, today: date, due: date) 
 def test_invalid_month_specs_are_refused(spec: str) -> None:
     with pytest.raises(DeadlineSpecError):
         parse_deadline(spec, today=date(2026, 1, 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(date(2024, 1, 1), date(2029, 12, 31)), st.dates(date(2024, 1, 1), date(2029, 12, 31)))
+def test_workdays_between_equals_counting_day_by_day(a: date, b: date) -> None:
+    # "Working days late" in reports and reminders: the per-year running counts must give what
+    # walking the calendar one day at a time gives, across year ends, 调休 and fallback years.
+    fast, walk = WorkCalendar(extra_holidays=[date(2028, 5, 2)]), WorkCalendar(extra_holidays=[date(2028, 5, 2)])
+    lo, hi = min(a, b), max(a, b)
+    expected = sum(walk.is_workday(lo + timedelta(days=k)) for k in range(1, (hi - lo).days + 1))
+    assert fast.workdays_between(lo, hi) == expected
+    assert fast.workdays_between(hi, lo) == -expected
+    assert fast.fallback_years == walk.fallback_years  # warnings name exactly the years counted

@@ -95,6 +95,7 @@ class WorkCalendar:
         )
         self.fallback_years: set[int] = set()
         self._cache: dict[date, bool] = {}
+        self._running: dict[int, list[int]] = {}
 
     def is_workday(self, d: date) -> bool:
         cached = self._cache.get(d)
@@ -130,12 +131,30 @@ class WorkCalendar:
         is "working days late" (positive) or "working days left" (negative)."""
         if b < a:
             return -self.workdays_between(b, a)
-        count = 0
-        d = a + _ONE_DAY
-        while d <= b:
-            count += self.is_workday(d)
-            d += _ONE_DAY
-        return count
+        if a == b:
+            return 0
+        # Per-year running counts: a report counting "working days late" for 100,000 tasks would
+        # otherwise walk every day between each deadline and today.
+        first = a + _ONE_DAY
+        start = self._running_count(first.year)
+        if first.year == b.year:
+            return start[b.timetuple().tm_yday] - start[first.timetuple().tm_yday - 1]
+        count = start[-1] - start[first.timetuple().tm_yday - 1]
+        for year in range(first.year + 1, b.year):
+            count += self._running_count(year)[-1]
+        return count + self._running_count(b.year)[b.timetuple().tm_yday]
+
+    def _running_count(self, year: int) -> list[int]:
+        """counts[k] = working days among the first k days of ``year`` (counts[0] = 0)."""
+        counts = self._running.get(year)
+        if counts is None:
+            counts, n, d = [0], 0, date(year, 1, 1)
+            while d.year == year:
+                n += self.is_workday(d)
+                counts.append(n)
+                d += _ONE_DAY
+            self._running[year] = counts
+        return counts
 
     def warnings(self, years: Iterable[int] | None = None) -> list[str]:
         """One message per year counted Monday–Friday; ``years`` narrows it to the years a
