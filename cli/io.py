@@ -18,12 +18,15 @@ from engine.i18n import gettext as _
                    "unit, person, due, progress, status, evidence, remarks, campaign); repeatable.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.toml",
               help="A TOML file whose [columns] table maps headers to fields, like --map.")
+@click.option("--workflow", metavar="NAME",
+              help="The workflow of the rows (default rectification); its declared fields are read from the "
+                   "columns headed by their labels or names.")
 @click.option("--dry-run", is_flag=True, help="Show what would be added and changed; write nothing.")
 @json_option
 @pass_ctx
 @domain_errors
 def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...], mapping: Path | None,
-            dry_run: bool, as_json: bool) -> None:
+            workflow: str | None, dry_run: bool, as_json: bool) -> None:
     """Import a ledger (.xlsx, .csv or .json): all rows or, if any row is bad, none (every problem listed)."""
     from engine.ledger_io.columns import parse_mapping
     from engine.ledger_io.importer import ImportRefused, import_ledger
@@ -32,7 +35,7 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
     try:
         with ProgressBar(_('importing'), enabled=not as_json) as bar:
             result = import_ledger(app, obj.actor, file, campaign=campaign, mapping=parse_mapping(maps, mapping),
-                                   dry_run=dry_run, progress=bar)
+                                   workflow=workflow, dry_run=dry_run, progress=bar)
     except ImportRefused as exc:
         if not as_json:
             raise
@@ -78,13 +81,15 @@ def _export_command(fmt: str, doc: str) -> None:
     @click.option("-o", "--output", "out", required=True, type=OUTPUT,
                   metavar="PATH", help="Where to write the file.")
     @click.option("--campaign", metavar="NAME", help="Only this campaign (not for json).")
+    @click.option("--workflow", metavar="NAME",
+                  help="Only the tasks of this workflow; one without campaigns gets its declared fields as columns.")
     @pass_ctx
     @domain_errors
-    def command(obj: Context, out: Path, campaign: str | None) -> None:
+    def command(obj: Context, out: Path, campaign: str | None, workflow: str | None) -> None:
         from engine.ledger_io.exporter import export as run
 
         with ProgressBar(_('exporting')) as bar:
-            n = run(obj.app(), fmt, out, campaign=campaign, progress=bar)
+            n = run(obj.app(), fmt, out, campaign=campaign, workflow=workflow, progress=bar)
         what = _('calendar events') if fmt == "ics" else _('tasks')
         echo(_('wrote {out} ({n} {what})').format(out=out, n=n, what=what))
 

@@ -14,11 +14,13 @@ from datetime import date
 from typing import Any
 
 from engine.core.calendar import InvalidDate, parse_date
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 from workflows import FieldDef, Workflow
 
 __all__ = ["coerce", "decode", "display", "encode", "find_field", "missing_required", "validate"]
 
+WHOLE_NUMBER = N_("expected a whole number")
 # A text field holds a line or a reply, not a document: beyond this it is a slip (a pasted file).
 MAX_TEXT = 20_000
 
@@ -30,8 +32,11 @@ def find_field(wf: Workflow, name: str) -> FieldDef:
         for fd in wf.fields.values():
             if name in (fd.label.en, fd.label.zh):
                 return fd
-        known = ", ".join(f"{fd.name} ({fd.label.zh})" for fd in wf.fields.values()) or "none"
-        raise InvalidInput("field", name, f"workflow {wf.name} declares: {known}")
+        known = ", ".join(f"{fd.name} ({fd.label.zh})" for fd in wf.fields.values())
+        if not known:
+            raise InvalidInput("field", name, Phrase(N_("workflow {workflow} declares no fields"), workflow=wf.name))
+        raise InvalidInput("field", name, Phrase(N_("workflow {workflow} declares: {known}"), workflow=wf.name,
+                                                 known=known))
     return found
 
 
@@ -42,7 +47,7 @@ def coerce(fd: FieldDef, raw: Any, lang: str = "en") -> Any:
         return None
     if fd.type == "int":
         if isinstance(raw, bool):
-            raise InvalidInput(what, raw, "expected a whole number")
+            raise InvalidInput(what, raw, Phrase(WHOLE_NUMBER))
         if isinstance(raw, int):
             return raw
         text = str(raw).strip()
@@ -51,24 +56,25 @@ def coerce(fd: FieldDef, raw: Any, lang: str = "en") -> Any:
         try:
             return int(text)
         except ValueError:
-            raise InvalidInput(what, raw, "expected a whole number") from None
+            raise InvalidInput(what, raw, Phrase(WHOLE_NUMBER)) from None
     if fd.type == "date":
         if isinstance(raw, date):
             return raw.isoformat()
         try:
             return parse_date(str(raw)).isoformat()
         except InvalidDate as exc:
-            raise InvalidInput(what, raw, exc.accepted) from None
+            raise InvalidInput(what, raw, Phrase(N_("expected a date such as 2026-05-06, 2026/5/6 or 2026年5月6日"))
+                               ) from None
     if fd.type == "choice":
         found = fd.choice(str(raw).strip())
         if found is None:
             accepted = ", ".join(f"{c.value} ({c.label.text(lang)})" if c.value != c.label.text(lang) else c.value
                                  for c in fd.choices)
-            raise InvalidInput(what, raw, f"expected one of {accepted}")
+            raise InvalidInput(what, raw, Phrase(N_("expected one of {choices}"), choices=accepted))
         return found.value
     text = str(raw).strip()
     if len(text) > MAX_TEXT:
-        raise InvalidInput(what, f"{text[:40]}…", f"at most {MAX_TEXT} characters")
+        raise InvalidInput(what, f"{text[:40]}…", Phrase(N_("at most {n} characters"), n=MAX_TEXT))
     return text
 
 
@@ -78,7 +84,7 @@ def validate(wf: Workflow, given: Mapping[str, Any], lang: str = "en") -> dict[s
     for name, raw in given.items():
         fd = find_field(wf, name)
         if fd.name in out:
-            raise InvalidInput("field", name, f"{fd.name} is given twice")
+            raise InvalidInput("field", name, Phrase(N_("{field} is given twice"), field=fd.name))
         out[fd.name] = coerce(fd, raw, lang)
     return out
 

@@ -18,7 +18,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "campaign": ("巡察批次", "巡察轮次", "批次", "campaign"),
     "aspect": ("方面", "问题方面", "问题类别", "类别", "aspect", "category"),
     "problem": ("具体问题", "反馈问题", "problem", "specificproblem"),
-    "title": ("细化问题", "细化问题清单", "问题清单", "存在问题", "title", "item", "itemisedproblem"),
+    "title": ("细化问题", "细化问题清单", "问题清单", "存在问题", "标题", "title", "item", "itemisedproblem"),
     "observed": ("问题表现", "具体表现", "observed", "symptoms"),
     "measures": ("整改措施", "整改任务", "任务清单", "measures"),
     "leader": ("责任领导", "分管领导", "牵头领导", "leader", "responsibleleader"),
@@ -179,6 +179,24 @@ PRINTED_COLUMNS = 20  # the standard ledger: 序号 … 备注
 COMPUTED_FIELDS: frozenset[str] = frozenset(
     {"evidence", "results", "funds", "struck_off", "light", "remarks", "in_force", "followup_target", "goal",
      "co_units"})
+
+
+# The ledger of a workflow without campaigns (one sheet, or the csv, per workflow): these columns
+# around the workflow's declared fields, which are headed by their labels. (key, zh header, en
+# header, width): headers without the rectification ledger's 整改 wording, each one the importer
+# reads (ALIASES); ``deadline`` is the task's own deadline (what an import sets), ``in_force`` the
+# date its light is judged against.
+WORKFLOW_LEAD: tuple[tuple[str, str, str, int], ...] = (("code", "序号", "code", 5), ("title", "标题", "title", 34))
+WORKFLOW_TAIL: tuple[tuple[str, str, str, int], ...] = (
+    ("leader", "责任领导", "leader", 7),
+    ("unit", "责任单位", "unit", 9),
+    ("person", "责任人", "person", 7),
+    ("deadline", "时限", "deadline", 11),
+    ("status", "状态", "status", 8),
+    ("progress", "进展情况", "progress", 30),
+    ("light", "预警", "light", 6),
+    ("in_force", "预警时限", "deadline_in_force", 11),
+)
 
 
 def export_header() -> list[str]:

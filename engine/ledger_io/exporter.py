@@ -25,8 +25,8 @@ from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
 from engine.core.views import OUTCOME_KIND_LABELS, fen_to_yuan
 from engine.i18n import gettext as _
 from engine.i18n import language, lazy_pgettext, pgettext
-from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, export_header,  # noqa: F401  (re-exported)
-                                      progress_text)
+from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, WORKFLOW_LEAD, WORKFLOW_TAIL,  # noqa: F401
+                                      export_header, progress_text)
 from storage.models import Campaign, Evidence, Lookback, Outcome, Problem, ProgressNote, Task, TrailRecord
 
 if TYPE_CHECKING:
@@ -87,9 +87,10 @@ def outcome_text(kind: str, on: date | None, amount_fen: int | None, text: str) 
     return _("{kind}: {text}").format(kind=label, text=text)
 
 
-def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow]:
-    """Every task as one row of the standard ledger, by campaign, then code order: all its progress
-    notes, evidence file names, outcomes and recovered funds, and the day it was struck off."""
+def ledger_rows(app: "Duban", campaign: str | None = None, workflow: str | None = None) -> Iterator[LedgerRow]:
+    """Every task (of ``campaign``, of ``workflow``) as one row of the standard ledger, by campaign,
+    then code order: all its progress notes, evidence file names, outcomes and recovered funds, and
+    the day it was struck off."""
     today = app.today()
     tz = app.clock.tz
     with app.reading() as conn:  # a reader: one snapshot, no write lock (writers carry on)
@@ -104,10 +105,15 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
             .order_by(Task.campaign_id, Task.id)
         )
         scope = None
+        where = []
         if campaign:
-            cid = app.campaign_id(conn, campaign)
-            stmt = stmt.where(Task.campaign_id == cid)
-            scope = sa.select(Task.id).where(Task.campaign_id == cid).scalar_subquery()
+            where.append(Task.campaign_id == app.campaign_id(conn, campaign))
+        if workflow:
+            app.workflow(workflow)  # an unknown name is refused, naming those there are
+            where.append(Task.workflow == workflow)
+        if where:
+            stmt = stmt.where(*where)
+            scope = sa.select(Task.id).where(*where).scalar_subquery()
         in_scope = (lambda col: col.in_(scope)) if scope is not None else (lambda col: None)
         notes = _by_task(conn, sa.select(ProgressNote.task_id, ProgressNote.on, ProgressNote.text)
                          .order_by(ProgressNote.task_id, ProgressNote.on, ProgressNote.id),
@@ -174,6 +180,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None) -> Iterator[LedgerRow
                 "remarks": "\n".join(remarks) or None,
                 "in_force": in_force if light else None,
                 "original_due": t.due if in_force != t.due else None,
+                "deadline": t.due,
                 "followup_plan": t.followup_plan if plan_state else None,
                 "followup_target": t.followup_target if plan_state else None,
                 "flagged": t.flagged,
@@ -196,21 +203,48 @@ Progress = Callable[[int, int], None]  # (items done, items in all): the front e
 PROGRESS_EVERY = 500  # rows between two reports
 
 
-def export_csv(app: "Duban", out: Path, *, campaign: str | None = None, progress: Progress | None = None) -> int:
-    """UTF-8 with BOM, which Excel opens as UTF-8. Returns the number of rows."""
+def export_csv(app: "Duban", out: Path, *, campaign: str | None = None, workflow: str | None = None,
+               progress: Progress | None = None) -> int:
+    """UTF-8 with BOM, which Excel opens as UTF-8. Returns the number of rows. The tasks of a workflow
+    without campaigns (``workflow``, or the only one in the ledger) get that workflow's columns."""
     n = 0
-    total = app.count_tasks(campaign=campaign) if progress else 0
+    own = _campaignless_workflow(app, campaign, workflow)
+    lang = app.lang
+    total = app.count_tasks(campaign=campaign, workflow=workflow) if progress else 0
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(export_header())
-        for row in ledger_rows(app, campaign):
-            w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
+        if own is not None:
+            columns = workflow_columns(own, lang)
+            w.writerow([head for _key, head, _w in columns])
+        else:
+            w.writerow(export_header())
+        for row in ledger_rows(app, campaign, workflow):
+            if own is not None:
+                w.writerow([_cell_text(workflow_cell(own, row, key, lang)) for key, _h, _w in columns])
+            else:
+                w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
             n += 1
             if progress and n % PROGRESS_EVERY == 0:
                 progress(n, max(total, n))
     if progress:
         progress(n, n)
     return n
+
+
+def _campaignless_workflow(app: "Duban", campaign: str | None, workflow: str | None) -> Any:
+    """The workflow without campaigns a csv export is of: ``workflow`` if it uses none, else the one
+    workflow of every task when none of them has a campaign; None for the standard ledger."""
+    if campaign:
+        return None
+    if workflow:
+        wf = app.workflow(workflow)
+        return None if "campaign" in wf.uses else wf
+    with app.reading() as conn:
+        kinds = conn.execute(sa.select(Task.workflow, Task.campaign_id.is_(None)).distinct()).all()
+    if len(kinds) == 1 and kinds[0][1]:
+        wf = app.workflow(kinds[0][0])
+        return None if "campaign" in wf.uses else wf
+    return None
 
 
 def export_json(app: "Duban", out: Path, *, with_blobs: bool = False) -> int:
@@ -253,7 +287,8 @@ def _lines(value: Any, width: int) -> int:
     return sum(max(1, -(-_half_widths(line) // room)) for line in text.split("\n"))
 
 
-def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progress: Progress | None = None) -> int:
+def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflow: str | None = None,
+                progress: Progress | None = None) -> int:
     """The standard 整改台账: one sheet per campaign, ready to print (A4 landscape, fit to width, title
     and header on every page, page numbers), then a sheet of totals. Returns the number of task rows."""
     import openpyxl
@@ -266,12 +301,14 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
     rows_by_camp: dict[str, list[LedgerRow]] = {}
     # Tasks of a workflow without campaigns get a sheet of their own per workflow, with its fields.
     rows_by_workflow: dict[str, list[LedgerRow]] = {}
-    for row in ledger_rows(app, campaign):
+    for row in ledger_rows(app, campaign, workflow):
         if row.campaign_id is None:
             rows_by_workflow.setdefault(row.workflow, []).append(row)
         else:
             rows_by_camp.setdefault(row.values["campaign"], []).append(row)
     campaigns = [c for c in app.list_campaigns() if campaign is None or c.name == campaign]
+    if workflow and "campaign" not in app.workflow(workflow).uses:
+        campaigns = []
     total = sum(len(v) for v in rows_by_camp.values()) + sum(len(v) for v in rows_by_workflow.values())
     write_only = total > _WRITE_ONLY_ABOVE
     wb = openpyxl.Workbook(write_only=write_only)
@@ -392,19 +429,22 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
             if progress and written % PROGRESS_EVERY == 0:
                 progress(written, total)
 
+    lang = app.lang
     for name, rows in rows_by_workflow.items():
         wf = app.workflow(name)
-        columns = workflow_columns(wf)
-        ws = wb.create_sheet(_sheet_name(wf.title.text("zh"), taken))
+        columns = workflow_columns(wf, lang)
+        ws = wb.create_sheet(_sheet_name(wf.title.text(lang), taken))
         first_ledger = first_ledger or ws
         ws.freeze_panes = "C3"
-        header_rows(ws, f"{wf.title.text('zh')}台账（截至 {today.isoformat()}）", [zh for _f, zh, _w in columns],
-                    [w for _f, _zh, w in columns], len(columns))
+        header_rows(ws, _("{workflow} ledger (as of {day})").format(workflow=wf.title.text(lang),
+                                                                     day=today.isoformat()),
+                    [head for _key, head, _w in columns], [w for _key, _head, w in columns], len(columns))
+        ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{len(rows) + 2}"
         print_setup(ws, len(columns), len(rows) + 2)
         for row in rows:
-            ws.append([cell(ws, _workflow_cell(wf, row, f),
-                            fill=row.state if f == "status" else row.light if f == "light" else None)
-                       for f, _zh, _w in columns])
+            ws.append([cell(ws, workflow_cell(wf, row, key, lang),
+                            fill=row.state if key == "status" else row.light if key == "light" else None)
+                       for key, _head, _w in columns])
             written += 1
             if progress and written % PROGRESS_EVERY == 0:
                 progress(written, total)
@@ -445,29 +485,38 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, progres
     return total
 
 
-def workflow_columns(wf: Any) -> list[tuple[str, str, int]]:
-    """The ledger columns of a workflow without campaigns: (key, zh header, width); its declared
-    fields are headed by their labels and keyed ``field:NAME``."""
-    by_key = {f: (zh, width) for f, zh, _en, width in COLUMNS}
-    lead = [("code", *by_key["code"]), ("title", "标题", 34)]
-    declared = [(f"field:{fd.name}", fd.label.text("zh"), 30 if fd.type == "text" else 14)
+def workflow_columns(wf: Any, lang: str) -> list[tuple[str, str, int]]:
+    """The ledger columns of a workflow without campaigns: (key, header, width); its declared fields
+    are headed by their labels in ``lang`` and keyed ``field:NAME`` (the importer reads them back)."""
+    english = lang == "en"
+    declared = [(f"field:{fd.name}", fd.label.text(lang), 30 if fd.type == "text" else 14)
                 for fd in wf.fields.values()]
-    # Headers without the rectification ledger's 整改 wording; the importer reads them all (columns.ALIASES).
-    plain = {"unit": "责任单位", "due": "时限", "status": "状态", "progress": "进展情况"}
-    tail = [(k, plain.get(k, by_key[k][0]), by_key[k][1])
-            for k in ("unit", "person", "due", "status", "progress", "light", "in_force")]
-    if "leader" in wf.uses:
-        tail.insert(0, ("leader", *by_key["leader"]))
-    return [*lead, *declared, *tail]
+    tail = [(key, en if english else zh, width) for key, zh, en, width in WORKFLOW_TAIL
+            if key != "leader" or "leader" in wf.uses]
+    return [*[(key, en if english else zh, width) for key, zh, en, width in WORKFLOW_LEAD], *declared, *tail]
 
 
-def _workflow_cell(wf: Any, row: LedgerRow, key: str) -> Any:
+def workflow_cell(wf: Any, row: LedgerRow, key: str, lang: str) -> Any:
+    """A cell of a workflow's ledger: a declared field as it is typed (a choice by its label, a date
+    as a date, a number as a number), the state by its label."""
     if key.startswith("field:"):
         from engine.core.fields import display
 
         fd = wf.fields[key[len("field:"):]]
         value = row.fields.get(fd.name)
-        return display(fd, value, "zh") if value is not None else None
+        if value is None:
+            return None
+        if fd.type == "int" and isinstance(value, int):
+            return value
+        if fd.type == "date":
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError:
+                return str(value)
+        return display(fd, value, lang)
+    if key == "status":
+        st = wf.states.get(row.state)
+        return st.label.text(lang) if st else row.state
     return row.values[key]
 
 
@@ -533,21 +582,25 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
     return cal.to_ical()
 
 
-def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = None,
+def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = None, workflow: str | None = None,
            with_blobs: bool = False, progress: Progress | None = None) -> int:
     """Writes the ledger as ``fmt`` to ``out``; returns the number of items (tasks or calendar events)."""
-    from engine.core.errors import InvalidInput
+    from engine.core.errors import InvalidInput, Phrase
+    from engine.i18n import N_
 
     if fmt not in FORMATS:
         raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
+    if workflow and fmt not in ("xlsx", "csv"):
+        raise InvalidInput("workflow", workflow, Phrase(N_("only the xlsx and csv ledgers are exported by workflow; "
+                                                         "leave out the workflow")), option="workflow")
     if fmt == "json" and campaign:
         raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
                                                  "empty database); leave out the campaign", option="campaign")
     with atomic_output(out) as tmp:  # a failed export leaves the previous file as it was
         if fmt == "xlsx":
-            return export_xlsx(app, tmp, campaign=campaign, progress=progress)
+            return export_xlsx(app, tmp, campaign=campaign, workflow=workflow, progress=progress)
         if fmt == "csv":
-            return export_csv(app, tmp, campaign=campaign, progress=progress)
+            return export_csv(app, tmp, campaign=campaign, workflow=workflow, progress=progress)
         if fmt == "json":
             return export_json(app, tmp, with_blobs=with_blobs)
         return export_ics(app, tmp, campaign=campaign)

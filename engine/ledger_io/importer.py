@@ -24,7 +24,7 @@ from engine.core import policy as reminders
 
 from engine.core.calendar import parse_date
 from engine.i18n import N_
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
                                       is_own_export, parse_progress)
@@ -307,14 +307,21 @@ def import_ledger(
     from engine.core.ledger import DEFAULT_WORKFLOW
 
     wf_name = workflow or DEFAULT_WORKFLOW
-    app.registry.get(wf_name)
+    wf = app.registry.get(wf_name)
+    own_ledger = "campaign" not in wf.uses
+    if own_ledger and campaign:
+        raise InvalidInput("campaign", campaign, Phrase(N_("tasks of workflow {workflow} belong to no campaign"),
+                                                        workflow=wf.name), option="campaign")
     result = ImportResult(path.name, sha, 0, dry_run=dry_run)
     with _no_gc_pauses():
         sheets = read_sheets(path, data)
         del data  # the file's bytes are not needed again; a big import's memory is its time too
         try:
-            _run(app, actor, path, sheets, result, campaign, mapping, wf_name, dry_run, progress)
-        except _DryRun as done:
+            if own_ledger:
+                _run_workflow(app, actor, path, sheets, result, mapping, wf_name, dry_run, progress)
+            else:
+                _run(app, actor, path, sheets, result, campaign, mapping, wf_name, dry_run, progress)
+        except DryRun as done:
             return done.result
     return result
 
@@ -354,10 +361,12 @@ def _run(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: Imp
             _write(app, s, actor, rows, result, camps, wf_name, dry_run, progress)
             if dry_run:
                 # Everything above ran against the real tables; the batch rolls it all back.
-                raise _DryRun(result)
+                raise DryRun(result)
 
 
-class _DryRun(Exception):
+class DryRun(Exception):
+    """Raised at the end of a dry run inside the import's batch, so that it rolls back what it wrote."""
+
     def __init__(self, result: ImportResult) -> None:
         self.result = result
 
@@ -516,3 +525,255 @@ def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapp
     app.create_tasks(s, actor, new, workflow=wf_name, import_inputs=[_inputs(result, r) for r in rows],
                      progress=progress)
     result.added += [r.code for r in rows]
+
+
+# ---------------------------------------------------------------------- workflows without campaigns
+# A workflow that uses no campaigns (suggestions) has a ledger of its own: code, title, its declared
+# fields headed by their labels (either language) or names, unit, person, deadline, status and
+# progress (exporter.workflow_columns). Items are matched by code within the workflow.
+@dataclass(slots=True)
+class WorkflowRow:
+    row: int
+    code: str
+    title: str
+    leader: str | None
+    unit: str
+    person: str | None
+    due: date | None  # None: the workflow's default deadline for a new item, unchanged for one there
+    state: str
+    fields: dict[str, Any]  # the declared fields whose column the file has: name → stored value (None: empty)
+    notes: list[tuple[date | None, str]]
+    sheet: str = ""
+
+
+_WORKFLOW_KEYS = ("code", "title", "leader", "unit", "person", "due", "status", "progress")
+
+
+def field_headers(wf: Any) -> dict[str, str]:
+    """Normalised header → ``field:NAME`` for each declared field: its name and both labels."""
+    from engine.ledger_io.columns import normalise
+
+    out: dict[str, str] = {}
+    for fd in wf.fields.values():
+        for header in (fd.name, fd.label.zh, fd.label.en):
+            out.setdefault(normalise(header), f"field:{fd.name}")
+    return out
+
+
+def parse_workflow_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | None,
+                        workflow: str) -> tuple[list[WorkflowRow], list[ImportIssue]]:
+    """The items of a workflow's own ledger, every value checked; the issues of every bad cell."""
+    from engine.core import fields as task_fields
+
+    wf = app.registry.get(workflow)
+    words = status_words(app, workflow)
+    headers = {**field_headers(wf), **(mapping or {})}
+    located = [(sheet, found) for sheet in sheets if (found := find_header(sheet.rows, headers)) is not None]
+    # A workbook may hold other ledgers too (a campaign's sheets): the sheets naming a declared field
+    # are this workflow's.
+    own = [(sheet, found) for sheet, found in located if any(f.startswith("field:") for f in found[1].fields)]
+    located = own or located
+    issues: list[ImportIssue] = []
+    out: list[WorkflowRow] = []
+    if not located:
+        issues.append(ImportIssue(1, "header", None, Phrase(N_(
+            "no header row found in the first 15 rows: it needs a title column (标题 / title) and at least two "
+            "more known headers (序号, 责任单位, 时限, the labels of the workflow's fields …), or a mapping of "
+            "headers (HEADER=FIELD)"))))
+        return out, issues
+    multi = len(located) > 1
+    needed = ["code", "title", "unit"] + (["leader"] if "leader" in wf.uses else [])
+    seen: dict[str, int] = {}
+    for sheet, (header_row, cols) in located:
+        sname = sheet.name if multi else None
+        missing = [f for f in needed if f not in cols.fields]
+        if missing:
+            issues.append(ImportIssue(header_row, "header", None, Phrase(
+                N_("no column for {fields}; name it in the header (序号, 标题, 责任单位 …) or map a header to it "
+                   "(HEADER=FIELD)"), fields=", ".join(missing)), sname))
+            continue
+        declared = [(key, wf.fields[key[len("field:"):]]) for key in cols.fields if key.startswith("field:")]
+        where = {key: cols.fields.get(key) for key in _WORKFLOW_KEYS}
+        for rownum, cells in sheet.rows:
+            if rownum <= header_row:
+                continue
+            width = len(cells)
+
+            def cell(i: int | None) -> Any:
+                return cells[i] if i is not None and i < width else None
+
+            if all(_text(c) is None for c in cells):
+                continue
+            bad = len(issues)
+
+            def issue(key: str, value: Any, reason: Phrase) -> None:
+                issues.append(ImportIssue(rownum, cols.header(key), value, reason, sname))
+
+            code, leader, unit, person, status = (_one_line(cell(where[k]))
+                                                  for k in ("code", "leader", "unit", "person", "status"))
+            title = _text(cell(where["title"]))
+            if code is None:
+                issue("code", None, Phrase(N_("empty: every item needs its code (序号); re-imports match items by it")))
+            elif len(code) > 60:
+                issue("code", code, Phrase(N_("at most {n} characters"), n=60))
+            elif code in seen:
+                issue("code", code, Phrase(N_("the same code is on row {row}; codes identify items, so each must be "
+                                              "unique"), row=seen[code]))
+            else:
+                seen[code] = rownum
+            if title is None:
+                issue("title", None, Phrase(N_("empty: every item needs its title")))
+            for key, value in (("unit", unit), ("leader", leader)):
+                if key not in needed:
+                    continue
+                if value is None:
+                    issue(key, None, Phrase(N_("empty: every item needs one")))
+                elif len(value) > 200:
+                    issue(key, value, Phrase(N_("at most {n} characters"), n=200))
+            if person is not None and len(person) > 200:
+                issue("person", person, Phrase(N_("at most {n} characters"), n=200))
+            raw_due = cell(where["due"])
+            due: date | None = None
+            if isinstance(raw_due, datetime):
+                due = raw_due.date()
+            elif isinstance(raw_due, date):
+                due = raw_due
+            elif _text(raw_due) is not None:
+                try:
+                    due = _parse_date_text(_text(raw_due) or "")
+                except ValueError:
+                    issue("due", _text(raw_due), Phrase(N_("expected a date such as 2026-05-06, 2026/5/6 or "
+                                                           "2026年5月6日")))
+            state = wf.initial
+            if status is not None:
+                found = words.get(status.lower()) or words.get("".join(status.split()).lower())
+                if found is None:
+                    issue("status", status, Phrase(N_("unknown status; expected one of {words}"),
+                                                   words=", ".join(sorted({w for w in words if not w.isascii()}))))
+                else:
+                    state = found
+            values: dict[str, Any] = {}
+            for key, fd in declared:
+                raw = cell(cols.fields[key])
+                if isinstance(raw, datetime):
+                    raw = raw.date()
+                elif isinstance(raw, str):
+                    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+                try:
+                    values[fd.name] = task_fields.coerce(fd, raw, app.lang)
+                except InvalidInput as exc:
+                    issue(key, _text(raw), exc.accepted if isinstance(exc.accepted, Phrase) else
+                          Phrase(N_("{what}: {accepted}"), what=exc.what, accepted=exc.accepted))
+                    continue
+                if fd.required and values[fd.name] is None:
+                    issue(key, None, Phrase(N_("empty: the workflow requires this field")))
+            if len(issues) > bad:
+                continue
+            progress = _text(cell(where["progress"]))
+            out.append(WorkflowRow(rownum, code or "", title or "", leader, unit or "", person, due, state, values,
+                                   parse_progress(progress) if progress else [], sname or ""))
+    if not out and not issues:
+        issues.append(ImportIssue(1, "header", None, Phrase(N_("the file holds no items under its header"))))
+    return out, issues
+
+
+def _run_workflow(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: ImportResult,
+                  mapping: Mapping[str, str] | None, wf_name: str, dry_run: bool, progress: Progress | None) -> None:
+    from engine.core import fields as task_fields
+
+    wf = app.registry.get(wf_name)
+    with app.batch():
+        with app.transaction() as s:
+            app.require_supervisor(s, actor, N_("import ledgers"))
+            rows, issues = parse_workflow_rows(app, sheets, mapping, wf_name)
+            sheets.clear()
+            if issues:
+                raise ImportRefused(path.name, issues)
+            result.rows = len(rows)
+            today = app.today()
+            default_due: date | None = None
+            if any(r.due is None for r in rows) and wf.deadline.default is not None:
+                default_due, _warnings = app.deadline(wf.deadline.default, today, "deadline")
+            existing = {t.code: t for t in s.execute(
+                sa.select(Task).where(Task.workflow == wf.name, Task.campaign_id.is_(None))).scalars()}
+            new_rows: list[WorkflowRow] = []
+            late: list[ImportIssue] = []
+            for n, r in enumerate(rows, start=1):
+                task = existing.get(r.code)
+                if task is None:
+                    missing = task_fields.missing_required(wf, r.fields)
+                    if missing:
+                        late.append(ImportIssue(r.row, "header", None, Phrase(
+                            N_("no column for the required fields {fields}"),
+                            fields=", ".join(fd.label.text(app.lang) for fd in missing))))
+                    elif r.due is None and default_due is None:
+                        late.append(ImportIssue(r.row, "due", None, Phrase(
+                            N_("empty, and the workflow sets no default deadline; give a date"))))
+                    new_rows.append(r)
+                else:
+                    _update_workflow_task(app, s, actor, task, r, result)
+                if progress and n % 1000 == 0:
+                    progress(n, len(rows))
+            if late:
+                raise ImportRefused(path.name, late)
+            if new_rows:
+                new = NewTasks(
+                    campaign_id=[None] * len(new_rows), problem_id=[None] * len(new_rows),
+                    code=[r.code for r in new_rows], title=[r.title for r in new_rows],
+                    observed=[None] * len(new_rows), measures=[[] for _r in new_rows],
+                    leader=[r.leader or "" for r in new_rows], unit=[r.unit for r in new_rows],
+                    person=[r.person for r in new_rows],
+                    due=[r.due or default_due for r in new_rows],  # type: ignore[misc]
+                    state=[r.state for r in new_rows], flagged=[False] * len(new_rows),
+                    note=[None] * len(new_rows), notes=[r.notes or None for r in new_rows],
+                    fields=[{k: v for k, v in r.fields.items() if v is not None} for r in new_rows])
+                # An item with dated notes gets an import record (create_tasks judges by its note text).
+                new.note = [r.notes[-1][1] if r.notes else None for r in new_rows]
+                app.create_tasks(s, actor, new, workflow=wf.name, import_inputs=[_inputs(result, r) for r in new_rows])
+                result.added += [r.code for r in new_rows]
+            if progress:
+                progress(len(rows), len(rows))
+            if dry_run:
+                raise DryRun(result)
+
+
+def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Task, r: WorkflowRow,
+                          result: ImportResult) -> None:
+    """One item of a workflow's ledger already in duban: what the file changes, with one import record."""
+    from engine.core import fields as task_fields
+
+    wanted: dict[str, Any] = {"title": r.title, "unit": r.unit, "person": r.person}
+    if r.leader is not None:
+        wanted["leader"] = r.leader
+    if r.due is not None:
+        wanted["due"] = r.due
+    changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
+    if r.state != task.state:
+        changes["state"] = r.state
+    stored = task_fields.decode(task.fields)
+    merged = {**stored, **r.fields}
+    changed_fields = sorted(k for k in r.fields if stored.get(k) != r.fields[k])
+    if changed_fields:
+        changes["fields"] = task_fields.encode(merged)
+    kept = s.execute(sa.select(ProgressNote.on, ProgressNote.text).where(ProgressNote.task_id == task.id)).all()
+    pairs, texts = {(on, text) for on, text in kept}, {text for _on, text in kept}
+    new_notes = [(on, text) for on, text in r.notes if ((on, text) not in pairs if on else text not in texts)]
+    if not changes and not new_notes:
+        result.unchanged += 1
+        return
+    # The fields as the values they held and hold (not the column's JSON text).
+    before = {k: task.state if k == "state" else getattr(task, k) for k in changes}
+    after = dict(changes)
+    if changed_fields:
+        before["fields"] = {k: stored.get(k) for k in changed_fields}
+        after["fields"] = {k: r.fields[k] for k in changed_fields}
+    result.changed.append({"code": r.code, "campaign": None, "row": r.row,
+                           "fields": sorted(changes) + (["note"] if new_notes else []),
+                           "from": {k: _plain(v) for k, v in before.items()},
+                           "to": {k: _plain(v) for k, v in after.items()}})
+    if changes:
+        inputs = _inputs(result, r, fields=sorted(changes), **{"from": before, "to": after})
+        app.import_update(actor, task.id, changes, inputs=inputs)
+    today = app.today()
+    for on, text in new_notes:
+        app.add_note(actor, task.id, text, on=on if on and on <= today else None)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from engine.core.errors import DubanError
+from engine.core.errors import DubanError, Phrase
+from engine.i18n import N_, gettext
 
 MAX_SHOWN = 200  # a message listing more issues than this is unreadable; the count is still exact
 
@@ -20,16 +21,21 @@ class ImportIssue:
     row: int
     column: str
     value: Any
-    reason: str
+    reason: "str | Phrase"  # a Phrase is worded in the language of whoever reads it
     sheet: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.sheet}, " if self.sheet else ""
-        return f"{where}row {self.row}, column {self.column}: {self.value!r} — {self.reason}"
+        value = gettext("(empty)") if self.value is None else repr(self.value)
+        if self.sheet:
+            return gettext("{sheet}, row {row}, column {column}: {value} — {reason}").format(
+                sheet=self.sheet, row=self.row, column=self.column, value=value, reason=self.reason)
+        return gettext("row {row}, column {column}: {value} — {reason}").format(
+            row=self.row, column=self.column, value=value, reason=self.reason)
 
     def as_dict(self) -> dict[str, Any]:
         value = self.value.isoformat() if isinstance(self.value, (date, datetime)) else self.value
-        return {"sheet": self.sheet, "row": self.row, "column": self.column, "value": value, "reason": self.reason}
+        return {"sheet": self.sheet, "row": self.row, "column": self.column, "value": value,
+                "reason": str(self.reason)}
 
 
 class ImportRefused(DubanError):
@@ -37,11 +43,23 @@ class ImportRefused(DubanError):
 
     def __init__(self, file: str, issues: list[ImportIssue]) -> None:
         self.file, self.issues = file, issues
-        shown = "\n".join(f"  {i}" for i in issues[:MAX_SHOWN])
-        more = f"\n  … and {len(issues) - MAX_SHOWN} more" if len(issues) > MAX_SHOWN else ""
         header = any(i.column == "header" for i in issues)  # a mapping of headers would help
-        super().__init__(f"{file}: {len(issues)} problem(s), nothing was imported:\n{shown}{more}", file=file,
-                         issues=[i.as_dict() for i in issues], option="map" if header else None)
+        super().__init__("", file=file, issues=[i.as_dict() for i in issues], option="map" if header else None)
+        self.args = (self._say(N_("{file}: {count} problem(s), nothing was imported:\n{issues}"), file=file,
+                               count=len(issues), issues=_Listed(issues)),)
+
+
+class _Listed:
+    """The issues of a refusal, one a line, worded when shown (at most MAX_SHOWN, then how many more)."""
+
+    def __init__(self, issues: list[ImportIssue]) -> None:
+        self.issues = issues
+
+    def __str__(self) -> str:
+        shown = "\n".join(f"  {i}" for i in self.issues[:MAX_SHOWN])
+        if len(self.issues) > MAX_SHOWN:
+            shown += "\n" + gettext("  … and {n} more").format(n=len(self.issues) - MAX_SHOWN)
+        return shown
 
 
 @dataclass

@@ -1,0 +1,170 @@
+"""The ledger of a workflow without campaigns in and out: each declared field is a column headed by
+its label (Chinese, English with --lang en), imported back by label or name with its type checked;
+a re-import of an unchanged export changes nothing, and a bad cell refuses the file naming its row
+and column, writing nothing. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from test_third_workflow import PETITION
+
+
+class Office:
+    def __init__(self, db: str, env: dict[str, str]) -> None:
+        self.db, self.env = db, env
+
+    def run(self, *args: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--db", self.db, "--as", "admin", "--lang", lang, *args], env=self.env)
+
+    def ok(self, *args: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
+        result = self.run(*args, lang=lang)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.ok(*args, "--json").stdout)
+
+
+@pytest.fixture()
+def demo(tmp_path: Path) -> Office:
+    office = Office(str(tmp_path / "s.db"), {"DUBAN_NOW": "2026-05-15T09:00:00"})
+    office.ok("demo", "--case", "suggestions")
+    return office
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+def test_export_heads_each_declared_field_by_its_label(demo: Office, tmp_path: Path) -> None:
+    demo.ok("export", "csv", "-o", str(tmp_path / "zh.csv"))
+    demo.ok("export", "csv", "-o", str(tmp_path / "en.csv"), lang="en")
+    demo.ok("export", "xlsx", "-o", str(tmp_path / "zh.xlsx"))
+    zh, en = read_csv(tmp_path / "zh.csv"), read_csv(tmp_path / "en.csv")
+    for label in ("建议编号", "领衔代表", "附议代表", "答复类别", "代表满意度"):
+        assert label in zh[0]
+    for label in ("Suggestion no.", "Lead deputy", "Reply class", "Deputy's opinion"):
+        assert label in en[0]
+    assert len(zh) == 21 and "细化问题" not in zh[0]
+    first = dict(zip(zh[0], zh[1]))
+    assert first["建议编号"] == "2026-001" and first["代表满意度"] == "满意" and first["状态"] == "已办结"
+    assert dict(zip(en[0], en[1]))["Deputy's opinion"] == "Satisfied"
+    sheet = openpyxl.load_workbook(tmp_path / "zh.xlsx").worksheets[0]
+    header = [c.value for c in sheet[2]]
+    assert {"建议编号", "领衔代表", "答复类别", "代表满意度"} <= set(header)
+    assert sheet.cell(3, header.index("建议编号") + 1).value == "2026-001"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_imports_into_a_new_ledger_and_back_unchanged(demo: Office, tmp_path: Path, db_url: str,
+                                                                fmt: str) -> None:
+    out = tmp_path / f"s.{fmt}"
+    demo.ok("export", fmt, "-o", str(out))
+    before = {t["code"]: t for t in demo.json("task", "list")}  # type: ignore[union-attr]
+    fresh = Office(db_url, demo.env)
+    fresh.ok("init")
+    added = fresh.json("import", str(out), "--workflow", "suggestion")
+    assert len(added["added"]) == 20 and added["changed"] == []  # type: ignore[index]
+    after = {t["code"]: t for t in fresh.json("task", "list")}  # type: ignore[union-attr]
+    assert {c: (t["state"], t["fields"], t["due"], t["unit"]) for c, t in after.items()} == \
+        {c: (t["state"], t["fields"], t["due"], t["unit"]) for c, t in before.items()}
+    again = fresh.json("import", str(out), "--workflow", "suggestion")
+    assert again["added"] == [] and again["changed"] == [] and again["unchanged"] == 20  # type: ignore[index]
+    fresh.ok("audit", "verify")
+    # and the source ledger reads its own export as unchanged too
+    same = demo.json("import", str(out), "--workflow", "suggestion")
+    assert same["changed"] == [] and same["unchanged"] == 20  # type: ignore[index]
+    assert "changed 0" in demo.ok("import", str(out), "--workflow", "suggestion", lang="en").stdout
+
+
+def test_a_changed_cell_updates_the_field_with_a_trail_record(demo: Office, tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    demo.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    head = rows[0]
+    row = next(r for r in rows[1:] if r[head.index("序号")] == "2")
+    row[head.index("答复类别")] = "B"  # a choice by its value …
+    row[head.index("附议代表")] = "李某"
+    write_csv(out, rows)
+    result = demo.json("import", str(out), "--workflow", "suggestion")
+    assert [(c["code"], c["to"]) for c in result["changed"]] == [  # type: ignore[index]
+        ("2", {"fields": {"co_deputies": "李某", "reply_class": "B"}})]
+    task = next(t for t in demo.json("task", "list") if t["code"] == "2")  # type: ignore[union-attr]
+    assert task["fields"]["reply_class"] == "B" and task["fields"]["co_deputies"] == "李某"
+    assert demo.json("history", str(task["id"]))[-1]["event"] == "import"  # type: ignore[index]
+    demo.ok("audit", "verify")
+
+
+def test_a_bad_cell_refuses_the_file_naming_row_and_column(demo: Office, tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    demo.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    head = rows[0]
+    rows[1][head.index("答复类别")] = "D类"
+    rows[2][head.index("时限")] = "明年"
+    rows[3][head.index("建议编号")] = ""
+    rows[4][head.index("标题")] = "改过的标题"  # a good change: refused with the rest
+    write_csv(out, rows)
+    before = demo.json("task", "list")
+    refused = demo.run("import", str(out), "--workflow", "suggestion")
+    assert refused.exit_code == 1
+    assert "第 2 行" in refused.output and "答复类别" in refused.output and "D类" in refused.output
+    assert "第 3 行" in refused.output and "时限" in refused.output
+    assert "第 4 行" in refused.output and "建议编号" in refused.output
+    assert "Traceback" not in refused.output
+    issues = json.loads(demo.run("import", str(out), "--workflow", "suggestion", "--json").stdout)["issues"]
+    assert [(i["row"], i["column"]) for i in issues] == [(2, "答复类别"), (3, "时限"), (4, "建议编号")]
+    assert demo.json("task", "list") == before
+    assert demo.run("import", str(out), "--workflow", "suggestion", "--campaign", "2026").exit_code == 1
+
+
+def test_typed_fields_read_by_label_or_name_in_either_language(tmp_path: Path) -> None:
+    wf_dir = tmp_path / "workflows"
+    wf_dir.mkdir()
+    (wf_dir / "petition.toml").write_text(PETITION, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[workflows]\ndirs = ["{wf_dir.as_posix()}"]\n', encoding="utf-8")
+    office = Office(str(tmp_path / "xf.db"), {"DUBAN_CONFIG": str(config), "DUBAN_NOW": "2026-03-02T09:00:00"})
+    office.ok("init")
+    ledger = tmp_path / "xf.csv"
+    write_csv(ledger, [
+        ["序号", "标题", "信访人", "Channel", "people", "受理日期", "责任单位", "状态"],
+        ["X1", "王某反映供暖问题", "王某", "来信", "3", "2026年2月27日", "信访科", "调查核实中"],
+        ["X2", "李某反映噪声问题", "李某", "visit", "", "2026/3/1", "信访科", ""],
+        ["X3", "赵某反映物业问题", "赵某", "Online", "1", "", "信访科", "Registered"],
+    ])
+    office.ok("import", str(ledger), "--workflow", "petition")
+    tasks = {t["code"]: t for t in office.json("task", "list")}  # type: ignore[union-attr]
+    assert tasks["X1"]["fields"] == {"petitioner": "王某", "channel": "letter", "people": 3, "accepted": "2026-02-27"}
+    assert tasks["X1"]["state"] == "investigating" and tasks["X2"]["state"] == "registered"
+    assert tasks["X2"]["fields"] == {"petitioner": "李某", "channel": "visit", "accepted": "2026-03-01"}
+    assert tasks["X3"]["fields"]["channel"] == "online"
+    assert tasks["X3"]["due"] == "2026-05-01"  # no deadline in the file: the workflow's default, 60d
+    assert tasks["X1"]["campaign"] is None
+    # the workflow's own export reads back unchanged, and typed: a number and a date in the xlsx
+    office.ok("export", "xlsx", "-o", str(tmp_path / "xf.xlsx"))
+    sheet = openpyxl.load_workbook(tmp_path / "xf.xlsx").worksheets[0]
+    header = [c.value for c in sheet[2]]
+    x1 = next(r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "X1")
+    assert x1[header.index("人数")] == 3 and x1[header.index("受理日期")].date().isoformat() == "2026-02-27"
+    assert office.json("import", str(tmp_path / "xf.xlsx"), "--workflow", "petition")["unchanged"] == 3  # type: ignore[index]
+    write_csv(ledger, [["序号", "标题", "信访人", "信访方式", "人数", "责任单位"],
+                       ["X4", "某反映", "某", "来信", "三人", "信访科"],
+                       ["X5", "某反映", "某", "来信", "1", "信访科"]])
+    refused = office.run("import", str(ledger), "--workflow", "petition", lang="en")
+    assert refused.exit_code == 1 and "row 2, column 人数" in refused.output and "whole number" in refused.output
+    assert {t["code"] for t in office.json("task", "list")} == {"X1", "X2", "X3"}  # type: ignore[union-attr]
