@@ -14,6 +14,7 @@ from engine.core.errors import DubanError, InvalidInput, NotInitialised, Permiss
 from engine.core.urls import mask_url, mask_urls
 from storage import backup as storage_backup
 from storage import migrations
+from storage.fields import ensure_field_indexes, filter_fields
 from storage import pg_security
 from storage.engines import dispose_engines
 from storage.backup import BackupInfo
@@ -189,6 +190,9 @@ def restore(app: Duban, path: Path | str, *, force: bool = False,
     except (sa.exc.DBAPIError, OSError) as exc:
         storage_backup.discard(app.engine, staged)
         raise BackupFailed(f"the restored ledger could not be swapped in ({_first_line(exc)}); {untouched}") from None
+    with app.engine.begin() as conn:
+        # An office's own workflows ([workflows] dirs) may filter on fields the shipped ones do not.
+        ensure_field_indexes(conn, filter_fields(app.workflow(n) for n in app.workflow_names()))
     if pg_security.is_postgresql(app.engine):
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):
@@ -236,6 +240,9 @@ def upgrade_schema(app: Duban, actor: str = "duban db upgrade") -> SchemaReport:
     except (sa.exc.DBAPIError, RuntimeError) as exc:
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise UpgradeFailed(app.url, st.current, st.head, cause) from None
+    with app.engine.begin() as conn:
+        # An office's own workflows ([workflows] dirs) may filter on fields the shipped ones do not.
+        ensure_field_indexes(conn, filter_fields(app.workflow(n) for n in app.workflow_names()))
     if pg_security.is_postgresql(app.engine):
         with app.engine.begin() as conn:
             if pg_security.is_installed(conn):

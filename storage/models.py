@@ -92,10 +92,8 @@ class Task(SQLModel, table=True):
         sa.UniqueConstraint("campaign_id", "code", name="uq_task_code"),
         sa.Index("ix_tasks_state_due", "state", "due"),
         sa.Index("ix_tasks_unit_state", "unit", "state"),
-        # Filters on declared fields ('task list --field') test JSON containment on PostgreSQL, which
-        # this GIN index serves; SQLite reads the JSON with json_extract (storage/fields.py).
-        sa.Index("ix_tasks_fields_gin", sa.text("(fields::jsonb)"), postgresql_using="gin").ddl_if(
-            dialect="postgresql"),
+        # Filters on declared fields ('task list --field') have an expression index per field a workflow
+        # declares with filter = true, made from the workflows' data (storage/fields.py), not here.
     )
 
     id: int | None = Field(default=None, primary_key=True)

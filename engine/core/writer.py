@@ -63,6 +63,7 @@ from storage import migrations
 from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
 from storage.db import create_schema, ensure_trail_head, insert_columns, lock_trail_head, lock_writers, transaction
 from storage.engines import has_schema, sqlite_path
+from storage.fields import ensure_field_indexes, filter_fields
 from storage.models import (
     OUTCOME_KINDS,
     ROLES,
@@ -156,6 +157,8 @@ class Writer(Ledger):
         if not has_schema(self.engine):
             with self.engine.begin() as conn:
                 create_schema(conn)
+                # the indexes of the fields the workflows filter on: the workflows' data, not the models'
+                ensure_field_indexes(conn, filter_fields(self.registry.get(n) for n in self.registry.names()))
                 migrations.stamp(conn)  # a fresh schema is the newest one
             created = True
         self.recheck_schema()

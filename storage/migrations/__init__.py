@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.engines import READ_ONLY
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012")
 HEAD = REVISIONS[-1]
 FIRST_RELEASE = REVISIONS[0]
 VERSION_TABLE = "alembic_version"
