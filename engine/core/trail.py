@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from engine.core.urls import mask_url
 from engine.core.keys import TrailKeyMissing, TrailKeys
 from storage.db import (GENESIS_HASH, ChainHead, advance_trail_head, insert_columns,
                         lock_trail_head)
@@ -43,6 +44,12 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "lookback_plans": ("campaign_id", "on", "sample_percent", "seed", "created_by"),
     "lookbacks": ("task_id", "due", "source", "plan_id", "round", "status", "reviewer", "note", "recorded_at"),
 }
+
+# Fact columns that hold a credential (a user's own webhook URL carries its robot's token): the trail
+# keeps their SHA-256 digest, which verification compares with the digest of the row's value, so the
+# token is in the user's row (where reminders are sent from) and nowhere else.
+SECRET_FACTS: dict[str, frozenset[str]] = {"users": frozenset({"webhook"})}
+DIGEST_PREFIX = "sha256:"
 
 # session.info keys: the provider of the trail keys (set by the engine per transaction) and the facts
 # written in this transaction that the next record will carry.
@@ -92,15 +99,36 @@ def fact_value(value: Any) -> Any:
     return str(value)
 
 
+def column_fact(table: str, column: str, value: Any) -> Any:
+    """A column's value as a record's facts keep it: ``fact_value``, or the digest of a secret."""
+    if value not in (None, "") and column in SECRET_FACTS.get(table, ()):
+        return DIGEST_PREFIX + hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+    return fact_value(value)
+
+
+def fact_matches(table: str, column: str, fact: Any, value: Any) -> bool:
+    """Whether a row's value is what a record's fact says (a secret as its digest, or in the clear
+    in records written before digests were kept)."""
+    return fact == column_fact(table, column, value) or (
+        column in SECRET_FACTS.get(table, ()) and fact == fact_value(value))
+
+
+def shown_fact(table: str, column: str, value: Any) -> Any:
+    """A value or fact as a verification message may print it: a secret column's URL masked."""
+    if column in SECRET_FACTS.get(table, ()) and isinstance(value, str) and not value.startswith(DIGEST_PREFIX):
+        return mask_url(value)
+    return value
+
+
 def row_facts(table: str, values: Mapping[str, Any] | Any, *, partial: bool = False) -> dict[str, Any]:
     """The fact columns of ``values`` (a mapping or a row object) for ``table``. ``partial``: only
     the columns the mapping holds (an update); otherwise every fact column (a new row)."""
     columns = FACT_COLUMNS[table]
     if isinstance(values, Mapping):
         if partial:
-            return {c: fact_value(values[c]) for c in columns if c in values}
-        return {c: fact_value(values.get(c)) for c in columns}
-    return {c: fact_value(getattr(values, c)) for c in columns}
+            return {c: column_fact(table, c, values[c]) for c in columns if c in values}
+        return {c: column_fact(table, c, values.get(c)) for c in columns}
+    return {c: column_fact(table, c, getattr(values, c)) for c in columns}
 
 
 def stage(session: Session, table: str, row_id: int, values: Mapping[str, Any] | Any, *,
@@ -468,9 +496,11 @@ def _compare_rows(conn: sa.Connection, expected: Mapping[str, Mapping[int, dict[
                 report.add(f"{name} row {row_id} was {why}{where}: it was inserted outside duban")
                 continue
             for column, value in zip(columns, row[1:]):
-                if column in facts and facts[column] != fact_value(value):
-                    report.add(f"{name} row {row_id} column {column} is {fact_value(value)!r} but trail record "
-                               f"{by[row_id]} wrote {facts[column]!r}: it was changed outside duban")
+                if column in facts and not fact_matches(name, column, facts[column], value):
+                    report.add(f"{name} row {row_id} column {column} is "
+                               f"{shown_fact(name, column, fact_value(value))!r} but trail record "
+                               f"{by[row_id]} wrote {shown_fact(name, column, facts[column])!r}: it was changed "
+                               "outside duban")
         for row_id, facts in exp.items():
             if facts is not None and row_id not in seen:
                 report.add(f"{name} row {row_id} was deleted outside duban (trail record {by[row_id]} wrote it)")
@@ -537,7 +567,7 @@ def seal(session: Session, actor: str, at: datetime, rows: Mapping[str, Iterable
             chunk = ids[start:start + _SEAL_CHUNK]
             found = conn.execute(sa.select(table.c.id, *(table.c[c] for c in columns))
                                  .where(table.c.id.in_(chunk)).order_by(table.c.id)).all()
-            facts: Facts = {name: {r[0]: {c: fact_value(v) for c, v in zip(columns, r[1:])} for r in found}}
+            facts: Facts = {name: {r[0]: {c: column_fact(name, c, v) for c, v in zip(columns, r[1:])} for r in found}}
             append(session, task_id=None, event=SEAL_EVENT, from_state=None, to_state=None, version=None,
                    actor=actor, at=at, inputs={"table": name, "rows": len(found)}, facts=facts)
             written += 1

@@ -9,7 +9,8 @@ backup messages) goes through ``mask_url``; ``mask_urls`` does it for URLs insid
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -70,3 +71,57 @@ def _mask_textually(url: str) -> str:
     url = SECRET_PATH.sub(lambda m: m.group(1) + MASK, url)
     return re.sub(r"([?&][^=&]+=)[^&]*", lambda m: m.group(1) + MASK
                   if SECRET_QUERY_KEY.match(m.group(1)[1:-1]) else m.group(0), url)
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """The credentials ``url`` carries (its password, secret query values, a hook token in its path),
+    as they appear in it and decoded: what ``redact`` hides in a text that quotes the URL in parts."""
+    if not url:
+        return ()
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            found.append(parts.password)
+        found += [m.group(0)[len(m.group(1)):] for m in SECRET_PATH.finditer(parts.path)]
+        for raw in parts.query.split("&"):
+            key, eq, value = raw.partition("=")
+            if eq and SECRET_QUERY_KEY.match(unquote(key)):
+                found += [value, unquote(value)]
+    except ValueError:
+        found += re.findall(r"(?<=[=/])[^&/?#@:]{8,}", url)  # unparsable: every longer part counts
+    return tuple(s for s in dict.fromkeys(found) if len(s) >= 4)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` (an error a server or a library wrote) with every one of ``secrets`` hidden, also
+    percent-encoded or in Base64 (an SMTP login), and every URL in it masked. A server that quotes
+    the path it was sent (a token, a signature) is quoted without them."""
+    import base64
+
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            forms.update({secret, quote(secret, safe=""), quote(secret, safe="/:"),
+                          base64.b64encode(secret.encode("utf-8")).decode("ascii")})
+    for form in sorted(forms, key=len, reverse=True):  # the longest first: one may contain another
+        text = text.replace(form, MASK)
+    return mask_urls(text)
+
+
+def url_reference(url: str) -> str:
+    """How a destination URL is kept where it is shown or stored (a reminder's row): masked, and
+    when masking hid something, with a digest of the whole URL so two destinations that differ only
+    in their tokens stay two. Holds no secret; the URL itself stays in the config or the user's row."""
+    shown = mask_url(url)
+    if shown == url:
+        return url
+    import hashlib
+
+    return f"{shown} #{hashlib.sha256(url.encode('utf-8')).hexdigest()[:12]}"
+
+
+def is_reference_of(stored: str | None, url: str | None) -> bool:
+    """Whether ``stored`` (a reminder's address) names ``url``: as its reference, or in the clear as
+    rows written before references were kept."""
+    return bool(stored and url) and stored in (url, url_reference(str(url)))

@@ -31,7 +31,7 @@ from typing import Any
 
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
-from engine.core.urls import mask_url
+from engine.core.urls import mask_url, redact
 from engine.supervision.channel_base import (  # noqa: F401  (re-exported: the interface beside its channels)
     KEY_HEADER,
     Channel,
@@ -225,8 +225,8 @@ class EmailChannel:
                 if self.username and password is not None:
                     smtp.login(str(self.username), password)
                 smtp.send_message(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {exc}") from None
+        except (OSError, smtplib.SMTPException) as exc:  # a server may quote the login it refused
+            raise DeliveryError(redact(f"SMTP {self.host}:{self.port}: {exc}", (password,))) from None
 
 
 register_kind("console", lambda name, cfg, key: ConsoleChannel())

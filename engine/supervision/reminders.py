@@ -83,7 +83,7 @@ from engine.supervision.settings import (  # noqa: F401  (parse_duration re-expo
     parse_duration,
     quiet_settings,
 )
-from engine.core.urls import mask_url
+from engine.core.urls import MASK, is_reference_of, mask_url, mask_urls, url_reference
 from engine.core.views import jsonable
 from storage import claims
 from workflows import access
@@ -114,8 +114,8 @@ class ReminderView:
 
     def __post_init__(self) -> None:
         # A view is shown, so a webhook's token is masked; delivery reads the stored address.
-        if self.address and "://" in self.address:
-            object.__setattr__(self, "address", mask_url(self.address))
+        if self.address and "://" in self.address and MASK not in self.address:
+            object.__setattr__(self, "address", mask_url(self.address))  # a row of an earlier version
 
     @property
     def subject(self) -> str:
@@ -198,8 +198,31 @@ def _claim_row(d: Any, task_id: int | None, rule: str, target: date | None, occu
                now: datetime | None) -> dict[str, Any]:
     return {"key": _claim_key(task_id, rule, target, occurrence, d.recipient, d.channel.name), "task_id": task_id,
             "rule": rule, "target": target, "occurrence": occurrence, "recipient": d.recipient,
-            "channel": d.channel.name, "address": d.address, "mentions": contacts_json(d.mentions),
+            "channel": d.channel.name, "address": _kept(d.address), "mentions": contacts_json(d.mentions),
             "status": claims.PENDING, "attempts": 0, "next_attempt_at": now, "message": text, "created_at": now}
+
+
+def _kept(address: str | None) -> str | None:
+    """A destination as its claim keeps it: a URL as its reference (masked, with a digest that tells
+    two apart), never its token; an e-mail address as it is. Delivery finds the URL again
+    (``_address_for_send``) in the config or the user's row."""
+    return url_reference(address) if address and "://" in address else address
+
+
+def _address_for_send(app: "Writer", channels: Channels, row: Any) -> str | None:
+    """The address a row is sent to: the robot's URL or the recipient's own webhook that its
+    reference names (rows of earlier versions kept the URL itself)."""
+    kept = row.address
+    if not kept or "://" not in kept or MASK not in kept:
+        return kept  # an e-mail address, a URL with no secret, or a row of an earlier version
+    url = getattr(channels.get(row.channel), "url", None)
+    if is_reference_of(kept, url):
+        return None  # the robot's own URL
+    with app.transaction() as s:
+        own = s.execute(sa.select(User.webhook).where(User.name == row.recipient)).scalar_one_or_none()
+    if not own:
+        raise DeliveryError(f"recipient {row.recipient} has no webhook URL any more")
+    return own  # the user's webhook (as it is now, should it have changed since the claim)
 
 
 def _facts(task: Any) -> messages.TaskFacts:
@@ -560,11 +583,12 @@ def _view(row: Any, status: str, retry_at: datetime | None, error: str | None, a
                         at if error is None else None, row.message)
 
 
-def _outgoing(row: Any) -> Outgoing:
+def _outgoing(row: Any, address: Any = ...) -> Outgoing:
+    """The message of a row, to ``address`` (None: the channel's own) or else to the row's address."""
     # row.attempts was read after the lease counted this attempt: > 1 means an earlier attempt may
     # have reached the channel.
-    return Outgoing(row.key, row.recipient, row.address, row.message, row.task_id, row.rule,
-                    row.target.isoformat() if row.target else None, resend=row.attempts > 1,
+    return Outgoing(row.key, row.recipient, row.address if address is ... else address, row.message, row.task_id,
+                    row.rule, row.target.isoformat() if row.target else None, resend=row.attempts > 1,
                     mentions=contacts_from_json(row.mentions))
 
 
@@ -679,19 +703,20 @@ def _send_message(app: "Writer", channels: Channels, cfg: DeliverySettings, part
         for c in contacts_from_json(r.mentions):
             mentions.setdefault(c.name, c)
     style = message_style(app.settings)
-    msg = Outgoing("digest:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32], first.recipient,
-                   first.address, messages.digest_of(app.lang, [r.message for r in part], style["office"]),
-                   None, first.rule, None, resend=any(r.attempts > 1 for r in part),
-                   mentions=tuple(mentions.values()),
-                   items=tuple({"key": r.key, "task_id": r.task_id, "rule": r.rule,
-                                "target": r.target.isoformat() if r.target else None} for r in part))
     error = None
     try:
+        msg = Outgoing("digest:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32], first.recipient,
+                       _address_for_send(app, channels, first),
+                       messages.digest_of(app.lang, [r.message for r in part], style["office"]),
+                       None, first.rule, None, resend=any(r.attempts > 1 for r in part),
+                       mentions=tuple(mentions.values()),
+                       items=tuple({"key": r.key, "task_id": r.task_id, "rule": r.rule,
+                                    "target": r.target.isoformat() if r.target else None} for r in part))
         channels.get(first.channel).send(msg)
     except DeliveryError as exc:
         error = str(exc)
     except Exception as exc:  # a channel bug must not lose the reminders: they are retried and shown
-        error = f"{type(exc).__name__}: {exc}"
+        error = mask_urls(f"{type(exc).__name__}: {exc}")
     at = app.now()
     out = []
     with marks.begin():
@@ -710,11 +735,11 @@ def _send_one(app: "Writer", channels: Channels, cfg: DeliverySettings, row: Any
               marks: sa.Connection) -> ReminderView:
     error = None
     try:
-        channels.get(row.channel).send(_outgoing(row))
+        channels.get(row.channel).send(_outgoing(row, _address_for_send(app, channels, row)))
     except DeliveryError as exc:
         error = str(exc)
     except Exception as exc:  # a channel bug must not lose the reminder: it is retried and shown
-        error = f"{type(exc).__name__}: {exc}"
+        error = mask_urls(f"{type(exc).__name__}: {exc}")
     at = app.now()
     retry_at = cfg.retry_at(at, row.attempts) if error is not None else None
     with marks.begin():

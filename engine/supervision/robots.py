@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from engine.core.errors import InvalidInput
-from engine.core.urls import mask_url, mask_urls
+from engine.core.urls import mask_url, redact, url_secrets
 from engine.supervision.channel_base import (
     KEY_HEADER,
     Contact,
@@ -102,20 +102,25 @@ class Robot:
         shown = mask_url(url)
         msg = self.with_keyword(msg)
         secret = secret_value(self.cfg, self.key)
-        url, body, headers = self.request(url, msg, secret, time.time())
+        signed, body, headers = self.request(url, msg, secret, time.time())
+        # What an error may quote and must not show: the tokens of the URL (a server may echo the
+        # path it was sent), the signature and the secret itself.
+        signature = headers.get(SIGNATURE_HEADER, "").partition("=")[2]
+        body_sign = json.loads(body).get("sign") if secret else None  # Feishu signs in the body
+        hidden = (*url_secrets(url), *url_secrets(signed), secret, signature, body_sign)
         try:
-            response = httpx.post(url, content=body, timeout=self.timeout,
+            response = httpx.post(signed, content=body, timeout=self.timeout,
                                   headers={"Content-Type": "application/json; charset=utf-8",
                                            KEY_HEADER: header_key(msg.key),
                                            **headers})
         except httpx.HTTPError as exc:
-            raise DeliveryError(mask_urls(f"{self.label} {shown}: {exc}")) from None
+            raise DeliveryError(redact(f"{self.label} {shown}: {exc}", hidden)) from None
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(mask_urls(f"{self.label} {shown}: HTTP {response.status_code} "
-                                          f"{response.text[:200]}"))
+            raise DeliveryError(redact(f"{self.label} {shown}: HTTP {response.status_code} "
+                                       f"{response.text[:200]}", hidden))
         refused = _refusal(response)
         if refused:
-            raise DeliveryError(mask_urls(f"{self.label} {shown}: {refused}"))
+            raise DeliveryError(redact(f"{self.label} {shown}: {refused}", hidden))
 
     @property
     def label(self) -> str:
