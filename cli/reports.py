@@ -104,7 +104,7 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
     with ProgressBar(_('reading the items')) as bar:
         doc = build_notice(obj.ledger(), as_of, campaign=campaign, issued=issued, issuer=issuer, progress=bar)
     for warning in doc.warnings:
-        echo(_('Warning: ') + warning, err=True)
+        echo(_('Warning: ') + _(warning), err=True)
     if doc.warnings and not draft:
         raise click.ClickException(_('notice not written; fill in the settings above, or pass --draft'))
     if fmt == "md":

@@ -76,7 +76,8 @@ def environment_failure(url: str, exc: BaseException, *, connecting: bool) -> st
 
     Named here: a file that is no database, damaged, read-only, missing or in a read-only folder
     (SQLite); a server that cannot be reached or refuses the login (PostgreSQL, while connecting).
-    Errors the engine handles itself (a lost race, a busy lock, a constraint) stay as they are.
+    Named too: a write lock held by another process for longer than the busy timeout. Errors the
+    engine handles itself (a lost race, a constraint) stay as they are.
     """
     if is_sqlite(url):
         name = getattr(exc, "sqlite_errorname", "") or ""
@@ -100,6 +101,10 @@ def environment_failure(url: str, exc: BaseException, *, connecting: bool) -> st
             return f"the file cannot be read or written ({exc})"
         if name.startswith("SQLITE_FULL"):
             return "the disk is full"
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return (f"another process kept the ledger locked for writing longer than {busy_timeout():g} seconds "
+                    f"(a long import, restore or backup?); try again when it has finished, or wait longer "
+                    f"with {BUSY_TIMEOUT_ENV}")
         return None
     if connecting:  # the driver's words may quote the URL: the engine masks the reason before showing it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

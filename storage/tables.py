@@ -117,6 +117,25 @@ lookbacks = sa.table(
     sa.column("recorded_at", UTCDateTime),
 )
 
+reminders = sa.table(
+    "reminders",
+    sa.column("id", sa.Integer),
+    sa.column("task_id", sa.Integer),
+    sa.column("rule", sa.String),
+    sa.column("target", sa.Date),
+    sa.column("occurrence", sa.Integer),
+    sa.column("recipient", sa.String),
+    sa.column("channel", sa.String),
+    sa.column("address", sa.String),
+    sa.column("status", sa.String),
+    sa.column("attempts", sa.Integer),
+    sa.column("next_attempt_at", UTCDateTime),
+    sa.column("last_error", sa.String),
+    sa.column("message", sa.String),
+    sa.column("created_at", UTCDateTime),
+    sa.column("sent_at", UTCDateTime),
+)
+
 ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, lookbacks)
 
 users = sa.table(

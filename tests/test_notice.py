@@ -302,6 +302,10 @@ def test_cli_notice_refuses_placeholders_unless_draft(demo: Duban, tmp_path: Pat
                             env={"DUBAN_NOW": "2026-01-05"})
     assert drafted.exit_code == 0, drafted.output
     assert "contact" in drafted.stderr
+    # in Chinese, the warning is Chinese: a clerk must understand what to fill in
+    chinese = runner.invoke(cli, ["--lang", "zh", *args], env={"DUBAN_NOW": "2026-01-05"})
+    assert chinese.exit_code == 1
+    assert "未填写面向群众的联系方式" in chinese.stderr and "no contact" not in chinese.stderr
     text = out.read_text(encoding="utf-8")
     assert CONTACT_PLACEHOLDER in text
     # issuer from --issuer; date: the end of the rectification period, not today

@@ -41,6 +41,18 @@ READERS = [
     ("task", "list", "--json"),
     ("export", "csv", "-o", "{tmp}/ledger.csv"),
     ("export", "xlsx", "-o", "{tmp}/ledger.xlsx"),
+    ("export", "json", "-o", "{tmp}/ledger.json"),
+    ("export", "ics", "-o", "{tmp}/ledger.ics"),
+    ("summary", "--json"),
+    ("report", "progress", "--format", "json"),
+    ("report", "notice", "--as-of", "2026-03-25", "--draft", "-o", "{tmp}/notice.docx"),
+    ("report", "html", "-o", "{tmp}/dashboard.html"),
+    ("report", "scores", "--format", "json"),
+    ("reminders", "list", "--json"),
+    ("audit", "verify"),
+    ("config", "show"),
+    ("user", "list"),
+    ("campaign", "list"),
 ]
 
 
@@ -57,8 +69,10 @@ def test_readers_answer_while_another_connection_holds_the_write_lock(demo_db: P
         with open(demo_db.parent / "ledger.csv", encoding="utf-8-sig", newline="") as fh:
             assert len(list(csv.reader(fh))) >= 17  # the header and the demo's 16 items
         assert run(demo_db, "task", "show", "16", "--json")[1] == before
-        code, _output = run(demo_db, "--as", "root", "task", "note", "16", "写锁期间的记录")
-        assert code != 0  # a writer does wait for the lock, and gives up after the short timeout
+        code, output = run(demo_db, "--as", "root", "task", "note", "16", "写锁期间的记录")
+        assert code == 1  # a writer does wait for the lock, and gives up after the short timeout
+        # ... with a message that says what happened and what to do, not "a bug in duban"
+        assert "DUBAN_BUSY_TIMEOUT" in output and "bug" not in output and "Traceback" not in output
     finally:
         lock.rollback()
         lock.close()

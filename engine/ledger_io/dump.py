@@ -60,8 +60,7 @@ def export_dump(app: "Writer", *, with_blobs: bool = False) -> dict[str, Any]:
     """Every row of every ledger table, in id order, read in one transaction (one consistent moment)."""
     doc: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "exported_at": app.now().isoformat(),
                            "schema": migrations.status(app.engine).current, "tables": {}}
-    with app.transaction() as s:
-        conn = s.connection()
+    with app.reading() as conn:  # one read transaction: a consistent moment, and no write lock
         for table in _tables():
             order = list(table.primary_key.columns)
             rows = conn.execute(sa.select(table).order_by(*order)).mappings()

@@ -544,14 +544,17 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
     cal.add("prodid", "-//duban//ledger//ZH")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", "督办 duban")
-    with app.transaction() as s:
-        stmt = (sa.select(Task, Campaign.name).outerjoin(Campaign, Campaign.id == Task.campaign_id)
-                .order_by(Task.campaign_id, Task.id))
+    task_t, lookback_t = Task.__table__, Lookback.__table__
+    with app.reading() as conn:  # a reader: no write lock, so a busy ledger still exports
+        stmt = (sa.select(task_t, Campaign.name.label("campaign_name"))
+                .outerjoin(Campaign, Campaign.id == task_t.c.campaign_id)
+                .order_by(task_t.c.campaign_id, task_t.c.id))
         if campaign:
-            stmt = stmt.where(Task.campaign_id == app.campaign_id(s.connection(), campaign))
-        tasks = list(s.execute(stmt))
-        pending = {}
-        for lb in s.execute(sa.select(Lookback).where(Lookback.status == "pending").order_by(Lookback.id)).scalars():
+            stmt = stmt.where(task_t.c.campaign_id == app.campaign_id(conn, campaign))
+        tasks = list(conn.execute(stmt))
+        pending: dict[int, list[Any]] = {}
+        for lb in conn.execute(sa.select(lookback_t).where(lookback_t.c.status == "pending")
+                               .order_by(lookback_t.c.id)):
             pending.setdefault(lb.task_id, []).append(lb)
 
     def event(uid: str, day: date, summary: str, stamp: Any, description: str) -> None:
@@ -564,7 +567,8 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
         ev.add("description", description)
         cal.add_component(ev)
 
-    for t, cname in tasks:
+    for t in tasks:
+        cname = t.campaign_name
         wf = app.registry.get(t.workflow)
         st = wf.states.get(t.state)
         # a task without a campaign is keyed by its workflow, where its code is unique

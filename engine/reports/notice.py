@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from engine.reports.progress import Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan
 from engine.reports.progress import progress as progress_as_of
 from engine.core.views import CampaignView, View, fen_to_yuan
-from engine.i18n import language, lazy_pgettext
+from engine.i18n import N_, language, lazy_pgettext
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from storage.tables import campaigns, outcomes, progress_notes, tasks
@@ -73,8 +73,9 @@ TEXT = {
 DEFAULT_CLOSING = TEXT["closing"]
 CONTACT_PLACEHOLDER = TEXT["contact_missing"]
 # What a missing setting leaves in the document: the CLI warns and refuses unless --draft.
-PLACEHOLDER_WARNINGS = {CONTACT_PLACEHOLDER: "no contact for the public: set contact in the [notice] section "
-                                             "of the config file (联系方式未填写)"}
+# (catalog msgids: a front words them in its reader's language)
+PLACEHOLDER_WARNINGS = {CONTACT_PLACEHOLDER: N_("no contact for the public: set contact in the [notice] section "
+                                                "of the config file")}
 # A ledger text that already says when ("2025年6月以来", "8月21日") is not dated again.
 _DATED = re.compile(r"\d{4}年\d{1,2}月|\d{1,2}月\d{1,2}日|\d{4}年")
 # The result word a completion note often opens with repeats 整改结果.

@@ -88,6 +88,7 @@ from engine.core.views import jsonable
 from storage import claims
 from workflows import access
 from storage.models import Lookback, Reminder, Task, User
+from storage.tables import reminders as reminder_rows, tasks as task_rows
 
 if TYPE_CHECKING:
     from engine.core.writer import Writer
@@ -929,16 +930,18 @@ def list_reminders(app: "Writer", *, failed: bool = False, task_id: int | None =
     """Recorded reminders, newest first; ``failed``: those failed or given up (dead)."""
     if limit is not None and limit < 1:
         raise InvalidInput("limit", limit, "expected a whole number of at least 1")
-    with app.transaction() as s:
-        stmt = (sa.select(Reminder, Task.code).outerjoin(Task, Task.id == Reminder.task_id)
-                .order_by(Reminder.id.desc()))
+    r = reminder_rows.c
+    with app.reading() as conn:  # a reader: listing never waits behind a sweep that is sending
+        stmt = (sa.select(reminder_rows, task_rows.c.code).outerjoin(task_rows, task_rows.c.id == r.task_id)
+                .order_by(r.id.desc()))
         if failed:
-            stmt = stmt.where(Reminder.status.in_((claims.FAILED, claims.DEAD)))
+            stmt = stmt.where(r.status.in_((claims.FAILED, claims.DEAD)))
         if task_id is not None:
-            app.task_row(s, task_id)  # an unknown id is an error, not an empty list
-            stmt = stmt.where(Reminder.task_id == task_id)
+            if conn.execute(sa.select(task_rows.c.id).where(task_rows.c.id == task_id)).first() is None:
+                raise NotFound("task", task_id)  # an unknown id is an error, not an empty list
+            stmt = stmt.where(r.task_id == task_id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [ReminderView(r.id, r.task_id, code, r.rule, r.target, r.occurrence, r.recipient, r.channel,
-                             r.address, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
-                             r.sent_at, r.message) for r, code in s.execute(stmt)]
+        return [ReminderView(x.id, x.task_id, x.code, x.rule, x.target, x.occurrence, x.recipient, x.channel,
+                             x.address, x.status, x.attempts, x.next_attempt_at, x.last_error, x.created_at,
+                             x.sent_at, x.message) for x in conn.execute(stmt)]
