@@ -30,20 +30,30 @@ def _expect_version_option(func: F) -> F:
     )(func)  # type: ignore[return-value]
 
 
-def _warn_or_json(result: "MoveResult", as_json: bool) -> bool:
-    """Calendar warnings to stderr; with --json the whole result. True when nothing is left to print."""
+def _warn_or_json(result: "MoveResult", as_json: bool, **more: Any) -> bool:
+    """Calendar warnings to stderr; with --json the whole result (and ``more`` keys). True when nothing
+    is left to print."""
     from cli.render import warn
 
     for w in result.warnings:
         warn(w)
     if as_json:
-        echo_json(result.as_dict())
+        echo_json(dict(result.as_dict(), **more))
     return as_json
 
 
 def _report_move(app: "Duban", result: "MoveResult", as_json: bool) -> None:
     from cli.render import state_label
+    from engine.core import signoffs
 
+    if result.event == signoffs.SIGNOFF_EVENT:  # one step of a sign-off chain: the state stays
+        shown = app.get_task(result.task.id).signoffs
+        assert shown is not None
+        step = max(st["step"] for st in shown["steps"] if st["signer"])
+        if not _warn_or_json(result, as_json, signoffs=shown):
+            echo(_("task {code}: {signed}").format(code=result.task.code,
+                                                    signed=signoffs.signed_phrase(shown, step)))
+        return
     if _warn_or_json(result, as_json):
         return
     task = result.task
@@ -228,6 +238,16 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
 
         heading(_('Look-backs'))
         print_entries((f"#{lb.id}", lookback_parts(app, lb)) for lb in d.lookbacks)
+    if d.signoffs is not None:
+        from engine.core.errors import signer_phrase
+
+        chain = d.signoffs
+        heading(_('Sign-offs: {event}').format(event=app.event_label(v.workflow, chain["event"])))
+        print_entries((f"{st['step']}.", [st["label"], st["signer"] or "", fmt_time(st["at"], tz) if st["at"] else "",
+                                          st["note"] or "",
+                                          _("awaiting {who}").format(who=signer_phrase(st["role"], st["unit"]))
+                                          if st["awaiting"] else ""])
+                      for st in chain["steps"])
     heading(_('History'))
     history = []
     for r in d.history:

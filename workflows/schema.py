@@ -56,10 +56,18 @@ LANGUAGES: tuple[str, ...] = ("en", "zh")
 
 # Names become trigger names and CLI verbs, so they are kept to plain lowercase identifiers.
 _NAME_RE = re.compile(r"[a-z_][a-z0-9_]*\Z")
+# A workflow's name is its file's stem and a CLI value, never a trigger: a hyphen may join words.
+_WORKFLOW_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*(-[a-z0-9_]+)*\Z")
 
 _WORKFLOW_KEYS = ("name", "version", "initial", "title", "description", "uses")
 _STATE_KEYS = ("name", "label", "open", "description")
-_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "preconditions", "values", "description")
+_EVENT_KEYS = ("name", "label", "source", "dest", "roles", "requires", "preconditions", "values", "description",
+               "steps", "distinct_signers")
+_STEP_KEYS = ("role", "unit", "label")
+# Whose unit a sign-off step's signer must belong to: the task's own unit, its lead unit (the
+# workflow's field LEAD_UNIT_FIELD), or any unit.
+STEP_UNITS: tuple[str, ...] = ("own", "lead", "any")
+LEAD_UNIT_FIELD = "lead_unit"
 _FIELD_KEYS = ("name", "label", "type", "required", "choices", "filter", "description")
 _CHOICE_KEYS = ("value", "label")
 _DEADLINE_KEYS = ("default", "hard_limit")
@@ -87,6 +95,15 @@ class StateDef:
 
 
 @dataclass(frozen=True)
+class StepDef:
+    """One sign-off of an event's chain: who signs (a role, in a unit scope) and what the step is called."""
+
+    role: str
+    unit: str  # one of STEP_UNITS
+    label: Label
+
+
+@dataclass(frozen=True)
 class EventDef:
     name: str
     label: Label
@@ -98,6 +115,9 @@ class EventDef:
     description: str
     # The only values of a choice field the event accepts (e.g. a return only on 不满意).
     values: Mapping[str, tuple[str, ...]] = dc_field(default_factory=lambda: MappingProxyType({}))
+    # A sign-off chain: the event moves the task only when the last of its steps signs.
+    steps: tuple[StepDef, ...] = ()
+    distinct_signers: bool = False  # nobody signs two steps, nor one after firing the move that led here
 
     def __hash__(self) -> int:
         return hash((self.name, self.sources, self.dest))
@@ -341,8 +361,11 @@ def _name(value: Any, key: str, p: _Problems, what: str) -> str | None:
     if not isinstance(value, str):
         p.add(key, f"{what} name must be a string, not {_type_name(value)}")
         return None
+    if what == "workflow" and _WORKFLOW_NAME_RE.match(value):
+        return value
     if not _NAME_RE.match(value):
-        p.add(key, f"invalid {what} name {value!r}: use lowercase letters, digits and _, not starting with a digit")
+        p.add(key, f"invalid {what} name {value!r}: use lowercase letters, digits and _, not starting with a digit"
+                   + (" (a - may join words)" if what == "workflow" else ""))
         return None
     return value
 
@@ -545,13 +568,20 @@ def _build(
         elif not check_state(dest, f"{key}.dest"):
             dest = None
 
-        if "roles" not in raw:
+        steps, distinct = _steps(raw, key, known_roles, fields, p)
+        if "roles" not in raw and steps:
+            roles: list[str] = sorted({st.role for st in steps})  # a chain's signers fire it
+        elif "roles" not in raw:
             p.add(f"{key}.roles", "missing roles: who may fire this event")
-            roles: list[str] = []
+            roles = []
         else:
             if raw["roles"] == []:
                 p.add(f"{key}.roles", "empty roles: nobody could fire this event")
             roles = _vocab(_str_list(raw["roles"], f"{key}.roles", p), known_roles, f"{key}.roles", "role", p)
+            for j, st in enumerate(steps):
+                if st.role not in roles:
+                    p.add(f"{key}.steps[{j}].role", f"role {st.role!r} signs this step but may not fire the event; "
+                                                    f"add it to roles ({', '.join(roles) or 'none'})")
         requires = _vocab(_str_list(raw.get("requires", []), f"{key}.requires", p), [*KNOWN_INPUTS, *fields],
                           f"{key}.requires", "input", p)
         values = _event_values(raw.get("values", {}), requires, fields, f"{key}.values", p)
@@ -562,7 +592,7 @@ def _build(
         if name and name not in events:
             events[name] = EventDef(
                 name, label, tuple(sources), dest or "", frozenset(roles), tuple(requires),
-                tuple(preconditions), description, MappingProxyType(values),
+                tuple(preconditions), description, MappingProxyType(values), tuple(steps), distinct,
             )
             ev_first_at[name] = f"events[{i}]"
 
@@ -689,6 +719,50 @@ def _fields(data: Mapping[str, Any], p: _Problems) -> dict[str, FieldDef]:
         if name and name not in fields:
             fields[name] = FieldDef(name, label, ftype, required, tuple(choices), filterable, description)
     return fields
+
+
+def _steps(raw: Mapping[str, Any], key: str, known_roles: frozenset[str], fields: Mapping[str, FieldDef],
+           p: _Problems) -> tuple[list[StepDef], bool]:
+    """steps = [{ role, unit, label }, …] and distinct_signers: the event's sign-off chain, in order."""
+    distinct = raw.get("distinct_signers", False)
+    if not isinstance(distinct, bool):
+        p.add(f"{key}.distinct_signers", f"must be true or false, not {_type_name(distinct)}")
+        distinct = False
+    if "steps" not in raw:
+        if distinct:
+            p.add(f"{key}.distinct_signers", "only an event with steps has signers to keep distinct")
+        return [], False
+    value = raw["steps"]
+    if not isinstance(value, list) or not value:
+        p.add(f"{key}.steps", "must be a non-empty array of tables { role = \"…\", unit = \"own|lead|any\", "
+                              "label = { en = \"…\", zh = \"…\" } }, in the order they sign")
+        return [], False
+    steps: list[StepDef] = []
+    for j, item in enumerate(value):
+        skey = f"{key}.steps[{j}]"
+        if not isinstance(item, dict):
+            p.add(skey, f"must be a table with role, unit and label, not {_type_name(item)}")
+            continue
+        _check_keys(item, _STEP_KEYS, skey, p)
+        role = item.get("role")
+        if not isinstance(role, str):
+            p.add(f"{skey}.role", "missing: the role that signs this step (one of "
+                                  f"{', '.join(sorted(known_roles))})" if role is None
+                  else f"must be one role name, not {_type_name(role)}")
+            continue
+        if role not in known_roles:
+            p.add(f"{skey}.role", f"unknown role {role!r}; known: {', '.join(sorted(known_roles))}")
+            continue
+        unit = item.get("unit", "any")
+        if unit not in STEP_UNITS:
+            p.add(f"{skey}.unit", f"unknown unit scope {unit!r}; expected one of {', '.join(STEP_UNITS)} "
+                                  "(own: the task's unit, lead: its lead unit, any: every unit)")
+            continue
+        if unit == "lead" and LEAD_UNIT_FIELD not in fields:
+            p.add(f"{skey}.unit", f"'lead' needs the task's lead unit: declare a field named {LEAD_UNIT_FIELD!r}")
+            continue
+        steps.append(StepDef(role, unit, _label(item.get("label"), f"{skey}.label", p)))
+    return steps, distinct
 
 
 def _event_values(raw: Any, requires: list[str], fields: Mapping[str, FieldDef], key: str,

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from engine.core.urls import mask_url, mask_urls
-from engine.i18n import N_, LazyString, gettext, lazy_gettext, lazy_pgettext
+from engine.i18n import N_, LazyString, gettext, label, lazy_gettext, lazy_pgettext
 
 
 class DubanError(Exception):
@@ -65,7 +65,24 @@ class Phrase:
         return self.template.format(**{k: _english(v) for k, v in self.values.items()})
 
 
+class LabelText:
+    """A workflow's label (data in both languages, no catalog entry), shown in the language in use."""
+
+    __slots__ = ("en", "zh")
+
+    def __init__(self, en: str, zh: str) -> None:
+        self.en, self.zh = en, zh
+
+    def __str__(self) -> str:
+        return label(self)
+
+    def english(self) -> str:
+        return self.en
+
+
 def _english(value: Any) -> Any:
+    if isinstance(value, LabelText):
+        return value.english()
     if isinstance(value, LazyString):
         return value.msgid
     if isinstance(value, Phrase):
@@ -79,7 +96,7 @@ def _english(value: Any) -> Any:
 
 def _shown(value: Any) -> Any:
     """A value worded in the language in use (labels, nested messages); names and numbers as they are."""
-    if isinstance(value, (LazyString, DubanError, _Joined, Phrase)):
+    if isinstance(value, (LazyString, DubanError, _Joined, Phrase, LabelText)):
         return str(value)
     return value
 
@@ -218,6 +235,53 @@ class PermissionDenied(DubanError):
         super().__init__("", actor=actor, role=role, action=action.english(), reason=reason.english(), option=option)
         self.args = (self._say(N_("user {actor!r} (role {role}) may not {action}: {reason}"), actor=actor, role=role,
                                action=action, reason=reason),)
+
+
+def signer_phrase(role: str, unit: str | None) -> Phrase:
+    """Who may sign a step: ``a leader of unit 财务科``, ``a supervisor (any unit)``."""
+    if unit:
+        return Phrase(N_("a {role} of unit {unit}"), role=role, unit=unit)
+    return Phrase(N_("a {role} (any unit)"), role=role)
+
+
+class SignoffRefused(DubanError):
+    """A sign-off of an event's chain refused: ``reason`` is wrong_signer, out_of_order (the actor
+    may sign a later step), repeated_signer, fired_before (both with distinct signers) or
+    not_awaiting (the task is in no state the chain is signed from)."""
+
+    code = "signoff_refused"
+    _MESSAGES = {
+        "wrong_signer": N_("task {task}: step {step} of {steps} of '{event}' ({label}) is signed by {who}; user "
+                           "{actor!r} (role {role}) may not sign it"),
+        "out_of_order": N_("task {task}: step {step} of {steps} of '{event}' ({label}) comes first and is signed by "
+                           "{who}; user {actor!r} may sign step {other} ({other_label}) only after it"),
+        "repeated_signer": N_("task {task}: step {step} of {steps} of '{event}' ({label}) needs another signer, "
+                              "{who}: user {actor!r} signed step {other} already and the signers must differ"),
+        "fired_before": N_("task {task}: step {step} of {steps} of '{event}' ({label}) needs another signer, {who}: "
+                           "user {actor!r} made the move that led the task here and the signers must differ"),
+        "not_awaiting": N_("task {task} is '{state}', not awaiting sign-off: '{event}' is signed from {sources}, "
+                           "its step 1 ({label}) by {who}"),
+    }
+
+    def __init__(self, task_code: str, state: str, event: Any, actor: Any, reason: str, *, step: int | None,
+                 other: int | None = None, task: Any = None, entered_by: str | None = None) -> None:
+        """``event``: the workflow's EventDef; ``actor``: the user row; ``task``: the task row (its units)."""
+        from engine.core.signoffs import step_unit
+
+        step = step or 1
+        st = event.steps[step - 1]
+        unit = step_unit(st.unit, task) if task is not None else None
+        other_st = event.steps[other - 1] if other else None
+        self.reason, self.step = reason, step
+        super().__init__("", task=task_code, state=state, event=event.name, reason=reason, step=step,
+                         steps=len(event.steps), label={"en": st.label.en, "zh": st.label.zh}, role=st.role,
+                         scope=st.unit, unit=unit, actor=actor.name, actor_role=actor.role, other_step=other,
+                         entered_by=entered_by, sources=list(event.sources))
+        self.args = (self._say(self._MESSAGES[reason], task=task_code, state=state, event=event.name, step=step,
+                               steps=len(event.steps), label=LabelText(st.label.en, st.label.zh),
+                               who=signer_phrase(st.role, unit), actor=actor.name, role=actor.role, other=other,
+                               other_label=LabelText(other_st.label.en, other_st.label.zh) if other_st else "",
+                               sources=", ".join(event.sources)),)
 
 
 class ConflictError(DubanError):

@@ -30,7 +30,7 @@ from engine.core.errors import (
     SchemaVersionMismatch,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
-from engine.core import lookbacks
+from engine.core import lookbacks, signoffs
 from engine.core.views import (
     LookbackView,
     NoteView,
@@ -73,6 +73,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     "lookback.pass": _l("Look-back passed"),
     "lookback.rebound": _l("Look-back found a rebound"),
     "lookback.plan": _l("Look-back plan"),
+    "signoff": _l("Sign-off"),  # a step of a sign-off chain before its last (engine/core/signoffs.py)
     "letter": _l("Letter issued"),  # a 催办通知书 or 督办函 (engine/reports/letters.py)
     "import": _l("Imported"),
     "audit.seal": _l("Rows sealed at upgrade"),
@@ -410,6 +411,7 @@ class Ledger:
             history=history,
             allowed_events=[e.name for e in wf.events_from(t.state)],
             lookbacks=looks,
+            signoffs=signoffs.view(signoffs.replay(history, wf), t, self.lang),
         )
 
     def history(self, task_id: int) -> list[TrailView]:

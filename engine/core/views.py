@@ -245,6 +245,8 @@ class TaskDetail(View):
     history: list[TrailView] = field(default_factory=list)
     allowed_events: list[str] = field(default_factory=list)
     lookbacks: list["LookbackView"] = field(default_factory=list)
+    # The sign-off chain of the task's state, or the one that led into it (engine/core/signoffs.view).
+    signoffs: dict[str, Any] | None = None
 
 
 @dataclass

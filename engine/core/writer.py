@@ -22,6 +22,7 @@ from engine.core import policy as reminder_policy
 
 from engine.core import keys as trail_keys
 from engine.core import lookbacks
+from engine.core import signoffs
 from engine.core import trail
 from engine.core import fields as task_fields
 from engine.core.calendar import parse_date, parse_deadline
@@ -38,6 +39,7 @@ from engine.core.errors import (
     PermissionDenied,
     Phrase,
     PreconditionFailed,
+    SignoffRefused,
     TransitionNotAllowed,
     UnknownEvent,
     UnknownUser,
@@ -391,11 +393,14 @@ class Writer(Ledger):
             # The workflow's fields the event sets are its inputs too: typed and checked first.
             field_values = task_fields.validate(wf, field_given, self.lang)
             given.update(field_values)
-            # The workflow's machine decides: source state, role, visibility, inputs, preconditions.
+            # The workflow's machine decides: source state, role, visibility, inputs, preconditions,
+            # and the step of a sign-off chain, whose progress the task's trail records hold.
+            chain = signoffs.replay(self._history(s.connection(), task.id), wf) if ev.steps else None
             decision = wm.decide(task.state, event, actor=user, task=task, inputs=given,
-                                 holds=lambda name: self._precondition_holds(s, task, name))
+                                 holds=lambda name: self._precondition_holds(s, task, name),
+                                 chain=chain if chain is not None and chain.event is ev and not chain.done else None)
             if decision.refusal is not None:
-                raise self._refused(decision.refusal, user, task, wf)
+                raise self._refused(decision.refusal, user, task, wf, chain)
             new_state = decision.dest
             assert new_state is not None
             takes = {f.name for f in wf.field_inputs(event)}
@@ -441,6 +446,16 @@ class Writer(Ledger):
             if given["reason"]:
                 inputs["reason"] = given["reason"]
             from_state = task.state
+            if decision.step is not None:  # a sign-off: one step of the event's chain
+                st = ev.steps[decision.step - 1]
+                inputs.update(step=decision.step, of=len(ev.steps), role=st.role,
+                              unit=signoffs.step_unit(st.unit, task))
+                if decision.step < len(ev.steps):  # not the last: the task stays where it is
+                    inputs["event"] = event
+                    self.write_task(s, task, changes, actor, signoffs.SIGNOFF_EVENT, from_state, from_state,
+                                    note=given["note"], inputs=inputs)
+                    return MoveResult(self._view_by_id(s, task), signoffs.SIGNOFF_EVENT, from_state, from_state,
+                                      warnings)
             changes["state"] = new_state
             inputs.update(self._lookbacks_after(s, task, event))  # the workflow's [lookback] policy
             self.write_task(s, task, changes, actor, event, from_state, new_state,
@@ -882,8 +897,14 @@ class Writer(Ledger):
             return s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first() is not None
         raise PreconditionFailed(task.code, task.state, "", f"unknown precondition {precondition!r}")
 
-    def _refused(self, refusal: Refusal, user: Any, task: Task, wf: Workflow) -> DubanError:
+    def _refused(self, refusal: Refusal, user: Any, task: Task, wf: Workflow,
+                 chain: signoffs.Chain | None = None) -> DubanError:
         """The error a refusal of the machine becomes, with the fields a front words it by."""
+        ev = wf.events[refusal.event]
+        if refusal.condition == "signoff" or (refusal.condition == "source" and ev.steps):
+            return SignoffRefused(task.code, task.state, ev, user, refusal.why or "not_awaiting",
+                                  step=refusal.step, other=refusal.signed, task=task,
+                                  entered_by=chain.entered_by if chain is not None else None)
         action = Phrase(N_("fire '{event}' on task {task}"), event=refusal.event, task=task.code)
         if refusal.condition == "role":
             return PermissionDenied(user.name, user.role, action,
