@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.core import keys as trail_keys
+from engine.core import signoffs
 from engine.core import trail
-from engine.core.errors import PermissionDenied, VerificationFailed
+from engine.core.errors import DubanError, PermissionDenied, VerificationFailed
 from engine.core.views import (
     CampaignView,
     LookbackPlanView,
@@ -94,12 +95,25 @@ class Duban(Writer):
             keys, path = self.trail_keys(head.ledger_id) if head.ledger_id else (None, None)
             report = trail.verify(conn, keys, key_file=path, blob_path=self.blobs.path_for,
                                   blob_root=self.blobs.root)
+            # Sign-off chains replayed from the same records: every step in turn, by whom it allows.
+            for problem in signoffs.verify(conn, self._loadable_workflows()):
+                report.add(problem)
             if checkpoint is not None:
                 report.problems[:0] = self._checkpoint_problems(conn, checkpoint, keys, head.ledger_id)
         if not report.ok:
             raise VerificationFailed(report.problems + ([f"… and {report.more_problems} more"]
                                                         if report.more_problems else []))
         return report
+
+    def _loadable_workflows(self) -> dict[str, Any]:
+        """The workflows the ledger knows that load (a broken file elsewhere is not the trail's fault)."""
+        found = {}
+        for name in self.registry.names():
+            try:
+                found[name] = self.registry.get(name)
+            except DubanError:
+                continue
+        return found
 
     def _require_whole_view(self, action: str) -> None:
         """On PostgreSQL, a unit's or leader's login sees only its own rows (row-level security):

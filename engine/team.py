@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.core import trail
+from engine.core import signoffs, trail
 from engine.api import Duban
 from engine.i18n import N_
 from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
@@ -99,6 +99,9 @@ def task_moves(app: Duban) -> list[pg_security.Move]:
         for ev in wf.events.values():
             moves += [pg_security.Move(role, wf.name, ev.name, source, ev.dest or source)
                       for role in sorted(ev.roles) for source in ev.sources]
+            # a sign-off chain's steps before the last leave the task in its state (engine/core/signoffs.py)
+            moves += [pg_security.Move(role, wf.name, signoffs.SIGNOFF_EVENT, source, source)
+                      for role in sorted({st.role for st in ev.steps}) for source in ev.sources]
         for action, roles in wf.permissions.items():
             moves += [pg_security.Move(role, wf.name, event, "=", "=")
                       for role in sorted(roles) for event in _ACTION_EVENTS.get(action, (action,))]

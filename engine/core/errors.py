@@ -264,13 +264,11 @@ class SignoffRefused(DubanError):
     }
 
     def __init__(self, task_code: str, state: str, event: Any, actor: Any, reason: str, *, step: int | None,
-                 other: int | None = None, task: Any = None, entered_by: str | None = None) -> None:
-        """``event``: the workflow's EventDef; ``actor``: the user row; ``task``: the task row (its units)."""
-        from engine.core.signoffs import step_unit
-
+                 other: int | None = None, unit: str | None = None, entered_by: str | None = None) -> None:
+        """``event``: the workflow's EventDef; ``actor``: the user row; ``unit``: the unit the step's
+        signer must belong to (None: any)."""
         step = step or 1
         st = event.steps[step - 1]
-        unit = step_unit(st.unit, task) if task is not None else None
         other_st = event.steps[other - 1] if other else None
         self.reason, self.step = reason, step
         super().__init__("", task=task_code, state=state, event=event.name, reason=reason, step=step,

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from itertools import groupby
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from engine.i18n import N_, label
+from storage.tables import tasks, trail
 from workflows import EventDef, Workflow
 from workflows.schema import LEAD_UNIT_FIELD
 
-__all__ = ["SIGNOFF_EVENT", "Chain", "Signed", "chained_event", "problems", "replay", "step_unit", "signed_phrase", "view"]
+__all__ = ["SIGNOFF_EVENT", "Chain", "Signed", "chained_event", "problems", "replay", "step_unit", "signed_phrase", "verify", "view"]
 
 # The trail event of a sign-off that is not the last of its chain (the last one is the event itself).
 SIGNOFF_EVENT = "signoff"
@@ -152,6 +156,25 @@ def problems(records: Iterable[Any], wf: Workflow) -> list[str]:
                 found.append(f"trail record {rec.id}: {rec.actor!r} signs the last step of '{ev.name}' though the "
                              "signers must differ")
         state, entered_by, signed = rec.to_state, rec.actor, []
+    return found
+
+
+def verify(conn: sa.Connection, workflows: Mapping[str, Workflow]) -> list[str]:
+    """``problems`` of every task of a workflow with a sign-off chain (``audit verify``): its records
+    replayed in order. Reads nothing when no workflow declares a chain."""
+    chained = {name: wf for name, wf in workflows.items() if any(ev.steps for ev in wf.events.values())}
+    if not chained:
+        return []
+    rows = conn.execute(
+        sa.select(trail.c.id, trail.c.task_id, trail.c.event, trail.c.from_state, trail.c.to_state, trail.c.actor,
+                  trail.c.at, trail.c.note, trail.c.inputs, tasks.c.workflow)
+        .join(tasks, tasks.c.id == trail.c.task_id)
+        .where(tasks.c.workflow.in_(sorted(chained)))
+        .order_by(trail.c.task_id, trail.c.id))
+    found: list[str] = []
+    for _task_id, records in groupby(rows, key=lambda r: r.task_id):
+        records = list(records)
+        found += problems(records, chained[records[0].workflow])
     return found
 
 

@@ -902,8 +902,9 @@ class Writer(Ledger):
         """The error a refusal of the machine becomes, with the fields a front words it by."""
         ev = wf.events[refusal.event]
         if refusal.condition == "signoff" or (refusal.condition == "source" and ev.steps):
-            return SignoffRefused(task.code, task.state, ev, user, refusal.why or "not_awaiting",
-                                  step=refusal.step, other=refusal.signed, task=task,
+            step = refusal.step or 1
+            return SignoffRefused(task.code, task.state, ev, user, refusal.why or "not_awaiting", step=step,
+                                  other=refusal.signed, unit=signoffs.step_unit(ev.steps[step - 1].unit, task),
                                   entered_by=chain.entered_by if chain is not None else None)
         action = Phrase(N_("fire '{event}' on task {task}"), event=refusal.event, task=task.code)
         if refusal.condition == "role":
