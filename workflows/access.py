@@ -37,6 +37,8 @@ RECIPIENTS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "unit": (("unit",), (SAME_UNIT,)),
     "leader": (("leader",), (LEADS,)),
     "supervisors": (("supervisor", "admin"), (ALL,)),
+    # the head of the task's own unit: a sign-off step of role leader, unit own (engine/core/signoffs.py)
+    "unit_leader": (("leader",), (SAME_UNIT,)),
 }
 # A task's responsible person is reached by the unit's reminders whatever their role.
 PERSON_REACHED_BY: frozenset[str] = frozenset({"unit"})

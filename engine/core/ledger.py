@@ -421,6 +421,10 @@ class Ledger:
             return self._history(conn, task_id)
 
     def _history(self, conn: sa.Connection, task_id: int) -> list[TrailView]:
+        return self.history_in(conn, task_id)
+
+    def history_in(self, conn: sa.Connection, task_id: int) -> list[TrailView]:
+        """A task's trail records in order, read on ``conn`` (a writer's, or a sweep's, transaction)."""
         rows = conn.execute(sa.select(trail).where(trail.c.task_id == task_id).order_by(trail.c.id))
         return [TrailView.from_record(r) for r in rows]
 

@@ -20,6 +20,7 @@ from engine.core.calendar import WorkCalendar
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput
+from engine.core.signoffs import SIGNOFF_EVENT
 from engine.core.registry import WorkflowRegistry
 from storage.tables import lookbacks, trail
 from workflows import Workflow
@@ -218,7 +219,9 @@ def watched_dates(app: LedgerContext, s: "Session", watch: str, tasks: Iterable[
             rows = s.execute(
                 sa.select(trail.c.task_id, trail.c.to_state, sa.func.max(trail.c.at))
                 .where(trail.c.task_id.in_(chunk),
-                       sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state))
+                       # a step of a sign-off chain restarts the wait: the next step is awaited from then
+                       sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state,
+                              trail.c.event == SIGNOFF_EVENT))
                 .group_by(trail.c.task_id, trail.c.to_state))
             for task_id, state, at in rows:
                 if state == by_id[task_id].state and at is not None:

@@ -395,7 +395,7 @@ class Writer(Ledger):
             given.update(field_values)
             # The workflow's machine decides: source state, role, visibility, inputs, preconditions,
             # and the step of a sign-off chain, whose progress the task's trail records hold.
-            chain = signoffs.replay(self._history(s.connection(), task.id), wf) if ev.steps else None
+            chain = signoffs.replay(self.history_in(s.connection(), task.id), wf) if ev.steps else None
             decision = wm.decide(task.state, event, actor=user, task=task, inputs=given,
                                  holds=lambda name: self._precondition_holds(s, task, name),
                                  chain=chain if chain is not None and chain.event is ev and not chain.done else None)

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from engine.core import signoffs
 from engine.supervision import messages
 from engine.supervision.channels import (
     Channels,
@@ -159,18 +160,31 @@ _ROLE_RECIPIENTS = {"remind": None, "escalate_leader": "leader", "escalate_super
                     "review_wait": "supervisors"}
 
 
+_KINDS = ("unit", "leader", "unit_leader")  # and supervisors: workflows/access.py RECIPIENTS
+
+
 def _audience(kind: str, task: Any) -> tuple[str, str]:
-    """(label, route role) of an audience: ``unit:财务科`` / unit, ``leader:…`` / leader, supervisors."""
+    """(label, route role) of an audience: ``unit:财务科`` / unit, ``leader:…`` / leader, the unit's
+    head ``unit_leader:财务科`` / leader, supervisors."""
     if kind == "unit":
         return f"unit:{task.unit}", "unit"
     if kind == "leader":
         return f"leader:{task.leader}", "leader"
+    if kind == "unit_leader":
+        return f"unit_leader:{task.unit}", "leader"
     return "supervisors", "supervisor"
+
+
+def _step_audience(role: str, scope: str) -> str:
+    """Whom the review-wait reminder of a sign-off step goes to: the step's role in its unit scope."""
+    if role == "leader":
+        return "unit_leader" if scope == "own" else "leader"
+    return "unit" if role == "unit" else "supervisors"
 
 
 def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
     """``task`` may be None for supervisors (a digest)."""
-    if kind not in ("unit", "leader"):
+    if kind not in _KINDS:
         kind = "supervisors"
     found = access.recipients(kind, task, users)
     if not found:  # nobody registered: the reminder still goes out, to the channels reaching everyone
@@ -181,7 +195,7 @@ def _recipients(kind: str, task: Any, users: Sequence[Any]) -> list[Recipient]:
 
 def _destinations(channels: Channels, kind: str, task: Any, users: Sequence[Any], rule: str) -> list[Any]:
     """Where a reminder of ``rule`` for the ``kind`` audience of ``task`` goes (routes applied)."""
-    if kind not in ("unit", "leader"):
+    if kind not in _KINDS:
         kind = "supervisors"
     label, role = _audience(kind, task)
     return channels.destinations(label, _recipients(kind, task, users), unit=task.unit if task is not None else None,
@@ -251,6 +265,7 @@ class _Watched:
     policy: Policy | None
     watch: str | None
     target: date | None
+    awaiting: str | None = None  # a sign-off chain's awaited step: whom its review-wait reminders go to
 
     @property
     def rules(self) -> Rules:
@@ -278,6 +293,13 @@ def _watch_all(app: "Writer", s: Session, tasks: Sequence[Any]) -> list[_Watched
             dates = watched_dates(app, s, kind, [w.task for w in wanted])
             for w in wanted:
                 w.target = dates.get(w.task.id)
+    for w in out:  # an item being signed off: the step awaited is chased, not the supervisors
+        wf = app.registry.get(w.task.workflow)
+        if w.watch == ENTERED and signoffs.chained_event(wf, w.task.state) is not None:
+            chain = signoffs.replay(app.history_in(s.connection(), w.task.id), wf)
+            if chain is not None and chain.awaiting is not None:
+                st = chain.event.steps[chain.awaiting - 1]
+                w.awaiting = _step_audience(st.role, st.unit)
     return out
 
 
@@ -359,7 +381,7 @@ class _Planner:
             if self.quiet is not None and self.quiet.holds(due.rule):
                 self.held += 1
                 continue
-            kind = _ROLE_RECIPIENTS[due.track] or w.notify
+            kind = (w.awaiting if due.track == "review_wait" else None) or _ROLE_RECIPIENTS[due.track] or w.notify
             text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today,
                                    **self.style, light=self.light(w))
             for d in self.routes(kind, task, due.rule):
