@@ -237,11 +237,19 @@ class PermissionDenied(DubanError):
                                action=action, reason=reason),)
 
 
+# The roles of workflows/access.py in words, for saying who may sign a step.
+ROLE_WORDS: dict[str, LazyString] = {
+    "admin": lazy_pgettext("role", "admin"), "supervisor": lazy_pgettext("role", "supervisor"),
+    "leader": lazy_pgettext("role", "leader"), "unit": lazy_pgettext("role", "unit officer"),
+}
+
+
 def signer_phrase(role: str, unit: str | None) -> Phrase:
     """Who may sign a step: ``a leader of unit 财务科``, ``a supervisor (any unit)``."""
+    word = ROLE_WORDS.get(role, role)
     if unit:
-        return Phrase(N_("a {role} of unit {unit}"), role=role, unit=unit)
-    return Phrase(N_("a {role} (any unit)"), role=role)
+        return Phrase(N_("a {role} of unit {unit}"), role=word, unit=unit)
+    return Phrase(N_("a {role} (any unit)"), role=word)
 
 
 class SignoffRefused(DubanError):
