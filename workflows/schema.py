@@ -569,7 +569,7 @@ def _build(
             dest = None
 
         steps, distinct = _steps(raw, key, known_roles, fields, p)
-        if "roles" not in raw and steps:
+        if "roles" not in raw and "steps" in raw:
             roles: list[str] = sorted({st.role for st in steps})  # a chain's signers fire it
         elif "roles" not in raw:
             p.add(f"{key}.roles", "missing roles: who may fire this event")

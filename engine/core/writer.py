@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from json.encoder import encode_basestring as _encode_str  # what ensure_ascii=False uses
@@ -901,6 +901,11 @@ class Writer(Ledger):
                  chain: signoffs.Chain | None = None) -> DubanError:
         """The error a refusal of the machine becomes, with the fields a front words it by."""
         ev = wf.events[refusal.event]
+        if refusal.condition == "visible" and chain is not None and not chain.done:
+            st = ev.steps[(chain.awaiting or 1) - 1]
+            unit = signoffs.step_unit(st.unit, task)
+            if user.role != st.role or (unit is not None and user.unit != unit):  # not this step's signer: say who is
+                refusal = replace(refusal, condition="signoff", step=chain.awaiting, why="wrong_signer")
         if refusal.condition == "signoff" or (refusal.condition == "source" and ev.steps):
             step = refusal.step or 1
             return SignoffRefused(task.code, task.state, ev, user, refusal.why or "not_awaiting", step=step,
