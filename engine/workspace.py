@@ -97,6 +97,8 @@ def queue_states(wf: Workflow) -> list[str]:
         if all(set(ev.roles) <= SUPERVISING_ROLES for ev in events) and any(
                 ev.dest and not wf.states[ev.dest].open for ev in events):
             out.append(name)
+        elif any(ev.steps and any(st.role in SUPERVISING_ROLES for st in ev.steps) for ev in events):
+            out.append(name)  # a sign-off chain with a supervisors' step: signed from the queue too
     return out
 
 

@@ -352,3 +352,47 @@ def test_the_strict_chain_end_to_end_on_postgresql(db_url: str, tmp_path: Path) 
     assert _state(run) == "reviewed"
     assert [s["signer"] for s in _chain(run)["steps"]] == ["head", "sup", "fg"]
     run.ok("audit", "verify")
+
+
+def test_the_supervisors_queue_signs_a_step_through_the_same_path(tmp_path: Path) -> None:
+    """The queue's strike-off button at a step before the last records that step and says so."""
+    import re
+    import warnings
+
+    from engine import accounts
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from web.app import create_app
+
+    run = Cli(str(tmp_path / "ledger.db"))
+    _ledger(run, tmp_path)
+    run.ok("task", "move", "1", "review", user="head")
+    app = run.app()
+    accounts.set_password(app, "root", "sup", "office-password-1")
+    client = TestClient(create_app(duban=app), follow_redirects=False)
+    csrf = re.compile(r'name="csrf_token" value="([^"]+)"')
+    token = csrf.search(client.get("/login").text).group(1)
+    assert client.post("/login", data={"username": "sup", "password": "office-password-1",
+                                       "csrf_token": token}).status_code == 303
+    queue = client.get("/queue")
+    assert 'data-task="1"' in queue.text and "Sign-off step 2 of 3 awaited: Supervision office" in queue.text
+    token = csrf.search(queue.text).group(1)
+    version = run.json("task", "show", "1")["task"]["version"]
+    posted = client.post("/tasks/1/event-review", data={"csrf_token": token, "version": version, "back": "queue"})
+    assert posted.status_code == 303 and posted.headers["location"] == "/queue?done=signoff&task=1"
+    shown = client.get(posted.headers["location"]).text
+    assert ("1: signed step 2 of 3 (Supervision office); awaiting step 3 (Leader in charge), a leader (any unit)"
+            in shown)
+    assert _state(run) == "completed" and _chain(run)["steps"][1]["signer"] == "sup"
+    # pressed again: the same refusal as on the command line, beside the form; nothing written
+    before = run.trail_length()
+    token = csrf.search(shown).group(1)
+    version = run.json("task", "show", "1")["task"]["version"]
+    again = client.post("/tasks/1/event-review", data={"csrf_token": token, "version": version, "back": "queue",
+                                                       "task": "1"})
+    assert again.status_code in (400, 403, 409, 422) and "&#39;sup&#39; signed step 2 already" in again.text
+    assert run.trail_length() == before
+    page = client.get("/tasks/1").text
+    assert "Sign-offs" in page and 'data-step="3"' in page

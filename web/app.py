@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine import accounts, workspace
+from engine.core import signoffs
 from engine.core.errors import DubanError, NotFound, PermissionDenied
 from engine.core.views import UserView
 from engine import i18n
@@ -286,6 +287,7 @@ class Pages:
         shown = {f"event-{ev.name}" for ev in events} | {a for a, ok in may.items() if ok} | {"unflag"}
         return self.render(
             request, "task.html", status, user=user, d=detail, t=detail.task, wf=wf, events=events, may=may,
+            signed=_signed(detail) if done == signoffs.SIGNOFF_EVENT else None,
             refused=refused, refused_elsewhere=refused is not None and refused.form not in shown, done=done, label=self.duban.event_label, inline_types=INLINE_TYPES,
             image_types=IMAGE_TYPES, suffix=_suffix, back=request.query_params.get("back"))
 
@@ -299,6 +301,7 @@ class Pages:
         def work(user: UserView) -> Response:
             workspace.task_for(self.duban, user, task_id)  # another unit's task is not found, not refused
             version = _int(values.get("version"))
+            done = action
             try:
                 if action == "note":
                     self.duban.add_note(user.name, task_id, values.get("text", ""), expected_version=version)
@@ -319,10 +322,12 @@ class Pages:
                                     expected_version=version)
                 elif action.startswith("event-"):
                     target = values.get("target") or None
-                    self.duban.fire(user.name, task_id, action[len("event-"):], note=values.get("note"),
-                                    plan=values.get("plan"), target=_date(target, "target date"),
-                                    reason=values.get("reason"), due=values.get("due") or None,
-                                    expected_version=version)
+                    moved = self.duban.fire(user.name, task_id, action[len("event-"):], note=values.get("note"),
+                                            plan=values.get("plan"), target=_date(target, "target date"),
+                                            reason=values.get("reason"), due=values.get("due") or None,
+                                            expected_version=version)
+                    if moved.event == signoffs.SIGNOFF_EVENT:  # one step of a chain: say which, and who is next
+                        done = signoffs.SIGNOFF_EVENT
                 else:
                     raise NotFound("action", action)
             except NotFound:
@@ -336,7 +341,8 @@ class Pages:
                     return self._queue(request, user, refused)
                 return self._task(request, user, task_id, refused)
             target_page = "/queue" if back == "queue" else f"/tasks/{task_id}"
-            return RedirectResponse(f"{target_page}?done={quote(action)}", status_code=303)
+            signed = f"&task={task_id}" if done == signoffs.SIGNOFF_EVENT else ""
+            return RedirectResponse(f"{target_page}?done={quote(done)}{signed}", status_code=303)
         return await self.page(request, work)
 
     # ------------------------------------------------------------------ supervisors
@@ -351,7 +357,12 @@ class Pages:
         details = [workspace.task_for(self.duban, user, t.id) for t in waiting]
         lookbacks = self.duban.lookback_list(due_only=True)
         status = status_of(refused.error) if refused else 200
-        return self.render(request, "queue.html", status, user=user, items=details, lookbacks=lookbacks,
+        signed = None
+        if request.query_params.get("done") == signoffs.SIGNOFF_EVENT:
+            signed_id = _int(request.query_params.get("task"))
+            if signed_id is not None:
+                signed = _signed(workspace.task_for(self.duban, user, signed_id))
+        return self.render(request, "queue.html", status, user=user, items=details, lookbacks=lookbacks, signed=signed,
                            refused=refused, image_types=IMAGE_TYPES, suffix=_suffix,
                            done=request.query_params.get("done"), event_label=self.duban.event_label,
                            requires=lambda wf, ev: self.duban.workflow(wf).events[ev].requires)
@@ -492,3 +503,10 @@ def _content_disposition(kind: str, name: str) -> str:
     """RFC 6266: an ASCII fallback and the UTF-8 name; no quote, path or line break survives."""
     ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/;' else "_" for c in name)
     return f"{kind}; filename=\"{ascii_name or 'file'}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _signed(detail: Any) -> str | None:
+    """已签（第1步/共3步），待…: the last sign-off of the task's chain and the step it awaits now."""
+    chain = detail.signoffs
+    steps = [st["step"] for st in chain["steps"] if st["signer"]] if chain else []
+    return f"{detail.task.code}: {signoffs.signed_phrase(chain, max(steps))}" if steps else None
