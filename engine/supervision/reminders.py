@@ -517,21 +517,35 @@ def _deliver_batches(app: "Writer", channels: Channels, cfg: DeliverySettings, m
                 conn = s.connection()
                 for held, outcomes in unmarked:
                     _mark(conn, held, outcomes)
-                stmt = (sa.select(R.c.id, R.c.channel).where(claims.deliverable(now), R.c.id > after)
-                        .order_by(R.c.id).limit(size))
+                stmt = (sa.select(R.c.id, R.c.channel, R.c.address, R.c.recipient)
+                        .where(claims.deliverable(now), R.c.id > after).order_by(R.c.id).limit(size))
                 if done:
                     stmt = stmt.where(R.c.id.notin_(sorted(done)))
                 candidates = conn.execute(stmt).all()
                 pick: list[int] = []
-                singles, contiguous = 0, True
-                for rid, channel in candidates:
-                    if bulk(channel) or singles < batch:
-                        singles += not bulk(channel)
+                # Network channels: at most ``batch`` destinations a round, each with all its rows
+                # (they go as one digest, or a few where its size limit splits it).
+                destinations: set[tuple[str, str]] = set()
+                contiguous = True
+                for rid, channel, address, recipient in candidates:
+                    where = _destination_of(channel, address, recipient)
+                    if bulk(channel) or where in destinations or len(destinations) < batch:
+                        if not bulk(channel):
+                            destinations.add(where)
                         pick.append(rid)
                         if contiguous:
                             after = rid
                     else:
                         contiguous = False
+                if destinations:  # the rest of these destinations' rows, for their one digest
+                    taken = set(pick) | done
+                    more = conn.execute(
+                        sa.select(R.c.id, R.c.channel, R.c.address, R.c.recipient)
+                        .where(claims.deliverable(now), R.c.id > after,
+                               R.c.channel.in_(sorted({d[0] for d in destinations})))
+                        .order_by(R.c.id).limit(bulk_batch + len(taken))).all()
+                    pick += [rid for rid, channel, address, recipient in more if rid not in taken
+                             and _destination_of(channel, address, recipient) in destinations][:bulk_batch]
                 leased = claims.lease_rows(conn, pick, token, now, until)
             unmarked = []  # committed with this lease
             if not candidates:
@@ -652,13 +666,19 @@ RATE_WINDOW = timedelta(minutes=1)
 def _destination(row: Any) -> tuple[str, str]:
     """Rows with one destination go as one message: a robot's URL, a person's e-mail address; a
     channel without addresses reaches each recipient separately."""
-    return (row.channel, row.address if row.address else f"recipient:{row.recipient}")
+    return _destination_of(row.channel, row.address, row.recipient)
+
+
+def _destination_of(channel: str, address: str | None, recipient: str) -> tuple[str, str]:
+    return (channel, address if address else f"recipient:{recipient}")
 
 
 def _messages(app: "Writer", channels: Channels, rows: Sequence[Any]) -> list[list[Any]]:
     """The leased rows of network channels as messages: per destination, most urgent first (the
-    earliest date watched), as many rows per message as the channel's size limit lets in. A daily
-    digest row is a message of its own."""
+    earliest date watched), as many tasks per message as the channel says fit (``fits``: the
+    vendor's size limit, measured on the request it would send). A task's rows for one destination
+    (its unit's reminder and the escalations) share its one line and go in the same message. A
+    daily digest row is a message of its own."""
     groups: dict[tuple[str, str], list[Any]] = {}
     out: list[list[Any]] = []
     for row in rows:
@@ -666,27 +686,62 @@ def _messages(app: "Writer", channels: Channels, rows: Sequence[Any]) -> list[li
             out.append([row])
         else:
             groups.setdefault(_destination(row), []).append(row)
+    office = message_style(app.settings)["office"]
     for (name, _address), group in groups.items():
         group.sort(key=lambda r: (r.target or date.max, r.task_id or 0, r.id))
         try:
-            limit = getattr(channels.get(name), "max_bytes", None)
+            channel: Any = channels.get(name)
         except DeliveryError:
-            limit = None  # no longer configured: the send reports it
-        part: list[Any] = []
+            channel = None  # no longer configured: the send reports it
+        tasks: dict[Any, list[Any]] = {}
         for row in group:
-            if part and limit and _message_bytes([*part, row], app.lang) > limit:
+            tasks.setdefault(row.task_id or f"row:{row.id}", []).append(row)
+        part: list[Any] = []
+        for task_rows in tasks.values():
+            if part and not _fits(channel, _message_of(app.lang, [*part, *task_rows], None, office)):
                 out.append(part)
                 part = []
-            part.append(row)
+            part += task_rows
         if part:
             out.append(part)
     return out
 
 
-def _message_bytes(rows: Sequence[Any], lang: str) -> int:
-    """The size of the message ``rows`` make, with room for the @-mentions a robot adds."""
-    mentions = {c.name for r in rows for c in contacts_from_json(r.mentions)}
-    return len(messages.digest_of(lang, [r.message for r in rows]).encode("utf-8")) + 64 * len(mentions) + 64
+def _fits(channel: Any, msg: Outgoing) -> bool:
+    """Whether ``msg`` is within the channel's size limit (a robot measures the request it would
+    send; a channel with only ``max_bytes`` counts the text and room for its @-mentions)."""
+    if channel is None:
+        return True
+    fits = getattr(channel, "fits", None)
+    if callable(fits):
+        return bool(fits(msg))
+    limit = getattr(channel, "max_bytes", None)
+    return not limit or len(msg.text.encode("utf-8")) + 64 * len(msg.mentions) + 64 <= limit
+
+
+def _message_of(lang: str, part: Sequence[Any], address: Any, office: str | None) -> Outgoing:
+    """The one message of the rows of ``part`` (one destination's): a single reminder as it is, or a
+    digest — a title, then one line per task (its first row's), in the order of ``part``. Its key is
+    derived from the rows' keys, so a resend of the same rows carries the same key."""
+    import hashlib
+
+    if len(part) == 1:
+        return _outgoing(part[0], address)
+    first = part[0]
+    keys = sorted(r.key for r in part)
+    mentions: dict[str, Contact] = {}
+    texts: dict[Any, str] = {}
+    for r in part:
+        texts.setdefault(r.task_id or f"row:{r.id}", r.message)
+        for c in contacts_from_json(r.mentions):
+            mentions.setdefault(c.name, c)
+    return Outgoing("digest:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32], first.recipient,
+                    first.address if address is ... else address,
+                    messages.digest_of(lang, list(texts.values()), office),
+                    None, first.rule, None, resend=any(r.attempts > 1 for r in part),
+                    mentions=tuple(mentions.values()),
+                    items=tuple({"key": r.key, "task_id": r.task_id, "rule": r.rule,
+                                 "target": r.target.isoformat() if r.target else None} for r in part))
 
 
 def _take_slot(app: "Writer", channels: Channels, part: Sequence[Any], token: str,
@@ -717,25 +772,11 @@ def _send_message(app: "Writer", channels: Channels, cfg: DeliverySettings, part
     marked sent in one UPDATE right after the send, or each failed."""
     if len(part) == 1:
         return [_send_one(app, channels, cfg, part[0], token, marks)]
-    import hashlib
-
-    first = part[0]
-    keys = sorted(r.key for r in part)
-    mentions: dict[str, Contact] = {}
-    for r in part:
-        for c in contacts_from_json(r.mentions):
-            mentions.setdefault(c.name, c)
-    style = message_style(app.settings)
     error = None
     try:
-        msg = Outgoing("digest:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32], first.recipient,
-                       _address_for_send(app, channels, first),
-                       messages.digest_of(app.lang, [r.message for r in part], style["office"]),
-                       None, first.rule, None, resend=any(r.attempts > 1 for r in part),
-                       mentions=tuple(mentions.values()),
-                       items=tuple({"key": r.key, "task_id": r.task_id, "rule": r.rule,
-                                    "target": r.target.isoformat() if r.target else None} for r in part))
-        channels.get(first.channel).send(msg)
+        msg = _message_of(app.lang, part, _address_for_send(app, channels, part[0]),
+                          message_style(app.settings)["office"])
+        channels.get(part[0].channel).send(msg)
     except DeliveryError as exc:
         error = str(exc)
     except Exception as exc:  # a channel bug must not lose the reminders: they are retried and shown

@@ -134,6 +134,15 @@ class Robot:
 
         return replace(msg, text=f"【{self.keyword}】{msg.text}")
 
+    def fits(self, msg: Outgoing) -> bool:
+        """Whether ``msg`` is within this robot's size limit, measured on what it would send (the
+        keyword and @-mentions added): the digest splitter asks before adding a task's line."""
+        return self.size(self.with_keyword(msg)) <= self.max_bytes
+
+    def size(self, msg: Outgoing) -> int:
+        """What the vendor's limit counts: here the whole JSON body (duban's own format)."""
+        return len(_json(self.payload(msg)))
+
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         return {"key": msg.key, "recipient": msg.recipient, "task_id": msg.task_id, "rule": msg.rule,
                 "target": msg.target, "subject": msg.subject, "text": msg.text,
@@ -157,6 +166,12 @@ class WeComRobot(Robot):
     max_bytes_default = 4096
     TEXT_MAX_BYTES = 2048
 
+    def fits(self, msg: Outgoing) -> bool:
+        body = self.payload(self.with_keyword(msg))  # markdown ≤ max_bytes; text (mobile mentions) ≤ 2048
+        if body["msgtype"] == "text":
+            return len(body["text"]["content"].encode("utf-8")) <= min(self.max_bytes, self.TEXT_MAX_BYTES)
+        return len(body["markdown"]["content"].encode("utf-8")) <= self.max_bytes
+
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         ids = [c.wecom_id for c in msg.mentions if c.wecom_id]
         mobiles = [c.mobile for c in msg.mentions if not c.wecom_id and c.mobile]
@@ -175,6 +190,9 @@ class DingTalkRobot(Robot):
 
     kind = "dingtalk"
     max_bytes_default = 18_000  # DingTalk names no markdown limit on the robot page: a cautious bound
+
+    def size(self, msg: Outgoing) -> int:
+        return len(self.payload(msg)["markdown"]["text"].encode("utf-8"))  # the markdown text, mentions included
 
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         user_ids = [c.dingtalk_id for c in msg.mentions if c.dingtalk_id]
@@ -203,6 +221,15 @@ class FeishuRobot(Robot):
 
     kind = "feishu"
     max_bytes_default = 18_000  # the card's text; the whole body must stay under 20 KB
+
+    BODY_MAX_BYTES = 20 * 1024  # the custom bot's request body
+    SIGNATURE_BYTES = 80  # "timestamp" and "sign" added to a signed body
+
+    def fits(self, msg: Outgoing) -> bool:
+        body = self.payload(self.with_keyword(msg))
+        content = body["card"]["elements"][0]["text"]["content"]
+        return (len(content.encode("utf-8")) <= self.max_bytes
+                and len(_json(body)) + self.SIGNATURE_BYTES <= self.BODY_MAX_BYTES)
 
     def payload(self, msg: Outgoing) -> dict[str, Any]:
         tags = [f"<at id={c.feishu_id}></at>" if c.feishu_id else f"<at email={c.email}></at>"
