@@ -89,7 +89,8 @@ def wrap_text(text: str, width: int = 78, initial_indent: str = "", subsequent_i
     return "\n\n".join(out)
 
 
-_QUOTED = re.compile("'([^'\\n]*)'|\"([^\"\\n]*)\"")
+# A quote opens where no letter precedes it and closes where none follows: "the task's unit" is no quote.
+_QUOTED = re.compile("(?<![A-Za-z])'([^'\\n]*)'(?![A-Za-z])|\"([^\"\\n]*)\"")
 _HAN = "\u3400-\u9fff\uf900-\ufaff"
 
 

@@ -187,3 +187,11 @@ def test_cron_remind_speaks_the_configured_language(tmp_path: Path, lang: str) -
         else:
             assert message["subject"].startswith("[duban]") and "督办提醒" not in message["text"]
     assert ("已发送" in sweep.stdout) == (lang == "zh")  # the sweep's own report too
+
+
+def test_an_apostrophe_inside_a_word_is_no_quote_in_chinese_messages() -> None:
+    from cli.translation import fullwidth
+
+    # a name in quotes becomes 「name」; the apostrophe of an English word left in the message does not
+    assert fullwidth("错误：用户 'li' 不能：the task's unit") == "错误：用户「li」不能：the task's unit"
+    assert fullwidth("任务属于 '财务科'，用户属于 \"办公室\"") == "任务属于「财务科」，用户属于「办公室」"

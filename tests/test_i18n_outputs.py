@@ -25,6 +25,7 @@ COMMANDS_READ = [
     ("task", "show", "999"), ("summary", "--campaign", "nope"), ("task", "move", "7", "fly"),
     ("task", "move", "7", "start"), ("--as", "ghost", "task", "note", "1", "x"), ("workflow", "show", "nope"),
     ("--as", "bangongshi", "task", "extend", "1", "--due", "2026-09-01", "--reason", "x"),
+    ("--as", "bangongshi", "task", "note", "1", "x"),  # another unit's task: the visibility rule says why
     ("--as", "bangongshi", "campaign", "add", "X", "--inspector", "a", "--target", "b", "--feedback-date", "2025-01-01"),
 ]
 
@@ -121,6 +122,7 @@ def test_refusals_are_worded_in_the_chosen_language(chinese_demo: Path) -> None:
     assert "此状态下不能办理" in refused("task", "move", "7", "start")
     denied = refused("--as", "bangongshi", "task", "extend", "1", "--due", "2026-09-01", "--reason", "x")
     assert "无权对任务 1 延长整改时限：流程只允许 admin, supervisor" in denied
+    assert "任务属于「人代联工委」，该用户属于「办公室」" in refused("--as", "bangongshi", "task", "note", "1", "x")
     # the same refusal in English, from the same code and fields
     assert "task 999 not found; see 'duban task list' for their ids" in refused("task", "show", "999", lang="en")
     data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "task", "move", "7", "start", "--json"],

@@ -74,15 +74,21 @@ def may_see(user: UserLike, task: TaskLike) -> bool:
     return meets(user, task, VISIBILITY.get(user.role, ()))
 
 
-def why_not(user: UserLike, task: TaskLike) -> str:
-    """Why ``may_see`` says no, in words: for the refusal message."""
+def N_(message: str) -> str:
+    """Marks a catalog msgid (workflows/ imports nothing of the engine: the engine words it when shown)."""
+    return message
+
+
+def why_not(user: UserLike, task: TaskLike) -> tuple[str, dict[str, Any]]:
+    """Why ``may_see`` says no: a catalog msgid and its values, for the refusal message."""
     clauses = VISIBILITY.get(user.role, ())
     if clauses == (SAME_UNIT,):
-        return f"the task belongs to unit {task.unit!r}, the user to {user.unit!r}"
+        return N_("the task belongs to unit '{task_unit}', the user to '{user_unit}'"), {
+            "task_unit": task.unit, "user_unit": user.unit or ""}
     if set(clauses) == {SAME_UNIT, LEADS}:
-        return (f"the task's unit is {task.unit!r} and its leader {task.leader!r}; "
-                f"a {user.role} acts on tasks of its unit or that it leads")
-    return f"role {user.role!r} may not act on this task"
+        return N_("the task's unit is '{task_unit}' and its leader '{leader}'; a {role} acts on tasks of its "
+                  "unit or that it leads"), {"task_unit": task.unit, "leader": task.leader or "", "role": user.role}
+    return N_("role '{role}' may not act on this task"), {"role": user.role}
 
 
 def recipients(kind: str, task: TaskLike, users: Sequence[UserLike]) -> list[UserLike]:

@@ -872,7 +872,7 @@ class Writer(Ledger):
             raise PermissionDenied(user.name, user.role, action,
                                    Phrase(N_("the workflow allows only {roles}"), roles=", ".join(sorted(roles))))
         if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
-            raise PermissionDenied(user.name, user.role, action, why_not(user, task))
+            raise PermissionDenied(user.name, user.role, action, _not_visible(user, task))
 
     def task_row(self, s: Session, task_id: int) -> Task:
         task = s.get(Task, task_id)
@@ -916,7 +916,7 @@ class Writer(Ledger):
             return PermissionDenied(user.name, user.role, action,
                                     Phrase(N_("the workflow allows only {roles}"), roles=", ".join(refusal.roles)))
         if refusal.condition == "visible":
-            return PermissionDenied(user.name, user.role, action, why_not(user, task))
+            return PermissionDenied(user.name, user.role, action, _not_visible(user, task))
         if refusal.condition == "input":
             return MissingInput(task.code, task.state, refusal.event, list(refusal.missing))
         if refusal.condition == "precondition":
@@ -1003,6 +1003,12 @@ class NewTasks:
     plan: list[str | None] | None = None
     # The workflow's declared fields of each task, checked (engine/core/fields.py); None: none set.
     fields: list[dict[str, Any]] | None = None
+
+
+def _not_visible(user: Any, task: Any) -> Phrase:
+    """Why the visibility rule (workflows/access.py) keeps ``user`` from ``task``, worded when shown."""
+    template, values = why_not(user, task)
+    return Phrase(template, **values)
 
 
 def measures_json(measures: Sequence[str]) -> str:
