@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +115,112 @@ def test_a_digest_is_split_within_the_vendor_limit_and_every_line_arrives_once(
         seen += codes
         assert "督办" in json.dumps(post["body"], ensure_ascii=False)  # the robot's keyword, in every part
     assert sorted(seen) == sorted(days)  # every task's line once: none lost, none twice
+
+
+# ---------------------------------------------------------------------- exactly once, killed mid-delivery
+class StallingDingTalk:
+    """A DingTalk robot whose first request arrives whole and is never answered (the sender is
+    killed while it waits); every later request is checked and answered as DingTalk does. Only an
+    answered request counts as delivered."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.arrived, self.release = threading.Event(), threading.Event()
+        self.stalled: dict[str, Any] | None = None
+        self.delivered: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                post = {"body": body, "key": self.headers.get("X-Duban-Reminder-Key")}
+                if owner.stalled is None:
+                    owner.stalled = post
+                    owner.arrived.set()
+                    owner.release.wait(60)  # bounded: the test releases it once the sender is dead
+                    self.close_connection = True
+                    return
+                parts = urlsplit(self.path)
+                answer = dingtalk(parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}, self.headers,
+                                  body, None)
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                if answer["errcode"] == 0:
+                    owner.delivered.append(post)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot/send?access_token={TOKEN}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_sender_killed_while_a_digest_is_on_the_wire_neither_loses_nor_repeats_a_task(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from processes import STARTED
+    from storage.models import Reminder
+
+    robot = StallingDingTalk()
+    try:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[channels.robots.bangong]\nkind = "dingtalk"\nurl = "{robot.url}"\nsecret = "{SECRET}"\n'
+                          'timeout = 120\n[digest]\nenabled = false\n', encoding="utf-8")
+        days = _ledger(app, clock)
+        root = Path(__file__).resolve().parents[1]
+        env = dict(os.environ, DUBAN_CONFIG=str(config), DUBAN_LANG="zh", PYTHONPATH=str(root))
+
+        def remind(now: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "cli", "--db", app.url, "remind", "--json"], cwd=root,
+                                  env=dict(env, DUBAN_NOW=now), capture_output=True, text=True, timeout=120)
+
+        first = subprocess.Popen([sys.executable, "-m", "cli", "--db", app.url, "remind"], cwd=root,
+                                 env=dict(env, DUBAN_NOW=f"{SWEEP_DAY}T09:00:00"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        STARTED.append(first)
+        assert robot.arrived.wait(120), "the digest never reached the robot"
+        first.send_signal(signal.SIGKILL)  # mid-delivery: the robot has the digest, duban has no answer
+        assert first.wait(30) == -signal.SIGKILL
+        robot.release.set()
+        assert robot.stalled is not None and robot.delivered == []
+        with app.transaction() as s:
+            statuses = {st for (st,) in s.execute(sa.select(Reminder.status).distinct())}
+        assert statuses == {"sending"}  # claimed, leased, handed over, not marked
+
+        again = remind(f"{SWEEP_DAY}T09:01:00")  # the dead sender's lease still runs: nothing is sent twice
+        assert again.returncode == 0, again.stderr
+        assert robot.delivered == [] and json.loads(again.stdout)["sent"] == 0
+
+        later = remind(f"{SWEEP_DAY}T09:06:00")  # the lease (5 minutes) has run out: sent once more
+        assert later.returncode == 0, later.stderr
+        assert robot.delivered, later.stdout + later.stderr
+        resent = robot.delivered[0]
+        assert resent["key"] == robot.stalled["key"]  # the same digest key: a receiver can drop a resend
+        codes = [re.search(r"(\d{3}号)", line).group(1)  # type: ignore[union-attr]
+                 for post in robot.delivered for line in post["body"]["markdown"]["text"].split("\n") if LONG in line]
+        assert sorted(codes) == sorted(days)  # every task's line delivered once: none lost, none twice
+        with app.transaction() as s:
+            rows = s.execute(sa.select(Reminder.status, Reminder.attempts)).all()
+        assert {st for st, _ in rows} == {"sent"} and {a for _, a in rows} == {2}
+        assert json.loads(remind(f"{SWEEP_DAY}T09:30:00").stdout)["sent"] == 0  # and never again
+    finally:
+        robot.close()
