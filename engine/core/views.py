@@ -47,6 +47,9 @@ INPUT_LABELS: dict[str, LazyString] = {
     "eligible": lazy_pgettext("input", "eligible"), "tasks": lazy_pgettext("input", "tasks"),
     "tables": lazy_pgettext("input", "tables"), "group": lazy_pgettext("input", "group"),
     "number": lazy_pgettext("input", "number"), "reply_by": lazy_pgettext("input", "reply_by"),
+    # a sign-off record: which event's chain, which step of how many
+    "event": lazy_pgettext("input", "event"), "step": lazy_pgettext("input", "step"),
+    "of": lazy_pgettext("input", "of"),
 }
 
 
