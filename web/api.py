@@ -43,6 +43,9 @@ class EventBody(BaseModel):
     target: date | None = Field(None, description="Target date of the follow-up plan")
     reason: str | None = Field(None, description="Reason (sending back, reopening)")
     due: str | None = Field(None, description="New deadline: DATE, Nd or Nwd")
+    inputs: dict[str, str | int | None] | None = Field(
+        None, description="The workflow's declared fields the event sets, by name (a suggestion's reply: "
+                          "reply_class, reply_text); a choice by its value or label")
 
 
 class NoteBody(BaseModel):
@@ -127,7 +130,7 @@ def build_api(duban: Any) -> FastAPI:
         def work(user: UserView) -> JSONResponse:
             visible(user, task_id)
             duban.fire(user.name, task_id, event, note=body.note, plan=body.plan, target=body.target,
-                       reason=body.reason, due=body.due, expected_version=body.version)
+                       reason=body.reason, due=body.due, expected_version=body.version, inputs=body.inputs)
             return JSONResponse(visible(user, task_id).as_dict())
         return run(request, work)
 

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine import accounts, workspace
 from engine.core import signoffs
+from engine.core import fields as task_fields
 from engine.core.errors import DubanError, NotFound, PermissionDenied
 from engine.core.views import UserView
 from engine import i18n
@@ -289,6 +290,7 @@ class Pages:
             request, "task.html", status, user=user, d=detail, t=detail.task, wf=wf, events=events, may=may,
             signed=_signed(detail) if done == signoffs.SIGNOFF_EVENT else None,
             refused=refused, refused_elsewhere=refused is not None and refused.form not in shown, done=done, label=self.duban.event_label, inline_types=INLINE_TYPES,
+            field_text=lambda fd, value: task_fields.display(fd, value, self.duban.lang),
             image_types=IMAGE_TYPES, suffix=_suffix, back=request.query_params.get("back"))
 
     async def task_action(self, request: Request, task_id: int, action: str) -> Response:
@@ -322,10 +324,13 @@ class Pages:
                                     expected_version=version)
                 elif action.startswith("event-"):
                     target = values.get("target") or None
+                    # the workflow's declared fields the form gives (an event's inputs such as a reply's class)
+                    declared = self.duban.workflow(self.duban.get_task(task_id).task.workflow).fields
+                    inputs = {k: v for k, v in values.items() if k in declared and v.strip()}
                     moved = self.duban.fire(user.name, task_id, action[len("event-"):], note=values.get("note"),
                                             plan=values.get("plan"), target=_date(target, "target date"),
                                             reason=values.get("reason"), due=values.get("due") or None,
-                                            expected_version=version)
+                                            expected_version=version, inputs=inputs or None)
                     if moved.event == signoffs.SIGNOFF_EVENT:  # one step of a chain: say which, and who is next
                         done = signoffs.SIGNOFF_EVENT
                 else:

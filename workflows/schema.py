@@ -31,7 +31,12 @@ KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag
 # Top-level tables reserved for later features; kept raw so files written for a newer duban
 # still load, while any other unknown table is a typo and is reported.
 EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring",
-                                     "ledger")
+                                     "ledger", "letters")
+# [letters]: how the letters that chase a unit (催办通知书, 督办函) speak of this workflow's items, in the
+# words of its documents: what an item is (item), what its deadline is called (deadline), what the
+# unit does with it (role, undertake), and per kind what is asked and what the unit reports back.
+LETTER_WORDS: tuple[str, ...] = ("item", "deadline", "role", "undertake")
+LETTER_KIND_WORDS: tuple[str, ...] = ("asked", "report")
 # [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial), and
 # by what a report groups its figures (group_by: declared fields or the task columns below).
 REPORT_KEYS: tuple[str, ...] = ("done", "partial", "group_by", "labels")
@@ -634,6 +639,8 @@ def _build(
             p.add(problem_key, reason)
     if "ledger" in extensions:
         _check_ledger(extensions["ledger"], states, p)
+    if "letters" in extensions:
+        _check_letters(extensions["letters"], p)
 
     if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
         _check_graph(states, events, initial, p)
@@ -980,6 +987,27 @@ def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> Non
             p.add("ledger.struck_off", f"unknown state {name!r}; declared: {', '.join(states)}")
         elif states and states[name].open:
             p.add("ledger.struck_off", f"state {name!r} is open; an item is struck off in a closed state")
+
+
+def _check_letters(raw: Any, p: _Problems) -> None:
+    """[letters] item = "…", deadline = "…", role = "…", undertake = "…", remind = { asked, report },
+    supervise = { asked, report }: words of the letters, each a line of text."""
+    if not isinstance(raw, dict):
+        p.add("letters", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, (*LETTER_WORDS, "remind", "supervise"), "letters", p)
+    for key in LETTER_WORDS:
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            p.add(f"letters.{key}", "must be a non-empty string")
+    for kind in ("remind", "supervise"):
+        words = raw.get(kind, {})
+        if not isinstance(words, dict):
+            p.add(f"letters.{kind}", f"must be a table, not {_type_name(words)}")
+            continue
+        _check_keys(words, LETTER_KIND_WORDS, f"letters.{kind}", p)
+        for key, value in words.items():
+            if key in LETTER_KIND_WORDS and (not isinstance(value, str) or not value.strip()):
+                p.add(f"letters.{kind}.{key}", "must be a non-empty string")
 
 
 def _check_report(raw: Any, states: Mapping[str, StateDef], fields: Mapping[str, FieldDef],
