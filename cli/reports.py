@@ -166,7 +166,9 @@ def overview(obj: Context, workflow: str, as_of: date, fmt: str | None, issued: 
     from engine.reports.handling import build_handling_report, to_docx, to_markdown
 
     fmt = fmt or ("md" if output.suffix.lower() in (".md", ".markdown") else "docx")
-    doc = build_handling_report(obj.ledger(), workflow, as_of, issuer=issuer, issued=issued, draft=draft)
+    with ProgressBar(_('reading the items')) as bar:
+        doc = build_handling_report(obj.ledger(), workflow, as_of, issuer=issuer, issued=issued, draft=draft,
+                                    progress=bar)
     write_atomically(output, to_markdown(doc).encode("utf-8") if fmt == "md" else to_docx(doc))
     echo(doc.intro)
     echo(_('report written to {output}').format(output=output))
@@ -212,7 +214,8 @@ def scores(obj: Context, as_of: date | None, campaign: str | None, fmt: str | No
     fmt = "json" if as_json else fmt or {".xlsx": "xlsx", ".json": "json"}.get(suffix, "table")
     if fmt == "xlsx" and output is None:
         raise click.UsageError(_("--format xlsx writes a file: give it with -o PATH"))
-    result = scoring.scores(obj.ledger(), as_of, campaign=campaign)
+    with ProgressBar(_('reading the trail'), enabled=fmt != "json") as bar:
+        result = scoring.scores(obj.ledger(), as_of, campaign=campaign, progress=bar)
     if output is not None:
         from engine.core.files import write_atomically
 

@@ -270,3 +270,14 @@ def test_reports_over_many_items_report_progress_and_the_cli_draws_it(demo: Cli,
     drawn.clear()
     assert demo("--lang", "en", "report", "progress", "--as-of", "2025-12-25", "--explain").exit_code == 0
     assert drawn[-1] == ("reading the items", 16, 16)
+    drawn.clear()
+    assert demo("--lang", "en", "report", "scores", "--as-of", "2025-12-25").exit_code == 0
+    assert drawn[0][:2] == ("reading the trail", 0) and drawn[-1][1] == drawn[-1][2] > 16  # trail records
+
+    suggestions = Cli(tmp_path / "suggestions.db", tmp_path)
+    assert suggestions("demo", "--case", "suggestions", now="2026-05-15T09:00:00").exit_code == 0
+    drawn.clear()
+    assert suggestions("--lang", "en", "report", "overview", "--workflow", "suggestion", "--as-of", "2026-05-15",
+                       "--issuer", "市人大常委会办公室", "-o", str(tmp_path / "o.docx"),
+                       now="2026-05-15T09:00:00").exit_code == 0
+    assert drawn[-1] == ("reading the items", 20, 20)

@@ -16,7 +16,8 @@ from engine.core.errors import InvalidInput
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from engine.reports.notice import CN_NUMERALS, cn_date
-from engine.reports.progress import Group, ProgressReport, check_as_of, progress
+from engine.reports.progress import Group, Progress, ProgressReport, check_as_of
+from engine.reports.progress import progress as progress_as_of
 
 if TYPE_CHECKING:
     from engine.core.ledger import Ledger
@@ -60,7 +61,8 @@ def _share(n: int, total: int) -> str:
 
 
 def build_handling_report(app: "Ledger", workflow: str, as_of: date, *, issuer: str | None = None,
-                          issued: date | None = None, draft: bool = False) -> HandlingReport:
+                          issued: date | None = None, draft: bool = False,
+                          progress: Progress | None = None) -> HandlingReport:
     wf = app.workflow(workflow)
     if "campaign" in wf.uses:
         raise InvalidInput("workflow", workflow, "its tasks belong to campaigns: their report is "
@@ -72,7 +74,7 @@ def build_handling_report(app: "Ledger", workflow: str, as_of: date, *, issuer: 
             raise InvalidInput("issuer", None, "name the issuer, or set [notice] issuer in the config file "
                                                "(a draft marks its place)")
         issuer = TEXT["draft_issuer"]
-    report: ProgressReport = progress(app, as_of, workflow=workflow, since=False)
+    report: ProgressReport = progress_as_of(app, as_of, workflow=workflow, since=False, progress=progress)
     zh_labels = _zh_labels(app, workflow)
     f = report.figures
     title = wf.title.text("zh")

@@ -25,7 +25,7 @@ from engine.core.errors import InvalidWorkflow
 from engine.core.policy import shift, states_watching_followup
 from engine.core.views import jsonable
 from engine.i18n import gettext as _
-from engine.reports.progress import check_as_of, end_of_day, result_states
+from engine.reports.progress import PROGRESS_EVERY, Progress, check_as_of, end_of_day, result_states
 from storage.tables import tasks, trail
 from workflows.scoring import METRICS, ScoringRules, check_scoring, rules_from
 
@@ -203,7 +203,8 @@ def _unit_of(facts: str | None, task_id: int) -> str | None:
     return row.get("unit") if isinstance(row, dict) else None
 
 
-def _replay(app: "Ledger", conn: sa.Connection, cutoff: datetime, campaign_id: int | None) -> dict[int, _Task]:
+def _replay(app: "Ledger", conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
+            progress: Progress | None = None) -> dict[int, _Task]:
     kinds = _Kinds(app)
     tz = app.clock.tz
     t = trail.c
@@ -215,7 +216,10 @@ def _replay(app: "Ledger", conn: sa.Connection, cutoff: datetime, campaign_id: i
         stmt = stmt.where(tasks.c.campaign_id == campaign_id)
     units = dict(conn.execute(sa.select(tasks.c.id, tasks.c.unit)).all())
     out: dict[int, _Task] = {}
-    for task_id, event, from_state, to_state, at, raw_inputs, raw_facts in conn.execute(stmt):
+    total = conn.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one() if progress else 0
+    for n, (task_id, event, from_state, to_state, at, raw_inputs, raw_facts) in enumerate(conn.execute(stmt)):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n, total)  # trail records replayed (a ledger's many items: the front end draws a bar)
         inputs = _loads(raw_inputs) if raw_inputs and raw_inputs != "{}" else {}
         day = at.astimezone(tz).date()
         cur = out.get(task_id)
@@ -255,6 +259,8 @@ def _replay(app: "Ledger", conn: sa.Connection, cutoff: datetime, campaign_id: i
                     cur.returned += 1
             _enter(cur, kinds, cur.state, to_state, day)
         cur.last_event = event
+    if progress is not None:
+        progress(total, total)
     return out
 
 
@@ -274,13 +280,14 @@ def _enter(cur: _Task, kinds: _Kinds, from_state: str | None, to_state: str, day
     cur.state = to_state
 
 
-def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None) -> ScoreReport:
+def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
+           progress: Progress | None = None) -> ScoreReport:
     """Every responsible unit's figures and score as of the end of ``as_of`` (default today), ranked."""
     as_of = check_as_of(app, as_of)
     cutoff = end_of_day(app, as_of)
     with app.reading() as conn:
         campaign_id = app.campaign_id(conn, campaign) if campaign else None
-        replayed = _replay(app, conn, cutoff, campaign_id)
+        replayed = _replay(app, conn, cutoff, campaign_id, progress)
     rules, source = rules_for(app, (t.workflow for t in replayed.values()))
     kinds = _Kinds(app)
     ack_deadlines: dict[tuple[str, date], date | None] = {}
