@@ -33,7 +33,10 @@ def add(obj: Context, name: str, role: str, unit: str | None, display: str | Non
         echo_json(view.as_dict())
         return
     unit_part = _(', unit {unit}').format(unit=view.unit) if view.unit else ""
-    echo(_('user {name} added: role {role}{unit_part}').format(name=view.name, role=view.role, unit_part=unit_part))
+    from engine.core.errors import role_word
+
+    echo(_('user {name} added: role {role}{unit_part}').format(name=view.name, role=role_word(view.role),
+                                                               unit_part=unit_part))
 
 
 @user.command("list")
@@ -44,13 +47,16 @@ def list_(obj: Context, as_json: bool) -> None:
     """List registered users."""
     from cli.render import table
 
+    from engine.core.errors import role_word
+
     users = obj.app().list_users()
     if as_json:
-        echo_json([u.as_dict() for u in users])
+        # the machine value, and its label beside it
+        echo_json([{**u.as_dict(), "role_label": str(role_word(u.role))} for u in users])
         return
     table([pgettext('user', 'name'), _('role'), pgettext('user', 'unit'), _('display name'),
            _('email'), _('mobile'), _('robot ids'), _('webhook')],
-          [[u.name, u.role, u.unit, u.display, u.email, u.mobile, _ids(u), u.webhook] for u in users])
+          [[u.name, str(role_word(u.role)), u.unit, u.display, u.email, u.mobile, _ids(u), u.webhook] for u in users])
 
 
 @user.command("passwd")

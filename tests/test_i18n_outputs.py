@@ -139,3 +139,28 @@ def test_workflow_show_speaks_the_chosen_language() -> None:
         assert word not in zh, word
     en = CliRunner().invoke(cli, ["--lang", "en", "workflow", "show", "rectification"]).stdout
     assert "Initial state: Assigned (assigned)" in en and "Permissions:" in en and "roles: admin" in en
+
+
+def test_roles_show_as_words_in_user_list(tmp_path: Path) -> None:
+    """user list shows each role by its label (督查室, 责任单位, 领导, 管理员), one table in
+    workflows/access.py; --json keeps the machine value and adds the label beside it."""
+    db = str(tmp_path / "roles.db")
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        result = CliRunner().invoke(cli, ["--db", db, "--as", "root", "--lang", "zh", *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("init")
+    run("user", "add", "li", "--role", "supervisor")
+    run("user", "add", "caiwu", "--role", "unit", "--unit", "财务科")
+    added = run("user", "add", "zhuren", "--role", "leader", "--unit", "办公室")
+    assert "领导" in added.stdout and "leader" not in added.stdout
+    listed = run("user", "list").stdout
+    for word in ("督查室", "责任单位", "领导", "管理员"):
+        assert word in listed
+    for machine in ("supervisor", "leader", "admin"):
+        assert machine not in listed
+    rows = {u["name"]: u for u in json.loads(run("user", "list", "--json").stdout)}
+    assert rows["li"]["role"] == "supervisor" and rows["li"]["role_label"] == "督查室"
+    assert rows["caiwu"]["role"] == "unit" and rows["caiwu"]["role_label"] == "责任单位"

@@ -221,12 +221,12 @@ def test_return_at_any_step_clears_the_pending_sign_offs(run: Cli) -> None:
 def test_the_chain_in_chinese(run: Cli) -> None:
     refused = run("task", "move", "1", "review", user="sup", lang="zh")
     assert refused.exit_code == 1
-    assert "任务 1：“review”须先由财务科的领导签第1步（共3步，单位负责人审核）" in refused.stderr
+    assert "任务 1：“review”须先由领导（财务科）签第1步（共3步，单位负责人审核）" in refused.stderr
     assert "用户「sup」只能在其后签第2步（督查室审核）" in refused.stderr
     out = run.ok("task", "move", "1", "review", user="head", lang="zh")
-    assert "任务 1：已签（第1步/共3步：单位负责人审核），待第2步（督查室审核）：督查人员（不限单位）" in out.stdout
+    assert "任务 1：已签（第1步/共3步：单位负责人审核），待第2步（督查室审核）：督查室（不限单位）" in out.stdout
     shown = run.ok("task", "show", "1", lang="zh").stdout
-    assert "审核签批：对账销号" in shown and "待督查人员（不限单位）签批" in shown
+    assert "审核签批：对账销号" in shown and "待督查室（不限单位）签批" in shown
     assert run.json("task", "show", "1", lang="zh")["signoffs"]["steps"][2]["label"] == "分管领导审签"
 
 

@@ -21,6 +21,23 @@ ADMIN = "admin"  # registers users, rotates keys, secures the database, restores
 ROLES: tuple[str, ...] = (ADMIN, "supervisor", "leader", "unit")
 SUPERVISING_ROLES: frozenset[str] = frozenset({"admin", "supervisor"})
 
+
+def NP_(context: str, message: str) -> str:
+    """Marks a catalog msgid with its context (workflows/ imports nothing of the engine: the engine
+    words it with ``pgettext(context, message)`` when shown)."""
+    return message
+
+
+# The roles in words, the one table every front and message shows a role by (user list, refusals,
+# sign-off steps): msgids of the context ROLE_LABEL_CONTEXT (督查室, 责任单位, 领导, 管理员 in Chinese).
+ROLE_LABEL_CONTEXT = "role"
+ROLE_LABELS: Mapping[str, str] = {
+    "admin": NP_("role", "admin"),
+    "supervisor": NP_("role", "supervisor"),
+    "leader": NP_("role", "leader"),
+    "unit": NP_("role", "unit"),
+}
+
 ALL, SAME_UNIT, LEADS, IS_PERSON = "all", "same_unit", "leads", "is_person"
 
 # Who may see (and so act on) a task, by role. The workflow then says which roles may fire which event.

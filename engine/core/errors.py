@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.core.urls import mask_url, mask_urls
 from engine.i18n import N_, LazyString, gettext, label, lazy_gettext, lazy_pgettext
+from workflows.access import ROLE_LABEL_CONTEXT, ROLE_LABELS
 
 
 class DubanError(Exception):
@@ -233,20 +234,22 @@ class PermissionDenied(DubanError):
         reason = reason if isinstance(reason, Phrase) else Phrase(reason)
         self.action = action.english()
         super().__init__("", actor=actor, role=role, action=action.english(), reason=reason.english(), option=option)
-        self.args = (self._say(N_("user {actor!r} (role {role}) may not {action}: {reason}"), actor=actor, role=role,
-                               action=action, reason=reason),)
+        self.args = (self._say(N_("user {actor!r} (role {role}) may not {action}: {reason}"), actor=actor,
+                               role=role_word(role), action=action, reason=reason),)
 
 
-# The roles of workflows/access.py in words, for saying who may sign a step.
-ROLE_WORDS: dict[str, LazyString] = {
-    "admin": lazy_pgettext("role", "admin"), "supervisor": lazy_pgettext("role", "supervisor"),
-    "leader": lazy_pgettext("role", "leader"), "unit": lazy_pgettext("role", "unit officer"),
-}
+# The roles in words: workflows/access.py's one table, worded in the language in use when shown.
+ROLE_WORDS: dict[str, LazyString] = {role: lazy_pgettext(ROLE_LABEL_CONTEXT, msgid) for role, msgid in ROLE_LABELS.items()}
+
+
+def role_word(role: str) -> Any:
+    """A role as a person reads it (督查室, 责任单位 …), worded when shown; an unknown role as it is."""
+    return ROLE_WORDS.get(role, role)
 
 
 def signer_phrase(role: str, unit: str | None) -> Phrase:
     """Who may sign a step: ``a leader of unit 财务科``, ``a supervisor (any unit)``."""
-    word = ROLE_WORDS.get(role, role)
+    word = role_word(role)
     if unit:
         return Phrase(N_("a {role} of unit {unit}"), role=word, unit=unit)
     return Phrase(N_("a {role} (any unit)"), role=word)

@@ -42,6 +42,7 @@ from engine.core.errors import (
     SignoffRefused,
     TransitionNotAllowed,
     UnknownEvent,
+    role_word,
     UnknownUser,
 )
 from engine.core.files import evidence_max_bytes, too_large
@@ -1008,6 +1009,8 @@ class NewTasks:
 def _not_visible(user: Any, task: Any) -> Phrase:
     """Why the visibility rule (workflows/access.py) keeps ``user`` from ``task``, worded when shown."""
     template, values = why_not(user, task)
+    if "role" in values:
+        values = dict(values, role=role_word(values["role"]))
     return Phrase(template, **values)
 
 
