@@ -251,9 +251,12 @@ def upgrade_schema(app: Duban, actor: str = "duban db upgrade") -> SchemaReport:
             if pg_security.is_installed(conn):
                 pg_security.install(conn, task_moves(app))  # grants and row-level security on the tables just added
     app.recheck_schema()
+    from engine.supervision.reminders import mask_kept_destinations
+
     with app.transaction() as s:
         app.enable_authentication(s)
         unsealed = trail.unsealed_rows(s.connection())
         if unsealed:
             trail.seal(s, actor, app.now(), unsealed)
+        mask_kept_destinations(s.connection())  # reminder rows of earlier versions kept webhook tokens
     return SchemaReport(after, st.head, after == st.head, False, before)

@@ -312,3 +312,42 @@ def test_trail_facts_keep_a_webhook_as_its_digest_and_older_clear_facts_still_ve
     assert trail.fact_matches("users", "webhook", url, url)  # a record of an earlier release
     assert not trail.fact_matches("users", "webhook", facts["webhook"], url + "x")
     assert trail.row_facts("users", {"name": "hook", "role": "unit"})["webhook"] is None
+
+
+def test_db_upgrade_masks_the_webhook_urls_earlier_versions_kept_in_reminder_rows(
+        app: Any, clock: Any, tmp_path: Path) -> None:
+    """Rows claimed before destinations were kept as references hold the URL with its token: ``db
+    upgrade`` rewrites them, and they are still delivered where they were going."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from engine.core.config import Settings
+    from engine.supervision import reminders
+    from engine.team import upgrade_schema
+    from storage.claims import REMINDERS
+    from tests.test_robots import SECRET, TOKEN, Vendor, dingtalk
+
+    robot = Vendor(dingtalk)
+    try:
+        robot_url = robot.url(f"/robot/send?access_token={TOKEN}")
+        user_url = robot.url(f"/robot/send?access_token={TOKEN}&for=office")
+        app.settings = Settings(raw={"channels": {"webhook": {"format": "dingtalk", "url": robot_url,
+                                                              "secret": SECRET}}})
+        with app.transaction() as s:
+            s.execute(sa.text("UPDATE users SET webhook = :u WHERE name = 'office'"), {"u": user_url})
+            now = datetime(2025, 7, 4, 1, tzinfo=timezone.utc)
+            s.connection().execute(REMINDERS.insert(), [
+                {"key": f"-|note|-|0|{who}|webhook", "task_id": None, "rule": "note", "target": None,
+                 "occurrence": 0, "recipient": who, "channel": "webhook", "address": url, "status": "pending",
+                 "attempts": 0, "next_attempt_at": now, "message": f"【督办提醒】给 {who}", "created_at": now}
+                for who, url in (("supervisors", robot_url), ("office", user_url))])
+        upgrade_schema(app)
+        with app.transaction() as s:
+            kept = sorted(a for (a,) in s.execute(sa.select(REMINDERS.c.address)))
+        assert all(TOKEN not in a and "access_token=***" in a for a in kept) and len(set(kept)) == 2
+        assert upgrade_schema(app) and [r.status for r in reminders.deliver(app)] == ["sent", "sent"]
+        assert robot.answers == [{"errcode": 0, "errmsg": "ok"}] * 2
+        assert sorted(p["query"].get("for", "-") for p in robot.posts) == ["-", "office"]  # each where it went
+    finally:
+        robot.close()

@@ -224,6 +224,19 @@ def _kept(address: str | None) -> str | None:
     return url_reference(address) if address and "://" in address else address
 
 
+def mask_kept_destinations(conn: sa.Connection) -> int:
+    """Reminder rows of earlier versions kept a robot's or a user's webhook URL with its token: each
+    becomes its reference (``_kept``), as rows are kept now. Returns how many changed (``db upgrade``)."""
+    R = claims.REMINDERS
+    changed = 0
+    for rid, address in conn.execute(sa.select(R.c.id, R.c.address).where(R.c.address.like("%://%"))).all():
+        kept = _kept(address)
+        if kept != address and MASK not in address:
+            conn.execute(R.update().where(R.c.id == rid).values(address=kept))
+            changed += 1
+    return changed
+
+
 def _address_for_send(app: "Writer", channels: Channels, row: Any) -> str | None:
     """The address a row is sent to: the robot's URL or the recipient's own webhook that its
     reference names (rows of earlier versions kept the URL itself)."""
