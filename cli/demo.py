@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -44,8 +44,7 @@ def demo(ctx: Context, case_name: str) -> None:
     from cli import render
 
     if result.campaign is None:  # a case of a workflow without campaigns: its ledger and its groupings
-        render.print_task_table(app.list_tasks(workflow=result.workflow),
-                                title=_('Ledger as of {as_of}').format(as_of=result.as_of))
+        _print_ledger(app, app.list_tasks(workflow=result.workflow), result.as_of)
         render.print_summary(app, app.summary())
         _print_reminder_preview(app, result.as_of)
         echo()
@@ -56,8 +55,7 @@ def demo(ctx: Context, case_name: str) -> None:
             echo(f"  {line}")
         return
 
-    render.print_task_table(app.list_tasks(campaign=result.campaign),
-                            title=_('Ledger as of {as_of}').format(as_of=result.as_of))
+    _print_ledger(app, app.list_tasks(campaign=result.campaign), result.as_of)
     render.print_summary(app, app.summary(campaign=result.campaign))
     _print_lookback_plan(app, result.campaign)
     _print_reminder_preview(app, result.as_of)
@@ -86,6 +84,16 @@ def _print_reminder_preview(app: "Duban", as_of: "date") -> None:
     result = preview(app, on)
     print_reminders(app, result.reminders, planned=True,
                     title=_('A reminder sweep on {on} would send (dry run: duban remind --dry-run)').format(on=on))
+
+
+def _print_ledger(app: "Duban", tasks: list[Any], as_of: Any) -> None:
+    from cli import render
+
+    workflows = {t.workflow for t in tasks}
+    title = app.ledger_label(workflows, "title")
+    render.print_task_table(tasks, due_label=app.ledger_label(workflows, "due"),
+                            title=_('{ledger} as of {as_of}').format(ledger=title, as_of=as_of) if title
+                            else _('Ledger as of {as_of}').format(as_of=as_of))
 
 
 def _print_next_steps(campaign: str) -> None:

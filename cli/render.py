@@ -214,7 +214,8 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
     return lines
 
 
-def task_columns(tasks: Sequence["TaskView"]) -> tuple[list[Column], list[list[str]], list[str | None]]:
+def task_columns(tasks: Sequence["TaskView"], due_label: str | None = None
+                 ) -> tuple[list[Column], list[list[str]], list[str | None]]:
     """The ledger's columns by priority: id, title, state, the date in force, days late, unit, flag and
     light; the code only when it is not the id (the demo's and most ledgers' codes are)."""
     from cli.common import terminal_width
@@ -225,7 +226,7 @@ def task_columns(tasks: Sequence["TaskView"]) -> tuple[list[Column], list[list[s
     if with_code:
         columns.append(Column(_('code'), cap=10, keep=False))
     columns += [Column(_('title'), flex=True, keep=False), Column(_('state')),
-                Column(_('due')), Column(pgettext("task list", "late"), right=True),
+                Column(due_label or _('due')), Column(pgettext("task list", "late"), right=True),
                 Column(_('unit'), cap=unit_cap, keep=False), Column(pgettext("task list", "flag")),
                 Column(_('light'))]
     rows = []
@@ -245,14 +246,15 @@ def light_label(light: str | None) -> str:
     return labels.get(light or "", "")
 
 
-def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None) -> None:
-    """The ledger as a table fitted to the terminal: id, title, state label, due, days late, unit, flag, light."""
+def print_task_table(tasks: Sequence["TaskView"], *, title: str | None = None, due_label: str | None = None) -> None:
+    """The ledger as a table fitted to the terminal: id, title, state label, due, days late, unit, flag, light.
+    ``due_label``: the workflow's word for the deadline (Ledger.ledger_label) when all tasks share one."""
     if title:
         heading(title)
     if not tasks:
         echo(_("No tasks."))
         return
-    columns, rows, styles = task_columns(tasks)
+    columns, rows, styles = task_columns(tasks, due_label)
     plain_table(columns, rows, styles=styles)
 
 

@@ -238,3 +238,19 @@ def test_the_dashboard_of_a_workflow_shows_its_own_groupings(tmp_path: Path) -> 
     rows = re.findall(r'data-group="by_reply_class" data-key="([^"]*)".*?data-figure="total">(\d+)<', page, flags=re.S)
     assert dict(rows) == {"A": "7", "B": "5", "C": "2", "": "6"}
     assert re.search(r'data-figure="done">10<', page)  # the 已办结 card
+
+
+def test_a_list_of_suggestions_speaks_of_their_ledger_not_rectification(office: Ledger) -> None:
+    # [ledger] labels: the suggestion office reads 办理时限, a rectification office 整改时限; a list of
+    # both kinds of task has the generic word
+    tid = str(add_suggestion(office)["task"]["id"])
+    listed = office.ok("task", "list").stdout
+    assert "办理时限" in listed and "整改时限" not in listed
+    assert "办理时限" in office.ok("task", "show", tid).stdout
+    office.ok("campaign", "add", "C1", "--inspector", "组", "--target", "局", "--feedback-date", "2026-02-01")
+    office.ok("problem", "add", "A1", "问题", "--campaign", "C1")
+    office.ok("task", "add", "采购不规范", "--problem", "A1", "--leader", "主任", "--unit", "市教育局", "--due", "20wd",
+              actor="jianyi")
+    assert "整改时限" in office.ok("task", "list", "--campaign", "C1").stdout
+    both = office.ok("task", "list").stdout.splitlines()[0]
+    assert "时限" in both and "办理时限" not in both and "整改时限" not in both

@@ -499,3 +499,15 @@ def test_workflows_package_imports_no_other_duban_layer() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                           env={"PYTHONPATH": str(root)})
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ledger_labels_are_checked(tmp_path: Path) -> None:
+    # [ledger] labels name the ledger and its deadline column; another key is a typo, reported
+    from workflows.schema import WorkflowError, parse_workflow
+
+    text = (Path(__file__).resolve().parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
+    wf = parse_workflow(text, "rectification.toml")
+    assert wf.ledger_labels["due"].text("zh") == "整改时限"
+    bad = text.replace('labels = { title =', 'labels = { deadline = { en = "x", zh = "y" }, title =')
+    with pytest.raises(WorkflowError, match="ledger.labels.deadline"):
+        parse_workflow(bad, "bad.toml")

@@ -42,6 +42,9 @@ LETTER_KIND_WORDS: tuple[str, ...] = ("asked", "report")
 REPORT_KEYS: tuple[str, ...] = ("done", "partial", "group_by", "labels")
 # [report] labels: what a report calls its headline figures for this workflow (细化问题 / 已完成 …).
 REPORT_LABELS: tuple[str, ...] = ("total", "done", "partial", "ongoing")
+# [ledger] labels: what this workflow calls its ledger (整改台账 / 代表建议办理台账) and its deadline
+# (整改时限 / 办理时限), where a front shows tasks of this workflow only.
+LEDGER_LABELS: tuple[str, ...] = ("title", "due")
 # What a task may be attached to besides its unit; [workflow] uses names those its tasks need.
 # A file that does not say is read as written before the key existed: campaign, problem and leader.
 USABLE: tuple[str, ...] = ("campaign", "problem", "leader")
@@ -180,6 +183,7 @@ class Workflow:
     deadline: DeadlinePolicy = DeadlinePolicy()
     report_groups: tuple[str, ...] = ()
     report_labels: Mapping[str, Label] = dc_field(default_factory=lambda: MappingProxyType({}))
+    ledger_labels: Mapping[str, Label] = dc_field(default_factory=lambda: MappingProxyType({}))
 
     # The read-only mapping proxies are unhashable; hashing a subset of the compared fields
     # keeps hash consistent with == (two loads of one file compare equal).
@@ -637,8 +641,9 @@ def _build(
     if "scoring" in extensions:
         for problem_key, reason in check_scoring(extensions["scoring"]):
             p.add(problem_key, reason)
+    ledger_labels: dict[str, Label] = {}
     if "ledger" in extensions:
-        _check_ledger(extensions["ledger"], states, p)
+        ledger_labels = _check_ledger(extensions["ledger"], states, p)
     if "letters" in extensions:
         _check_letters(extensions["letters"], p)
 
@@ -663,6 +668,7 @@ def _build(
         deadline=deadline,
         report_groups=tuple(report_groups),
         report_labels=MappingProxyType(report_labels),
+        ledger_labels=MappingProxyType(ledger_labels),
     )
 
 
@@ -975,18 +981,24 @@ def _check_import(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> Non
             p.add(f"import.statuses.{word}", f"unknown state {state!r}; known: {', '.join(states)}")
 
 
-def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> None:
+def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> dict[str, Label]:
     """[ledger] struck_off = ["reviewed"]: the states in which an item is struck off the ledger (销号);
-    the exported ledger's 销号时间 is the day an item entered one."""
+    the exported ledger's 销号时间 is the day an item entered one. labels: see LEDGER_LABELS."""
     if not isinstance(raw, dict):
         p.add("ledger", f"must be a table, not {_type_name(raw)}")
-        return
-    _check_keys(raw, ("struck_off",), "ledger", p)
+        return {}
+    _check_keys(raw, ("struck_off", "labels"), "ledger", p)
     for name in _str_list(raw.get("struck_off", []), "ledger.struck_off", p):
         if states and name not in states:
             p.add("ledger.struck_off", f"unknown state {name!r}; declared: {', '.join(states)}")
         elif states and states[name].open:
             p.add("ledger.struck_off", f"state {name!r} is open; an item is struck off in a closed state")
+    raw_labels = raw.get("labels", {})
+    if not isinstance(raw_labels, dict):
+        p.add("ledger.labels", f"must be a table word = {{ en, zh }}, not {_type_name(raw_labels)}")
+        return {}
+    _check_keys(raw_labels, LEDGER_LABELS, "ledger.labels", p)
+    return {k: _label(v, f"ledger.labels.{k}", p) for k, v in raw_labels.items() if k in LEDGER_LABELS}
 
 
 def _check_letters(raw: Any, p: _Problems) -> None:

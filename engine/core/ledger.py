@@ -162,6 +162,18 @@ class Ledger:
         except (KeyError, DubanError):
             return state
 
+    def ledger_label(self, workflows: Iterable[str], key: str, lang: str | None = None) -> str | None:
+        """The workflow's own word for its ledger (``key`` title or due, [ledger] labels) when every task
+        shown is of that one workflow; None otherwise (a front then uses its generic word)."""
+        names = set(workflows)
+        if len(names) != 1:
+            return None
+        try:
+            found = self.registry.get(names.pop()).ledger_labels.get(key)
+        except (KeyError, DubanError):
+            return None
+        return label_text(found, lang or self.lang) if found is not None else None
+
     def event_label(self, workflow: str, event: str, lang: str | None = None) -> str:
         """The workflow's label of its event, else the label of a ledger action (create, note …)."""
         with language(lang or self._lang):
