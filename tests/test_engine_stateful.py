@@ -45,6 +45,9 @@ ACTORS = [
     Actor("office", "unit", "办公室"),
     Actor("finance", "unit", "财务科"),
     Actor("lead", "leader", "办公室", "办公室主任"),
+    Actor("sup2", "supervisor"),
+    Actor("fhead", "leader", "财务科"),  # the head of 财务科
+    Actor("fg", "leader", "县委办", "王副书记"),  # a leader in charge of others' tasks
 ]
 # (title, unit, leader, workflow): covers own-unit, led-by-name, led-by-display and foreign tasks, and
 # every shipped workflow (a suggestion has no campaign, problem or leader; its fields come as inputs)
@@ -56,6 +59,9 @@ TASKS = [
     ("t5", "办公室", "x", "inspection_visit"),
     ("t6", "财务科", None, "suggestion"),
     ("t7", "办公室", None, "suggestion"),
+    # the strict workflow's three sign-offs: unit head (leader, own unit), supervisor, leader (any unit)
+    ("t8", "财务科", "王副书记", "rectification-strict"),
+    ("t9", "办公室", "办公室主任", "rectification-strict"),
 ]
 ALL_EVENTS = sorted({ev for name in ("rectification", "suggestion") for ev in load_builtin(name).events}
                     | set(load_workflow_file(Path(__file__).parent / "workflows" / "inspection_visit.toml").events)
@@ -91,6 +97,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.dues: dict[int, date] = {}
         self.flagged: dict[int, bool] = {}
         self.evidence: dict[int, int] = {}
+        self.signers: dict[int, list[str]] = {}  # who signed the chain of the task's state so far
+        self.entered_by: dict[int, str] = {}  # who made the move into the task's state
         for title, unit, leader, wf in TASKS:
             if "problem" in app.workflow(wf).uses:
                 view = app.add_task("sup", title, problem="A1", leader=leader, unit=unit, due="2025-08-31",
@@ -104,6 +112,8 @@ class LedgerMachine(RuleBasedStateMachine):
             self.dues[view.id] = view.due
             self.flagged[view.id] = False
             self.evidence[view.id] = 0
+            self.signers[view.id] = []
+            self.entered_by[view.id] = "sup"
         self.accepted = 0
         self.refused = 0
 
@@ -123,6 +133,16 @@ class LedgerMachine(RuleBasedStateMachine):
         if actor.role == "leader":
             return actor.unit == row["unit"] or row["leader"] in (actor.name, actor.display)
         return True
+
+    def may_sign(self, actor: Actor, tid: int, ev: Any) -> bool:
+        """Whether ``actor`` may sign the step of ``ev``'s chain the task awaits."""
+        step = ev.steps[len(self.signers[tid])]
+        row = self.row(tid)
+        if not self.may(actor, tid, frozenset({step.role})):
+            return False
+        if step.unit == "own" and actor.unit != row["unit"]:
+            return False
+        return not ev.distinct_signers or (actor.name not in self.signers[tid] and actor.name != self.entered_by[tid])
 
     def row(self, tid: int) -> dict[str, Any]:
         with self.app.engine.connect() as c:
@@ -244,7 +264,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ev is not None
             and version != "stale"
             and state in ev.sources
-            and self.may(actor, tid, ev.roles)
+            and (self.may_sign(actor, tid, ev) if ev.steps else self.may(actor, tid, ev.roles))
             and fields is not None
             and set(ev.requires) <= present
             and not ({"plan", "target", "due"} & present) - set(ev.requires)  # nothing it would drop
@@ -255,9 +275,18 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         res = self.attempt(tid, predicted, self.app.fire, actor.name, tid, event, note=note, reason=reason,
                            plan=plan, target=target_date, due=due, expected_version=expected, inputs=inputs or None)
+        if res is not None and ev.steps and len(self.signers[tid]) < len(ev.steps) - 1:
+            # a step before the last: signed in place, the state stays
+            self.signers[tid].append(actor.name)
+            rec = self.app.history(tid)[-1]
+            assert (res.from_state, res.to_state) == (state, state)
+            assert (rec.event, rec.actor, rec.from_state, rec.to_state) == ("signoff", actor.name, state, state)
+            assert rec.inputs["step"] == len(self.signers[tid])
+            return
         if res is not None:
             assert (res.from_state, res.to_state) == (state, ev.dest)
             self.states[tid] = ev.dest
+            self.signers[tid], self.entered_by[tid] = [], actor.name
             rec = self.app.history(tid)[-1]
             assert (rec.event, rec.actor, rec.from_state, rec.to_state) == (event, actor.name, state, ev.dest)
             if "due" in ev.requires:
@@ -269,6 +298,37 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert (res.task.followup_plan, res.task.followup_target) == (plan.strip(), target_date)
             for name, value in (fields or {}).items():  # the fields it set, stored and in the trail
                 assert res.task.fields[name] == value and rec.inputs[name] == value
+
+    @rule(t=st.sampled_from([i for i, task in enumerate(TASKS) if task[3] == "rectification-strict"]),
+          actor=st.one_of(st.none(), st.none(), st.sampled_from(ACTORS)), pick=st.integers(0, 9))
+    def drive_strict(self, t: int, actor: Actor | None, pick: int) -> None:
+        """A strict task into its chain (started, evidence, completed by its unit), then one sign-off
+        by a signer the model allows (actor None) or by anyone (right, wrong or repeated), now and
+        then a return."""
+        tid = self.tasks[t]
+        unit = next(a for a in ACTORS if a.role == "unit" and a.unit == TASKS[t][1])
+        if self.states[tid] == "assigned":
+            self._fire(tid, "start", unit, None, None, None, None, None, "none")
+        if self.states[tid] == "in_progress":
+            if not self.evidence[tid]:
+                self.add_evidence(t, unit, b"scan")
+            self._fire(tid, "complete", unit, "办好了", None, None, None, None, "current")
+        if self.states[tid] != "completed":
+            return
+        ev = self.app.workflow("rectification-strict").events["review"]
+        if pick == 0:
+            self._fire(tid, "return", actor or ACTORS[1], None, "材料不全", None, None, None, "none")
+            return
+        for _ in range(1 + pick % 3):  # up to three sign-offs in a row
+            signer = actor
+            if signer is None:
+                allowed = [a for a in ACTORS if self.may_sign(a, tid, ev)]
+                if not allowed:
+                    return
+                signer = allowed[pick % len(allowed)]
+            self._fire(tid, "review", signer, None, None, None, None, None, "current")
+            if self.states[tid] != "completed":
+                return
 
     @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), data=st.binary(max_size=8))
     def add_evidence(self, t: int, actor: Actor, data: bytes) -> None:
@@ -336,11 +396,24 @@ class LedgerMachine(RuleBasedStateMachine):
             history = app.history(tid)
             assert [h.version for h in history] == list(range(1, view.version + 1))
             replayed = None
+            signed: list[str] = []
+            entered_by = None
             for h in history:
                 assert h.from_state == replayed
                 assert h.to_state in wf.states
+                ev = wf.events.get(h.event)
+                if h.event == "signoff":
+                    signed.append(h.actor)
+                elif h.from_state != h.to_state:
+                    if ev is not None and ev.steps:  # no state change without every step signed
+                        assert len(signed) == len(ev.steps) - 1, (h, signed)
+                        if ev.distinct_signers:  # nobody twice in one chain, nor the one who led it here
+                            chain = [*signed, h.actor]
+                            assert len(set(chain)) == len(chain) and entered_by not in chain, (chain, entered_by)
+                    signed, entered_by = [], h.actor
                 replayed = h.to_state
             assert replayed == view.state
+            assert signed == (self.signers[tid] if replayed == view.state else [])
         report = app.verify()
         assert report.tasks == len(self.tasks)
 
