@@ -134,15 +134,17 @@ class LedgerMachine(RuleBasedStateMachine):
             return actor.unit == row["unit"] or row["leader"] in (actor.name, actor.display)
         return True
 
-    def may_sign(self, actor: Actor, tid: int, ev: Any) -> bool:
-        """Whether ``actor`` may sign the step of ``ev``'s chain the task awaits."""
+    def may_sign(self, actor: Actor, tid: int, ev: Any, *, distinct: bool = True) -> bool:
+        """Whether ``actor`` may sign the step of ``ev``'s chain the task awaits (``distinct`` False:
+        as far as the step's role and unit go)."""
         step = ev.steps[len(self.signers[tid])]
         row = self.row(tid)
         if not self.may(actor, tid, frozenset({step.role})):
             return False
         if step.unit == "own" and actor.unit != row["unit"]:
             return False
-        return not ev.distinct_signers or (actor.name not in self.signers[tid] and actor.name != self.entered_by[tid])
+        return not (distinct and ev.distinct_signers) or (
+            actor.name not in self.signers[tid] and actor.name != self.entered_by[tid])
 
     def row(self, tid: int) -> dict[str, Any]:
         with self.app.engine.connect() as c:
@@ -307,12 +309,14 @@ class LedgerMachine(RuleBasedStateMachine):
         then a return."""
         tid = self.tasks[t]
         unit = next(a for a in ACTORS if a.role == "unit" and a.unit == TASKS[t][1])
+        head = next(a for a in ACTORS if a.role == "leader" and a.unit == TASKS[t][1])
+        completer = head if pick % 4 == 1 else unit  # the unit's head may report it done, then not sign
         if self.states[tid] == "assigned":
             self._fire(tid, "start", unit, None, None, None, None, None, "none")
         if self.states[tid] == "in_progress":
             if not self.evidence[tid]:
                 self.add_evidence(t, unit, b"scan")
-            self._fire(tid, "complete", unit, "办好了", None, None, None, None, "current")
+            self._fire(tid, "complete", completer, "办好了", None, None, None, None, "current")
         if self.states[tid] != "completed":
             return
         ev = self.app.workflow("rectification-strict").events["review"]
@@ -322,10 +326,13 @@ class LedgerMachine(RuleBasedStateMachine):
         for _ in range(1 + pick % 3):  # up to three sign-offs in a row
             signer = actor
             if signer is None:
-                allowed = [a for a in ACTORS if self.may_sign(a, tid, ev)]
+                # mostly a signer the model allows; else one who fits the step but signed or completed
+                allowed = [a for a in ACTORS if self.may_sign(a, tid, ev, distinct=pick % 3 != 0)]
                 if not allowed:
                     return
-                signer = allowed[pick % len(allowed)]
+                if pick % 3 == 0:  # who signed before, or who completed it, first
+                    allowed.sort(key=lambda a: a.name not in (*self.signers[tid], self.entered_by[tid]))
+                signer = allowed[0 if pick % 3 == 0 else pick % len(allowed)]
             self._fire(tid, "review", signer, None, None, None, None, None, "current")
             if self.states[tid] != "completed":
                 return
