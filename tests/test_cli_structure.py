@@ -99,7 +99,8 @@ def test_help_leaves_engine_and_rich_unloaded() -> None:
         "    cli(['--help'], prog_name='duban')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "loaded = [m for m in ('sqlalchemy', 'sqlmodel', 'rich', 'transitions', 'engine.api', 'storage.db')\n"
+        "loaded = [m for m in ('sqlalchemy', 'sqlmodel', 'rich', 'transitions', 'engine.api', 'storage.db',\n"
+        "                      'workflows.schema')\n"
         "          if m in sys.modules]\n"
         "print('LOADED=' + ','.join(loaded))\n"
     )
