@@ -102,25 +102,36 @@ def list_(obj: Context, due_only: bool, campaign: str | None, status: str | None
 
 
 def print_lookbacks(app: "Duban", rows: list["LookbackView"], *, with_task: bool, title: str | None = None) -> None:
-    """The look-back table; ``task show`` uses it without the task columns."""
-    from cli.render import fmt_date, fmt_time, state_label, table
+    """The look-back table, laid out for the terminal's width (dates, states and results whole, the
+    title and the note ellipsised); ``task show`` uses it without the task columns."""
+    from cli.render import Column, fmt_date, fmt_time, heading, plain_table, state_label
 
+    if title:
+        heading(title)
+    if not rows:
+        echo(_("No look-backs."))
+        return
     tz = app.clock.tz
-    headers = [_('id'), pgettext('lookback', 'due')]
+    columns = [Column(_('id'), right=True), Column(pgettext('lookback', 'due'))]
     if with_task:
-        headers += [_('task'), _('code'), _('title'), _('state')]
-    headers += [_('source'), _('result'), _('reviewer'), _('recorded'),
-                _('note')]
+        columns += [Column(_('task'), right=True), Column(_('title'), flex=True, keep=False), Column(_('state'))]
+    columns += [Column(_('source'), cap=16, keep=False), Column(_('result'))]
+    # Who recorded a result and when: columns only when some look-back has one (a plan's pending
+    # look-backs have none, and 80 columns are better spent on the title); the note under its row.
+    recorded = any(v.reviewer or v.recorded_at for v in rows)
+    if recorded:
+        columns += [Column(_('reviewer'), cap=10, keep=False), Column(_('recorded'))]
     out = []
     for v in rows:
-        row: list[Any] = [v.id, fmt_date(v.due)]
+        row = [str(v.id), fmt_date(v.due)]
         if with_task:
-            row += [v.task_id, v.task_code, v.title, state_label(app, None, v.task_state)]
-        row += [source_label(v), status_label(v.status), v.reviewer,
-                fmt_time(v.recorded_at, tz), v.note]
+            row += [str(v.task_id), v.title, state_label(app, None, v.task_state)]
+        row += [source_label(v), str(status_label(v.status))]
+        if recorded:
+            row += [v.reviewer or "", fmt_time(v.recorded_at, tz)]
         out.append(row)
-    table(headers, out, title=title, right=[0], styles=["bold" if v.is_due else None for v in rows],
-          empty=_("No look-backs."))
+    plain_table(columns, out, styles=["bold" if v.is_due else None for v in rows],
+                details=[[(_("{label}: ").format(label=_('note')), v.note or "")] for v in rows])
 
 
 # A look-back's result in words (the status is the machine value --json keeps).

@@ -49,28 +49,43 @@ def rule_label(rule: str) -> str:
 
 
 def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None = None, planned: bool = False) -> None:
-    """A table of reminders; ``planned``: not recorded yet (a dry run), so no id, status or tries."""
-    from cli.render import fmt_date, fmt_time, heading, table
+    """A table of reminders laid out for the terminal's width (dates and statuses whole, the message
+    and error ellipsised); ``planned``: not recorded yet (a dry run), so no id, status or tries."""
+    from cli.render import Column, fmt_date, fmt_time, heading, plain_table
 
     if title:
         heading(title)
-    if planned:
-        table([_('task'), _('rule'), _('date'), _('to'), _('channel'),
-               _('message')],
-              [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel, r.subject]
-               for r in reminders],
-              empty=_("No reminders due."))
+    if not reminders:
+        echo(_("No reminders due.") if planned else _("No reminders."))
         return
+    if planned:
+        plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=14, keep=False),
+                     Column(_('date')), Column(_('to'), cap=12, keep=False), Column(_('channel'), cap=10, keep=False),
+                     Column(_('message'), flex=True, keep=False)],
+                    [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel, r.subject]
+                     for r in reminders])
+        return
+    from cli.common import terminal_width
+
     tz = app.clock.tz
-    table([_('id'), _('task'), _('rule'), _('date'), _('to'),
-           _('channel'), _('status'), _('tries'), _('sent / next try'),
-           _('message'), _('error')],
-          [[r.id or "", r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel,
-            status_label(r.status),
-            r.attempts or "", fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
-            r.subject, r.last_error or ""] for r in reminders],
-          styles=["red" if r.status in ("failed", "dead") else None for r in reminders],
-          empty=_("No reminders."))
+    # At 100 columns or fewer the channel and tries give way (a failed one is red, its error under it).
+    wide = terminal_width() > 100
+    columns = [Column(_('id'), right=True), Column(_('task'), cap=10, keep=False),
+               Column(_('rule'), cap=14, keep=False), Column(_('date')), Column(_('to'), cap=12, keep=False)]
+    if wide:
+        columns += [Column(_('channel'), cap=10, keep=False)]
+    columns += [Column(_('status'))] + ([Column(_('tries'), right=True)] if wide else [])
+    columns += [Column(_('sent / next try')), Column(_('message'), flex=True, keep=False)]
+    rows = []
+    for r in reminders:
+        row = [str(r.id or ""), r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient or ""]
+        row += [r.channel] if wide else []
+        row += [str(status_label(r.status))] + ([str(r.attempts or "")] if wide else [])
+        row += [fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
+                r.subject or ""]
+        rows.append(row)
+    plain_table(columns, rows, styles=["red" if r.status in ("failed", "dead") else None for r in reminders],
+                details=[[(_("{label}: ").format(label=_('error')), r.last_error or "")] for r in reminders])
 
 
 def print_held(app: Any, result: Any) -> None:

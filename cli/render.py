@@ -163,15 +163,18 @@ FLEX_MIN = 8  # a flexible column (the title) never gets fewer cells than this
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int | None = None,
-                styles: Sequence[str | None] | None = None) -> list[str]:
+                styles: Sequence[str | None] | None = None,
+                details: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[str]:
     """Rows laid out in ``width`` cells (the terminal's), measured as the terminal draws them
     (cli/cells.py: CJK and ambiguous-width characters count two) and without box-drawing
     characters, which CJK terminals draw two cells wide. Columns that must stay whole (dates,
     states, numbers) are never cut; capped columns (the unit) and then the flexible one (the title)
-    are ellipsised to fit. Prints the lines and returns them."""
+    are ellipsised to fit. ``details``: per row, (label, text) pairs too long for a column (a trail
+    record's note and inputs), printed under the row, wrapped with a hanging indent. Prints the lines
+    and returns them."""
     from rich.text import Text
 
-    from cli.cells import cells, fit, pad
+    from cli.cells import cells, fit, pad, wrap_hanging
     from cli.common import terminal_width
 
     width = width or terminal_width()
@@ -184,8 +187,12 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
     fixed = sum(w for i, w in enumerate(widths) if not columns[i].flex) + GAP * (len(columns) - 1)
     flex = [i for i, col in enumerate(columns) if col.flex]
     room = width - fixed
-    for i in flex:
-        widths[i] = max(min(natural[i], room // max(len(flex), 1)), FLEX_MIN, cells(columns[i].header))
+    # The narrowest flexible column first: one that needs little (an empty note) leaves the rest to
+    # the others (the title).
+    for n, i in enumerate(sorted(flex, key=lambda i: natural[i])):
+        share = room // (len(flex) - n)
+        widths[i] = max(min(natural[i], share), FLEX_MIN, cells(columns[i].header))
+        room -= widths[i]
     total = sum(widths) + GAP * (len(columns) - 1)
     for i, col in enumerate(columns):  # still too wide: the capped columns give way down to their header
         if total > width and col.cap is not None and not col.keep:
@@ -206,11 +213,18 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
     head = line([col.header for col in columns])
     out_console.print(Text(head, style="bold"), no_wrap=True, overflow="ignore", crop=False)
     lines.append(head)
+    indent = widths[0] + GAP  # details start under the second column
     for n, row in enumerate(safe):
         text = line(row)
         style = styles[n] if styles is not None and n < len(styles) else None
         out_console.print(Text(text, style=style or ""), no_wrap=True, overflow="ignore", crop=False)
         lines.append(text)
+        for label, value in (details[n] if details is not None and n < len(details) else ()):
+            if not value:
+                continue
+            for detail in wrap_hanging(" " * indent + terminal_safe(label), terminal_safe(value), width):
+                out_console.print(Text(detail, style=style or ""), no_wrap=True, overflow="ignore", crop=False)
+                lines.append(detail)
     return lines
 
 
@@ -346,21 +360,27 @@ def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = Non
 
 def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,
                 with_task: bool, title: str | None = None) -> None:
-    """Trail records: when, what, from → to (labelled by ``workflow`` when one is known), who, why."""
-    headers = [_('id'), _('time')]
+    """Trail records: when, what, from → to (labelled by ``workflow`` when one is known), who; the
+    note and inputs under each record, wrapped to the terminal's width."""
+    if title:
+        heading(title)
+    if not records:
+        echo(_("No records."))
+        return
+    columns = [Column(_('id'), right=True), Column(_('time'))]
     if with_task:
-        headers.append(_('task'))
-    headers += [_('event'), _('from → to'), pgettext('trail', 'by'), _('note'),
-                _('inputs')]
-    rows = []
+        columns.append(Column(_('task'), right=True))
+    columns += [Column(_('event'), cap=16, keep=False), Column(_('from → to'), flex=True, keep=False),
+                Column(pgettext('trail', 'by'), cap=12, keep=False)]
+    rows, details = [], []
     for r in records:
         change = ""
         if r.from_state != r.to_state:
             change = f"{state_label(app, workflow, r.from_state)} → {state_label(app, workflow, r.to_state)}"
-        row: list[object] = [r.id, fmt_time(r.at, tz)]
+        row = [str(r.id), fmt_time(r.at, tz)]
         if with_task:
-            row.append(r.task_id if r.task_id is not None else "")
-        row += [event_label(app, workflow, r.event), change, r.actor, r.note,
-                fmt_inputs(r.inputs, app, workflow)]
-        rows.append(row)
-    table(headers, rows, title=title, right=[0], empty=_("No records."))
+            row.append(str(r.task_id) if r.task_id is not None else "")
+        rows.append(row + [event_label(app, workflow, r.event), change, r.actor])
+        details.append([(_("{label}: ").format(label=_("note")), r.note or ""),
+                        (_("{label}: ").format(label=_("inputs")), fmt_inputs(r.inputs, app, workflow))])
+    plain_table(columns, rows, details=details)

@@ -104,3 +104,38 @@ def test_wrap_keeps_words_dates_and_punctuation_together() -> None:
     assert any("2026-01-31" in line for line in lines)
     assert not any(line.startswith(("，", "。", "：")) for line in lines)
     assert "Deadline" in "".join(lines) and "extended" in lines[-1]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_history_fits_with_notes_and_inputs_under_each_record(demo_db: Path, columns: int, lang: str) -> None:
+    text = run(demo_db, "history", "16", columns=columns, lang=lang)
+    assert_fits(text, columns)
+    records = json.loads(run(demo_db, "history", "16", "--json", columns=columns, lang=lang))
+    starts = [line.split()[0] for line in text.splitlines()[1:] if line[:5].strip().isdigit()]
+    assert starts == [str(r["id"]) for r in records]  # one line per record, its id first
+    flat = "".join(line.strip() for line in text.splitlines())
+    for r in records:
+        if r["note"]:  # every note in full, wrapped under its record, not cut
+            assert r["note"].replace(" ", "") in flat.replace(" ", "")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_lookback_and_reminder_lists_fit(demo_db: Path, columns: int, lang: str) -> None:
+    looks = run(demo_db, "lookback", "list", columns=columns, lang=lang)
+    assert_fits(looks, columns)
+    shown = json.loads(run(demo_db, "lookback", "list", "--json", columns=columns, lang=lang))
+    rows = looks.splitlines()[1:]
+    assert len(rows) == len(shown) > 0
+    for lb, row in zip(shown, rows):
+        assert row.split()[0] == str(lb["id"]) and lb["due"] in row
+    result = CliRunner().invoke(cli, ["--db", str(demo_db), "remind"], env={"DUBAN_NOW": NOW})
+    assert result.exit_code == 0, result.output
+    reminders = run(demo_db, "reminders", "list", columns=columns, lang=lang)
+    assert_fits(reminders, columns)
+    sent = json.loads(run(demo_db, "reminders", "list", "--json", columns=columns, lang=lang))
+    rows = reminders.splitlines()[1:]
+    assert len(rows) == len(sent) > 0
+    for r, row in zip(sent, rows):
+        assert row.split()[0] == str(r["id"]) and r["target"] in row
