@@ -396,3 +396,59 @@ def test_the_supervisors_queue_signs_a_step_through_the_same_path(tmp_path: Path
     assert run.trail_length() == before
     page = client.get("/tasks/1").text
     assert "Sign-offs" in page and 'data-step="3"' in page
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_on_a_secured_postgresql_ledger_each_signer_signs_with_their_own_login(app: Duban, db_url: str,
+                                                                               tmp_path: Path) -> None:
+    """Row-level security and the trail's move table let each step's role write its sign-off."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from engine import team
+    from engine.core.config import Settings
+    from engine.core.errors import DubanError
+
+    suffix = uuid.uuid4().hex[:8]
+    unit, head, sup, fg = (f"{n}_{suffix}" for n in ("caiwu", "head", "sup", "fg"))
+    app.add_user("root", unit, "unit", unit="财务科")
+    app.add_user("root", head, "leader", unit="财务科")
+    app.add_user("root", sup, "supervisor")
+    app.add_user("root", fg, "leader", unit="县委办", display=f"王副书记{suffix}")
+    tid = app.add_task("root", "采购未比价", problem="A1.1", leader=f"王副书记{suffix}", unit="财务科",
+                       due="2025-07-31", workflow="rectification-strict").task.id
+    team.secure(app, "root")
+    password = uuid.uuid4().hex
+    logins = (unit, head, sup, fg)
+    try:
+        for name in logins:
+            team.grant_login(app, "root", name, password)
+
+        def as_login(name: str) -> Duban:
+            url = sa.engine.make_url(db_url).set(username=name, password=password).render_as_string(
+                hide_password=False)
+            return Duban(url, clock=app.clock, settings=Settings(), blob_root=tmp_path / "evidence")
+
+        as_login(unit).fire(unit, tid, "start")
+        as_login(unit).add_evidence_bytes(unit, tid, "纪要.txt", "纪要".encode())
+        as_login(unit).fire(unit, tid, "complete", note="已整改")
+        assert as_login(head).fire(head, tid, "review").event == "signoff"
+        with pytest.raises(DubanError) as refused:
+            as_login(head).fire(head, tid, "review")
+        assert refused.value.code == "signoff_refused" and refused.value.fields["reason"] == "repeated_signer"
+        assert as_login(sup).fire(sup, tid, "review").event == "signoff"
+        assert as_login(fg).fire(fg, tid, "review").to_state == "reviewed"
+        chain = app.get_task(tid).signoffs
+        assert chain is not None and [s["signer"] for s in chain["steps"]] == [head, sup, fg]
+        app.verify()
+    finally:
+        from storage.engines import dispose_engines
+
+        dispose_engines()
+        with app.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN :n")
+                         .bindparams(sa.bindparam("n", expanding=True)), {"n": list(logins)})
+            for name in logins:
+                conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+            conn.commit()
