@@ -107,6 +107,15 @@ def to_text(wf: "Workflow", lang: str | None = None) -> str:
                     values="; ".join(f"{n} = {', '.join(v)}" for n, v in ev.values.items())))
             if ev.preconditions:
                 out.append("      " + _("preconditions: {names}").format(names=", ".join(ev.preconditions)))
+            if ev.steps:
+                from engine.core.errors import role_word
+
+                scope = {"own": _("a {role} of the task's unit"), "lead": _("a {role} of the task's lead unit"),
+                         "any": _("a {role} (any unit)")}
+                out.append("      " + (_("sign-offs in turn, each by another person:") if ev.distinct_signers
+                                       else _("sign-offs in turn:")))
+                out += [f"        {i}. {text(st.label)} — {scope[st.unit].format(role=role_word(st.role))}"
+                        for i, st in enumerate(ev.steps, 1)]
         out += ["", pgettext("workflow", "Permissions:")]
         for action in KNOWN_ACTIONS:
             roles = wf.permissions.get(action, frozenset())

@@ -328,6 +328,15 @@ def test_bad_steps_are_named_clearly(event: str, key: str, reason: str) -> None:
     assert [(p.key, reason in p.reason) for p in caught.value.problems] == [(key, True)], caught.value.problems
 
 
+def test_workflow_show_lists_the_chain(tmp_path: Path) -> None:
+    run = Cli(str(tmp_path / "ledger.db"))
+    shown = run.ok("workflow", "show", "rectification-strict", user=None).stdout
+    assert ("sign-offs in turn, each by another person:\n        1. Unit head — a leader of the task's unit\n"
+            "        2. Supervision office — a supervisor (any unit)\n        3. Leader in charge — a leader (any unit)"
+            in shown)
+    assert "sign-offs" not in run.ok("workflow", "show", "rectification", user=None).stdout
+
+
 def test_a_chain_may_ask_for_the_lead_unit_and_its_roles_default_to_the_signers() -> None:
     wf = parse_workflow(_EVENTS + 'steps = [{ role = "unit", unit = "lead", label = { en = "Lead", zh = "主办" } },'
                                   ' { role = "supervisor", label = { en = "Office", zh = "督查室" } }]\n'
