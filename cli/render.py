@@ -304,17 +304,28 @@ def print_entries(entries: Iterable[tuple[str, Sequence[str]]], *, indent: int =
 
 
 def print_summary(app: "Ledger", figures: Mapping[str, Any]) -> None:
-    """The figures of ``Ledger.summary``: tasks per state (labelled), overdue, flagged, funds."""
-    scope = figures.get("campaign") or _('all campaigns')
-    heading(_('Summary as of {as_of} ({scope})').format(as_of=figures['as_of'], scope=scope))
+    """The figures of ``Ledger.summary``: tasks per state (labelled), overdue, flagged, funds. Campaigns
+    (巡察) and funds recovered are named only when a workflow summed up has them: a summary of
+    suggestions speaks of neither."""
+    workflows = list(figures.get("workflows") or [])
+    with_campaigns = app.workflows_use(workflows, "campaign")
+    if figures.get("campaign") or with_campaigns:
+        scope = figures.get("campaign") or _('all campaigns')
+        heading(_('Summary as of {as_of} ({scope})').format(as_of=figures['as_of'], scope=scope))
+    elif len(set(workflows)) == 1:
+        heading(_('{workflow} as of {as_of}').format(workflow=app.workflow_title(workflows[0]),
+                                                     as_of=figures['as_of']))
+    else:
+        heading(_('Summary as of {as_of}').format(as_of=figures['as_of']))
     rows: list[list[Any]] = [[state_label(app, None, st), n] for st, n in figures["states"].items()]
     rows += [
         [_('total'), figures["total"]],
         [_('open'), figures["open"]],
         [_('overdue'), figures["overdue"]],
         [_('flagged'), figures["flagged"]],
-        [_('funds recovered (yuan)'), figures["funds_recovered"]],
     ]
+    if app.workflows_use(workflows, "outcome"):
+        rows.append([_('funds recovered (yuan)'), figures["funds_recovered"]])
     table([_('item'), _('count')], rows, right=[1])
 
 

@@ -156,6 +156,13 @@ def test_the_suggestions_demo_case(tmp_path: Path) -> None:
                  and any(r["event"] == "rehandle" for r in led.json("history", str(t["id"])))]
     assert len(rehandled) == 1
     assert led.run("audit", "verify").exit_code == 0
+    # a summary of suggestions speaks of neither inspections (巡察) nor funds recovered nor 整改
+    for shown in (first.stdout, led.ok("summary").stdout):
+        assert "截至 2026-05-15 人大代表建议办理情况" in shown
+        assert not any(word in shown for word in ("整改", "巡察", "清退资金")), shown
+    english = CliRunner().invoke(cli, ["--db", led.db, "--lang", "en", "summary"], env=led.env).stdout
+    assert "Deputies' suggestions as of 2026-05-15" in english and "campaign" not in english
+    assert "funds" not in english
     again = led.ok("demo", "--case", "suggestions")
     assert "未作改动" in again.stdout and len(led.json("task", "list")) == 20
 

@@ -174,6 +174,19 @@ class Ledger:
             return None
         return label_text(found, lang or self.lang) if found is not None else None
 
+    def workflows_use(self, workflows: Iterable[str], what: str) -> bool:
+        """Whether any of these workflows attaches its tasks to ``what`` ([workflow] uses: campaign …)
+        or lets them record it ([permissions]: outcome …): a front leaves out the words (全部巡察,
+        清退资金) of what none of them has."""
+        for name in set(workflows):
+            try:
+                wf = self.registry.get(name)
+            except (KeyError, DubanError):
+                continue
+            if what in wf.uses or what in wf.permissions:
+                return True
+        return False
+
     def event_label(self, workflow: str, event: str, lang: str | None = None) -> str:
         """The workflow's label of its event, else the label of a ledger action (create, note …)."""
         with language(lang or self._lang):
@@ -368,7 +381,8 @@ class Ledger:
                 funds_stmt = funds_stmt.join(tasks, tasks.c.id == outcomes.c.task_id).where(*scope)
             funds = conn.execute(funds_stmt).scalar_one()
         states: dict[str, int] = {}
-        for name in sorted({wf for wf, *_ in rows}) or [DEFAULT_WORKFLOW]:
+        present = sorted({wf for wf, *_ in rows}) or [DEFAULT_WORKFLOW]
+        for name in present:
             for st in self.registry.get(name).states:
                 states.setdefault(st, 0)
         total = open_count = overdue = flagged_count = 0
@@ -388,6 +402,7 @@ class Ledger:
             "overdue": overdue,
             "flagged": flagged_count,
             "funds_recovered": str(fen_to_yuan(funds)),
+            "workflows": present,
         }
 
     # ------------------------------------------------------------------ one task, its history, look-backs
