@@ -9,6 +9,7 @@ any unit) have signed, each a different person from the others and from whoever 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -246,6 +247,8 @@ def test_reminders_chase_the_awaited_step(run: Cli) -> None:
 
     assert due("2026-03-10T10:00:00") == [("review_wait", "head", "2026-03-02")]  # the unit's head only
     run.ok("task", "move", "1", "review", user="head", now="2026-03-10T10:00:00")
+    with sqlite3.connect(run.db) as conn:  # the sweep's index: the next step's first reminder day, 5wd on
+        assert conn.execute("SELECT next_remind_on FROM tasks WHERE id = 1").fetchone() == ("2026-03-17",)
     assert due("2026-03-13T10:00:00") == []  # a new wait began with the sign-off
     assert due("2026-03-18T10:00:00") == [("review_wait", "sup", "2026-03-10"), ("review_wait", "sup2", "2026-03-10")]
     run.ok("task", "move", "1", "review", user="sup", now="2026-03-18T10:00:00")

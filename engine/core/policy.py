@@ -277,9 +277,11 @@ class Merged:
         return getattr(self._task, name)
 
 
-def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[str, Any] | None = None) -> date | None:
+def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[str, Any] | None = None, *,
+                   restarted: bool = False) -> date | None:
     """The task's next reminder day after a write of ``changes``: today when something is due
-    already (the sweep claims it; a claim made before is not repeated), else the next rule's day."""
+    already (the sweep claims it; a claim made before is not repeated), else the next rule's day.
+    ``restarted``: the write starts the state's wait again (a sign-off: the next step is awaited now)."""
     changes = changes or {}
     t = Merged(task, changes)
     pol = policy(app.registry.get(t.workflow))
@@ -288,7 +290,7 @@ def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[
     watch = pol.watched(t.state, t.flagged)
     if watch is None:
         return None
-    changed = "state" in changes and changes["state"] != task.state or task.id is None
+    changed = "state" in changes and changes["state"] != task.state or task.id is None or restarted
     target = watched_date(app, s, watch, t, state_changed=changed)
     if target is None:
         return None

@@ -935,7 +935,8 @@ class Writer(Ledger):
         now = self.now()
         head = lock_trail_head(s)  # before the task row: every writer locks head, then rows
         values = dict(changes, version=read_version + 1, updated_at=now)
-        values["next_remind_on"] = reminder_policy.next_remind_on(self, s, task, changes)  # reminders follow at once
+        values["next_remind_on"] = reminder_policy.next_remind_on(  # reminders follow at once
+            self, s, task, changes, restarted=event == signoffs.SIGNOFF_EVENT)
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:
             current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
