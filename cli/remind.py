@@ -59,7 +59,7 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
         echo(_("No reminders due.") if planned else _("No reminders."))
         return
     if planned:
-        plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=14, keep=False),
+        plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=16, keep=False),
                      Column(_('date')), Column(_('to'), cap=12, keep=False), Column(_('channel'), cap=10, keep=False),
                      Column(_('message'), flex=True, keep=False)],
                     [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel, r.subject]
@@ -71,7 +71,7 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
     # At 100 columns or fewer the channel and tries give way (a failed one is red, its error under it).
     wide = terminal_width() > 100
     columns = [Column(_('id'), right=True), Column(_('task'), cap=10, keep=False),
-               Column(_('rule'), cap=14, keep=False), Column(_('date')), Column(_('to'), cap=12, keep=False)]
+               Column(_('rule'), cap=16, keep=False), Column(_('date')), Column(_('to'), cap=12, keep=False)]
     if wide:
         columns += [Column(_('channel'), cap=10, keep=False)]
     columns += [Column(_('status'))] + ([Column(_('tries'), right=True)] if wide else [])
