@@ -300,7 +300,7 @@ def test_extend_refusals(app: Duban, task_id: int) -> None:
         app.extend("sup", task_id, "2025-07-01", "past")
     app.fire("office", task_id, "start")
     app.fire("office", task_id, "complete", note="done")
-    with pytest.raises(InvalidInput, match="completed"):
+    with pytest.raises(InvalidInput, match="Completed"):
         app.extend("sup", task_id, "2025-08-31", "closed task")
     assert len(app.history(task_id)) == 3
 

@@ -61,7 +61,7 @@ def test_a_suggestion_runs_its_life_with_fields_and_inputs(office: Ledger) -> No
               "--input", "reply_text=新建学校已列入2026年重点项目", actor="jiaoyu")
     # the deputy is not satisfied: concluding is refused, handling again needs a new deadline
     refused = office.run("task", "move", tid, "conclude", "--input", "satisfaction=不满意", actor="jianyi")
-    assert refused.exit_code == 1 and "conclude" in refused.output and "accepts only" in refused.output and "基本满意" in refused.output
+    assert refused.exit_code == 1 and "conclude" in refused.output and "只接受" in refused.output and "基本满意" in refused.output
     office.ok("task", "move", tid, "rehandle", "--input", "satisfaction=不满意", "--reason", "未说明学位缺口",
               "--due", "1m", actor="jianyi")
     shown = office.json("task", "show", tid)

@@ -43,6 +43,7 @@ from engine.core.errors import (
     TransitionNotAllowed,
     UnknownEvent,
     role_word,
+    thing,
     UnknownUser,
 )
 from engine.core.files import evidence_max_bytes, too_large
@@ -195,9 +196,10 @@ class Writer(Ledger):
         webhook: str | None = None,
     ) -> UserView:
         if role not in ROLES:
-            raise InvalidInput("role", role, f"expected one of {', '.join(ROLES)}")
+            raise InvalidInput("role", role, Phrase(N_("expected one of {choices}"), choices=", ".join(ROLES)))
         if role == "unit" and not unit:
-            raise InvalidInput("unit", unit, "a user with role 'unit' needs the unit it acts for", option="unit")
+            raise InvalidInput("unit", unit, Phrase(N_("a user with role 'unit' needs the unit it acts for")),
+                               option="unit")
         name = _required_text("user name", name)
         with self.transaction() as s:
             self.require_admin(s, actor, N_("add users"), N_("only admins register users"))
@@ -221,11 +223,13 @@ class Writer(Ledger):
         ``feishu_id``): None leaves a field as it is, "" clears it. Admins only."""
         unknown = sorted(set(contacts) - set(self.CONTACT_FIELDS))
         if unknown:
-            raise InvalidInput("contact field", unknown[0], f"expected one of {', '.join(self.CONTACT_FIELDS)}")
+            raise InvalidInput("contact field", unknown[0], Phrase(N_("expected one of {choices}"),
+                                                                                 choices=", ".join(self.CONTACT_FIELDS)))
         changes = {k: _contact(k, v) for k, v in contacts.items() if v is not None}
         if not changes:
-            raise InvalidInput("contact details", None, "give at least one of mobile, e-mail, WeCom, DingTalk or "
-                               "Feishu id (an empty value clears it)", option="contact")
+            raise InvalidInput("contact details", None, Phrase(N_(
+                "give at least one of mobile, e-mail, WeCom, DingTalk or Feishu id (an empty value clears it)")),
+                option="contact")
         with self.transaction() as s:
             user = self.user_row(s, actor)
             if user.role != "admin":
@@ -260,10 +264,10 @@ class Writer(Ledger):
         name = _required_text("campaign name", name)
         if rectification_end and rectification_end < feedback_date:
             raise InvalidInput("end of the rectification period", rectification_end.isoformat(),
-                               f"must not be before the feedback date {feedback_date.isoformat()}")
+                               Phrase(N_("must not be before the feedback date {day}"), day=feedback_date.isoformat()))
         if period_start and period_end and period_end < period_start:
             raise InvalidInput("inspection period end", period_end.isoformat(),
-                               f"must not be before its start {period_start.isoformat()}")
+                               Phrase(N_("must not be before its start {day}"), day=period_start.isoformat()))
         with self.transaction() as s:
             self.require_supervisor(s, actor, N_("add campaigns"))
             if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
@@ -315,19 +319,22 @@ class Writer(Ledger):
                   else _blank_to_none(leader) or "")
         for what, given in (("campaign", campaign), ("problem", problem)):
             if given is not None and what not in wf.uses:
-                raise InvalidInput(what, given, f"tasks of workflow {wf.name} belong to no {what}")
+                raise InvalidInput(what, given, Phrase(N_("tasks of workflow {workflow} belong to no {thing}"),
+                                                  workflow=wf.name, thing=thing(what)))
         if "problem" in wf.uses and not _blank_to_none(problem):
-            raise InvalidInput("problem", problem, f"a task of workflow {wf.name} needs the problem it fixes")
+            raise InvalidInput("problem", problem, Phrase(N_("a task of workflow {workflow} needs the problem it fixes"),
+                                                      workflow=wf.name))
         values = task_fields.validate(wf, fields or {}, self.lang)
         missing = task_fields.missing_required(wf, values)
         if missing:
             raise InvalidInput("fields", ", ".join(f.name for f in missing),
-                               "required by workflow " + wf.name + ": "
-                               + ", ".join(f"{f.name} ({f.label.text(self.lang)})" for f in missing))
+                               Phrase(N_("required by workflow {workflow}: {fields}"), workflow=wf.name,
+                                      fields=", ".join(f"{f.name} ({f.label.text(self.lang)})" for f in missing)))
         today = self.today()
         if due is None:
             if wf.deadline.default is None:
-                raise InvalidInput("deadline", None, f"workflow {wf.name} sets no default deadline: give one")
+                raise InvalidInput("deadline", None, Phrase(N_("workflow {workflow} sets no default deadline: give one"),
+                                                                 workflow=wf.name))
             due = wf.deadline.default
         due_date, warnings = self.deadline(due, today, "deadline")
         self._within_hard_limit(wf, today, due_date)
@@ -375,7 +382,7 @@ class Writer(Ledger):
         for name, value in (inputs or {}).items():
             if name in given:
                 if given[name] is not None:
-                    raise InvalidInput(f"input {name}", value, f"{name} is given twice")
+                    raise InvalidInput(f"input {name}", value, Phrase(N_("{field} is given twice"), field=name))
                 given[name] = (_blank_to_none(value) if name in ("note", "reason", "plan")
                                else parse_date(value) if name == "target" and isinstance(value, str) else value)
             else:
@@ -408,28 +415,30 @@ class Writer(Ledger):
             extra = [n for n in field_values if n not in takes]
             if extra:
                 raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(extra),
-                                   f"'{event}' takes {', '.join(ev.requires) or 'no inputs but a note'}")
+                                   Phrase(N_("'{event}' takes {inputs}"), event=event, inputs=", ".join(ev.requires))
+                                   if ev.requires else Phrase(N_("'{event}' takes no inputs but a note"), event=event))
             for name, allowed in ev.values.items():
                 if field_values[name] not in allowed:
                     fd = wf.fields[name]
                     raise InvalidInput(f"{fd.label.text(self.lang)} ({name})",
                                        task_fields.display(fd, field_values[name], self.lang),
-                                       f"'{event}' accepts only "
-                                       + ", ".join(task_fields.display(fd, v, self.lang) for v in allowed))
+                                       Phrase(N_("'{event}' accepts only {values}"), event=event,
+                                              values=", ".join(task_fields.display(fd, v, self.lang) for v in allowed)))
             # A plan, target or deadline the event does not store would be dropped without a word.
             unused = [name for name in ("plan", "target", "due") if given[name] is not None and name not in ev.requires]
             if unused:
-                takes = ", ".join(ev.requires) or "no inputs but a note"
-                hint = "; a deadline changes with 'duban task extend'" if "due" in unused else ""
-                raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(unused),
-                                   f"'{event}' takes {takes}{hint}")
+                takes = (Phrase(N_("'{event}' takes {inputs}"), event=event, inputs=", ".join(ev.requires))
+                         if ev.requires else Phrase(N_("'{event}' takes no inputs but a note"), event=event))
+                if "due" in unused:
+                    takes = Phrase(N_("{takes}; a deadline changes with 'duban task extend'"), takes=takes)
+                raise InvalidInput(f"input of event '{event}' on task {task.code}", ", ".join(unused), takes)
             warnings: list[str] = []
             changes: dict[str, Any] = {}
             inputs = {}
             if given["target"] is not None:
                 if given["target"] < today:
                     raise InvalidInput("target date", given["target"].isoformat(),
-                                       f"must not be before today ({today.isoformat()})")
+                                       Phrase(N_("must not be before today ({day})"), day=today.isoformat()))
                 inputs["target"] = given["target"]
             if given["due"] is not None:
                 new_due, warnings = self.deadline(given["due"], today, "deadline")
@@ -469,7 +478,8 @@ class Writer(Ledger):
         today = self.today()
         on = on or today
         if on > today:
-            raise InvalidInput("note date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+            raise InvalidInput("note date", on.isoformat(), Phrase(N_("must not be after today ({day})"),
+                                                                            day=today.isoformat()))
         with self.transaction() as s:
             task = self._task_for_action(s, actor, task_id, "note", N_("add notes"), expected_version)
             row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
@@ -489,10 +499,11 @@ class Writer(Ledger):
             wf = self.registry.get(task.workflow)
             if not wf.states[task.state].open:
                 raise InvalidInput("task", task.code,
-                                   f"it is '{task.state}', where no deadline applies; only open tasks "
-                                   f"({', '.join(wf.open_states())}) can be extended")
+                                   Phrase(N_("it is '{state}', where no deadline applies; only open tasks ({open}) "
+                                             "can be extended"), state=wf.states[task.state].label.text(self.lang),
+                                          open="、".join(wf.states[st].label.text(self.lang) for st in wf.open_states())))
             if new_due == task.due:
-                raise InvalidInput("new deadline", new_due.isoformat(), "it is the current deadline already")
+                raise InvalidInput("new deadline", new_due.isoformat(), Phrase(N_("it is the current deadline already")))
             self._within_hard_limit(wf, self._assigned_on(task), new_due)
             old = task.due
             self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=reason,
@@ -506,7 +517,8 @@ class Writer(Ledger):
                                          expected_version)
             if task.flagged == flagged:
                 raise InvalidInput("flag", "on" if flagged else "off",
-                                   f"task {task.code} is {'already' if flagged else 'not'} flagged")
+                                   Phrase(N_("task {task} is already flagged") if flagged
+                                          else N_("task {task} is not flagged"), task=task.code))
             event = "flag" if flagged else "unflag"
             self.write_task(s, task, {"flagged": flagged}, actor, event, task.state, task.state,
                         note=_blank_to_none(reason), inputs={})
@@ -516,7 +528,7 @@ class Writer(Ledger):
                      name: str | None = None) -> EvidenceView:
         path = Path(path)
         if not path.is_file():
-            raise InvalidInput("evidence file", str(path), "no such file (give the path of an existing file)")
+            raise InvalidInput("evidence file", str(path), Phrase(N_("no such file (give the path of an existing file)")))
         limit = evidence_max_bytes(self.settings)
         if path.stat().st_size > limit:
             raise too_large(f"evidence file {path}", path.stat().st_size, limit)
@@ -583,19 +595,20 @@ class Writer(Ledger):
     def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
                     on: date | None = None) -> OutcomeView:
         if kind not in OUTCOME_KINDS:
-            raise InvalidInput("outcome kind", kind, f"expected one of {', '.join(OUTCOME_KINDS)}")
+            raise InvalidInput("outcome kind", kind, Phrase(N_("expected one of {choices}"), choices=", ".join(OUTCOME_KINDS)))
         text = _required_text("outcome text", text)
         fen = None
         if amount is not None:
             fen = yuan_to_fen(amount)
         if kind == "funds" and fen is None:
-            raise InvalidInput("amount", None, "an outcome of kind 'funds' needs an amount in yuan (e.g. 240.00)",
-                               option="amount")
+            raise InvalidInput("amount", None, Phrase(N_("an outcome of kind 'funds' needs an amount in yuan "
+                                                                  "(e.g. 240.00)")), option="amount")
         if kind != "funds" and fen is not None:
-            raise InvalidInput("amount", str(amount), "only outcomes of kind 'funds' carry an amount")
+            raise InvalidInput("amount", str(amount), Phrase(N_("only outcomes of kind 'funds' carry an amount")))
         today = self.today()
         if on is not None and on > today:
-            raise InvalidInput("outcome date", on.isoformat(), f"must not be after today ({today.isoformat()})")
+            raise InvalidInput("outcome date", on.isoformat(), Phrase(N_("must not be after today ({day})"),
+                                                                               day=today.isoformat()))
         with self.transaction() as s:
             task = self._task_for_action(s, actor, task_id, "outcome", N_("record outcomes"), None)
             row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
@@ -619,7 +632,8 @@ class Writer(Ledger):
             wf = self.registry.get(task.workflow)
             to_state = changes.get("state", task.state)
             if to_state not in wf.states:
-                raise InvalidInput("state", to_state, f"workflow {wf.name} has {', '.join(wf.states)}")
+                raise InvalidInput("state", to_state, Phrase(N_("workflow {workflow} has {states}"), workflow=wf.name,
+                                                                    states=", ".join(wf.states)))
             return self.write_task(s, task, changes, actor, "import", task.state, to_state, note=note, inputs=inputs)
 
     def enable_authentication(self, s: Session) -> trail_keys.TrailKeys:
@@ -838,8 +852,9 @@ class Writer(Ledger):
         limit = parse_deadline(wf.deadline.hard_limit, assigned_on, self.calendar).due
         if due > limit:
             raise InvalidInput("deadline", due.isoformat(),
-                               f"workflow {wf.name} allows at most {wf.deadline.hard_limit} from assignment "
-                               f"({assigned_on.isoformat()}): {limit.isoformat()} at the latest")
+                               Phrase(N_("workflow {workflow} allows at most {limit} from assignment ({day}): "
+                                         "{latest} at the latest"), workflow=wf.name, limit=wf.deadline.hard_limit,
+                                      day=assigned_on.isoformat(), latest=limit.isoformat()))
 
     def _assigned_on(self, task: Task) -> date:
         return task.created_at.astimezone(self.clock.tz).date() if task.created_at.tzinfo else task.created_at.date()
@@ -851,7 +866,8 @@ class Writer(Ledger):
             d = parse_deadline(spec, today, self.calendar)
             result, warnings = d.due, list(d.warnings)
         if result < today:
-            raise InvalidInput(what, result.isoformat(), f"must not be before today ({today.isoformat()})")
+            raise InvalidInput(what, result.isoformat(), Phrase(N_("must not be before today ({day})"),
+                                                                 day=today.isoformat()))
         return result, warnings
 
     def user_row(self, s: Session, name: str) -> Any:
@@ -1039,7 +1055,7 @@ SELECT_USER = sa.select(
 
 def _required_text(what: str, value: str | None) -> str:
     if value is None or not str(value).strip():
-        raise InvalidInput(what, value, "must not be empty")
+        raise InvalidInput(what, value, Phrase(N_("must not be empty")))
     return str(value).strip()
 
 
@@ -1067,15 +1083,16 @@ def _contact(field: str, value: str) -> str | None:
         return None
     if field == "mobile":
         if not _MOBILE.match(value):
-            raise InvalidInput("mobile", value, "expected a mobile number such as 13800001111 or +86 138 0000 1111",
-                               option="mobile")
+            raise InvalidInput("mobile", value, Phrase(N_("expected a mobile number such as 13800001111 or "
+                                                                  "+86 138 0000 1111")), option="mobile")
         return re.sub(r"[ -]", "", value)
     if field == "email":
         if "@" not in value or any(c.isspace() for c in value) or len(value) > 320:
-            raise InvalidInput("email", value, "expected an e-mail address such as wang@example.org", option="email")
+            raise InvalidInput("email", value, Phrase(N_("expected an e-mail address such as wang@example.org")),
+                           option="email")
         return value
     if not _CONTACT_ID.match(value):  # mentions are written as <@id> / <at id=…>: no spaces or brackets
-        raise InvalidInput(field, value, "expected an id without spaces, < > or @", option=field)
+        raise InvalidInput(field, value, Phrase(N_("expected an id without spaces, < > or @")), option=field)
     return value
 
 
