@@ -65,7 +65,7 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
     headers = [reports.label("figure", obj.lang), reports.label("value", obj.lang)]
     if explain:
         headers.append(reports.label("items", obj.lang))
-    rows = [[name, value, *([reports.codes_text(codes)] if explain else [])]
+    rows = [[name, value, *([reports.codes_text(codes, obj.lang)] if explain else [])]
             for _key, name, value, codes in reports.figure_rows(result, obj.lang)]
     title = _('Progress as of ') + result.as_of.isoformat()
     table(headers, rows, title=title + (f" — {campaign}" if campaign else ""), right=[1])
@@ -73,7 +73,7 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
         headers = reports.group_headers(group_by, obj.lang, result)
         if explain:
             headers.append(reports.label("items", obj.lang))
-        table(headers, [reports.group_row(g, group_by) + ([reports.group_codes(g, obj.lang, result)] if explain else [])
+        table(headers, [reports.group_row(g, group_by, result) + ([reports.group_codes(g, obj.lang, result)] if explain else [])
                         for g in groups], right=range(1, 9))
 
 

@@ -181,6 +181,15 @@ def test_report_progress_groups_suggestions_as_the_workflow_declares(tmp_path: P
     assert report["figures"]["done"]["count"] == 10 and report["figures"]["partial"]["count"] == 4
     table = led.ok("report", "progress", "--workflow", "suggestion").stdout
     assert "答复类别" in table and "代表满意度" in table and "A类（已解决或基本解决）" in table and "基本满意" in table
+    # suggestions recover no funds: no 清退资金 row or column, in the table, the Markdown or JSON
+    assert "清退资金" not in table and report["records_funds"] is False
+    md = led.ok("report", "progress", "--workflow", "suggestion", "--format", "md", "--explain").stdout
+    assert "清退资金" not in md and "| 完成率 | 50.0% |" in md
+    # the items behind each figure in Chinese punctuation (、：；), not "已办结: 1, 5; …"
+    satisfied = next(line for line in md.splitlines() if line.startswith("| 满意 |"))
+    assert "| 已办结：1、5、" in satisfied and ", " not in satisfied and ": " not in satisfied
+    unknown = next(line for line in md.splitlines() if line.startswith("| — |") and "已答复待反馈：" in line)
+    assert "；正在办理：" in unknown
     only = json.loads(led.ok("report", "progress", "--workflow", "suggestion", "--by", "satisfaction",
                              "--format", "json").stdout)
     assert list(only["by_field"]) == ["satisfaction"] and only["by_unit"] == []
@@ -245,6 +254,9 @@ def test_the_dashboard_of_a_workflow_shows_its_own_groupings(tmp_path: Path) -> 
     rows = re.findall(r'data-group="by_reply_class" data-key="([^"]*)".*?data-figure="total">(\d+)<', page, flags=re.S)
     assert dict(rows) == {"A": "7", "B": "5", "C": "2", "": "6"}
     assert re.search(r'data-figure="done">10<', page)  # the 已办结 card
+    # no funds card, and the deadline by the workflow's own word (办理时限, not 整改时限)
+    assert 'data-figure="funds"' not in page and "清退资金" not in page
+    assert "<th>办理时限</th>" in page and "整改" not in page
 
 
 def test_a_list_of_suggestions_speaks_of_their_ledger_not_rectification(office: Ledger) -> None:

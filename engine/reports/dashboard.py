@@ -114,6 +114,8 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         tx = {**_texts(), **report.labels}  # the figures as the workflow names them ([report] labels)
     if workflow:
         tx["title"] = tx["board"].format(title=app.workflow(workflow).title.text(lang))
+    # the workflow's word for the deadline (整改时限 / 办理时限) when every item shown is of one workflow
+    tx["due"] = app.ledger_label({t.workflow for t in report.tasks} or [workflow or ""], "due") or tx["due"]
     for name, _groups in report.groups:  # a declared grouping is headed by the field's label
         tx.setdefault(f"by_{name}", tx["by"].format(label=report.labels.get(name, name)))
     f = report.figures
@@ -133,7 +135,7 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         f"<h1>{escape(tx['title'])}</h1>",
         f'<p class="muted">{escape(report.campaign or "")} {escape(tx["as_of"])} '
         f'<span data-figure="as_of">{as_of.isoformat()}</span></p>',
-        _cards(f, tx),
+        _cards(f, tx, with_funds=report.records_funds),
         *(_bars(f"by_{name}", groups, tx, with_key=name == "problem") for name, groups in report.groups),
         # the units' scores are the office's ranking over every workflow; a workflow's own board has none
         *([_ranking(scores(app, as_of, campaign=campaign))] if workflow is None else []),
@@ -146,12 +148,12 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
     return "\n".join(parts)
 
 
-def _cards(f: Figures, tx: dict) -> str:
+def _cards(f: Figures, tx: dict, *, with_funds: bool = True) -> str:
     cards = [
         ("total", tx["total"], str(f.total.count)), ("done", tx["done"], str(f.done.count)),
         ("partial", tx["partial"], str(f.partial.count)), ("ongoing", tx["ongoing"], str(f.ongoing.count)),
         ("overdue", tx["overdue"], str(f.overdue.count)), ("flagged", tx["flagged"], str(f.flagged.count)),
-        ("funds", tx["funds"], format_yuan(f.funds.amount)),
+        *([("funds", tx["funds"], format_yuan(f.funds.amount))] if with_funds else []),
         ("completion", tx["completion"], f"{f.completion_rate:.1%}"),
     ]
     return '<div class="cards">' + "".join(

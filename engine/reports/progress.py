@@ -146,6 +146,9 @@ class ProgressReport(View):
     by_field: dict[str, list[Group]] = field(default_factory=dict)
     # What the report calls its figures and groupings (total, done, partial, ongoing, each field …).
     labels: dict[str, str] = field(default_factory=dict)
+    # False for a workflow that records no outcomes (suggestions): funds recovered (清退资金) is then
+    # no figure of it, and tables, Markdown and the dashboard leave it out.
+    records_funds: bool = True
 
     @property
     def groups(self) -> list[tuple[str, list[Group]]]:
@@ -489,6 +492,7 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
         tasks=out, state_labels=kinds.labels, workflow=workflow,
         by_field=_field_groups(app, workflow, field_names, out, app.lang) if workflow else {},
         labels=report_labels(app, workflow, app.lang), group_order=order,
+        records_funds=app.workflows_use([workflow], "outcome") if workflow else True,
     )
 
 
@@ -579,6 +583,7 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
         if "unit" in order else [],
         tasks=[], state_labels=kinds.labels, workflow=workflow,
         labels=report_labels(app, workflow, app.lang), group_order=order,
+        records_funds=app.workflows_use([workflow], "outcome") if workflow else True,
     )
 
 
@@ -631,8 +636,12 @@ def format_yuan(amount: Decimal) -> str:
     return str(amount.quantize(Decimal(1))) if amount == amount.to_integral_value() else f"{amount:.2f}"
 
 
-def codes_text(codes: Sequence[str]) -> str:
-    return ", ".join(codes) if codes else "—"
+def codes_text(codes: Sequence[str], lang: str | None = None) -> str:
+    """The codes behind a figure: "1, 2, 3" / "1、2、3"."""
+    if not codes:
+        return "—"
+    with language(lang):
+        return pgettext("report", ", ").join(codes)
 
 
 # ------------------------------------------------------------------ rows for tables and Markdown
@@ -674,26 +683,32 @@ def figure_rows(report: ProgressReport, lang: str | None = None) -> list[tuple[s
     for key in ("done", "partial", "ongoing", "open", "overdue", "flagged"):
         fig = getattr(f, key)
         rows.append((key, label(key, lang, report), str(fig.count), fig.codes))
-    rows.append(("funds", label("funds", lang), format_yuan(f.funds.amount), f.funds.codes))
+    if report.records_funds:
+        rows.append(("funds", label("funds", lang), format_yuan(f.funds.amount), f.funds.codes))
     rows.append(("completion_rate", label("completion_rate", lang), f"{f.completion_rate:.1%}", f.done.codes))
     return rows
 
 
 def group_headers(by: str, lang: str | None = None, report: ProgressReport | None = None) -> list[str]:
-    return [label(by, lang, report), *(label(k, lang, report) for k in _GROUP_COLUMNS)]
+    funds = report is None or report.records_funds
+    return [label(by, lang, report), *(label(k, lang, report) for k in _GROUP_COLUMNS if funds or k != "funds")]
 
 
-def group_row(g: Group, by: str) -> list[str]:
+def group_row(g: Group, by: str, report: ProgressReport | None = None) -> list[str]:
     f = g.figures
     name = f"{g.key} {g.label}" if by == "problem" else g.key if by == "unit" else g.label
+    funds = [format_yuan(f.funds.amount)] if report is None or report.records_funds else []
     return [name, str(f.total.count), str(f.done.count), str(f.partial.count), str(f.ongoing.count),
-            str(f.overdue.count), str(f.flagged.count), format_yuan(f.funds.amount), f"{f.completion_rate:.1%}"]
+            str(f.overdue.count), str(f.flagged.count), *funds, f"{f.completion_rate:.1%}"]
 
 
 def group_codes(g: Group, lang: str | None = None, report: ProgressReport | None = None) -> str:
+    """"Completed: 1, 2; Completed in phases: 15" / "已完成：1、2；阶段性完成：15"."""
     f = g.figures
-    return "; ".join(f"{label(k, lang, report)}: {codes_text(getattr(f, k).codes)}"
-                     for k in ("done", "partial", "ongoing") if getattr(f, k).count)
+    with language(lang):
+        separator = pgettext("report", "; ")
+    return separator.join(label_with(label(k, lang, report), codes_text(getattr(f, k).codes, lang), lang)
+                          for k in ("done", "partial", "ongoing") if getattr(f, k).count)
 
 
 def progress_markdown(report: ProgressReport, lang: str | None = None, explain: bool = False) -> str:
@@ -705,12 +720,12 @@ def progress_markdown(report: ProgressReport, lang: str | None = None, explain: 
     head = [label("figure", lang), label("value", lang)] + ([label("items", lang)] if explain else [])
     out += [_md_row(head), _md_row(["---"] * len(head))]
     for _key, name, value, codes in figure_rows(report, lang):
-        out.append(_md_row([name, value] + ([codes_text(codes)] if explain else [])))
+        out.append(_md_row([name, value] + ([codes_text(codes, lang)] if explain else [])))
     for by, groups in report.groups:
         headers = group_headers(by, lang, report) + ([label("items", lang)] if explain else [])
         out += ["", f"## {label(by, lang, report)}", "", _md_row(headers), _md_row(["---"] * len(headers))]
         for g in groups:
-            out.append(_md_row(group_row(g, by) + ([group_codes(g, lang, report)] if explain else [])))
+            out.append(_md_row(group_row(g, by, report) + ([group_codes(g, lang, report)] if explain else [])))
     return "\n".join(out) + "\n"
 
 
