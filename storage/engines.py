@@ -39,7 +39,27 @@ def resolve_url(db: str | None = None) -> str:
 
 
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
-SUPPORTED = "an SQLite file (a path or sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+
+
+def N_(message: str) -> str:
+    """Marks a catalog msgid (storage/ imports nothing of the engine: the engine words it when shown)."""
+    return message
+
+
+class Reason(str):
+    """Why a database cannot be used: the English text, and the catalog msgid with its values, so
+    that the engine words it in the reader's language (engine/core/errors.DatabaseUnavailable)."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> "Reason":
+        made = super().__new__(cls, template.format(**values))
+        made.template, made.values = template, values
+        return made
+
+
+SUPPORTED = N_("an SQLite file (a path or sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)")
 
 
 def url_problem(url: str) -> str | None:
@@ -48,26 +68,28 @@ def url_problem(url: str) -> str | None:
         u = sa.engine.make_url(url)
         u.port  # noqa: B018  (a port that is no number fails here, not in the driver)
     except (sa.exc.ArgumentError, ValueError) as exc:
-        return f"not a database URL ({exc}); expected {SUPPORTED}"
+        return Reason(N_("not a database URL ({problem}); expected {supported}"), problem=str(exc),
+                      supported=Reason(SUPPORTED))
     backend = u.get_backend_name()
     if backend not in SUPPORTED_BACKENDS:
-        return f"duban works with {SUPPORTED}, not {backend}"
+        return Reason(N_("duban works with {supported}, not {backend}"), supported=Reason(SUPPORTED), backend=backend)
     try:
         u.get_dialect().import_dbapi()
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
-        return f"the database driver {u.drivername!r} is not available ({exc}); use {SUPPORTED}"
+        return Reason(N_("the database driver {driver!r} is not available ({problem}); use {supported}"),
+                      driver=u.drivername, problem=str(exc), supported=Reason(SUPPORTED))
     return None
 
 
 def sqlite_file_problem(path: Path) -> str | None:
     """Why the SQLite ledger at ``path`` cannot be opened, told before SQLite says "unable to open"."""
     if path.is_dir():
-        return "it is a directory, not a ledger file"
+        return Reason(N_("it is a directory, not a ledger file"))
     if path.exists() and not path.is_file():
-        return "it is not a regular file"
+        return Reason(N_("it is not a regular file"))
     folder = path.parent
     if folder.exists() and not folder.is_dir():
-        return f"{folder} is not a folder"
+        return Reason(N_("{folder} is not a folder"), folder=str(folder))
     return None
 
 
@@ -83,32 +105,32 @@ def environment_failure(url: str, exc: BaseException, *, connecting: bool) -> st
         name = getattr(exc, "sqlite_errorname", "") or ""
         path = sqlite_path(url)
         if name.startswith("SQLITE_NOTADB"):
-            return "the file is not an SQLite database (a text file, or another kind of file?)"
+            return Reason(N_("the file is not an SQLite database (a text file, or another kind of file?)"))
         if name.startswith("SQLITE_CORRUPT"):
-            return ("the file is damaged (a truncated or corrupted SQLite database); restore the ledger from "
-                    "a backup with 'duban restore'")
+            return Reason(N_("the file is damaged (a truncated or corrupted SQLite database); restore the ledger "
+                             "from a backup with 'duban restore'"))
         if name.startswith("SQLITE_READONLY"):
-            return ("the database is read-only: this process may not write the file or its folder; check "
-                    "their permissions (SQLite writes its -wal and -shm files beside the ledger)")
+            return Reason(N_("the database is read-only: this process may not write the file or its folder; check "
+                             "their permissions (SQLite writes its -wal and -shm files beside the ledger)"))
         if name.startswith("SQLITE_CANTOPEN"):
             problem = sqlite_file_problem(path) if path is not None else None
             if problem:
                 return problem
-            return ("the file cannot be opened: check that its folder exists and that this process may read "
-                    "and write the file and the folder (SQLite writes its -wal and -shm files beside the "
-                    "ledger, even to read it)")
+            return Reason(N_("the file cannot be opened: check that its folder exists and that this process may "
+                             "read and write the file and the folder (SQLite writes its -wal and -shm files beside "
+                             "the ledger, even to read it)"))
         if name.startswith(("SQLITE_IOERR", "SQLITE_PERM", "SQLITE_AUTH")):
-            return f"the file cannot be read or written ({exc})"
+            return Reason(N_("the file cannot be read or written ({problem})"), problem=str(exc))
         if name.startswith("SQLITE_FULL"):
-            return "the disk is full"
+            return Reason(N_("the disk is full"))
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return (f"another process kept the ledger locked for writing longer than {busy_timeout():g} seconds "
-                    f"(a long import, restore or backup?); try again when it has finished, or wait longer "
-                    f"with {BUSY_TIMEOUT_ENV}")
+            return Reason(N_("another process kept the ledger locked for writing longer than {seconds} seconds "
+                             "(a long import, restore or backup?); try again when it has finished, or wait longer "
+                             "with {variable}"), seconds=f"{busy_timeout():g}", variable=BUSY_TIMEOUT_ENV)
         return None
     if connecting:  # the driver's words may quote the URL: the engine masks the reason before showing it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"cannot connect to the database server: {first}"
+        return Reason(N_("cannot connect to the database server: {problem}"), problem=first)
     return None
 
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from engine.i18n import CATALOG_LOCALES, DOMAIN, LOCALE_DIR  # noqa: E402
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_pgettext": ((1, "c"), 2), "NP_": ((1, "c"), 2)}
-SOURCE_DIRS = ("engine", "cli", "workflows", "web")
+SOURCE_DIRS = ("engine", "cli", "workflows", "web", "storage")
 CLICK_ORIGIN = "click"
 
 

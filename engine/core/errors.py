@@ -406,7 +406,18 @@ class DatabaseUnavailable(DubanError):
         self.url, self.reason = mask_url(url), mask_urls(reason)
         super().__init__("", url=self.url, reason=self.reason)
         self.args = (self._say(N_("cannot use the ledger database {url}: {reason}; nothing was changed"), url=self.url,
-                               reason=self.reason),)
+                               reason=_reason_phrase(reason)),)
+
+
+def _reason_phrase(reason: Any) -> Any:
+    """storage's reason (storage/engines.Reason: a msgid and its values) as a phrase worded when shown,
+    every value masked like the reason itself; a plain reason as it is, masked."""
+    template = getattr(reason, "template", None)
+    if template is None:
+        return mask_urls(str(reason))
+    values = {k: _reason_phrase(v) if getattr(v, "template", None) else mask_urls(str(v))
+              for k, v in getattr(reason, "values", {}).items()}
+    return Phrase(template, **values)
 
 
 class SchemaVersionMismatch(DubanError):

@@ -27,6 +27,7 @@ from engine.core.errors import (
     NotFound,
     NotInitialised,
     PermissionDenied,
+    Phrase,
     SchemaVersionMismatch,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
@@ -41,7 +42,7 @@ from engine.core.views import (
     fen_to_yuan,
     outcome_view,
 )
-from engine.i18n import LazyString, current_lang, language, lazy_pgettext, normalize
+from engine.i18n import N_, LazyString, current_lang, language, lazy_pgettext, normalize
 from engine.i18n import label as label_text
 from engine.i18n import lazy_gettext as _l
 from storage import migrations
@@ -129,8 +130,9 @@ class Ledger:
         try:
             engine = get_engine(self.url)
         except OSError as exc:  # the SQLite file's folder could not be created
-            raise DatabaseUnavailable(self.url, f"cannot create the folder {exc.filename or ''}: "
-                                                f"{exc.strerror or exc}") from None
+            raise DatabaseUnavailable(self.url, Phrase(N_("cannot create the folder {folder}: {problem}"),
+                                                       folder=exc.filename or "", problem=exc.strerror or str(exc))
+                                      ) from None
         on_environment_failure(engine, self.url, _refuse_database)
         return engine
 
@@ -201,7 +203,7 @@ class Ledger:
         may act under another name."""
         value = self.settings.section("security").get("trust_os_user", True)
         if not isinstance(value, bool):
-            raise InvalidInput(f"{self.settings.source}: security.trust_os_user", value, "expected true or false")
+            raise InvalidInput(f"{self.settings.source}: security.trust_os_user", value, Phrase(N_("expected true or false")))
         return value
 
     def check_acting_as(self, os_login: str, requested: str) -> None:
@@ -271,9 +273,9 @@ class Ledger:
         filter narrows the list. ``viewer``: only the tasks that user may see (workflows/access.py);
         ``fields``: name or label → value of a declared field, as ``task list --field`` gives it."""
         if limit is not None and limit < 1:
-            raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+            raise InvalidInput("limit", limit, Phrase(N_("expected a whole number of at least {n}"), n=1))
         if offset < 0:
-            raise InvalidInput("offset", offset, "expected a whole number of at least 0")
+            raise InvalidInput("offset", offset, Phrase(N_("expected a whole number of at least {n}"), n=0))
         today = self.today()
         order = (sa.literal_column("tasks.updated_at"), tasks.c.id) if oldest_change_first else (tasks.c.due, tasks.c.id)
         stmt = (
@@ -330,7 +332,8 @@ class Ledger:
                                    field_equals(conn.dialect.name, tasks.c.fields, fd.name, value)))
         if not clauses:
             declared = sorted({f for n in names for f in self.registry.get(n).fields})
-            raise InvalidInput("field", name, f"no workflow declares it; declared: {', '.join(declared) or 'none'}")
+            raise InvalidInput("field", name, Phrase(N_("no workflow declares it; declared: {fields}"),
+                                                      fields=", ".join(declared) or "—"))
         return sa.or_(*clauses)
 
     def _task_filters(self, conn: sa.Connection, stmt: sa.Select, states: Sequence[str], unit: str | None,
@@ -348,7 +351,7 @@ class Ledger:
             known = {st for name in self.registry.names() for st in self.registry.get(name).states}
             for st in states:
                 if st not in known:
-                    raise InvalidInput("state", st, f"expected one of {', '.join(sorted(known))}")
+                    raise InvalidInput("state", st, Phrase(N_("expected one of {choices}"), choices=", ".join(sorted(known))))
             stmt = stmt.where(tasks.c.state.in_(list(states)))
         if unit:
             stmt = stmt.where(tasks.c.unit == unit)
@@ -460,7 +463,7 @@ class Ledger:
         """Look-backs by due date; ``due_only``: the pending ones due today or earlier."""
         known = (lookbacks.PENDING, lookbacks.PASSED, lookbacks.REBOUND, lookbacks.CANCELLED)
         if status is not None and status not in known:
-            raise InvalidInput("status", status, f"expected one of {', '.join(known)}")
+            raise InvalidInput("status", status, Phrase(N_("expected one of {choices}"), choices=", ".join(known)))
         today = self.today()
         looks = lookback_table
         with self.reading() as conn:
@@ -488,7 +491,7 @@ class Ledger:
         if not ids:
             raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
         names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
-        raise InvalidInput("campaign", None, f"there are several campaigns; name one ({', '.join(names)})",
+        raise InvalidInput("campaign", None, Phrase(N_("there are several campaigns; name one ({names})"), names=", ".join(names)),
                            option="campaign")
 
     def overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
