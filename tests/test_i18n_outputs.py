@@ -164,3 +164,33 @@ def test_roles_show_as_words_in_user_list(tmp_path: Path) -> None:
     rows = {u["name"]: u for u in json.loads(run("user", "list", "--json").stdout)}
     assert rows["li"]["role"] == "supervisor" and rows["li"]["role_label"] == "督查室"
     assert rows["caiwu"]["role"] == "unit" and rows["caiwu"]["role_label"] == "责任单位"
+
+
+def test_a_refusal_for_what_was_not_given_says_what_is_needed_in_the_chosen_language(tmp_path: Path) -> None:
+    """Nothing named, nothing to call invalid: no "campaign None 无效" nor an English hint in Chinese."""
+    db = str(tmp_path / "office.db")
+    env = {"DUBAN_NOW": "2026-01-05T09:00:00"}
+
+    def refused(*argv: str, lang: str = "zh") -> str:
+        result = CliRunner().invoke(cli, ["--db", db, "--lang", lang, *argv], env=env)
+        assert result.exit_code == 1, result.output
+        assert "None" not in result.stderr, result.stderr
+        return result.stderr
+
+    assert CliRunner().invoke(cli, ["--db", db, "init"], env=env).exit_code == 0
+    plan = ("lookback", "plan", "--sample", "30%", "--on", "2026-06-30")
+    assert "错误：尚无巡察：可用 duban campaign add 添加" in refused(*plan)
+    assert "Error: there is no campaign yet: add one with 'duban campaign add'" in refused(*plan, lang="en")
+    for name in ("A", "B"):
+        added = CliRunner().invoke(cli, ["--db", db, "campaign", "add", name, "--inspector", "组", "--target", "局",
+                                         "--feedback-date", "2026-01-01"], env=env)
+        assert added.exit_code == 0, added.output
+    assert "错误：有多个巡察批次，请指明其一：A、B（--campaign NAME）" in refused(*plan)
+    assert "there are several campaigns; name one of A, B (--campaign NAME)" in refused(*plan, lang="en")
+    added = CliRunner().invoke(cli, ["--db", db, "task", "add", "关于…的建议", "--workflow", "suggestion",
+                                     "--unit", "市教育局", "--field", "suggestion_no=2026-021", "--field", "lead_deputy=某代表"], env=env)
+    assert added.exit_code == 0, added.output
+    letter = refused("report", "letter", "1", "--kind", "remind", "-o", str(tmp_path / "letter.docx"))
+    assert "错误：请写明发文机关，或在配置文件 [notice] issuer 中设置（--issuer）" in letter
+    overview = refused("report", "overview", "--workflow", "suggestion", "--as-of", "2026-01-05", "-o", str(tmp_path / "overview.docx"))
+    assert "请写明发文机关" in overview and "issuing body" not in overview and "（--issuer）" in overview

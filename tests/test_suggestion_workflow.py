@@ -133,11 +133,13 @@ def test_a_rectification_task_still_needs_its_problem_and_leader(office: Ledger)
               "--feedback-date", "2026-02-01")
     office.ok("problem", "add", "A1", "财经纪律", "--campaign", "2026-R1")
     no_problem = office.run("task", "add", "采购程序不规范", "--unit", "市教育局", "--leader", "主任", "--due", "20wd")
-    assert no_problem.exit_code == 1 and "problem" in no_problem.output
+    assert no_problem.exit_code == 1 and "须写明所整改的问题（--problem）" in no_problem.output
+    assert "None" not in no_problem.output
     no_leader = office.run("task", "add", "采购程序不规范", "--unit", "市教育局", "--problem", "A1", "--due", "20wd")
     assert no_leader.exit_code == 1
     no_due = office.run("task", "add", "采购程序不规范", "--unit", "市教育局", "--problem", "A1", "--leader", "主任")
-    assert no_due.exit_code == 1 and "deadline" in no_due.output
+    assert no_due.exit_code == 1 and "未规定默认时限" in no_due.output and "（--due " in no_due.output
+    assert "None" not in no_due.output  # not "deadline None 无效"
     made = office.json("task", "add", "采购程序不规范", "--unit", "市教育局", "--problem", "A1", "--leader", "主任",
                        "--due", "20wd")
     assert made["task"]["campaign"] == "2026-R1" and made["task"]["fields"] == {}

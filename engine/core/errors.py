@@ -139,7 +139,9 @@ class NotFound(DubanError):
         if known is not None:
             fields["known"] = list(known)
         super().__init__("", **fields)
-        if known is not None and fields["known"]:
+        if key is None and known is not None and not fields["known"]:  # none at all, and none was named
+            self.args = (self._say(N_("there is no {kind} yet"), kind=thing(kind)),)
+        elif known is not None and fields["known"]:
             self.args = (self._say(N_("{kind} {key!r} not found; known: {known}"), kind=thing(kind), key=key,
                                    known=_Joined([str(k) for k in fields["known"]])),)
         elif known is not None:
@@ -169,7 +171,13 @@ class InvalidInput(DubanError):
         which a front names its own way (the CLI: ``--campaign``)."""
         self.what, self.value, self.accepted, self.option = what, value, accepted, option
         super().__init__("", what=what, value=value, accepted=accepted, option=option)
-        self.args = (self._say(N_("invalid {what} {value!r}: {accepted}"), what=what, value=value, accepted=accepted),)
+        if value is None and option:  # nothing was given: what is needed and the input to give (not "invalid issuer None")
+            self.args = (self._say("{accepted}", accepted=accepted),)
+        elif value is None:
+            self.args = (self._say(N_("{what}: {accepted}"), what=what, accepted=accepted),)
+        else:
+            self.args = (self._say(N_("invalid {what} {value!r}: {accepted}"), what=what, value=value,
+                                   accepted=accepted),)
 
 
 class TransitionNotAllowed(DubanError):
@@ -386,6 +394,11 @@ class _Joined:
     def english(self) -> str:
         return ", ".join(w.msgid if isinstance(w, LazyString) else w.english() if isinstance(w, _Needs) else str(w)
                          for w in self.words)
+
+
+def joined(words: Iterable[Any]) -> _Joined:
+    """Names for a refusal's message, joined by the list comma of the language it is shown in (A, B / A、B)."""
+    return _Joined(list(words))
 
 
 class NotInitialised(DubanError):

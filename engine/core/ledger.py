@@ -29,6 +29,7 @@ from engine.core.errors import (
     PermissionDenied,
     Phrase,
     SchemaVersionMismatch,
+    joined,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core import lookbacks, signoffs
@@ -489,10 +490,10 @@ class Ledger:
         if len(ids) == 1:
             return ids[0]
         if not ids:
-            raise NotFound("campaign", None, "there is no campaign yet: add one with 'duban campaign add'")
+            raise NotFound("campaign", None, known=[])
         names = conn.execute(sa.select(campaigns.c.name).order_by(campaigns.c.id)).scalars().all()
-        raise InvalidInput("campaign", None, Phrase(N_("there are several campaigns; name one ({names})"), names=", ".join(names)),
-                           option="campaign")
+        raise InvalidInput("campaign", None, Phrase(N_("there are several campaigns; name one of {names}"),
+                                                    names=joined(names)), option="campaign")
 
     def overdue_clause(self, today: date) -> sa.ColumnElement[bool]:
         """Open and past the deadline in force (see ``reminder_policy.deadline_in_force``)."""

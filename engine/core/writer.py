@@ -323,7 +323,7 @@ class Writer(Ledger):
                                                   workflow=wf.name, thing=thing(what)))
         if "problem" in wf.uses and not _blank_to_none(problem):
             raise InvalidInput("problem", problem, Phrase(N_("a task of workflow {workflow} needs the problem it fixes"),
-                                                      workflow=wf.name))
+                                                      workflow=wf.name), option="problem")
         values = task_fields.validate(wf, fields or {}, self.lang)
         missing = task_fields.missing_required(wf, values)
         if missing:
@@ -334,7 +334,7 @@ class Writer(Ledger):
         if due is None:
             if wf.deadline.default is None:
                 raise InvalidInput("deadline", None, Phrase(N_("workflow {workflow} sets no default deadline: give one"),
-                                                                 workflow=wf.name))
+                                                                 workflow=wf.name), option="due")
             due = wf.deadline.default
         due_date, warnings = self.deadline(due, today, "deadline")
         self._within_hard_limit(wf, today, due_date)

@@ -24,7 +24,7 @@ from engine.core import policy as reminders
 
 from engine.core.calendar import parse_date
 from engine.i18n import N_
-from engine.core.errors import InvalidInput, Phrase
+from engine.core.errors import InvalidInput, Phrase, joined
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
                                       is_own_export, parse_progress)
@@ -378,8 +378,8 @@ def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Pa
         return next(iter(camps))
     if not camps:
         return path.stem
-    raise InvalidInput("campaign", None, f"there are several campaigns; name one ({', '.join(camps)})",
-                       option="campaign")
+    raise InvalidInput("campaign", None, Phrase(N_("there are several campaigns; name one of {names}"),
+                                                names=joined(camps)), option="campaign")
 
 
 def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportResult,

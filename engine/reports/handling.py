@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 from engine.reports import gongwen
 from engine.reports.gongwen import Block, fullwidth, signature_blocks
 from engine.reports.notice import CN_NUMERALS, cn_date
@@ -71,8 +72,8 @@ def build_handling_report(app: "Ledger", workflow: str, as_of: date, *, issuer: 
     issuer = issuer or app.settings.section("notice").get("issuer")
     if not issuer:
         if not draft:
-            raise InvalidInput("issuer", None, "name the issuer, or set [notice] issuer in the config file "
-                                               "(a draft marks its place)")
+            raise InvalidInput("issuer", None, Phrase(N_("name the issuing body, or [notice] issuer in the config "
+                                                         "(a draft marks its place)")), option="issuer")
         issuer = TEXT["draft_issuer"]
     report: ProgressReport = progress_as_of(app, as_of, workflow=workflow, since=False, progress=progress)
     zh_labels = _zh_labels(app, workflow)
