@@ -18,7 +18,8 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 
 __all__ = [
     "Deadline",
@@ -36,27 +37,32 @@ _ONE_DAY = timedelta(days=1)
 # for seconds before overflowing. 10 000 working days is ~40 years, far beyond any real deadline.
 MAX_WORKDAYS = 10_000
 
-ACCEPTED_DEADLINES = (
+IN_RANGE = N_("expected a date between {first} and {last}")
+NO_SUCH_DAY = N_("there is no such day ({problem})")
+BEYOND_LAST = N_("that is beyond the last representable date")
+ACCEPTED_DEADLINES = N_(
     "expected a date YYYY-MM-DD, Nd (calendar days), Nwd (Chinese working days) or Nm (months), "
     "e.g. 2025-10-31, 30d, 10wd, 3m"
 )
-ACCEPTED_DATES = "expected YYYY-MM-DD (also YYYY/MM/DD or YYYY年M月D日)"
+ACCEPTED_DATES = N_("expected YYYY-MM-DD (also YYYY/MM/DD or YYYY年M月D日)")
 
 
 class InvalidDate(InvalidInput, ValueError):
     """A date that does not parse or does not exist. A ValueError for plain-Python callers, a
-    DubanError so the CLI reports it like any other refusal."""
+    DubanError so the CLI reports it like any other refusal. ``problem``: a phrase, worded when shown."""
 
-    def __init__(self, value: str, problem: str = "") -> None:
-        accepted = f"{ACCEPTED_DATES}; {problem}" if problem else ACCEPTED_DATES
+    def __init__(self, value: str, problem: "Phrase | None" = None) -> None:
+        accepted = (Phrase(N_("{accepted}; {problem}"), accepted=Phrase(ACCEPTED_DATES), problem=problem)
+                    if problem else Phrase(ACCEPTED_DATES))
         super().__init__("date", value, accepted)
 
 
 class DeadlineSpecError(InvalidInput, ValueError):
     """A deadline spec that is none of: a date, ``Nd``, ``Nwd``, ``Nm``."""
 
-    def __init__(self, value: str, problem: str = "") -> None:
-        accepted = f"{problem}; {ACCEPTED_DEADLINES}" if problem else ACCEPTED_DEADLINES
+    def __init__(self, value: str, problem: "Phrase | None" = None) -> None:
+        accepted = (Phrase(N_("{problem}; {accepted}"), accepted=Phrase(ACCEPTED_DEADLINES), problem=problem)
+                    if problem else Phrase(ACCEPTED_DEADLINES))
         super().__init__("deadline", value, accepted)
 
 
@@ -205,7 +211,6 @@ def _date_parts(text: str) -> tuple[int, int, int] | None:
 # as "no deadline"), and days counted from it would run past the last date Python can represent.
 FIRST_DATE = date(1900, 1, 1)
 LAST_DATE = date(2199, 12, 31)
-DATE_RANGE = f"a date between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}"
 
 
 def parse_date(text: str) -> date:
@@ -216,9 +221,9 @@ def parse_date(text: str) -> date:
     try:
         day = date(*parts)
     except ValueError as exc:
-        raise InvalidDate(text, f"there is no such day ({exc})") from None
+        raise InvalidDate(text, Phrase(NO_SUCH_DAY, problem=str(exc))) from None
     if not FIRST_DATE <= day <= LAST_DATE:
-        raise InvalidDate(text, f"expected {DATE_RANGE}")
+        raise InvalidDate(text, Phrase(IN_RANGE, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat()))
     return day
 
 
@@ -232,9 +237,9 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
         try:
             due = date(*parts)
         except ValueError as exc:
-            raise DeadlineSpecError(spec, f"there is no such day ({exc})") from None
+            raise DeadlineSpecError(spec, Phrase(NO_SUCH_DAY, problem=str(exc))) from None
         if not FIRST_DATE <= due <= LAST_DATE:
-            raise DeadlineSpecError(spec, f"expected {DATE_RANGE}")
+            raise DeadlineSpecError(spec, Phrase(IN_RANGE, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat()))
         return Deadline(due=due, spec=due.isoformat())
 
     m = _COUNT.fullmatch(text)
@@ -242,35 +247,35 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
         raise DeadlineSpecError(spec)
     n, unit = int(m[1]), m[2].lower()
     if n < 1:
-        raise DeadlineSpecError(spec, "the number must be at least 1")
+        raise DeadlineSpecError(spec, Phrase(N_("the number must be at least 1")))
 
     if unit == "m":
         if n > MAX_MONTHS:
-            raise DeadlineSpecError(spec, f"at most {MAX_MONTHS} months")
+            raise DeadlineSpecError(spec, Phrase(N_("at most {n} months"), n=MAX_MONTHS))
         try:
             due = add_months(today, n)
         except OverflowError:
-            raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+            raise DeadlineSpecError(spec, Phrase(BEYOND_LAST)) from None
         if due > LAST_DATE:
-            raise DeadlineSpecError(spec, f"that is after {LAST_DATE.isoformat()}")
+            raise DeadlineSpecError(spec, Phrase(N_("that is after {day}"), day=LAST_DATE.isoformat()))
         return Deadline(due=due, spec=f"{n}m")
 
     if unit == "d":
         try:
             due = today + timedelta(days=n)
         except OverflowError:
-            raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+            raise DeadlineSpecError(spec, Phrase(BEYOND_LAST)) from None
         if due > LAST_DATE:
-            raise DeadlineSpecError(spec, f"that is after {LAST_DATE.isoformat()}")
+            raise DeadlineSpecError(spec, Phrase(N_("that is after {day}"), day=LAST_DATE.isoformat()))
         return Deadline(due=due, spec=f"{n}d")
 
     if n > MAX_WORKDAYS:
-        raise DeadlineSpecError(spec, f"at most {MAX_WORKDAYS} working days")
+        raise DeadlineSpecError(spec, Phrase(N_("at most {n} working days"), n=MAX_WORKDAYS))
     cal = calendar if calendar is not None else _default_calendar()
     try:
         due = cal.add_workdays(today, n)
     except OverflowError:
-        raise DeadlineSpecError(spec, "that is beyond the last representable date") from None
+        raise DeadlineSpecError(spec, Phrase(BEYOND_LAST)) from None
     # Only the years this count walked through: an earlier, unrelated lookup of a year without
     # data must not leak a warning onto this deadline.
     touched = range((today + _ONE_DAY).year, due.year + 1)
