@@ -90,8 +90,9 @@ def _export_command(fmt: str, doc: str) -> None:
 
         with ProgressBar(_('exporting')) as bar:
             n = run(obj.app(), fmt, out, campaign=campaign, workflow=workflow, progress=bar)
-        what = _('calendar events') if fmt == "ics" else _('tasks')
-        echo(_('wrote {out} ({n} {what})').format(out=out, n=n, what=what))
+        # one whole sentence each: "已写入 X（16 项任务）", never a count beside a column header (16 任务数)
+        done = _('wrote {out} ({n} calendar events)') if fmt == "ics" else _('wrote {out} ({n} tasks)')
+        echo(done.format(out=out, n=n))
 
 
 _export_command("xlsx", "The ledger as an Excel workbook: a summary sheet and one sheet per campaign.")

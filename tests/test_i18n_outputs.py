@@ -194,3 +194,15 @@ def test_a_refusal_for_what_was_not_given_says_what_is_needed_in_the_chosen_lang
     assert "错误：请写明发文机关，或在配置文件 [notice] issuer 中设置（--issuer）" in letter
     overview = refused("report", "overview", "--workflow", "suggestion", "--as-of", "2026-01-05", "-o", str(tmp_path / "overview.docx"))
     assert "请写明发文机关" in overview and "issuing body" not in overview and "（--issuer）" in overview
+
+
+def test_an_export_says_what_it_wrote_in_a_whole_sentence(chinese_demo: Path, tmp_path: Path) -> None:
+    def exported(name: str, lang: str = "zh") -> str:
+        result = CliRunner().invoke(cli, ["--db", str(chinese_demo), "--lang", lang, "export", name.rsplit(".", 1)[1],
+                                          "-o", str(tmp_path / name)], env={"DUBAN_NOW": NOW})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    assert "（16 项任务）" in exported("台账.xlsx") and "任务数" not in exported("台账.csv")
+    assert re.search(r"（\d+ 个日程）", exported("日程.ics"))
+    assert "(16 tasks)" in exported("ledger.xlsx", lang="en")
