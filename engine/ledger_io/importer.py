@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from engine.core import policy as reminders
 
 from engine.core.calendar import parse_date
-from engine.i18n import N_
+from engine.i18n import N_, gettext
 from engine.core.errors import InvalidInput, Phrase, joined
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
@@ -128,8 +128,9 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
         missing = [f for f in REQUIRED_FIELDS if f not in cols.fields]
         if missing:
             issues.append(ImportIssue(header_row, "header", None,
-                                      f"no column for {', '.join(missing)}; name it in the header "
-                                      "(e.g. 序号, 细化问题, 责任领导, 责任单位) or map a header to it (HEADER=FIELD)",
+                                      gettext("no column for {fields}; name it in the header (e.g. 序号, 细化问题, "
+                                              "责任领导, 责任单位) or map a header to it (HEADER=FIELD)").format(
+                                          fields=", ".join(missing)),
                                       sname))
             continue
         aspect = problem = None
@@ -150,9 +151,10 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
             out.append(row)
     if not found:
         issues.append(ImportIssue(1, "header", None,
-                                  "no header row found in the first 15 rows: it needs a title column "
-                                  "(细化问题 / 问题表现 / title) and at least two more known headers "
-                                  "(序号, 责任领导, 责任单位, 整改时限 …), or a mapping of headers (HEADER=FIELD)"))
+                                  gettext("no header row found in the first 15 rows: it needs a title column "
+                                          "(细化问题 / 问题表现 / title) and at least two more known headers "
+                                          "(序号, 责任领导, 责任单位, 整改时限 …), or a mapping of headers "
+                                          "(HEADER=FIELD)")))
     return out, issues
 
 
@@ -173,7 +175,7 @@ def _own_export_row(row: Row, cells: list[Any], at: Mapping[str, int], issues: l
             try:
                 row.due = _parse_date_text(_text(original) or "")
             except ValueError:
-                issues.append(ImportIssue(row.row, "原定整改时限", _text(original), "expected a date such as 2025-10-31",
+                issues.append(ImportIssue(row.row, "原定整改时限", _text(original), gettext("expected a date such as 2025-10-31"),
                                           sheet))
     row.notes = parse_progress(row.note) if row.note else []
     row.plan = _text(cell("followup_plan"))
@@ -208,31 +210,31 @@ def _parse_row(rownum: int, cells: list[Any], where: list[int | None], cols: Col
         issues.append(ImportIssue(rownum, cols.header(fieldname), value, reason, sheet))
 
     if code is None:
-        issue("code", None, "empty: every item needs its code (序号); re-imports match items by it")
+        issue("code", None, gettext("empty: every item needs its code (序号); re-imports match items by it"))
     elif len(code) > 60:
-        issue("code", code, "at most 60 characters")
+        issue("code", code, gettext("at most {n} characters").format(n=60))
     elif (campaign, code) in seen:
-        issue("code", code, f"the same code is on row {seen[(campaign, code)]}; "
-                            "codes identify items, so each must be unique")
+        issue("code", code, gettext("the same code is on row {row}; codes identify items, so each must be "
+                                    "unique").format(row=seen[(campaign, code)]))
     else:
         seen[(campaign, code)] = rownum
     if title is None:
-        issue("title", None, "empty: every item needs its text (细化问题)")
+        issue("title", None, gettext("empty: every item needs its text (细化问题)"))
     if leader is None or unit is None or len(leader) > 200 or len(unit) > 200:
         for name, value in (("leader", leader), ("unit", unit)):
             if value is None:
-                issue(name, None, "empty: every item needs a responsible leader and unit (三个清单)")
+                issue(name, None, gettext("empty: every item needs a responsible leader and unit (三个清单)"))
             elif len(value) > 200:
-                issue(name, value, "at most 200 characters")
+                issue(name, value, gettext("at most {n} characters").format(n=200))
     if person is not None and len(person) > 200:
-        issue("person", person, "at most 200 characters")
+        issue("person", person, gettext("at most {n} characters").format(n=200))
     due: date | None = None
     due_text = (raw_due.strip() or None) if type(raw_due) is str and "\r" not in raw_due else _text(raw_due)
     if due_text is None:
         due = default_due.get(campaign) if campaign in default_due else default_due.get(None)
         if due is None:
-            issue("due", None, "empty, and the campaign has no end of rectification to default to; "
-                               "give a date such as 2025-10-31")
+            issue("due", None, gettext("empty, and the campaign has no end of rectification to default to; "
+                                       "give a date such as 2025-10-31"))
     else:
         if isinstance(raw_due, datetime):
             due = raw_due.date()
@@ -242,16 +244,16 @@ def _parse_row(rownum: int, cells: list[Any], where: list[int | None], cols: Col
             try:
                 due = _parse_date_text(due_text)  # _date(raw_due): its text is due_text
             except ValueError:
-                issue("due", due_text, "expected a date such as 2025-10-31, 2025/10/31 or 2025年10月31日 "
-                                       "(for a standing item, the date of its next check)")
+                issue("due", due_text, gettext("expected a date such as 2025-10-31, 2025/10/31 or 2025年10月31日 "
+                                               "(for a standing item, the date of its next check)"))
     if status is None:
         state = initial
     else:
         state = words.get(status) or words.get("".join(status.split()).lower())
         if state is None:
             known = sorted({w for w in words if not w.isascii()})
-            issue("status", status, f"unknown status; expected one of {', '.join(known)} "
-                                    "(the workflow's [import] statuses) or a state name")
+            issue("status", status, gettext("unknown status; expected one of {words} (the workflow's [import] "
+                                            "statuses) or a state name").format(words=", ".join(known)))
             state = initial
     if len(issues) > bad:
         return None
@@ -299,7 +301,7 @@ def import_ledger(
         try:
             doc = json.loads(decode(data))
         except json.JSONDecodeError as exc:
-            raise ImportRefused(path.name, [ImportIssue(exc.lineno, "JSON", exc.msg, "not valid JSON")]) from None
+            raise ImportRefused(path.name, [ImportIssue(exc.lineno, "JSON", exc.msg, gettext("not valid JSON"))]) from None
         from engine.ledger_io import dump
 
         if dump.is_dump(doc):
