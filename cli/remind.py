@@ -26,6 +26,8 @@ RULE_LABELS = {
     "escalate_leader": lazy_pgettext("reminder rule", "escalated to the leader"),
     "escalate_supervisors": lazy_pgettext("reminder rule", "escalated to the supervisors"),
     "digest": lazy_pgettext("reminder rule", "daily digest"), "lookback": lazy_pgettext("reminder rule", "look-back"),
+    "receipt": lazy_pgettext("reminder rule", "receipt not acknowledged"),
+    "extension_denied": lazy_pgettext("reminder rule", "extension request denied"),
 }
 
 

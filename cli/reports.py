@@ -55,6 +55,10 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
     else:
         result = reports.progress_counts(ledger, as_of, campaign=campaign, by=by, workflow=workflow)
     if fmt == "json":
+        if workflow is None:  # the units' figures span every workflow, as the dashboard shows them
+            from engine.reports.scores import scores, totals
+
+            result.deadlines = totals(scores(ledger, result.as_of, campaign=campaign))
         echo_json(result)  # its dataclasses, encoded as they are: no dict copy of 100,000 items
         return
     if fmt == "md":

@@ -128,6 +128,7 @@ TABLE_ROWS = 50
 @click.option("--overdue", is_flag=True, help="Only open tasks past their deadline.")
 @click.option("--due-before", type=DATE, help="Only tasks due before this date.")
 @click.option("--flagged", is_flag=True, help="Only tasks flagged for priority supervision.")
+@click.option("--unacked", is_flag=True, help="Only open tasks whose receipt (签收) nobody has acknowledged yet.")
 @click.option("--campaign", metavar="NAME", help="Only this campaign's tasks.")
 @click.option("--workflow", metavar="NAME", help="Only tasks of this workflow.")
 @click.option("--field", "field_pairs", multiple=True, metavar="NAME=VALUE",
@@ -139,7 +140,7 @@ TABLE_ROWS = 50
 @pass_ctx
 @domain_errors
 def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool, due_before: date | None,
-          flagged: bool, campaign: str | None, workflow: str | None, field_pairs: tuple[str, ...], limit: int | None,
+          flagged: bool, unacked: bool, campaign: str | None, workflow: str | None, field_pairs: tuple[str, ...], limit: int | None,
           show_all: bool, as_json: bool) -> None:
     """List tasks, earliest deadline first (overdue ones in red).
 
@@ -153,7 +154,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
         limit = TABLE_ROWS  # 50,000 rows help no one at a terminal, and took 76 s to print
     filters = dict(states=states, unit=unit, overdue=overdue, due_before=due_before,
                    flagged=True if flagged else None, campaign=campaign, workflow=workflow,
-                   fields=_pairs("--field", field_pairs))
+                   fields=_pairs("--field", field_pairs), unacked=unacked)
     ledger = obj.ledger()
     tasks = ledger.list_tasks(**filters, limit=limit)
     if as_json:
@@ -209,6 +210,9 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         (_('unit'), v.unit),
         (_('person'), v.person),
         (_('flagged'), _('yes') if v.flagged else None),
+        (_('receipt'), _('acknowledged {at} by {who}').format(at=fmt_time(v.acked_at, tz), who=v.acked_by)
+         if v.acked_at else _('not acknowledged') if d.ack_by else None),
+        (_('acknowledge by'), fmt_date(d.ack_by) if d.ack_by and not v.acked_at else None),
         (_('follow-up plan'), v.followup_plan),
         (_('target date'), fmt_date(v.followup_target)),
         (_('workflow'), pgettext("state", "{label} ({name})").format(label=app.workflow_title(v.workflow),
@@ -233,6 +237,22 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         print_entries((f"#{o.id}", [outcome_kind_label(o.kind), fmt_date(o.on),
                                     _("{amount} yuan").format(amount=o.amount) if o.amount is not None else "",
                                     o.text, o.added_by]) for o in d.outcomes)
+    if len(d.deadline_history) > 1 or d.extension_requests:
+        heading(_('Deadline history'))
+        entries = [(fmt_time(c.at, tz), [fmt_date(c.due) if c.previous_due is None else
+                                         _('{before} → {after}').format(before=fmt_date(c.previous_due),
+                                                                        after=fmt_date(c.due)),
+                                         app.event_label(v.workflow, c.event), c.by, c.reason or "",
+                                         _('request {request} by {who}').format(request=c.request_id,
+                                                                                who=c.requested_by)
+                                         if c.request_id else ""])
+                   for c in d.deadline_history]
+        from cli.extension import status_label
+
+        entries += [(fmt_time(r.requested_at, tz), [_('request {request}: asked for {due}').format(
+            request=r.id, due=fmt_date(r.due)), r.requested_by, r.reason, status_label(r.status),
+            r.decided_by or "", r.decision_note or ""]) for r in d.extension_requests if r.status != "approved"]
+        print_entries(entries)
     if d.lookbacks:
         from cli.lookback import lookback_parts
 
@@ -325,14 +345,44 @@ def note(obj: Context, task_id: int, text: str, on: date | None, expected_versio
 @pass_ctx
 @domain_errors
 def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: int | None, as_json: bool) -> None:
-    """Extend the deadline of task ID, with a recorded reason (supervisors and admins)."""
+    """Extend the deadline of task ID, with a recorded reason: at once by supervisors and admins; a
+    unit's becomes a request (延期申请) a supervisor approves or denies ('duban extension')."""
     from cli.render import fmt_date
+    from engine.core.views import ExtensionRequestView
 
-    result = obj.app().extend(obj.actor, task_id, due, reason, expected_version=expected_version)
+    result = obj.app().extend_or_request(obj.actor, task_id, due, reason, expected_version=expected_version)
+    if isinstance(result, ExtensionRequestView):  # a pending request: its id is what the unit needs
+        if as_json:
+            echo_json(dict(result.as_dict(), request_id=result.id))
+        else:
+            echo(_('task {code}: extension to {due} requested (request {request}); a supervisor decides it').format(
+                code=result.task_code, due=fmt_date(result.due), request=result.id))
+        return
     if _warn_or_json(result, as_json):
         return
     v = result.task
     echo(_('task {code}: deadline now {fmt_date}').format(code=v.code, fmt_date=fmt_date(v.due)))
+
+
+@task.command("ack")
+@click.argument("task_id", metavar="ID", type=ROW_ID)
+@click.option("--note", metavar="TEXT", help="A note for the record (who received it, how).")
+@_expect_version_option
+@json_option
+@pass_ctx
+@domain_errors
+def ack(obj: Context, task_id: int, note: str | None, expected_version: int | None, as_json: bool) -> None:
+    """Acknowledge receipt (签收) of task ID for its responsible unit (once; the workflow says who may)."""
+    from cli.render import fmt_time
+
+    app = obj.app()
+    result = app.ack(obj.actor, task_id, note=note, expected_version=expected_version)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    v = result.task
+    echo(_('task {code}: receipt acknowledged {at} by {who}').format(code=v.code, at=fmt_time(v.acked_at, app.clock.tz),
+                                                                   who=v.acked_by))
 
 
 @task.command("flag")

@@ -21,6 +21,7 @@ from engine.core import trail
 from engine.core.errors import DubanError, PermissionDenied, VerificationFailed
 from engine.core.views import (
     CampaignView,
+    ExtensionRequestView,
     LookbackPlanView,
     LookbackRecordResult,
     ProblemView,
@@ -48,6 +49,15 @@ class Duban(Writer):
             return
         with self.reading() as conn, Session(bind=conn, expire_on_commit=False) as s:
             yield s
+
+    def deny_extension(self, actor: str, request_id: int, reason: str, *,
+                       answer: Any = None) -> "ExtensionRequestView":
+        """Denies a pending extension request; the unit is answered through its channel (a reminder of
+        rule ``extension_denied``, claimed in the same transaction)."""
+        from engine.supervision import reminders
+
+        return super().deny_extension(actor, request_id, reason, answer=answer or (
+            lambda s, task, request: reminders.answer_denied(self, s, task, request)))
 
     # ------------------------------------------------------------------ reading
     def list_users(self) -> list[UserView]:

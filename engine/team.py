@@ -86,7 +86,8 @@ _ENGINE_EVENTS = (
     ("letter", SUPERVISING_ROLES, "=", "="),  # a 催办通知书 or 督办函 issued (engine/reports/letters.py)
 )
 # Permission actions whose records carry another event name.
-_ACTION_EVENTS = {"flag": ("flag", "unflag")}
+_ACTION_EVENTS = {"flag": ("flag", "unflag"), "request_extension": ("extension.request",),
+                  "extend": ("extend", "extension.deny")}
 
 
 def task_moves(app: Duban) -> list[pg_security.Move]:

@@ -120,6 +120,10 @@ class Task(SQLModel, table=True):
     # The next day a reminder rule of this task falls due (engine/core/policy.py keeps it current on
     # every write); the sweep reads only tasks with next_remind_on <= today, through this index.
     next_remind_on: date | None = Field(default=None, index=True)
+    # Receipt (签收): when and by whom the responsible unit acknowledged the task ('task ack'); facts
+    # of the 'ack' trail record, so verification replays them.
+    acked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    acked_by: str | None = Field(default=None, max_length=120)
 
 
 class ProgressNote(SQLModel, table=True):
@@ -177,6 +181,25 @@ class Letter(SQLModel, table=True):
     issuer: str = Field(max_length=300)
     issued_by: str = Field(max_length=120)
     created_at: datetime = Field(sa_column=_utc_column())
+
+
+class ExtensionRequest(SQLModel, table=True):
+    """A unit's request for a later deadline (延期申请): pending until a supervisor approves it (the new
+    deadline applies through the writer's extend path) or denies it (answered to the unit)."""
+
+    __tablename__ = "extension_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="tasks.id", index=True)
+    due: date = Field(description="the deadline asked for")
+    previous_due: date = Field(description="the deadline when asked")
+    reason: str
+    requested_by: str = Field(max_length=120)
+    requested_at: datetime = Field(sa_column=_utc_column())
+    status: str = Field(max_length=20, index=True, description="pending, approved or denied")
+    decided_by: str | None = Field(default=None, max_length=120)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    decision_note: str | None = None
 
 
 class TrailRecord(SQLModel, table=True):

@@ -57,6 +57,8 @@ _WRITE_GRANTS: dict[str, dict[str, str]] = {
     "lookbacks": {role: "INSERT, UPDATE" for role in ROLES},
     "lookback_plans": _SUPERVISING_WRITE,
     "reminders": _SUPERVISING_WRITE,
+    # A unit asks (INSERT, with its 'extension.request' record); supervisors decide (UPDATE).
+    "extension_requests": {**_ALL_ROLES, **_SUPERVISING_WRITE},
     "duban_meta": {},
     "alembic_version": {},
 }
@@ -74,7 +76,7 @@ _TASK_COLUMNS_ONLY_IMPORTED = ("campaign_id", "problem_id", "code", "title", "ob
                                "unit", "person", "workflow", "created_at")
 # The child rows a person adds, and the trail event that must come with each.
 _CHILD_EVENTS = {"progress_notes": ("note", "import"), "evidence": ("evidence",), "outcomes": ("outcome",),
-                 "letters": ("letter",)}
+                 "letters": ("letter",), "extension_requests": ("extension.request",)}
 
 
 @dataclass(frozen=True)
@@ -251,9 +253,9 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
             IF person IN ('admin', 'supervisor') AND NEW.version = OLD.version
                AND (NEW.next_remind_on IS DISTINCT FROM OLD.next_remind_on) AND NEW.updated_at = OLD.updated_at
                AND ROW(NEW.state, NEW.due, NEW.flagged, NEW.followup_plan, NEW.followup_target, NEW.fields,
-                       {only_imported})
+                       NEW.acked_at, NEW.acked_by, {only_imported})
                    IS NOT DISTINCT FROM ROW(OLD.state, OLD.due, OLD.flagged, OLD.followup_plan, OLD.followup_target,
-                                           OLD.fields, {was_imported})
+                                           OLD.fields, OLD.acked_at, OLD.acked_by, {was_imported})
             THEN RETURN NULL; END IF;
           END IF;
           SELECT * INTO r FROM trail WHERE task_id = NEW.id AND version = NEW.version
@@ -291,6 +293,10 @@ def _install_guards(conn: Connection, schema: str, moves: list[Move], tables: li
                     WHERE n.value IS DISTINCT FROM o.value
                       AND (n.value IS NULL OR inputs->key IS DISTINCT FROM n.value)) THEN
               refused := 'its fields are not the ones its trail record gives';
+            -- A receipt (签收) is recorded once, by the 'ack' record of whoever acknowledged it.
+            ELSIF ROW(NEW.acked_at, NEW.acked_by) IS DISTINCT FROM ROW(OLD.acked_at, OLD.acked_by)
+                  AND (r.event <> 'ack' OR OLD.acked_at IS NOT NULL OR NEW.acked_by IS DISTINCT FROM r.actor) THEN
+              refused := 'its receipt is recorded once, only with the ack record of whoever acknowledged it';
             ELSIF ROW({only_imported}) IS DISTINCT FROM ROW({was_imported}) THEN
               refused := 'only an import changes its title, unit, leader, person or place';
             END IF;

@@ -33,6 +33,8 @@ tasks = sa.table(
     sa.column("followup_target", sa.Date),
     sa.column("version", sa.Integer),
     sa.column("created_at", UTCDateTime),
+    sa.column("acked_at", UTCDateTime),
+    sa.column("acked_by", sa.String),
 )
 
 campaigns = sa.table(
@@ -136,7 +138,22 @@ reminders = sa.table(
     sa.column("sent_at", UTCDateTime),
 )
 
-ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, lookbacks)
+extension_requests = sa.table(
+    "extension_requests",
+    sa.column("id", sa.Integer),
+    sa.column("task_id", sa.Integer),
+    sa.column("due", sa.Date),
+    sa.column("previous_due", sa.Date),
+    sa.column("reason", sa.String),
+    sa.column("requested_by", sa.String),
+    sa.column("requested_at", UTCDateTime),
+    sa.column("status", sa.String),
+    sa.column("decided_by", sa.String),
+    sa.column("decided_at", UTCDateTime),
+    sa.column("decision_note", sa.String),
+)
+
+ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, lookbacks, extension_requests)
 
 users = sa.table(
     "users",

@@ -426,8 +426,11 @@ def test_note_extend_and_flag(ledger: Cli) -> None:
     assert (note.on, note.text, note.author) == (date(2025, 7, 3), "2025-07-03 提醒谈话", "office")
     refused(ledger("task", "note", tid, "x", "--date", "2025-08-01", user="office"), "must not be after today")
 
-    refused(ledger("task", "extend", tid, "--due", "2025-08-31", "--reason", "r", user="office"),
-            "may not extend deadlines")
+    # a unit's extend is a request (延期申请) a supervisor decides: the deadline stays until then
+    asked = ledger.ok("task", "extend", tid, "--due", "2025-08-31", "--reason", "r", user="office").stdout
+    assert "requested (request 1)" in asked and ledger.app().get_task(task_id).task.due == date(2025, 7, 31)
+    refused(ledger("task", "extend", tid, "--due", "2025-08-31", "--reason", "r", user="finance"),
+            "only a user of the task's unit")
     usage_error(ledger("task", "extend", tid, "--due", "2025-08-31", user="sup"), "--reason")
     out = ledger.ok("task", "extend", tid, "--due", "2025-08-31", "--reason", "需上级审批", user="sup").stdout
     assert "2025-08-31" in out

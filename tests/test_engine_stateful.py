@@ -3,7 +3,8 @@ inputs on a fresh ledger, while a model predicts which must be accepted.
 
 After every step: each task is in a declared state of its workflow, its version counts exactly the
 writes accepted on it, its trail replays to the stored state, and ``verify()`` passes. A refused
-command changed nothing at all.
+command changed nothing at all. Receipts (签收) are recorded once, by the task's own unit; every
+deadline change was made by a supervisor, itself or approving a unit's extension request (延期申请).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.evidence: dict[int, int] = {}
         self.signers: dict[int, list[str]] = {}  # who signed the chain of the task's state so far
         self.entered_by: dict[int, str] = {}  # who made the move into the task's state
+        self.acked: dict[int, bool] = {}
+        self.requests: dict[int, dict[str, Any]] = {}  # request id -> task, due asked for, status
         for title, unit, leader, wf in TASKS:
             if "problem" in app.workflow(wf).uses:
                 view = app.add_task("sup", title, problem="A1", leader=leader, unit=unit, due="2025-08-31",
@@ -114,6 +117,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.evidence[view.id] = 0
             self.signers[view.id] = []
             self.entered_by[view.id] = "sup"
+            self.acked[view.id] = False
         self.accepted = 0
         self.refused = 0
 
@@ -183,6 +187,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 c.execute(sa.text("SELECT count(*) FROM trail")).scalar_one(),
                 c.execute(sa.text("SELECT count(*) FROM progress_notes")).scalar_one(),
                 c.execute(sa.text("SELECT count(*) FROM evidence")).scalar_one(),
+                [tuple(r) for r in c.execute(sa.text("SELECT * FROM extension_requests ORDER BY id"))],
             )
 
     def attempt(self, tid: int, predicted: bool, call, *args: Any, **kw: Any) -> Any:
@@ -376,6 +381,60 @@ class LedgerMachine(RuleBasedStateMachine):
             self.dues[tid] = res.task.due
             assert res.task.due == new_due
 
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS))
+    def ack(self, t: int, actor: Actor) -> None:
+        """Receipt (签收): once, by a role the workflow grants ``ack``, of the task's own unit."""
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        predicted = (self.may(actor, tid, wf.permissions.get("ack", frozenset()))
+                     and (actor.role in ("admin", "supervisor") or actor.unit == self.row(tid)["unit"])
+                     and not self.acked[tid] and wf.states[self.states[tid]].open)
+        if self.attempt(tid, predicted, self.app.ack, actor.name, tid) is not None:
+            self.acked[tid] = True
+            assert self.row(tid)["acked_by"] == actor.name
+
+    @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS),
+          due=st.sampled_from(sorted(DUE_SPECS) + ["60d"]), reason=texts)
+    def request_extension(self, t: int, actor: Actor, due: str, reason: str | None) -> None:
+        """A unit asks for a later deadline: a pending request; the deadline stays."""
+        tid = self.tasks[t]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        new_due = self.app.deadline(due, self.app.today(), "d")[0] if DUE_SPECS.get(due, True) else None
+        predicted = (
+            self.may(actor, tid, wf.permissions.get("request_extension", frozenset()))
+            and actor.unit == self.row(tid)["unit"]
+            and bool(reason and reason.strip())
+            and wf.states[self.states[tid]].open
+            and not any(r["task"] == tid and r["status"] == "pending" for r in self.requests.values())
+            and new_due is not None and new_due > self.dues[tid]
+            and self.within_limit(wf, new_due)
+        )
+        res = self.attempt(tid, predicted, self.app.request_extension, actor.name, tid, due, reason or "")
+        if res is not None:
+            assert res.status == "pending" and res.due == new_due and self.row(tid)["due"] == self.dues[tid]
+            self.requests[res.id] = {"task": tid, "due": new_due, "status": "pending"}
+
+    @rule(pick=st.integers(0, 20), actor=st.sampled_from(ACTORS), approve=st.booleans(), reason=texts)
+    def decide_request(self, pick: int, actor: Actor, approve: bool, reason: str | None) -> None:
+        """A supervisor approves (the deadline moves) or denies (with a reason) a pending request."""
+        if not self.requests:
+            return
+        rid = sorted(self.requests)[pick % len(self.requests)]
+        req = self.requests[rid]
+        tid = req["task"]
+        wf = self.app.workflow(self.row(tid)["workflow"])
+        predicted = (
+            actor.role in wf.permissions.get("extend", frozenset()) and actor.role in ("admin", "supervisor")
+            and req["status"] == "pending" and wf.states[self.states[tid]].open
+            and (req["due"] >= self.app.today() and req["due"] != self.dues[tid] and self.within_limit(wf, req["due"])
+                 if approve else bool(reason and reason.strip()))
+        )
+        call = self.app.approve_extension if approve else self.app.deny_extension
+        if self.attempt(tid, predicted, call, actor.name, rid, reason if approve else reason or "") is not None:
+            req["status"] = "approved" if approve else "denied"
+            if approve:
+                self.dues[tid] = req["due"]
+
     @rule(t=st.integers(0, len(TASKS) - 1), actor=st.sampled_from(ACTORS), on=st.booleans())
     def flag(self, t: int, actor: Actor, on: bool) -> None:
         tid = self.tasks[t]
@@ -421,6 +480,21 @@ class LedgerMachine(RuleBasedStateMachine):
                 replayed = h.to_state
             assert replayed == view.state
             assert signed == (self.signers[tid] if replayed == view.state else [])
+        # Every deadline change is a supervisor's extend (its own, or approving a unit's request) or an
+        # event of the workflow that sets a deadline (reopen …), fired by a role the event allows.
+        roles = {a.name: a.role for a in ACTORS}
+        requests = {r.id: r for r in app.list_extension_requests()}
+        assert {i: r.status for i, r in requests.items()} == {i: r["status"] for i, r in self.requests.items()}
+        for tid in self.tasks:
+            wf = app.workflow(self.row(tid)["workflow"])
+            for change in app.get_task(tid).deadline_history[1:]:
+                if change.event == "extend":
+                    assert roles[change.by] in wf.permissions["extend"] & {"admin", "supervisor"}, change
+                else:
+                    assert "due" in wf.events[change.event].requires and roles[change.by] in wf.events[change.event].roles
+                if change.request_id is not None:
+                    asked = requests[change.request_id]
+                    assert (asked.status, asked.due, asked.decided_by) == ("approved", change.due, change.by)
         report = app.verify()
         assert report.tasks == len(self.tasks)
 

@@ -120,8 +120,9 @@ def test_refusals_are_worded_in_the_chosen_language(chinese_demo: Path) -> None:
     assert "巡察「nope」不存在；现有：" in refused("summary", "--campaign", "nope")
     assert "用户「ghost」未登记" in refused("--as", "ghost", "task", "note", "1", "x")
     assert "此状态下不能办理" in refused("task", "move", "7", "start")
+    # a unit asks for an extension of its own tasks only (延期申请): another unit's is refused, saying why
     denied = refused("--as", "bangongshi", "task", "extend", "1", "--due", "2026-09-01", "--reason", "x")
-    assert "无权对任务 1 延长整改时限：流程只允许 admin, supervisor" in denied
+    assert "任务 1 的延期申请被拒绝：只有任务责任单位「人代联工委」的用户可申请延期" in denied
     assert "任务属于「人代联工委」，该用户属于「办公室」" in refused("--as", "bangongshi", "task", "note", "1", "x")
     # the same refusal in English, from the same code and fields
     assert "task 999 not found; see 'duban task list' for their ids" in refused("task", "show", "999", lang="en")

@@ -52,9 +52,22 @@ def rules_of(result: reminders.SweepResult) -> list[tuple[str, str]]:
 
 
 def due_tuesday(app: Duban) -> int:
-    """A task due Tue 2025-08-05: its 3-day reminder falls on Sat 08-02, its 1-working-day one on Mon 08-04."""
-    return app.add_task("sup", "公务接待超标准", problem="A1.1", leader="办公室主任", unit="办公室",
+    """A task due Tue 2025-08-05: its 3-day reminder falls on Sat 08-02, its 1-working-day one on Mon 08-04
+    (its receipt acknowledged: these reminders are about its deadline)."""
+    task = app.add_task("sup", "公务接待超标准", problem="A1.1", leader="办公室主任", unit="办公室",
                         due="2025-08-05").task.id
+    app.ack("office", task)
+    return task
+
+
+@pytest.fixture
+def task_id(app: Duban) -> int:
+    """One task of unit 办公室, assigned, due 2025-07-31, its receipt (签收) acknowledged by the unit:
+    these tests are about the reminders of its deadline (tests/test_receipts.py chases receipts)."""
+    task = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="办公室主任", unit="办公室",
+                        due="2025-07-31").task.id
+    app.ack("office", task)
+    return task
 
 
 # ---------------------------------------------------------------------- the calendar
@@ -112,7 +125,8 @@ def test_a_reminder_falling_on_a_weekend_goes_on_monday_saying_what_is_due_then(
 def test_a_reminder_held_through_national_day_goes_on_the_first_working_day(
         app: Duban, clock: FixedClock, tmp_path: Path) -> None:
     box = outbox(app, tmp_path)
-    app.add_task("sup", "节后整改", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-10-10")
+    app.ack("office", app.add_task("sup", "节后整改", problem="A1.1", leader="办公室主任", unit="办公室",
+                                   due="2025-10-10").task.id)
     held = [sweep_at(app, clock, f"2025-10-0{d}T10:00") for d in range(3, 9)]  # 7 days before: 10-03
     assert [(r.reminders, r.held) for r in held] == [([], 1)] * 6
     assert {r.held_until for r in held} == {local("2025-10-09T00:00")}
@@ -206,6 +220,7 @@ def test_remind_says_what_it_holds_and_until_when(tmp_path: Path) -> None:
     duban("problem", "add", "A1", "采购程序不规范")
     duban("task", "add", "采购程序不规范", "--problem", "A1", "--leader", "办公室主任", "--unit", "办公室",
           "--due", "2025-08-05", user="sup")
+    duban("task", "ack", "1", user="office")  # received: only the deadline's reminders are held
     out = duban("remind", DUBAN_NOW="2025-08-02T10:00")
     assert "1 reminder(s) held (a non-working day); they go out from 2025-08-04 08:30" in out
     data = json.loads(duban("remind", "--json", DUBAN_NOW="2025-08-04T07:00"))

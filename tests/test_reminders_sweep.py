@@ -44,6 +44,16 @@ def rules_of(result: reminders.SweepResult) -> list[tuple[str, str]]:
     return sorted((r.rule, r.recipient) for r in result.reminders)
 
 
+@pytest.fixture
+def task_id(app: Duban) -> int:
+    """One task of unit 办公室, assigned, due 2025-07-31, its receipt (签收) acknowledged by the unit:
+    these tests are about the reminders of its deadline (tests/test_receipts.py chases receipts)."""
+    task = app.add_task("sup", "采购程序不规范", problem="A1.1", leader="办公室主任", unit="办公室",
+                        due="2025-07-31").task.id
+    app.ack("office", task)
+    return task
+
+
 def test_reminders_fall_due_on_the_policy_days_and_go_out_once(app: Duban, clock: FixedClock, task_id: int,
                                                                tmp_path: Path) -> None:
     # task due Thu 2025-07-31, unit 办公室 (user office), leader lead; the policy days, any day of the
@@ -335,7 +345,8 @@ def test_a_year_without_calendar_data_warns_and_counts_weekdays(app: Duban, cloc
                                                                tmp_path: Path) -> None:
     outbox(app, tmp_path)
     clock.set("2027-03-01T09:00:00")
-    app.add_task("sup", "远期", problem="A1.1", leader="办公室主任", unit="办公室", due="2027-03-10")  # a Wednesday
+    far = app.add_task("sup", "远期", problem="A1.1", leader="办公室主任", unit="办公室", due="2027-03-10")  # a Wednesday
+    app.ack("office", far.task.id)
     result = sweep_on(app, clock, "2027-03-09")  # one working day before, counted Monday–Friday
     assert rules_of(result) == [("before:1wd", "office")]
     assert any("no official holiday data for 2027" in w for w in result.warnings)

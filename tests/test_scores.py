@@ -21,7 +21,10 @@ from workflows.scoring import check_scoring, presets, rules_from
 
 
 def _add(app: Duban, title: str, unit: str, due: str) -> int:
-    return app.add_task("sup", title, problem="A1.1", leader="主任", unit=unit, due=due).task.id
+    """A task its unit acknowledges (签收) at once: late receipts are tests/test_receipts.py's."""
+    task = app.add_task("sup", title, problem="A1.1", leader="主任", unit=unit, due=due).task.id
+    app.ack({"办公室": "office", "财务科": "finance"}[unit], task)
+    return task
 
 
 def _evidence(app: Duban, tmp_path: Path, task_id: int) -> None:

@@ -29,6 +29,7 @@ def full(app: Duban, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Duban:
     a = app.add_task("sup", "差旅费超标", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-31",
                      person="张三", observed="超标240元", measures=["一是清退", "二是修订制度"]).task.id
     b = app.add_task("sup", "固定资产未登记", problem="A1", leader="l", unit="财务科", due="2025-08-31").task.id
+    app.ack("office", a)  # receipt (签收): the task's acked_at and acked_by
     app.fire("office", a, "start")
     app.add_note("office", a, "已约谈采购人员")
     app.add_evidence_bytes("office", a, "纪要.pdf", b"minutes", note="会议纪要")
@@ -40,6 +41,8 @@ def full(app: Duban, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Duban:
     app.fire("finance", b, "phase", plan="年底前登记", target=date(2025, 12, 31))
     app.lookback_plan("sup", None, 100, date(2025, 10, 1), seed=1)
     issue_letter(app, "sup", b, "supervise")
+    asked = app.request_extension("finance", b, "2025-09-30", "需要盘点")  # an extension request, decided
+    app.deny_extension("sup", asked.id, "理由不足")
     app.add_campaign("root", "C2026", inspector="市委第二巡察组", target="市人大机关", feedback_date=date(2025, 7, 3))
     assert app.verify().ok
     return app
@@ -123,7 +126,8 @@ def test_every_column_edited_is_named(cli_url: Duban, table: str) -> None:
 
 # Rows whose deletion the database itself refuses (other rows and trail records point at them) are
 # left out: tasks (their trail records), campaigns and problems in use.
-DELETABLE = ["users", "campaigns", "problems", "progress_notes", "evidence", "outcomes", "lookback_plans", "lookbacks"]
+DELETABLE = ["users", "campaigns", "problems", "progress_notes", "evidence", "outcomes", "lookback_plans", "lookbacks",
+             "extension_requests"]
 
 
 @pytest.mark.parametrize("table", DELETABLE)

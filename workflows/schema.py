@@ -27,11 +27,12 @@ KNOWN_INPUTS: tuple[str, ...] = ("note", "reason", "plan", "target", "due")
 # Facts about the task that must hold before an event may fire.
 KNOWN_PRECONDITIONS: tuple[str, ...] = ("evidence",)
 # Actions outside the state machine, granted in [permissions].
-KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag")
+# ack: record receipt (签收); request_extension: ask for a later deadline, which those granted extend decide.
+KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag", "ack", "request_extension")
 # Top-level tables reserved for later features; kept raw so files written for a newer duban
 # still load, while any other unknown table is a typo and is reported.
 EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring",
-                                     "ledger", "letters")
+                                     "ledger", "letters", "receipt")
 # [letters]: how the letters that chase a unit (催办通知书, 督办函) speak of this workflow's items, in the
 # words of its documents: what an item is (item), what its deadline is called (deadline), what the
 # unit does with it (role, undertake), and per kind what is asked and what the unit reports back.
@@ -646,6 +647,8 @@ def _build(
         ledger_labels = _check_ledger(extensions["ledger"], states, p)
     if "letters" in extensions:
         _check_letters(extensions["letters"], p)
+    if "receipt" in extensions:
+        _check_receipt(extensions["receipt"], p)
 
     if graph_ok and _all_kept(data, "events", events) and isinstance(initial, str) and initial in states:
         _check_graph(states, events, initial, p)
@@ -955,6 +958,18 @@ def _check_offset(spec: Any, key: str, p: _Problems) -> None:
 
 
 _TRAFFIC_LIGHT_KEYS = ("yellow_within",)
+
+
+def _check_receipt(raw: Any, p: _Problems) -> None:
+    """[receipt] ack_within: how long after assignment the unit has to acknowledge a task (签收)."""
+    if not isinstance(raw, dict):
+        p.add("receipt", f"must be a table, not {_type_name(raw)}")
+        return
+    _check_keys(raw, ("ack_within",), "receipt", p)
+    if "ack_within" not in raw:
+        p.add("receipt.ack_within", "missing: how long a unit has to acknowledge a task, e.g. \"2wd\"")
+    else:
+        _check_offset(raw["ack_within"], "receipt.ack_within", p)
 
 
 def _check_traffic_light(raw: Any, p: _Problems) -> None:

@@ -110,6 +110,7 @@ THINGS: dict[str, LazyString] = {
     "reminder": lazy_pgettext("thing", "reminder"), "user": lazy_pgettext("thing", "user"),
     "look-back": lazy_pgettext("thing", "look-back"), "lookback": lazy_pgettext("thing", "look-back"),
     "outcome": lazy_pgettext("thing", "outcome"), "plan": lazy_pgettext("thing", "plan"),
+    "extension request": lazy_pgettext("thing", "extension request"),
 }
 
 
@@ -310,6 +311,33 @@ class ConflictError(DubanError):
         self.args = (self._say(N_("task {task} was changed by someone else (you read version {read_version}, it is "
                                   "now version {current_version}); nothing was written: reload and try again"),
                                task=task_code, read_version=read_version, current_version=current_version),)
+
+
+class AlreadyAcknowledged(DubanError):
+    """A second receipt (签收) of one task: a receipt is recorded once."""
+
+    code = "already_acknowledged"
+
+    def __init__(self, task_code: str, acked_by: str, acked_at: str) -> None:
+        super().__init__("", task=task_code, acked_by=acked_by, acked_at=acked_at)
+        self.args = (self._say(N_("task {task} was acknowledged already, by {by} at {at}; a receipt is recorded "
+                                  "once and nothing was written"), task=task_code, by=acked_by, at=acked_at),)
+
+
+class RequestRefused(DubanError):
+    """An extension request (延期申请) that cannot be decided or made: which one, and why."""
+
+    code = "request_refused"
+
+    def __init__(self, request_id: int | None, task_code: str, reason: "str | Phrase") -> None:
+        reason = reason if isinstance(reason, Phrase) else Phrase(reason)
+        super().__init__("", request=request_id, task=task_code, reason=reason.english())
+        if request_id is None:
+            self.args = (self._say(N_("extension request on task {task} refused: {reason}; nothing was written"),
+                                   task=task_code, reason=reason),)
+        else:
+            self.args = (self._say(N_("extension request {request} (task {task}) refused: {reason}; nothing was "
+                                      "written"), request=request_id, task=task_code, reason=reason),)
 
 
 class UnknownUser(DubanError):

@@ -34,6 +34,8 @@ from engine.core.errors import (
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core import lookbacks, signoffs
 from engine.core.views import (
+    DeadlineChange,
+    ExtensionRequestView,
     LookbackView,
     NoteView,
     TaskDetail,
@@ -56,7 +58,7 @@ from storage.engines import (
     sqlite_path,
     url_problem,
 )
-from storage.tables import campaigns, evidence, outcomes, problems, progress_notes, tasks, trail, users
+from storage.tables import campaigns, evidence, extension_requests, outcomes, problems, progress_notes, tasks, trail, users
 from storage.tables import lookbacks as lookback_table
 from workflows import Workflow, access
 
@@ -70,6 +72,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     "outcome": lazy_pgettext("action", "Outcome"),
     "extend": _l("Extend deadline"),
     "flag": _l("Flag"),
+    "ack": _l("Receipt acknowledged"),
+    "extension.request": _l("Extension requested"),
+    "extension.deny": _l("Extension request denied"),
     "unflag": _l("Unflag"),
     "lookback.scheduled": _l("Look-back scheduled"),
     "lookback.pass": _l("Look-back passed"),
@@ -269,6 +274,7 @@ class Ledger:
         oldest_change_first: bool = False,
         workflow: str | None = None,
         fields: Mapping[str, Any] | None = None,
+        unacked: bool = False,
     ) -> list[TaskView]:
         """Tasks, earliest deadline first (``oldest_change_first``: longest unchanged first); each
         filter narrows the list. ``viewer``: only the tasks that user may see (workflows/access.py);
@@ -291,7 +297,7 @@ class Ledger:
             stmt = stmt.offset(offset)
         with self.reading() as conn:
             stmt = self._task_filters(conn, stmt, states, unit, overdue, due_before, flagged, campaign, today,
-                                      viewer, workflow, fields)
+                                      viewer, workflow, fields, unacked)
             return [self.task_view(t, t.campaign_name, t.problem_code, today) for t in conn.execute(stmt)]
 
     def count_tasks(
@@ -306,11 +312,13 @@ class Ledger:
         viewer: str | None = None,
         workflow: str | None = None,
         fields: Mapping[str, Any] | None = None,
+        unacked: bool = False,
     ) -> int:
         """How many tasks ``list_tasks`` would list with these filters and no limit."""
         with self.reading() as conn:
             stmt = self._task_filters(conn, sa.select(sa.func.count()).select_from(tasks), states, unit, overdue,
-                                      due_before, flagged, campaign, self.today(), viewer, workflow, fields)
+                                      due_before, flagged, campaign, self.today(), viewer, workflow, fields,
+                                      unacked)
             return int(conn.execute(stmt).scalar_one())
 
     def _field_filter(self, conn: sa.Connection, workflow: str | None, name: str, raw: Any) -> sa.ColumnElement[bool]:
@@ -340,7 +348,7 @@ class Ledger:
     def _task_filters(self, conn: sa.Connection, stmt: sa.Select, states: Sequence[str], unit: str | None,
                       overdue: bool, due_before: date | None, flagged: bool | None, campaign: str | None,
                       today: date, viewer: str | None = None, workflow: str | None = None,
-                      fields: Mapping[str, Any] | None = None) -> sa.Select:
+                      fields: Mapping[str, Any] | None = None, unacked: bool = False) -> sa.Select:
         if viewer is not None:
             stmt = stmt.where(visible_to(viewer))
         if workflow:
@@ -364,7 +372,15 @@ class Ledger:
             stmt = stmt.where(tasks.c.flagged == flagged)
         if campaign:
             stmt = stmt.where(tasks.c.campaign_id == self.campaign_id(conn, campaign))
+        if unacked:
+            stmt = stmt.where(self.unacked_clause())
         return stmt
+
+    def unacked_clause(self) -> sa.ColumnElement[bool]:
+        """Open tasks of a workflow that asks for receipt ([receipt]) that nobody has acknowledged (签收)."""
+        clauses = [sa.and_(tasks.c.workflow == name, tasks.c.state.in_(self.registry.get(name).open_states()))
+                   for name in self.registry.names() if reminder_policy.ack_within(self.registry.get(name))]
+        return sa.and_(tasks.c.acked_at.is_(None), sa.or_(*clauses)) if clauses else sa.false()
 
     def summary(self, *, campaign: str | None = None, viewer: str | None = None) -> dict[str, Any]:
         """Figures computed from the ledger now, never stored: one pass over the tasks (``viewer``:
@@ -430,9 +446,11 @@ class Ledger:
                                    .order_by(outcomes.c.id)).all()
             history = self._history(conn, task_id)
             looks = lookbacks.for_task(conn, task_id, today)
+            requests = self._requests(conn, [extension_requests.c.task_id == task_id])
         wf = self.registry.get(t.workflow)
+        view = self.task_view(t, t.campaign_name, t.problem_code, today)
         return TaskDetail(
-            task=self.task_view(t, t.campaign_name, t.problem_code, today),
+            task=view,
             observed=t.observed,
             measures=json.loads(t.measures or "[]"),
             problem_title=t.problem_title or "",
@@ -443,6 +461,11 @@ class Ledger:
             allowed_events=[e.name for e in wf.events_from(t.state)],
             lookbacks=looks,
             signoffs=signoffs.view(signoffs.replay(history, wf), t, self.lang),
+            acked_at=view.acked_at,
+            acked_by=view.acked_by,
+            ack_by=reminder_policy.ack_by(self.calendar, wf, reminder_policy.local_day(self, t.created_at)),
+            deadline_history=deadline_history(history),
+            extension_requests=requests,
         )
 
     def history(self, task_id: int) -> list[TrailView]:
@@ -458,6 +481,28 @@ class Ledger:
         """A task's trail records in order, read on ``conn`` (a writer's, or a sweep's, transaction)."""
         rows = conn.execute(sa.select(trail).where(trail.c.task_id == task_id).order_by(trail.c.id))
         return [TrailView.from_record(r) for r in rows]
+
+    def list_extension_requests(self, *, pending: bool = False, task_id: int | None = None,
+                                viewer: str | None = None) -> list[ExtensionRequestView]:
+        """Extension requests (延期申请), oldest first; ``pending``: those still to decide; ``viewer``:
+        only those on tasks that user may see."""
+        where: list[Any] = []
+        if pending:
+            where.append(extension_requests.c.status == "pending")
+        if task_id is not None:
+            where.append(extension_requests.c.task_id == task_id)
+        if viewer is not None:
+            where.append(visible_to(viewer))
+        with self.reading() as conn:
+            return self._requests(conn, where)
+
+    def _requests(self, conn: sa.Connection, where: Sequence[Any]) -> list[ExtensionRequestView]:
+        r = extension_requests
+        rows = conn.execute(sa.select(r, tasks.c.code, tasks.c.title, tasks.c.unit)
+                            .join(tasks, tasks.c.id == r.c.task_id).where(*where).order_by(r.c.id))
+        return [ExtensionRequestView(x.id, x.task_id, x.code, x.title, x.unit, x.due, x.previous_due, x.reason,
+                                     x.requested_by, x.requested_at, x.status, x.decided_by, x.decided_at,
+                                     x.decision_note) for x in rows]
 
     def lookback_list(self, *, due_only: bool = False, campaign: str | None = None,
                       status: str | None = None) -> list[LookbackView]:
@@ -523,8 +568,24 @@ class Ledger:
             days_overdue=late, flagged=t.flagged, leader=t.leader, unit=t.unit, person=t.person,
             workflow=t.workflow, version=t.version, followup_plan=t.followup_plan,
             followup_target=t.followup_target, light=reminder_policy.light(self, t, today),
-            deadline_in_force=in_force, fields=_fields_of(t),
+            deadline_in_force=in_force, fields=_fields_of(t), acked_at=getattr(t, "acked_at", None),
+            acked_by=getattr(t, "acked_by", None),
         )
+
+
+def deadline_history(records: Sequence[TrailView]) -> list[DeadlineChange]:
+    """Every deadline a task's trail gave it: the one it was created (or imported) with, then each
+    record that moved it (``due`` and ``previous_due`` in its inputs: extend, an approved request, reopen…)."""
+    out: list[DeadlineChange] = []
+    for r in records:
+        given = r.inputs
+        if not out and r.from_state is None and r.to_state is not None and given.get("due"):
+            out.append(DeadlineChange(r.at, date.fromisoformat(given["due"]), None, r.event, r.actor))
+        elif given.get("due") and given.get("previous_due") and given["due"] != given["previous_due"]:
+            out.append(DeadlineChange(r.at, date.fromisoformat(given["due"]), date.fromisoformat(given["previous_due"]),
+                                      r.event, r.actor, given.get("reason") or r.note, given.get("request_id"),
+                                      given.get("requested_by")))
+    return out
 
 
 def visible_to(viewer: str) -> sa.ColumnElement[bool]:

@@ -274,7 +274,7 @@ class Merged:
     def __getattr__(self, name: str) -> Any:
         if name in self._changes:
             return self._changes[name]
-        return getattr(self._task, name)
+        return getattr(self._task, name, None) if name in ("acked_at", "created_at") else getattr(self._task, name)
 
 
 def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[str, Any] | None = None, *,
@@ -284,6 +284,16 @@ def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[
     ``restarted``: the write starts the state's wait again (a sign-off: the next step is awaited now)."""
     changes = changes or {}
     t = Merged(task, changes)
+    today = app.today()
+    receipt, receipt_next, _deadline = receipt_due(app, t, today)
+    if receipt is not None:
+        return today
+    found = _next_by_rules(app, s, task, t, changes, today)
+    return min(d for d in (found, receipt_next) if d is not None) if found or receipt_next else None
+
+
+def _next_by_rules(app: LedgerContext, s: Session, task: Any, t: Merged, changes: Mapping[str, Any],
+                   today: date) -> date | None:
     pol = policy(app.registry.get(t.workflow))
     if pol is None:
         return None
@@ -294,10 +304,56 @@ def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[
     target = watched_date(app, s, watch, t, state_changed=changed)
     if target is None:
         return None
-    rules, notify, today = pol.rules(t.flagged), pol.notify.get(t.state, "unit"), app.today()
+    rules, notify = pol.rules(t.flagged), pol.notify.get(t.state, "unit")
     if due_now(app.calendar, rules, watch, notify, t.state, target, today):
         return today
     return next_after(app.calendar, rules, watch, notify, t.state, target, today)
+
+
+# ---------------------------------------------------------------------- receipt (签收)
+def ack_within(wf: Workflow) -> str | None:
+    """The workflow's ``[receipt] ack_within`` (validated by workflows/schema.py); None: no receipt chasing."""
+    raw = wf.extensions.get("receipt")
+    return str(raw["ack_within"]) if isinstance(raw, Mapping) and raw.get("ack_within") else None
+
+
+def ack_by(cal: WorkCalendar, wf: Workflow, assigned_on: date) -> date | None:
+    """The last day a task assigned on ``assigned_on`` may be acknowledged on time; None without [receipt]."""
+    spec = ack_within(wf)
+    return shift(cal, assigned_on, spec) if spec else None
+
+
+def local_day(app: LedgerContext, at: Any) -> date:
+    """A stored time as a local date of the ledger's zone."""
+    return _local_date(app, at)
+
+
+RECEIPT = "receipt"  # the rule (and route kind) of the reminders that chase a receipt
+
+
+def receipt_due(app: LedgerContext, task: Any, today: date) -> tuple[Due | None, date | None, date | None]:
+    """Receipt chasing of one task: (the latest receipt reminder fallen due by ``today``, the next day
+    one falls due, the receipt deadline). A task is chased while it is unacknowledged and still in its
+    workflow's first state, from the day after ``[receipt] ack_within`` ran out, then every
+    ``overdue_every`` of its reminder rules."""
+    wf = app.registry.get(task.workflow)
+    if getattr(task, "acked_at", None) is not None or task.state != wf.initial:
+        return None, None, None
+    created = getattr(task, "created_at", None)
+    deadline = ack_by(app.calendar, wf, local_day(app, created) if created is not None else today)
+    if deadline is None:
+        return None, None, None
+    first = deadline + timedelta(days=1)
+    if first > today:
+        return None, first, deadline
+    latest, nxt = Due(RECEIPT, RECEIPT, first, 0), None
+    pol = policy(wf)
+    for k, d in series(app.calendar, first, pol.rules(bool(task.flagged)).overdue_every if pol else None):
+        if d > today:
+            nxt = d
+            break
+        latest = Due(RECEIPT, RECEIPT, d, k)
+    return latest, nxt, deadline
 
 
 # ---------------------------------------------------------------------- traffic light

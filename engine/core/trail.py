@@ -36,13 +36,15 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "campaigns": ("name", "inspector", "target", "period_start", "period_end", "feedback_date", "rectification_end"),
     "problems": ("campaign_id", "code", "title", "parent_id"),
     "tasks": ("campaign_id", "problem_id", "code", "title", "fields", "observed", "measures", "leader", "unit", "person",
-              "due", "workflow", "flagged", "followup_plan", "followup_target"),
+              "due", "workflow", "flagged", "followup_plan", "followup_target", "acked_at", "acked_by"),
     "progress_notes": ("task_id", "on", "text", "author"),
     "evidence": ("task_id", "sha256", "original_name", "size", "note", "added_by"),
     "outcomes": ("task_id", "kind", "on", "amount_fen", "text", "added_by"),
     "letters": ("task_id", "kind", "year", "seq", "number", "issued_on", "reply_by", "issuer", "issued_by"),
     "lookback_plans": ("campaign_id", "on", "sample_percent", "seed", "created_by"),
     "lookbacks": ("task_id", "due", "source", "plan_id", "round", "status", "reviewer", "note", "recorded_at"),
+    "extension_requests": ("task_id", "due", "previous_due", "reason", "requested_by", "requested_at", "status",
+                           "decided_by", "decided_at", "decision_note"),
 }
 
 # Fact columns that hold a credential (a user's own webhook URL carries its robot's token): the trail

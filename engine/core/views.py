@@ -50,6 +50,8 @@ INPUT_LABELS: dict[str, LazyString] = {
     # a sign-off record: which event's chain, which step of how many
     "event": lazy_pgettext("input", "event"), "step": lazy_pgettext("input", "step"),
     "of": lazy_pgettext("input", "of"),
+    "on_behalf_of": lazy_pgettext("input", "on_behalf_of"), "request_id": lazy_pgettext("input", "request_id"),
+    "requested_due": lazy_pgettext("input", "requested_due"), "requested_by": lazy_pgettext("input", "requested_by"),
 }
 
 
@@ -174,6 +176,9 @@ class TaskView(View):
     deadline_in_force: date | None = None
     # The workflow's declared fields that are set, by name: text, int, ISO date, or a choice's value.
     fields: dict[str, Any] = field(default_factory=dict)
+    # Receipt (签收): when and by whom the unit acknowledged the task; None until it does.
+    acked_at: datetime | None = None
+    acked_by: str | None = None
 
 
 @dataclass
@@ -250,6 +255,49 @@ class TaskDetail(View):
     lookbacks: list["LookbackView"] = field(default_factory=list)
     # The sign-off chain of the task's state, or the one that led into it (engine/core/signoffs.view).
     signoffs: dict[str, Any] | None = None
+    # Receipt (签收): when and by whom (as on ``task``), and the last day it was due on time (None:
+    # the workflow asks for no receipt).
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    ack_by: date | None = None
+    # Every deadline the task was given, oldest first, from its trail: the original, then each change
+    # (who, why, the approved request), and its extension requests.
+    deadline_history: list["DeadlineChange"] = field(default_factory=list)
+    extension_requests: list["ExtensionRequestView"] = field(default_factory=list)
+
+
+@dataclass
+class DeadlineChange(View):
+    """One promised date of a task: ``previous_due`` None for the original deadline."""
+
+    at: datetime
+    due: date
+    previous_due: date | None
+    event: str  # create, import, extend, reopen …
+    by: str
+    reason: str | None = None
+    request_id: int | None = None  # the approved extension request that moved it
+    requested_by: str | None = None
+
+
+@dataclass
+class ExtensionRequestView(View):
+    """A unit's request for a later deadline (延期申请): pending, approved or denied."""
+
+    id: int
+    task_id: int
+    task_code: str
+    task_title: str
+    unit: str
+    due: date  # asked for
+    previous_due: date  # the deadline when asked
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: str
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
 
 
 @dataclass

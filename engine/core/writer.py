@@ -26,10 +26,12 @@ from engine.core import signoffs
 from engine.core import trail
 from engine.core import fields as task_fields
 from engine.core.calendar import parse_date, parse_deadline
+from engine.core.extensions import ExtensionRequests
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.i18n import N_
 from engine.core.errors import (
+    AlreadyAcknowledged,
     AlreadyExists,
     ConflictError,
     DubanError,
@@ -90,7 +92,7 @@ if TYPE_CHECKING:
 
 
 
-class Writer(Ledger):
+class Writer(ExtensionRequests, Ledger):
     """The one writer: every write of tasks, campaigns, problems, users, evidence, outcomes and look-backs,
     every permission check and every trail record goes through it (``Duban`` is its facade).
     Methods that change the ledger take the acting user's name first."""
@@ -502,13 +504,49 @@ class Writer(Ledger):
                                    Phrase(N_("it is '{state}', where no deadline applies; only open tasks ({open}) "
                                              "can be extended"), state=wf.states[task.state].label.text(self.lang),
                                           open="、".join(wf.states[st].label.text(self.lang) for st in wf.open_states())))
-            if new_due == task.due:
-                raise InvalidInput("new deadline", new_due.isoformat(), Phrase(N_("it is the current deadline already")))
-            self._within_hard_limit(wf, self._assigned_on(task), new_due)
-            old = task.due
-            self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=reason,
-                        inputs={"previous_due": old, "due": new_due, "reason": reason, "approved_by": actor})
+            self.apply_extension(s, task, actor, new_due, reason, note=reason)
             return MoveResult(self._view_by_id(s, task), "extend", task.state, task.state, warnings)
+
+    def apply_extension(self, s: Session, task: Task, actor: str, new_due: date, reason: str, *, note: str,
+                        inputs: Mapping[str, Any] | None = None) -> None:
+        """The one path a deadline is extended by: a supervisor's ``extend`` and an approved request
+        (``inputs`` then name it): checked against the workflow's hard limit, one ``extend`` record."""
+        if new_due == task.due:
+            raise InvalidInput("new deadline", new_due.isoformat(), Phrase(N_("it is the current deadline already")))
+        self._within_hard_limit(self.registry.get(task.workflow), self._assigned_on(task), new_due)
+        self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=note,
+                        inputs={"previous_due": task.due, "due": new_due, "reason": reason, "approved_by": actor,
+                                **(inputs or {})})
+
+    def ack(self, actor: str, task_id: int, *, note: str | None = None,
+            expected_version: int | None = None) -> MoveResult:
+        """Records the responsible unit's receipt (签收) of a task: once, by a role the workflow's
+        ``[permissions] ack`` grants; a unit's or leader's user only for its own unit's task."""
+        with self.transaction() as s:
+            user = self.user_row(s, actor)
+            task = self.task_row(s, task_id)
+            wf = self.registry.get(task.workflow)
+            action = Phrase(N_("{action} on task {task}"), action=Phrase(N_("acknowledge receipt")), task=task.code)
+            self._check_role(user, task, wf.permissions.get("ack", frozenset()), action)
+            if user.role not in SUPERVISING_ROLES and user.unit != task.unit:
+                raise PermissionDenied(user.name, user.role, action, Phrase(
+                    N_("receipt is acknowledged by a user of the task's unit {unit}"), unit=task.unit))
+            if expected_version is not None and expected_version != task.version:
+                raise ConflictError(task.code, expected_version, task.version)
+            if task.acked_at is not None:
+                at = task.acked_at.astimezone(self.clock.tz).strftime("%Y-%m-%d %H:%M")
+                raise AlreadyAcknowledged(task.code, task.acked_by or "", at)
+            if not wf.states[task.state].open:
+                raise InvalidInput("task", task.code,
+                                   Phrase(N_("it is '{state}': only open tasks ({open}) are acknowledged"),
+                                          state=wf.states[task.state].label.text(self.lang),
+                                          open="、".join(wf.states[st].label.text(self.lang) for st in wf.open_states())))
+            inputs: dict[str, Any] = {}
+            if user.unit != task.unit:  # a supervisor recording it for the unit (the workflow allows it)
+                inputs["on_behalf_of"] = task.unit
+            self.write_task(s, task, {"acked_at": self.now(), "acked_by": actor}, actor, "ack", task.state,
+                            task.state, note=_blank_to_none(note), inputs=inputs)
+            return MoveResult(self._view_by_id(s, task), "ack", task.state, task.state)
 
     def flag(self, actor: str, task_id: int, flagged: bool = True, *, reason: str | None = None,
              expected_version: int | None = None) -> MoveResult:
@@ -691,7 +729,8 @@ class Writer(Ledger):
                 continue
             # Any object with the task's attributes will do; a model instance costs 100 µs to build.
             task = SimpleNamespace(id=None, workflow=wf.name, state=new.state[i], due=new.due[i],
-                                   flagged=new.flagged[i], followup_plan=followup[i], followup_target=None)
+                                   flagged=new.flagged[i], followup_plan=followup[i], followup_target=None,
+                                   created_at=now, acked_at=None)
             remind[key] = reminder_policy.next_remind_on(self, s, task)
         columns = {"campaign_id": new.campaign_id, "problem_id": new.problem_id, "code": new.code,
                    "title": new.title, "observed": new.observed, "measures": measures, "leader": new.leader,

@@ -171,6 +171,9 @@ COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("original_due", "原定整改时限", "original_due", 11),
     ("followup_plan", "后续整改计划", "followup_plan", 24),
     ("followup_target", "后续目标时间", "followup_target", 11),
+    # Receipt (签收): when the unit acknowledged the item, local time; appended so that every column
+    # above keeps its place (and an export made before it still reads as duban's own).
+    ("acked", "签收时间", "acked_at", 16),
 )
 PRINTED_COLUMNS = 20  # the standard ledger: 序号 … 备注
 
@@ -178,7 +181,7 @@ PRINTED_COLUMNS = 20  # the standard ledger: 序号 … 备注
 # export back, the importer takes its data from the columns they are computed from instead.
 COMPUTED_FIELDS: frozenset[str] = frozenset(
     {"evidence", "results", "funds", "struck_off", "light", "remarks", "in_force", "followup_target", "goal",
-     "co_units"})
+     "co_units", "acked"})
 
 
 # The ledger of a workflow without campaigns (one sheet, or the csv, per workflow): these columns
@@ -204,12 +207,17 @@ def export_header() -> list[str]:
     return [zh for _f, zh, _en, _w in COLUMNS]
 
 
+def export_headers() -> list[list[str]]:
+    """The header rows duban's exports have had: this one, and the one before 签收时间 was added."""
+    return [export_header(), [zh for f, zh, _en, _w in COLUMNS if f != "acked"]]
+
+
 def is_own_export(cells: Sequence[object]) -> bool:
     """Whether a header row is that of duban's own ledger export (trailing empty cells aside)."""
     row = [" ".join(str(c).split()) if c is not None else "" for c in cells]
     while row and not row[-1]:
         row.pop()
-    return row == export_header()
+    return row in export_headers()
 
 
 # 整改进展 of the export: every progress note, oldest first, each starting on a line of its own with

@@ -183,6 +183,7 @@ def ledger_rows(app: "Duban", campaign: str | None = None, workflow: str | None 
                 "deadline": t.due,
                 "followup_plan": t.followup_plan if plan_state else None,
                 "followup_target": t.followup_target if plan_state else None,
+                "acked": t.acked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t.acked_at else None,
                 "flagged": t.flagged,
             }, t.state, light, due_note, t.workflow, json.loads(t.fields) if t.fields and t.fields != "{}" else {})
 

@@ -52,11 +52,11 @@ def decode(data: bytes) -> str:
 
 def read_csv(data: bytes, name: str) -> Sheet:
     from engine.ledger_io.cells import is_duban_export, restore
-    from engine.ledger_io.columns import export_header
+    from engine.ledger_io.columns import export_headers
 
     reader = csv.reader(io.StringIO(decode(data), newline=""))
     rows = list(enumerate(reader, start=1))  # the reader's rows are fresh lists already
-    if rows and is_duban_export(rows[0][1], export_header()):
+    if rows and any(is_duban_export(rows[0][1], header) for header in export_headers()):
         # duban's own export: cells it neutralised against formula injection come back exactly
         rows[1:] = [(n, [restore(c) for c in cells]) for n, cells in rows[1:]]
     return Sheet(name, rows)

@@ -19,7 +19,7 @@ from engine.i18n import LazyString, language, lazy_pgettext
 from engine.reports.progress import (Figures, Group, Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan,
                                      open_series)
 from engine.reports.progress import progress as progress_as_of
-from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores
+from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores, totals
 from storage.tables import campaigns, tasks
 
 if TYPE_CHECKING:
@@ -54,6 +54,12 @@ _TEXT: dict[str, LazyString] = {
     "state": lazy_pgettext("dashboard", "State"),
     "none": lazy_pgettext("dashboard", "None."),
     "more": lazy_pgettext("dashboard", "{n} more not listed; the exported ledger lists every item."),
+    "promises": lazy_pgettext("dashboard", "Receipts and deadlines"),
+    "unacknowledged": lazy_pgettext("dashboard", "Not acknowledged"),
+    "receipts_late": lazy_pgettext("dashboard", "Receipts late"),
+    "on_time_rate": lazy_pgettext("dashboard", "Done by the original deadline"),
+    "extensions": lazy_pgettext("dashboard", "Deadline extensions"),
+    "slipped": lazy_pgettext("dashboard", "Items whose deadline slipped more than once"),
 }
 _LIGHT: dict[str, LazyString] = {
     "red": lazy_pgettext("light", "overdue"), "yellow": lazy_pgettext("light", "due soon"),
@@ -138,7 +144,8 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         _cards(f, tx, with_funds=report.records_funds),
         *(_bars(f"by_{name}", groups, tx, with_key=name == "problem") for name, groups in report.groups),
         # the units' scores are the office's ranking over every workflow; a workflow's own board has none
-        *([_ranking(scores(app, as_of, campaign=campaign))] if workflow is None else []),
+        *(_promises(ranking, tx) + "\n" + _ranking(ranking) for ranking in
+          ([scores(app, as_of, campaign=campaign)] if workflow is None else [])),
         _lights(lights, tx),
         _overdue([t for t in report.tasks if t.overdue], tx),
         f"<h2>{escape(tx['burndown'])}</h2>",
@@ -184,6 +191,20 @@ def _bars(kind: str, groups: list[Group], tx: dict, *, with_key: bool) -> str:
 def _more(shown: int, total: int, tx: dict) -> str:
     return f'<p class="muted" data-figure="not_listed">{escape(tx["more"].format(n=total - shown))}</p>' \
         if total > shown else ""
+
+
+def _promises(report: ScoreReport, tx: dict) -> str:
+    """Receipts (签收) and kept deadlines, office-wide, from the units' scores (replayed from the trail)."""
+    t = totals(report)
+    rate = f"{t['on_time_rate']:.1%}" if t["on_time_rate"] is not None else "—"
+    cards = [("unacknowledged", tx["unacknowledged"], str(t["unacknowledged"])),
+             ("receipts_late", tx["receipts_late"], str(t["receipts_late"])),
+             ("on_time_rate", tx["on_time_rate"], rate),
+             ("extensions", tx["extensions"], str(t["extensions"])),
+             ("slipped_more_than_once", tx["slipped"], str(t["slipped_more_than_once"]))]
+    return f"<h2>{escape(tx['promises'])}</h2>" + '<div class="cards">' + "".join(
+        f'<div class="card"><div class="n" data-figure="{key}">{escape(value)}</div>'
+        f'<div class="muted">{escape(label)}</div></div>' for key, label, value in cards) + "</div>"
 
 
 def _ranking(report: ScoreReport) -> str:

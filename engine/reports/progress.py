@@ -158,6 +158,9 @@ class ProgressReport(View):
         return [(name, named[name]) for name in order if named.get(name)]
 
     group_order: list[str] = field(default_factory=list)
+    # Office-wide receipts and kept deadlines (engine/reports/scores.py: totals), when asked for:
+    # 按期完成率 by the original deadline, extensions, items that slipped more than once, receipts.
+    deadlines: dict[str, Any] | None = None
 
 
 def result_states(wf: Workflow) -> tuple[frozenset[str], frozenset[str]]:

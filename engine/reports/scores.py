@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 
 from engine.core.errors import InvalidWorkflow
-from engine.core.policy import shift, states_watching_followup
+from engine.core.policy import ack_by, states_watching_followup
 from engine.core.views import jsonable
 from engine.i18n import gettext as _
 from engine.reports.progress import PROGRESS_EVERY, Progress, check_as_of, end_of_day, result_states
@@ -32,7 +32,8 @@ from workflows.scoring import METRICS, ScoringRules, check_scoring, rules_from
 if TYPE_CHECKING:
     from engine.core.ledger import Ledger
 
-__all__ = ["COLUMNS", "ScoreReport", "UnitScore", "column_label", "receipt_deadline", "rules_for", "scores"]
+__all__ = ["COLUMNS", "ScoreReport", "UnitScore", "column_label", "receipt_deadline", "rules_for", "scores",
+           "totals"]
 
 # The engine's own record names this report reads (actions of every workflow, not workflow data).
 EXTEND_EVENT = "extend"
@@ -61,6 +62,7 @@ class UnitScore:
     flagged: int = 0
     acknowledged: int = 0
     receipts_late: int = 0
+    unacknowledged: int = 0  # open items of a workflow asking for receipt that nobody acknowledged
     on_time_rate: float = 0.0  # 按期完成率: items done by their original deadline / items
     score: Decimal = Decimal(0)
     points: dict[str, Decimal] = field(default_factory=dict)  # each counted thing's contribution
@@ -147,9 +149,7 @@ def rules_for(app: "Ledger", workflows: Iterable[str]) -> tuple[ScoringRules, st
 
 def receipt_deadline(app: "Ledger", workflow: str, created: date) -> date | None:
     """The last day a task made on ``created`` may be acknowledged on (workflow ``[receipt] ack_within``)."""
-    table = app.workflow(workflow).extensions.get("receipt")
-    spec = table.get("ack_within") if isinstance(table, dict) else None
-    return shift(app.calendar, created, spec) if spec else None
+    return ack_by(app.calendar, app.workflow(workflow), created)
 
 
 @dataclass
@@ -326,6 +326,8 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
         ack_by = ack_deadlines[key]
         if ack_by is not None and ((t.acked_on or as_of) > ack_by):
             u.receipts_late += 1
+        if ack_by is not None and t.acked_on is None and t.state in open_states:
+            u.unacknowledged += 1
     for u in units.values():
         u.on_time_rate = u.done_by_original_due / u.items if u.items else 0.0
         counts = u.counts()
@@ -335,6 +337,22 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
     for i, u in enumerate(ranked):
         u.rank = ranked[i - 1].rank if i and ranked[i - 1].score == u.score else i + 1
     return ScoreReport(as_of, campaign, rules, source, ranked)
+
+
+def totals(report: ScoreReport) -> dict[str, Any]:
+    """The office-wide receipt and deadline figures of the units' scores (dashboard, report progress):
+    unacknowledged items and late receipts (签收); items done, done by their ORIGINAL deadline and the
+    share of them (按期完成率); extensions granted, items extended, items whose promise slipped twice or more."""
+    units = report.units
+    done = sum(u.done for u in units)
+    by_original = sum(u.done_by_original_due for u in units)
+    return {"unacknowledged": sum(u.unacknowledged for u in units),
+            "receipts_late": sum(u.receipts_late for u in units),
+            "done": done, "done_by_original_due": by_original,
+            "on_time_rate": round(by_original / done, 4) if done else None,
+            "extensions": sum(u.extensions for u in units),
+            "extended_items": sum(u.extended_items for u in units),
+            "slipped_more_than_once": sum(u.slipped_more_than_once for u in units)}
 
 
 def table_rows(report: ScoreReport) -> list[list[str]]:

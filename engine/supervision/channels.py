@@ -255,17 +255,20 @@ def _email_channel(cfg: Mapping[str, Any], key: str) -> EmailChannel:
 
 
 ROUTE_ROLES = ("unit", "leader", "supervisor")
-ROUTE_KINDS = ("remind", "escalate", "review", "lookback", "digest")
+ROUTE_KINDS = ("remind", "escalate", "review", "lookback", "digest", "receipt", "extension")
 
 
 def reminder_kind(rule: str) -> str:
-    """What a route's ``kind`` calls a reminder rule: remind, escalate, review, lookback or digest."""
+    """What a route's ``kind`` calls a reminder rule: remind, escalate, review, lookback, digest, receipt
+    or extension."""
     if rule.startswith("escalate"):
         return "escalate"
     if rule == "review_wait":
         return "review"
-    if rule in ("lookback", "digest"):
+    if rule in ("lookback", "digest", "receipt"):
         return rule
+    if rule.startswith("extension"):  # an answer to a unit's extension request (extension_denied)
+        return "extension"
     return "remind"  # before:…, on_day, overdue
 
 

@@ -17,6 +17,7 @@ _DATE_LABEL: dict[str, LazyString] = {
     "followup_target": lazy_pgettext("watched date", "Follow-up target"),
     "lookback": lazy_pgettext("watched date", "Look-back date"),
     "entered": lazy_pgettext("watched date", "Waiting since"),
+    "receipt": lazy_pgettext("watched date", "Acknowledge by"),
 }
 
 
@@ -44,6 +45,9 @@ def what_is_due(lang: str | None, rule: str, watch: str, target: date, today: da
         days = (target - today).days
         if watch == "entered":
             return ngettext("waiting {n} day for review", "waiting {n} days for review", -days).format(n=-days)
+        if watch == "receipt":  # target: the last day to acknowledge it on time
+            return ngettext("not acknowledged {n} day after the receipt deadline",
+                            "not acknowledged {n} days after the receipt deadline", -days).format(n=-days)
         if days > 0:
             head = ngettext("due in {n} day", "due in {n} days", days).format(n=days)
         elif days == 0:
@@ -101,6 +105,21 @@ def render(lang: str | None, rule: str, watch: str, task: TaskFacts, target: dat
             _("- Responsible: {who}").format(**facts),
         ]
         return "\n".join(lines)
+
+
+def render_denied(lang: str | None, task: TaskFacts, request_id: int, asked: date, due: date, reason: str,
+                  decided_by: str, *, office: str | None = None, base_url: str | None = None) -> str:
+    """The answer to a unit whose extension request (延期申请) was denied: which request, why, and the
+    deadline that still holds. The first line is the subject, the second the task's line in a digest."""
+    with language(lang):
+        facts = dict(brand=_brand(office), code=task.code, title=task.title, request=request_id,
+                     asked=asked.isoformat(), due=due.isoformat(), reason=reason, who=decided_by,
+                     see=see(None, task.id, base_url))
+        return "\n".join([
+            _("{brand} Task {code} \"{title}\": extension request {request} denied").format(**facts),
+            _("- {code} \"{title}\": the deadline stays {due} (you asked for {asked}) {see}").format(**facts),
+            _("- Why: {reason} ({who})").format(**facts),
+        ])
 
 
 def digest_of(lang: str | None, texts: list[str], office: str | None = None) -> str:

@@ -73,6 +73,8 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     next_remind_on,
     yellow_within,
     light,
+    RECEIPT,
+    receipt_due,
 )
 from engine.core.config import Settings
 from engine.i18n import N_
@@ -385,6 +387,19 @@ class _Planner:
             found = self._routes[key] = _destinations(self.channels, kind, task, self.users, rule)
         return found
 
+    def receipt(self, task: Any) -> tuple[list[dict[str, Any]], date | None]:
+        """The receipt reminder (签收) of an unacknowledged task due now, one row per destination of
+        its unit, and the next day one falls due (engine/core/policy.py: receipt_due)."""
+        due, nxt, deadline = receipt_due(self.app, task, self.today)
+        if due is None or deadline is None:
+            return [], nxt
+        if self.quiet is not None and self.quiet.holds(due.rule):
+            self.held += 1
+            return [], nxt
+        text = messages.render(self.app.lang, due.rule, RECEIPT, _facts(task), deadline, self.today, **self.style)
+        return [_claim_row(d, task.id, due.rule, deadline, due.occurrence, text, self.now)
+                for d in self.routes("unit", task, due.rule)], nxt
+
     def rows(self, w: _Watched) -> list[dict[str, Any]]:
         """One row per (reminder due now, destination) of a watched task, message rendered."""
         task, rows = w.task, []
@@ -426,13 +441,16 @@ def _plan(app: "Writer", s: Session, today: date, channels: Channels, limit_task
     planner = _Planner(app, today, channels, _users(s), app.now(), quiet)
     for w in _watch_all(app, s, tasks):
         nxt = None
+        held = planner.held
         if w.watch is not None and w.target is not None:
             years.update({w.target.year, today.year})
-            held = planner.held
             rows += planner.rows(w)
-            if planner.held > held:
-                continue  # due again at the next sweep, when the quiet moment has passed
             nxt = planner.schedule(w)[1]
+        receipt_rows, receipt_next = planner.receipt(w.task)
+        rows += receipt_rows
+        if planner.held > held:
+            continue  # due again at the next sweep, when the quiet moment has passed
+        nxt = min((d for d in (nxt, receipt_next) if d is not None), default=None)
         nexts.append({"_id": w.task.id, "_version": w.task.version, "_next": nxt})
     return rows, nexts, len(tasks), years, planner.held
 
@@ -861,6 +879,7 @@ def preview(app: "Writer", on: date) -> SweepResult:
             if w.target is not None:
                 years.add(w.target.year)
                 rows += planner.rows(w)
+            rows += planner.receipt(w.task)[0]
         codes = task_codes(s, [r["task_id"] for r in rows])
     result.reminders = [_row_view(r, codes) for r in rows]
     result.tasks_due = len({r["task_id"] for r in rows})
@@ -967,6 +986,24 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, 
         for d in _destinations(channels, "supervisors", task, users, "lookback"):
             rows.append(_claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now))
     return rows, held
+
+
+# ---------------------------------------------------------------------- answers to extension requests
+DENIED_RULE = "extension_denied"
+
+
+def answer_denied(app: "Writer", s: Session, task: Any, request: Any) -> int:
+    """Claims the answer to a denied extension request (延期申请) for the task's unit, in the transaction
+    that denies it: a reminder of rule ``extension_denied`` (route kind ``extension``) per destination,
+    which the next delivery sends like any other. Returns how many were claimed."""
+    channels = load_channels(app.settings)
+    text = messages.render_denied(app.lang, _facts(task), request.id, request.due, task.due,
+                                  request.decision_note or "", request.decided_by or "", **message_style(app.settings))
+    now = app.now()
+    rows = [_claim_row(d, task.id, DENIED_RULE, request.due, request.id, text, now)
+            for d in _destinations(channels, "unit", task, _users(s), DENIED_RULE)]
+    claims.claim(s.connection(), rows)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------- retrying

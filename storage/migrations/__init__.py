@@ -17,7 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.engines import READ_ONLY
 
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012")
+# 0009 (receipts, extension requests) came after 0012 (field indexes), which landed first: ids name
+# revisions, this order is the chain's.
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0012", "0009")
 HEAD = REVISIONS[-1]
 FIRST_RELEASE = REVISIONS[0]
 VERSION_TABLE = "alembic_version"

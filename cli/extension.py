@@ -1,0 +1,91 @@
+"""``duban extension``: units' requests for a later deadline (延期申请): list, approve, deny."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import ROW_ID, Context, domain_errors, echo, echo_json, json_option, pass_ctx
+from engine.i18n import gettext as _
+from engine.i18n import lazy_pgettext
+
+if TYPE_CHECKING:
+    from engine.core.views import ExtensionRequestView
+
+STATUS_LABELS = {
+    "pending": lazy_pgettext("extension request", "pending"),
+    "approved": lazy_pgettext("extension request", "approved"),
+    "denied": lazy_pgettext("extension request", "denied"),
+}
+
+
+def status_label(status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
+
+
+@click.group()
+def extension() -> None:
+    """Units' requests for a later deadline (延期申请): list them; supervisors approve or deny them."""
+
+
+@extension.command("list")
+@click.option("--pending", is_flag=True, help="Only requests still to be decided.")
+@json_option
+@pass_ctx
+@domain_errors
+def list_(obj: Context, pending: bool, as_json: bool) -> None:
+    """List extension requests, oldest first: task, deadline asked for, why, who, and the decision."""
+    from cli.render import fmt_date, fmt_time, table
+
+    app = obj.ledger()
+    requests = app.list_extension_requests(pending=pending)
+    if as_json:
+        echo_json([r.as_dict() for r in requests])
+        return
+    tz = app.clock.tz
+    table([_("Request"), _("Task"), _("Unit"), _("Deadline"), _("Asked for"), _("Reason"), _("Asked by"),
+           _("Status"), _("Decided by"), _("Decision")],
+          [[r.id, f"{r.task_code} {r.task_title}", r.unit, fmt_date(r.previous_due), fmt_date(r.due), r.reason,
+            f"{r.requested_by} {fmt_time(r.requested_at, tz)}", status_label(r.status),
+            f"{r.decided_by} {fmt_time(r.decided_at, tz)}" if r.decided_by else "", r.decision_note or ""]
+           for r in requests],
+          title=_("Extension requests"), empty=_("No extension requests."))
+
+
+@extension.command("approve")
+@click.argument("request_id", metavar="REQ_ID", type=ROW_ID)
+@click.option("--note", metavar="TEXT", help="A note for the record (recorded in the trail).")
+@json_option
+@pass_ctx
+@domain_errors
+def approve(obj: Context, request_id: int, note: str | None, as_json: bool) -> None:
+    """Approve extension request REQ_ID: the task's deadline moves to the date asked for (supervisors)."""
+    from cli.render import fmt_date
+
+    result = obj.app().approve_extension(obj.actor, request_id, note)
+    if as_json:
+        echo_json(dict(result.as_dict(), request_id=request_id))
+        return
+    v = result.task
+    echo(_('extension request {request} approved: task {code} is now due {due}').format(
+        request=request_id, code=v.code, due=fmt_date(v.due)))
+
+
+@extension.command("deny")
+@click.argument("request_id", metavar="REQ_ID", type=ROW_ID)
+@click.option("--reason", required=True, metavar="TEXT", help="Why (recorded, and sent to the unit).")
+@json_option
+@pass_ctx
+@domain_errors
+def deny(obj: Context, request_id: int, reason: str, as_json: bool) -> None:
+    """Deny extension request REQ_ID with a reason; the unit is told through its channel (supervisors)."""
+    from cli.render import fmt_date
+
+    view: ExtensionRequestView = obj.app().deny_extension(obj.actor, request_id, reason)
+    if as_json:
+        echo_json(dict(view.as_dict(), request_id=view.id))
+        return
+    echo(_('extension request {request} denied: task {code} stays due {due}; the unit is told').format(
+        request=view.id, code=view.task_code, due=fmt_date(view.previous_due)))
