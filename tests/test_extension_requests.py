@@ -237,11 +237,11 @@ def test_reports_count_kept_and_moved_deadlines(app: Duban, clock: FixedClock, r
     data = json.loads(run.ok("report", "progress", "--as-of", "2025-07-15", "--format", "json",
                              now="2025-07-15T18:00:00").stdout)
     deadlines = data["deadlines"]
-    assert (deadlines["done"], deadlines["done_by_original_due"], deadlines["on_time_rate"]) == (2, 1, 0.5)
+    assert (deadlines["done"], deadlines["done_by_original_due"], deadlines["done_by_original_due_rate"]) == (2, 1, 0.5)
     assert (deadlines["extensions"], deadlines["extended_items"], deadlines["slipped_more_than_once"]) == (3, 2, 1)
     assert "figures" in data and "tasks" in data  # the keys it had are kept
     html = dashboard_html(app, date(2025, 7, 15))
-    assert 'data-figure="on_time_rate">50.0%<' in html
+    assert 'data-figure="done_by_original_due_rate">50.0%<' in html
     assert 'data-figure="extensions">3<' in html and 'data-figure="slipped_more_than_once">1<' in html
 
 

@@ -196,10 +196,10 @@ def _more(shown: int, total: int, tx: dict) -> str:
 def _promises(report: ScoreReport, tx: dict) -> str:
     """Receipts (签收) and kept deadlines, office-wide, from the units' scores (replayed from the trail)."""
     t = totals(report)
-    rate = f"{t['on_time_rate']:.1%}" if t["on_time_rate"] is not None else "—"
+    rate = f"{t['done_by_original_due_rate']:.1%}" if t["done_by_original_due_rate"] is not None else "—"
     cards = [("unacknowledged", tx["unacknowledged"], str(t["unacknowledged"])),
              ("receipts_late", tx["receipts_late"], str(t["receipts_late"])),
-             ("on_time_rate", tx["on_time_rate"], rate),
+             ("done_by_original_due_rate", tx["on_time_rate"], rate),
              ("extensions", tx["extensions"], str(t["extensions"])),
              ("slipped_more_than_once", tx["slipped"], str(t["slipped_more_than_once"]))]
     return f"<h2>{escape(tx['promises'])}</h2>" + '<div class="cards">' + "".join(

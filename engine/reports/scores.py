@@ -342,14 +342,15 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
 def totals(report: ScoreReport) -> dict[str, Any]:
     """The office-wide receipt and deadline figures of the units' scores (dashboard, report progress):
     unacknowledged items and late receipts (签收); items done, done by their ORIGINAL deadline and the
-    share of them (按期完成率); extensions granted, items extended, items whose promise slipped twice or more."""
+    share of the done items that is (按期完成率, ``done_by_original_due_rate``; the units' ``on_time_rate``
+    divides by all their items); extensions granted (a supervisor's own and approved requests), items extended, items whose promise slipped twice or more."""
     units = report.units
     done = sum(u.done for u in units)
     by_original = sum(u.done_by_original_due for u in units)
     return {"unacknowledged": sum(u.unacknowledged for u in units),
             "receipts_late": sum(u.receipts_late for u in units),
             "done": done, "done_by_original_due": by_original,
-            "on_time_rate": round(by_original / done, 4) if done else None,
+            "done_by_original_due_rate": round(by_original / done, 4) if done else None,
             "extensions": sum(u.extensions for u in units),
             "extended_items": sum(u.extended_items for u in units),
             "slipped_more_than_once": sum(u.slipped_more_than_once for u in units)}
