@@ -211,8 +211,9 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         (_('person'), v.person),
         (_('flagged'), _('yes') if v.flagged else None),
         (_('receipt'), _('acknowledged {at} by {who}').format(at=fmt_time(v.acked_at, tz), who=v.acked_by)
-         if v.acked_at else _('not acknowledged') if d.ack_by else None),
-        (_('acknowledge by'), fmt_date(d.ack_by) if d.ack_by and not v.acked_at else None),
+         if v.acked_at else _('not acknowledged') if d.ack_by and wf.states[v.state].open else None),
+        (_('acknowledge by'), fmt_date(d.ack_by) if d.ack_by and not v.acked_at and wf.states[v.state].open
+         else None),
         (_('follow-up plan'), v.followup_plan),
         (_('target date'), fmt_date(v.followup_target)),
         (_('workflow'), pgettext("state", "{label} ({name})").format(label=app.workflow_title(v.workflow),
