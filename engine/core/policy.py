@@ -288,12 +288,12 @@ def next_remind_on(app: LedgerContext, s: Session, task: Task, changes: Mapping[
     receipt, receipt_next, _deadline = receipt_due(app, t, today)
     if receipt is not None:
         return today
-    found = _next_by_rules(app, s, task, t, changes, today)
+    found = _next_by_rules(app, s, task, t, changes, today, restarted)
     return min(d for d in (found, receipt_next) if d is not None) if found or receipt_next else None
 
 
 def _next_by_rules(app: LedgerContext, s: Session, task: Any, t: Merged, changes: Mapping[str, Any],
-                   today: date) -> date | None:
+                   today: date, restarted: bool) -> date | None:
     pol = policy(app.registry.get(t.workflow))
     if pol is None:
         return None
