@@ -123,6 +123,8 @@ def test_refusals_are_worded_in_the_chosen_language(chinese_demo: Path) -> None:
     # a unit asks for an extension of its own tasks only (延期申请): another unit's is refused, saying why
     denied = refused("--as", "bangongshi", "task", "extend", "1", "--due", "2026-09-01", "--reason", "x")
     assert "任务 1 的延期申请被拒绝：只有任务责任单位「人代联工委」的用户可申请延期" in denied
+    # a role the workflow does not allow: the roles it allows as people read them
+    assert "流程只允许管理员、督查室" in refused("--as", "bangongshi", "task", "flag", "1")
     assert "任务属于「人代联工委」，该用户属于「办公室」" in refused("--as", "bangongshi", "task", "note", "1", "x")
     # the same refusal in English, from the same code and fields
     assert "task 999 not found; see 'duban task list' for their ids" in refused("task", "show", "999", lang="en")

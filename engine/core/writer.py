@@ -44,6 +44,7 @@ from engine.core.errors import (
     SignoffRefused,
     TransitionNotAllowed,
     UnknownEvent,
+    joined,
     role_word,
     thing,
     UnknownUser,
@@ -926,7 +927,7 @@ class Writer(ExtensionRequests, Ledger):
         roles = frozenset(roles)
         if user.role not in roles:
             raise PermissionDenied(user.name, user.role, action,
-                                   Phrase(N_("the workflow allows only {roles}"), roles=", ".join(sorted(roles))))
+                                   Phrase(N_("the workflow allows only {roles}"), roles=joined(role_word(r) for r in sorted(roles))))
         if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
             raise PermissionDenied(user.name, user.role, action, _not_visible(user, task))
 
@@ -970,7 +971,7 @@ class Writer(ExtensionRequests, Ledger):
         action = Phrase(N_("fire '{event}' on task {task}"), event=refusal.event, task=task.code)
         if refusal.condition == "role":
             return PermissionDenied(user.name, user.role, action,
-                                    Phrase(N_("the workflow allows only {roles}"), roles=", ".join(refusal.roles)))
+                                    Phrase(N_("the workflow allows only {roles}"), roles=joined(role_word(r) for r in refusal.roles)))
         if refusal.condition == "visible":
             return PermissionDenied(user.name, user.role, action, _not_visible(user, task))
         if refusal.condition == "input":
