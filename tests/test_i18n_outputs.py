@@ -162,7 +162,7 @@ def test_roles_show_as_words_in_user_list(tmp_path: Path) -> None:
     listed = run("user", "list").stdout
     for word in ("督查室", "责任单位", "领导", "管理员"):
         assert word in listed
-    for machine in ("supervisor", "leader", "admin"):
+    for machine in ("supervisor", "leader", "admin", "Webhook"):  # headings too: 推送地址
         assert machine not in listed
     rows = {u["name"]: u for u in json.loads(run("user", "list", "--json").stdout)}
     assert rows["li"]["role"] == "supervisor" and rows["li"]["role_label"] == "督查室"
