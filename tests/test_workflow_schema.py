@@ -90,6 +90,9 @@ def test_builtin_permissions() -> None:
         "outcome": ALL_ROLES,
         "extend": SUPERVISORS,
         "flag": SUPERVISORS,
+        # the responsible unit acknowledges receipt (签收) and asks for more time (延期申请)
+        "ack": frozenset({"unit", "leader"}),
+        "request_extension": frozenset({"unit", "leader"}),
     }
     assert set(wf.extensions) <= set(EXTENSION_TABLES)
     assert "unit" in wf.events["complete"].roles and "unit" not in wf.events["review"].roles
@@ -260,7 +263,7 @@ BROKEN_CASES = [
     ("unknown_precondition", edit('requires = ["note"]', 'preconditions = ["photo"]'),
      "events.finish.preconditions", "unknown precondition 'photo'; known: evidence"),
     ("unknown_permission_action", edit('note = ["unit"]', 'approve = ["unit"]'), "permissions.approve",
-     "unknown action 'approve'; known: evidence, extend, flag, note, outcome"),
+     "unknown action 'approve'; known: ack, evidence, extend, flag, note, outcome, request_extension"),
     ("unknown_permission_role", edit('note = ["unit"]', 'note = ["boss"]'), "permissions.note",
      "unknown role 'boss'; known: admin, leader, supervisor, unit"),
     ("label_without_zh", edit('{ en = "To do", zh = "待办" }', '{ en = "To do" }'), "states.todo.label.zh",
@@ -508,6 +511,6 @@ def test_ledger_labels_are_checked(tmp_path: Path) -> None:
     text = (Path(__file__).resolve().parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
     wf = parse_workflow(text, "rectification.toml")
     assert wf.ledger_labels["due"].text("zh") == "整改时限"
-    bad = text.replace('labels = { title =', 'labels = { deadline = { en = "x", zh = "y" }, title =')
-    with pytest.raises(WorkflowError, match="ledger.labels.deadline"):
+    bad = text.replace('labels = { title =', 'labels = { deadlines = { en = "x", zh = "y" }, title =')
+    with pytest.raises(WorkflowError, match="ledger.labels.deadlines"):
         parse_workflow(bad, "bad.toml")
