@@ -275,3 +275,16 @@ def test_a_list_of_suggestions_speaks_of_their_ledger_not_rectification(office: 
     assert "整改时限" in office.ok("task", "list", "--campaign", "C1").stdout
     both = office.ok("task", "list").stdout.splitlines()[0]
     assert "时限" in both and "办理时限" not in both and "整改时限" not in both
+
+
+def test_a_suggestion_reminder_names_its_deadline_in_the_workflow_words(tmp_path: Path) -> None:
+    # [ledger] labels.deadline: a unit late with a reply reads 办理时限, not the rectification word
+    db = str(tmp_path / "s.db")
+    assert CliRunner().invoke(cli, ["--db", db, "demo", "--case", "suggestions"], env=ENV).exit_code == 0
+    result = CliRunner().invoke(cli, ["--db", db, "--lang", "zh", "remind", "--dry-run", "--json"],
+                                env={**ENV, "DUBAN_NOW": "2026-05-20T09:00:00"})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    texts = [r["message"] for r in (data["reminders"] if isinstance(data, dict) else data)]
+    late = [t for t in texts if "超期" in t]
+    assert late and all("办理时限：" in t and "整改时限" not in t for t in late)

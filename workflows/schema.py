@@ -45,7 +45,7 @@ REPORT_KEYS: tuple[str, ...] = ("done", "partial", "group_by", "labels")
 REPORT_LABELS: tuple[str, ...] = ("total", "done", "partial", "ongoing")
 # [ledger] labels: what this workflow calls its ledger (整改台账 / 代表建议办理台账) and its deadline
 # (整改时限 / 办理时限), where a front shows tasks of this workflow only.
-LEDGER_LABELS: tuple[str, ...] = ("title", "due")
+LEDGER_LABELS: tuple[str, ...] = ("title", "due", "deadline")  # deadline: the word in a reminder's sentence
 # What a task may be attached to besides its unit; [workflow] uses names those its tasks need.
 # A file that does not say is read as written before the key existed: campaign, problem and leader.
 USABLE: tuple[str, ...] = ("campaign", "problem", "leader")

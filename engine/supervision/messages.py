@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from engine.i18n import LazyString, language, lazy_pgettext, ngettext
+from typing import Any
+
+from engine.i18n import LazyString, label, language, lazy_pgettext, ngettext
 from engine.i18n import gettext as _
 
 # The date a reminder is about, by what the state watches.
@@ -21,9 +23,12 @@ _DATE_LABEL: dict[str, LazyString] = {
 }
 
 
-def _date_label(watch: str) -> str:
-    label = _DATE_LABEL.get(watch)
-    return str(label) if label is not None else watch
+def _date_label(watch: str, task: "TaskFacts | None" = None) -> str:
+    # a workflow may name its deadline itself ([ledger] labels.deadline: 办理时限 for suggestions)
+    if watch == "due" and task is not None and task.deadline_word is not None:
+        return label(task.deadline_word)
+    found = _DATE_LABEL.get(watch)
+    return str(found) if found is not None else watch
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class TaskFacts:
     unit: str
     person: str | None = None
     flagged: bool = False
+    deadline_word: Any = None  # the workflow's own word for its deadline (a bilingual label), if any
 
 
 def what_is_due(lang: str | None, rule: str, watch: str, target: date, today: date) -> str:
@@ -96,7 +102,7 @@ def render(lang: str | None, rule: str, watch: str, task: TaskFacts, target: dat
         late = how_late(None, target, today) if watch != "entered" else head
         dot = _LIGHT.get(light or "", "")
         facts = dict(brand=_brand(office), code=task.code, title=task.title, head=head, date=target.isoformat(),
-                     late=late, label=_date_label(watch), see=see(None, task.id, base_url),
+                     late=late, label=_date_label(watch, task), see=see(None, task.id, base_url),
                      light=dot + " " if dot else "", flag=_("[flagged] ") if task.flagged else "",
                      who=_(", ").join(x for x in (task.leader, task.unit, task.person) if x))
         lines = [
@@ -154,7 +160,7 @@ def render_digest(lang: str | None, today: date, lines: Sequence[DigestLine], li
                             day=today.isoformat(), n=len(lines))]
         for d in ordered[:limit]:
             out.append(_("- {code} {title}: {label} {date} ({late}); {who}").format(
-                code=d.task.code, title=d.task.title, label=_date_label(d.what), date=d.target.isoformat(),
+                code=d.task.code, title=d.task.title, label=_date_label(d.what, d.task), date=d.target.isoformat(),
                 late=how_late(None, d.target, today), who=_(", ").join(x for x in (d.task.leader, d.task.unit) if x)))
         if len(ordered) > limit:
             out.append(_("- … and {n} more: `duban task list --overdue`").format(n=len(ordered) - limit))

@@ -78,7 +78,7 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
 )
 from engine.core.config import Settings
 from engine.i18n import N_
-from engine.core.errors import InvalidInput, NotFound, PermissionDenied
+from engine.core.errors import DubanError, InvalidInput, NotFound, PermissionDenied
 from engine.supervision.settings import (  # noqa: F401  (parse_duration re-exported)
     DeliverySettings,
     QuietSettings,
@@ -255,8 +255,13 @@ def _address_for_send(app: "Writer", channels: Channels, row: Any) -> str | None
     return own  # the user's webhook (as it is now, should it have changed since the claim)
 
 
-def _facts(task: Any) -> messages.TaskFacts:
-    return messages.TaskFacts(task.id, task.code, task.title, task.leader, task.unit, task.person, task.flagged)
+def _facts(app: "Writer", task: Any) -> messages.TaskFacts:
+    try:
+        word = app.workflow(task.workflow).ledger_labels.get("deadline")
+    except DubanError:  # a workflow since removed: the generic word
+        word = None
+    return messages.TaskFacts(task.id, task.code, task.title, task.leader, task.unit, task.person, task.flagged,
+                              deadline_word=word)
 
 
 def _claim_key(task_id: int | None, rule: str, target: date | None, occurrence: int, recipient: str,
@@ -396,7 +401,7 @@ class _Planner:
         if self.quiet is not None and self.quiet.holds(due.rule):
             self.held += 1
             return [], nxt
-        text = messages.render(self.app.lang, due.rule, RECEIPT, _facts(task), deadline, self.today, **self.style)
+        text = messages.render(self.app.lang, due.rule, RECEIPT, _facts(self.app, task), deadline, self.today, **self.style)
         return [_claim_row(d, task.id, due.rule, deadline, due.occurrence, text, self.now)
                 for d in self.routes("unit", task, due.rule)], nxt
 
@@ -410,7 +415,7 @@ class _Planner:
                 self.held += 1
                 continue
             kind = (w.awaiting if due.track == "review_wait" else None) or _ROLE_RECIPIENTS[due.track] or w.notify
-            text = messages.render(self.app.lang, due.rule, w.watch, _facts(task), w.target, self.today,
+            text = messages.render(self.app.lang, due.rule, w.watch, _facts(self.app, task), w.target, self.today,
                                    **self.style, light=self.light(w))
             for d in self.routes(kind, task, due.rule):
                 rows.append(_claim_row(d, task.id, due.rule, w.target, due.occurrence, text, self.now))
@@ -921,7 +926,7 @@ def digest(app: "Writer", *, channels: Channels | None = None, send: bool = True
             late = w.target < today if w.watch != ENTERED else shift(
                 app.calendar, w.target, w.rules.review_wait[task.state]) <= today
             if late:
-                lines.append(messages.DigestLine(_facts(task), w.watch, w.target))
+                lines.append(messages.DigestLine(_facts(app, task), w.watch, w.target))
         if not lines:
             return result
         text = messages.render_digest(app.lang, today, lines)
@@ -981,7 +986,7 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, 
         if quiet is not None and quiet.holds("lookback"):
             held += 1
             continue
-        text = messages.render(app.lang, "lookback", "lookback", _facts(task), task.lookback_due, today,
+        text = messages.render(app.lang, "lookback", "lookback", _facts(app, task), task.lookback_due, today,
                                **message_style(app.settings))
         for d in _destinations(channels, "supervisors", task, users, "lookback"):
             rows.append(_claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now))
@@ -997,7 +1002,7 @@ def answer_denied(app: "Writer", s: Session, task: Any, request: Any) -> int:
     that denies it: a reminder of rule ``extension_denied`` (route kind ``extension``) per destination,
     which the next delivery sends like any other. Returns how many were claimed."""
     channels = load_channels(app.settings)
-    text = messages.render_denied(app.lang, _facts(task), request.id, request.due, task.due,
+    text = messages.render_denied(app.lang, _facts(app, task), request.id, request.due, task.due,
                                   request.decision_note or "", request.decided_by or "", **message_style(app.settings))
     now = app.now()
     rows = [_claim_row(d, task.id, DENIED_RULE, request.due, request.id, text, now)
