@@ -40,11 +40,12 @@ def test_a_fresh_and_an_upgraded_ledger_index_the_same_fields(db_url: str, tmp_p
     fresh = office(db_url, tmp_path)
     fresh.init("root")
     assert field_indexes(fresh.engine) == SHIPPED
+    # An index missing from a ledger (dropped, or made before its field was marked filter = true) is
+    # made again by 'db upgrade'. (Re-stamping a fresh ledger as 0008 no longer makes an old one:
+    # migration 0009, after 0012, would find its receipt columns already there.)
     with fresh.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP INDEX {INDEX_PREFIX}lead_deputy")
-        conn.exec_driver_sql("DELETE FROM alembic_version")
-        conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0008')")
-    fresh.recheck_schema()
+    assert field_indexes(fresh.engine) != SHIPPED
     team.upgrade_schema(fresh, "root")
     assert migrations.status(fresh.engine).up_to_date and field_indexes(fresh.engine) == SHIPPED
 

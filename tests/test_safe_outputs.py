@@ -123,7 +123,9 @@ def test_a_csv_that_is_not_dubans_export_keeps_its_quotes(app: Duban, tmp_path: 
     out = tmp_path / "ledger.csv"
     export(app, "csv", out)
     with open(out, encoding="utf-8-sig", newline="") as fh:
-        rows = [r[:-1] for r in csv.reader(fh)]  # without the 预警 column: no longer duban's header
+        rows = list(csv.reader(fh))
+    warn = rows[0].index("预警")
+    rows = [r[:warn] + r[warn + 1:] for r in rows]  # without the 预警 column: no longer duban's header
     foreign = tmp_path / "foreign.csv"
     with open(foreign, "w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(rows)
