@@ -7,6 +7,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -110,17 +111,29 @@ def session_secret(path: Path) -> str:
     """The key that signs session cookies: made once (readable by its owner only), shared by every
     worker process that reads the same file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text(encoding="ascii").strip()
-        if len(secret) >= 32:
-            return secret
-        raise RuntimeError(f"the session key file {path} is damaged: remove it to make a new one") from None
+    if path.exists():
+        return _read_secret(path)
     secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(secret + "\n")
+    # Written whole to a private temporary file, then linked into place: a worker starting beside
+    # this one never reads a file that exists but is still empty (it took that for a damaged key).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".web-session-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secret + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another worker made it first: use its key
+            return _read_secret(path)
+    finally:
+        os.unlink(tmp)
     return secret
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) >= 32:
+        return secret
+    raise RuntimeError(f"the session key file {path} is damaged: remove it to make a new one")
 
 
 def csrf_token(session: dict[str, Any]) -> str:
