@@ -23,6 +23,7 @@ DEMO_RESOURCE = "demo_case.toml"
 # The cases shipped with duban, by the name 'duban demo --case' takes: each a data file in engine/data.
 CASES: dict[str, str] = {"inspection": DEMO_RESOURCE, "suggestions": "demo_suggestions.toml"}
 DEFAULT_CASE = "inspection"
+DAY_STARTS = time(9, 0)  # the time of day of a step whose case data gives no `at`
 
 
 @dataclass
@@ -133,21 +134,24 @@ def _load(app: Duban, clock: FixedClock, case: dict[str, Any], admin: str) -> No
             app.add_problem(admin, problem["code"], problem["title"], campaign=camp["name"], parent=aspect["code"])
     workflow = _head(case).get("workflow")
 
-    # Every creation and step of every task, in date order, so the trail reads as the year ran.
-    timeline: list[tuple[date, int, int, dict[str, Any], dict[str, Any]]] = []
+    # Every creation and step of every task, in date order, so the trail reads as the year ran. A step
+    # happens at its `at` time of day (a receipt in the afternoon of the day of assignment), else from
+    # 09:00; steps of one day are a minute apart at least, so the trail's times never run backwards.
+    timeline: list[tuple[date, time, int, int, dict[str, Any], dict[str, Any]]] = []
     for ti, task in enumerate(case["tasks"]):
-        timeline.append((task["assigned_on"], ti, -1, task, {"action": "create"}))
+        timeline.append((task["assigned_on"], DAY_STARTS, ti, -1, task, {"action": "create"}))
         for si, step in enumerate(task.get("steps", [])):
-            timeline.append((step["on"], ti, si, task, step))
-    timeline.sort(key=lambda item: (item[0], item[1], item[2]))
+            timeline.append((step["on"], step.get("at", DAY_STARTS), ti, si, task, step))
+    timeline.sort(key=lambda item: item[:4])
 
     ids: dict[str, int] = {}
-    last_day: date | None = None
-    minute = 0
-    for day, _ti, _si, task, step in timeline:
-        minute = minute + 1 if day == last_day else 0
-        last_day = day
-        clock.set(datetime.combine(day, time(9, 0), tzinfo=clock.tz) + timedelta(minutes=minute))
+    last: datetime | None = None
+    for day, at, _ti, _si, task, step in timeline:
+        when = datetime.combine(day, at, tzinfo=clock.tz)
+        if last is not None and when <= last:
+            when = last + timedelta(minutes=1)
+        last = when
+        clock.set(when)
         try:
             _apply(app, camp["name"] if camp else None, workflow, supervisor, ids, task, step)
         except DubanError as exc:
@@ -188,6 +192,8 @@ def _apply(app: Duban, campaign: str | None, workflow: str | None, supervisor: s
         app.add_outcome(by, task_id, step["kind"], step["text"], amount=step.get("amount"), on=step["on"])
     elif action == "extend":
         app.extend(by, task_id, step["due"], step["reason"])
+    elif action == "ack":  # the unit's receipt (签收), through the writer as 'duban task ack' records it
+        app.ack(by, task_id, note=step.get("note"))
     elif action == "flag":
         app.flag(by, task_id, True, reason=step.get("reason"))
     else:

@@ -259,3 +259,37 @@ def test_refusals_leave_nothing_behind_and_an_unknown_task_is_named(app: Duban, 
     app.ack("office", tid)
     with pytest.raises(AlreadyAcknowledged):
         app.ack("lead", tid)
+
+
+def test_the_demo_s_units_acknowledged_their_tasks_on_time_as_a_real_ledger_records(db_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """Regression: 'duban demo' loaded 16 items nobody had acknowledged, so every figure of receipts
+    called all of them late (签收超时 16). Each unit acknowledged its items through the writer, at a time
+    of the demo's own clock: after the item was assigned, before its work started, within ack_within."""
+    run = Run(db_url)
+    run.ok("demo")
+    as_of = "2025-12-25T17:00:00"
+    assert run.json("task", "list", "--unacked", now=as_of) == []
+    deadlines = json.loads(run.ok("report", "progress", "--format", "json", now=as_of).stdout)["deadlines"]
+    assert (deadlines["unacknowledged"], deadlines["receipts_late"]) == (0, 0)
+    page = tmp_path / "dashboard.html"
+    run.ok("report", "html", "-o", str(page), now=as_of)
+    html = page.read_text(encoding="utf-8")
+    assert 'data-figure="receipts_late">0<' in html and 'data-figure="unacknowledged">0<' in html
+    assert all(u["receipts_late"] == 0 for u in run.json("report", "scores", now=as_of)["units"])
+
+    units = {u["name"]: u["unit"] for u in run.json("user", "list")}
+    tasks = run.json("task", "list", now=as_of)
+    assert len(tasks) == 16
+    for t in tasks:
+        shown = run.json("task", "show", str(t["id"]), now=as_of)
+        assert units[shown["acked_by"]] == t["unit"]  # the unit's own user signed for it
+        acked = datetime.fromisoformat(shown["acked_at"])
+        events = [(h["event"], datetime.fromisoformat(h["at"])) for h in shown["history"]]
+        assert [e for e, _ in events].count("ack") == 1
+        created = next(at for e, at in events if e == "create")
+        ack_at = next(at for e, at in events if e == "ack")
+        first_work = min(at for e, at in events if e not in ("create", "ack"))
+        assert ack_at == acked and created < acked < first_work
+        assert acked.astimezone(FixedClock("2025-07-04").tz).date().isoformat() <= shown["ack_by"]
+    assert run("audit", "verify").exit_code == 0
