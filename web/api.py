@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from engine import accounts, workspace
-from engine.core.errors import DubanError
+from engine.core.errors import DubanError, NotFound
 from engine.core.views import UserView
 from engine.i18n import language
 from web.problems import PROBLEM_TYPE, problem, problem_of
@@ -52,6 +52,29 @@ class NoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str
     version: int | None = None
+
+
+class AckBody(BaseModel):
+    """A receipt (签收): once, by a user of the task's unit (the workflow's ``[permissions] ack``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = None
+    version: int | None = None
+
+
+class ExtensionRequestBody(BaseModel):
+    """A unit's request for a later deadline (延期申请); a supervisor approves or denies it."""
+
+    model_config = ConfigDict(extra="forbid")
+    due: str = Field(description="The deadline asked for: DATE, Nd or Nwd")
+    reason: str
+    version: int | None = None
+
+
+class DecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, description="A note for the record (approving)")
+    reason: str | None = Field(None, description="Why (denying: required, and sent to the unit)")
 
 
 def build_api(duban: Any) -> FastAPI:
@@ -153,6 +176,55 @@ def build_api(duban: Any) -> FastAPI:
             name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
             view = duban.add_evidence_bytes(user.name, task_id, name, data, note=note or None)
             return JSONResponse(view.as_dict(), status_code=201)
+        return run(request, work)
+
+    @api.post("/tasks/{task_id}/ack", responses={**_ERRORS, 409: _PROBLEM},
+              summary="Acknowledge receipt (签收) of a task for its unit: once")
+    def ack(request: Request, task_id: int, body: AckBody) -> JSONResponse:
+        def work(user: UserView) -> JSONResponse:
+            visible(user, task_id)
+            duban.ack(user.name, task_id, note=body.note, expected_version=body.version)
+            return JSONResponse(visible(user, task_id).as_dict())
+        return run(request, work)
+
+    @api.post("/tasks/{task_id}/extension-requests", status_code=201, responses={**_ERRORS, 409: _PROBLEM},
+              summary="Ask for a later deadline (延期申请): pending until a supervisor decides")
+    def request_extension(request: Request, task_id: int, body: ExtensionRequestBody) -> JSONResponse:
+        def work(user: UserView) -> JSONResponse:
+            visible(user, task_id)
+            view = duban.request_extension(user.name, task_id, body.due, body.reason, expected_version=body.version)
+            return JSONResponse(view.as_dict(), status_code=201)
+        return run(request, work)
+
+    @api.get("/extension-requests", responses=_ERRORS, summary="Extension requests on tasks the user may see, oldest first")
+    def extension_requests(request: Request, pending: bool = False) -> JSONResponse:
+        def work(user: UserView) -> JSONResponse:
+            found = duban.list_extension_requests(pending=pending, viewer=user.name)
+            return JSONResponse([r.as_dict() for r in found])
+        return run(request, work)
+
+    def decided(user: UserView, request_id: int) -> Any:
+        """The request as the user may see it; on a task they may not see it is not found."""
+        found = next((r for r in duban.list_extension_requests(viewer=user.name) if r.id == request_id), None)
+        if found is None:
+            raise NotFound("extension request", request_id)
+        return found
+
+    @api.post("/extension-requests/{request_id}/approve", responses={**_ERRORS, 409: _PROBLEM},
+              summary="Approve an extension request: the task's deadline moves to the date asked for")
+    def approve_extension(request: Request, request_id: int, body: DecisionBody) -> JSONResponse:
+        def work(user: UserView) -> JSONResponse:
+            decided(user, request_id)
+            duban.approve_extension(user.name, request_id, body.note)
+            return JSONResponse(decided(user, request_id).as_dict())
+        return run(request, work)
+
+    @api.post("/extension-requests/{request_id}/deny", responses={**_ERRORS, 409: _PROBLEM},
+              summary="Deny an extension request with a reason; the unit is told")
+    def deny_extension(request: Request, request_id: int, body: DecisionBody) -> JSONResponse:
+        def work(user: UserView) -> JSONResponse:
+            decided(user, request_id)
+            return JSONResponse(duban.deny_extension(user.name, request_id, body.reason or "").as_dict())
         return run(request, work)
 
     @api.get("/summary", responses=_ERRORS, summary="The figures of the tasks the user may see")

@@ -32,9 +32,10 @@ from engine import accounts, workspace
 from engine.core import signoffs
 from engine.core import fields as task_fields
 from engine.core.errors import DubanError, NotFound, PermissionDenied
-from engine.core.views import UserView
+from engine.core.views import ExtensionRequestView, TaskView, UserView
 from engine import i18n
-from engine.i18n import gettext as _, language
+from engine.i18n import gettext as _, language, pgettext
+from workflows.access import SUPERVISING_ROLES
 from web.problems import status_of
 from web.wording import word
 from web.security import BodyLimit, SecurityHeaders, UploadTooLarge, csrf_ok, csrf_token, session_secret
@@ -102,6 +103,7 @@ def create_app(db: str | None = None, *, duban: Any = None) -> FastAPI:
     env.globals["state_label"] = duban.state_label
     env.globals["local_time"] = lambda at: at.astimezone(duban.clock.tz).strftime("%Y-%m-%d %H:%M")
     pages = Pages(duban, env)
+    env.globals["has_queue"] = pages.has_queue
     pages.register(app)
 
     from web.api import build_api
@@ -195,6 +197,7 @@ class Pages:
         app.add_api_route("/tasks/{task_id}/{action}", self.task_action, methods=["POST"])
         app.add_api_route("/queue", self.queue, methods=["GET"])
         app.add_api_route("/lookbacks/{lookback_id}", self.lookback_action, methods=["POST"])
+        app.add_api_route("/extensions/{request_id}/{decision}", self.extension_action, methods=["POST"])
         app.add_api_route("/dashboard", self.dashboard, methods=["GET"])
         app.add_api_route("/items", self.items, methods=["GET"])
         app.add_api_route("/evidence/{evidence_id}", self.evidence, methods=["GET"])
@@ -263,16 +266,27 @@ class Pages:
 
     # ------------------------------------------------------------------ units
     async def inbox(self, request: Request) -> Response:
-        show_all = request.query_params.get("all") == "1"
+        return await self.page(request, lambda user: self._inbox(request, user))
 
-        def work(user: UserView) -> Response:
-            tasks = self.duban.list_tasks(viewer=user.name)
-            if not show_all:
-                tasks = [t for t in tasks if self.duban.workflow(t.workflow).states[t.state].open]
-            order = {"red": 0, "yellow": 1, "green": 2}
-            tasks.sort(key=lambda t: (order.get(t.light or "", 3), t.deadline_in_force or t.due, t.id))
-            return self.render(request, "inbox.html", user=user, tasks=tasks, show_all=show_all)
-        return await self.page(request, work)
+    def _inbox(self, request: Request, user: UserView, refused: Refused | None = None) -> Response:
+        show_all = request.query_params.get("all") == "1"
+        tasks = self.duban.list_tasks(viewer=user.name)
+        if not show_all:
+            tasks = [t for t in tasks if self.duban.workflow(t.workflow).states[t.state].open]
+        # Tasks nobody of the unit has acknowledged (签收) come first: receiving them is the first thing to do.
+        unacked = {t.id for t in self.duban.list_tasks(viewer=user.name, unacked=True)}
+        order = {"red": 0, "yellow": 1, "green": 2}
+        tasks.sort(key=lambda t: (t.id not in unacked, order.get(t.light or "", 3), t.deadline_in_force or t.due, t.id))
+        status = status_of(refused.error) if refused else 200
+        return self.render(request, "inbox.html", status, user=user, tasks=tasks, show_all=show_all,
+                           unacked=unacked, may_ack=lambda t: self._may_ack(user, t), refused=refused,
+                           done=request.query_params.get("done"))
+
+    def _may_ack(self, user: UserView, task: TaskView) -> bool:
+        """Whether the page offers ``user`` the receipt (签收) of ``task``: the workflow's ``ack`` roles, and
+        for a unit's or leader's user only a task of its own unit (the engine checks both again)."""
+        allowed = self.duban.workflow(task.workflow).permissions.get("ack", ())
+        return user.role in allowed and (user.role in SUPERVISING_ROLES or user.unit == task.unit)
 
     async def task_page(self, request: Request, task_id: int) -> Response:
         done = request.query_params.get("done")
@@ -283,15 +297,23 @@ class Pages:
         detail = workspace.task_for(self.duban, user, task_id)
         wf = self.duban.workflow(detail.task.workflow)
         events = [wf.events[name] for name in detail.allowed_events if user.role in wf.events[name].roles]
-        may = {action: user.role in wf.permissions.get(action, ()) for action in ("note", "evidence", "extend", "flag")}
+        may = {action: user.role in wf.permissions.get(action, ())
+               for action in ("note", "evidence", "extend", "flag", "request_extension")}
+        is_open = wf.states[detail.task.state].open
+        # A unit asks (延期申请) where the workflow lets its role ask and not extend at once.
+        may["request_extension"] = may["request_extension"] and not may["extend"] and is_open
+        may["ack"] = (detail.task.acked_at is None and detail.ack_by is not None and is_open
+                      and self._may_ack(user, detail.task))
         status = status_of(refused.error) if refused else 200
-        shown = {f"event-{ev.name}" for ev in events} | {a for a, ok in may.items() if ok} | {"unflag"}
+        shown = ({f"event-{ev.name}" for ev in events} | {a for a, ok in may.items() if ok} | {"unflag"}
+                 | ({"request-extension"} if may["request_extension"] else set()))
         return self.render(
             request, "task.html", status, user=user, d=detail, t=detail.task, wf=wf, events=events, may=may,
             signed=_signed(detail) if done == signoffs.SIGNOFF_EVENT else None,
             refused=refused, refused_elsewhere=refused is not None and refused.form not in shown, done=done, label=self.duban.event_label, inline_types=INLINE_TYPES,
             field_text=lambda fd, value: task_fields.display(fd, value, self.duban.lang),
-            image_types=IMAGE_TYPES, suffix=_suffix, back=request.query_params.get("back"))
+            image_types=IMAGE_TYPES, suffix=_suffix, back=request.query_params.get("back"),
+            request_status=_request_status)
 
     async def task_action(self, request: Request, task_id: int, action: str) -> Response:
         form = await self.form(request)
@@ -319,6 +341,11 @@ class Pages:
                 elif action == "extend":
                     self.duban.extend(user.name, task_id, values.get("due", ""), values.get("reason", ""),
                                       expected_version=version)
+                elif action == "ack":
+                    self.duban.ack(user.name, task_id, note=values.get("note") or None, expected_version=version)
+                elif action == "request-extension":
+                    self.duban.request_extension(user.name, task_id, values.get("due", ""), values.get("reason", ""),
+                                                 expected_version=version)
                 elif action in ("flag", "unflag"):
                     self.duban.flag(user.name, task_id, action == "flag", reason=values.get("reason") or None,
                                     expected_version=version)
@@ -344,8 +371,10 @@ class Pages:
                 refused = Refused(action, exc, values, message)
                 if back == "queue":
                     return self._queue(request, user, refused)
+                if back == "inbox":
+                    return self._inbox(request, user, refused)
                 return self._task(request, user, task_id, refused)
-            target_page = "/queue" if back == "queue" else f"/tasks/{task_id}"
+            target_page = {"queue": "/queue", "inbox": "/inbox"}.get(back, f"/tasks/{task_id}")
             signed = f"&task={task_id}" if done == signoffs.SIGNOFF_EVENT else ""
             return RedirectResponse(f"{target_page}?done={quote(done)}{signed}", status_code=303)
         return await self.page(request, work)
@@ -355,12 +384,20 @@ class Pages:
         return await self.page(request, lambda user: self._queue(request, user))
 
     def _queue(self, request: Request, user: UserView, refused: Refused | None = None) -> Response:
-        if user.role not in ("admin", "supervisor"):
+        supervising = user.role in SUPERVISING_ROLES
+        if not self.has_queue(user):
             raise PermissionDenied(user.name, user.role, "open the supervisors' queue", "only supervisors and admins may")
-        states = sorted({st for name in self.duban.workflow_names() for st in workspace.queue_states(self.duban.workflow(name))})
+        if supervising:
+            states = sorted({st for name in self.duban.workflow_names()
+                             for st in workspace.queue_states(self.duban.workflow(name))})
+        else:  # a leader: the items whose sign-off chain awaits a step of the leader's
+            states = sorted({st for name in self.duban.workflow_names() for st in self._signing_states(user, name)})
         waiting = self.duban.list_tasks(states=states, viewer=user.name, oldest_change_first=True, limit=200) if states else []
         details = [workspace.task_for(self.duban, user, t.id) for t in waiting]
-        lookbacks = self.duban.lookback_list(due_only=True)
+        if not supervising:
+            details = [d for d in details if _awaits(d, user)]
+        lookbacks = self.duban.lookback_list(due_only=True) if supervising else []
+        extensions = self.duban.list_extension_requests(pending=True, viewer=user.name) if supervising else []
         status = status_of(refused.error) if refused else 200
         signed = None
         if request.query_params.get("done") == signoffs.SIGNOFF_EVENT:
@@ -368,9 +405,46 @@ class Pages:
             if signed_id is not None:
                 signed = _signed(workspace.task_for(self.duban, user, signed_id))
         return self.render(request, "queue.html", status, user=user, items=details, lookbacks=lookbacks, signed=signed,
+                           extensions=extensions, supervising=supervising,
                            refused=refused, image_types=IMAGE_TYPES, suffix=_suffix,
                            done=request.query_params.get("done"), event_label=self.duban.event_label,
-                           requires=lambda wf, ev: self.duban.workflow(wf).events[ev].requires)
+                           requires=lambda wf, ev: self.duban.workflow(wf).events[ev].requires,
+                           fires=lambda wf, ev: user.role in self.duban.workflow(wf).events[ev].roles)
+
+    def _signing_states(self, user: UserView, workflow: str) -> list[str]:
+        """The states of ``workflow`` left by an event whose sign-off chain has a step of ``user``'s role."""
+        wf = self.duban.workflow(workflow)
+        return [name for name in wf.states
+                if (ev := signoffs.chained_event(wf, name)) is not None and any(st.role == user.role for st in ev.steps)]
+
+    def has_queue(self, user: UserView) -> bool:
+        """Whether ``user`` has a queue: a supervisor's or admin's, or a role that signs a step of some
+        workflow's sign-off chain (a leader where a workflow has the leader sign)."""
+        return user.role in SUPERVISING_ROLES or any(self._signing_states(user, name)
+                                                      for name in self.duban.workflow_names())
+
+    async def extension_action(self, request: Request, request_id: int, decision: str) -> Response:
+        """Approve or deny a unit's extension request (延期申请) from the queue."""
+        form = await self.form(request)
+        values = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
+
+        def work(user: UserView) -> Response:
+            # a request on a task the user may not see is not found, as an unknown one is
+            if not any(r.id == request_id for r in self.duban.list_extension_requests(viewer=user.name)):
+                raise NotFound("extension request", request_id)
+            try:
+                if decision == "approve":
+                    self.duban.approve_extension(user.name, request_id, values.get("note") or None)
+                elif decision == "deny":
+                    self.duban.deny_extension(user.name, request_id, values.get("reason", ""))
+                else:
+                    raise NotFound("action", decision)
+            except NotFound:
+                raise
+            except DubanError as exc:
+                return self._queue(request, user, Refused(f"{decision}-{request_id}", exc, values))
+            return RedirectResponse(f"/queue?done={quote(decision)}", status_code=303)
+        return await self.page(request, work)
 
     async def lookback_action(self, request: Request, lookback_id: int) -> Response:
         form = await self.form(request)
@@ -461,6 +535,24 @@ class Pages:
             return FileResponse(path, media_type=kind, background=cleanup,
                                 headers={"Content-Disposition": _content_disposition("attachment", path.name)})
         return await self.page(request, work)
+
+
+def _awaits(detail: Any, user: UserView) -> bool:
+    """Whether the task's sign-off chain awaits a step ``user`` may sign (its role, and its unit where the
+    step names one); the machine decides again when the user signs."""
+    chain = detail.signoffs
+    if not chain or not chain["awaiting"]:
+        return False
+    step = chain["steps"][chain["awaiting"] - 1]
+    return bool(step["role"] == user.role and (step["scope"] == "any" or step["unit"] == user.unit))
+
+
+def _request_status(request: ExtensionRequestView) -> str:
+    """An extension request's status as people read it (the words of ``duban extension list``)."""
+    words = {"pending": pgettext("extension request", "pending"),
+             "approved": pgettext("extension request", "approved"),
+             "denied": pgettext("extension request", "denied")}
+    return words.get(request.status, request.status)
 
 
 def _remove_tree(folder: Path) -> None:

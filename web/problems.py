@@ -8,6 +8,7 @@ from typing import Any
 from engine.accounts import LoginLocked, LoginRefused, TokenRefused
 from engine.workspace import NoDatabaseRole
 from engine.core.errors import (
+    AlreadyAcknowledged,
     AlreadyExists,
     ConflictError,
     DubanError,
@@ -16,6 +17,7 @@ from engine.core.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    RequestRefused,
     TransitionNotAllowed,
     UnknownEvent,
     UnknownUser,
@@ -37,6 +39,8 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (ConflictError, 409),
     (TransitionNotAllowed, 409),
     (AlreadyExists, 409),
+    (AlreadyAcknowledged, 409),
+    (RequestRefused, 409),
     (PreconditionFailed, 409),
     (MissingInput, 422),
     (InvalidInput, 422),
