@@ -29,6 +29,7 @@ from engine.ledger_io.importer import import_ledger
 from engine.reports.dashboard import dashboard_html
 from engine.reports.notice import build_notice
 from engine.reports.progress import Figures, end_of_day, progress, progress_counts
+from engine.reports.scores import scores
 from moves import inputs_for
 
 HEADERS = ["序号", "方面", "具体问题", "细化问题", "整改措施", "责任领导", "责任单位", "责任人", "整改时限", "完成情况", "整改进展"]
@@ -166,6 +167,9 @@ def test_every_figure_agrees_today_and_on_any_past_day(app: Duban, clock: FixedC
         assert [(g.key, _counts(g.figures)) for g in counted.by_problem] \
             == [(g.key, _counts(g.figures)) for g in past.by_problem]
         assert [(g.key, _counts(g.figures)) for g in counted.by_unit] == [(g.key, _counts(g.figures)) for g in past.by_unit]
+        # the units' scores count the items untouched since created in the database: as a replay would
+        assert scores(app, day, campaign=campaign).as_dict() \
+            == scores(app, day, campaign=campaign, replay_every_record=True).as_dict()
 
 
 def _counts(f: Figures) -> tuple:

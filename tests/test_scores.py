@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -167,3 +167,62 @@ def test_cli_usage_and_refusals(app: Duban, scored: dict[str, int]) -> None:
     assert json.loads(_cli(app, "report", "scores", "--json").output)["rules"]["preset"] == "simple"
     missing = _cli(app, "report", "scores", "--campaign", "nope")
     assert missing.exit_code == 1 and "nope" in missing.output and "Traceback" not in missing.output
+
+
+def _import(app: Duban, path: Path, rows: list[tuple[str, str, str, str]]) -> None:
+    """A ledger file of (code, unit, deadline, 完成情况) rows, imported into C2025."""
+    import csv
+
+    from engine.ledger_io.importer import import_ledger
+
+    headers = ["序号", "方面", "具体问题", "细化问题", "整改措施", "责任领导", "责任单位", "责任人", "整改时限", "完成情况", "整改进展"]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(headers)
+        for code, unit, due, word in rows:
+            w.writerow([code, "财经纪律", "采购程序", f"导入事项{code}", "措施", "主任", unit, "", due, word,
+                        "后续计划" if word == "阶段性完成" else ""])
+    import_ledger(app, "sup", path, campaign="C2025")
+
+
+def test_counted_figures_agree_with_the_replay_of_every_record(app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    """Items left as they were created are counted in the database, the others replayed: on every
+    day, the units' figures must be those of replaying every trail record (moves, send-backs,
+    extensions, acknowledgements, flags and a look-back rebound among them)."""
+    words = ["未开始", "整改中", "阶段性完成", "已完成", "已销号"]
+    _import(app, tmp_path / "a.csv", [(str(i), ("办公室", "财务科")[i % 2], f"2025-07-{1 + i % 10:02d}",
+                                       words[i % 5]) for i in range(1, 31)])
+    ids = {t.code: t.id for t in app.list_tasks(campaign="C2025")}
+    added = [_add(app, f"新增{i}", ("办公室", "财务科")[i % 2], f"2025-07-{10 + i:02d}") for i in range(4)]
+    plain = app.add_task("sup", "未签收", problem="A1.1", leader="主任", unit="财务科", due="2025-07-08").task.id
+    app.add_task("sup", "挂牌未动", problem="A1.1", leader="主任", unit="办公室", due="2025-07-09", flagged=True)
+    clock.set("2025-07-07T10:00:00")
+    app.fire("office", added[0], "start")
+    app.fire("office", added[0], "complete", note="完成")
+    app.fire("sup", added[0], "return", reason="材料不全")  # sent back
+    app.extend("sup", added[1], "2025-07-20", "客观原因")
+    app.flag("sup", ids["2"])
+    app.fire("sup", ids["5"], "start")
+    clock.set("2025-07-10T10:00:00")
+    app.extend("sup", added[1], "2025-07-28", "再次延期")  # slipped twice
+    app.fire("office", added[0], "complete", note="补充后完成")
+    _evidence(app, tmp_path, added[0])
+    app.fire("sup", added[0], "review")
+    app.fire("sup", ids["5"], "phase", plan="剩余工作", target=date(2025, 7, 12))
+    clock.set("2025-07-15T10:00:00")
+    app.fire("sup", ids["5"], "complete", note="完成")  # done after its follow-up target
+    app.ack("finance", plain)  # late receipt
+    look = next(lb for lb in app.lookback_list() if lb.task_id == added[0])
+    clock.set(f"{look.due.isoformat()}T10:00:00")
+    app.lookback_record("sup", look.id, False, "回头看发现反弹", due="10wd")  # reopened after a look-back
+    assert any(len(app.history(tid)) == 1 for tid in ids.values())  # untouched imported items are counted
+    day, last = date(2025, 7, 3), app.today()
+    while day <= last:
+        assert scores(app, day).as_dict() == scores(app, day, replay_every_record=True).as_dict(), day
+        assert scores(app, day, campaign="C2025").as_dict() \
+            == scores(app, day, campaign="C2025", replay_every_record=True).as_dict(), day
+        day += timedelta(days=1 if day < date(2025, 7, 25) else 5)
+    final = {u.unit: u for u in scores(app).units}
+    assert sum(u.items for u in final.values()) == 36
+    assert final["办公室"].reopened == 1 and final["办公室"].returned == 1 and final["财务科"].extensions == 2
+    assert final["财务科"].slipped_more_than_once == 1 and final["财务科"].receipts_late >= 1

@@ -203,18 +203,72 @@ def _unit_of(facts: str | None, task_id: int) -> str | None:
     return row.get("unit") if isinstance(row, dict) else None
 
 
+def _scope(campaign_id: int | None) -> list[sa.ColumnElement[bool]]:
+    return [tasks.c.campaign_id == campaign_id] if campaign_id is not None else []
+
+
+def _moved(conn: sa.Connection, campaign_id: int | None) -> list[int]:
+    """Tasks with more than one trail record: the ones whose history must be replayed. Counted on the
+    index on trail.task_id, without reading a record."""
+    stmt = (sa.select(trail.c.task_id).where(trail.c.task_id.is_not(None))
+            .group_by(trail.c.task_id).having(sa.func.count() > 1))
+    scope = _scope(campaign_id)
+    if scope:
+        stmt = stmt.where(trail.c.task_id.in_(sa.select(tasks.c.id).where(*scope)))
+    return list(conn.execute(stmt).scalars())
+
+
+def _created_only(conn: sa.Connection, cutoff: datetime,
+                  campaign_id: int | None) -> list[tuple[str, str, str, date, bool, datetime, int]]:
+    """The tasks whose one trail record is the one that created them, before the cutoff, counted per
+    (workflow, unit, state, deadline, flag, creation instant).
+
+    Nothing has been written to such a task since that record (every write of a task row appends a
+    record of the task: engine/core/writer.py), so its row holds what the record created and the
+    replay of that one record is known without reading it: in the state it was created in, by its
+    original deadline, acknowledged by nobody, never moved, extended or sent back.
+    """
+    once = (sa.select(trail.c.task_id, sa.func.min(trail.c.id).label("record_id"))
+            .where(trail.c.task_id.is_not(None)).group_by(trail.c.task_id).having(sa.func.count() == 1))
+    scope = _scope(campaign_id)
+    if scope:
+        once = once.where(trail.c.task_id.in_(sa.select(tasks.c.id).where(*scope)))
+    once_q = once.subquery()
+    record = trail.alias("created")
+    keys = (tasks.c.workflow, tasks.c.unit, record.c.to_state, tasks.c.due, tasks.c.flagged, record.c.at)
+    stmt = (sa.select(*keys, sa.func.count())
+            .select_from(once_q.join(record, record.c.id == once_q.c.record_id)
+                         .join(tasks, tasks.c.id == once_q.c.task_id))
+            .where(record.c.from_state.is_(None), record.c.to_state.is_not(None), record.c.at < cutoff)
+            .group_by(*keys))
+    return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+
+
 def _replay(app: "Ledger", conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
-            progress: Progress | None = None) -> dict[int, _Task]:
+            progress: Progress | None = None, task_ids: list[int] | None = None) -> dict[int, _Task]:
+    """Every task (or those of ``task_ids``) as its trail records before the cutoff leave it."""
+    if task_ids is None:
+        return _replay_records(app, conn, cutoff, _scope(campaign_id), progress)
+    out: dict[int, _Task] = {}
+    ordered = sorted(task_ids)
+    for i in range(0, len(ordered), _CHUNK):
+        out.update(_replay_records(app, conn, cutoff, [tasks.c.id.in_(ordered[i:i + _CHUNK])], progress))
+    return out
+
+
+_CHUNK = 5_000  # task ids per IN list: far below every dialect's limit on bound parameters
+
+
+def _replay_records(app: "Ledger", conn: sa.Connection, cutoff: datetime, where: list[sa.ColumnElement[bool]],
+                    progress: Progress | None = None) -> dict[int, _Task]:
     kinds = _Kinds(app)
     tz = app.clock.tz
     t = trail.c
     facts = sa.column("facts", sa.String)
     stmt = (sa.select(t.task_id, t.event, t.from_state, t.to_state, t.at, t.inputs, facts)
             .select_from(trail.join(tasks, tasks.c.id == t.task_id))
-            .where(t.at < cutoff).order_by(t.id))
-    if campaign_id is not None:
-        stmt = stmt.where(tasks.c.campaign_id == campaign_id)
-    units = dict(conn.execute(sa.select(tasks.c.id, tasks.c.unit)).all())
+            .where(t.at < cutoff, *where).order_by(t.id))
+    units = dict(conn.execute(sa.select(tasks.c.id, tasks.c.unit).where(*where)).all())
     out: dict[int, _Task] = {}
     total = conn.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one() if progress else 0
     for n, (task_id, event, from_state, to_state, at, raw_inputs, raw_facts) in enumerate(conn.execute(stmt)):
@@ -281,53 +335,70 @@ def _enter(cur: _Task, kinds: _Kinds, from_state: str | None, to_state: str, day
 
 
 def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
-           progress: Progress | None = None) -> ScoreReport:
-    """Every responsible unit's figures and score as of the end of ``as_of`` (default today), ranked."""
+           progress: Progress | None = None, *, replay_every_record: bool = False) -> ScoreReport:
+    """Every responsible unit's figures and score as of the end of ``as_of`` (default today), ranked.
+
+    The tasks with more than one trail record are replayed record by record; those with one record
+    only (an imported ledger's untouched items: most of them) are counted in the database, grouped,
+    as the replay of their one creating record would leave them. ``replay_every_record`` replays every
+    task instead: the reference the counted figures are checked against (tests/test_scores.py).
+    """
     as_of = check_as_of(app, as_of)
     cutoff = end_of_day(app, as_of)
+    tz = app.clock.tz
+    kinds = _Kinds(app)
     with app.reading() as conn:
         campaign_id = app.campaign_id(conn, campaign) if campaign else None
-        replayed = _replay(app, conn, cutoff, campaign_id, progress)
-    rules, source = rules_for(app, (t.workflow for t in replayed.values()))
-    kinds = _Kinds(app)
+        if replay_every_record:
+            replayed = _replay(app, conn, cutoff, campaign_id, progress)
+            created_only: list[tuple[_Task, int]] = []
+        else:
+            replayed = _replay(app, conn, cutoff, campaign_id, progress, task_ids=_moved(conn, campaign_id))
+            created_only = []
+            for wf_name, unit, state, due, flagged, at, n in _created_only(conn, cutoff, campaign_id):
+                t = _Task(wf_name, unit, state, due, due, at.astimezone(tz).date(), bool(flagged))
+                _enter(t, kinds, None, state, t.created)
+                created_only.append((t, n))
+    weighted = [*((t, 1) for t in replayed.values()), *created_only]
+    rules, source = rules_for(app, (t.workflow for t, _n in weighted))
     ack_deadlines: dict[tuple[str, date], date | None] = {}
     units: dict[str, UnitScore] = {}
-    for t in replayed.values():
+    for t, n in weighted:  # n tasks stand as t does
         u = units.get(t.unit)
         if u is None:
             u = units[t.unit] = UnitScore(t.unit)
         done, open_states, watches_target = kinds(t.workflow)
-        u.items += 1
+        u.items += n
         if t.state in done and t.done_on is not None:
-            u.done += 1
+            u.done += n
             if t.done_in_force is not None and t.done_on <= t.done_in_force:
-                u.on_time += 1
+                u.on_time += n
             else:
-                u.late += 1
+                u.late += n
             if t.done_on <= t.original_due:
-                u.done_by_original_due += 1
+                u.done_by_original_due += n
         if t.state in open_states:
-            u.open += 1
+            u.open += n
             in_force = t.target if t.state in watches_target and t.target else t.due
             if in_force < as_of:
-                u.overdue += 1
-                u.overdue_days += (as_of - in_force).days
-                u.overdue_workdays += app.calendar.workdays_between(in_force, as_of)
-        u.returned += t.returned
-        u.reopened += t.reopened
-        u.extensions += t.extensions
-        u.extended_items += 1 if t.extensions else 0
-        u.slipped_more_than_once += 1 if t.slips > 1 else 0
-        u.flagged += 1 if t.flagged else 0
-        u.acknowledged += 1 if t.acked_on is not None else 0
+                u.overdue += n
+                u.overdue_days += n * (as_of - in_force).days
+                u.overdue_workdays += n * app.calendar.workdays_between(in_force, as_of)
+        u.returned += n * t.returned
+        u.reopened += n * t.reopened
+        u.extensions += n * t.extensions
+        u.extended_items += n if t.extensions else 0
+        u.slipped_more_than_once += n if t.slips > 1 else 0
+        u.flagged += n if t.flagged else 0
+        u.acknowledged += n if t.acked_on is not None else 0
         key = (t.workflow, t.created)
         if key not in ack_deadlines:
             ack_deadlines[key] = receipt_deadline(app, t.workflow, t.created)
         ack_by = ack_deadlines[key]
         if ack_by is not None and ((t.acked_on or as_of) > ack_by):
-            u.receipts_late += 1
+            u.receipts_late += n
         if ack_by is not None and t.acked_on is None and t.state in open_states:
-            u.unacknowledged += 1
+            u.unacknowledged += n
     for u in units.values():
         u.on_time_rate = u.done_by_original_due / u.items if u.items else 0.0
         counts = u.counts()
