@@ -464,3 +464,33 @@ def test_on_a_secured_postgresql_ledger_each_signer_signs_with_their_own_login(a
             for name in logins:
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
             conn.commit()
+
+
+def test_the_strict_workflow_asks_for_receipt_and_takes_requests_for_more_time_as_rectification_does(
+        tmp_path: Path) -> None:
+    """Issue 14: rectification-strict is rectification with a sign-off chain, yet it had no [receipt] (no
+    unit ever asked to acknowledge) and no request_extension (a unit's 'task extend' was refused)."""
+    strict, plain = load_builtin("rectification-strict"), load_builtin("rectification")
+    for table in ("receipt", "letters", "ledger", "lookback", "reminders", "traffic_light", "report", "import"):
+        assert strict.extensions.get(table) == plain.extensions.get(table), table
+    for action in ("ack", "request_extension", "extend", "note", "evidence", "outcome", "flag"):
+        assert strict.permissions.get(action) == plain.permissions.get(action), action
+
+    run = Cli(str(tmp_path / "ledger.db"))
+    run.ok("init")
+    run.ok("user", "add", "sup", "--role", "supervisor")
+    run.ok("user", "add", "caiwu", "--role", "unit", "--unit", "财务科")
+    run.ok("campaign", "add", "R1", "--inspector", "市委第二巡察组", "--target", "某局", "--feedback-date", "2026-03-01")
+    run.ok("problem", "add", "A1", "采购程序不规范", "--campaign", "R1")
+    run.ok("task", "add", "采购未比价", "--problem", "A1", "--leader", "王副书记", "--unit", "财务科", "--due", "20wd",
+           "--workflow", "rectification-strict", user="sup")
+    assert [t["id"] for t in run.json("task", "list", "--unacked")] == [1]
+    assert run.json("task", "show", "1")["ack_by"] == "2026-03-04"  # 2wd after Monday's assignment
+    assert run.json("task", "ack", "1", user="caiwu")["task"]["acked_by"] == "caiwu"
+    assert run.json("task", "list", "--unacked") == []
+    due = run.json("task", "show", "1")["task"]["due"]
+    asked = run.json("task", "extend", "1", "--due", "30wd", "--reason", "需协调财政部门", user="caiwu")
+    assert asked["status"] == "pending" and run.json("task", "show", "1")["task"]["due"] == due
+    run.ok("extension", "approve", str(asked["request_id"]), user="sup")
+    assert run.json("task", "show", "1")["task"]["due"] == asked["due"] != due
+    assert run("audit", "verify").exit_code == 0

@@ -288,3 +288,20 @@ def test_a_suggestion_reminder_names_its_deadline_in_the_workflow_words(tmp_path
     texts = [r["message"] for r in (data["reminders"] if isinstance(data, dict) else data)]
     late = [t for t in texts if "超期" in t]
     assert late and all("办理时限：" in t and "整改时限" not in t for t in late)
+
+
+def test_a_unit_asks_for_more_time_and_a_supervisor_decides_within_six_months(office: Ledger) -> None:
+    """Issue 14: a hard suggestion may take up to six months; the undertaking unit asks (延期申请) with
+    'task extend', which makes a pending request, not a refusal; the hard limit holds for the request."""
+    tid = str(add_suggestion(office)["task"]["id"])
+    office.ok("task", "move", tid, "handle", actor="jiaoyu")
+    beyond = office.run("task", "extend", tid, "--due", "2026-08-07", "--reason", "需省级部门协调", actor="jiaoyu")
+    assert beyond.exit_code == 1 and "6m" in beyond.output and "Traceback" not in beyond.output
+    asked = office.json("task", "extend", tid, "--due", "2026-07-31", "--reason", "需省级部门协调", actor="jiaoyu")
+    assert asked["status"] == "pending" and office.json("task", "show", tid)["task"]["due"] == "2026-05-06"
+    assert [r["id"] for r in office.json("extension", "list", "--pending")] == [asked["request_id"]]
+    office.ok("extension", "approve", str(asked["request_id"]), "--note", "同意", actor="jianyi")
+    shown = office.json("task", "show", tid)
+    assert shown["task"]["due"] == "2026-07-31"
+    assert [h["event"] for h in shown["history"]][-2:] == ["extension.request", "extend"]
+    assert office.run("audit", "verify").exit_code == 0
