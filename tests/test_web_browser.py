@@ -1,5 +1,6 @@
 """The workspace in a real browser (Debian's chromium driven by Playwright) on a phone-sized screen:
-a unit reports progress, uploads a photo and reports complete; a supervisor sends it back; the unit
+a unit acknowledges a new task (签收), reports progress, uploads a photo, asks for a later deadline
+that a supervisor approves, and reports complete; a supervisor sends it back; the unit
 completes again; the supervisor strikes it off; the dashboard shows the new figures. A screenshot
 of each step is written to the test's temporary folder. Runs on SQLite and, with DUBAN_TEST_PG, on
 PostgreSQL."""
@@ -116,6 +117,12 @@ def test_a_unit_and_a_supervisor_work_an_item_through_on_a_phone(app: Duban, tas
         unit = person("office")
         shot(unit, "01-unit-inbox")
         assert unit.locator(f"li[data-task='{task_id}']").count() == 1
+        # a new task is received first (签收): marked, with its button in the inbox
+        assert unit.locator(f"li[data-task='{task_id}'] [data-unacked='{task_id}']").count() == 1
+        submit(unit, "ack")
+        assert app.get_task(task_id).task.acked_by == "office"
+        assert unit.locator(f"li[data-task='{task_id}'] form[data-form='ack']").count() == 0
+        shot(unit, "01b-unit-acknowledged")
         unit.click(f"li[data-task='{task_id}'] a")
         unit.wait_for_selector("form[data-form='event-start']")
         submit(unit, "event-start")
@@ -127,11 +134,24 @@ def test_a_unit_and_a_supervisor_work_an_item_through_on_a_phone(app: Duban, tas
         unit.wait_for_function("() => document.querySelector('ul.evidence img').naturalWidth > 0")
         assert unit.evaluate("document.querySelector('ul.evidence img').naturalWidth") == 64  # served inline
         shot(unit, "02-unit-progress-and-photo")
+        # the unit asks for a later deadline; the supervisor approves it from the queue
+        submit(unit, "request-extension", {"due": "2025-08-29", "reason": "需协调财政资金，申请延期"})
+        assert unit.locator("ul.requests li[data-status='pending']").count() == 1
+        shot(unit, "02b-unit-asked-for-an-extension")
+        sup = person("sup")
+        sup.goto(f"{server}/queue")
+        request = sup.locator("article.extension")
+        assert request.count() == 1 and "需协调财政资金" in request.inner_text()
+        submit(sup, "approve", {"note": "同意延期至8月底"})
+        assert app.get_task(task_id).task.due.isoformat() == "2025-08-29"
+        assert sup.locator("article.extension").count() == 0
+        shot(sup, "02c-supervisor-approved-the-extension")
+        unit.goto(f"{server}/tasks/{task_id}")
+        assert unit.locator("ul.requests li[data-status='approved']").count() == 1
         submit(unit, "event-complete", {"note": "已完成整改"})
         shot(unit, "03-unit-completed")
         assert app.get_task(task_id).task.state == "completed"
 
-        sup = person("sup")
         sup.goto(f"{server}/queue")
         item = sup.locator(f"article[data-task='{task_id}']")
         assert item.locator("img").count() == 1
@@ -158,8 +178,20 @@ def test_a_unit_and_a_supervisor_work_an_item_through_on_a_phone(app: Duban, tas
         summary = app.summary()
         assert figures == {"total": str(summary["total"]), "done": "1", "overdue": str(summary["overdue"])}
         shot(sup, "08-dashboard")
+        # on a phone the burn-down's axis labels read at about their own size (not a desktop chart
+        # shrunk to 6 px), and the header stays on one line in English, whose words are longer
+        sup.locator(".burndown svg >> visible=true").scroll_into_view_if_needed()
+        label = sup.evaluate("""() => [...document.querySelectorAll('.burndown svg')]
+            .filter(s => s.getBoundingClientRect().width > 0)
+            .map(s => s.querySelector('text').getBoundingClientRect().height)""")
+        assert len(label) == 1 and label[0] >= 12, label
+        for lang in ("en", "zh"):
+            sup.goto(f"{server}/lang/{lang}?next=/dashboard")
+            tops = sup.evaluate("[...document.querySelectorAll('header nav li')].map(li => li.getBoundingClientRect().top)")
+            assert max(tops) - min(tops) < 12, (lang, tops)  # one row of the header, not two
+            shot(sup, f"09-dashboard-{lang}")
         browser.close()
 
     assert not blocked, blocked  # nothing the pages need is refused by their own Content-Security-Policy
-    assert len(list(shots.glob("*.png"))) == 8
+    assert len(list(shots.glob("*.png"))) == 13
     app.verify()

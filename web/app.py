@@ -47,6 +47,9 @@ SESSION_COOKIE = "duban_session"
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp"}
 INLINE_TYPES = {**IMAGE_TYPES, ".pdf": "application/pdf"}
+# The burn-down chart's size on a phone, in its own units: about the width it is shown at (366 px of a
+# 390 px screen), so its 11-unit labels read at about 13 px.
+PHONE_CHART = (300, 210)
 
 
 def _web_setting(duban: Any, key: str, default: float) -> float:
@@ -301,7 +304,9 @@ class Pages:
                for action in ("note", "evidence", "extend", "flag", "request_extension")}
         is_open = wf.states[detail.task.state].open
         # A unit asks (延期申请) where the workflow lets its role ask and not extend at once.
-        may["request_extension"] = may["request_extension"] and not may["extend"] and is_open
+        # one request at a time: while one is pending the page shows it instead of the form
+        pending = any(r.status == "pending" for r in detail.extension_requests)
+        may["request_extension"] = may["request_extension"] and not may["extend"] and is_open and not pending
         may["ack"] = (detail.task.acked_at is None and detail.ack_by is not None and is_open
                       and self._may_ack(user, detail.task))
         status = status_of(refused.error) if refused else 200
@@ -473,8 +478,12 @@ class Pages:
                 start = min([c.feedback_date for c in self.duban.list_campaigns()] or [report.as_of])
                 series = open_series(self.duban, min(start, report.as_of), report.as_of)
                 lights = {t.code: traffic_light(self.duban, t, report.as_of) for t in report.tasks}
+            # Two drawings of one series: a phone's (390 px) is drawn narrow, so that its axis labels are
+            # shown near their own size instead of a desktop chart's shrunk to 6 px; CSS shows one.
             return self.render(request, "dashboard.html", user=user, summary=summary, report=report,
-                               burndown=burndown_svg(series) if series else "", lights=lights, sees_all=sees_all)
+                               burndown=burndown_svg(series) if series else "",
+                               burndown_phone=burndown_svg(series, width=PHONE_CHART[0], height=PHONE_CHART[1])
+                               if series else "", lights=lights, sees_all=sees_all)
         return await self.page(request, work)
 
     async def items(self, request: Request) -> Response:
