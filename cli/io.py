@@ -54,6 +54,9 @@ def import_(obj: Context, file: Path, campaign: str | None, maps: tuple[str, ...
         line += _(" · new campaigns: {names}").format(names="、".join(result.campaigns_added)
                                                       if obj.lang == "zh" else ", ".join(result.campaigns_added))
     echo(line.format(**counts))
+    for name, n in sorted(result.other_workflows.items()):  # rows of an export of several workflows
+        echo(_("  {rows} rows of workflow {workflow} left out: import them with --workflow {workflow}").format(
+            rows=n, workflow=name))
     from engine.ledger_io.columns import field_label
 
     for c in result.changed[:50]:

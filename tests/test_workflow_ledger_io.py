@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from engine.ledger_io.columns import export_header
 from test_third_workflow import PETITION
 
 
@@ -168,3 +169,40 @@ def test_typed_fields_read_by_label_or_name_in_either_language(tmp_path: Path) -
     refused = office.run("import", str(ledger), "--workflow", "petition", lang="en")
     assert refused.exit_code == 1 and "row 2, column 人数" in refused.output and "whole number" in refused.output
     assert {t["code"] for t in office.json("task", "list")} == {"X1", "X2", "X3"}  # type: ignore[union-attr]
+
+
+def test_a_csv_of_a_ledger_holding_both_workflows_keeps_each_one_s_fields_and_re_imports_clean(
+        tmp_path: Path) -> None:
+    """Issue 9: 'export csv' without --workflow wrote the rectification columns alone, so a suggestion's
+    own fields (建议编号, 答复类别 …) were lost, and importing the file back was refused (no 责任领导)."""
+    office = Office(str(tmp_path / "both.db"), {"DUBAN_NOW": "2026-02-06T09:00:00"})
+    office.ok("demo")
+    office.ok("user", "add", "jiaoyu", "--role", "unit", "--unit", "市教育局")
+    tid = str(office.json("task", "add", "关于增加城区义务教育学位供给的建议", "--workflow", "suggestion",
+                          "--unit", "市教育局", "--field", "suggestion_no=2026-003", "--field", "领衔代表=谭某芳",
+                          "--field", "co_deputies=胡某、彭某")["task"]["id"])
+    office.ok("task", "move", tid, "handle")
+    office.ok("task", "move", tid, "reply", "--input", "reply_class=B", "--input", "reply_text=新建学校已列入计划")
+    out = tmp_path / "both.csv"
+    office.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    header = rows[0]
+    assert header[:len(export_header())] == export_header()  # the standard ledger's columns first
+    row = next(r for r in rows[1:] if r[header.index("细化问题")] == "关于增加城区义务教育学位供给的建议")
+    cell = dict(zip(header, row))
+    assert cell["流程"] == "suggestion"
+    assert (cell["建议编号"], cell["领衔代表"], cell["附议代表"]) == ("2026-003", "谭某芳", "胡某、彭某")
+    assert cell["答复类别"].startswith("B类") and cell["答复内容"] == "新建学校已列入计划"
+    inspection = next(r for r in rows[1:] if r[header.index("流程")] == "rectification")
+    assert dict(zip(header, inspection))["建议编号"] == ""
+    office.ok("export", "csv", "-o", str(tmp_path / "en.csv"), lang="en")
+    assert {"Suggestion no.", "Reply class"} <= set(read_csv(tmp_path / "en.csv")[0])
+
+    again = office.json("import", str(out))
+    assert (again["added"], again["changed"], again["unchanged"]) == ([], [], 16)
+    assert again["other_workflows"] == {"suggestion": 1}
+    assert "--workflow suggestion" in office.ok("import", str(out), "--dry-run").stdout
+    own = office.json("import", str(out), "--workflow", "suggestion")
+    assert (own["added"], own["changed"], own["unchanged"]) == ([], [], 1)
+    assert own["other_workflows"] == {"rectification": 16}
+    assert office.run("audit", "verify").exit_code == 0

@@ -212,12 +212,30 @@ def export_headers() -> list[list[str]]:
     return [export_header(), [zh for f, zh, _en, _w in COLUMNS if f != "acked"]]
 
 
-def is_own_export(cells: Sequence[object]) -> bool:
-    """Whether a header row is that of duban's own ledger export (trailing empty cells aside)."""
+# A ledger holding tasks of workflows that declare fields (suggestions beside a campaign's items) is
+# exported with the standard columns, then 流程 (each row's workflow, by name), then each such
+# workflow's fields headed by their labels: the importer keeps the rows of the workflow it imports.
+WORKFLOW_COLUMN = "流程"
+
+
+def _header_cells(cells: Sequence[object]) -> list[str]:
     row = [" ".join(str(c).split()) if c is not None else "" for c in cells]
     while row and not row[-1]:
         row.pop()
-    return row in export_headers()
+    return row
+
+
+def workflow_column(cells: Sequence[object]) -> int | None:
+    """The index of 流程 in a header row of duban's own export of several workflows; None otherwise."""
+    row, own = _header_cells(cells), export_header()
+    n = len(own)
+    return n if len(row) > n and row[:n] == own and row[n] == WORKFLOW_COLUMN else None
+
+
+def is_own_export(cells: Sequence[object]) -> bool:
+    """Whether a header row is that of duban's own ledger export (trailing empty cells aside), with or
+    without the columns of several workflows' fields after it."""
+    return _header_cells(cells) in export_headers() or workflow_column(cells) is not None
 
 
 # 整改进展 of the export: every progress note, oldest first, each starting on a line of its own with

@@ -25,8 +25,8 @@ from engine.ledger_io.cells import is_formula_like, neutralise, xlsx_text
 from engine.core.views import OUTCOME_KIND_LABELS, fen_to_yuan
 from engine.i18n import gettext as _
 from engine.i18n import language, lazy_pgettext, pgettext
-from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, WORKFLOW_LEAD, WORKFLOW_TAIL,  # noqa: F401
-                                      export_header, progress_text)
+from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, WORKFLOW_COLUMN, WORKFLOW_LEAD,  # noqa: F401
+                                      WORKFLOW_TAIL, export_header, progress_text)
 from storage.models import Campaign, Evidence, Lookback, Outcome, Problem, ProgressNote, Task, TrailRecord
 
 if TYPE_CHECKING:
@@ -214,22 +214,49 @@ def export_csv(app: "Duban", out: Path, *, campaign: str | None = None, workflow
     total = app.count_tasks(campaign=campaign, workflow=workflow) if progress else 0
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
+        extra: list[tuple[str, dict[str, str]]] = []
         if own is not None:
             columns = workflow_columns(own, lang)
             w.writerow([head for _key, head, _w in columns])
         else:
-            w.writerow(export_header())
+            extra = _field_columns(app, campaign, workflow, lang)
+            w.writerow(export_header() + ([WORKFLOW_COLUMN] + [head for head, _by in extra] if extra else []))
         for row in ledger_rows(app, campaign, workflow):
             if own is not None:
                 w.writerow([_cell_text(workflow_cell(own, row, key, lang)) for key, _h, _w in columns])
             else:
-                w.writerow([_cell_text(row.values[f]) for f, *_ in COLUMNS])
+                cells = [_cell_text(row.values[f]) for f, *_ in COLUMNS]
+                if extra:
+                    wf = app.registry.get(row.workflow)
+                    cells += [row.workflow] + [
+                        _cell_text(workflow_cell(wf, row, f"field:{by[row.workflow]}", lang)
+                                   if row.workflow in by else None) for _head, by in extra]
+                w.writerow(cells)
             n += 1
             if progress and n % PROGRESS_EVERY == 0:
                 progress(n, max(total, n))
     if progress:
         progress(n, n)
     return n
+
+
+def _field_columns(app: "Duban", campaign: str | None, workflow: str | None,
+                   lang: str) -> list[tuple[str, dict[str, str]]]:
+    """The columns after the standard ledger's when the tasks exported are of workflows declaring fields
+    (suggestions beside a campaign's items): (header, workflow → field) per label in ``lang``, the
+    workflows by name, each one's fields in its declared order; [] when none declares any."""
+    with app.reading() as conn:
+        stmt = sa.select(Task.workflow).distinct()
+        if campaign:
+            stmt = stmt.where(Task.campaign_id == app.campaign_id(conn, campaign))
+        if workflow:
+            stmt = stmt.where(Task.workflow == workflow)
+        names = sorted(conn.execute(stmt).scalars())
+    columns: dict[str, dict[str, str]] = {}
+    for name in names:
+        for fd in app.registry.get(name).fields.values():
+            columns.setdefault(fd.label.text(lang), {})[name] = fd.name
+    return list(columns.items())
 
 
 def _campaignless_workflow(app: "Duban", campaign: str | None, workflow: str | None) -> Any:

@@ -24,10 +24,10 @@ from engine.core import policy as reminders
 
 from engine.core.calendar import parse_date
 from engine.i18n import N_, gettext
-from engine.core.errors import InvalidInput, Phrase, joined
+from engine.core.errors import DubanError, InvalidInput, Phrase, joined
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
-                                      is_own_export, parse_progress)
+                                      is_own_export, parse_progress, workflow_column)
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
 from storage.models import Campaign, ProgressNote, Problem, Task
@@ -318,6 +318,7 @@ def import_ledger(
     with _no_gc_pauses():
         sheets = read_sheets(path, data)
         del data  # the file's bytes are not needed again; a big import's memory is its time too
+        _keep_workflow_rows(app, sheets, wf, result)
         try:
             if own_ledger:
                 _run_workflow(app, actor, path, sheets, result, mapping, wf_name, dry_run, progress)
@@ -326,6 +327,32 @@ def import_ledger(
         except DryRun as done:
             return done.result
     return result
+
+
+def _keep_workflow_rows(app: "Writer", sheets: list[Sheet], wf: Any, result: ImportResult) -> None:
+    """duban's own export of several workflows names each row's workflow (流程): an import keeps the rows
+    of the workflow it imports (any workflow with campaigns, for one that has them) and counts the
+    others in ``result.other_workflows``, so they are neither refused nor added as tasks of this one."""
+    for sheet in sheets:
+        at = next((i for _n, cells in sheet.rows[:15] if (i := workflow_column(cells)) is not None), None)
+        if at is None:
+            continue
+        header = next(n for n, cells in sheet.rows if workflow_column(cells) is not None)
+        kept: list[tuple[int, list[Any]]] = []
+        for rownum, cells in sheet.rows:
+            name = _one_line(cells[at]) if rownum > header and at < len(cells) else None
+            if name is None or name == wf.name or ("campaign" in wf.uses and _with_campaigns(app, name)):
+                kept.append((rownum, cells))
+            else:
+                result.other_workflows[name] = result.other_workflows.get(name, 0) + 1
+        sheet.rows = kept
+
+
+def _with_campaigns(app: "Writer", name: str) -> bool:
+    try:
+        return "campaign" in app.registry.get(name).uses
+    except (KeyError, DubanError):  # a workflow this ledger does not know: its rows are not this one's
+        return False
 
 
 @contextlib.contextmanager

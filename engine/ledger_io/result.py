@@ -73,8 +73,11 @@ class ImportResult:
     campaigns_added: list[str] = field(default_factory=list)
     problems_added: int = 0
     dry_run: bool = False
+    # Rows of duban's export of several workflows left for an import of their own workflow: name → rows.
+    other_workflows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "sha256": self.sha256, "rows": self.rows, "added": self.added,
                 "changed": self.changed, "unchanged": self.unchanged, "campaigns_added": self.campaigns_added,
-                "problems_added": self.problems_added, "dry_run": self.dry_run}
+                "problems_added": self.problems_added, "dry_run": self.dry_run,
+                "other_workflows": self.other_workflows}
