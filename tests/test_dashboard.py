@@ -226,3 +226,47 @@ def test_the_units_are_ranked_by_their_scores(demo: Duban) -> None:
     cells = [a for a in parsed.attrs if a.get("data-score") == "score"]
     assert len(cells) == len(ranked.units) > 1
     assert 'data-score="on_time_rate"' in html and "Rules: simple" in html
+
+
+def _listed_from_every_task(app: Duban, day: date, limit: int) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
+    """What the page must list, worked out from every task as ``progress`` gives it: light counts,
+    (code, light) of the most urgent items, codes of the latest overdue ones."""
+    lights = [(t, traffic_light(app, t, day)) for t in progress(app, day).tasks]
+    lit = [(t, light) for t, light in lights if light]
+    urgency = {"red": 0, "yellow": 1, "green": 2}
+    counts = {light: sum(1 for _t, lt in lit if lt == light) for light in urgency}
+    rows = sorted(lit, key=lambda tl: (urgency[tl[1]], tl[0].deadline_in_force, tl[0].id))[:limit]
+    late = sorted((t for t, _l in lights if t.overdue), key=lambda t: (-t.days_overdue, t.id))[:limit]
+    return counts, [(t.code, light) for t, light in rows], [t.code for t in late]
+
+
+@pytest.mark.parametrize("limit", [2, 5])
+def test_the_lists_from_grouped_lines_are_those_of_every_item(app: Duban, clock: FixedClock, limit: int,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page reads the lights and overdue items from the tasks grouped as they stood, and item by
+    item only the few it lists: on any day, ties in deadline between states and flags, phased items
+    and items moved after the day, it lists exactly what sorting every item would."""
+    import engine.reports.dashboard as dashboard
+
+    monkeypatch.setattr(dashboard, "LIST_LIMIT", limit)
+    ids = [app.add_task("sup", f"问题{i}", problem="A1.1", leader="x", unit="办公室", due=due,
+                        flagged=i % 3 == 0).task.id
+           for i, due in enumerate(["2025-07-10", "2025-07-08", "2025-07-10", "2025-07-08", "2025-07-31",
+                                    "2025-07-10", "2025-07-22", "2025-07-21", "2025-07-08", "2025-08-30"])]
+    for tid in ids[::2]:
+        app.fire("sup", tid, "start")
+    clock.set("2025-07-12T10:00:00")
+    app.fire("sup", ids[2], "phase", plan="余下部分", target=date(2025, 7, 25))
+    app.fire("sup", ids[4], "complete", note="完成")
+    clock.set("2025-07-18T10:00:00")
+    app.extend("sup", ids[1], "2025-07-30", "延期")
+    app.fire("sup", ids[0], "complete", note="完成")
+    app.flag("sup", ids[6], False)
+    clock.set("2025-07-24T10:00:00")
+    for day in (date(2025, 7, 9), date(2025, 7, 15), date(2025, 7, 20), date(2025, 7, 24)):
+        parsed = _parse(dashboard_html(app, day))
+        figures = {k: v[0] for k, v in parsed.figures.items()}
+        counts, urgent, late = _listed_from_every_task(app, day, limit)
+        assert {light: int(figures.get(f"light_{light}", "0")) for light in counts} == counts, day
+        assert [(a["data-code"], a["data-light"]) for a in parsed.attrs if a.get("data-light")] == urgent, day
+        assert [a["data-overdue"] for a in parsed.attrs if a.get("data-overdue")] == late, day

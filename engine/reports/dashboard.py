@@ -8,6 +8,7 @@ the as-of report and carries a ``data-figure`` attribute, so a test can read it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from html import escape
 from typing import TYPE_CHECKING
@@ -16,8 +17,8 @@ import sqlalchemy as sa
 
 from engine.core import policy as reminders
 from engine.i18n import LazyString, language, lazy_pgettext
-from engine.reports.progress import (Figures, Group, Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan,
-                                     open_series)
+from engine.reports.progress import (Figures, Group, Progress, ProgressReport, Standing, TaskAsOf, check_as_of,
+                                     format_yuan, open_series, progress_counts, standing_tasks, standings)
 from engine.reports.progress import progress as progress_as_of
 from engine.reports.scores import COLUMNS, ScoreReport, cell, column_label, rules_line, scores, totals
 from storage.tables import campaigns, tasks
@@ -87,7 +88,7 @@ border-radius:50%;vertical-align:middle}.red{background:#c62828}.yellow{backgrou
 """
 
 
-def traffic_light(app: "Ledger", task: TaskAsOf, as_of: date) -> str | None:
+def traffic_light(app: "Ledger", task: TaskAsOf | Standing, as_of: date) -> str | None:
     """The task view's own light (``reminders.light``: red past the deadline in force, yellow within
     the workflow's ``[traffic_light] yellow_within``, green otherwise; None when closed), as of the day."""
     return reminders.light(app, task, as_of)
@@ -109,9 +110,17 @@ def _start(app: "Ledger", report: ProgressReport, campaign: str | None, workflow
 def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
                    workflow: str | None = None, progress: Progress | None = None) -> str:
     """The dashboard as one HTML document (a string), as of the end of ``as_of`` (default today);
-    with ``workflow``, of its tasks only, titled and grouped as it declares."""
+    with ``workflow``, of its tasks only, titled and grouped as it declares.
+
+    Answered from the database: the figures are counted by ``progress_counts``, the lights and the
+    overdue items from the tasks grouped as they stood (``standings``); only the items listed are
+    read one by one."""
     as_of = check_as_of(app, as_of)
-    report = progress_as_of(app, as_of, campaign=campaign, since=False, workflow=workflow, progress=progress)
+    report = progress_counts(app, as_of, campaign=campaign, workflow=workflow)
+    lines = standings(app, as_of, campaign=campaign, workflow=workflow)
+    items = sum(ln.count for ln in lines)
+    if progress is not None:
+        progress(0, items)  # the items are read in groups: the bar moves from none to all
     series = open_series(app, _start(app, report, campaign, workflow), as_of, campaign=campaign, workflow=workflow)
     if len(series) > DAILY_LIMIT:
         series = series[::7] + ([series[-1]] if (len(series) - 1) % 7 else [])
@@ -121,19 +130,24 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
     if workflow:
         tx["title"] = tx["board"].format(title=app.workflow(workflow).title.text(lang))
     # the workflow's word for the deadline (整改时限 / 办理时限) when every item shown is of one workflow
-    tx["due"] = app.ledger_label({t.workflow for t in report.tasks} or [workflow or ""], "due") or tx["due"]
+    tx["due"] = app.ledger_label({ln.workflow for ln in lines} or [workflow or ""], "due") or tx["due"]
     for name, _groups in report.groups:  # a declared grouping is headed by the field's label
         tx.setdefault(f"by_{name}", tx["by"].format(label=report.labels.get(name, name)))
     f = report.figures
-    # A light depends on the workflow, state, flag and dates alone: worked out once per combination.
-    seen: dict[tuple, str | None] = {}
-    lights = []
-    for t in report.tasks:
-        key = (t.workflow, t.state, t.flagged, t.due, t.followup_target)
-        light = seen.get(key, seen)
-        if light is seen:
-            light = seen[key] = traffic_light(app, t, as_of)
-        lights.append((t, light))
+    # A light depends on the workflow, state, flag and dates alone: worked out once per line.
+    lit = [(ln, light) for ln in lines for light in [traffic_light(app, ln, as_of)] if light]
+    counts = {light: 0 for light in _URGENCY}
+    for ln, light in lit:
+        counts[light] += ln.count
+    # The items listed, most urgent first: only the lines that can hold them are read item by item.
+    urgent = _first(app, as_of, lit, lambda ln, light: (_URGENCY[light], ln.deadline_in_force), campaign, workflow)
+    late = _first(app, as_of, [(ln, None) for ln in lines if ln.days_overdue > 0],
+                  lambda ln, _light: (-ln.days_overdue,), campaign, workflow)
+    shown = {tid for tid, _light in urgent + late}
+    listed = {t.id: t for t in progress_as_of(app, as_of, campaign=campaign, since=False, workflow=workflow,
+                                              ids=shown).tasks} if shown else {}
+    if progress is not None:
+        progress(items, items)
     parts = [
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -146,13 +160,33 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
         # the units' scores are the office's ranking over every workflow; a workflow's own board has none
         *(_promises(ranking, tx) + "\n" + _ranking(ranking) for ranking in
           ([scores(app, as_of, campaign=campaign)] if workflow is None else [])),
-        _lights(lights, tx),
-        _overdue([t for t in report.tasks if t.overdue], tx),
+        _lights(counts, [(listed[tid], light) for tid, light in urgent], tx),
+        _overdue([listed[tid] for tid, _light in late], sum(ln.count for ln in lines if ln.days_overdue > 0), tx),
         f"<h2>{escape(tx['burndown'])}</h2>",
         burndown_svg(series),
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _first(app: "Ledger", as_of: date, lines: list[tuple[Standing, str | None]],
+           key: Callable[[Standing, str | None], tuple], campaign: str | None,
+           workflow: str | None) -> list[tuple[int, str | None]]:
+    """(task id, light) of the first LIST_LIMIT items of ``lines`` by ``key``, then id: the lines are
+    taken in key order until they hold enough items (and every line tied with the last, whose items
+    may come first by id); only their items are read."""
+    chosen: list[tuple[Standing, str | None]] = []
+    held, last = 0, None
+    for ln, light in sorted(lines, key=lambda pair: key(*pair)):
+        k = key(ln, light)
+        if held >= LIST_LIMIT and k != last:
+            break
+        chosen.append((ln, light))
+        held, last = held + ln.count, k
+    light_of = {id(ln): light for ln, light in chosen}
+    items = sorted((key(ln, light_of[id(ln)]) + (tid,), tid, light_of[id(ln)])
+                   for tid, ln in standing_tasks(app, as_of, [ln for ln, _light in chosen], campaign, workflow))
+    return [(tid, light) for _key, tid, light in items[:LIST_LIMIT]]
 
 
 def _cards(f: Figures, tx: dict, *, with_funds: bool = True) -> str:
@@ -225,20 +259,15 @@ def _ranking(report: ScoreReport) -> str:
 _URGENCY = {"red": 0, "yellow": 1, "green": 2}
 
 
-def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
-    """How many items show each light, then the items, most urgent first (red, yellow, green by
-    deadline in force), at most LIST_LIMIT of them."""
-    lit = [(t, light) for t, light in lights if light]
+def _lights(counts: dict[str, int], rows: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
+    """How many items show each light, then ``rows``: the items most urgent first (red, yellow, green
+    by deadline in force), at most LIST_LIMIT of them."""
     out = [f"<h2>{escape(tx['lights'])}</h2>"]
-    if not lit:
+    if not sum(counts.values()):
         return out[0] + f"<p>{escape(tx['none'])}</p>"
-    counts = {light: 0 for light in _URGENCY}
-    for _t, light in lit:
-        counts[light] += 1
     out.append('<p class="legend">' + "".join(
         f'<span><i class="dot {light}"></i> {escape(tx["light"][light])} '
         f'<b data-figure="light_{light}">{n}</b></span>' for light, n in counts.items()) + "</p>")
-    rows = sorted(lit, key=lambda tl: (_URGENCY[tl[1]], tl[0].deadline_in_force or tl[0].due, tl[0].id))[:LIST_LIMIT]
     out.append(f"<table><tr><th></th><th>{escape(tx['code'])}</th><th>{escape(tx['item'])}</th>"
                f"<th>{escape(tx['unit'])}</th><th>{escape(tx['state'])}</th><th>{escape(tx['due'])}</th></tr>")
     for t, light in rows:
@@ -246,22 +275,22 @@ def _lights(lights: list[tuple[TaskAsOf, str | None]], tx: dict) -> str:
                    f'title="{escape(tx["light"][light])}"></i></td><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
                    f"<td>{escape(t.unit)}</td><td>{escape(t.state_label)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td></tr>")
     out.append("</table>")
-    out.append(_more(len(rows), len(lit), tx))
+    out.append(_more(len(rows), sum(counts.values()), tx))
     return "\n".join(out)
 
 
-def _overdue(tasks: list[TaskAsOf], tx: dict) -> str:
+def _overdue(shown: list[TaskAsOf], total: int, tx: dict) -> str:
+    """The ``total`` overdue items: ``shown``, the latest first, at most LIST_LIMIT of them."""
     head = f"<h2>{escape(tx['overdue_list'])}</h2>"
-    if not tasks:
+    if not total:
         return head + f'<p data-figure="overdue_list">{escape(tx["none"])}</p>'
-    shown = sorted(tasks, key=lambda t: (-t.days_overdue, t.id))[:LIST_LIMIT]
     rows = "".join(
         f'<tr data-overdue="{escape(t.code)}"><td>{escape(t.code)}</td><td>{escape(t.title)}</td>'
         f"<td>{escape(t.unit)}</td><td>{(t.deadline_in_force or t.due).isoformat()}</td><td>{t.days_overdue}</td></tr>"
         for t in shown)
     return (head + f'<table data-figure="overdue_list"><tr><th>{escape(tx["code"])}</th><th>{escape(tx["item"])}</th>'
             f'<th>{escape(tx["unit"])}</th><th>{escape(tx["due"])}</th><th>{escape(tx["late"])}</th></tr>{rows}</table>'
-            + _more(len(shown), len(tasks), tx))
+            + _more(len(shown), total, tx))
 
 
 def burndown_svg(series: list[tuple[date, int]], width: int = 900, height: int = 260) -> str:

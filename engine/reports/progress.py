@@ -8,7 +8,7 @@ Which states count as 完成 / 阶段性完成 is workflow data (``[report]``), 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -288,16 +288,17 @@ _DETAIL_COLUMNS = (tasks.c.id, tasks.c.code, tasks.c.title, tasks.c.unit, tasks.
 
 def _detail_rows(conn: sa.Connection, cutoff: datetime, campaign_id: int | None, written: Sequence[int],
                  replayed: dict[int, _Replayed], workflow: str | None = None, *,
-                 since: bool = True) -> list[tuple[Any, ...]]:
-    """Per task standing at the cutoff: its row's fields as they were then, plus (with ``since``)
-    since when it was in its state and the note it entered it with. In campaign, then id order."""
+                 since: bool = True, ids: Collection[int] | None = None) -> list[tuple[Any, ...]]:
+    """Per task standing at the cutoff (of ``ids`` only, when given): its row's fields as they were
+    then, plus (with ``since``) since when it was in its state and the note it entered it with. In
+    campaign, then id order."""
     base = (
         sa.select(*_DETAIL_COLUMNS)
         .outerjoin(campaigns, campaigns.c.id == tasks.c.campaign_id)
         .outerjoin(problems, problems.c.id == tasks.c.problem_id)
         .outerjoin(_aspects, _aspects.c.id == problems.c.parent_id)
     )
-    scope = _scope(campaign_id, workflow)
+    scope = _scope(campaign_id, workflow) + ([tasks.c.id.in_(sorted(ids))] if ids is not None else [])
     # Since when each task is in its state: the last record that brought it there (by the index on
     # trail.task_id), read only for the tasks not written since the cutoff.
     entering = sa.or_(trail.c.from_state.is_(None), trail.c.from_state != trail.c.to_state)
@@ -431,7 +432,7 @@ def _field_groups(app: "Ledger", workflow: str, names: Sequence[str], tasks_of: 
 
 def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
              by: str | None = None, workflow: str | None = None, *, since: bool = True,
-             progress: Progress | None = None) -> ProgressReport:
+             progress: Progress | None = None, ids: Collection[int] | None = None) -> ProgressReport:
     """Counts per state, done/partial/open, overdue, flagged and funds as of the end of ``as_of``,
     every figure with the codes of the tasks behind it, and every task as it stood.
 
@@ -439,7 +440,8 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     gives the workflow's ([report] group_by), else problem and unit. ``workflow``: only its tasks.
     ``since=False`` leaves out since when each task is in its state and the note it entered it with
     (None), for a caller that shows neither. ``progress(done, total)`` is called as the tasks are
-    worked through (a report over many items: the front end draws a bar).
+    worked through (a report over many items: the front end draws a bar). ``ids``: of these tasks
+    only (the few a dashboard lists), figures included.
     """
     order, field_names = _groupings(app, workflow, by)
     as_of = check_as_of(app, as_of)
@@ -448,8 +450,10 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     with app.reading() as conn:
         campaign_id = _campaign_id(app, conn, campaign)
         written = _written_since(conn, cutoff, campaign_id, workflow)
+        if ids is not None:
+            written = [tid for tid in written if tid in ids]
         replayed = _replay(app, conn, written, cutoff) if written else {}
-        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed, workflow, since=since)
+        rows = _detail_rows(conn, cutoff, campaign_id, written, replayed, workflow, since=since, ids=ids)
         funds = _funds(conn, as_of, campaign_id, workflow)
 
     kinds = _Kinds(app)
@@ -588,6 +592,81 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
         labels=report_labels(app, workflow, app.lang), group_order=order,
         records_funds=app.workflows_use([workflow], "outcome") if workflow else True,
     )
+
+
+@dataclass
+class Standing(View):
+    """Tasks that stood alike at the end of a day in all a traffic light and a deadline in force
+    depend on: ``count`` of them, or the one task ``task_id`` (written since, replayed from its records)."""
+
+    workflow: str
+    state: str
+    flagged: bool
+    due: date
+    target: date | None  # the follow-up target kept in the row
+    count: int
+    task_id: int | None
+    open: bool
+    deadline_in_force: date
+    days_overdue: int
+    followup_target: date | None  # as TaskAsOf shows it: a partly done item's only
+
+    @property
+    def id(self) -> int | None:  # what the traffic light reads of a task (engine/core/policy.py: light)
+        return self.task_id
+
+
+def standings(app: "Ledger", as_of: date | None = None, campaign: str | None = None,
+              workflow: str | None = None) -> list[Standing]:
+    """The tasks of ``progress`` grouped by workflow, state, flag, deadline and follow-up target as
+    they stood at the end of ``as_of``: one GROUP BY over the rows of the tasks not written since,
+    and each task written since replayed from its records (a line of its own)."""
+    as_of = check_as_of(app, as_of)
+    cutoff = end_of_day(app, as_of)
+    kinds = _Kinds(app)
+    with app.reading() as conn:
+        campaign_id = _campaign_id(app, conn, campaign)
+        written = _written_since(conn, cutoff, campaign_id, workflow)
+        replayed = _replay(app, conn, written, cutoff) if written else {}
+        keys = (tasks.c.workflow, tasks.c.state, tasks.c.flagged, tasks.c.due, tasks.c.followup_target)
+        stmt = sa.select(*keys, sa.func.count()).where(*_scope(campaign_id, workflow)).group_by(*keys)
+        if written:
+            stmt = stmt.where(tasks.c.id.not_in(sa.select(trail.c.task_id).where(trail.c.at >= cutoff,
+                                                                               trail.c.task_id.is_not(None))))
+        lines: list[tuple[Any, ...]] = [(*r, None) for r in conn.execute(stmt)]
+        for chunk in _chunks([tid for tid in written if tid in replayed]):
+            for tid, wf_name in conn.execute(sa.select(tasks.c.id, tasks.c.workflow).where(tasks.c.id.in_(chunk))):
+                then = replayed[tid]
+                lines.append((wf_name, then.state, then.flagged, then.due, then.target, 1, tid))
+    out = []
+    for wf_name, state, flagged, due, target, n, tid in lines:
+        by_target, result, is_open, _label = kinds(wf_name, state)
+        in_force = target if by_target and target is not None else due
+        late = (as_of - in_force).days if is_open and in_force < as_of else 0
+        out.append(Standing(wf_name, state, bool(flagged), due, target, n, tid, is_open, in_force, late,
+                            target if result == "partial" else None))
+    return out
+
+
+def standing_tasks(app: "Ledger", as_of: date, lines: Sequence[Standing], campaign: str | None = None,
+                   workflow: str | None = None) -> list[tuple[int, Standing]]:
+    """(task id, its line) of every task the ``lines`` of ``standings`` stand for, in id order."""
+    cutoff = end_of_day(app, as_of)
+    grouped = {(ln.workflow, ln.state, ln.flagged, ln.due, ln.target): ln for ln in lines if ln.task_id is None}
+    out = [(ln.task_id, ln) for ln in lines if ln.task_id is not None]
+    if grouped:
+        with app.reading() as conn:
+            campaign_id = _campaign_id(app, conn, campaign)
+            stmt = (sa.select(tasks.c.id, tasks.c.workflow, tasks.c.state, tasks.c.flagged, tasks.c.due,
+                              tasks.c.followup_target)
+                    .where(*_scope(campaign_id, workflow), tasks.c.due.in_(sorted({key[3] for key in grouped})),
+                           tasks.c.id.not_in(sa.select(trail.c.task_id).where(trail.c.at >= cutoff,
+                                                                             trail.c.task_id.is_not(None)))))
+            for tid, wf_name, state, flagged, due, target in conn.execute(stmt):
+                line = grouped.get((wf_name, state, bool(flagged), due, target))
+                if line is not None:
+                    out.append((tid, line))
+    return sorted(out, key=lambda pair: pair[0])
 
 
 def open_series(app: "Ledger", start: date, end: date, campaign: str | None = None,
