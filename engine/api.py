@@ -10,15 +10,14 @@ from datetime import date
 from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine.core import keys as trail_keys
 from engine.core import signoffs
 from engine.core import trail
-from engine.core.errors import DubanError, PermissionDenied, VerificationFailed
+from engine.core.errors import DubanError, PermissionDenied, UnknownUser, VerificationFailed
 from engine.core.views import (
     CampaignView,
     ExtensionRequestView,
@@ -29,9 +28,11 @@ from engine.core.views import (
     UserView,
 )
 from engine.core.writer import SELECT_USER, Writer, campaign_view, user_view
-from engine.supervision import lookback
-from storage.models import Campaign, Problem, Task, TrailRecord, User
+from storage import tables as T
 from workflows.access import SUPERVISING_ROLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["Duban"]
 
@@ -43,9 +44,11 @@ class Duban(Writer):
     def read_session(self) -> Iterator[Session]:
         """An ORM session over one read-only snapshot: no write lock on SQLite, so readers (a web
         front's pages) never wait for writers nor hold them up. Inside a batch, the batch's session."""
+        from sqlalchemy.orm import Session  # the ORM only for callers that work with the models
+
         if self._batch_connection() is not None:
             with self.transaction() as s:
-                yield s
+                yield s.orm
             return
         with self.reading() as conn, Session(bind=conn, expire_on_commit=False) as s:
             yield s
@@ -61,38 +64,43 @@ class Duban(Writer):
 
     # ------------------------------------------------------------------ reading
     def list_users(self) -> list[UserView]:
-        with self.read_session() as s:
-            return [user_view(u) for u in s.execute(sa.select(User).order_by(User.name)).scalars()]
+        with self.reading() as conn:
+            return [user_view(u) for u in conn.execute(sa.select(T.users).order_by(T.users.c.name))]
 
     def get_user(self, name: str) -> UserView:
-        with self.read_session() as s:
-            return user_view(self.user_row(s, name))
+        with self.reading() as conn:
+            row = conn.execute(SELECT_USER, {"name": name}).first()
+        if row is None:
+            raise UnknownUser(name)
+        return user_view(row)
 
     def list_campaigns(self) -> list[CampaignView]:
-        with self.read_session() as s:
-            return [campaign_view(c) for c in s.execute(sa.select(Campaign).order_by(Campaign.id)).scalars()]
+        with self.reading() as conn:
+            return [campaign_view(c) for c in conn.execute(sa.select(T.campaigns).order_by(T.campaigns.c.id))]
 
     def list_problems(self, campaign: str | None = None) -> list[ProblemView]:
-        with self.read_session() as s:
-            parent = sa.orm.aliased(Problem)
+        problem, tasks = T.problems, T.tasks
+        with self.reading() as conn:
+            parent = problem.alias("parent")
             counts = (
-                sa.select(Task.problem_id, sa.func.count().label("n")).group_by(Task.problem_id).subquery()
+                sa.select(tasks.c.problem_id, sa.func.count().label("n")).group_by(tasks.c.problem_id).subquery()
             )
             stmt = (
-                sa.select(Problem, Campaign.name, parent.code, sa.func.coalesce(counts.c.n, 0))
-                .join(Campaign, Campaign.id == Problem.campaign_id)
-                .outerjoin(parent, parent.id == Problem.parent_id)
-                .outerjoin(counts, counts.c.problem_id == Problem.id)
-                .order_by(Campaign.id, Problem.id)
+                sa.select(problem.c.id, problem.c.code, problem.c.title, T.campaigns.c.name,
+                          parent.c.code.label("parent_code"), sa.func.coalesce(counts.c.n, 0).label("n"))
+                .join(T.campaigns, T.campaigns.c.id == problem.c.campaign_id)
+                .outerjoin(parent, parent.c.id == problem.c.parent_id)
+                .outerjoin(counts, counts.c.problem_id == problem.c.id)
+                .order_by(T.campaigns.c.id, problem.c.id)
             )
             if campaign:
-                stmt = stmt.where(Campaign.id == self.campaign_row(s, campaign).id)
-            return [ProblemView(p.id, cname, p.code, p.title, pcode, n) for p, cname, pcode, n in s.execute(stmt)]
+                stmt = stmt.where(T.campaigns.c.id == self.campaign_id(conn, campaign))
+            return [ProblemView(r.id, r.name, r.code, r.title, r.parent_code, r.n) for r in conn.execute(stmt)]
 
     # ------------------------------------------------------------------ reading
     def trail(self) -> list[TrailView]:
-        with self.read_session() as s:
-            return [TrailView.from_record(r) for r in s.execute(sa.select(TrailRecord).order_by(TrailRecord.id)).scalars()]
+        with self.reading() as conn:
+            return [TrailView.from_record(r) for r in conn.execute(sa.select(T.trail).order_by(T.trail.c.id))]
 
     def verify(self, *, checkpoint: Any = None) -> trail.VerifyReport:
         """Raises ``VerificationFailed`` naming every bad record, row, column or file (the first first).
@@ -162,7 +170,7 @@ class Duban(Writer):
         last_id, count, digest = statement["last_id"], statement["records"], statement["hash"]
         if not count:
             return []
-        trail_t = TrailRecord.__table__
+        trail_t = T.trail
         found = conn.execute(sa.select(trail_t.c.hash).where(trail_t.c.id == last_id)).first()
         if found is None:
             return [f"the ledger no longer extends the checkpoint of {statement['at']}: its record {last_id} "
@@ -180,9 +188,13 @@ class Duban(Writer):
     def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
                       seed: int | None = None, *, dry_run: bool = False) -> LookbackPlanView:
         """A stratified, seeded sample of the campaign's finished items for a look-back on ``on``."""
+        from engine.supervision import lookback
+
         return lookback.plan(self, actor, campaign, sample_percent, on, seed, dry_run=dry_run)
 
     def lookback_record(self, actor: str, lookback_id: int, passed: bool, note: str, *,
                         due: str | date | None = None) -> LookbackRecordResult:
         """Pass, or rebound: fires the workflow's rebound event with the new deadline, all in one transaction."""
+        from engine.supervision import lookback
+
         return lookback.record(self, actor, lookback_id, passed, note, due=due)

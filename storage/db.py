@@ -1,34 +1,121 @@
-"""Sessions, the schema and the trail head; every dialect detail of duban lives in ``storage``.
+"""Writing transactions, the schema and the trail head; every dialect detail of duban lives in ``storage``.
 
-URLs and engines are in ``storage.engines`` (Core only); this module adds SQLModel.
+URLs and engines are in ``storage.engines``. A writing transaction is a ``WriteSession``: SQLAlchemy
+Core on one connection, so the one writer's single-task path (task update, trail record, chain head)
+loads neither SQLModel nor the ORM. Code that works with the models (``storage.models``: bulk
+tools, imports, administration) uses the same transaction through ``WriteSession``'s ORM session,
+made on first use on the same connection.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.tables import trail_head as _HEAD
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GENESIS_HASH = "0" * 64
 
+_MODELS = "storage.models"
+
 
 def create_schema(engine: Engine | sa.Connection) -> None:
+    from sqlmodel import SQLModel
+
+    from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
     SQLModel.metadata.create_all(engine)
 
 
+class WriteSession:
+    """One writing transaction on one connection: ``execute`` and ``connection()`` are Core.
+
+    ``info`` carries what the transaction's trail record collects (engine/core/trail.py). The ORM
+    (``add``, ``get``, ``flush`` … of ``sqlalchemy.orm.Session``) is there for code that works with
+    the models: its session is made on first use, on this same connection and transaction, and
+    flushed before the transaction commits. Once the models are loaded, every statement goes through
+    that session (a statement naming a model needs it, and it flushes pending rows first)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+        self._orm: Session | None = None
+        self.info: dict[str, Any] = {}
+
+    def connection(self) -> sa.Connection:
+        return self._conn
+
+    @property
+    def orm(self) -> Session:
+        """The ORM session of this transaction (made on first use)."""
+        if self._orm is None:
+            from sqlalchemy.orm import Session
+
+            # rollback_only: the session joins the connection's transaction (or the savepoint it is in)
+            # and never commits or closes it; the transaction ends where it began.
+            self._orm = Session(bind=self._conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+        return self._orm
+
+    def _through_orm(self) -> bool:
+        return self._orm is not None or _MODELS in sys.modules
+
+    def execute(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return (self.orm if self._through_orm() else self._conn).execute(statement, params, **kw)
+
+    def scalar(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return (self.orm if self._through_orm() else self._conn).scalar(statement, params, **kw)
+
+    def scalars(self, statement: Any, params: Any = None, **kw: Any) -> Any:
+        return (self.orm if self._through_orm() else self._conn).scalars(statement, params, **kw)
+
+    def __getattr__(self, name: str) -> Any:  # add, get, flush, expunge …: the ORM session's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.orm, name)
+
+    @contextmanager
+    def begin_nested(self) -> Iterator[None]:
+        """A savepoint: rolled back alone if its block fails."""
+        if self._orm is not None:
+            with self._orm.begin_nested():
+                yield
+            return
+        try:
+            with self._conn.begin_nested():
+                yield
+        except BaseException:
+            if self._orm is not None:  # made inside the savepoint: its objects' rows are gone
+                self._orm.expunge_all()
+            raise
+
+    def flush(self) -> None:
+        if self._orm is not None:
+            self._orm.flush()
+
+    def close(self) -> None:
+        if self._orm is not None:
+            self._orm.close()  # joined to the connection's transaction: closing it commits nothing
+
+
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
+def transaction(engine: Engine) -> Iterator[WriteSession]:
     """One unit of work: commits when the block ends, rolls everything back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
+    with engine.connect() as conn, conn.begin():
+        session = WriteSession(conn)
+        try:
             yield session
+            session.flush()
+        finally:
+            session.close()
 
 
 @dataclass
@@ -40,25 +127,24 @@ class ChainHead:
     ledger_id: str | None = None  # names the ledger's trail key file; None: authentication never enabled
 
 
-def ensure_trail_head(session: Session, ledger_id: str | None = None) -> None:
+def ensure_trail_head(session: WriteSession, ledger_id: str | None = None) -> None:
     """Creates the chain head row once, at initialisation (never lazily under concurrency);
     gives it ``ledger_id`` if it has none yet."""
-    exists = session.execute(sa.select(models.TrailHead.ledger_id).where(models.TrailHead.id == 1)).first()
+    conn = session.connection()
+    exists = conn.execute(sa.select(_HEAD.c.ledger_id).where(_HEAD.c.id == 1)).first()
     if exists is None:
-        session.execute(sa.insert(models.TrailHead).values(id=1, last_id=0, last_hash=GENESIS_HASH, count=0,
-                                                           ledger_id=ledger_id))
+        conn.execute(_HEAD.insert().values(id=1, last_id=0, last_hash=GENESIS_HASH, count=0, ledger_id=ledger_id))
     elif exists.ledger_id is None and ledger_id is not None:
-        session.execute(sa.update(models.TrailHead).where(models.TrailHead.id == 1).values(ledger_id=ledger_id))
+        conn.execute(_HEAD.update().where(_HEAD.c.id == 1).values(ledger_id=ledger_id))
 
 
-_HEAD = models.TrailHead.__table__
 _SELECT_HEAD = sa.select(_HEAD.c.last_id, _HEAD.c.last_hash, _HEAD.c.count, _HEAD.c.key_id,
                          _HEAD.c.ledger_id).where(_HEAD.c.id == 1)
 _SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
 _UPDATE_HEAD = _HEAD.update().where(_HEAD.c.id == 1)
 
 
-def lock_trail_head(session: Session) -> ChainHead:
+def lock_trail_head(session: WriteSession) -> ChainHead:
     """The chain head, locked until this transaction ends.
 
     PostgreSQL: a row lock serialises appenders. SQLite: BEGIN IMMEDIATE already did.
@@ -72,7 +158,7 @@ def lock_trail_head(session: Session) -> ChainHead:
     return ChainHead(row.last_id, row.last_hash, row.count, row.key_id, row.ledger_id)
 
 
-def lock_writers(session: Session) -> None:
+def lock_writers(session: WriteSession) -> None:
     """Takes the chain head's lock before a write touches any task row.
 
     Every writer then locks in one order (head, then rows), so two batches writing the same tasks in
@@ -83,11 +169,16 @@ def lock_writers(session: Session) -> None:
         conn.execute(_SELECT_HEAD_FOR_UPDATE).first()
 
 
-def advance_trail_head(session: Session, head: ChainHead) -> None:
+def advance_trail_head(session: WriteSession, head: ChainHead) -> None:
     session.connection().execute(
         _UPDATE_HEAD,
         {"last_id": head.last_id, "last_hash": head.last_hash, "count": head.count, "key_id": head.key_id},
     )
+
+
+def insert_row(session: WriteSession, table: Any, values: Mapping[str, Any]) -> int:
+    """Inserts one row through Core and returns its id (RETURNING: SQLite ≥ 3.35 and PostgreSQL)."""
+    return session.connection().execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
 
 
 def insert_columns(conn: sa.Connection, table: sa.Table, n: int, columns: Mapping[str, Sequence[object]],

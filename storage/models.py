@@ -32,7 +32,7 @@ def _utc_column(*, nullable: bool = False, index: bool = False) -> sa.Column:
 
 
 from workflows.access import ROLES  # noqa: F401  (declared once, in workflows/access.py)
-OUTCOME_KINDS = ("funds", "talk", "rule", "training", "other")
+from storage.tables import OUTCOME_KINDS  # noqa: E402,F401  (declared once, beside the Core clauses)
 
 
 class User(SQLModel, table=True):

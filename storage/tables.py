@@ -1,9 +1,11 @@
-"""The columns that reading the ledger needs, as SQLAlchemy Core table clauses.
+"""The columns that reading the ledger and writing one task need, as SQLAlchemy Core table clauses.
 
 ``task list`` and ``summary`` are the commands people run most, and a read needs neither
-SQLModel nor the ORM: building the 13 model classes costs more than answering the query. These
-clauses name only columns the models declare (``tests/test_storage_tables.py`` compares them),
-with the same types, so values come back as the models would give them.
+SQLModel nor the ORM: building the 13 model classes costs more than answering the query. Nor
+does a single write (``task note``, ``flag``, ``move``, ``ack``): the writer's task update, its
+trail record and the chain head run on these clauses too. They name only columns the models
+declare (``tests/test_storage_tables.py`` compares them), with the same types, so values come
+back as the models would give them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from storage.types import UTCDateTime
+
+OUTCOME_KINDS = ("funds", "talk", "rule", "training", "other")  # outcomes.kind (storage/models.py names it)
 
 tasks = sa.table(
     "tasks",
@@ -33,6 +37,8 @@ tasks = sa.table(
     sa.column("followup_target", sa.Date),
     sa.column("version", sa.Integer),
     sa.column("created_at", UTCDateTime),
+    sa.column("updated_at", UTCDateTime),
+    sa.column("next_remind_on", sa.Date),
     sa.column("acked_at", UTCDateTime),
     sa.column("acked_by", sa.String),
 )
@@ -47,6 +53,7 @@ campaigns = sa.table(
     sa.column("period_end", sa.Date),
     sa.column("feedback_date", sa.Date),
     sa.column("rectification_end", sa.Date),
+    sa.column("created_at", UTCDateTime),
 )
 
 problems = sa.table(
@@ -65,6 +72,7 @@ progress_notes = sa.table(
     sa.column("on", sa.Date),
     sa.column("text", sa.String),
     sa.column("author", sa.String),
+    sa.column("created_at", UTCDateTime),
 )
 
 evidence = sa.table(
@@ -88,6 +96,7 @@ outcomes = sa.table(
     sa.column("amount_fen", sa.BigInteger),
     sa.column("text", sa.String),
     sa.column("added_by", sa.String),
+    sa.column("created_at", UTCDateTime),
 )
 
 trail = sa.table(
@@ -102,7 +111,22 @@ trail = sa.table(
     sa.column("at", UTCDateTime),
     sa.column("note", sa.String),
     sa.column("inputs", sa.String),
+    sa.column("facts", sa.String),
+    sa.column("key_id", sa.String),
+    sa.column("mac", sa.String),
+    sa.column("prev_hash", sa.String),
     sa.column("hash", sa.String),
+)
+
+# The one row holding the chain's last record (id, hash, count) and the ledger's key names.
+trail_head = sa.table(
+    "trail_head",
+    sa.column("id", sa.Integer),
+    sa.column("last_id", sa.Integer),
+    sa.column("last_hash", sa.String),
+    sa.column("count", sa.Integer),
+    sa.column("ledger_id", sa.String),
+    sa.column("key_id", sa.String),
 )
 
 lookbacks = sa.table(
@@ -117,6 +141,7 @@ lookbacks = sa.table(
     sa.column("reviewer", sa.String),
     sa.column("note", sa.String),
     sa.column("recorded_at", UTCDateTime),
+    sa.column("created_at", UTCDateTime),
 )
 
 reminders = sa.table(
@@ -153,10 +178,49 @@ extension_requests = sa.table(
     sa.column("decision_note", sa.String),
 )
 
-ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, lookbacks, extension_requests)
+letters = sa.table(
+    "letters",
+    sa.column("id", sa.Integer),
+    sa.column("task_id", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("year", sa.Integer),
+    sa.column("seq", sa.Integer),
+    sa.column("number", sa.String),
+    sa.column("issued_on", sa.Date),
+    sa.column("reply_by", sa.Date),
+    sa.column("issuer", sa.String),
+    sa.column("issued_by", sa.String),
+    sa.column("created_at", UTCDateTime),
+)
+
+lookback_plans = sa.table(
+    "lookback_plans",
+    sa.column("id", sa.Integer),
+    sa.column("campaign_id", sa.Integer),
+    sa.column("on", sa.Date),
+    sa.column("sample_percent", sa.Integer),
+    sa.column("seed", sa.Integer),
+    sa.column("created_by", sa.String),
+    sa.column("created_at", UTCDateTime),
+)
 
 users = sa.table(
     "users",
+    sa.column("id", sa.Integer),
     sa.column("name", sa.String),
     sa.column("role", sa.String),
+    sa.column("unit", sa.String),
+    sa.column("display", sa.String),
+    sa.column("email", sa.String),
+    sa.column("webhook", sa.String),
+    sa.column("mobile", sa.String),
+    sa.column("wecom_id", sa.String),
+    sa.column("dingtalk_id", sa.String),
+    sa.column("feishu_id", sa.String),
+    sa.column("created_at", UTCDateTime),
 )
+
+ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, trail_head, lookbacks,
+       extension_requests, letters, lookback_plans, users)
+
+BY_NAME = {clause.name: clause for clause in ALL}

@@ -125,6 +125,51 @@ def test_reading_commands_answer_without_the_orm_or_a_state_machine(tmp_path, ar
     assert heavy == []
 
 
+_WRITE_PROBE = (
+    "import sys\n"
+    "sys.argv = ['duban'] + sys.argv[1:]\n"
+    "from cli.main import main\n"
+    "code = 0\n"
+    "try:\n"
+    "    main()\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code or 0\n"
+    "loaded = [m for m in ('sqlmodel', 'pydantic', 'storage.models', 'sqlalchemy.orm') if m in sys.modules]\n"
+    "print('EXIT=%s LOADED=%s' % (code, ','.join(loaded)))\n"
+)
+
+
+@pytest.fixture
+def write_ledger(tmp_path: Path) -> Path:
+    """A ledger with one task of unit 办公室 and its unit's user, made through the engine."""
+    from engine.api import Duban
+    from engine.core.config import Settings
+
+    db = tmp_path / "ledger.db"
+    app = Duban(str(db), settings=Settings())
+    app.init("root")
+    app.add_user("root", "bgs", "unit", unit="办公室")
+    app.add_campaign("root", "C", inspector="巡察组", target="机关", feedback_date=app.today())
+    app.add_problem("root", "P1", "问题")
+    app.add_task("root", "整改事项", problem="P1", leader="主任", unit="办公室", due="30d")
+    return db
+
+
+@pytest.mark.parametrize("argv", [
+    ["--as", "root", "task", "note", "1", "进展"],
+    ["--as", "root", "task", "flag", "1"],
+    ["--as", "bgs", "task", "ack", "1"],
+    ["--as", "root", "task", "move", "1", "start"],
+], ids=lambda a: " ".join(a[2:4]))
+def test_single_writes_run_without_the_orm(write_ledger: Path, argv: list[str]) -> None:
+    """A single write (note, flag, ack, move) is one task row and one trail record: it runs on
+    SQLAlchemy Core and loads neither SQLModel, pydantic, the models nor the ORM (they cost more
+    than the write itself)."""
+    proc = _run("-c", _WRITE_PROBE, "--db", str(write_ledger), *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert "EXIT=0 LOADED=\n" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_version() -> None:
     from engine import __version__
 

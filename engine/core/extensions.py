@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,8 @@ from engine.core import trail
 from engine.core.errors import ConflictError, InvalidInput, NotFound, PermissionDenied, Phrase, RequestRefused
 from engine.core.views import ExtensionRequestView, MoveResult
 from engine.i18n import N_
-from storage.models import ExtensionRequest
+from storage.db import insert_row
+from storage.tables import extension_requests as _REQUESTS
 from workflows.access import SUPERVISING_ROLES
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
@@ -56,8 +58,8 @@ class ExtensionRequests:
                 raise ConflictError(task.code, expected_version, task.version)
             if not wf.states[task.state].open:
                 raise RequestRefused(None, task.code, Phrase(N_("the task is closed ({state})"), state=task.state))
-            pending = s.execute(sa.select(ExtensionRequest.id).where(ExtensionRequest.task_id == task.id,
-                                                                     ExtensionRequest.status == PENDING)).scalar()
+            pending = s.execute(sa.select(_REQUESTS.c.id).where(_REQUESTS.c.task_id == task.id,
+                                                                _REQUESTS.c.status == PENDING)).scalar()
             if pending is not None:
                 raise RequestRefused(None, task.code, Phrase(
                     N_("request {request} on this task is still pending"), request=pending))
@@ -67,11 +69,11 @@ class ExtensionRequests:
                     N_("{due} is not later than the deadline {current}"), due=new_due.isoformat(),
                     current=task.due.isoformat()))
             self._within_hard_limit(wf, self._assigned_on(task), new_due)
-            row = ExtensionRequest(task_id=task.id, due=new_due, previous_due=task.due, reason=reason,
-                                   requested_by=actor, requested_at=self.now(), status=PENDING)
-            s.add(row)
-            s.flush()
-            trail.stage(s, "extension_requests", row.id, row)
+            values = dict(task_id=task.id, due=new_due, previous_due=task.due, reason=reason, requested_by=actor,
+                          requested_at=self.now(), status=PENDING, decided_by=None, decided_at=None,
+                          decision_note=None)
+            row = SimpleNamespace(id=insert_row(s, _REQUESTS, values), **values)
+            trail.stage(s, "extension_requests", row.id, values)
             # 'requested_due', not 'due': the deadline does not move until the request is approved.
             self.write_task(s, task, {}, actor, REQUEST_EVENT, task.state, task.state, note=reason,
                             inputs={"request_id": row.id, "requested_due": new_due, "reason": reason})
@@ -123,9 +125,10 @@ class ExtensionRequests:
     def _request_to_decide(self: Any, s: Any, actor: str, request_id: int, what: str) -> tuple[Any, Any, Any]:
         """The pending request, its task and workflow, once the actor may decide it (``extend``)."""
         user = self.user_row(s, actor)
-        row = s.get(ExtensionRequest, request_id)
-        if row is None:
+        found = s.connection().execute(sa.select(_REQUESTS).where(_REQUESTS.c.id == request_id)).first()
+        if found is None:
             raise NotFound("extension request", request_id)
+        row = SimpleNamespace(**found._mapping)  # _decide sets what it changes
         task = self.task_row(s, row.task_id)
         wf = self.registry.get(task.workflow)
         roles = wf.permissions.get("extend", frozenset())
@@ -142,9 +145,9 @@ class ExtensionRequests:
         return row, task, wf
 
     def _decide(self: Any, s: Any, row: Any, decided: dict[str, Any]) -> None:
+        s.execute(_REQUESTS.update().where(_REQUESTS.c.id == row.id).values(**decided))
         for key, value in decided.items():
             setattr(row, key, value)
-        s.flush()
         trail.stage(s, "extension_requests", row.id, decided, partial=True)
 
 

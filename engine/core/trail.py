@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
-
 from engine.core.urls import mask_url
 from engine.core.keys import TrailKeyMissing, TrailKeys
-from storage.db import (GENESIS_HASH, ChainHead, advance_trail_head, insert_columns,
+from storage.db import (GENESIS_HASH, ChainHead, WriteSession, advance_trail_head, insert_columns,
                         lock_trail_head)
-from storage.models import TrailHead, TrailRecord
+from storage.tables import BY_NAME as _TABLES
+from storage.tables import trail as _TRAIL
+from storage.tables import trail_head as _TRAIL_HEAD
 
 # The columns of each table that reports print and that no trail replay derives: every write records
 # them in its record's facts, and verification compares them with the rows. A task's state and version
@@ -133,7 +133,7 @@ def row_facts(table: str, values: Mapping[str, Any] | Any, *, partial: bool = Fa
     return {c: column_fact(table, c, getattr(values, c)) for c in columns}
 
 
-def stage(session: Session, table: str, row_id: int, values: Mapping[str, Any] | Any, *,
+def stage(session: WriteSession, table: str, row_id: int, values: Mapping[str, Any] | Any, *,
           partial: bool = False) -> None:
     """Notes that this transaction wrote row ``row_id`` of ``table``: the next record appended in the
     transaction carries its facts (a write and its record commit together, or neither)."""
@@ -148,12 +148,12 @@ def stage(session: Session, table: str, row_id: int, values: Mapping[str, Any] |
         rows[row_id] = facts
 
 
-def discard_staged(session: Session) -> None:
+def discard_staged(session: WriteSession) -> None:
     """Forgets facts staged by a unit of work that was rolled back."""
     session.info.pop(STAGED_INFO, None)
 
 
-def _take_staged(session: Session, facts: Facts | None) -> Facts | None:
+def _take_staged(session: WriteSession, facts: Facts | None) -> Facts | None:
     """``facts`` with the facts staged in this transaction since the last record (which are consumed)."""
     staged: Facts | None = session.info.pop(STAGED_INFO, None)
     if not staged:
@@ -206,7 +206,7 @@ def record_hash(*, prev_hash: str, **fields: Any) -> str:
     return hashlib.sha256((prev_hash + record_content(**fields)).encode("utf-8")).hexdigest()
 
 
-def _signer(session: Session, head: ChainHead) -> TrailKeys | None:
+def _signer(session: WriteSession, head: ChainHead) -> TrailKeys | None:
     """The key that authenticates this transaction's records; None while the ledger has none."""
     if head.ledger_id is None:
         return None  # authentication never enabled (a ledger initialised before it existed)
@@ -232,7 +232,7 @@ def new_record(prev_hash: str, keys: TrailKeys | None, *, task_id: int | None, e
 
 
 def append(
-    session: Session,
+    session: WriteSession,
     *,
     task_id: int | None,
     event: str,
@@ -258,16 +258,16 @@ def append(
                         to_state=to_state, version=version, actor=actor, at=at.astimezone(timezone.utc),
                         note=note, inputs=encode_inputs(inputs), facts=encode_facts(_take_staged(session, facts)))
     # Core on the session's connection, not the ORM unit of work: this is the engine's hot path.
-    record_id = session.connection().execute(_INSERT_RECORD, values).inserted_primary_key[0]
+    record_id = session.connection().execute(_INSERT_RECORD, values).scalar_one()
     advance_trail_head(session, ChainHead(record_id, values["hash"], head.count + 1, values["key_id"]))
     return record_id
 
 
-_INSERT_RECORD = TrailRecord.__table__.insert()
+_INSERT_RECORD = _TRAIL.insert().returning(_TRAIL.c.id)
 
 
 def append_columns(
-    session: Session,
+    session: WriteSession,
     *,
     actor: str,
     at: datetime,
@@ -315,7 +315,7 @@ def append_columns(
         if column.count(column[0]) == n:  # one value in every record: given once
             same[name] = column[0]
             del columns[name]
-    ids = insert_columns(session.connection(), TrailRecord.__table__, n, columns, same)
+    ids = insert_columns(session.connection(), _TRAIL, n, columns, same)
     if any(b <= a for a, b in zip(ids, ids[1:])) or ids[0] <= head.last_id:
         raise RuntimeError("the database assigned trail ids out of order; nothing was written")
     advance_trail_head(session, ChainHead(ids[-1], prev, head.count + n, keys.current if keys else None))
@@ -324,7 +324,7 @@ def append_columns(
 
 def current_head(conn: sa.Connection) -> ChainHead:
     """The chain head as it is, without locking it (readers, verification)."""
-    head = TrailHead.__table__
+    head = _TRAIL_HEAD
     row = conn.execute(sa.select(head.c.last_id, head.c.last_hash, head.c.count, head.c.key_id,
                                                  head.c.ledger_id).where(head.c.id == 1)).first()
     return ChainHead(*row) if row is not None else ChainHead(0, GENESIS_HASH, 0)
@@ -360,7 +360,7 @@ class VerifyReport:
             self.more_problems += 1
 
 
-_RECORD_COLUMNS = [TrailRecord.__table__.c[name] for name in (
+_RECORD_COLUMNS = [_TRAIL.c[name] for name in (
     "id", "task_id", "event", "from_state", "to_state", "version", "actor", "at", "note", "inputs", "facts",
     "key_id", "mac", "prev_hash", "hash")]
 
@@ -380,7 +380,7 @@ def verify(conn: sa.Connection, keys: TrailKeys | None = None, *, key_file: Path
     first_mac: int | None = None
     bad_macs: list[int] = []
     last_id = 0
-    for rec in conn.execute(sa.select(*_RECORD_COLUMNS).order_by(TrailRecord.__table__.c.id)):
+    for rec in conn.execute(sa.select(*_RECORD_COLUMNS).order_by(_TRAIL.c.id)):
         report.records += 1
         last_id = rec.id or 0
         if not chain_broken:
@@ -446,7 +446,7 @@ def verify(conn: sa.Connection, keys: TrailKeys | None = None, *, key_file: Path
         later = f" (and {len(bad_macs) - 1} later records)" if len(bad_macs) > 1 else ""
         report.add(f"trail record {bad_macs[0]} fails authentication{later}: its content was changed, or it "
                    "was made without the trail key")
-    head = conn.execute(sa.select(TrailHead.__table__).where(TrailHead.__table__.c.id == 1)).first()
+    head = conn.execute(sa.select(_TRAIL_HEAD).where(_TRAIL_HEAD.c.id == 1)).first()
     # also with no records left: a fresh head (0 records, genesis hash) matches an empty trail
     if not chain_broken and head is not None:
         if head.last_hash != expected_prev or head.count != report.records or head.last_id != last_id:
@@ -482,7 +482,7 @@ def verify(conn: sa.Connection, keys: TrailKeys | None = None, *, key_file: Path
 def _compare_rows(conn: sa.Connection, expected: Mapping[str, Mapping[int, dict[str, Any] | None]],
                   written_by: Mapping[str, Mapping[int, int]], report: VerifyReport) -> None:
     """Every row of every fact table against the facts the trail recorded for it, column by column."""
-    tables = TrailRecord.metadata.tables
+    tables = _TABLES
     for name, columns in FACT_COLUMNS.items():
         table = tables[name]
         exp, by = expected[name], written_by[name]
@@ -510,7 +510,7 @@ def _compare_rows(conn: sa.Connection, expected: Mapping[str, Mapping[int, dict[
 
 def _check_files(conn: sa.Connection, blob_path: Callable[[str], Path], report: VerifyReport) -> None:
     """Each stored evidence file, streamed, must still hash to the sha256 its row and record name."""
-    table = TrailRecord.metadata.tables["evidence"]
+    table = _TABLES["evidence"]
     rows: dict[str, list[int]] = {}
     for row_id, sha in conn.execute(sa.select(table.c.id, table.c.sha256).order_by(table.c.id)):
         rows.setdefault(sha, []).append(row_id)
@@ -541,12 +541,12 @@ _SEAL_CHUNK = 1000
 def unsealed_rows(conn: sa.Connection) -> dict[str, list[int]]:
     """Rows no trail record carries (those of a ledger written before records carried facts)."""
     carried: dict[str, set[int]] = {t: set() for t in FACT_COLUMNS}
-    trail = TrailRecord.__table__
+    trail = _TRAIL
     for (facts,) in conn.execute(sa.select(trail.c.facts).where(trail.c.facts.is_not(None), trail.c.facts != "{}")):
         for table, rows in json.loads(facts).items():
             if table in carried:
                 carried[table].update(int(r) for r in rows)
-    tables = TrailRecord.metadata.tables
+    tables = _TABLES
     out: dict[str, list[int]] = {}
     for name in FACT_COLUMNS:
         ids = [i for (i,) in conn.execute(sa.select(tables[name].c.id).order_by(tables[name].c.id))
@@ -556,11 +556,11 @@ def unsealed_rows(conn: sa.Connection) -> dict[str, list[int]]:
     return out
 
 
-def seal(session: Session, actor: str, at: datetime, rows: Mapping[str, Iterable[int]]) -> int:
+def seal(session: WriteSession, actor: str, at: datetime, rows: Mapping[str, Iterable[int]]) -> int:
     """Appends ``audit.seal`` records carrying the present facts of ``rows`` (per table, ids), so that
     from now on verification compares them. Returns how many records it wrote."""
     conn = session.connection()
-    tables = TrailRecord.metadata.tables
+    tables = _TABLES
     written = 0
     for name, ids in rows.items():
         ids = list(ids)

@@ -14,8 +14,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session
 
 
 from engine.core import policy as reminder_policy
@@ -68,25 +66,14 @@ from engine.core.views import (
 )
 from storage import migrations
 from storage.blobs import BlobStore, BlobTooLarge, default_blob_root
-from storage.db import create_schema, ensure_trail_head, insert_columns, lock_trail_head, lock_writers, transaction
+from storage import tables as T
+from storage.db import (WriteSession, create_schema, ensure_trail_head, insert_columns, insert_row, lock_trail_head,
+                        lock_writers, transaction)
 from storage.engines import has_schema, sqlite_path
 from storage.fields import ensure_field_indexes, filter_fields
-from storage.models import (
-    OUTCOME_KINDS,
-    ROLES,
-    Campaign,
-    Letter,
-    Evidence,
-    Lookback,
-    LookbackPlan,
-    Outcome,
-    Problem,
-    ProgressNote,
-    Task,
-    User,
-)
+from storage.tables import OUTCOME_KINDS
 from workflows import Workflow
-from workflows.access import ADMIN, SUPERVISING_ROLES, may_see, why_not
+from workflows.access import ADMIN, ROLES, SUPERVISING_ROLES, may_see, why_not
 
 if TYPE_CHECKING:
     from engine.core.machines import Refusal  # the machine (and transitions) loads only when a move is fired
@@ -110,12 +97,12 @@ class Writer(ExtensionRequests, Ledger):
     ) -> None:
         super().__init__(db, clock=clock, settings=settings, workflow_dirs=workflow_dirs, lang=lang)
         self.blobs = BlobStore(blob_root or default_blob_root(self.url, sqlite_path(self.url)))
-        self._outer: Session | None = None
+        self._outer: WriteSession | None = None
         self._keys: dict[str, tuple[trail_keys.TrailKeys | None, Path]] = {}
 
     # ------------------------------------------------------------------ plumbing
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> Iterator[WriteSession]:
         """One unit of work; inside ``batch()`` a savepoint of the batch's transaction."""
         if self._outer is not None:
             try:
@@ -174,11 +161,9 @@ class Writer(ExtensionRequests, Ledger):
             s.info[trail.KEYS_INFO] = self.trail_keys
             ensure_trail_head(s, trail_keys.new_ledger_id())
             self.enable_authentication(s)
-            if s.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() == 0:
-                row = User(name=admin, role="admin", created_at=self.now())
-                s.add(row)
-                s.flush()
-                trail.stage(s, "users", row.id, row)
+            if s.execute(sa.select(sa.func.count()).select_from(T.users)).scalar_one() == 0:
+                values = dict(name=admin, role="admin", created_at=self.now())
+                trail.stage(s, "users", insert_row(s, T.users, values), values)
                 trail.append(
                     s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
                     actor=admin, at=self.now(), inputs={"name": admin, "role": "admin"},
@@ -206,18 +191,16 @@ class Writer(ExtensionRequests, Ledger):
         name = _required_text("user name", name)
         with self.transaction() as s:
             self.require_admin(s, actor, N_("add users"), N_("only admins register users"))
-            if s.execute(sa.select(User.id).where(User.name == name)).first():
+            if s.execute(sa.select(T.users.c.id).where(T.users.c.name == name)).first():
                 raise AlreadyExists("user", name)
-            row = User(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
-                       created_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "users", row.id, row)
+            values = dict(name=name, role=role, unit=unit, display=display, email=email, webhook=webhook,
+                          created_at=self.now())
+            trail.stage(s, "users", insert_row(s, T.users, values), values)
             trail.append(
                 s, task_id=None, event="user.add", from_state=None, to_state=None, version=None,
                 actor=actor, at=self.now(), inputs={"name": name, "role": role, "unit": unit},
             )
-            return user_view(row)
+            return user_view(self.user_row(s, name))
 
     CONTACT_FIELDS = ("mobile", "email", "wecom_id", "dingtalk_id", "feishu_id")
 
@@ -237,19 +220,15 @@ class Writer(ExtensionRequests, Ledger):
             user = self.user_row(s, actor)
             if user.role != "admin":
                 raise PermissionDenied(actor, user.role, N_("set users' contact details"), N_("only admins do"))
-            row = s.execute(sa.select(User).where(User.name == name)).scalar_one_or_none()
-            if row is None:
-                raise UnknownUser(name)
-            for k, v in changes.items():
-                setattr(row, k, v)
-            s.flush()
+            row = self.user_row(s, name)
+            s.execute(T.users.update().where(T.users.c.id == row.id).values(**changes))
             trail.stage(s, "users", row.id, changes, partial=True)
             # The record names the fields set, not their values: the facts carry those.
             trail.append(
                 s, task_id=None, event="user.set", from_state=None, to_state=None, version=None,
                 actor=actor, at=self.now(), inputs={"name": name, "fields": sorted(changes)},
             )
-            return user_view(row)
+            return user_view(self.user_row(s, name))
 
     # ------------------------------------------------------------------ campaigns and problems
     def add_campaign(
@@ -273,7 +252,7 @@ class Writer(ExtensionRequests, Ledger):
                                Phrase(N_("must not be before its start {day}"), day=period_start.isoformat()))
         with self.transaction() as s:
             self.require_supervisor(s, actor, N_("add campaigns"))
-            if s.execute(sa.select(Campaign.id).where(Campaign.name == name)).first():
+            if s.execute(sa.select(T.campaigns.c.id).where(T.campaigns.c.name == name)).first():
                 raise AlreadyExists("campaign", name)
             row = self.insert_campaign(s, actor, name=name, inspector=inspector, target=target,
                                        feedback_date=feedback_date, rectification_end=rectification_end,
@@ -345,11 +324,11 @@ class Writer(ExtensionRequests, Ledger):
             self.require_supervisor(s, actor, N_("add tasks"))
             camp = self.campaign_row(s, campaign) if "campaign" in wf.uses else None
             prob = self._problem(s, camp, problem) if camp is not None and problem else None
-            same_place = (Task.campaign_id == camp.id if camp is not None
-                          else sa.and_(Task.campaign_id.is_(None), Task.workflow == wf.name))
+            same_place = (_TASKS.c.campaign_id == camp.id if camp is not None
+                          else sa.and_(_TASKS.c.campaign_id.is_(None), _TASKS.c.workflow == wf.name))
             if code is None:
                 code = self._next_code(s, same_place)
-            elif s.execute(sa.select(Task.id).where(same_place, Task.code == code)).first():
+            elif s.execute(sa.select(_TASKS.c.id).where(same_place, _TASKS.c.code == code)).first():
                 raise AlreadyExists("task", f"{code} in campaign {camp.name}" if camp is not None
                                     else f"{code} of workflow {wf.name}")
             new = NewTasks(campaign_id=[camp.id if camp else None], problem_id=[prob.id if prob else None],
@@ -358,7 +337,7 @@ class Writer(ExtensionRequests, Ledger):
                            person=[person], due=[due_date], state=[wf.initial], flagged=[flagged], note=[None],
                            fields=[values])
             (task_id,) = self.create_tasks(s, actor, new, workflow=wf.name)
-            row = s.connection().execute(sa.select(Task.__table__).where(Task.__table__.c.id == task_id)).one()
+            row = s.connection().execute(_SELECT_TASK, {"id": task_id}).one()
             return MoveResult(self.task_view(row, camp.name if camp else None, prob.code if prob else None),
                               "create", None, wf.initial, warnings)
 
@@ -485,12 +464,11 @@ class Writer(ExtensionRequests, Ledger):
                                                                             day=today.isoformat()))
         with self.transaction() as s:
             task = self._task_for_action(s, actor, task_id, "note", N_("add notes"), expected_version)
-            row = ProgressNote(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "progress_notes", row.id, row)
+            values = dict(task_id=task.id, on=on, text=text, author=actor, created_at=self.now())
+            note_id = insert_row(s, T.progress_notes, values)
+            trail.stage(s, "progress_notes", note_id, values)
             self.write_task(s, task, {}, actor, "note", task.state, task.state, note=text, inputs={"on": on})
-            return NoteView(row.id, on, text, actor)
+            return NoteView(note_id, on, text, actor)
 
     def extend(self, actor: str, task_id: int, due: str | date, reason: str,
                expected_version: int | None = None) -> MoveResult:
@@ -508,7 +486,7 @@ class Writer(ExtensionRequests, Ledger):
             self.apply_extension(s, task, actor, new_due, reason, note=reason)
             return MoveResult(self._view_by_id(s, task), "extend", task.state, task.state, warnings)
 
-    def apply_extension(self, s: Session, task: Task, actor: str, new_due: date, reason: str, *, note: str,
+    def apply_extension(self, s: WriteSession, task: TaskRow, actor: str, new_due: date, reason: str, *, note: str,
                         inputs: Mapping[str, Any] | None = None) -> None:
         """The one path a deadline is extended by: a supervisor's ``extend`` and an approved request
         (``inputs`` then name it): checked against the workflow's hard limit, one ``extend`` record."""
@@ -594,18 +572,16 @@ class Writer(ExtensionRequests, Ledger):
                          note: str | None) -> EvidenceView:
         with self.transaction() as s:
             task = self._task_for_action(s, actor, task_id, "evidence", N_("add evidence"), None)
-            row = Evidence(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
-                           added_by=actor, added_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "evidence", row.id, row)
+            values = dict(task_id=task.id, sha256=sha, original_name=name, size=size, note=note,
+                          added_by=actor, added_at=self.now())
+            row = Inserted(insert_row(s, T.evidence, values), values)
+            trail.stage(s, "evidence", row.id, values)
             self.write_task(s, task, {}, actor, "evidence", task.state, task.state, note=note,
                         inputs={"sha256": sha, "name": name, "size": size})
-            s.flush()
             return evidence_view(row)
 
     def issue_letter(self, actor: str, task_id: int, kind: str, prefix: str, *, reply_by: date, issuer: str,
-                     render: Callable[[str], bytes], issued_on: date | None = None) -> tuple[Letter, bytes]:
+                     render: Callable[[str], bytes], issued_on: date | None = None) -> tuple[Any, bytes]:
         """Numbers and records a letter chasing the task's unit (催办通知书, 督办函): the next number of
         ``kind`` in the year of issue (``prefix``〔year〕n号), with its trail record, in one transaction.
 
@@ -616,19 +592,16 @@ class Writer(ExtensionRequests, Ledger):
             lock_writers(s)  # the order every writer takes (head, then rows), before reading the sequence
             self.require_supervisor(s, actor, N_("issue letters"))
             task = self.task_row(s, task_id)
-            seq = (s.execute(sa.select(sa.func.max(Letter.seq)).where(Letter.kind == kind,
-                                                                       Letter.year == issued_on.year)).scalar() or 0) + 1
+            seq = (s.execute(sa.select(sa.func.max(T.letters.c.seq)).where(
+                T.letters.c.kind == kind, T.letters.c.year == issued_on.year)).scalar() or 0) + 1
             number = f"{prefix}〔{issued_on.year}〕{seq}号"
             data = render(number)
-            row = Letter(task_id=task.id, kind=kind, year=issued_on.year, seq=seq, number=number,
-                         issued_on=issued_on, reply_by=reply_by, issuer=issuer, issued_by=actor, created_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "letters", row.id, row)
+            values = dict(task_id=task.id, kind=kind, year=issued_on.year, seq=seq, number=number,
+                          issued_on=issued_on, reply_by=reply_by, issuer=issuer, issued_by=actor, created_at=self.now())
+            row = Inserted(insert_row(s, T.letters, values), values)
+            trail.stage(s, "letters", row.id, values)
             self.write_task(s, task, {}, actor, "letter", task.state, task.state, note=None,
                             inputs={"kind": kind, "number": number, "reply_by": reply_by})
-            s.flush()
-            s.expunge(row)
             return row, data
 
     def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
@@ -650,15 +623,13 @@ class Writer(ExtensionRequests, Ledger):
                                                                                day=today.isoformat()))
         with self.transaction() as s:
             task = self._task_for_action(s, actor, task_id, "outcome", N_("record outcomes"), None)
-            row = Outcome(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
+            values = dict(task_id=task.id, kind=kind, on=on or today, amount_fen=fen, text=text, added_by=actor,
                           created_at=self.now())
-            s.add(row)
-            s.flush()
-            trail.stage(s, "outcomes", row.id, row)
+            row = Inserted(insert_row(s, T.outcomes, values), values)
+            trail.stage(s, "outcomes", row.id, values)
             self.write_task(s, task, {}, actor, "outcome", task.state, task.state, note=text,
                         inputs={"kind": kind, "amount": fen_to_yuan(fen) if fen is not None else None,
                                 "on": on or today})
-            s.flush()
             return outcome_view(row)
 
     def import_update(self, actor: str, task_id: int, changes: dict[str, Any], *, inputs: dict[str, Any],
@@ -675,7 +646,7 @@ class Writer(ExtensionRequests, Ledger):
                                                                     states=", ".join(wf.states)))
             return self.write_task(s, task, changes, actor, "import", task.state, to_state, note=note, inputs=inputs)
 
-    def enable_authentication(self, s: Session) -> trail_keys.TrailKeys:
+    def enable_authentication(self, s: WriteSession) -> trail_keys.TrailKeys:
         """The ledger's trail keys, creating the key file (and the ledger's id) if there is none yet."""
         ensure_trail_head(s, trail_keys.new_ledger_id())
         head = lock_trail_head(s)
@@ -700,7 +671,7 @@ class Writer(ExtensionRequests, Ledger):
             return old, new, keys.path
 
     # ------------------------------------------------------------------ the one creation path
-    def create_tasks(self, s: Session, actor: str, new: NewTasks, *, workflow: str,
+    def create_tasks(self, s: WriteSession, actor: str, new: NewTasks, *, workflow: str,
                      import_inputs: Sequence[Mapping[str, Any] | None] | None = None,
                      progress: Callable[[int], None] | None = None) -> list[int]:
         """Creates tasks (one from ``add_task``, 100,000 from an import) with ONE trail record each.
@@ -738,7 +709,7 @@ class Writer(ExtensionRequests, Ledger):
                    "unit": new.unit, "person": new.person, "due": new.due, "state": new.state,
                    "flagged": new.flagged, "followup_plan": followup,
                    "fields": [task_fields.encode(f) for f in new.fields] if new.fields else ["{}"] * n}
-        ids = insert_columns(conn, Task.__table__, n, dict(columns, next_remind_on=[remind[k] for k in keys]),
+        ids = insert_columns(conn, _TASKS, n, dict(columns, next_remind_on=[remind[k] for k in keys]),
                              {"workflow": wf.name, "followup_target": None, "version": 1, "created_at": now,
                               "updated_at": now})
         if progress:
@@ -751,7 +722,7 @@ class Writer(ExtensionRequests, Ledger):
         note_ids: dict[int, list[tuple[int, date, str]]] = {}
         if noted:
             for (tid, on, text), nid in zip(noted, insert_columns(
-                    conn, ProgressNote.__table__, len(noted),
+                    conn, T.progress_notes, len(noted),
                     {"task_id": [tid for tid, _on, _t in noted], "on": [on for _tid, on, _t in noted],
                      "text": [text for _tid, _on, text in noted]},
                     {"author": actor, "created_at": now})):
@@ -789,45 +760,43 @@ class Writer(ExtensionRequests, Ledger):
             inputs=inputs, facts=facts)
         return ids
 
-    def insert_campaign(self, s: Session, actor: str, *, name: str, inspector: str, target: str,
+    def insert_campaign(self, s: WriteSession, actor: str, *, name: str, inspector: str, target: str,
                         feedback_date: date, rectification_end: date | None = None,
                         period_start: date | None = None, period_end: date | None = None,
-                        inputs: Mapping[str, Any] | None = None) -> Campaign:
+                        inputs: Mapping[str, Any] | None = None) -> Inserted:
         """A new campaign row and its ``campaign.add`` record (``add_campaign`` and imports)."""
-        row = Campaign(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
-                       rectification_end=rectification_end, period_start=period_start,
-                       period_end=period_end, created_at=self.now())
-        s.add(row)
-        s.flush()
-        trail.stage(s, "campaigns", row.id, row)
+        values = dict(name=name, inspector=inspector, target=target, feedback_date=feedback_date,
+                      rectification_end=rectification_end, period_start=period_start,
+                      period_end=period_end, created_at=self.now())
+        row = Inserted(insert_row(s, T.campaigns, values), values)
+        trail.stage(s, "campaigns", row.id, values)
         self.record(s, actor, "campaign.add", {"name": name, "campaign_id": row.id, **(inputs or {})})
         return row
 
-    def insert_problem(self, s: Session, actor: str, camp: Campaign, code: str, title: str,
-                       parent: Problem | None = None) -> Problem:
+    def insert_problem(self, s: WriteSession, actor: str, camp: Any, code: str, title: str,
+                       parent: Any = None) -> Inserted:
         """A new problem row and its ``problem.add`` record (``add_problem`` and imports)."""
-        row = Problem(campaign_id=camp.id, code=code, title=title, parent_id=parent.id if parent else None)
-        s.add(row)
-        s.flush()
-        trail.stage(s, "problems", row.id, row)
+        values = dict(campaign_id=camp.id, code=code, title=title, parent_id=parent.id if parent else None)
+        row = Inserted(insert_row(s, T.problems, values), values)
+        trail.stage(s, "problems", row.id, values)
         self.record(s, actor, "problem.add", {"campaign": camp.name, "code": code,
                                               "parent": parent.code if parent else None})
         return row
 
-    def record(self, s: Session, actor: str, event: str, inputs: Mapping[str, Any] | None = None) -> int:
+    def record(self, s: WriteSession, actor: str, event: str, inputs: Mapping[str, Any] | None = None) -> int:
         """A record about the ledger rather than one task (users, campaigns, plans, security), carrying
         the rows staged before it in this transaction."""
         return trail.append(s, task_id=None, event=event, from_state=None, to_state=None, version=None,
                             actor=actor, at=self.now(), inputs=inputs)
 
-    def require_admin(self, s: Session, actor: str, action: str, why: str = N_("only admins may")) -> Any:
+    def require_admin(self, s: WriteSession, actor: str, action: str, why: str = N_("only admins may")) -> Any:
         user = self.user_row(s, actor)
         if user.role != ADMIN:
             raise PermissionDenied(actor, user.role, action, why)
         return user
 
     # ------------------------------------------------------------------ look-backs
-    def _lookbacks_after(self, s: Session, task: Task, event: str) -> dict[str, Any]:
+    def _lookbacks_after(self, s: WriteSession, task: TaskRow, event: str) -> dict[str, Any]:
         """Called by ``fire`` before it writes ``event``. When the workflow schedules look-backs
         after this event, creates them (due = today + each offset) and returns them as trail inputs of
         the event's own record: an accepted event still writes exactly one record."""
@@ -837,14 +806,15 @@ class Writer(ExtensionRequests, Ledger):
         # Writers' lock first (the order every writer takes: head, then rows), then the version
         # check: a concurrent firing of the same event meets a ConflictError, not a duplicate look-back.
         lock_writers(s)
-        locked = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+        locked = s.execute(sa.select(_TASKS.c.version).where(_TASKS.c.id == task.id)).scalar_one()
         if locked != task.version:
             raise ConflictError(task.code, task.version, locked)
         today, now = self.today(), self.now()
         # Look-backs of an earlier strike-off are moot once the item is struck off again.
         superseded = list(s.execute(
-            sa.select(Lookback.id).where(Lookback.task_id == task.id, Lookback.status == lookbacks.PENDING,
-                                         Lookback.source == lookbacks.POLICY).order_by(Lookback.id)).scalars())
+            sa.select(T.lookbacks.c.id).where(T.lookbacks.c.task_id == task.id,
+                                              T.lookbacks.c.status == lookbacks.PENDING,
+                                              T.lookbacks.c.source == lookbacks.POLICY).order_by(T.lookbacks.c.id)).scalars())
         if superseded:
             change = dict(status=lookbacks.CANCELLED, recorded_at=now, note=f"superseded by '{event}' on {today.isoformat()}")
             self.update_lookbacks(s, superseded, change)
@@ -859,29 +829,27 @@ class Writer(ExtensionRequests, Ledger):
             scheduled.append({"id": row.id, "round": round_no, "due": due})
         return {"lookbacks": scheduled or None, "superseded_lookbacks": superseded or None}
 
-    def insert_lookback(self, s: Session, task_id: int, due: date, source: str, round_no: int,
-                        plan_id: int | None = None) -> Lookback:
+    def insert_lookback(self, s: WriteSession, task_id: int, due: date, source: str, round_no: int,
+                        plan_id: int | None = None) -> Inserted:
         """A pending look-back row, staged for the next record (the event's or the plan's)."""
-        row = Lookback(task_id=task_id, due=due, source=source, plan_id=plan_id, round=round_no,
-                       status=lookbacks.PENDING, created_at=self.now())
-        s.add(row)
-        s.flush()
-        trail.stage(s, "lookbacks", row.id, row)
+        values = dict(task_id=task_id, due=due, source=source, plan_id=plan_id, round=round_no,
+                      status=lookbacks.PENDING, reviewer=None, note=None, recorded_at=None, created_at=self.now())
+        row = Inserted(insert_row(s, T.lookbacks, values), values)
+        trail.stage(s, "lookbacks", row.id, values)
         return row
 
-    def update_lookbacks(self, s: Session, ids: Sequence[int], change: Mapping[str, Any]) -> None:
+    def update_lookbacks(self, s: WriteSession, ids: Sequence[int], change: Mapping[str, Any]) -> None:
         """Look-backs passed, rebounded or cancelled; staged for the next record."""
-        s.execute(sa.update(Lookback).where(Lookback.id.in_(list(ids))).values(**change))
+        s.execute(T.lookbacks.update().where(T.lookbacks.c.id.in_(list(ids))).values(**change))
         for other in ids:
             trail.stage(s, "lookbacks", other, change, partial=True)
 
-    def insert_lookback_plan(self, s: Session, actor: str, campaign_id: int, on: date, sample_percent: int,
-                             seed: int) -> LookbackPlan:
-        row = LookbackPlan(campaign_id=campaign_id, on=on, sample_percent=sample_percent, seed=seed,
-                           created_by=actor, created_at=self.now())
-        s.add(row)
-        s.flush()
-        trail.stage(s, "lookback_plans", row.id, row)
+    def insert_lookback_plan(self, s: WriteSession, actor: str, campaign_id: int, on: date, sample_percent: int,
+                             seed: int) -> Inserted:
+        values = dict(campaign_id=campaign_id, on=on, sample_percent=sample_percent, seed=seed,
+                      created_by=actor, created_at=self.now())
+        row = Inserted(insert_row(s, T.lookback_plans, values), values)
+        trail.stage(s, "lookback_plans", row.id, values)
         return row
 
     # ------------------------------------------------------------------ internals
@@ -896,7 +864,7 @@ class Writer(ExtensionRequests, Ledger):
                                          "{latest} at the latest"), workflow=wf.name, limit=wf.deadline.hard_limit,
                                       day=assigned_on.isoformat(), latest=limit.isoformat()))
 
-    def _assigned_on(self, task: Task) -> date:
+    def _assigned_on(self, task: TaskRow) -> date:
         return task.created_at.astimezone(self.clock.tz).date() if task.created_at.tzinfo else task.created_at.date()
 
     def deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
@@ -910,20 +878,20 @@ class Writer(ExtensionRequests, Ledger):
                                                                  day=today.isoformat()))
         return result, warnings
 
-    def user_row(self, s: Session, name: str) -> Any:
+    def user_row(self, s: WriteSession, name: str) -> Any:
         """The user's row (id, name, role, unit, display, email, webhook and the other contact fields)."""
         user = s.connection().execute(SELECT_USER, {"name": name}).first()
         if user is None:
             raise UnknownUser(name)
         return user
 
-    def require_supervisor(self, s: Session, actor: str, action: str) -> Any:
+    def require_supervisor(self, s: WriteSession, actor: str, action: str) -> Any:
         user = self.user_row(s, actor)
         if user.role not in SUPERVISING_ROLES:
             raise PermissionDenied(actor, user.role, action, N_("only supervisors and admins may"))
         return user
 
-    def _check_role(self, user: Any, task: Task, roles: Iterable[str], action: "str | Phrase") -> None:
+    def _check_role(self, user: Any, task: TaskRow, roles: Iterable[str], action: "str | Phrase") -> None:
         roles = frozenset(roles)
         if user.role not in roles:
             raise PermissionDenied(user.name, user.role, action,
@@ -931,14 +899,15 @@ class Writer(ExtensionRequests, Ledger):
         if not may_see(user, task):  # the visibility rule, as PostgreSQL's row-level security has it
             raise PermissionDenied(user.name, user.role, action, _not_visible(user, task))
 
-    def task_row(self, s: Session, task_id: int) -> Task:
-        task = s.get(Task, task_id)
-        if task is None:
+    def task_row(self, s: WriteSession, task_id: int) -> TaskRow:
+        """The task's row as this transaction reads it, for the writer's checks and ``write_task``."""
+        row = s.connection().execute(_SELECT_TASK, {"id": task_id}).first()
+        if row is None:
             raise NotFound("task", task_id)
-        return task
+        return TaskRow(**row._mapping)
 
-    def _task_for_action(self, s: Session, actor: str, task_id: int, action: str, description: str,
-                         expected_version: int | None) -> Task:
+    def _task_for_action(self, s: WriteSession, actor: str, task_id: int, action: str, description: str,
+                         expected_version: int | None) -> TaskRow:
         user = self.user_row(s, actor)
         task = self.task_row(s, task_id)
         wf = self.registry.get(task.workflow)
@@ -948,13 +917,13 @@ class Writer(ExtensionRequests, Ledger):
             raise ConflictError(task.code, expected_version, task.version)
         return task
 
-    def _precondition_holds(self, s: Session, task: Task, precondition: str) -> bool:
+    def _precondition_holds(self, s: WriteSession, task: TaskRow, precondition: str) -> bool:
         """Whether a precondition the workflow names holds for the task (the machine's condition asks)."""
         if precondition == "evidence":
-            return s.execute(sa.select(Evidence.id).where(Evidence.task_id == task.id).limit(1)).first() is not None
+            return s.execute(sa.select(T.evidence.c.id).where(T.evidence.c.task_id == task.id).limit(1)).first() is not None
         raise PreconditionFailed(task.code, task.state, "", f"unknown precondition {precondition!r}")
 
-    def _refused(self, refusal: Refusal, user: Any, task: Task, wf: Workflow,
+    def _refused(self, refusal: Refusal, user: Any, task: TaskRow, wf: Workflow,
                  chain: signoffs.Chain | None = None) -> DubanError:
         """The error a refusal of the machine becomes, with the fields a front words it by."""
         ev = wf.events[refusal.event]
@@ -983,7 +952,7 @@ class Writer(ExtensionRequests, Ledger):
         return TransitionNotAllowed(task.code, task.state, refusal.event, [ev.name for ev in events],
                                     requires={ev.name: list(ev.requires) for ev in events if ev.requires})
 
-    def write_task(self, s: Session, task: Task, changes: dict[str, Any], actor: str, event: str,
+    def write_task(self, s: WriteSession, task: TaskRow, changes: dict[str, Any], actor: str, event: str,
                from_state: str | None, to_state: str | None, *, note: str | None,
                inputs: dict[str, Any]) -> int:
         """Updates the task only if it still has the version we read, then appends its trail record."""
@@ -995,45 +964,59 @@ class Writer(ExtensionRequests, Ledger):
             self, s, task, changes, restarted=event == signoffs.SIGNOFF_EVENT)
         result = s.connection().execute(_UPDATE_TASK, dict(values, _id=task.id, _read_version=read_version))
         if result.rowcount != 1:
-            current = s.execute(sa.select(Task.version).where(Task.id == task.id)).scalar_one()
+            current = s.execute(sa.select(_TASKS.c.version).where(_TASKS.c.id == task.id)).scalar_one()
             raise ConflictError(task.code, read_version, current)
-        for key, value in values.items():
-            set_committed_value(task, key, value)
+        for key, value in values.items():  # the row as written: the caller's view and next write see it
+            setattr(task, key, value)
         trail.stage(s, "tasks", task.id, changes, partial=True)
         trail.append(s, task_id=task.id, event=event, from_state=from_state, to_state=to_state,
                      version=read_version + 1, actor=actor, at=now, note=note, inputs=inputs, head=head)
         return read_version + 1
 
-    def campaign_row(self, s: Session, name: str | None) -> Campaign:
-        return s.get_one(Campaign, self.campaign_id(s.connection(), name))
+    def campaign_row(self, s: WriteSession, name: str | None) -> Any:
+        """The campaign's row (id, name, inspector, target and dates)."""
+        conn = s.connection()
+        return conn.execute(sa.select(T.campaigns).where(T.campaigns.c.id == self.campaign_id(conn, name))).one()
 
-    def _problem_or_none(self, s: Session, campaign_id: int, code: str) -> Problem | None:
-        return s.execute(
-            sa.select(Problem).where(Problem.campaign_id == campaign_id, Problem.code == code)
-        ).scalar_one_or_none()
+    def _problem_or_none(self, s: WriteSession, campaign_id: int, code: str) -> Any:
+        return s.connection().execute(
+            sa.select(T.problems).where(T.problems.c.campaign_id == campaign_id, T.problems.c.code == code)
+        ).first()
 
-    def _problem(self, s: Session, camp: Campaign, code: str) -> Problem:
+    def _problem(self, s: WriteSession, camp: Any, code: str) -> Any:
         prob = self._problem_or_none(s, camp.id, code)
         if prob is None:
-            codes = [c for (c,) in s.execute(sa.select(Problem.code).where(Problem.campaign_id == camp.id))]
+            codes = [c for (c,) in s.execute(sa.select(T.problems.c.code).where(T.problems.c.campaign_id == camp.id))]
             raise NotFound("problem", code, known=codes)
         return prob
 
-    def _next_code(self, s: Session, same_place: Any) -> str:
+    def _next_code(self, s: WriteSession, same_place: Any) -> str:
         """The next free number: tasks are numbered 1, 2, 3 … within a campaign (or, for a workflow
         without campaigns, within the workflow) unless given codes."""
         conn = s.connection()
         candidate = conn.execute(
-            sa.select(sa.func.count()).select_from(Task).where(same_place)
+            sa.select(sa.func.count()).select_from(_TASKS).where(same_place)
         ).scalar_one() + 1
-        taken = sa.select(Task.id).where(same_place, Task.code == sa.bindparam("code"))
+        taken = sa.select(_TASKS.c.id).where(same_place, _TASKS.c.code == sa.bindparam("code"))
         while conn.execute(taken, {"code": str(candidate)}).first() is not None:
             candidate += 1
         return str(candidate)
 
-    def _view_by_id(self, s: Session, t: Task) -> TaskView:
+    def _view_by_id(self, s: WriteSession, t: TaskRow) -> TaskView:
         cname, pcode = s.connection().execute(_SELECT_NAMES, {"task_id": t.id}).one()
         return self.task_view(t, cname, pcode)
+
+
+class TaskRow(SimpleNamespace):
+    """A task's row (every column of ``storage.tables.tasks``) as the writer read it in this
+    transaction; ``write_task`` sets what it wrote, so the caller's view and the next write see it."""
+
+
+class Inserted(SimpleNamespace):
+    """A row the writer inserted: its new ``id`` and the values it was given."""
+
+    def __init__(self, row_id: int, values: Mapping[str, Any]) -> None:
+        super().__init__(id=row_id, **values)
 
 
 # ---------------------------------------------------------------------- new tasks
@@ -1077,15 +1060,16 @@ def measures_json(measures: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------------- helpers
-_TASKS = Task.__table__
+_TASKS = T.tasks
+_SELECT_TASK = sa.select(_TASKS).where(_TASKS.c.id == sa.bindparam("id"))
 _UPDATE_TASK = _TASKS.update().where(
     _TASKS.c.id == sa.bindparam("_id"), _TASKS.c.version == sa.bindparam("_read_version")
 )
-_USERS = User.__table__
+_USERS = T.users
 _SELECT_NAMES = (
-    sa.select(Campaign.__table__.c.name, Problem.__table__.c.code)
-    .select_from(_TASKS.outerjoin(Campaign.__table__, Campaign.__table__.c.id == _TASKS.c.campaign_id)
-                 .outerjoin(Problem.__table__, Problem.__table__.c.id == _TASKS.c.problem_id))
+    sa.select(T.campaigns.c.name, T.problems.c.code)
+    .select_from(_TASKS.outerjoin(T.campaigns, T.campaigns.c.id == _TASKS.c.campaign_id)
+                 .outerjoin(T.problems, T.problems.c.id == _TASKS.c.problem_id))
     .where(_TASKS.c.id == sa.bindparam("task_id"))
 )
 SELECT_USER = sa.select(
@@ -1143,7 +1127,7 @@ def mask_mobile(mobile: str | None) -> str | None:
     return mobile[:-8] + "****" + mobile[-4:] if len(mobile) >= 8 else "****"
 
 
-def campaign_view(c: Campaign) -> CampaignView:
+def campaign_view(c: Any) -> CampaignView:
     return CampaignView(c.id, c.name, c.inspector, c.target, c.feedback_date, c.period_start, c.period_end,
                         c.rectification_end)
 

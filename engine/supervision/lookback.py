@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from engine.i18n import N_
 from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
 from engine.core.views import LookbackPlanView, LookbackRecordResult, MoveResult
+from engine.core.writer import TaskRow
 from storage.db import lock_writers
-from storage.models import Lookback, LookbackPlan, Problem, Task
+from storage.tables import lookback_plans, problems, tasks
 from storage.tables import lookbacks as looks
 from engine.core.lookbacks import (  # noqa: F401  (re-exported)
     CANCELLED,
@@ -75,18 +76,17 @@ def plan(
             # Writers' lock before anything is read, so two plans for one day cannot both see an
             # item as free, and the versions read below are the ones the writes will check.
             lock_writers(s)
-        rows = s.execute(
-            sa.select(Task, Problem.code).join(Problem, Problem.id == Task.problem_id)
-            .where(Task.campaign_id == camp.id).order_by(Problem.id, Task.id)
-            .execution_options(populate_existing=True)
-        ).all()
-        same = s.execute(sa.select(LookbackPlan.id).where(
-            LookbackPlan.campaign_id == camp.id, LookbackPlan.on == on, LookbackPlan.seed == seed)).scalar()
+        rows = [(TaskRow(**{k: v for k, v in r._mapping.items() if k != "problem_code"}), r.problem_code)
+                for r in s.connection().execute(
+                    sa.select(tasks, problems.c.code.label("problem_code")).join(problems, problems.c.id == tasks.c.problem_id)
+                    .where(tasks.c.campaign_id == camp.id).order_by(problems.c.id, tasks.c.id))]
+        same = s.execute(sa.select(lookback_plans.c.id).where(
+            lookback_plans.c.campaign_id == camp.id, lookback_plans.c.on == on, lookback_plans.c.seed == seed)).scalar()
         if same is not None:
             raise AlreadyExists("look-back plan", f"{camp.name} on {on.isoformat()} with seed {seed} (plan {same})")
-        busy = set(s.execute(sa.select(Lookback.task_id).where(
-            Lookback.due == on, Lookback.status == PENDING, Lookback.task_id.in_([t.id for t, _ in rows]))).scalars())
-        strata: dict[str, list[Task]] = {}
+        busy = set(s.execute(sa.select(looks.c.task_id).where(
+            looks.c.due == on, looks.c.status == PENDING, looks.c.task_id.in_([t.id for t, _ in rows]))).scalars())
+        strata: dict[str, list[TaskRow]] = {}
         states: list[str] = []
         for task, pcode in rows:
             pol = policy(app.registry.get(task.workflow))
@@ -102,7 +102,7 @@ def plan(
                                f"it has no item to sample for a look-back on {on.isoformat()}: look-backs re-check "
                                f"items that are {what}" + (f"; {len(busy)} already have one due that day" if busy else ""))
         rng = random.Random(seed)
-        chosen: list[tuple[Task, str]] = []
+        chosen: list[tuple[TaskRow, str]] = []
         strata_out = []
         for pcode, items in strata.items():  # problems in id order, items in id order: reproducible
             k = sample_size(len(items), sample_percent)
@@ -119,8 +119,8 @@ def plan(
         row = app.insert_lookback_plan(s, actor, camp.id, on, sample_percent, seed)
         view.id = row.id
         earlier = dict(s.execute(
-            sa.select(Lookback.task_id, sa.func.count()).where(
-                Lookback.source == PLAN, Lookback.task_id.in_([t.id for t, _ in chosen])).group_by(Lookback.task_id)
+            sa.select(looks.c.task_id, sa.func.count()).where(
+                looks.c.source == PLAN, looks.c.task_id.in_([t.id for t, _ in chosen])).group_by(looks.c.task_id)
         ).all())
         for task, pcode in chosen:
             round_no = earlier.get(task.id, 0) + 1
@@ -149,7 +149,7 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
         with app.transaction() as s:
             app.require_supervisor(s, actor, N_("record look-back reviews"))
             lock_writers(s)  # before the look-back row is touched: head, then rows, like every writer
-            row = s.get(Lookback, lookback_id, populate_existing=True)
+            row = s.connection().execute(sa.select(looks).where(looks.c.id == lookback_id)).first()
             if row is None:
                 raise NotFound("look-back", lookback_id)
             task = app.task_row(s, row.task_id)
@@ -179,9 +179,9 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
                 new_due, _warnings = app.deadline(due, today, "new deadline")
             cancelled: list[int] = []
             if not passed:
-                cancelled = list(s.execute(sa.select(Lookback.id).where(
-                    Lookback.task_id == task.id, Lookback.status == PENDING, Lookback.id != row.id)
-                    .order_by(Lookback.id)).scalars())
+                cancelled = list(s.execute(sa.select(looks.c.id).where(
+                    looks.c.task_id == task.id, looks.c.status == PENDING, looks.c.id != row.id)
+                    .order_by(looks.c.id)).scalars())
             now = app.now()
             change = dict(status=PASSED if passed else REBOUND, reviewer=actor, note=note, recorded_at=now)
             app.update_lookbacks(s, [row.id], change)
