@@ -26,10 +26,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
 
 from storage.db import GENESIS_HASH
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 from workflows import access
 from workflows.access import ROLES, SUPERVISING_ROLES
@@ -132,6 +130,11 @@ def install(conn: Connection, moves: Iterable[Move]) -> list[str]:
 
     ``moves``: every trail event each role may write on a task (from the workflows, see Move).
     """
+    # The models only here: which tables hang off a task (login_role, acting_role … need none of it).
+    from sqlmodel import SQLModel
+
+    from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
     ensure_group_roles(conn)
     schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
     groups = ", ".join(_q(conn, g) for g in GROUP_ROLES.values())

@@ -170,6 +170,14 @@ def test_single_writes_run_without_the_orm(write_ledger: Path, argv: list[str]) 
     assert "EXIT=0 LOADED=\n" in proc.stdout, proc.stdout + proc.stderr
 
 
+@pytest.mark.parametrize("argv", [["--as", "root", "audit", "verify"], ["--as", "root", "user", "list"],
+                                  ["--as", "root", "campaign", "list"]], ids=lambda a: " ".join(a[2:4]))
+def test_verify_and_listing_users_and_campaigns_run_without_the_orm(write_ledger: Path, argv: list[str]) -> None:
+    proc = _run("-c", _WRITE_PROBE, "--db", str(write_ledger), *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert "EXIT=0 LOADED=\n" in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_version() -> None:
     from engine import __version__
 
