@@ -409,8 +409,14 @@ class Pages:
             signed_id = _int(request.query_params.get("task"))
             if signed_id is not None:
                 signed = _signed(workspace.task_for(self.duban, user, signed_id))
+        # a refused form no longer on the page (a request decided meanwhile): its reason at the top
+        shown = ({f"{kind}-{r.id}" for r in extensions for kind in ("approve", "deny")}
+                 | {f"lookback-{lb.id}" for lb in lookbacks})
+        on_page = refused is not None and (refused.form in shown or (
+            refused.form.startswith("event-") and refused.values.get("task") in {str(d.task.id) for d in details}))
         return self.render(request, "queue.html", status, user=user, items=details, lookbacks=lookbacks, signed=signed,
                            extensions=extensions, supervising=supervising,
+                           refused_elsewhere=refused is not None and not on_page,
                            refused=refused, image_types=IMAGE_TYPES, suffix=_suffix,
                            done=request.query_params.get("done"), event_label=self.duban.event_label,
                            requires=lambda wf, ev: self.duban.workflow(wf).events[ev].requires,
@@ -447,7 +453,8 @@ class Pages:
             except NotFound:
                 raise
             except DubanError as exc:
-                return self._queue(request, user, Refused(f"{decision}-{request_id}", exc, values))
+                message = word(exc, lambda st: st, lambda ev: ev)
+                return self._queue(request, user, Refused(f"{decision}-{request_id}", exc, values, message))
             return RedirectResponse(f"/queue?done={quote(decision)}", status_code=303)
         return await self.page(request, work)
 
