@@ -362,6 +362,7 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
     weighted = [*((t, 1) for t in replayed.values()), *created_only]
     rules, source = rules_for(app, (t.workflow for t, _n in weighted))
     ack_deadlines: dict[tuple[str, date], date | None] = {}
+    late_workdays: dict[date, int] = {}
     units: dict[str, UnitScore] = {}
     for t, n in weighted:  # n tasks stand as t does
         u = units.get(t.unit)
@@ -383,7 +384,10 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
             if in_force < as_of:
                 u.overdue += n
                 u.overdue_days += n * (as_of - in_force).days
-                u.overdue_workdays += n * app.calendar.workdays_between(in_force, as_of)
+                workdays = late_workdays.get(in_force)
+                if workdays is None:  # one count per deadline, not per line: the calendar walks the days
+                    workdays = late_workdays[in_force] = app.calendar.workdays_between(in_force, as_of)
+                u.overdue_workdays += n * workdays
         u.returned += n * t.returned
         u.reopened += n * t.reopened
         u.extensions += n * t.extensions
