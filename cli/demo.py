@@ -91,7 +91,7 @@ def _print_ledger(app: "Duban", tasks: list[Any], as_of: Any) -> None:
 
     workflows = {t.workflow for t in tasks}
     title = app.ledger_label(workflows, "title")
-    render.print_task_table(tasks, due_label=app.ledger_label(workflows, "due"),
+    render.print_task_table(tasks, due_label=app.ledger_label(workflows, "deadline"),
                             title=_('{ledger} as of {as_of}').format(ledger=title, as_of=as_of) if title
                             else _('Ledger as of {as_of}').format(as_of=as_of))
 

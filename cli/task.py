@@ -160,7 +160,7 @@ def list_(obj: Context, states: tuple[str, ...], unit: str | None, overdue: bool
     if as_json:
         echo_json([v.as_dict() for v in tasks])
         return
-    print_task_table(tasks, due_label=ledger.ledger_label((t.workflow for t in tasks), "due"))
+    print_task_table(tasks, due_label=ledger.ledger_label((t.workflow for t in tasks), "deadline"))
     if limit is not None and len(tasks) == limit:
         more = ledger.count_tasks(**filters) - limit
         if more > 0:
@@ -204,7 +204,7 @@ def show(obj: Context, task_id: int, as_json: bool) -> None:
         # Chinese shows the label alone; English adds the name one types (task list --state NAME).
         (_('state'), pgettext("state", "{label} ({name})").format(label=v.state_label, name=v.state)),
         # Days late count from the deadline in force: shown beside it when it is not the deadline.
-        (app.ledger_label([v.workflow], "due") or _('due'), fmt_date(v.due) + ("" if in_force != v.due else late)),
+        (app.ledger_label([v.workflow], "deadline") or _('due'), fmt_date(v.due) + ("" if in_force != v.due else late)),
         (_('deadline in force'), fmt_date(in_force) + late if in_force != v.due else None),
         (_('leader'), v.leader),
         (_('unit'), v.unit),

@@ -121,7 +121,8 @@ def test_letters_speak_of_a_suggestion_in_its_own_words(ledger: Duban, tmp_path:
     made = CliRunner().invoke(cli, [*args, "--issuer", "市人大常委会选举任免联络工作委员会"], env=env)
     assert made.exit_code == 0, made.output
     text = "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
-    assert "代表建议" in text and "答复期限" in text and "整改" not in text
+    # the deadline by the word its ledger and reminders use ([ledger] labels.deadline), not a second one
+    assert "代表建议" in text and "办理时限" in text and "答复期限" not in text and "整改" not in text
     closed = suggestion(ledger, "concluded", "市教育局")
     refused = CliRunner().invoke(cli, [*args[:8], str(closed), *args[9:], "--issuer", "某机关"], env=env)
     assert refused.exit_code == 1 and "已办结" in refused.output and "letters chase" not in refused.output

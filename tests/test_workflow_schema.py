@@ -510,7 +510,36 @@ def test_ledger_labels_are_checked(tmp_path: Path) -> None:
 
     text = (Path(__file__).resolve().parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
     wf = parse_workflow(text, "rectification.toml")
-    assert wf.ledger_labels["due"].text("zh") == "整改时限"
+    assert wf.ledger_labels["deadline"].text("zh") == "整改时限"
     bad = text.replace('labels = { title =', 'labels = { deadlines = { en = "x", zh = "y" }, title =')
     with pytest.raises(WorkflowError, match="ledger.labels.deadlines"):
         parse_workflow(bad, "bad.toml")
+
+
+def test_the_deadline_word_is_said_once_and_older_files_keys_still_name_it() -> None:
+    """Issue 12: [ledger] labels.due, labels.deadline and [letters] deadline all named a workflow's deadline
+    (a suggestion's letters said 答复期限 where its ledger and reminders said 办理时限). labels.deadline is
+    now the one source; a file written before, with labels.due or letters.deadline, loads with its word."""
+    from workflows import builtin_workflow_names, load_builtin
+    from workflows.schema import parse_workflow
+
+    for name in builtin_workflow_names():
+        wf = load_builtin(name)
+        assert "due" not in wf.extensions.get("ledger", {}).get("labels", {}), name
+        assert "deadline" not in wf.extensions.get("letters", {}), name
+    assert load_builtin("suggestion").ledger_labels["deadline"].text("zh") == "办理时限"
+    assert load_builtin("rectification").ledger_labels["deadline"].text("zh") == "整改时限"
+
+    text = (Path(__file__).resolve().parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
+    new = 'deadline = { en = "due", zh = "整改时限" }'
+    assert new in text and "\n[letters]\n" in text
+    older = text.replace(new, 'due = { en = "deadline", zh = "完成时限" }')
+    assert parse_workflow(older, "older.toml").ledger_labels["deadline"].text("zh") == "完成时限"
+    assert "due" not in parse_workflow(older, "older.toml").ledger_labels
+    letters_only = text.replace(", " + new, "").replace("\n[letters]\n", '\n[letters]\ndeadline = "办结时限"\n')
+    wf = parse_workflow(letters_only, "letters.toml")
+    assert (wf.ledger_labels["deadline"].zh, wf.ledger_labels["deadline"].en) == ("办结时限", "due")
+    both = text.replace("\n[letters]\n", '\n[letters]\ndeadline = "答复期限"\n')
+    assert parse_workflow(both, "both.toml").ledger_labels["deadline"].zh == "整改时限"  # labels.deadline wins
+    neither = text.replace(", " + new, "")
+    assert "deadline" not in parse_workflow(neither, "neither.toml").ledger_labels

@@ -34,8 +34,9 @@ KNOWN_ACTIONS: tuple[str, ...] = ("note", "evidence", "outcome", "extend", "flag
 EXTENSION_TABLES: tuple[str, ...] = ("reminders", "lookback", "traffic_light", "report", "import", "scoring",
                                      "ledger", "letters", "receipt")
 # [letters]: how the letters that chase a unit (催办通知书, 督办函) speak of this workflow's items, in the
-# words of its documents: what an item is (item), what its deadline is called (deadline), what the
-# unit does with it (role, undertake), and per kind what is asked and what the unit reports back.
+# words of its documents: what an item is (item), what the unit does with it (role, undertake), and per
+# kind what is asked and what the unit reports back. What its deadline is called comes from [ledger]
+# labels.deadline; a letters.deadline of an older file is still read (see _deadline_word).
 LETTER_WORDS: tuple[str, ...] = ("item", "deadline", "role", "undertake")
 LETTER_KIND_WORDS: tuple[str, ...] = ("asked", "report")
 # [report] says which states a published report counts as 完成 (done) and 阶段性完成 (partial), and
@@ -43,9 +44,13 @@ LETTER_KIND_WORDS: tuple[str, ...] = ("asked", "report")
 REPORT_KEYS: tuple[str, ...] = ("done", "partial", "group_by", "labels")
 # [report] labels: what a report calls its headline figures for this workflow (细化问题 / 已完成 …).
 REPORT_LABELS: tuple[str, ...] = ("total", "done", "partial", "ongoing")
-# [ledger] labels: what this workflow calls its ledger (整改台账 / 代表建议办理台账) and its deadline
-# (整改时限 / 办理时限), where a front shows tasks of this workflow only.
-LEDGER_LABELS: tuple[str, ...] = ("title", "due", "deadline")  # deadline: the word in a reminder's sentence
+# [ledger] labels: what this workflow calls its ledger (title: 整改台账 / 代表建议办理台账) and its deadline
+# (deadline: 整改时限 / 办理时限), where a front shows tasks of this workflow only. The deadline word is
+# the one source of the deadline column's header, the reminders' sentences and the letters (its zh).
+# labels.due, the column's header in files written before, is still read as the deadline word.
+LEDGER_LABELS: tuple[str, ...] = ("title", "due", "deadline")
+# The English of a deadline word an older file gave only in Chinese ([letters] deadline).
+DEADLINE_EN = "due"
 # What a task may be attached to besides its unit; [workflow] uses names those its tasks need.
 # A file that does not say is read as written before the key existed: campaign, problem and leader.
 USABLE: tuple[str, ...] = ("campaign", "problem", "leader")
@@ -647,6 +652,7 @@ def _build(
         ledger_labels = _check_ledger(extensions["ledger"], states, p)
     if "letters" in extensions:
         _check_letters(extensions["letters"], p)
+    ledger_labels = _deadline_word(ledger_labels, extensions.get("letters"))
     if "receipt" in extensions:
         _check_receipt(extensions["receipt"], p)
 
@@ -1014,6 +1020,20 @@ def _check_ledger(raw: Any, states: Mapping[str, StateDef], p: _Problems) -> dic
         return {}
     _check_keys(raw_labels, LEDGER_LABELS, "ledger.labels", p)
     return {k: _label(v, f"ledger.labels.{k}", p) for k, v in raw_labels.items() if k in LEDGER_LABELS}
+
+
+def _deadline_word(labels: dict[str, Label], letters: Any) -> dict[str, Label]:
+    """The workflow's one word for its deadline, as ``labels["deadline"]`` ("due" is not kept): [ledger]
+    labels.deadline; else, from a file written before it was the one source, labels.due (the column's
+    header); else [letters] deadline (Chinese only; DEADLINE_EN in English). None of them: no key."""
+    out = {k: v for k, v in labels.items() if k != "due"}
+    if "deadline" in out:
+        return out
+    if "due" in labels:
+        out["deadline"] = labels["due"]
+    elif isinstance(letters, dict) and isinstance(letters.get("deadline"), str) and letters["deadline"].strip():
+        out["deadline"] = Label(en=DEADLINE_EN, zh=letters["deadline"].strip())
+    return out
 
 
 def _check_letters(raw: Any, p: _Problems) -> None:

@@ -171,8 +171,10 @@ class Ledger:
             return state
 
     def ledger_label(self, workflows: Iterable[str], key: str, lang: str | None = None) -> str | None:
-        """The workflow's own word for its ledger (``key`` title or due, [ledger] labels) when every task
-        shown is of that one workflow; None otherwise (a front then uses its generic word)."""
+        """The workflow's own word for its ledger (``key`` title or deadline, [ledger] labels; "due", the
+        deadline column's key before, is the deadline) when every task shown is of that one workflow;
+        None otherwise (a front then uses its generic word)."""
+        key = "deadline" if key == "due" else key
         names = set(workflows)
         if len(names) != 1:
             return None

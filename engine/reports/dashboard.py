@@ -130,7 +130,7 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
     if workflow:
         tx["title"] = tx["board"].format(title=app.workflow(workflow).title.text(lang))
     # the workflow's word for the deadline (整改时限 / 办理时限) when every item shown is of one workflow
-    tx["due"] = app.ledger_label({ln.workflow for ln in lines} or [workflow or ""], "due") or tx["due"]
+    tx["due"] = app.ledger_label({ln.workflow for ln in lines} or [workflow or ""], "deadline") or tx["due"]
     for name, _groups in report.groups:  # a declared grouping is headed by the field's label
         tx.setdefault(f"by_{name}", tx["by"].format(label=report.labels.get(name, name)))
     f = report.figures

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 KINDS = ("remind", "supervise")
 TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "letters"
 # Each kind's number prefix and working days to reply; how the letter speaks of the item comes from
-# the workflow's [letters] table (these plain words when it has none), and the config's [letters]
-# section overrides any of them for an office.
+# the workflow's [letters] table and its deadline word from [ledger] labels.deadline (these plain words
+# when it has none), and the config's [letters] section overrides any of them for an office.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "remind": {"prefix": "督办催", "reply_days": 3, "asked": "抓紧推进，确保按期完成", "report": "进展情况"},
     "supervise": {"prefix": "督办", "reply_days": 5,
@@ -55,7 +55,11 @@ def issue_letter(app: "Duban", actor: str, task_id: int, kind: str, *, issuer: s
     task = detail.task
     wf = app.workflow(task.workflow)
     declared = wf.extensions.get("letters", {})
-    cfg = {**DEFAULTS[kind], **WORDS, **{k: v for k, v in declared.items() if k in WORDS},
+    # The deadline is called what the ledger and the reminders call it ([ledger] labels.deadline, which
+    # the loader fills from an older file's [letters] deadline); the config's [letters] still overrides.
+    deadline = wf.ledger_labels.get("deadline")
+    cfg = {**DEFAULTS[kind], **WORDS, **{k: v for k, v in declared.items() if k in WORDS and k != "deadline"},
+           **({"deadline": deadline.zh} if deadline is not None else {}),
            **declared.get(kind, {}), **app.settings.section("letters")}
     template = Path(str(cfg.get(f"{kind}_template") or TEMPLATES / f"{kind}.docx"))
     if not template.is_file():
