@@ -27,7 +27,8 @@ from engine.i18n import gettext as _
 from engine.i18n import language, lazy_pgettext, pgettext
 from engine.ledger_io.columns import (COLUMNS, PRINTED_COLUMNS, WORKFLOW_COLUMN, WORKFLOW_LEAD,  # noqa: F401
                                       WORKFLOW_TAIL, export_header, progress_text)
-from storage.models import Campaign, Evidence, Lookback, Outcome, Problem, ProgressNote, Task, TrailRecord
+from storage.tables import campaigns as _CAMPAIGNS, evidence as _EVIDENCE, lookbacks as _LOOKBACKS, outcomes as _OUTCOMES
+from storage.tables import problems as _PROBLEMS, progress_notes as _NOTES, tasks as _TASKS, trail as _TRAIL
 
 if TYPE_CHECKING:
     from engine.api import Duban
@@ -94,44 +95,44 @@ def ledger_rows(app: "Duban", campaign: str | None = None, workflow: str | None 
     today = app.today()
     tz = app.clock.tz
     with app.reading() as conn:  # a reader: one snapshot, no write lock (writers carry on)
-        parent = sa.orm.aliased(Problem)
+        parent = _PROBLEMS.alias("parent")
         # Plain rows, not ORM objects: an export reads every task, and building 100,000 instances costs seconds.
         stmt = (
-            sa.select(*Task.__table__.c, Campaign.name.label("cname"), Problem.title.label("ptitle"),
-                      parent.title.label("parent_title"))
-            .outerjoin(Campaign, Campaign.id == Task.campaign_id)
-            .outerjoin(Problem, Problem.id == Task.problem_id)
-            .outerjoin(parent, parent.id == Problem.parent_id)
-            .order_by(Task.campaign_id, Task.id)
+            sa.select(*_TASKS.c, _CAMPAIGNS.c.name.label("cname"), _PROBLEMS.c.title.label("ptitle"),
+                      parent.c.title.label("parent_title"))
+            .outerjoin(_CAMPAIGNS, _CAMPAIGNS.c.id == _TASKS.c.campaign_id)
+            .outerjoin(_PROBLEMS, _PROBLEMS.c.id == _TASKS.c.problem_id)
+            .outerjoin(parent, parent.c.id == _PROBLEMS.c.parent_id)
+            .order_by(_TASKS.c.campaign_id, _TASKS.c.id)
         )
         scope = None
         where = []
         if campaign:
-            where.append(Task.campaign_id == app.campaign_id(conn, campaign))
+            where.append(_TASKS.c.campaign_id == app.campaign_id(conn, campaign))
         if workflow:
             app.workflow(workflow)  # an unknown name is refused, naming those there are
-            where.append(Task.workflow == workflow)
+            where.append(_TASKS.c.workflow == workflow)
         if where:
             stmt = stmt.where(*where)
-            scope = sa.select(Task.id).where(*where).scalar_subquery()
+            scope = sa.select(_TASKS.c.id).where(*where).scalar_subquery()
         in_scope = (lambda col: col.in_(scope)) if scope is not None else (lambda col: None)
-        notes = _by_task(conn, sa.select(ProgressNote.task_id, ProgressNote.on, ProgressNote.text)
-                         .order_by(ProgressNote.task_id, ProgressNote.on, ProgressNote.id),
-                         in_scope(ProgressNote.task_id))
-        files = _by_task(conn, sa.select(Evidence.task_id, Evidence.original_name).order_by(Evidence.id),
-                         in_scope(Evidence.task_id))
-        results = _by_task(conn, sa.select(Outcome.task_id, Outcome.kind, Outcome.on, Outcome.amount_fen,
-                                           Outcome.text).order_by(Outcome.on, Outcome.id),
-                           in_scope(Outcome.task_id))
+        notes = _by_task(conn, sa.select(_NOTES.c.task_id, _NOTES.c.on, _NOTES.c.text)
+                         .order_by(_NOTES.c.task_id, _NOTES.c.on, _NOTES.c.id),
+                         in_scope(_NOTES.c.task_id))
+        files = _by_task(conn, sa.select(_EVIDENCE.c.task_id, _EVIDENCE.c.original_name).order_by(_EVIDENCE.c.id),
+                         in_scope(_EVIDENCE.c.task_id))
+        results = _by_task(conn, sa.select(_OUTCOMES.c.task_id, _OUTCOMES.c.kind, _OUTCOMES.c.on, _OUTCOMES.c.amount_fen,
+                                           _OUTCOMES.c.text).order_by(_OUTCOMES.c.on, _OUTCOMES.c.id),
+                           in_scope(_OUTCOMES.c.task_id))
         struck_states = sorted({st for name in app.workflow_names()
                                 for st in app.workflow(name).extensions.get("ledger", {}).get("struck_off", [])})
         struck: dict[int, date] = {}
         if struck_states:
-            moves = (sa.select(TrailRecord.task_id, TrailRecord.at)
-                     .where(TrailRecord.to_state.in_(struck_states), TrailRecord.task_id.is_not(None),
-                            sa.or_(TrailRecord.from_state.is_(None), TrailRecord.from_state != TrailRecord.to_state))
-                     .order_by(TrailRecord.id))
-            for tid, rows in _by_task(conn, moves, in_scope(TrailRecord.task_id)).items():
+            moves = (sa.select(_TRAIL.c.task_id, _TRAIL.c.at)
+                     .where(_TRAIL.c.to_state.in_(struck_states), _TRAIL.c.task_id.is_not(None),
+                            sa.or_(_TRAIL.c.from_state.is_(None), _TRAIL.c.from_state != _TRAIL.c.to_state))
+                     .order_by(_TRAIL.c.id))
+            for tid, rows in _by_task(conn, moves, in_scope(_TRAIL.c.task_id)).items():
                 struck[tid] = _local_day(rows[-1].at, tz)  # the latest entry: a reopened item was struck off again
         lights: dict[tuple, str | None] = {}
         light_words = {name: light_text(name) for name in LIGHT_TEXT}
@@ -246,11 +247,11 @@ def _field_columns(app: "Duban", campaign: str | None, workflow: str | None,
     (suggestions beside a campaign's items): (header, workflow → field) per label in ``lang``, the
     workflows by name, each one's fields in its declared order; [] when none declares any."""
     with app.reading() as conn:
-        stmt = sa.select(Task.workflow).distinct()
+        stmt = sa.select(_TASKS.c.workflow).distinct()
         if campaign:
-            stmt = stmt.where(Task.campaign_id == app.campaign_id(conn, campaign))
+            stmt = stmt.where(_TASKS.c.campaign_id == app.campaign_id(conn, campaign))
         if workflow:
-            stmt = stmt.where(Task.workflow == workflow)
+            stmt = stmt.where(_TASKS.c.workflow == workflow)
         names = sorted(conn.execute(stmt).scalars())
     columns: dict[str, dict[str, str]] = {}
     for name in names:
@@ -268,7 +269,7 @@ def _campaignless_workflow(app: "Duban", campaign: str | None, workflow: str | N
         wf = app.workflow(workflow)
         return None if "campaign" in wf.uses else wf
     with app.reading() as conn:
-        kinds = conn.execute(sa.select(Task.workflow, Task.campaign_id.is_(None)).distinct()).all()
+        kinds = conn.execute(sa.select(_TASKS.c.workflow, _TASKS.c.campaign_id.is_(None)).distinct()).all()
     if len(kinds) == 1 and kinds[0][1]:
         wf = app.workflow(kinds[0][0])
         return None if "campaign" in wf.uses else wf
@@ -572,10 +573,10 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
     cal.add("prodid", "-//duban//ledger//ZH")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", "督办 duban")
-    task_t, lookback_t = Task.__table__, Lookback.__table__
+    task_t, lookback_t = _TASKS, _LOOKBACKS
     with app.reading() as conn:  # a reader: no write lock, so a busy ledger still exports
-        stmt = (sa.select(task_t, Campaign.name.label("campaign_name"))
-                .outerjoin(Campaign, Campaign.id == task_t.c.campaign_id)
+        stmt = (sa.select(task_t, _CAMPAIGNS.c.name.label("campaign_name"))
+                .outerjoin(_CAMPAIGNS, _CAMPAIGNS.c.id == task_t.c.campaign_id)
                 .order_by(task_t.c.campaign_id, task_t.c.id))
         if campaign:
             stmt = stmt.where(task_t.c.campaign_id == app.campaign_id(conn, campaign))
