@@ -146,10 +146,12 @@ class LazyGroup(click.Group):
             from engine.core.urls import mask_urls
 
             detail = mask_urls(" ".join(str(exc).split()))[:300]
-            raise click.ClickException(
-                f"unexpected error ({type(exc).__name__}{': ' + detail if detail else ''}); the command's "
-                f"transaction was rolled back. This is a bug in duban: please report it with the output of {DEBUG_ENV}=1 and "
-                "the same command") from None
+            from engine.i18n import gettext as _
+
+            raise click.ClickException(_(
+                "unexpected error ({error}); the command's transaction was rolled back. This is a bug in duban: "
+                "please report it with the output of {variable}=1 and the same command").format(
+                    error=type(exc).__name__ + (": " + detail if detail else ""), variable=DEBUG_ENV)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

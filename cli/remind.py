@@ -31,6 +31,32 @@ RULE_LABELS = {
 }
 
 
+# The built-in channels by their words; a named robot keeps the name the config gives it.
+CHANNEL_LABELS = {
+    "console": lazy_pgettext("channel", "console"), "file": lazy_pgettext("channel", "outbox file"),
+    "email": lazy_pgettext("channel", "e-mail"), "webhook": lazy_pgettext("channel", "webhook"),
+}
+
+
+def channel_label(channel: str) -> str:
+    return str(CHANNEL_LABELS.get(channel, channel))
+
+
+def recipient_label(recipient: str) -> str:
+    """Whom a reminder is for, in words: a user by name; a group robot's audience (``unit:财务科``,
+    ``leader:张三``, ``supervisors``) as 单位：财务科, 领导：张三, 督查室 (--json keeps the machine value)."""
+    from engine.i18n import pgettext
+
+    kind, sep, name = recipient.partition(":")
+    if sep and kind == "unit":
+        return pgettext("recipient", "unit {name}").format(name=name)
+    if sep and kind == "leader":
+        return pgettext("recipient", "leader {name}").format(name=name)
+    if recipient == "supervisors":
+        return pgettext("recipient", "supervisors")
+    return recipient
+
+
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
 
@@ -64,8 +90,8 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
         plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=16, keep=False),
                      Column(_('date')), Column(_('to'), cap=12, keep=False), Column(_('channel'), cap=10, keep=False),
                      Column(_('message'), flex=True, keep=False)],
-                    [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient, r.channel, r.subject]
-                     for r in reminders])
+                    [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), recipient_label(r.recipient),
+                      channel_label(r.channel), r.subject] for r in reminders])
         return
     from cli.common import terminal_width
 
@@ -80,8 +106,9 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
     columns += [Column(_('sent / next try')), Column(_('message'), flex=True, keep=False)]
     rows = []
     for r in reminders:
-        row = [str(r.id or ""), r.task_code or "", rule_label(r.rule), fmt_date(r.target), r.recipient or ""]
-        row += [r.channel] if wide else []
+        row = [str(r.id or ""), r.task_code or "", rule_label(r.rule), fmt_date(r.target),
+               recipient_label(r.recipient or "")]
+        row += [channel_label(r.channel)] if wide else []
         row += [str(status_label(r.status))] + ([str(r.attempts or "")] if wide else [])
         row += [fmt_time(r.sent_at or (r.next_attempt_at if r.status in ("failed", "sending") else None), tz),
                 r.subject or ""]

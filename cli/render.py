@@ -37,12 +37,21 @@ def fmt_time(value: datetime | None, tz: tzinfo) -> str:
 
 
 def fmt_inputs(inputs: Mapping[str, Any], app: "Ledger | None" = None, workflow: str | None = None) -> str:
-    """An event's inputs, each labelled, and values that are names (an outcome kind, a workflow, a
-    state) shown by their label in the language in use (--json keeps the names). A full SHA-256
-    would take half the line: 12 digits are shown."""
+    """An event's inputs as labelled pairs in the language in use: a workflow's field (reply_class,
+    satisfaction, the ``fields`` given when a task is made) by the label and choice label the workflow
+    declares, the deadline by the workflow's word for it ([ledger] labels due), names (an outcome
+    kind, a workflow, a state) by their labels (--json keeps the names). A full SHA-256 would take
+    half the line: 12 digits are shown."""
     from engine.core.views import input_label
 
+    declared = _workflow_fields(app, workflow)
+    due_word = app.ledger_label([workflow], "due") if app is not None and workflow else None
+
     def value(key: str, v: Any) -> str:
+        if key in declared:
+            from engine.core.fields import display
+
+            return display(declared[key], v, app.lang if app is not None else "zh")
         if key == "sha256":
             return str(v)[:12]
         if key == "kind":
@@ -55,10 +64,41 @@ def fmt_inputs(inputs: Mapping[str, Any], app: "Ledger | None" = None, workflow:
             return state_label(app, workflow, str(v))
         if isinstance(v, (list, tuple)):
             return _("、").join(str(x) for x in v)
+        if isinstance(v, dict):  # never a Python dict on the screen: its pairs, labelled
+            return fmt_inputs(v, app, workflow)
         return str(v)
 
-    return _("; ").join(_("{label}: {value}").format(label=input_label(k), value=value(k, v))
-                        for k, v in inputs.items() if v is not None)
+    def name(key: str) -> str:
+        if key in declared:
+            return declared[key].label.text(app.lang if app is not None else "zh")
+        if due_word and key == "due":
+            return due_word
+        if due_word and key == "previous_due":
+            return pgettext("input", "original {due}").format(due=due_word)
+        return input_label(key)
+
+    pairs = []
+    for k, v in inputs.items():
+        if v is None:
+            continue
+        if k == "fields" and isinstance(v, dict):  # the fields a task was made with: each one its own pair
+            pairs += [_("{label}: {value}").format(label=name(f), value=value(f, fv))
+                      for f, fv in v.items() if fv is not None]
+            continue
+        pairs.append(_("{label}: {value}").format(label=name(k), value=value(k, v)))
+    return _("; ").join(pairs)
+
+
+def _workflow_fields(app: "Ledger | None", workflow: str | None) -> Mapping[str, Any]:
+    """The fields ``workflow`` declares by name (empty without one)."""
+    from engine.core.errors import DubanError
+
+    if app is None or not workflow:
+        return {}
+    try:
+        return app.workflow(workflow).fields
+    except (KeyError, DubanError):  # a workflow no longer installed: its inputs show by name
+        return {}
 
 
 def outcome_kind_label(kind: str) -> str:
@@ -160,21 +200,23 @@ class Column:
 
 GAP = 2  # cells between columns
 FLEX_MIN = 8  # a flexible column (the title) never gets fewer cells than this
+FLEX_FAIR = 24  # what a flexible column should get before headers are put on two lines
 
 
 def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, width: int | None = None,
                 styles: Sequence[str | None] | None = None,
-                details: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[str]:
+                details: Sequence[Sequence[tuple[str, str]]] | None = None, wrap_headers: bool = False) -> list[str]:
     """Rows laid out in ``width`` cells (the terminal's), measured as the terminal draws them
     (cli/cells.py: CJK and ambiguous-width characters count two) and without box-drawing
     characters, which CJK terminals draw two cells wide. Columns that must stay whole (dates,
     states, numbers) are never cut; capped columns (the unit) and then the flexible one (the title)
     are ellipsised to fit. ``details``: per row, (label, text) pairs too long for a column (a trail
-    record's note and inputs), printed under the row, wrapped with a hanging indent. Prints the lines
-    and returns them."""
+    record's note and inputs), printed under the row, wrapped with a hanging indent. ``wrap_headers``:
+    headers wider than their values (a table of counts) may take two lines. Prints the lines and
+    returns them."""
     from rich.text import Text
 
-    from cli.cells import cells, fit, pad, wrap_hanging
+    from cli.cells import cells, fit, pad, wrap, wrap_hanging
     from cli.common import terminal_width
 
     width = width or terminal_width()
@@ -185,6 +227,25 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
         if col.cap is not None and not col.keep:
             widths[i] = max(min(natural[i], col.cap), cells(col.header))
     fixed = sum(w for i, w in enumerate(widths) if not columns[i].flex) + GAP * (len(columns) - 1)
+    # Too wide for the titles to keep a fair share: a header wider than its column's values (阶段性完成
+    # over a count) goes onto two lines, the widest first, so no value is cut for a header's sake.
+    heads: list[list[str]] = [[col.header] for col in columns]
+    fair = sum(min(natural[i], FLEX_FAIR) for i, col in enumerate(columns) if col.flex)
+    for i in sorted(range(len(columns)), key=lambda i: widths[i] - _values_width(safe, i), reverse=True):
+        if not wrap_headers or fixed + fair <= width:
+            break
+        values = _values_width(safe, i)
+        if columns[i].flex or cells(columns[i].header) <= values:
+            continue
+        for narrower in range(max(values, 1), widths[i]):
+            wrapped = wrap(columns[i].header, narrower)
+            if len(wrapped) <= 3 and max(map(cells, wrapped)) <= narrower and _whole_words(columns[i].header, wrapped):
+                fixed -= widths[i] - narrower
+                widths[i], heads[i] = narrower, wrapped
+                break
+    gap = GAP
+    if wrap_headers and fixed + fair > width and len(columns) > 1:  # a table of counts: one cell apart
+        gap, fixed = 1, fixed - (len(columns) - 1)
     flex = [i for i, col in enumerate(columns) if col.flex]
     room = width - fixed
     # The narrowest flexible column first: one that needs little (an empty note) leaves the rest to
@@ -193,7 +254,7 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
         share = room // (len(flex) - n)
         widths[i] = max(min(natural[i], share), FLEX_MIN, cells(columns[i].header))
         room -= widths[i]
-    total = sum(widths) + GAP * (len(columns) - 1)
+    total = sum(widths) + gap * (len(columns) - 1)
     for i, col in enumerate(columns):  # still too wide: the capped columns give way down to their header
         if total > width and col.cap is not None and not col.keep:
             cut = min(total - width, widths[i] - max(cells(col.header), FLEX_MIN))
@@ -208,12 +269,14 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
         for i, col in enumerate(columns):
             text = cells_[i] if col.keep and not col.flex else fit(cells_[i], widths[i])
             out.append(pad(text, widths[i], right=col.right))
-        return (" " * GAP).join(out).rstrip()
+        return (" " * gap).join(out).rstrip()
 
-    head = line([col.header for col in columns])
-    out_console.print(Text(head, style="bold"), no_wrap=True, overflow="ignore", crop=False)
-    lines.append(head)
-    indent = widths[0] + GAP  # details start under the second column
+    depth = max(len(h) for h in heads)
+    for k in range(depth):  # a header on several lines: bottom-aligned, its last line over the values
+        head = line([h[k - (depth - len(h))] if k >= depth - len(h) else "" for h in heads])
+        out_console.print(Text(head, style="bold"), no_wrap=True, overflow="ignore", crop=False)
+        lines.append(head)
+    indent = widths[0] + gap  # details start under the second column
     for n, row in enumerate(safe):
         text = line(row)
         style = styles[n] if styles is not None and n < len(styles) else None
@@ -226,6 +289,27 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
                 out_console.print(Text(detail, style=style or ""), no_wrap=True, overflow="ignore", crop=False)
                 lines.append(detail)
     return lines
+
+
+def _whole_words(header: str, lines: Sequence[str]) -> bool:
+    """A header on several lines reads whole: no English word broken, no line of one character."""
+    from cli.cells import cells
+
+    joined = lines[0]
+    for line in lines[1:]:
+        if header.startswith(joined + line):  # no space between them: a cut inside a run
+            if joined[-1:].isascii() and joined[-1:].isalnum() and line[:1].isascii() and line[:1].isalnum():
+                return False
+            joined += line
+        else:
+            joined += " " + line
+    return all(cells(line) >= (2 if line.isascii() else 4) for line in lines) or len(lines) == 1
+
+
+def _values_width(rows: Sequence[Sequence[str]], i: int) -> int:
+    from cli.cells import cells
+
+    return max((cells(r[i]) for r in rows), default=0)
 
 
 def task_columns(tasks: Sequence["TaskView"], due_label: str | None = None

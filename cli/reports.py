@@ -48,7 +48,8 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
     if by is not None:
         known = [*reports.GROUPINGS, *(ledger.workflow(workflow).report_groups if workflow else ())]
         if by not in known:
-            raise click.BadParameter(f"{by!r} is not one of {', '.join(dict.fromkeys(known))}", param_hint="--by")
+            raise click.BadParameter(_("{value!r} is not one of {choices}").format(
+                value=by, choices=_(", ").join(dict.fromkeys(known))), param_hint="--by")
     if detailed:  # every item worked through: a bar on a terminal (never under JSON)
         with ProgressBar(_('reading the items'), enabled=fmt != "json") as bar:
             result = reports.progress(ledger, as_of, campaign=campaign, by=by, workflow=workflow, progress=bar)
@@ -64,21 +65,25 @@ def progress(obj: Context, as_of: date | None, campaign: str | None, workflow: s
     if fmt == "md":
         echo(reports.progress_markdown(result, obj.lang, explain), nl=False)
         return
-    from cli.render import table
+    from cli.render import Column, heading, plain_table
 
-    headers = [reports.label("figure", obj.lang), reports.label("value", obj.lang)]
-    if explain:
-        headers.append(reports.label("items", obj.lang))
-    rows = [[name, value, *([reports.codes_text(codes, obj.lang)] if explain else [])]
-            for _key, name, value, codes in reports.figure_rows(result, obj.lang)]
-    title = _('Progress as of ') + result.as_of.isoformat()
-    table(headers, rows, title=title + (f" — {campaign}" if campaign else ""), right=[1])
+    # Laid out like task list: no box lines, counts whole, names ellipsised to the terminal's width,
+    # the items behind a figure (--explain) wrapped under its row.
+    items = reports.label("items", obj.lang)
+    title = _('Progress as of {day}').format(day=result.as_of.isoformat())
+    heading(title + (f" — {campaign}" if campaign else ""))
+    figure_rows = list(reports.figure_rows(result, obj.lang))
+    plain_table([Column(reports.label("figure", obj.lang)), Column(reports.label("value", obj.lang), right=True)],
+                [[name, str(value)] for _key, name, value, _codes in figure_rows],
+                details=[[(_("{label}: ").format(label=items), reports.codes_text(codes, obj.lang))]
+                         if explain and codes else [] for _key, _name, _value, codes in figure_rows])
     for group_by, groups in result.groups:
+        echo()
         headers = reports.group_headers(group_by, obj.lang, result)
-        if explain:
-            headers.append(reports.label("items", obj.lang))
-        table(headers, [reports.group_row(g, group_by, result) + ([reports.group_codes(g, obj.lang, result)] if explain else [])
-                        for g in groups], right=range(1, 9))
+        columns = [Column(headers[0], flex=True, keep=False)] + [Column(h, right=True) for h in headers[1:]]
+        plain_table(columns, [reports.group_row(g, group_by, result) for g in groups], wrap_headers=True,
+                    details=[[(_("{label}: ").format(label=items), reports.group_codes(g, obj.lang, result))]
+                             if explain else [] for g in groups])
 
 
 @report.command("notice")

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.core.errors import DubanError, NotFound
+from engine.core.errors import DubanError, NotFound, Phrase
+from engine.i18n import N_
 from engine.core.views import EvidenceView, TaskDetail, TrailView, UserView
 from workflows import Workflow
 from workflows.access import SUPERVISING_ROLES, may_see
@@ -72,7 +73,7 @@ def evidence_file(app: "Duban", viewer: UserView, evidence_id: int) -> EvidenceF
     root = app.blobs.root.resolve()
     path = app.blobs.path_for(found.sha256)
     if not _inside(path, root):
-        raise NotFound("evidence file", found.original_name, "it is not in the evidence store")
+        raise NotFound("evidence file", found.original_name, Phrase(N_("it is not in the evidence store")))
     return EvidenceFile(found, task_id, path)
 
 

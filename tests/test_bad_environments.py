@@ -175,8 +175,8 @@ CASES = [
     Case("note on an id beyond any id", _on_ledger("task", "note", "99999999999999999999999", "x"), 2,
          ("99999999999999999999999",)),
     # config
-    Case("DUBAN_CONFIG is a directory", _config(None, "task", "list"), 1, ("config file", "directory")),
-    Case("config not UTF-8", _config("\\xfffe00", "task", "list"), 1, ("config file", "UTF-8")),
+    Case("DUBAN_CONFIG is a directory", _config(None, "task", "list"), 1, ("配置文件", "目录")),
+    Case("config not UTF-8", _config("\\xfffe00", "task", "list"), 1, ("配置文件", "UTF-8")),
     Case("config trust_os_user not a boolean",
          _config('[security]\ntrust_os_user = "no"\n', "--as", "duchaju", "task", "note", "16", "x"), 1,
          ("trust_os_user", "「no」")),
@@ -274,7 +274,7 @@ def test_bad_environment_is_refused_by_name_and_changes_nothing(case: Case, ledg
         assert name in output, (name, output)
     for secret in case.never_printed:
         assert secret not in output, output
-    assert "unexpected error" not in output, output  # a real message, not the last resort
+    assert "unexpected error" not in output and "意外错误" not in output, output  # a real message, not the last resort
     if watched != tmp_path:
         ledger_copy.parent.chmod(0o755)
         assert rows_of(watched) == before
@@ -304,10 +304,12 @@ def test_an_unforeseen_error_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(ledger.Ledger, "summary", broken, raising=True)
     db = tmp_path / "l.db"
     assert CliRunner().invoke(cli, ["--db", str(db), "init"], env={"DUBAN_NOW": NOW}).exit_code == 0
-    result = CliRunner().invoke(cli, ["--db", str(db), "summary"], env={"DUBAN_NOW": NOW})
+    result = CliRunner().invoke(cli, ["--db", str(db), "--lang", "zh", "summary"], env={"DUBAN_NOW": NOW})
     assert result.exit_code == 1, result.output
-    assert "unexpected error (RuntimeError: boom" in result.output
+    assert "意外错误（RuntimeError: boom" in result.output  # in the chosen language, like every refusal
     assert "DUBAN_DEBUG=1" in result.output
+    english = CliRunner().invoke(cli, ["--db", str(db), "--lang", "en", "summary"], env={"DUBAN_NOW": NOW})
+    assert "unexpected error (RuntimeError: boom" in english.output
     assert "hunter2" not in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
 

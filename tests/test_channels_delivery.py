@@ -222,8 +222,8 @@ def test_chinese_template(app: Duban, clock: FixedClock, task_id: int) -> None:
     clock.set("2025-08-04T09:00:00")  # a Monday (a Sunday's reminders wait for it)
     result = reminders.sweep(app, dry_run=True)
     texts = {r.rule: r.message for r in result.reminders}
-    assert texts["overdue"].startswith("【督办提醒】任务 1「采购程序不规范」已超期 4 天")
+    assert texts["overdue"].startswith("【督办提醒】任务 1「采购程序不规范」已逾期 4 天")
     assert "已提级督办至责任领导" in texts["escalate_leader"]
     # full-width punctuation in Chinese prose
-    assert "整改时限：2025-07-31（超期 4 天）" in texts["overdue"] and "duban task show" in texts["overdue"]
+    assert "整改时限：2025-07-31（逾期 4 天）" in texts["overdue"] and "duban task show" in texts["overdue"]
     assert "🔴" in texts["overdue"]

@@ -66,7 +66,7 @@ def test_the_page_shows_the_figures_of_the_day(demo: Duban) -> None:
     figures = _top_figures(html)
     f = progress(demo, NOTICE_AS_OF).figures
     assert figures["total"] == str(expected_as_of(NOTICE_AS_OF).total)
-    assert (figures["done"], figures["partial"], figures["funds"]) == ("14", "2", "240")
+    assert (figures["done"], figures["partial"], figures["funds"]) == ("14", "2", "240.00")
     assert figures["overdue"] == "0" and figures["flagged"] == str(f.flagged.count)
     assert figures["completion"] == f"{14 / 16:.1%}"
     assert figures["as_of"] == NOTICE_AS_OF.isoformat()

@@ -27,6 +27,10 @@ COMMANDS_READ = [
     ("--as", "bangongshi", "task", "extend", "1", "--due", "2026-09-01", "--reason", "x"),
     ("--as", "bangongshi", "task", "note", "1", "x"),  # another unit's task: the visibility rule says why
     ("--as", "bangongshi", "campaign", "add", "X", "--inspector", "a", "--target", "b", "--feedback-date", "2025-01-01"),
+    # the scoring rules under the ranking, and refusals of the look-back commands (engine/supervision)
+    ("report", "scores"), ("report", "progress"), ("lookback", "plan", "--sample", "30", "--on", "2025-01-01"),
+    ("lookback", "record", "1", "--pass", "--note", "x"), ("reminders", "list", "--limit", "0"),
+    ("report", "progress", "--by", "nope"),
 ]
 
 
@@ -209,3 +213,156 @@ def test_an_export_says_what_it_wrote_in_a_whole_sentence(chinese_demo: Path, tm
     assert "（16 项任务）" in exported("台账.xlsx") and "任务数" not in exported("台账.csv")
     assert re.search(r"（\d+ 个日程）", exported("日程.ics"))
     assert "(16 tasks)" in exported("ledger.xlsx", lang="en")
+
+
+# Config files a clerk may get wrong, and a command that reads each: every refusal is worded through the
+# catalog (engine/core/config.py, engine/supervision/settings.py, channels.py, robots.py).
+BAD_CONFIGS = [
+    ('[quiet]\nhours = "x"\n', ("remind", "--dry-run"), "发送提醒的本地时段"),
+    ('[quiet]\nsilent = true\n', ("remind", "--dry-run"), "未知的键"),
+    ('[delivery]\nmax_attempts = 0\n', ("config", "show"), "不小于 1 的整数"),
+    ('[delivery]\nlease = "soon"\n', ("config", "show"), "应为时长"),
+    ('[digest]\ntime = "noon"\n', ("config", "show"), "本地时间"),
+    ('[channels.email]\nport = 25\n', ("config", "show"), "SMTP 服务器的主机名"),
+    ('[channels.email]\nhost = "smtp.example.org"\npassword = "x"\n', ("config", "show"), "配置文件中不保存密码"),
+    ('[channels.pigeon]\n', ("config", "show"), "未知的渠道"),
+    ('[channels.robots.ops]\nkind = "wecom"\n', ("config", "show"), "Webhook 地址"),
+    ('[channels.robots.ops]\nkind = "wecom"\nurl = "ftp://x"\n', ("config", "show"), "http:// 或 https://"),
+    ('[channels.robots.ops]\nkind = "wecom"\nurl = "https://x"\nper_minute = 0\n', ("config", "show"), "不小于 1"),
+    ('[[routes]]\nto = ["nope"]\n', ("config", "show"), "未配置该渠道"),
+    ('[general]\ntimezone = "Mars/Olympus"\n', ("summary",), "IANA 时区名"),
+    ('[calendar]\nholidays = ["someday"]\n', ("summary",), "应为日期"),
+    ('[evidence]\nmax_mb = -1\n', ("config", "show"), "单位 MB"),
+    ("x =\n", ("summary",), "不是有效的 TOML（第 1 行"),
+]
+
+
+CONFIG_NAMES = {"days", "hours", "overdue", "true", "false", "hold", "send", "unit", "role", "kind", "console", "file",
+                "email", "webhook", "robots", "name", "secret", "secret_env", "password_env", "smtp", "iana", "utf"}
+
+
+@pytest.mark.parametrize(("text", "argv", "words"), BAD_CONFIGS)
+def test_a_wrong_config_file_is_refused_in_chinese(chinese_demo: Path, tmp_path: Path, text: str,
+                                                   argv: tuple[str, ...], words: str) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(chinese_demo), *argv],
+                                env={"DUBAN_NOW": NOW, "DUBAN_CONFIG": str(config), "COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert words in result.stderr and "配置" in result.stderr, result.stderr
+    # the file and the key (as one types it in the file) may stay ASCII; no English sentence around them
+    shown = re.sub(r"\S+\.toml\b|[A-Za-z_]+(?:\.[A-Za-z_\[\]0-9]+)+|\w+_\w+|\S*/\S*|'[^']*'|「[^」]*」", " ",
+                   result.stderr)
+    # the keys and values one types in a config file (days, hours, overdue; true, hold) are names too
+    typed = typed_names() | CONFIG_NAMES | {w.lower() for w in re.findall(r"[A-Za-z]{3,}", text)}
+    english = catalog_words() - typed
+    found = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", shown) if not w.isupper()}  # YYYY-MM-DD: a format
+    assert found & english == set(), result.stderr
+
+
+def test_a_missing_config_file_and_the_evidence_store_are_named_in_chinese(chinese_demo: Path, tmp_path: Path) -> None:
+    gone = CliRunner().invoke(cli, ["--db", str(chinese_demo), "summary"],
+                              env={"DUBAN_NOW": NOW, "DUBAN_CONFIG": str(tmp_path / "nope.toml")})
+    assert gone.exit_code == 1 and "错误：配置文件「" in gone.stderr and "」无效：文件不存在" in gone.stderr
+    from engine.core.errors import NotFound, Phrase
+    from engine.i18n import N_, language
+
+    with language("zh"):  # the hint engine/workspace.py gives for a file outside the evidence store
+        assert str(NotFound("evidence file", "a.pdf", Phrase(N_("it is not in the evidence store")))) == \
+            "佐证文件 'a.pdf' 不存在；它不在佐证材料库中"
+
+
+def test_invalid_input_names_what_it_refuses_in_the_chosen_language(chinese_demo: Path) -> None:
+    """InvalidInput's ``what`` (role, look-back date …) is worded too; --json keeps the English name."""
+    def run(*argv: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--db", str(chinese_demo), "--lang", lang, *argv], env={"DUBAN_NOW": NOW})
+
+    assert "错误：角色「boss」无效" in run("user", "add", "x", "--role", "boss").stderr
+    late = run("lookback", "plan", "--sample", "30", "--on", "2025-01-01").stderr
+    assert "错误：回头看日期「2025-01-01」无效：不能早于今天（2026-01-05）" in late
+    assert "invalid look-back date '2025-01-01': must not be before today (2026-01-05)" in run(
+        "lookback", "plan", "--sample", "30", "--on", "2025-01-01", lang="en").stderr
+    early = run("lookback", "record", "1", "--pass", "--note", "x").stderr
+    assert "应于 2026-03-25 回头看；请在当天或之后登记（今天是 2026-01-05）" in early
+    data = json.loads(run("lookback", "plan", "--sample", "30", "--on", "2025-01-01", "--json").stdout)
+    assert data["error"] == "invalid_input" and data["what"] == "look-back date"
+
+
+def test_the_scoring_rules_are_named_in_words(chinese_demo: Path) -> None:
+    shown = CliRunner().invoke(cli, ["--db", str(chinese_demo), "report", "scores"], env={"DUBAN_NOW": NOW})
+    rules = shown.stdout.strip().splitlines()[-1]
+    assert rules.startswith("规则：基本（预设方案）；基础分100；计分：按期办结 +1、逾期办结 -1、退回 -2、回头看反弹 -2"), rules
+    assert not re.search("[A-Za-z]", rules), rules
+    english = CliRunner().invoke(cli, ["--db", str(chinese_demo), "--lang", "en", "report", "scores"],
+                                 env={"DUBAN_NOW": NOW}).stdout
+    assert "Rules: simple (preset); base 100; points: done on time +1, done late -1" in english
+    data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "report", "scores", "--json"],
+                                         env={"DUBAN_NOW": NOW}).stdout)
+    assert data["rules"]["preset"] == "simple" and data["rules"]["source"] == "preset"  # machine values stay
+    assert set(data["rules"]["points"]) >= {"on_time", "late"}
+
+
+def test_a_dry_run_names_its_recipients_and_channels_in_words(chinese_demo: Path) -> None:
+    """Escalations go to an audience (leader:…, supervisors) and the console: both in Chinese."""
+    out = CliRunner().invoke(cli, ["--db", str(chinese_demo), "remind", "--dry-run"],
+                             env={"DUBAN_NOW": "2026-03-25", "COLUMNS": "200"}).stdout
+    rows = [line for line in out.splitlines() if "提级至责任领导" in line]
+    assert rows and all("领导：常" in row for row in rows), out  # 领导：常委会党组成员… (cut to its column)
+    assert "leader:" not in out and "console" not in out and "控制台" in out
+    assert "已逾期 53 天" in out and "超期" not in out  # one word for overdue
+    data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "remind", "--dry-run", "--json"],
+                                         env={"DUBAN_NOW": "2026-03-25"}).stdout)
+    assert any(r["recipient"].startswith("leader:") for r in data["reminders"])  # the machine value stays
+    assert {r["channel"] for r in data["reminders"]} == {"console"}
+
+
+def test_summary_and_progress_say_overdue_and_money_alike(chinese_demo: Path) -> None:
+    def run(*argv: str) -> str:
+        result = CliRunner().invoke(cli, ["--db", str(chinese_demo), *argv], env={"DUBAN_NOW": NOW, "COLUMNS": "120"})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    for text in (run("summary"), run("report", "progress"), run("report", "progress", "--explain")):
+        assert "逾期" in text and "超期" not in text
+        assert re.search(r"清退资金（元）[\s│]+240\.00\b", text), text
+
+
+@pytest.fixture
+def suggestions_demo(tmp_path: Path) -> Path:
+    db = tmp_path / "suggestions.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "demo", "--case", "suggestions"],
+                                env={"DUBAN_NOW": "2026-05-15", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return db
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_task_show_labels_a_records_fields_as_the_workflow_names_them(suggestions_demo: Path, lang: str) -> None:
+    """Task 7 was made with fields and moved with reply_class, satisfaction and a new deadline: each
+    shows by the label its workflow declares, never as a Python dict or a field's name."""
+    for argv in (("task", "show", "7"), ("history", "7")):
+        out = CliRunner().invoke(cli, ["--db", str(suggestions_demo), "--lang", lang, *argv],
+                                 env={"DUBAN_NOW": "2026-05-15", "COLUMNS": "200"}).stdout
+        out = re.sub(r"\n\s+", "", out)  # a record's inputs wrapped onto several lines: read as one
+        assert "{'" not in out and "': '" not in out, out
+        for name in ("reply_class", "reply_text", "satisfaction", "dissatisfied", "lead_deputy", "suggestion_no"):
+            assert name not in out, (name, out)
+        if lang == "zh":
+            for pair in ("领衔代表：罗某明", "建议编号：2026-007", "答复类别：C类", "代表满意度：不满意",
+                         "办理时限：2026-04-30", "原办理时限：2026-05-06"):
+                assert pair in out, (pair, out)
+            assert "整改时限" not in out  # the suggestion workflow's deadline is 办理时限
+        else:
+            assert "Lead deputy: 罗某明" in out and "Deputy's opinion: Dissatisfied" in out
+
+
+def test_the_dashboard_is_titled_by_the_ledgers_workflow(chinese_demo: Path, suggestions_demo: Path,
+                                                         tmp_path: Path) -> None:
+    titles = {}
+    for name, db, now in (("inspection", chinese_demo, NOW), ("suggestions", suggestions_demo, "2026-01-05")):
+        out = tmp_path / f"{name}.html"
+        result = CliRunner().invoke(cli, ["--db", str(db), "report", "html", "-o", str(out)], env={"DUBAN_NOW": now})
+        assert result.exit_code == 0, result.output
+        titles[name] = re.search(r"<h1>([^<]*)</h1>", out.read_text(encoding="utf-8")).group(1)  # type: ignore[union-attr]
+    # a board drawn before the first suggestion was assigned is still the suggestions' board
+    assert titles == {"inspection": "巡察整改看板", "suggestions": "人大代表建议办理看板"}

@@ -193,7 +193,7 @@ def test_items_still_at_work_are_never_sampled(app: Duban) -> None:
     open_id = add(app, "P1")
     app.fire("sup", open_id, "start")
     msg = refused(app, InvalidInput, app.lookback_plan, "sup", None, 100, date(2025, 10, 1))
-    assert "completed, reviewed" in msg
+    assert "Completed, Struck off" in msg  # the states as people read them
     done = add(app, "P1")
     finish(app, done, review=False)
     plan = app.lookback_plan("sup", None, 100, date(2025, 10, 1))
@@ -279,7 +279,7 @@ def test_record_refusals_change_nothing(app: Duban, clock: FixedClock, task_id: 
     # Reopened by hand: its pending look-back cannot be recorded while the item is at work again.
     app.fire("sup", task_id, "reopen", reason="群众反映", due="10d")
     msg = refused(app, InvalidInput, app.lookback_record, "sup", second.id, True, "好")
-    assert "is 'in_progress'" in msg and "completed, reviewed" in msg
+    assert "is 'In progress'" in msg and "Completed, Struck off" in msg  # the states as people read them in msg
     app.verify()
 
 

@@ -189,7 +189,7 @@ def test_cli_explain_lists_the_items_behind_each_figure(demo: Duban) -> None:
                      "--explain")
     assert plain.exit_code == explained.exit_code == 0, explained.output
     assert "| Completed in phases | 2 | 15, 16 |" in explained.output
-    assert "| Funds recovered (yuan) | 240 | 10 |" in explained.output
+    assert "| Funds recovered (yuan) | 240.00 | 10 |" in explained.output
     assert "15, 16" not in plain.output
     table = _run(demo, "report", "progress", "--as-of", "2025-12-25", "--explain")
     assert table.exit_code == 0 and "15, 16" in table.output

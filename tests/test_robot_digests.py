@@ -112,7 +112,7 @@ def test_a_digest_is_split_within_the_vendor_limit_and_every_line_arrives_once(
         late = [days[c] for c in codes]
         assert late == sorted(late, reverse=True), late  # most urgent (most days late) first
         for line, c in zip(lines, codes):
-            assert "🔴" in line and f"超期 {days[c]} 天" in line  # light, deadline in force, days late
+            assert "🔴" in line and f"逾期 {days[c]} 天" in line  # light, deadline in force, days late
         seen += codes
         assert "督办" in json.dumps(post["body"], ensure_ascii=False)  # the robot's keyword, in every part
     assert sorted(seen) == sorted(days)  # every task's line once: none lost, none twice

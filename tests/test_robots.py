@@ -29,7 +29,7 @@ from engine.supervision.robots import SIGNATURE_HEADER, TIMESTAMP_HEADER
 SECRET = "SECtest-0123456789abcdef"
 TOKEN = "tok-5f3a"
 MSG = Outgoing("1|overdue|2025-07-31|0|unit:办公室|caiwu", "unit:办公室", None,
-               "【督办提醒】任务 1「采购程序不规范」已超期 3 天\n- 整改时限:2025-07-31(超期 3 天)", 1, "overdue",
+               "【督办提醒】任务 1「采购程序不规范」已逾期 3 天\n- 整改时限:2025-07-31(逾期 3 天)", 1, "overdue",
                "2025-07-31")
 WANG = Contact("wang", mobile="13800001111", wecom_id="WangWei", dingtalk_id="ding-wang", feishu_id="ou_wang")
 LI = Contact("li", mobile="13900002222")  # registered a mobile number only
@@ -204,7 +204,7 @@ def test_wecom_markdown_mentions_user_ids_and_text_mentions_mobiles(vendor: Call
     markdown, text = (p["body"] for p in v.posts)
     assert markdown == {"msgtype": "markdown", "markdown": {"content": MSG.text + "\n<@WangWei>"}}
     assert text["msgtype"] == "text" and text["text"]["mentioned_list"] == ["WangWei"]
-    assert text["text"]["mentioned_mobile_list"] == ["13900002222"] and "超期 3 天" in text["text"]["content"]
+    assert text["text"]["mentioned_mobile_list"] == ["13900002222"] and "逾期 3 天" in text["text"]["content"]
 
 
 def test_feishu_signed_card_and_its_code_refusals(vendor: Callable[..., Vendor]) -> None:

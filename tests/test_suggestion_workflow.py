@@ -105,7 +105,7 @@ def test_fields_are_checked_on_every_write(office: Ledger) -> None:
     campaign = office.run("task", "add", "某建议", "--workflow", "suggestion", "--unit", "市教育局",
                           "--field", "suggestion_no=1", "--field", "lead_deputy=钟某", "--problem", "A1",
                           actor="jianyi")
-    assert campaign.exit_code == 1 and "problem" in campaign.output
+    assert campaign.exit_code == 1 and "问题「A1」" in campaign.output
     tid = str(add_suggestion(office)["task"]["id"])
     office.ok("task", "move", tid, "handle", actor="jiaoyu")
     wrong = office.run("task", "move", tid, "reply", "--input", "reply_class=D", "--input", "reply_text=x",
@@ -286,7 +286,7 @@ def test_a_suggestion_reminder_names_its_deadline_in_the_workflow_words(tmp_path
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     texts = [r["message"] for r in (data["reminders"] if isinstance(data, dict) else data)]
-    late = [t for t in texts if "超期" in t]
+    late = [t for t in texts if "逾期" in t]
     assert late and all("办理时限：" in t and "整改时限" not in t for t in late)
 
 

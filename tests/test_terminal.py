@@ -139,3 +139,29 @@ def test_lookback_and_reminder_lists_fit(demo_db: Path, columns: int, lang: str)
     assert len(rows) == len(sent) > 0
     for r, row in zip(sent, rows):
         assert row.split()[0] == str(r["id"]) and r["target"] in row
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_progress_explain_lays_out_its_tables_like_task_list(demo_db: Path, columns: int, lang: str) -> None:
+    """report progress --explain: no box lines, every count whole on its group's line, a header wider
+    than its counts on two lines, the items behind each group wrapped under its row."""
+    text = run(demo_db, "report", "progress", "--explain", columns=columns, lang=lang)
+    assert_fits(text, columns)
+    assert not set(text) & set("┏┃│┡━─└┘")  # box-drawing characters: two cells wide on CJK terminals
+    data = json.loads(run(demo_db, "report", "progress", "--format", "json", columns=columns, lang=lang))
+    lines = text.splitlines()
+    for by, groups in (("problem", data["by_problem"]), ("unit", data["by_unit"])):
+        assert groups
+        for g in groups:
+            f = g["figures"]
+            counts = [str(f[k]["count"]) for k in ("total", "done", "partial", "ongoing", "overdue", "flagged")]
+            # the group's line: its name (perhaps ellipsised), then every figure whole, in order
+            start = g["key"] if by == "unit" else g["key"] + " "
+            row = next(line for line in lines if line.startswith(start[:4]) and line.split()[-1].endswith("%")
+                       and line.split()[-len(counts) - 2:-2] == counts)
+            assert row.split()[-1] == f"{f['completion_rate']:.1%}" and row.split()[-2] == f["funds"]["amount"]
+            done = f["done"]["codes"]
+            if done:  # the items behind it, under the row
+                following = " ".join(lines[lines.index(row) + 1:lines.index(row) + 3])
+                assert ("、" if lang == "zh" else ", ").join(done[:2]) in following

@@ -24,7 +24,7 @@ METRICS: tuple[str, ...] = ("on_time", "late", "overdue_workday", "returned", "r
                             "receipt_late")
 DEFAULT_PRESET = "simple"
 _KEYS = ("preset", "base", "points", "caps")
-_PRESET_KEYS = ("description", "base", "points", "caps")
+_PRESET_KEYS = ("label", "description", "base", "points", "caps")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class ScoringRules:
     caps: Mapping[str, Decimal]  # only the capped metrics
     changed: tuple[str, ...] = ()  # keys the table changed from the preset ("points.late", "base")
     description: Mapping[str, str] = field(default_factory=dict)  # per language
+    label: Mapping[str, str] = field(default_factory=dict)  # the preset's name as people read it, per language
 
     def contribution(self, metric: str, count: int | Decimal) -> Decimal:
         """Points of ``count`` of ``metric``, limited to its cap."""
@@ -102,7 +103,7 @@ def rules_from(raw: Mapping[str, Any] | None, over: "ScoringRules | None" = None
         caps[metric] = _number(value) or Decimal(0)
         changed.append(f"caps.{metric}")
     return ScoringRules(start.name, base, MappingProxyType(points), MappingProxyType(caps),
-                        tuple(dict.fromkeys(changed)), start.description)
+                        tuple(dict.fromkeys(changed)), start.description, start.label)
 
 
 @lru_cache(maxsize=1)
@@ -118,7 +119,8 @@ def presets() -> Mapping[str, ScoringRules]:
         points = {m: _number(table.get("points", {}).get(m, 0)) or Decimal(0) for m in METRICS}
         caps = {m: _number(v) or Decimal(0) for m, v in table.get("caps", {}).items()}
         out[name] = ScoringRules(name, _number(table.get("base", 0)) or Decimal(0), MappingProxyType(points),
-                                 MappingProxyType(caps), (), MappingProxyType(dict(table.get("description", {}))))
+                                 MappingProxyType(caps), (), MappingProxyType(dict(table.get("description", {}))),
+                                 MappingProxyType(dict(table.get("label", {}))))
     return MappingProxyType(out)
 
 

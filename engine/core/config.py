@@ -11,7 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.core.clock import DEFAULT_TIMEZONE
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 
 CONFIG_ENV = "DUBAN_CONFIG"
 
@@ -43,33 +44,36 @@ def load_settings(path: str | Path | None = None) -> Settings:
     cfg_path = Path(explicit) if explicit else default_config_path()
     if not cfg_path.exists():
         if explicit:
-            raise InvalidInput("config file", str(cfg_path), "the file does not exist")
+            raise InvalidInput("config file", str(cfg_path), Phrase(N_("the file does not exist")))
         return Settings()
     if cfg_path.is_dir():
-        raise InvalidInput("config file", str(cfg_path), f"it is a directory; point {CONFIG_ENV} at a TOML file")
+        raise InvalidInput("config file", str(cfg_path), Phrase(N_("it is a directory; point {variable} at a TOML file"),
+                                                                variable=CONFIG_ENV))
     try:
         raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput("config file", str(cfg_path), f"not valid TOML: {exc}") from None
+        raise InvalidInput("config file", str(cfg_path), _toml_problem(exc)) from None
     except UnicodeDecodeError as exc:
-        raise InvalidInput("config file", str(cfg_path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise InvalidInput("config file", str(cfg_path), Phrase(N_("not UTF-8 text (at byte {byte})"),
+                                                                byte=exc.start)) from None
     except OSError as exc:
-        raise InvalidInput("config file", str(cfg_path), f"cannot be read: {exc.strerror or exc}") from None
+        raise InvalidInput("config file", str(cfg_path), Phrase(N_("cannot be read ({error})"),
+                                                                error=exc.strerror or exc)) from None
     settings = Settings(source=cfg_path, raw=raw)
     general = raw.get("general", {})
     settings.timezone = str(general.get("timezone", DEFAULT_TIMEZONE))
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            f"{cfg_path}: general.timezone", settings.timezone, "expected an IANA zone such as Asia/Shanghai"
-        ) from None
+        raise InvalidInput(config_key(f"{cfg_path}: general.timezone"), settings.timezone,
+                           Phrase(N_("expected an IANA zone such as Asia/Shanghai"))) from None
     if "lang" in general:
         from engine.i18n import LANGUAGES, normalize
 
         settings.lang = normalize(str(general["lang"]))
         if settings.lang is None:
-            raise InvalidInput(f"{cfg_path}: general.lang", general["lang"], f"expected one of {', '.join(LANGUAGES)}")
+            raise InvalidInput(config_key(f"{cfg_path}: general.lang"), general["lang"],
+                               Phrase(N_("expected one of {choices}"), choices=", ".join(LANGUAGES)))
     cal = raw.get("calendar", {})
     settings.extra_holidays = [_as_date(cfg_path, "calendar.holidays", d) for d in cal.get("holidays", [])]
     settings.extra_workdays = [_as_date(cfg_path, "calendar.workdays", d) for d in cal.get("workdays", [])]
@@ -83,4 +87,15 @@ def _as_date(path: Path, key: str, value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInput(f"{path}: {key}", value, "expected a date YYYY-MM-DD") from None
+        raise InvalidInput(config_key(f"{path}: {key}"), value, Phrase(N_("expected a date YYYY-MM-DD"))) from None
+
+
+def _toml_problem(exc: Exception) -> Phrase:
+    """Where a file is not TOML, in words: the parser's own text is English, its line and column are not."""
+    import re
+
+    where = re.search(r"at line (\d+), column (\d+)", str(exc))
+    if where is None:
+        return Phrase(N_("not valid TOML"))
+    return Phrase(N_("not valid TOML (line {line}, column {column})"), line=int(where.group(1)),
+                  column=int(where.group(2)))

@@ -162,22 +162,84 @@ class AlreadyExists(DubanError):
         self.args = (self._say(N_("{kind} {key!r} already exists"), kind=thing(kind), key=key),)
 
 
+# What an InvalidInput names, in words (InvalidInput("role", "x", …) → 角色「x」无效); the JSON keeps
+# the English name in ``what``. A name not listed here shows as it is (a config key, a field's label).
+WHAT: dict[str, LazyString] = {
+    "config file": lazy_pgettext("what", "config file"), "campaign": lazy_pgettext("what", "campaign"),
+    "amount": lazy_pgettext("what", "amount"), "password": lazy_pgettext("what", "password"),
+    "look-back": lazy_pgettext("what", "look-back"), "field": lazy_pgettext("what", "field"),
+    "task": lazy_pgettext("what", "task"), "binder": lazy_pgettext("what", "binder"),
+    "workflow": lazy_pgettext("what", "workflow"), "trail key file": lazy_pgettext("what", "trail key file"),
+    "state": lazy_pgettext("what", "state"), "new deadline": lazy_pgettext("what", "new deadline"),
+    "limit": lazy_pgettext("what", "limit"), "letter template": lazy_pgettext("what", "letter template"),
+    "ledger file": lazy_pgettext("what", "ledger file"), "issuer": lazy_pgettext("what", "issuer"),
+    "deadline": lazy_pgettext("what", "deadline"), "xlsx file": lazy_pgettext("what", "xlsx file"),
+    "unit": lazy_pgettext("what", "unit"), "target date": lazy_pgettext("what", "target date"),
+    "table in the export": lazy_pgettext("what", "table in the export"), "status": lazy_pgettext("what", "status"),
+    "seed": lazy_pgettext("what", "seed"), "sample": lazy_pgettext("what", "sample"),
+    "role": lazy_pgettext("what", "role"), "reply days": lazy_pgettext("what", "reply days"),
+    "reason for the extension": lazy_pgettext("what", "reason for the extension"),
+    "problem": lazy_pgettext("what", "problem"), "output file": lazy_pgettext("what", "output file"),
+    "outcome kind": lazy_pgettext("what", "outcome kind"), "outcome date": lazy_pgettext("what", "outcome date"),
+    "offset": lazy_pgettext("what", "offset"), "note date": lazy_pgettext("what", "note date"),
+    "mobile": lazy_pgettext("what", "mobile"), "mapping file": lazy_pgettext("what", "mapping file"),
+    "look-back note": lazy_pgettext("what", "look-back note"),
+    "look-back date": lazy_pgettext("what", "look-back date"), "letter kind": lazy_pgettext("what", "letter kind"),
+    "ledger": lazy_pgettext("what", "ledger"),
+    "inspection period end": lazy_pgettext("what", "inspection period end"),
+    "grouping": lazy_pgettext("what", "grouping"), "flag": lazy_pgettext("what", "flag"),
+    "file encoding": lazy_pgettext("what", "file encoding"), "fields": lazy_pgettext("what", "fields"),
+    "export format": lazy_pgettext("what", "export format"), "evidence file": lazy_pgettext("what", "evidence file"),
+    "evidence file in the export": lazy_pgettext("what", "evidence file in the export"),
+    "end of the rectification period": lazy_pgettext("what", "end of the rectification period"),
+    "email": lazy_pgettext("what", "email"), "duban export": lazy_pgettext("what", "duban export"),
+    "duban export version": lazy_pgettext("what", "duban export version"),
+    "date range": lazy_pgettext("what", "date range"), "contact field": lazy_pgettext("what", "contact field"),
+    "contact details": lazy_pgettext("what", "contact details"),
+    "column mapping": lazy_pgettext("what", "column mapping"),
+    "column mapping field": lazy_pgettext("what", "column mapping field"),
+    "checkpoint signing key": lazy_pgettext("what", "checkpoint signing key"),
+    "as-of date": lazy_pgettext("what", "as-of date"), "JSON ledger": lazy_pgettext("what", "JSON ledger"),
+    "scheduler interval": lazy_pgettext("what", "scheduler interval"), "interval": lazy_pgettext("what", "interval"),
+    "reminder": lazy_pgettext("what", "reminder"), "look-back plan": lazy_pgettext("what", "look-back plan"),
+}
+
+def what_words(what: Any) -> Any:
+    """``what`` as a refusal shows it: a listed name in the language in use, anything else as it is."""
+    return WHAT.get(what, what) if isinstance(what, str) else what
+
+
+def config_key(key: str) -> Phrase:
+    """A key of the config file as a refusal names it: ``"/etc/duban.toml: quiet.hours"`` (the file,
+    then the key as written in it) → 配置文件 /etc/duban.toml 中的 quiet.hours; without a file
+    (``"config: …"`` or the key alone) → 配置项 quiet.hours. The key stays as one types it."""
+    source, sep, name = key.rpartition(": ")
+    if not sep:
+        return Phrase(N_("setting {key}"), key=key)
+    if source in ("", "config"):
+        return Phrase(N_("setting {key}"), key=name)
+    return Phrase(N_("{key} in {file}"), key=name, file=source)
+
+
 class InvalidInput(DubanError):
     """A value the engine cannot accept: names the thing, the value and what would be accepted."""
 
     code = "invalid_input"
 
-    def __init__(self, what: str, value: object, accepted: str, *, option: str | None = None) -> None:
-        """``option``: the input a person gives for this (``campaign``, ``unit``, ``amount``, ``db`` …),
-        which a front names its own way (the CLI: ``--campaign``)."""
+    def __init__(self, what: Any, value: object, accepted: Any, *, option: str | None = None) -> None:
+        """``what``: a name of :data:`WHAT` (worded in the language in use), a :class:`Phrase` (a config
+        key: :func:`config_key`) or a label; ``accepted``: a :class:`Phrase`. ``option``: the input a
+        person gives for this (``campaign``, ``unit``, ``amount``, ``db`` …), which a front names its
+        own way (the CLI: ``--campaign``)."""
         self.what, self.value, self.accepted, self.option = what, value, accepted, option
         super().__init__("", what=what, value=value, accepted=accepted, option=option)
+        shown = what_words(what)
         if value is None and option:  # nothing was given: what is needed and the input to give (not "invalid issuer None")
             self.args = (self._say("{accepted}", accepted=accepted),)
         elif value is None:
-            self.args = (self._say(N_("{what}: {accepted}"), what=what, accepted=accepted),)
+            self.args = (self._say(N_("{what}: {accepted}"), what=shown, accepted=accepted),)
         else:
-            self.args = (self._say(N_("invalid {what} {value!r}: {accepted}"), what=what, value=value,
+            self.args = (self._say(N_("invalid {what} {value!r}: {accepted}"), what=shown, value=value,
                                    accepted=accepted),)
 
 

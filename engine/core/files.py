@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 
 if TYPE_CHECKING:
     from engine.core.config import Settings
@@ -53,8 +54,8 @@ def evidence_max_mb(settings: "Settings") -> int | float:
     """``[evidence] max_mb`` in the config (default 200), checked: what ``config show`` lists."""
     raw = settings.section("evidence").get("max_mb", DEFAULT_EVIDENCE_MAX_MB)
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-        raise InvalidInput(f"{settings.source or 'config'}: evidence.max_mb", raw,
-                           "expected a positive number of megabytes (MB), e.g. 200")
+        raise InvalidInput(config_key(f"{settings.source or 'config'}: evidence.max_mb"), raw,
+                           Phrase(N_("expected a positive number of megabytes (MB), e.g. 200")))
     return raw
 
 
@@ -66,5 +67,6 @@ def evidence_max_bytes(settings: "Settings") -> int:
 def too_large(what: str, size: int, limit: int) -> InvalidInput:
     """The refusal of a file above the configured evidence limit."""
     return InvalidInput(what, f"{size / 1024 / 1024:,.1f} MB",
-                        f"evidence files may be at most {limit / 1024 / 1024:,.0f} MB ([evidence] max_mb in the "
-                        "config); split or compress it, or ask an admin to raise the limit")
+                        Phrase(N_("evidence files may be at most {limit} MB ([evidence] max_mb in the config); "
+                                  "split or compress it, or ask an admin to raise the limit"),
+                               limit=f"{limit / 1024 / 1024:,.0f}"))

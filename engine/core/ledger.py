@@ -29,6 +29,7 @@ from engine.core.errors import (
     PermissionDenied,
     Phrase,
     SchemaVersionMismatch,
+    config_key,
     joined,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
@@ -211,7 +212,8 @@ class Ledger:
         may act under another name."""
         value = self.settings.section("security").get("trust_os_user", True)
         if not isinstance(value, bool):
-            raise InvalidInput(f"{self.settings.source}: security.trust_os_user", value, Phrase(N_("expected true or false")))
+            raise InvalidInput(config_key(f"{self.settings.source or 'config'}: security.trust_os_user"), value,
+                               Phrase(N_("expected true or false")))
         return value
 
     def check_acting_as(self, os_login: str, requested: str) -> None:

@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from engine.core.calendar import WorkCalendar
 from engine.core.clock import Clock
 from engine.core.config import Settings
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 from engine.core.signoffs import SIGNOFF_EVENT
 from engine.core.registry import WorkflowRegistry
 from storage.tables import lookbacks, trail
@@ -365,8 +366,8 @@ def yellow_within(app: LedgerContext, wf: Workflow) -> str:
     configured = app.settings.section("traffic_light").get("yellow_within")
     if configured is not None:
         if not isinstance(configured, str) or not OFFSET.match(configured):
-            raise InvalidInput(f"{app.settings.source or 'config'}: traffic_light.yellow_within", configured,
-                               "expected Nd (calendar days) or Nwd (working days), e.g. 5wd")
+            raise InvalidInput(config_key(f"{app.settings.source or 'config'}: traffic_light.yellow_within"), configured,
+                               Phrase(N_("expected Nd (calendar days) or Nwd (working days), e.g. 5wd")))
         return configured
     return str(wf.extensions.get("traffic_light", {}).get("yellow_within") or DEFAULT_YELLOW)
 

@@ -33,7 +33,7 @@ DAILY_LIMIT = 120
 LIST_LIMIT = 200
 
 _TEXT: dict[str, LazyString] = {
-    "title": lazy_pgettext("dashboard", "Rectification dashboard"),
+    "title": lazy_pgettext("dashboard", "Supervision dashboard"),
     "as_of": lazy_pgettext("dashboard", "As of"),
     "open": lazy_pgettext("dashboard", "Open"),
     "overdue": lazy_pgettext("dashboard", "Overdue"),
@@ -94,6 +94,15 @@ def traffic_light(app: "Ledger", task: TaskAsOf | Standing, as_of: date) -> str 
     return reminders.light(app, task, as_of)
 
 
+def _workflows_of(app: "Ledger", campaign: str | None) -> set[str]:
+    """The workflows of the ledger's tasks (of ``campaign``'s), whatever day the board is drawn for."""
+    stmt = sa.select(tasks.c.workflow).distinct()
+    if campaign:
+        stmt = stmt.join(campaigns, campaigns.c.id == tasks.c.campaign_id).where(campaigns.c.name == campaign)
+    with app.reading() as conn:
+        return set(conn.execute(stmt).scalars())
+
+
 def _start(app: "Ledger", report: ProgressReport, campaign: str | None, workflow: str | None = None) -> date:
     with app.reading() as conn:
         if workflow and "campaign" not in app.workflow(workflow).uses:  # from its first assignment
@@ -127,8 +136,11 @@ def dashboard_html(app: "Ledger", as_of: date | None = None, campaign: str | Non
     lang = app.lang
     with language(lang):
         tx = {**_texts(), **report.labels}  # the figures as the workflow names them ([report] labels)
-    if workflow:
-        tx["title"] = tx["board"].format(title=app.workflow(workflow).title.text(lang))
+    # Titled by the workflow of the items shown (巡察整改看板, 人大代表建议办理看板), not by one assumed:
+    # a ledger of suggestions is no rectification; items of several workflows share the generic title.
+    shown = {workflow} if workflow else _workflows_of(app, campaign)
+    if len(shown) == 1:
+        tx["title"] = tx["board"].format(title=app.workflow(shown.pop()).title.text(lang))
     # the workflow's word for the deadline (整改时限 / 办理时限) when every item shown is of one workflow
     tx["due"] = app.ledger_label({ln.workflow for ln in lines} or [workflow or ""], "deadline") or tx["due"]
     for name, _groups in report.groups:  # a declared grouping is headed by the field's label

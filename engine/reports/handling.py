@@ -31,10 +31,10 @@ TEXT = {
     "by": "按{label}统计",
     "group_line": "{name}{n}件，占{share}",
     "unit_line": "{unit}：{n}件，{done_label}{done}件，{partial_label}{partial}件，{ongoing_label}{ongoing}件{late}。",
-    "unit_late": "，超期{n}件",
+    "unit_late": "，逾期{n}件",
     "unset": "尚未填写{label}",
     "late_heading": "超过办理时限的事项",
-    "late_item": "{code}．{title}（{unit}，时限{due}，已超期{days}天）",
+    "late_item": "{code}．{title}（{unit}，时限{due}，已逾期{days}天）",
     "none_late": "无。",
     "draft_issuer": "【发文机关待填写】",
 }

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.reports.progress import Progress, ProgressReport, TaskAsOf, check_as_of, format_yuan
+from engine.reports.progress import Progress, ProgressReport, TaskAsOf, check_as_of, yuan_in_prose
 from engine.reports.progress import progress as progress_as_of
 from engine.core.views import CampaignView, View, fen_to_yuan
 from engine.i18n import N_, language, lazy_pgettext
@@ -64,7 +64,7 @@ TEXT = {
     "steps_partial": "对阶段性完成的{n}项，按既定计划和时间节点持续推进：{list}。",
     "plan_default": "按计划推进",
     "steps_open": "对正在整改的{n}项，按整改时限加强跟踪督办：{list}。",
-    "open_item": "{title}（整改时限：{due}{late}）", "late": "，已超期{n}天",
+    "open_item": "{title}（整改时限：{due}{late}）", "late": "，已逾期{n}天",
     "steps_done": "对已完成的{n}项适时组织“回头看”，坚决防止问题反弹。",
     "closing": "欢迎广大干部群众对巡察整改落实情况进行监督。如有意见建议，请及时向我们反映。",
     "contact_missing": "【联系方式待填写】",
@@ -191,7 +191,7 @@ def totals_sentence(report: ProgressReport) -> str:
     if f.ongoing.count:
         parts.append(TEXT["ongoing_part"].format(n=f.ongoing.count))
     if f.funds.amount:
-        parts.append(TEXT["funds_part"].format(yuan=format_yuan(f.funds.amount)))
+        parts.append(TEXT["funds_part"].format(yuan=yuan_in_prose(f.funds.amount)))
     return TEXT["totals"].format(as_of=cn_date(report.as_of), problems=problems, items=f.total.count,
                                  parts="，".join(parts))
 
@@ -208,7 +208,7 @@ def _situation(t: TaskAsOf, notes: list[Any], outcomes: list[Any]) -> str:
     """
     dated: list[tuple[date, str]] = [(on, text) for _tid, on, text in notes]
     for _tid, on, kind, fen, text in outcomes:
-        yuan = format_yuan(fen_to_yuan(fen)) if kind == "funds" and fen else ""
+        yuan = yuan_in_prose(fen_to_yuan(fen)) if kind == "funds" and fen else ""
         money = TEXT["funds_outcome"].format(yuan=yuan) if yuan and f"{yuan}元" not in text else ""
         dated.append((on, _clause(text) + money))
     dated.sort(key=lambda pair: pair[0])

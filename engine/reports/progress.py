@@ -714,7 +714,13 @@ def open_series(app: "Ledger", start: date, end: date, campaign: str | None = No
 
 
 def format_yuan(amount: Decimal) -> str:
-    """240.00 → "240", 240.50 → "240.50": as a notice writes money."""
+    """Money in a table or figure: yuan with two decimals, as summary, outcome list, the ledger
+    export and --json show it (240 → "240.00"): one format wherever a figure is read."""
+    return f"{amount.quantize(Decimal('0.01')):f}"
+
+
+def yuan_in_prose(amount: Decimal) -> str:
+    """Money in a sentence of a document (the notice): 240.00 → "240", 240.50 → "240.50"."""
     return str(amount.quantize(Decimal(1))) if amount == amount.to_integral_value() else f"{amount:.2f}"
 
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from engine.core.errors import InvalidWorkflow
 from engine.core.policy import ack_by, states_watching_followup
 from engine.core.views import jsonable
-from engine.i18n import gettext as _
+from engine.i18n import current_lang, gettext as _, pgettext
 from engine.reports.progress import PROGRESS_EVERY, Progress, check_as_of, end_of_day, result_states
 from storage.tables import tasks, trail
 from workflows.scoring import METRICS, ScoringRules, check_scoring, rules_from
@@ -464,7 +464,8 @@ def to_xlsx(report: ScoreReport) -> bytes:
     if report.campaign:
         title += f" — {report.campaign}"
     put(1, 1, title).font = Font(bold=True)
-    put(2, 1, _("Rules: {preset} ({source})").format(preset=report.rules.name, source=report.rules_source))
+    put(2, 1, _("Rules: {preset} ({source})").format(preset=preset_label(report.rules),
+                                                      source=source_label(report.rules_source)))
     for col, key in enumerate(COLUMNS, 1):
         put(3, col, column_label(key)).font = Font(bold=True)
     for r, u in enumerate(report.units, 4):
@@ -480,16 +481,43 @@ def to_xlsx(report: ScoreReport) -> bytes:
     return buf.getvalue()
 
 
+def metric_label(metric: str) -> str:
+    """What a score counts, as people read it (the JSON keeps the metric's name)."""
+    labels = {
+        "on_time": pgettext("metric", "done on time"), "late": pgettext("metric", "done late"),
+        "overdue_workday": pgettext("metric", "overdue working day"), "returned": pgettext("metric", "sent back"),
+        "reopened": pgettext("metric", "reopened after look-back"), "extension": pgettext("metric", "extension"),
+        "flagged": pgettext("metric", "flagged"), "receipt_late": pgettext("metric", "receipt late"),
+    }
+    return labels.get(metric, metric)
+
+
+def preset_label(rules: ScoringRules) -> str:
+    """The preset's name in the language in use (data in presets/scoring.toml), else its name."""
+    return str(rules.label.get(current_lang()) or rules.name)
+
+
+def source_label(source: str) -> str:
+    """Where the rules came from, in words: ``preset``, ``workflow NAME``, ``config FILE``."""
+    kind, _sep, rest = source.partition(" ")
+    if kind == "workflow":
+        return _("workflow {name}").format(name=rest)
+    if kind == "config":
+        return _("config file {file}").format(file=rest)
+    return pgettext("scoring", "preset")
+
+
 def rules_line(report: ScoreReport) -> str:
-    """One line saying which rules scored the units."""
+    """One line saying which rules scored the units, in words (--json keeps the machine values)."""
     rules = report.rules
-    parts = [f"{m} {'+' if v > 0 else ''}{format_points(v)}"
+    parts = [f"{metric_label(m)} {'+' if v > 0 else ''}{format_points(v)}"
              for m, v in rules.points.items() if v]
-    caps = [f"{m} ≤ {format_points(v)}" for m, v in rules.caps.items()]
+    caps = [f"{metric_label(m)} ≤ {format_points(v)}" for m, v in rules.caps.items()]
     text = _("Rules: {preset} ({source}); base {base}; points: {points}").format(
-        preset=rules.name, source=report.rules_source, base=format_points(rules.base), points=", ".join(parts) or "—")
+        preset=preset_label(rules), source=source_label(report.rules_source), base=format_points(rules.base),
+        points=_(", ").join(parts) or "—")
     if caps:
-        text += _("; caps: {caps}").format(caps=", ".join(caps))
+        text += _("; caps: {caps}").format(caps=_(", ").join(caps))
     return text
 
 

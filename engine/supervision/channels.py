@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.config import Settings
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 from engine.core.urls import mask_url, redact
 from engine.supervision.channel_base import (  # noqa: F401  (re-exported: the interface beside its channels)
     KEY_HEADER,
@@ -63,7 +64,8 @@ def factory(kind: str, key: str) -> ChannelFactory:
     channel_kinds()
     kinds = registered()
     if kind not in kinds:
-        raise InvalidInput(key, kind, f"unknown channel kind; expected one of {', '.join(kinds)}")
+        raise InvalidInput(config_key(key), kind, Phrase(N_("unknown channel kind; expected one of {kinds}"),
+                                                         kinds=", ".join(kinds)))
     return kinds[kind]
 
 
@@ -236,22 +238,25 @@ register_kind("email", lambda name, cfg, key: _email_channel(cfg, key))
 
 def _file_channel(cfg: Mapping[str, Any], key: str) -> FileChannel:
     if not cfg.get("path"):
-        raise InvalidInput(f"{key}.path", cfg.get("path"), "expected the path of the JSON-lines outbox")
+        raise InvalidInput(config_key(f"{key}.path"), cfg.get("path"),
+                           Phrase(N_("expected the path of the JSON-lines outbox")))
     return FileChannel(Path(str(cfg["path"])).expanduser())
 
 
 def _email_channel(cfg: Mapping[str, Any], key: str) -> EmailChannel:
     if not cfg.get("host"):
-        raise InvalidInput(f"{key}.host", cfg.get("host"), "expected the SMTP server's host name")
+        raise InvalidInput(config_key(f"{key}.host"), cfg.get("host"), Phrase(N_("expected the SMTP server's host name")))
     if cfg.get("security", "starttls") not in SMTP_SECURITY:
-        raise InvalidInput(f"{key}.security", cfg.get("security"), f"expected one of {', '.join(SMTP_SECURITY)}")
+        raise InvalidInput(config_key(f"{key}.security"), cfg.get("security"),
+                           Phrase(N_("expected one of {choices}"), choices=", ".join(SMTP_SECURITY)))
     if "password" in cfg:
-        raise InvalidInput(f"{key}.password", "***", "passwords are not kept in the config file: set "
-                           "password_env = \"DUBAN_SMTP_PASSWORD\" and put the password in that variable")
+        raise InvalidInput(config_key(f"{key}.password"), "***", Phrase(N_(
+            "passwords are not kept in the config file: set password_env = \"DUBAN_SMTP_PASSWORD\" and put the "
+            "password in that variable")))
     try:
         return EmailChannel(cfg)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(key, mask(cfg), f"port and timeout must be numbers ({exc})") from None
+        raise InvalidInput(config_key(key), mask(cfg), Phrase(N_("port and timeout must be numbers"))) from None
 
 
 ROUTE_ROLES = ("unit", "leader", "supervisor")
@@ -392,29 +397,33 @@ def load_routes(settings: Settings, channels: Sequence[Channel]) -> list[Route]:
     raw = settings.raw.get("routes", [])
     where = str(settings.source or "config")
     if not isinstance(raw, list):
-        raise InvalidInput(f"{where}: routes", mask(raw), "expected [[routes]] tables")
+        raise InvalidInput(config_key(f"{where}: routes"), mask(raw), Phrase(N_("expected [[routes]] tables")))
     names = {ch.name for ch in channels} | {"console"}
     out = []
     for n, item in enumerate(raw, 1):
         key = f"{where}: routes[{n}]"
         if not isinstance(item, dict):
-            raise InvalidInput(key, mask(item), "expected a table")
+            raise InvalidInput(config_key(key), mask(item), Phrase(N_("expected a table")))
         unknown = sorted(set(item) - {"unit", "role", "kind", "to"})
         if unknown:
-            raise InvalidInput(f"{key}.{unknown[0]}", item[unknown[0]], "unknown key; expected unit, role, kind, to")
+            raise InvalidInput(config_key(f"{key}.{unknown[0]}"), item[unknown[0]],
+                               Phrase(N_("unknown key; expected unit, role, kind, to")))
         to = item.get("to")
         if isinstance(to, str):
             to = [to]
         if not to or not isinstance(to, list) or not all(isinstance(x, str) for x in to):
-            raise InvalidInput(f"{key}.to", to, "expected a list of robot names, or email / console / file")
+            raise InvalidInput(config_key(f"{key}.to"), to,
+                               Phrase(N_("expected a list of robot names, or email / console / file")))
         for name in to:
             if name not in names:
-                raise InvalidInput(f"{key}.to", name, "no such channel is configured (expected one of "
-                                   f"{', '.join(sorted(names))})")
+                raise InvalidInput(config_key(f"{key}.to"), name, Phrase(
+                    N_("no such channel is configured (expected one of {choices})"), choices=", ".join(sorted(names))))
         if item.get("role") is not None and item["role"] not in ROUTE_ROLES:
-            raise InvalidInput(f"{key}.role", item["role"], f"expected one of {', '.join(ROUTE_ROLES)}")
+            raise InvalidInput(config_key(f"{key}.role"), item["role"],
+                               Phrase(N_("expected one of {choices}"), choices=", ".join(ROUTE_ROLES)))
         if item.get("kind") is not None and item["kind"] not in ROUTE_KINDS:
-            raise InvalidInput(f"{key}.kind", item["kind"], f"expected one of {', '.join(ROUTE_KINDS)}")
+            raise InvalidInput(config_key(f"{key}.kind"), item["kind"],
+                               Phrase(N_("expected one of {choices}"), choices=", ".join(ROUTE_KINDS)))
         out.append(Route(tuple(dict.fromkeys(to)), item.get("unit"), item.get("role"), item.get("kind")))
     return out
 
@@ -429,31 +438,33 @@ def load_channels(settings: Settings) -> Channels:
     for name, cfg in raw.items():
         key = f"{where}: channels.{name}"
         if not isinstance(cfg, dict):
-            raise InvalidInput(key, mask(cfg), "expected a table")
+            raise InvalidInput(config_key(key), mask(cfg), Phrase(N_("expected a table")))
         if name == "robots":
             for robot, rcfg in cfg.items():
                 rkey = f"{key}.{robot}"
                 if not isinstance(rcfg, dict):
-                    raise InvalidInput(rkey, mask(rcfg), "expected a table")
+                    raise InvalidInput(config_key(rkey), mask(rcfg), Phrase(N_("expected a table")))
                 if robot in RESERVED_NAMES:
-                    raise InvalidInput(rkey, robot, f"a robot may not be called {robot!r} (the name of a "
-                                       "built-in channel); choose another name")
+                    raise InvalidInput(config_key(rkey), robot, Phrase(N_(
+                        "a robot may not be called {name!r} (the name of a built-in channel); choose another name"),
+                        name=robot))
                 if not rcfg.get("kind"):
-                    raise InvalidInput(f"{rkey}.kind", rcfg.get("kind"),
-                                       f"expected the robot's kind: one of {', '.join(_robot_kinds())}")
+                    raise InvalidInput(config_key(f"{rkey}.kind"), rcfg.get("kind"), Phrase(
+                        N_("expected the robot's kind: one of {choices}"), choices=", ".join(_robot_kinds())))
                 if rcfg.get("enabled", True) is not False:
                     out.append(factory(str(rcfg["kind"]), f"{rkey}.kind")(robot, rcfg, rkey))
             continue
         if name not in ("console", "file", "email", "webhook"):
-            raise InvalidInput(key, name, "unknown channel; expected console, file, email, webhook or "
-                               "robots.NAME (a named robot)")
+            raise InvalidInput(config_key(key), name, Phrase(N_(
+                "unknown channel; expected console, file, email, webhook or robots.NAME (a named robot)")))
         if cfg.get("enabled", True) is False:
             continue
         if name == "webhook":  # the one unnamed robot of earlier versions: its kind is its format
             fmt = str(cfg.get("format", "json"))
             formats = ["json"] + [k for k in _robot_kinds() if k != "webhook"]
             if fmt not in formats:
-                raise InvalidInput(f"{key}.format", fmt, f"expected one of {', '.join(formats)}")
+                raise InvalidInput(config_key(f"{key}.format"), fmt,
+                                   Phrase(N_("expected one of {choices}"), choices=", ".join(formats)))
             out.append(factory("webhook" if fmt == "json" else fmt, f"{key}.format")(name, cfg, key))
         else:
             out.append(factory(name, key)(name, cfg, key))

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.i18n import N_
-from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound
+from engine.i18n import N_, current_lang, lazy_pgettext
+from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound, Phrase
 from engine.core.views import LookbackPlanView, LookbackRecordResult, MoveResult
 from engine.core.writer import TaskRow
 from storage.db import lock_writers
@@ -34,6 +34,35 @@ from engine.core.lookbacks import (  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from engine.core.writer import Writer
+
+# A look-back's status in words, for a refusal that names it (the CLI's lists use the same msgids).
+_STATUS_WORDS = {
+    PENDING: lazy_pgettext("lookback status", "pending"), PASSED: lazy_pgettext("lookback status", "passed"),
+    REBOUND: lazy_pgettext("lookback status", "rebound"), CANCELLED: lazy_pgettext("lookback status", "cancelled"),
+}
+
+
+class _StateWords:
+    """States a refusal lists, by their labels in the language shown (``已完成、已销号``)."""
+
+    def __init__(self, app: Any, states: list[str] | tuple[str, ...], workflow: str | None = None) -> None:
+        self.app, self.states, self.workflow = app, list(states), workflow
+
+    def _label(self, state: str) -> str:
+        names = [self.workflow] if self.workflow else self.app.registry.names()
+        for name in names:
+            found = self.app.state_label(name, state, current_lang())
+            if found != state:
+                return str(found)
+        return state
+
+    def __str__(self) -> str:
+        from engine.i18n import gettext
+
+        return gettext(", ").join(self._label(st) for st in self.states)
+
+    def english(self) -> str:
+        return ", ".join(self.states)
 
 def default_seed(on: date) -> int:
     """The seed when none is given: the plan's date, so re-running the same command draws the same items."""
@@ -61,14 +90,16 @@ def plan(
     """Samples ``sample_percent`` % of the campaign's finished items for a look-back on ``on``,
     stratified by problem: every problem with eligible items gets at least one."""
     if isinstance(sample_percent, bool) or not isinstance(sample_percent, int) or not 1 <= sample_percent <= 100:
-        raise InvalidInput("sample", sample_percent, "expected a whole percentage from 1 to 100, e.g. 30 or 30%")
+        raise InvalidInput("sample", sample_percent,
+                           Phrase(N_("expected a whole percentage from 1 to 100, e.g. 30 or 30%")))
     today = app.today()
     if on < today:
-        raise InvalidInput("look-back date", on.isoformat(), f"must not be before today ({today.isoformat()})")
+        raise InvalidInput("look-back date", on.isoformat(),
+                           Phrase(N_("must not be before today ({today})"), today=today.isoformat()))
     if seed is None:
         seed = default_seed(on)
     elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidInput("seed", seed, f"expected a whole number from 0 to {MAX_SEED}")
+        raise InvalidInput("seed", seed, Phrase(N_("expected a whole number from 0 to {max}"), max=MAX_SEED))
     with app.transaction() as s:
         app.require_supervisor(s, actor, N_("plan look-back reviews"))
         camp = app.campaign_row(s, campaign)
@@ -83,7 +114,8 @@ def plan(
         same = s.execute(sa.select(lookback_plans.c.id).where(
             lookback_plans.c.campaign_id == camp.id, lookback_plans.c.on == on, lookback_plans.c.seed == seed)).scalar()
         if same is not None:
-            raise AlreadyExists("look-back plan", f"{camp.name} on {on.isoformat()} with seed {seed} (plan {same})")
+            raise AlreadyExists("look-back plan", Phrase(N_("{campaign} on {day} with seed {seed} (plan {plan})"),
+                                                         campaign=camp.name, day=on.isoformat(), seed=seed, plan=same))
         busy = set(s.execute(sa.select(looks.c.task_id).where(
             looks.c.due == on, looks.c.status == PENDING, looks.c.task_id.in_([t.id for t, _ in rows]))).scalars())
         strata: dict[str, list[TaskRow]] = {}
@@ -97,10 +129,17 @@ def plan(
                 strata.setdefault(pcode, []).append(task)
         eligible = sum(len(v) for v in strata.values())
         if not eligible:
-            what = ", ".join(states) or "in a workflow with a [lookback] table"
-            raise InvalidInput("campaign", camp.name,
-                               f"it has no item to sample for a look-back on {on.isoformat()}: look-backs re-check "
-                               f"items that are {what}" + (f"; {len(busy)} already have one due that day" if busy else ""))
+            if not states:
+                why = Phrase(N_("it has no item to sample for a look-back on {day}: look-backs re-check items of "
+                                "a workflow with a [lookback] table"), day=on.isoformat())
+            elif busy:
+                why = Phrase(N_("it has no item to sample for a look-back on {day}: look-backs re-check items that "
+                                "are {states}; {n} already have one due that day"), day=on.isoformat(),
+                             states=_StateWords(app, states), n=len(busy))
+            else:
+                why = Phrase(N_("it has no item to sample for a look-back on {day}: look-backs re-check items that "
+                                "are {states}"), day=on.isoformat(), states=_StateWords(app, states))
+            raise InvalidInput("campaign", camp.name, why)
         rng = random.Random(seed)
         chosen: list[tuple[TaskRow, str]] = []
         strata_out = []
@@ -140,10 +179,12 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
     """Records a look-back's result. A rebound fires the workflow's rebound event with the new
     deadline and cancels the task's other pending look-backs, all in one transaction."""
     if note is None or not str(note).strip():
-        raise InvalidInput("look-back note", note, "must not be empty: say what the look-back found", option="note")
+        raise InvalidInput("look-back note", note, Phrase(N_("must not be empty: say what the look-back found")),
+                           option="note")
     note = str(note).strip()
     if passed and due is not None:
-        raise InvalidInput("new deadline", str(due), "only a rebound sets a new deadline; a passed look-back takes none")
+        raise InvalidInput("new deadline", str(due),
+                           Phrase(N_("only a rebound sets a new deadline; a passed look-back takes none")))
     today = app.today()
     with app.batch():
         with app.transaction() as s:
@@ -154,23 +195,29 @@ def record(app: "Writer", actor: str, lookback_id: int, passed: bool, note: str,
                 raise NotFound("look-back", lookback_id)
             task = app.task_row(s, row.task_id)
             if row.status != PENDING:
-                when = f" on {row.recorded_at.astimezone(app.clock.tz).date().isoformat()}" if row.recorded_at else ""
-                by = f" by {row.reviewer}" if row.reviewer else ""
-                raise InvalidInput("look-back", lookback_id,
-                                   f"it is {row.status} already{by}{when}; only a pending look-back can be recorded")
+                status = _STATUS_WORDS.get(row.status, row.status)
+                if row.recorded_at and row.reviewer:
+                    why = Phrase(N_("it is {status} already by {who} on {day}; only a pending look-back can be "
+                                    "recorded"), status=status, who=row.reviewer,
+                                 day=row.recorded_at.astimezone(app.clock.tz).date().isoformat())
+                else:
+                    why = Phrase(N_("it is {status} already; only a pending look-back can be recorded"), status=status)
+                raise InvalidInput("look-back", lookback_id, why)
             wf = app.registry.get(task.workflow)
             pol = policy(wf)
             if pol is None:
-                raise InvalidInput("look-back", lookback_id,
-                                   f"task {task.code}'s workflow {wf.name!r} declares no [lookback] table")
+                raise InvalidInput("look-back", lookback_id, Phrase(
+                    N_("the workflow {workflow} of task {task} declares no [lookback] table"),
+                    workflow=wf.name, task=task.code))
             if task.state not in pol.sample_states:
-                raise InvalidInput("look-back", lookback_id,
-                                   f"task {task.code} is '{task.state}'; a look-back re-checks items that are "
-                                   f"{', '.join(pol.sample_states)}")
+                raise InvalidInput("look-back", lookback_id, Phrase(
+                    N_("task {task} is '{state}'; a look-back re-checks items that are {states}"), task=task.code,
+                    state=app.state_label(task.workflow, task.state), states=_StateWords(app, pol.sample_states,
+                                                                                         task.workflow)))
             if row.due > today:
-                raise InvalidInput("look-back", lookback_id,
-                                   f"it is due on {row.due.isoformat()}; record it on or after that day "
-                                   f"(today is {today.isoformat()})")
+                raise InvalidInput("look-back", lookback_id, Phrase(
+                    N_("it is due on {due}; record it on or after that day (today is {today})"),
+                    due=row.due.isoformat(), today=today.isoformat()))
             event = pol.rebound[task.state]
             new_due = None
             if not passed:

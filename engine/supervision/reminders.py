@@ -77,8 +77,8 @@ from engine.core.policy import (  # noqa: F401  (re-exported: the policy half of
     receipt_due,
 )
 from engine.core.config import Settings
-from engine.i18n import N_
-from engine.core.errors import DubanError, InvalidInput, NotFound, PermissionDenied
+from engine.i18n import N_, lazy_pgettext
+from engine.core.errors import DubanError, InvalidInput, NotFound, PermissionDenied, Phrase
 from engine.supervision.settings import (  # noqa: F401  (parse_duration re-exported)
     DeliverySettings,
     QuietSettings,
@@ -155,6 +155,18 @@ class SweepResult:
         if quiet is not None and count:
             self.held += count
             self.held_until, self.held_because = quiet.until, quiet.because
+
+
+# A reminder's status in words, for a refusal that names it (the CLI's lists use the same msgids).
+STATUS_WORDS = {
+    "pending": lazy_pgettext("reminder status", "pending"), "sending": lazy_pgettext("reminder status", "sending"),
+    "sent": lazy_pgettext("reminder status", "sent"), "failed": lazy_pgettext("reminder status", "failed"),
+    "dead": lazy_pgettext("reminder status", "given up"),
+}
+
+
+def status_word(status: str) -> Any:
+    return STATUS_WORDS.get(status, status)
 
 
 # ---------------------------------------------------------------------- recipients
@@ -1028,8 +1040,8 @@ def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_onl
             if row is None:
                 raise NotFound("reminder", reminder_id)
             if row.status not in (claims.FAILED, claims.DEAD):
-                raise InvalidInput(f"reminder {reminder_id}", row.status,
-                                   "only failed or dead reminders are retried (this one is not)")
+                raise InvalidInput(Phrase(N_("reminder {id}"), id=reminder_id), status_word(row.status),
+                                   Phrase(N_("only failed or given-up reminders are retried (this one is not)")))
         ids = claims.requeue(conn, app.now(), ids=None if reminder_id is None else [reminder_id],
                              dead_only=dead_only)
         out = []
@@ -1047,7 +1059,7 @@ def list_reminders(app: "Writer", *, failed: bool = False, task_id: int | None =
                    limit: int | None = None) -> list[ReminderView]:
     """Recorded reminders, newest first; ``failed``: those failed or given up (dead)."""
     if limit is not None and limit < 1:
-        raise InvalidInput("limit", limit, "expected a whole number of at least 1")
+        raise InvalidInput("limit", limit, Phrase(N_("expected a whole number of at least 1")))
     r = reminder_rows.c
     with app.reading() as conn:  # a reader: listing never waits behind a sweep that is sending
         stmt = (sa.select(reminder_rows, task_rows.c.code).outerjoin(task_rows, task_rows.c.id == r.task_id)

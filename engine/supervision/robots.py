@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 from engine.core.urls import mask_url, redact, url_secrets
 from engine.supervision.channel_base import (
     KEY_HEADER,
@@ -61,20 +62,22 @@ class Robot:
         self.name, self.key, self.cfg = name, key, dict(cfg)
         self.url = str(cfg["url"]) if cfg.get("url") else None
         if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
-            raise InvalidInput(f"{key}.url", mask_url(self.url), "expected an http:// or https:// URL")
+            raise InvalidInput(config_key(f"{key}.url"), mask_url(self.url),
+                               Phrase(N_("expected an http:// or https:// URL")))
         # The unnamed [channels.webhook] of earlier versions: a user's own webhook URL wins over url.
         self.per_user = name == "webhook"
         if not self.per_user and not self.url:
-            raise InvalidInput(f"{key}.url", None, "expected the robot's webhook URL")
+            raise InvalidInput(config_key(f"{key}.url"), None, Phrase(N_("expected the robot's webhook URL")))
         if "secret" in cfg and "secret_env" in cfg:
-            raise InvalidInput(f"{key}.secret", "***", "give secret or secret_env, not both")
+            raise InvalidInput(config_key(f"{key}.secret"), "***", Phrase(N_("give secret or secret_env, not both")))
         self.keyword = str(cfg["keyword"]) if cfg.get("keyword") else None
         self.per_minute = _whole(cfg.get("per_minute", DEFAULT_PER_MINUTE), f"{key}.per_minute")
         self.max_bytes = _whole(cfg.get("max_bytes", self.max_bytes_default), f"{key}.max_bytes")
         try:
             self.timeout = float(cfg.get("timeout", 10))
         except (TypeError, ValueError):
-            raise InvalidInput(f"{key}.timeout", cfg.get("timeout"), "expected a number of seconds") from None
+            raise InvalidInput(config_key(f"{key}.timeout"), cfg.get("timeout"),
+                               Phrase(N_("expected a number of seconds"))) from None
 
     # ------------------------------------------------------------------ the Channel interface
     def address(self, who: Recipient) -> str | None:
@@ -265,7 +268,7 @@ def _json(data: Mapping[str, Any]) -> bytes:
 
 def _whole(value: Any, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInput(key, value, "expected a whole number of at least 1")
+        raise InvalidInput(config_key(key), value, Phrase(N_("expected a whole number of at least 1")))
     return value
 
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.core.calendar import WorkCalendar
 from engine.core.config import Settings
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase, config_key
+from engine.i18n import N_
 from engine.core.files import evidence_max_mb
 from engine.supervision.channels import load_channels, mask
 
@@ -36,7 +37,7 @@ class DeliverySettings:
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str, what: str = "interval") -> int:
+def parse_duration(text: str, what: Any = "interval") -> int:
     """``30s``, ``5m``, ``2h``, ``1d`` (or a bare number of seconds) → seconds, at least 1."""
     value = str(text).strip().lower()
     try:
@@ -45,7 +46,7 @@ def parse_duration(text: str, what: str = "interval") -> int:
     except (ValueError, IndexError):
         seconds = 0
     if seconds < 1:
-        raise InvalidInput(what, text, "expected a duration such as 30s, 5m, 2h or 1d (at least 1 second)")
+        raise InvalidInput(what, text, Phrase(N_("expected a duration such as 30s, 5m, 2h or 1d (at least 1 second)")))
     return seconds
 
 
@@ -54,9 +55,10 @@ def delivery_settings(settings: Settings) -> DeliverySettings:
     where = f"{settings.source or 'config'}: delivery"
     attempts = raw.get("max_attempts", 8)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise InvalidInput(f"{where}.max_attempts", attempts, "expected a whole number of at least 1")
-    return DeliverySettings(parse_duration(raw.get("lease", "5m"), f"{where}.lease"),
-                            parse_duration(raw.get("backoff", "1m"), f"{where}.backoff"), attempts)
+        raise InvalidInput(config_key(f"{where}.max_attempts"), attempts,
+                           Phrase(N_("expected a whole number of at least 1")))
+    return DeliverySettings(parse_duration(raw.get("lease", "5m"), config_key(f"{where}.lease")),
+                            parse_duration(raw.get("backoff", "1m"), config_key(f"{where}.backoff")), attempts)
 
 
 
@@ -120,23 +122,25 @@ def quiet_settings(settings: Settings) -> QuietSettings:
     where = f"{settings.source or 'config'}: quiet"
     unknown = sorted(set(raw) - {"days", "hours", "overdue"})
     if unknown:
-        raise InvalidInput(f"{where}.{unknown[0]}", raw[unknown[0]], "expected days, hours or overdue")
+        raise InvalidInput(config_key(f"{where}.{unknown[0]}"), raw[unknown[0]],
+                           Phrase(N_("unknown key; expected days, hours or overdue")))
     days = raw.get("days", True)
     if not isinstance(days, bool):
-        raise InvalidInput(f"{where}.days", days, "expected true (hold reminders on non-working days) or false")
+        raise InvalidInput(config_key(f"{where}.days"), days,
+                           Phrase(N_("expected true (hold reminders on non-working days) or false")))
     hours = None
     if raw.get("hours") not in (None, ""):
         text = str(raw["hours"])
         parts = [_clock_time(p) for p in text.split("-")] if text.count("-") == 1 else [None]
         if None in parts or parts[0] >= parts[1]:  # type: ignore[operator]
-            raise InvalidInput(f"{where}.hours", text,
-                               "expected the local hours reminders go out in, HH:MM-HH:MM with the start "
-                               "before the end, e.g. 08:30-18:00")
+            raise InvalidInput(config_key(f"{where}.hours"), text, Phrase(N_(
+                "expected the local hours reminders go out in, HH:MM-HH:MM with the start before the end, "
+                "e.g. 08:30-18:00")))
         hours = (parts[0], parts[1])
     overdue = raw.get("overdue", "hold")
     if overdue not in QUIET_OVERDUE:
-        raise InvalidInput(f"{where}.overdue", overdue,
-                           "expected hold (overdue reminders wait too) or send (they go out anyway)")
+        raise InvalidInput(config_key(f"{where}.overdue"), overdue,
+                           Phrase(N_("expected hold (overdue reminders wait too) or send (they go out anyway)")))
     return QuietSettings(days, hours, overdue)  # type: ignore[arg-type]
 
 
@@ -166,17 +170,19 @@ def scheduler_settings(settings: Settings, every: str | None = None) -> Schedule
     where = f"{settings.source or 'config'}"
     sched, dig = settings.section("scheduler"), settings.section("digest")
     seconds = parse_duration(every or sched.get("every", DEFAULT_EVERY),
-                             "scheduler interval" if every else f"{where}: scheduler.every")
+                             "scheduler interval" if every else config_key(f"{where}: scheduler.every"))
     text = str(dig.get("time", DEFAULT_DIGEST_TIME))
     try:
         at = time.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{where}: digest.time", text, "expected a local time HH:MM, e.g. 08:30") from None
+        raise InvalidInput(config_key(f"{where}: digest.time"), text,
+                           Phrase(N_("expected a local time HH:MM, e.g. 08:30"))) from None
     zone = str(dig.get("timezone", DEFAULT_DIGEST_ZONE))
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{where}: digest.timezone", zone, "expected an IANA zone such as Asia/Shanghai") from None
+        raise InvalidInput(config_key(f"{where}: digest.timezone"), zone,
+                           Phrase(N_("expected an IANA zone such as Asia/Shanghai"))) from None
     return SchedulerSettings(seconds, bool(dig.get("enabled", True)), at, zone)
 
 
