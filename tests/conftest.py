@@ -13,6 +13,7 @@ import pytest
 from engine.api import Duban
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
+from cli_runs import EnglishCli
 from processes import reap as reap_started_processes
 
 PG_ENV = "DUBAN_TEST_PG"
@@ -122,6 +123,13 @@ def app(db_url: str, clock: FixedClock, tmp_path: Path) -> Duban:
     duban.add_problem("root", "A1", "财经纪律执行不严谨")
     duban.add_problem("root", "A1.1", "采购程序不规范", parent="A1")
     return duban
+
+
+@pytest.fixture
+def run(app: Duban, db_url: str) -> EnglishCli:
+    """duban's commands (tests/cli_runs.py) on the ``app`` fixture's ledger: as root, in English, at
+    2025-07-04 09:00 unless a call says otherwise."""
+    return EnglishCli(db_url)
 
 
 @pytest.fixture

@@ -12,51 +12,20 @@ import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from cli.main import cli
-from engine.api import Duban
-from engine.core.clock import FixedClock
+import cli_runs
 
 NOW = "2025-07-04T09:00:00"  # a Friday; Asia/Shanghai
 TESTS = Path(__file__).parent
 
 
-class Cli:
-    """Runs ``duban --db FILE --as USER …`` in-process."""
+class Cli(cli_runs.Cli):
+    """Runs ``duban --db FILE --as USER …`` in-process (tests/cli_runs.py)."""
 
-    def __init__(self, db: Path) -> None:
-        self.db = db
-
-    def __call__(self, *args: str, user: str | None = "root", now: str = NOW, lang: str | None = None,
-                 env: dict[str, str] | None = None) -> Result:
-        argv = ["--db", str(self.db)]
-        if user is not None:
-            argv += ["--as", user]
-        if lang is not None:
-            argv += ["--lang", lang]
-        return CliRunner().invoke(cli, [*argv, *args], env={"DUBAN_NOW": now, **(env or {})},
-                                  catch_exceptions=False)
-
-    def ok(self, *args: str, **kw: Any) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self.ok(*args, "--json", **kw).stdout)
-
-    def app(self, now: str = NOW) -> Duban:
-        return Duban(str(self.db), clock=FixedClock(now))
-
-    def state(self, task_id: int) -> str:
-        return self.app().get_task(task_id).task.state
-
-    def trail_length(self) -> int:
-        return len(self.app().trail())
+    NOW = NOW
 
 
 def refused(result: Result, *fragments: str) -> None:

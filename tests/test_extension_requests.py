@@ -8,49 +8,17 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 
-from cli.main import cli
+from cli_runs import EnglishCli as Run
 from engine.api import Duban
 from engine.core.clock import FixedClock
 from engine.core.config import Settings
 from engine.core.errors import InvalidInput, RequestRefused, VerificationFailed
 from engine.supervision import reminders
 from tests.test_pg_security import Team, crew  # noqa: F401  (the PostgreSQL logins' fixture)
-
-NOW = "2025-07-04T09:00:00"
-
-
-class Run:
-    def __init__(self, db: str) -> None:
-        self.db = db
-
-    def __call__(self, *args: str, user: str = "root", now: str = NOW, lang: str = "en") -> Result:
-        return CliRunner().invoke(cli, ["--db", self.db, "--lang", lang, "--as", user, *args],
-                                  env={"DUBAN_NOW": now}, catch_exceptions=False)
-
-    def ok(self, *args: str, **kw: Any) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self.ok(*args, "--json", **kw).stdout)
-
-    def refused(self, *args: str, **kw: Any) -> str:
-        result = self(*args, **kw)
-        assert result.exit_code == 1, result.output
-        assert "Traceback" not in result.output
-        return result.output
-
-
-@pytest.fixture
-def run(app: Duban, db_url: str) -> Run:
-    return Run(db_url)
 
 
 def records(app: Duban) -> int:

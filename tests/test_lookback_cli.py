@@ -3,39 +3,18 @@ through the library after each command."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
-from engine.api import Duban
-from engine.core.clock import FixedClock
+from cli_runs import Cli
 
 NOW = "2025-07-04T09:00:00"
 
 
-class Run:
-    def __init__(self, db: Path) -> None:
-        self.db = db
-
-    def __call__(self, *args: str, user: str = "root", now: str = NOW) -> Result:
-        return CliRunner().invoke(cli, ["--db", str(self.db), "--as", user, *args], env={"DUBAN_NOW": now},
-                                  catch_exceptions=False)
-
-    def ok(self, *args: str, **kw: Any) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self.ok(*args, "--json", **kw).stdout)
-
-    def app(self, now: str = NOW) -> Duban:
-        return Duban(str(self.db), clock=FixedClock(now))
+class Run(Cli):
+    NOW = NOW
 
 
 @pytest.fixture

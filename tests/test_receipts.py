@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
 
-from cli.main import cli
+from cli_runs import EnglishCli as Run
 from engine import team
 from engine.api import Duban
 from engine.core.clock import FixedClock
@@ -22,29 +20,8 @@ from engine.core.errors import AlreadyAcknowledged, PermissionDenied, SchemaVers
 from engine.supervision import messages, reminders
 from storage import migrations
 
-NOW = "2025-07-04T09:00:00"  # a Friday; the task is assigned now, so 2wd runs out on Tue 07-08
-
-
-class Run:
-    def __init__(self, db: str) -> None:
-        self.db = db
-
-    def __call__(self, *args: str, user: str = "root", now: str = NOW, lang: str = "en") -> Result:
-        return CliRunner().invoke(cli, ["--db", self.db, "--lang", lang, "--as", user, *args],
-                                  env={"DUBAN_NOW": now}, catch_exceptions=False)
-
-    def ok(self, *args: str, **kw: Any) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self.ok(*args, "--json", **kw).stdout)
-
-
-@pytest.fixture
-def run(app: Duban, db_url: str) -> Run:
-    return Run(db_url)
+# The clock of the `run` fixture and of `app` is 2025-07-04 09:00, a Friday: a task assigned then has
+# until Tue 07-08 (2wd) to be acknowledged.
 
 
 def records(app: Duban) -> int:

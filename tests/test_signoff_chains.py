@@ -15,38 +15,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import cli
+import cli_runs
 from engine.api import Duban
 from engine.core import signoffs
-from engine.core.clock import FixedClock
 from workflows import WorkflowError, load_builtin, parse_workflow
 
 DAY = "2026-03-02T09:00:00"  # a Monday
 
 
-class Cli:
-    def __init__(self, db: str) -> None:
-        self.db = db
-
-    def __call__(self, *args: str, user: str | None = "root", now: str = DAY, lang: str | None = None) -> Result:
-        argv = ["--db", self.db] + (["--as", user] if user else []) + (["--lang", lang] if lang else [])
-        return CliRunner().invoke(cli, [*argv, *args], env={"DUBAN_NOW": now}, catch_exceptions=False)
-
-    def ok(self, *args: str, **kw: Any) -> Result:
-        result = self(*args, **kw)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, **kw: Any) -> Any:
-        return json.loads(self.ok(*args, "--json", **kw).stdout)
-
-    def app(self, now: str = DAY) -> Duban:
-        return Duban(self.db, clock=FixedClock(now))
-
-    def trail_length(self) -> int:
-        return len(self.app().trail())
+class Cli(cli_runs.Cli):
+    NOW = DAY
 
 
 def _ledger(run: Cli, tmp_path: Path, *, workflow: str = "rectification-strict", completed_by: str = "caiwu") -> None:

@@ -6,30 +6,32 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from cli.main import cli
+from cli_runs import Cli
 
 ENV = {"DUBAN_NOW": "2026-02-06T09:00:00", "DUBAN_LANG": "zh"}
 
 
-class Ledger:
+class Ledger(Cli):
+    """An office's ledger of suggestions: commands as ``actor`` (admin unless given), in Chinese, in the
+    environment ``env`` (a test moves its clock by setting env["DUBAN_NOW"])."""
+
+    NOW, USER, LANG = ENV["DUBAN_NOW"], "admin", "zh"
+
     def __init__(self, tmp_path: Path) -> None:
-        self.db = str(tmp_path / "office.db")
+        super().__init__(str(tmp_path / "office.db"))
         self.env = dict(ENV)
 
-    def run(self, *args: str, actor: str = "admin"):  # type: ignore[no-untyped-def]
-        return CliRunner().invoke(cli, ["--db", self.db, "--as", actor, "--lang", "zh", *args], env=self.env)
+    def __call__(self, *args: str, actor: str | None = None, **kw: Any) -> Result:
+        return super().__call__(*args, user=actor or self.USER, env={**self.env, **(kw.pop("env", None) or {})},
+                                **kw)
 
-    def ok(self, *args: str, actor: str = "admin"):  # type: ignore[no-untyped-def]
-        result = self.run(*args, actor=actor)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str, actor: str = "admin"):  # type: ignore[no-untyped-def]
-        return json.loads(self.ok(*args, "--json", actor=actor).stdout)
+    run = __call__
 
 
 @pytest.fixture()

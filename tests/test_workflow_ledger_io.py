@@ -8,30 +8,30 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
+from click.testing import Result
 
-from cli.main import cli
+from cli_runs import Cli
 from engine.ledger_io.columns import export_header
 from test_third_workflow import PETITION
 
 
-class Office:
+class Office(Cli):
+    """A ledger worked as admin, in Chinese unless ``lang`` says otherwise, in the environment ``env``."""
+
+    USER, LANG = "admin", "zh"
+
     def __init__(self, db: str, env: dict[str, str]) -> None:
-        self.db, self.env = db, env
+        super().__init__(db)
+        self.env = env
 
-    def run(self, *args: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
-        return CliRunner().invoke(cli, ["--db", self.db, "--as", "admin", "--lang", lang, *args], env=self.env)
+    def __call__(self, *args: str, **kw: Any) -> Result:
+        return super().__call__(*args, env={**self.env, **(kw.pop("env", None) or {})}, **kw)
 
-    def ok(self, *args: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
-        result = self.run(*args, lang=lang)
-        assert result.exit_code == 0, result.output
-        return result
-
-    def json(self, *args: str) -> object:
-        return json.loads(self.ok(*args, "--json").stdout)
+    run = __call__
 
 
 @pytest.fixture()
