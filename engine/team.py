@@ -18,7 +18,8 @@ from storage.fields import ensure_field_indexes, filter_fields
 from storage import pg_security
 from storage.engines import dispose_engines
 from storage.backup import BackupInfo
-from storage.models import TrailRecord, User
+from storage.tables import trail as _TRAIL
+from storage.tables import users as _USERS
 from workflows.access import SUPERVISING_ROLES
 
 
@@ -55,8 +56,8 @@ class GrantResult:
 
 
 def _registered(app: Duban, name: str) -> sa.Row | None:
-    with app.transaction() as s:
-        return s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
+    with app.reading() as conn:  # a read: no writer's lock for deciding who acts
+        return conn.execute(sa.select(_USERS.c.name, _USERS.c.role).where(_USERS.c.name == name)).first()
 
 
 def acting_user(app: Duban, requested: str | None, default: str) -> str:
@@ -128,7 +129,7 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
         raise InvalidInput("password", "", "give a non-empty password, or none for servers that trust local logins")
     with app.transaction() as s:
         app.require_admin(s, actor, N_("grant database logins"))
-        user = s.execute(sa.select(User.name, User.role).where(User.name == name)).first()
+        user = s.execute(sa.select(_USERS.c.name, _USERS.c.role).where(_USERS.c.name == name)).first()
         if user is None:
             raise UnknownUser(name)
         conn = s.connection()
@@ -160,8 +161,8 @@ def restore(app: Duban, path: Path | str, *, force: bool = False,
     failure, the live ledger is untouched."""
     if not force and app.is_initialised():
         with app.engine.connect() as conn:
-            records = conn.execute(sa.select(sa.func.count()).select_from(TrailRecord)).scalar_one()
-            users = conn.execute(sa.select(sa.func.count()).select_from(User)).scalar_one()
+            records = conn.execute(sa.select(sa.func.count()).select_from(_TRAIL)).scalar_one()
+            users = conn.execute(sa.select(sa.func.count()).select_from(_USERS)).scalar_one()
         if records or users:
             raise BackupFailed(
                 f"the ledger at {mask_url(app.url)} is not empty ({users} users, {records} trail records): "
