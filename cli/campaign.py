@@ -49,7 +49,7 @@ def add(obj: Context, name: str, inspector: str, target: str, feedback_date: dat
 @domain_errors
 def list_(obj: Context, as_json: bool) -> None:
     """List campaigns."""
-    from cli.render import fmt_date, table
+    from cli.render import Column, fitted_table, fmt_date, labelled
 
     camps = obj.app().list_campaigns()
     if as_json:
@@ -60,6 +60,9 @@ def list_(obj: Context, as_json: bool) -> None:
         period = f"{fmt_date(c.period_start)} → {fmt_date(c.period_end)}" if c.period_start or c.period_end else ""
         rows.append([c.id, c.name, c.inspector, c.target, period, fmt_date(c.feedback_date),
                      fmt_date(c.rectification_end)])
-    table([_('id'), _('name'), _('inspector'), _('target'),
-           _('inspection'), _('feedback'), _('period end')], rows,
-          empty=_("No campaigns yet: 'duban campaign add' records one."))
+    # The inspection group and the body inspected go under the row: the dates stay whole on it.
+    fitted_table([Column(_('id'), right=True), Column(_('name'), flex=True, keep=False), Column(_('inspection')),
+                  Column(_('feedback')), Column(_('period end'))],
+                 [[r[0], r[1], r[4], r[5], r[6]] for r in rows],
+                 details=[[labelled(_('inspector'), r[2]), labelled(_('target'), r[3])] for r in rows],
+                 empty=_("No campaigns yet: 'duban campaign add' records one."))

@@ -39,7 +39,7 @@ def add(obj: Context, code: str, title: str, campaign: str | None, parent: str |
 @domain_errors
 def list_(obj: Context, campaign: str | None, as_json: bool) -> None:
     """Show the problem tree: aspects with their problems indented."""
-    from cli.render import problem_tree, table
+    from cli.render import Column, fitted_table, problem_tree
 
     problems = obj.app().list_problems(campaign)
     if as_json:
@@ -47,5 +47,7 @@ def list_(obj: Context, campaign: str | None, as_json: bool) -> None:
         return
     rows = [[p.campaign, "    " * depth + p.code, "    " * depth + p.title, p.tasks]
             for depth, p in problem_tree(problems)]
-    table([_('campaign'), _('code'), _('problem'), pgettext('count', 'tasks')], rows,
-          right=[3], empty=_("No problems yet: 'duban problem add' records one."))
+    # The tree reads by its codes and titles: the campaign (the same on most lines) gives way first.
+    fitted_table([Column(_('campaign'), cap=16, keep=False), Column(_('code')),
+                  Column(_('problem'), flex=True, keep=False), Column(pgettext('count', 'tasks'), right=True)],
+                 rows, empty=_("No problems yet: 'duban problem add' records one."))

@@ -291,6 +291,27 @@ def plain_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wid
     return lines
 
 
+def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+                 empty: str | None = None, details: Sequence[Sequence[tuple[str, str]]] | None = None,
+                 wrap_headers: bool = False) -> None:
+    """A list laid out like task list (:func:`plain_table`): a heading, the rows fitted to the
+    terminal, long texts wrapped under their row (``details``: (label, text) pairs); ``empty`` is
+    said in words when there are no rows."""
+    if title:
+        heading(title)
+    if not rows:
+        if empty is not None:
+            echo(empty)
+        return
+    plain_table(columns, [["" if c is None else str(c) for c in row] for row in rows], details=details,
+                wrap_headers=wrap_headers)
+
+
+def labelled(label: str, text: str | None) -> tuple[str, str]:
+    """A detail line under a row: 说明：… / note: …"""
+    return (_("{label}: ").format(label=label), text or "")
+
+
 def _whole_words(header: str, lines: Sequence[str]) -> bool:
     """A header on several lines reads whole: no English word broken, no line of one character."""
     from cli.cells import cells
@@ -439,18 +460,21 @@ def problem_tree(problems: Sequence["ProblemView"]) -> list[tuple[int, "ProblemV
 
 def print_evidence(files: Sequence["EvidenceView"], tz: tzinfo, *, title: str | None = None,
                    short_sha: bool = False) -> None:
-    table([_('id'), _('file'), _('size'), _('note'), _('added'),
-           pgettext("evidence", "by"), "sha256"],
-          [[e.id, e.original_name, e.size, e.note, fmt_time(e.added_at, tz), e.added_by,
-            e.sha256[:12] if short_sha else e.sha256] for e in files], title=title, right=[0, 2],
-          empty=_("No evidence files."))
+    # The file name takes the room left; the note and the sha256 go under their row, whole.
+    fitted_table([Column(_('id'), right=True), Column(_('file'), flex=True, keep=False),
+                  Column(_('size'), right=True), Column(_('added')), Column(pgettext("evidence", "by"), cap=12, keep=False)],
+                 [[e.id, e.original_name, e.size, fmt_time(e.added_at, tz), e.added_by] for e in files],
+                 details=[[labelled(_('note'), e.note), labelled("sha256", e.sha256[:12] if short_sha else e.sha256)]
+                          for e in files], title=title, empty=_("No evidence files."))
 
 
 def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = None) -> None:
-    table([_('id'), _('kind'), _('date'), _('amount (yuan)'),
-           _('text'), pgettext("outcome", "by")],
-          [[o.id, outcome_kind_label(o.kind), fmt_date(o.on), o.amount if o.amount is not None else "", o.text, o.added_by]
-           for o in outcomes], title=title, right=[0, 3], empty=_("No outcomes recorded."))
+    # What was done is the record itself: wrapped whole under its row, not cut to a column.
+    fitted_table([Column(_('id'), right=True), Column(_('kind')), Column(_('date')),
+                  Column(_('amount (yuan)'), right=True), Column(pgettext("outcome", "by"), cap=12, keep=False)],
+                 [[o.id, outcome_kind_label(o.kind), fmt_date(o.on), o.amount if o.amount is not None else "", o.added_by]
+                  for o in outcomes], details=[[labelled(_('text'), o.text)] for o in outcomes],
+                 title=title, empty=_("No outcomes recorded."))
 
 
 def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,

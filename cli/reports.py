@@ -242,9 +242,18 @@ def scores(obj: Context, as_of: date | None, campaign: str | None, fmt: str | No
     if fmt == "json":
         echo_json(result.as_dict())
         return
-    from cli.render import table
+    from cli.common import terminal_width
+    from cli.render import Column, fitted_table
 
     title = _("Unit scores as of {date}").format(date=result.as_of.isoformat())
-    table([scoring.column_label(k) for k in scoring.COLUMNS], scoring.table_rows(result),
-          title=title + (f" — {campaign}" if campaign else ""), right=[0, *range(2, len(scoring.COLUMNS))])
-    echo(scoring.rules_line(result))
+    # Laid out like task list; at 100 columns or fewer the days overdue, extensions, flags and late
+    # receipts give way (the xlsx, --json and the dashboard keep every column).
+    narrow = ("overdue_days", "extensions", "flagged", "receipts_late")
+    keys = [k for k in scoring.COLUMNS if terminal_width() > 100 or k not in narrow]
+    rows = [[row[scoring.COLUMNS.index(k)] for k in keys] for row in scoring.table_rows(result)]
+    fitted_table([Column(scoring.column_label(k), flex=k == "unit", keep=k != "unit", right=k != "unit")
+                  for k in keys], rows, title=title + (f" — {campaign}" if campaign else ""), wrap_headers=True)
+    from cli.cells import wrap
+
+    for line in wrap(scoring.rules_line(result), terminal_width()):  # the rules: wrapped, not cut by the terminal
+        echo(line)

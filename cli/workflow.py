@@ -9,7 +9,7 @@ import click
 
 from cli.common import Context, domain_errors, echo, pass_ctx
 from engine.i18n import gettext as _
-from engine.i18n import pgettext
+from engine.i18n import lazy_pgettext, pgettext
 
 if TYPE_CHECKING:
     from workflows import Workflow
@@ -48,8 +48,42 @@ def show(obj: Context, name: str, fmt: str) -> None:
 
     app = obj.app()
     wf = app.workflow(name)
-    render = to_mermaid if fmt == "mermaid" else to_text
-    echo(render(wf, obj.lang), nl=False)
+    if fmt == "mermaid":
+        echo(to_mermaid(wf, obj.lang), nl=False)
+        return
+    from cli.common import terminal_width
+
+    width = terminal_width()
+    for line in to_text(wf, obj.lang).splitlines():
+        for part in _wrapped(line, width):
+            echo(part)
+
+
+def _wrapped(line: str, width: int) -> list[str]:
+    """A line of the description fitted to the terminal: what runs over continues under its text,
+    four cells in from where the line began."""
+    from cli.cells import cells, wrap
+
+    if cells(line) <= width:
+        return [line]
+    lead = len(line) - len(line.lstrip(" "))
+    body = wrap(line.strip(), width - lead - 4, first=width - lead)
+    return [" " * lead + body[0]] + [" " * (lead + 4) + rest for rest in body[1:]]
+
+
+# A field's type as people read it (the workflow file spells it text, int, date, choice).
+FIELD_TYPE_WORDS = {"text": lazy_pgettext("field type", "text"), "int": lazy_pgettext("field type", "whole number"),
+                    "date": lazy_pgettext("field type", "date"), "choice": lazy_pgettext("field type", "choice")}
+
+
+def in_language(text: str, lang: str | None = None) -> str:
+    """A workflow's description in the language shown: the files write them "English. / 中文。"."""
+    from engine.i18n import current_lang
+
+    english, sep, chinese = text.partition(" / ")
+    if not sep or not any("\u4e00" <= ch <= "\u9fff" for ch in chinese):
+        return text
+    return chinese.strip() if (lang or current_lang()) == "zh" else english.strip()
 
 
 def to_text(wf: "Workflow", lang: str | None = None) -> str:
@@ -65,14 +99,14 @@ def to_text(wf: "Workflow", lang: str | None = None) -> str:
         out = [_("{title} ({name}, version {version})").format(title=text(wf.title), name=wf.name,
                                                                 version=wf.version)]
         if wf.description:
-            out.append(wf.description)
+            out.append(in_language(wf.description))
         out += ["", _("Initial state: {label} ({name})").format(label=label[wf.initial], name=wf.initial), "",
                 pgettext("workflow", "States:")]
         width = max(len(s) for s in wf.states)
         for s in wf.states.values():
             kind = pgettext("workflow", "open") if s.open else pgettext("workflow", "closed")
             line = f"  {s.name:<{width}}  {text(s.label)} [{kind}]"
-            out.append(line + (f" — {s.description}" if s.description else ""))
+            out.append(line + (f" — {in_language(s.description)}" if s.description else ""))
         out.append(_("Attached to: {uses}").format(
             uses=_(", ").join(u for u in USABLE if u in wf.uses) or pgettext("workflow", "nothing")))
         if wf.deadline.default or wf.deadline.hard_limit:
@@ -86,19 +120,19 @@ def to_text(wf: "Workflow", lang: str | None = None) -> str:
             out += ["", pgettext("workflow", "Fields:")]
             fwidth = max(len(f) for f in wf.fields)
             for fd in wf.fields.values():
-                flags = [fd.type] + ([pgettext("workflow", "required")] if fd.required else []) + (
+                flags = [str(FIELD_TYPE_WORDS.get(fd.type, fd.type))] + ([pgettext("workflow", "required")] if fd.required else []) + (
                     [pgettext("workflow", "filterable")] if fd.filter else [])
                 line = f"  {fd.name:<{fwidth}}  {text(fd.label)} [{_(', ').join(flags)}]"
                 if fd.choices:
-                    line += ": " + " / ".join(f"{c.value} {text(c.label)}" if c.value != text(c.label) else c.value
+                    line += pgettext("workflow", ": ") + " / ".join(f"{c.value} {text(c.label)}" if c.value != text(c.label) else c.value
                                               for c in fd.choices)
-                out.append(line + (f" — {fd.description}" if fd.description else ""))
+                out.append(line + (f" — {in_language(fd.description)}" if fd.description else ""))
         out += ["", pgettext("workflow", "Events:")]
         for ev in wf.events.values():
             srcs = _(", ").join(label[s] for s in ev.sources)
             out.append(f"  {ev.name}: {text(ev.label)} — {srcs} → {label[ev.dest]}")
             if ev.description:
-                out.append(f"      {ev.description}")
+                out.append(f"      {in_language(ev.description)}")
             out.append("      " + _("roles: {roles}").format(roles=", ".join(sorted(ev.roles)) or nobody))
             if ev.requires:
                 out.append("      " + _("requires: {inputs}").format(inputs=", ".join(ev.requires)))

@@ -165,3 +165,37 @@ def test_progress_explain_lays_out_its_tables_like_task_list(demo_db: Path, colu
             if done:  # the items behind it, under the row
                 following = " ".join(lines[lines.index(row) + 1:lines.index(row) + 3])
                 assert ("、" if lang == "zh" else ", ").join(done[:2]) in following
+
+
+LISTS = [("report", "scores"), ("campaign", "list"), ("problem", "list"), ("evidence", "list", "16"),
+         ("outcome", "list", "10"), ("workflow", "show", "rectification"), ("workflow", "show", "suggestion")]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("argv", LISTS, ids=" ".join)
+def test_lists_fit_the_terminal_without_box_lines(demo_db: Path, argv: tuple[str, ...], columns: int,
+                                                  lang: str) -> None:
+    """Each laid out like task list: no line past the width, no box-drawing characters (two cells on
+    CJK terminals), no date split; long texts (an outcome, a note, a description) wrapped, not cut."""
+    text = run(demo_db, *argv, columns=columns, lang=lang)
+    assert_fits(text, columns)
+    assert not set(text) & set("┏┃│┡━─└┘")
+    flat = "".join(line.strip() for line in text.splitlines())
+    if argv[0] == "outcome":
+        for o in json.loads(run(demo_db, *argv, "--json", columns=columns, lang=lang)):
+            assert o["text"].replace(" ", "") in flat.replace(" ", "")  # every outcome whole
+    if argv[0] == "report":  # every unit on its line with its score
+        for u in json.loads(run(demo_db, *argv, "--json", columns=columns, lang=lang))["units"]:
+            assert any(line.split()[1] == u["unit"] and line.split()[-1] == u["score"] for line in text.splitlines()
+                       if len(line.split()) > 2)
+
+
+def test_workflow_show_speaks_one_language(demo_db: Path) -> None:
+    """The workflow files describe states and events "English. / 中文。": one language is shown."""
+    zh = run(demo_db, "workflow", "show", "rectification", columns=120, lang="zh")
+    assert "整改措施推进中" in zh and "Measures under way" not in zh and " / " not in zh.split("字段")[0]
+    en = run(demo_db, "workflow", "show", "rectification", columns=120, lang="en")
+    assert "Measures under way" in en and "整改措施推进中" not in en
+    fields = run(demo_db, "workflow", "show", "suggestion", columns=120, lang="zh")
+    assert "答复类别 [选项、可筛选]：A A类" in fields and "choice" not in fields
