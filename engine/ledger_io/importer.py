@@ -30,7 +30,7 @@ from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS,
                                       is_own_export, parse_progress, workflow_column)
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
-from storage.models import Campaign, ProgressNote, Problem, Task
+from storage.tables import campaigns as _CAMPAIGNS, problems as _PROBLEMS, progress_notes as _NOTES, tasks as _TASKS
 
 if TYPE_CHECKING:
     from engine.core.writer import Writer
@@ -376,7 +376,7 @@ def _run(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: Imp
     with app.batch():
         with app.transaction() as s:
             app.require_supervisor(s, actor, N_("import ledgers"))
-            camps = {c.name: c for c in s.execute(sa.select(Campaign)).scalars()}
+            camps = {c.name: c for c in s.execute(sa.select(_CAMPAIGNS))}
             default_camp = _default_campaign(camps, campaign, path)
             ends = {name: c.rectification_end for name, c in camps.items()}
             ends[None] = camps[default_camp].rectification_end if default_camp in camps else None
@@ -400,7 +400,7 @@ class DryRun(Exception):
         self.result = result
 
 
-def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Path) -> str:
+def _default_campaign(camps: Mapping[str, Any], given: str | None, path: Path) -> str:
     if given:
         return given
     if len(camps) == 1:
@@ -412,7 +412,7 @@ def _default_campaign(camps: Mapping[str, Campaign], given: str | None, path: Pa
 
 
 def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportResult,
-           camps: dict[str, Campaign], wf_name: str, dry_run: bool, progress: Progress | None) -> None:
+           camps: dict[str, Any], wf_name: str, dry_run: bool, progress: Progress | None) -> None:
     now, today = app.now(), app.today()
     for name in dict.fromkeys(r.campaign for r in rows):
         if name not in camps:
@@ -423,7 +423,7 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
             result.campaigns_added.append(name)
     problems = _problems(app, s, actor, rows, camps, result, now)
     ids = {c.id for c in camps.values() if c.name in {r.campaign for r in rows}}
-    existing = {(t.campaign_id, t.code): t for t in s.execute(sa.select(Task).where(Task.campaign_id.in_(ids))).scalars()}
+    existing = {(t.campaign_id, t.code): t for t in s.execute(sa.select(_TASKS).where(_TASKS.c.campaign_id.in_(ids)))}
     new_rows: list[Row] = []
     done = 0
     total = len(rows)
@@ -444,15 +444,15 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
         progress(total, total)
 
 
-def _problems(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+def _problems(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Any],
               result: ImportResult, now: datetime) -> dict[tuple[int, str | None, str | None], int]:
     """Problem id per (campaign, aspect, problem): found by title, else added as aspect → problem."""
     out: dict[tuple[int, str | None, str | None], int] = {}
-    by_camp: dict[int, list[Problem]] = {}
-    for p in s.execute(sa.select(Problem)).scalars():
+    by_camp: dict[int, list[Any]] = {}
+    for p in s.execute(sa.select(_PROBLEMS)):
         by_camp.setdefault(p.campaign_id, []).append(p)
 
-    def find_or_add(cid: int, title: str, parent: Problem | None) -> Problem:
+    def find_or_add(cid: int, title: str, parent: Any) -> Any:
         pid = parent.id if parent else None
         for p in by_camp.get(cid, []):
             if p.title == title and p.parent_id == pid:
@@ -493,7 +493,7 @@ def _inputs(result: ImportResult, r: Row, **more: Any) -> dict[str, Any]:
     return {"file": result.file, "row": r.row, "sheet": r.sheet or None, "sha256": result.sha256, **more}
 
 
-def _update(app: "Writer", s: Any, actor: str, task: Task, r: Row, problem_id: int, result: ImportResult) -> None:
+def _update(app: "Writer", s: Any, actor: str, task: Any, r: Row, problem_id: int, result: ImportResult) -> None:
     wanted = _task_fields(r, problem_id)
     changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
     if r.state != task.state:
@@ -505,11 +505,11 @@ def _update(app: "Writer", s: Any, actor: str, task: Task, r: Row, problem_id: i
         changes["followup_plan"] = plan
     new_notes: list[tuple[date | None, str]] = []
     if r.notes is not None:  # duban's own export: every note dated; the ones the ledger lacks are new
-        kept = s.execute(sa.select(ProgressNote.on, ProgressNote.text).where(ProgressNote.task_id == task.id)).all()
+        kept = s.execute(sa.select(_NOTES.c.on, _NOTES.c.text).where(_NOTES.c.task_id == task.id)).all()
         pairs, texts = {(on, text) for on, text in kept}, {text for _on, text in kept}
         new_notes = [(on, text) for on, text in r.notes if ((on, text) not in pairs if on else text not in texts)]
     elif r.note and not is_plan and s.execute(
-            sa.select(ProgressNote.id).where(ProgressNote.task_id == task.id, ProgressNote.text == r.note).limit(1)
+            sa.select(_NOTES.c.id).where(_NOTES.c.task_id == task.id, _NOTES.c.text == r.note).limit(1)
     ).first() is None:
         new_notes = [(None, r.note)]
     note_new = bool(new_notes)
@@ -535,7 +535,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Campaign],
+def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapping[str, Any],
                  problems: Mapping[tuple[int, str | None, str | None], int], wf_name: str,
                  result: ImportResult, progress: Callable[[int], None] | None) -> None:
     """New items through the writer's one creation path (``Writer.create_tasks``), column by column."""
@@ -724,7 +724,7 @@ def _run_workflow(app: "Writer", actor: str, path: Path, sheets: list[Sheet], re
             if any(r.due is None for r in rows) and wf.deadline.default is not None:
                 default_due, _warnings = app.deadline(wf.deadline.default, today, "deadline")
             existing = {t.code: t for t in s.execute(
-                sa.select(Task).where(Task.workflow == wf.name, Task.campaign_id.is_(None))).scalars()}
+                sa.select(_TASKS).where(_TASKS.c.workflow == wf.name, _TASKS.c.campaign_id.is_(None)))}
             new_rows: list[WorkflowRow] = []
             late: list[ImportIssue] = []
             for n, r in enumerate(rows, start=1):
@@ -766,7 +766,7 @@ def _run_workflow(app: "Writer", actor: str, path: Path, sheets: list[Sheet], re
                 raise DryRun(result)
 
 
-def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Task, r: WorkflowRow,
+def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Any, r: WorkflowRow,
                           result: ImportResult) -> None:
     """One item of a workflow's ledger already in duban: what the file changes, with one import record."""
     from engine.core import fields as task_fields
@@ -784,7 +784,7 @@ def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Task, r: Work
     changed_fields = sorted(k for k in r.fields if stored.get(k) != r.fields[k])
     if changed_fields:
         changes["fields"] = task_fields.encode(merged)
-    kept = s.execute(sa.select(ProgressNote.on, ProgressNote.text).where(ProgressNote.task_id == task.id)).all()
+    kept = s.execute(sa.select(_NOTES.c.on, _NOTES.c.text).where(_NOTES.c.task_id == task.id)).all()
     pairs, texts = {(on, text) for on, text in kept}, {text for _on, text in kept}
     new_notes = [(on, text) for on, text in r.notes if ((on, text) not in pairs if on else text not in texts)]
     if not changes and not new_notes:
