@@ -128,7 +128,11 @@ def notice(obj: Context, as_of: date, campaign: str | None, fmt: str | None, iss
         with ProgressBar(_('writing the notice')) as bar:
             data = to_docx(doc, progress=bar)
     write_atomically(output, data)
-    echo(doc.totals_sentence)
+    from cli.cells import wrap
+    from cli.common import terminal_width
+
+    for line in wrap(doc.totals_sentence, terminal_width()):  # wrapped, not cut by the terminal
+        echo(line)
     echo(_('notice written to {output}').format(output=output))
 
 

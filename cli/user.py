@@ -45,7 +45,7 @@ def add(obj: Context, name: str, role: str, unit: str | None, display: str | Non
 @domain_errors
 def list_(obj: Context, as_json: bool) -> None:
     """List registered users."""
-    from cli.render import table
+    from cli.render import Column, fitted_table, labelled
 
     from engine.core.errors import role_word
 
@@ -54,9 +54,12 @@ def list_(obj: Context, as_json: bool) -> None:
         # the machine value, and its label beside it
         echo_json([{**u.as_dict(), "role_label": str(role_word(u.role))} for u in users])
         return
-    table([pgettext('user', 'name'), _('role'), pgettext('user', 'unit'), _('display name'),
-           _('email'), _('mobile'), _('robot ids'), _('webhook')],
-          [[u.name, str(role_word(u.role)), u.unit, u.display, u.email, u.mobile, _ids(u), u.webhook] for u in users])
+    # Laid out like task list; the contact details a user has go under their row, labelled.
+    fitted_table([Column(pgettext('user', 'name'), cap=14, keep=False), Column(_('role')),
+                  Column(pgettext('user', 'unit'), cap=16, keep=False), Column(_('display name'), flex=True, keep=False)],
+                 [[u.name, str(role_word(u.role)), u.unit, u.display] for u in users],
+                 details=[[labelled(_('email'), u.email), labelled(_('mobile'), u.mobile),
+                           labelled(_('robot ids'), _ids(u)), labelled(_('webhook'), u.webhook)] for u in users])
 
 
 @user.command("passwd")

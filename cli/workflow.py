@@ -25,15 +25,15 @@ def workflow() -> None:
 @domain_errors
 def list_(obj: Context) -> None:
     """List the workflows tasks can follow."""
-    from cli.render import table
+    from cli.render import Column, fitted_table, labelled
 
     app = obj.app()
-    rows = []
-    for name in app.workflow_names():
-        wf = app.workflow(name)
-        rows.append([wf.name, wf.title.text(app.lang), wf.version, len(wf.states), len(wf.events), wf.source])
-    table([_('name'), _('title'), _('version'), _('states'),
-           _('events'), _('source')], rows, right=[2, 3, 4])
+    flows = [app.workflow(name) for name in app.workflow_names()]
+    # Laid out like task list: the file a workflow comes from (a long path) goes under its row.
+    fitted_table([Column(_('name')), Column(_('title'), flex=True, keep=False), Column(_('version'), right=True),
+                  Column(_('states'), right=True), Column(_('events'), right=True)],
+                 [[wf.name, wf.title.text(app.lang), wf.version, len(wf.states), len(wf.events)] for wf in flows],
+                 details=[[labelled(_('source'), str(wf.source))] for wf in flows])
 
 
 @workflow.command("show")
@@ -91,6 +91,7 @@ def to_text(wf: "Workflow", lang: str | None = None) -> str:
     catalog and its labels from the workflow file, in ``lang`` (else the language in use)."""
     from engine.i18n import label as text
     from engine.i18n import language
+    from engine.core.views import input_label
     from workflows import KNOWN_ACTIONS, USABLE
 
     with language(lang):
@@ -134,8 +135,11 @@ def to_text(wf: "Workflow", lang: str | None = None) -> str:
             if ev.description:
                 out.append(f"      {in_language(ev.description)}")
             out.append("      " + _("roles: {roles}").format(roles=", ".join(sorted(ev.roles)) or nobody))
-            if ev.requires:
-                out.append("      " + _("requires: {inputs}").format(inputs=", ".join(ev.requires)))
+            if ev.requires:  # each input by its words, then the name one types (--plan, --input reply_class=…)
+                words = {n: text(wf.fields[n].label) if n in wf.fields else input_label(n) for n in ev.requires}
+                out.append("      " + _("requires: {inputs}").format(inputs=_(", ").join(
+                    pgettext("state", "{label} ({name})").format(label=words[n], name=n) if words[n] != n else n
+                    for n in ev.requires)))
             if ev.values:
                 out.append("      " + _("only: {values}").format(
                     values="; ".join(f"{n} = {', '.join(v)}" for n, v in ev.values.items())))

@@ -168,7 +168,8 @@ def test_progress_explain_lays_out_its_tables_like_task_list(demo_db: Path, colu
 
 
 LISTS = [("report", "scores"), ("campaign", "list"), ("problem", "list"), ("evidence", "list", "16"),
-         ("outcome", "list", "10"), ("workflow", "show", "rectification"), ("workflow", "show", "suggestion")]
+         ("outcome", "list", "10"), ("workflow", "show", "rectification"), ("workflow", "show", "suggestion"),
+         ("workflow", "list"), ("user", "list")]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -199,3 +200,4 @@ def test_workflow_show_speaks_one_language(demo_db: Path) -> None:
     assert "Measures under way" in en and "整改措施推进中" not in en
     fields = run(demo_db, "workflow", "show", "suggestion", columns=120, lang="zh")
     assert "答复类别 [选项、可筛选]：A A类" in fields and "choice" not in fields
+    assert "需填写：答复类别、答复内容" in fields  # an event's inputs by their labels, not reply_class
