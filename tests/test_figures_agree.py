@@ -176,3 +176,56 @@ def _counts(f: Figures) -> tuple:
     return (f.total.count, {s: fig.count for s, fig in f.states.items()}, f.done.count, f.partial.count,
             f.ongoing.count, f.open.count, f.overdue.count, f.flagged.count, f.funds.amount, f.completion_rate)
 
+
+
+def test_a_deadline_a_reimport_changes_is_the_one_every_figure_counts_lateness_from(
+        app: Duban, clock: FixedClock, tmp_path: Path) -> None:
+    """An edited ledger imported again moves an item's 整改时限: the units' scores, progress on a
+    past day (replayed from the trail) and the task's deadline history count from the new date."""
+    campaign = "重新导入"
+    app.add_campaign("root", campaign, inspector="巡察组", target="机关", feedback_date=app.today())
+    first = app.today()
+    old_due, new_due = first + timedelta(days=5), first + timedelta(days=30)
+    import_ledger(app, "sup", _write_ledger(tmp_path / "a.csv", [("1", "整改中", old_due)]), campaign=campaign)
+    clock.advance(days=1)
+    import_ledger(app, "sup", _write_ledger(tmp_path / "b.csv", [("1", "整改中", new_due)]), campaign=campaign)
+    clock.advance(days=10)  # past the old deadline, before the new one
+    day = app.today()
+    task_id = _task_ids(app, campaign)[0]
+    clock.advance(days=30)  # a later extension: the day before must be replayed from the trail
+    app.extend("sup", task_id, app.today() + timedelta(days=20), "延期申请已批准")
+
+    item = progress(app, day, campaign=campaign).tasks[0]
+    assert (item.deadline_in_force, item.days_overdue) == (new_due, 0)
+    unit = scores(app, day, campaign=campaign).units[0]
+    assert (unit.open, unit.overdue, unit.overdue_days) == (1, 0, 0)
+    assert scores(app, day, campaign=campaign).as_dict() \
+        == scores(app, day, campaign=campaign, replay_every_record=True).as_dict()
+    # on the day after the new deadline both count the same lateness from it
+    late_day = new_due + timedelta(days=3)
+    item = progress(app, late_day, campaign=campaign).tasks[0]
+    unit = scores(app, late_day, campaign=campaign).units[0]
+    assert (item.deadline_in_force, item.days_overdue) == (new_due, 3) and (unit.overdue, unit.overdue_days) == (1, 3)
+    history = app.get_task(task_id).deadline_history
+    assert [(c.previous_due, c.due, c.event) for c in history[:2]] == [(None, old_due, "import"),
+                                                                       (old_due, new_due, "import")]
+
+
+def test_an_import_record_that_names_the_new_deadline_only_in_from_to_still_moves_it(
+        app: Duban, clock: FixedClock) -> None:
+    """Ledgers written before imports named their deadline changes like every other (an ``import``
+    record with the new 整改时限 only in its from → to) verify and are read the same way."""
+    task_id = app.add_task("sup", "旧版导入", problem="A1.1", leader="主任", unit="办公室", due="2025-07-10").task.id
+    old_due, new_due = date(2025, 7, 10), date(2025, 8, 30)
+    app.import_update("sup", task_id, {"due": new_due}, inputs={  # what the previous release wrote
+        "file": "台账.csv", "row": 2, "sha256": "0" * 64, "fields": ["due"], "from": {"due": old_due},
+        "to": {"due": new_due}})
+    clock.set("2025-07-25T10:00:00")
+    app.extend("sup", task_id, "2025-09-30", "延期申请已批准")
+    assert app.verify().ok
+    day = date(2025, 7, 20)  # past the old deadline, before the imported one
+    item = next(t for t in progress(app, day).tasks if t.code == app.get_task(task_id).task.code)
+    assert (item.deadline_in_force, item.days_overdue) == (new_due, 0)
+    assert next(u for u in scores(app, day).units if u.unit == "办公室").overdue == 0
+    assert [(c.previous_due, c.due) for c in app.get_task(task_id).deadline_history] \
+        == [(None, old_due), (old_due, new_due), (new_due, date(2025, 9, 30))]

@@ -33,6 +33,7 @@ from engine.core.errors import (
     joined,
 )
 from engine.core.registry import WorkflowRegistry, registry_for
+from engine.core.deadlines import moved_deadline
 from engine.core import lookbacks, signoffs
 from engine.core.views import (
     DeadlineChange,
@@ -579,16 +580,15 @@ class Ledger:
 
 def deadline_history(records: Sequence[TrailView]) -> list[DeadlineChange]:
     """Every deadline a task's trail gave it: the one it was created (or imported) with, then each
-    record that moved it (``due`` and ``previous_due`` in its inputs: extend, an approved request, reopen…)."""
+    record that moved it (``deadlines.moved_deadline``: extend, an approved request, reopen, an import…)."""
     out: list[DeadlineChange] = []
     for r in records:
         given = r.inputs
         if not out and r.from_state is None and r.to_state is not None and given.get("due"):
             out.append(DeadlineChange(r.at, date.fromisoformat(given["due"]), None, r.event, r.actor))
-        elif given.get("due") and given.get("previous_due") and given["due"] != given["previous_due"]:
-            out.append(DeadlineChange(r.at, date.fromisoformat(given["due"]), date.fromisoformat(given["previous_due"]),
-                                      r.event, r.actor, given.get("reason") or r.note, given.get("request_id"),
-                                      given.get("requested_by")))
+        elif (moved := moved_deadline(r.event, given)) is not None:
+            out.append(DeadlineChange(r.at, moved[1], moved[0], r.event, r.actor, given.get("reason") or r.note,
+                                      given.get("request_id"), given.get("requested_by")))
     return out
 
 

@@ -24,6 +24,7 @@ from engine.core import signoffs
 from engine.core import trail
 from engine.core import fields as task_fields
 from engine.core.calendar import parse_date, parse_deadline
+from engine.core.deadlines import IMPORT_EVENT, deadline_change
 from engine.core.extensions import ExtensionRequests
 from engine.core.clock import Clock
 from engine.core.config import Settings
@@ -425,7 +426,7 @@ class Writer(ExtensionRequests, Ledger):
             if given["due"] is not None:
                 new_due, warnings = self.deadline(given["due"], today, "deadline")
                 self._within_hard_limit(wf, self._assigned_on(task), new_due)
-                inputs.update(due=new_due, previous_due=task.due)
+                inputs.update(deadline_change(task.due, new_due))
                 changes["due"] = new_due
             if field_values:
                 stored = task_fields.decode(task.fields)
@@ -494,7 +495,7 @@ class Writer(ExtensionRequests, Ledger):
             raise InvalidInput("new deadline", new_due.isoformat(), Phrase(N_("it is the current deadline already")))
         self._within_hard_limit(self.registry.get(task.workflow), self._assigned_on(task), new_due)
         self.write_task(s, task, {"due": new_due}, actor, "extend", task.state, task.state, note=note,
-                        inputs={"previous_due": task.due, "due": new_due, "reason": reason, "approved_by": actor,
+                        inputs={**deadline_change(task.due, new_due), "reason": reason, "approved_by": actor,
                                 **(inputs or {})})
 
     def ack(self, actor: str, task_id: int, *, note: str | None = None,
@@ -644,7 +645,8 @@ class Writer(ExtensionRequests, Ledger):
             if to_state not in wf.states:
                 raise InvalidInput("state", to_state, Phrase(N_("workflow {workflow} has {states}"), workflow=wf.name,
                                                                     states=", ".join(wf.states)))
-            return self.write_task(s, task, changes, actor, "import", task.state, to_state, note=note, inputs=inputs)
+            return self.write_task(s, task, changes, actor, IMPORT_EVENT, task.state, to_state, note=note,
+                                   inputs=inputs)
 
     def enable_authentication(self, s: WriteSession) -> trail_keys.TrailKeys:
         """The ledger's trail keys, creating the key file (and the ledger's id) if there is none yet."""
@@ -752,7 +754,7 @@ class Writer(ExtensionRequests, Ledger):
             facts.append(fact)
         trail.append_columns(
             s, actor=actor, at=now, task_id=ids,
-            event=["create" if c else "import" for c in created],
+            event=["create" if c else IMPORT_EVENT for c in created],
             from_state=[None] * n,
             to_state=list(new.state),
             version=[1] * n,

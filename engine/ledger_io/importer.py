@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.core import policy as reminders
-
+from engine.core.deadlines import deadline_change
 from engine.core.calendar import parse_date
 from engine.i18n import N_, gettext
 from engine.core.errors import DubanError, InvalidInput, Phrase, joined
@@ -524,11 +524,17 @@ def _update(app: "Writer", s: Any, actor: str, task: Any, r: Row, problem_id: in
     if changes:
         # The record keeps the values the file replaced as well as the new ones.
         inputs = _inputs(result, r, fields=sorted(changes), **{"from": {k: shown[k] for k in sorted(changes)},
-                                                              "to": {k: changes[k] for k in sorted(changes)}})
+                                                              "to": {k: changes[k] for k in sorted(changes)}},
+                         **_deadline_moved(task, changes))
         app.import_update(actor, task.id, changes, inputs=inputs)
     today = app.today()
     for on, text in new_notes:
         app.add_note(actor, task.id, text, on=on if on and on <= today else None)
+
+
+def _deadline_moved(task: Any, changes: Mapping[str, Any]) -> dict[str, date]:
+    """A changed 整改时限 recorded as every deadline change is, so that replays read it alike."""
+    return deadline_change(task.due, changes["due"]) if "due" in changes else {}
 
 
 def _plain(value: Any) -> Any:
@@ -801,7 +807,8 @@ def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Any, r: Workf
                            "from": {k: _plain(v) for k, v in before.items()},
                            "to": {k: _plain(v) for k, v in after.items()}})
     if changes:
-        inputs = _inputs(result, r, fields=sorted(changes), **{"from": before, "to": after})
+        inputs = _inputs(result, r, fields=sorted(changes), **{"from": before, "to": after},
+                         **_deadline_moved(task, changes))
         app.import_update(actor, task.id, changes, inputs=inputs)
     today = app.today()
     for on, text in new_notes:

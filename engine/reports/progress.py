@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from engine.core.errors import InvalidInput
 from engine.i18n import LazyString, language, lazy_pgettext, pgettext
 from engine.core.policy import states_watching_followup
+from engine.core.deadlines import moved_deadline
 from engine.core.views import View, fen_to_yuan
 from storage.tables import campaigns, outcomes, problems, tasks, trail
 from workflows import Workflow
@@ -202,16 +203,17 @@ def _apply(cur: _Replayed | None, event: str, from_state: str | None, to_state: 
     """One trail record applied to a task as it stood.
 
     A deadline is set by the record that creates the task and by every record that says which
-    deadline it replaced (``previous_due``: an extension, a reopening); a look-back's own ``due`` is
-    the look-back's date, not the task's deadline.
+    deadline it replaced (``deadlines.moved_deadline``: an extension, a reopening, an import that
+    changed 整改时限); a look-back's own ``due`` is the look-back's date, not the task's deadline.
     """
     if cur is None:
         if not creates(from_state, to_state):
             return None  # only a creating record can start a task's history
         return _Replayed(to_state, date.fromisoformat(inputs["due"]), bool(inputs.get("flagged")), at, note,  # type: ignore[arg-type]
                          fields=dict(inputs.get("fields") or {}))
-    if "due" in inputs and "previous_due" in inputs:
-        cur.due = date.fromisoformat(inputs["due"])
+    moved = moved_deadline(event, inputs)
+    if moved is not None:
+        cur.due = moved[1]
     if event in ("flag", "unflag"):
         cur.flagged = event == "flag"
     if "plan" in inputs:

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from engine.core.errors import InvalidWorkflow
 from engine.core.policy import ack_by, states_watching_followup
+from engine.core.deadlines import moved_deadline
 from engine.core.views import jsonable
 from engine.i18n import current_lang, gettext as _, pgettext
 from engine.reports.progress import PROGRESS_EVERY, Progress, check_as_of, end_of_day, result_states
@@ -293,8 +294,9 @@ def _replay_records(app: "Ledger", conn: sa.Connection, cutoff: datetime, where:
         unit = _unit_of(raw_facts, task_id)
         if unit:
             cur.unit = unit
-        if "due" in inputs and "previous_due" in inputs and inputs["due"] != inputs["previous_due"]:
-            cur.due = date.fromisoformat(inputs["due"])
+        moved = moved_deadline(event, inputs)
+        if moved is not None:
+            cur.due = moved[1]
             cur.slips += 1
             if event == EXTEND_EVENT:
                 cur.extensions += 1
