@@ -37,7 +37,7 @@ def extension() -> None:
 @domain_errors
 def list_(obj: Context, pending: bool, as_json: bool) -> None:
     """List extension requests, oldest first: task, deadline asked for, why, who, and the decision."""
-    from cli.render import fmt_date, fmt_time, table
+    from cli.render import Column, fitted_table, fmt_date, fmt_time, labelled
 
     app = obj.ledger()
     requests = app.list_extension_requests(pending=pending)
@@ -45,13 +45,17 @@ def list_(obj: Context, pending: bool, as_json: bool) -> None:
         echo_json([r.as_dict() for r in requests])
         return
     tz = app.clock.tz
-    table([_("Request"), _("Task"), _("Unit"), _("Deadline"), _("Asked for"), _("Reason"), _("Asked by"),
-           _("Status"), _("Decided by"), _("Decision")],
-          [[r.id, f"{r.task_code} {r.task_title}", r.unit, fmt_date(r.previous_due), fmt_date(r.due), r.reason,
-            f"{r.requested_by} {fmt_time(r.requested_at, tz)}", status_label(r.status),
-            f"{r.decided_by} {fmt_time(r.decided_at, tz)}" if r.decided_by else "", r.decision_note or ""]
-           for r in requests],
-          title=_("Extension requests"), empty=_("No extension requests."))
+    # Laid out like task list: the dates and the status whole on the row; the reason, who asked and
+    # who decided wrapped under it.
+    fitted_table([Column(_("Request"), right=True), Column(_("Task"), flex=True, keep=False),
+                  Column(_("Unit"), cap=12, keep=False), Column(_("Deadline")), Column(_("Asked for")), Column(_("Status"))],
+                 [[r.id, f"{r.task_code} {r.task_title}", r.unit, fmt_date(r.previous_due), fmt_date(r.due),
+                   status_label(r.status)] for r in requests],
+                 details=[[labelled(_("Reason"), r.reason),
+                           labelled(_("Asked by"), f"{r.requested_by} {fmt_time(r.requested_at, tz)}"),
+                           labelled(_("Decided by"), f"{r.decided_by} {fmt_time(r.decided_at, tz)}" if r.decided_by
+                                    else ""), labelled(_("Decision"), r.decision_note)] for r in requests],
+                 title=_("Extension requests"), empty=_("No extension requests."))
 
 
 @extension.command("approve")

@@ -66,21 +66,22 @@ def plan(obj: Context, campaign: str | None, percent: int, on: date, seed: int |
     The sample is stratified by problem (every problem with finished items gets at least one),
     rounds half up, and is reproducible: the seed is recorded with the plan.
     """
-    from cli.render import table
+    from cli.render import Column, fitted_table, say
 
     app = obj.app()
     result = app.lookback_plan(obj.actor, campaign, percent, on, seed, dry_run=dry_run)
     if as_json:
         echo_json(result.as_dict())
         return
-    table([_('problem'), _('finished items'), _('sampled'), _('items')],
-          [[s["problem"], s["eligible"], s["sampled"], ", ".join(s["tasks"])] for s in result.strata],
-          title=_('Look-back sample of {campaign} on {on}').format(campaign=result.campaign, on=result.on), right=[1, 2])
+    fitted_table([Column(_('problem')), Column(_('finished items'), right=True), Column(_('sampled'), right=True),
+                  Column(_('items'), flex=True, keep=False)],
+                 [[s["problem"], s["eligible"], s["sampled"], _(", ").join(s["tasks"])] for s in result.strata],
+                 title=_('Look-back sample of {campaign} on {on}').format(campaign=result.campaign, on=result.on))
     sampled = len(result.lookbacks)
     if result.dry_run:
-        echo(_('dry run: {sampled} of {eligible} items would be sampled ({sample_percent}%, seed {seed}); nothing was recorded').format(sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
+        say(_('dry run: {sampled} of {eligible} items would be sampled ({sample_percent}%, seed {seed}); nothing was recorded').format(sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
         return
-    echo(_("plan {id}: {sampled} of {eligible} items sampled ({sample_percent}%, seed {seed}); see 'duban lookback list'").format(id=result.id, sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
+    say(_("plan {id}: {sampled} of {eligible} items sampled ({sample_percent}%, seed {seed}); see 'duban lookback list'").format(id=result.id, sampled=sampled, eligible=result.eligible, sample_percent=result.sample_percent, seed=result.seed))
 
 
 @lookback.command("list")

@@ -307,6 +307,15 @@ def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], *, ti
                 wrap_headers=wrap_headers)
 
 
+def say(text: str) -> None:
+    """A sentence wrapped to the terminal's width (measured in cells), never cut by it."""
+    from cli.cells import wrap
+    from cli.common import terminal_width
+
+    for line in wrap(text, terminal_width()):
+        echo(line)
+
+
 def labelled(label: str, text: str | None) -> tuple[str, str]:
     """A detail line under a row: 说明：… / note: …"""
     return (_("{label}: ").format(label=label), text or "")

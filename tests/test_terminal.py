@@ -169,7 +169,8 @@ def test_progress_explain_lays_out_its_tables_like_task_list(demo_db: Path, colu
 
 LISTS = [("report", "scores"), ("campaign", "list"), ("problem", "list"), ("evidence", "list", "16"),
          ("outcome", "list", "10"), ("workflow", "show", "rectification"), ("workflow", "show", "suggestion"),
-         ("workflow", "list"), ("user", "list")]
+         ("workflow", "list"), ("user", "list"), ("extension", "list"),
+         ("lookback", "plan", "--sample", "30%", "--on", "2026-06-30", "--dry-run")]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
