@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from engine.core import trail
-from engine.core.errors import DubanError, InvalidInput, PermissionDenied, UnknownUser
+from engine.core.errors import DubanError, InvalidInput, PermissionDenied, Phrase, UnknownUser
+from engine.i18n import N_
 from engine.core.views import UserView
 from storage.models import ApiToken, LoginFailure, User, UserPassword
 
@@ -103,11 +104,13 @@ def _self_or_admin(app: "Duban", s: sa.orm.Session, actor: str, name: str, actio
 def set_password(app: "Duban", actor: str, name: str, password: str) -> None:
     """Sets ``name``'s password (the user themself or an admin); sessions opened before are refused from now on."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password", "(not shown)", f"give at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput("password", Phrase(N_("(not shown)")), Phrase(N_("give at least {n} characters"),
+                                                                 n=MIN_PASSWORD_LENGTH))
     if password.strip() != password or not password.isprintable():
-        raise InvalidInput("password", "(not shown)", "no leading or trailing spaces and no control characters")
+        raise InvalidInput("password", Phrase(N_("(not shown)")), Phrase(N_(
+            "no leading or trailing spaces and no control characters")))
     if password == name:
-        raise InvalidInput("password", "(not shown)", "it must not be the user name")
+        raise InvalidInput("password", Phrase(N_("(not shown)")), Phrase(N_("it must not be the user name")))
     hashed = _hasher().hash(password)
     with app.transaction() as s:
         user = _self_or_admin(app, s, actor, name, "set the password")

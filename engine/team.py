@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from engine.core import signoffs, trail
 from engine.api import Duban
 from engine.i18n import N_
-from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, SchemaVersionMismatch, UnknownUser
+from engine.core.errors import DubanError, InvalidInput, NotInitialised, PermissionDenied, Phrase, SchemaVersionMismatch, UnknownUser
 from engine.core.urls import mask_url, mask_urls
 from storage import backup as storage_backup
 from storage import migrations
@@ -126,7 +126,8 @@ def grant_login(app: Duban, actor: str, name: str, password: str | None = None) 
     if not pg_security.is_postgresql(app.engine):
         raise NeedsPostgreSQL("a database login per user", app.url)
     if password is not None and not password:
-        raise InvalidInput("password", "", "give a non-empty password, or none for servers that trust local logins")
+        raise InvalidInput("password", "", Phrase(N_(
+            "give a non-empty password, or none for servers that trust local logins")))
     with app.transaction() as s:
         app.require_admin(s, actor, N_("grant database logins"))
         user = s.execute(sa.select(_USERS.c.name, _USERS.c.role).where(_USERS.c.name == name)).first()

@@ -31,6 +31,10 @@ COMMANDS_READ = [
     ("report", "scores"), ("report", "progress"), ("lookback", "plan", "--sample", "30", "--on", "2025-01-01"),
     ("lookback", "record", "1", "--pass", "--note", "x"), ("reminders", "list", "--limit", "0"),
     ("report", "progress", "--by", "nope"),
+    # refusals of money, dates and files (engine/core/money.py, reports/progress.py, ledger_io/)
+    ("--as", "bangongshi", "outcome", "add", "16", "--kind", "funds", "--amount", "1,5", "--text", "x"),
+    ("--as", "bangongshi", "outcome", "add", "16", "--kind", "funds", "--amount", "-5", "--text", "x"),
+    ("report", "progress", "--as-of", "2030-01-01"),
 ]
 
 
@@ -284,6 +288,12 @@ def test_invalid_input_names_what_it_refuses_in_the_chosen_language(chinese_demo
         "lookback", "plan", "--sample", "30", "--on", "2025-01-01", lang="en").stderr
     early = run("lookback", "record", "1", "--pass", "--note", "x").stderr
     assert "应于 2026-03-25 回头看；请在当天或之后登记（今天是 2026-01-05）" in early
+    binder = run("audit", "verify", "--binder", str(chinese_demo)).stderr  # the ledger itself: no zip
+    assert "错误：归档包「" in binder and "」无效：应为“duban export binder”生成的 zip 文件" in binder
+    clock = CliRunner().invoke(cli, ["--db", str(chinese_demo), "summary"], env={"DUBAN_NOW": "someday"}).stderr
+    assert "环境变量 DUBAN_NOW 「someday」无效：应为存在的 ISO 日期" in clock, clock
+    assert "台账文件「" in run("import", str(chinese_demo)).stderr  # the ledger itself: no xlsx, csv or json
+    assert "」无效：应为 .xlsx、.csv 或 .json 文件" in run("import", str(chinese_demo)).stderr
     data = json.loads(run("lookback", "plan", "--sample", "30", "--on", "2025-01-01", "--json").stdout)
     assert data["error"] == "invalid_input" and data["what"] == "look-back date"
 

@@ -65,14 +65,15 @@ def clock_from_env(tz: str | tzinfo = DEFAULT_TIMEZONE) -> Clock:
     """The system clock, or the time ``DUBAN_NOW`` freezes; a bad ``DUBAN_NOW`` is refused by name."""
     frozen = os.environ.get(NOW_ENV)
     if frozen:
-        from engine.core.errors import InvalidInput
+        from engine.core.errors import InvalidInput, Phrase
+        from engine.i18n import N_
 
         try:
             return FixedClock(frozen, tz)
         except ValueError:
-            raise InvalidInput(f"environment variable {NOW_ENV}", frozen,
-                               "expected an ISO date (2025-12-25) or datetime (2025-12-25T09:30) "
-                               "that exists; unset it to use the system clock") from None
+            raise InvalidInput(Phrase(N_("environment variable {name}"), name=NOW_ENV), frozen, Phrase(N_(
+                "expected an ISO date (2025-12-25) or datetime (2025-12-25T09:30) that exists; unset it to use the "
+                "system clock"))) from None
     return SystemClock(tz)
 
 

@@ -27,8 +27,8 @@ def atomic_output(target: Path | str) -> Iterator[Path]:
     target = Path(target)
     folder = target.resolve().parent
     if not folder.is_dir():
-        raise InvalidInput("output file", str(target), f"its folder {folder} does not exist; create it or "
-                                                       "choose another path")
+        raise InvalidInput("output file", str(target), Phrase(N_("its folder {folder} does not exist; create it or "
+                                                                 "choose another path"), folder=str(folder)))
     fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".partial")
     os.close(fd)
     tmp = Path(name)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 
 # No recovered-funds figure comes near a trillion yuan; the ceiling also keeps fen (and sums of
 # them) well inside the BIGINT column.
 MAX_YUAN = Decimal(10) ** 12
 
 _YUAN = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?", re.ASCII)
-ACCEPTED = ("expected yuan as digits with at most two decimals, thousands optionally grouped by commas "
+ACCEPTED = N_("expected yuan as digits with at most two decimals, thousands optionally grouped by commas "
             "in threes: 240, 240.50, 1,500.00")
 
 
@@ -30,10 +31,10 @@ def yuan_to_fen(amount: str | Decimal | int) -> int:
     shown = str(amount)
     text = text.strip()
     if text.startswith("-") and _YUAN.fullmatch(text[1:]):
-        raise InvalidInput("amount", shown, "expected a non-negative amount of yuan")
+        raise InvalidInput("amount", shown, Phrase(N_("expected a non-negative amount of yuan")))
     if not _YUAN.fullmatch(text):
-        raise InvalidInput("amount", shown, ACCEPTED)
+        raise InvalidInput("amount", shown, Phrase(ACCEPTED))
     value = Decimal(text.replace(",", ""))
     if value >= MAX_YUAN:
-        raise InvalidInput("amount", shown, f"expected less than {MAX_YUAN:,} yuan")
+        raise InvalidInput("amount", shown, Phrase(N_("expected less than {limit} yuan"), limit=f"{MAX_YUAN:,}"))
     return int(value * 100)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.core.errors import InvalidInput, VerificationFailed
+from engine.core.errors import InvalidInput, Phrase, VerificationFailed
+from engine.i18n import N_
 from engine.core.files import atomic_output
 from engine.core.views import TaskDetail, outcome_kind_label
 from engine.i18n import language, pgettext
@@ -273,7 +274,7 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
     try:
         z = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise InvalidInput("binder", str(path), f"a zip written by 'duban export binder' ({exc})") from None
+        raise InvalidInput("binder", str(path), Phrase(N_("a zip written by 'duban export binder'"))) from None
     with z:
         # Entry names as written: a zip re-made by a tool without the UTF-8 flag (Windows' own zip,
         # the zip command) stores them in the system's code page, which zipfile reads as CP437.
@@ -281,9 +282,11 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
         try:
             manifest = json.loads(z.read(entries[MANIFEST]))
         except (KeyError, ValueError):
-            raise InvalidInput("binder", str(path), f"a binder zip with a readable {MANIFEST}") from None
+            raise InvalidInput("binder", str(path), Phrase(N_("a binder zip with a readable {manifest}"),
+                                                                manifest=MANIFEST)) from None
         if manifest.get("format") != FORMAT:
-            raise InvalidInput("binder", str(path), f"its manifest is not a {FORMAT} manifest")
+            raise InvalidInput("binder", str(path), Phrase(N_("its manifest is not a {format} manifest"),
+                                                            format=FORMAT))
         listed: dict[str, str] = manifest.get("files", {})
         present = {name: _sha256(z, info) for name, info in entries.items() if name != MANIFEST}
         # A file whose name no code page restores is still found by its content.

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 from engine.i18n import LazyString, lazy_pgettext
 
 # field -> headers offices write for it (compared after dropping spaces, line breaks and brackets).
@@ -83,19 +84,20 @@ def parse_mapping(items: Iterable[str] = (), file: Path | None = None) -> dict[s
         try:
             data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidInput("mapping file", str(file), f"a TOML file with a [columns] table ({exc})") from None
+            raise InvalidInput("mapping file", str(file), Phrase(N_("a TOML file with a [columns] table"))) from None
         table = data.get("columns", data)
         pairs += [(str(k), str(v)) for k, v in table.items()]
     for item in items:
         header, sep, field = item.partition("=")
         if not sep or not header.strip() or not field.strip():
-            raise InvalidInput("column mapping", item, "expected HEADER=FIELD, e.g. 牵头处室=unit")
+            raise InvalidInput("column mapping", item, Phrase(N_("expected HEADER=FIELD, e.g. 牵头处室=unit")))
         pairs.append((header, field))
     out: dict[str, str] = {}
     for header, field in pairs:
         field = field.strip()
         if field not in ALIASES:
-            raise InvalidInput("column mapping field", field, f"expected one of {', '.join(FIELDS)}")
+            raise InvalidInput("column mapping field", field, Phrase(N_("expected one of {choices}"),
+                                                                      choices=", ".join(FIELDS)))
         out[normalise(header)] = field
     return out
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from engine.i18n import N_
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
 from engine.core.urls import mask_url
 from engine.ledger_io.result import ImportResult
 from storage import migrations
@@ -87,14 +87,16 @@ def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256
             dry_run: bool = False) -> Any:
     """Loads a dump into an empty ledger (created if the database has none), ids and hashes unchanged."""
     if doc.get("version") != FORMAT_VERSION:
-        raise InvalidInput("duban export version", doc.get("version"), f"this duban reads version {FORMAT_VERSION}")
+        raise InvalidInput("duban export version", doc.get("version"), Phrase(N_("this duban reads version {version}"),
+                                                                                   version=FORMAT_VERSION))
     tables = doc.get("tables")
     if not isinstance(tables, dict):
-        raise InvalidInput("duban export", file, "it has no 'tables' object")
+        raise InvalidInput("duban export", file, Phrase(N_("it has no 'tables' object")))
     known = {t.name: t for t in _tables()}
     unknown = sorted(set(tables) - set(known))
     if unknown:
-        raise InvalidInput("table in the export", ", ".join(unknown), f"known tables: {', '.join(known)}")
+        raise InvalidInput("table in the export", ", ".join(unknown), Phrase(N_("known tables: {names}"),
+                                                                                 names=", ".join(known)))
     result = ImportResult(file, sha256, sum(len(v) for v in tables.values()), dry_run=dry_run)
     result.added = [str(t["code"]) for t in tables.get("tasks", [])]
     result.campaigns_added = [str(c["name"]) for c in tables.get("campaigns", [])]
@@ -111,8 +113,8 @@ def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256
             app.require_admin(s, actor, N_("restore a ledger"), N_("only admins replace the ledger"))
         if not _is_empty(conn):
             raise InvalidInput("ledger", mask_url(app.url),
-                               "a duban JSON export is restored into an empty ledger only (no campaigns, tasks "
-                               "or trail beyond 'duban init'); use a new one", option="db")
+                               Phrase(N_("a duban JSON export is restored into an empty ledger only (no campaigns, "
+                                         "tasks or trail beyond 'duban init'); use a new one")), option="db")
         if dry_run:
             return result
         for table in reversed(_tables()):
@@ -134,6 +136,6 @@ def restore(app: "Writer", actor: str, doc: dict[str, Any], *, file: str, sha256
     for sha, b64 in (doc.get("blobs") or {}).items():
         blob = app.blobs.put_bytes(base64.b64decode(b64))
         if blob.sha256 != sha:
-            raise InvalidInput("evidence file in the export", sha, "its content does not match its sha256")
+            raise InvalidInput("evidence file in the export", sha, Phrase(N_("its content does not match its sha256")))
     return result
 

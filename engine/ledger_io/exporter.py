@@ -622,13 +622,13 @@ def export(app: "Duban", fmt: str, out: Path | str, *, campaign: str | None = No
     from engine.i18n import N_
 
     if fmt not in FORMATS:
-        raise InvalidInput("export format", fmt, f"expected one of {', '.join(FORMATS)}")
+        raise InvalidInput("export format", fmt, Phrase(N_("expected one of {choices}"), choices=", ".join(FORMATS)))
     if workflow and fmt not in ("xlsx", "csv"):
         raise InvalidInput("workflow", workflow, Phrase(N_("only the xlsx and csv ledgers are exported by workflow; "
                                                          "leave out the workflow")), option="workflow")
     if fmt == "json" and campaign:
-        raise InvalidInput("campaign", campaign, "a JSON export is the whole ledger (it restores into an "
-                                                 "empty database); leave out the campaign", option="campaign")
+        raise InvalidInput("campaign", campaign, Phrase(N_("a JSON export is the whole ledger (it restores into an "
+                                                           "empty database); leave out the campaign")), option="campaign")
     with atomic_output(out) as tmp:  # a failed export leaves the previous file as it was
         if fmt == "xlsx":
             return export_xlsx(app, tmp, campaign=campaign, workflow=workflow, progress=progress)

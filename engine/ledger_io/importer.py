@@ -295,7 +295,8 @@ def import_ledger(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput("ledger file", str(path), f"a readable file ({exc.strerror})") from None
+        raise InvalidInput("ledger file", str(path), Phrase(N_("a readable file ({error})"),
+                                                                 error=exc.strerror)) from None
     sha = hashlib.sha256(data).hexdigest()
     if fmt == "json":
         try:

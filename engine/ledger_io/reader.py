@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 
 @dataclass
 class Sheet:
@@ -25,7 +26,7 @@ def file_format(path: Path) -> str:
         return "xlsx"
     if suffix in ("csv", "json"):
         return suffix
-    raise InvalidInput("ledger file", str(path), "expected a .xlsx, .csv or .json file")
+    raise InvalidInput("ledger file", str(path), Phrase(N_("expected a .xlsx, .csv or .json file")))
 
 
 def read_sheets(path: Path, data: bytes) -> list[Sheet]:
@@ -46,8 +47,8 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise InvalidInput("file encoding", "neither UTF-8 nor GB18030",
-                           "save the file as UTF-8 or GB18030 (Excel: 'CSV UTF-8')") from None
+        raise InvalidInput("file encoding", Phrase(N_("neither UTF-8 nor GB18030")),
+                           Phrase(N_("save the file as UTF-8 or GB18030 (Excel: 'CSV UTF-8')"))) from None
 
 
 def read_csv(data: bytes, name: str) -> Sheet:
@@ -66,8 +67,8 @@ def read_json_rows(doc: Any, name: str) -> Sheet:
     """A list of objects keyed by header (or ``{"rows": [...]}``): the first row becomes the header."""
     items = doc.get("rows", doc.get("tasks")) if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise InvalidInput("JSON ledger", name, "expected a list of objects keyed by column header, "
-                           "{\"rows\": [...]}, or a duban JSON export")
+        raise InvalidInput("JSON ledger", name, Phrase(N_("expected a list of objects keyed by column header, "
+                                                         "{{\"rows\": [...]}}, or a duban JSON export")))
     headers: list[str] = []
     for item in items:
         headers += [k for k in item if k not in headers]
@@ -104,5 +105,5 @@ def read_xlsx(data: bytes) -> list[Sheet]:
                         row[c] = value
             sheets.append(Sheet(name, [(n, row) for n, row in enumerate(rows, start=1)]))
     except Exception as exc:  # calamine raises its own errors and zip errors for a file it cannot read
-        raise InvalidInput("xlsx file", type(exc).__name__, f"not a readable Excel workbook ({exc})") from None
+        raise InvalidInput("xlsx file", type(exc).__name__, Phrase(N_("not a readable Excel workbook"))) from None
     return sheets

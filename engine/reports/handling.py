@@ -66,8 +66,8 @@ def build_handling_report(app: "Ledger", workflow: str, as_of: date, *, issuer: 
                           progress: Progress | None = None) -> HandlingReport:
     wf = app.workflow(workflow)
     if "campaign" in wf.uses:
-        raise InvalidInput("workflow", workflow, "its tasks belong to campaigns: their report is "
-                                                 "'duban report notice' (one campaign at a time)")
+        raise InvalidInput("workflow", workflow, Phrase(N_("its tasks belong to campaigns: their report is "
+                                                           "'duban report notice' (one campaign at a time)")))
     as_of = check_as_of(app, as_of)
     issuer = issuer or app.settings.section("notice").get("issuer")
     if not issuer:

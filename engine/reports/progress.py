@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.core.errors import InvalidInput
+from engine.core.errors import InvalidInput, Phrase
+from engine.i18n import N_
 from engine.i18n import LazyString, language, lazy_pgettext, pgettext
 from engine.core.policy import states_watching_followup
 from engine.core.deadlines import moved_deadline
@@ -340,7 +341,8 @@ def check_as_of(app: "Ledger", as_of: date | None) -> date:
         return today
     if as_of > today:
         raise InvalidInput("as-of date", as_of.isoformat(),
-                           f"must not be after today ({today.isoformat()}): the ledger cannot know the future")
+                           Phrase(N_("must not be after today ({today}): the ledger cannot know the future"),
+                                  today=today.isoformat()))
     return as_of
 
 
@@ -387,7 +389,8 @@ def _groupings(app: "Ledger", workflow: str | None, by: str | None) -> tuple[lis
     if by is not None:
         known = [*GROUPINGS, *(app.workflow(workflow).report_groups if workflow else ())]
         if by not in known:
-            raise InvalidInput("grouping", by, f"expected one of {', '.join(dict.fromkeys(known))}")
+            raise InvalidInput("grouping", by, Phrase(N_("expected one of {choices}"),
+                                                      choices=", ".join(dict.fromkeys(known))))
         order = [by]
     elif workflow and app.workflow(workflow).report_groups:
         order = list(app.workflow(workflow).report_groups)
@@ -680,7 +683,7 @@ def open_series(app: "Ledger", start: date, end: date, campaign: str | None = No
     pass over those sums takes the count each time it crosses midnight.
     """
     if end < start:
-        raise InvalidInput("date range", f"{start.isoformat()}..{end.isoformat()}", "the end must not be before the start")
+        raise InvalidInput("date range", f"{start.isoformat()}..{end.isoformat()}", Phrase(N_("the end must not be before the start")))
     tz = app.clock.tz
     series: list[tuple[date, int]] = []
     with app.reading() as conn:
