@@ -35,6 +35,8 @@ COMMANDS_READ = [
     ("--as", "bangongshi", "outcome", "add", "16", "--kind", "funds", "--amount", "1,5", "--text", "x"),
     ("--as", "bangongshi", "outcome", "add", "16", "--kind", "funds", "--amount", "-5", "--text", "x"),
     ("report", "progress", "--as-of", "2030-01-01"),
+    # click names the kind of path it refused in English ("File '…' does not exist"): the path says enough
+    ("--as", "bangongshi", "evidence", "add", "16", "/nonexistent/会议纪要.pdf"),
 ]
 
 
