@@ -127,4 +127,6 @@ def log(obj: Context, limit: int | None, as_json: bool) -> None:
         return
     from cli.render import print_trail
 
-    print_trail(app, records, None, app.clock.tz, with_task=True)
+    # each record labelled by its task's workflow (a ledger may hold several)
+    print_trail(app, records, None, app.clock.tz, with_task=True,
+                workflows=app.task_workflows(r.task_id for r in records if r.task_id is not None))

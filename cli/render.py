@@ -487,9 +487,10 @@ def print_outcomes(outcomes: Sequence["OutcomeView"], *, title: str | None = Non
 
 
 def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | None, tz: tzinfo, *,
-                with_task: bool, title: str | None = None) -> None:
-    """Trail records: when, what, from → to (labelled by ``workflow`` when one is known), who; the
-    note and inputs under each record, wrapped to the terminal's width."""
+                with_task: bool, title: str | None = None, workflows: "Mapping[int, str] | None" = None) -> None:
+    """Trail records: when, what, from → to (labelled by ``workflow`` when one is known, else by the
+    workflow of each record's task in ``workflows``), who; the note and inputs under each record,
+    wrapped to the terminal's width."""
     if title:
         heading(title)
     if not records:
@@ -502,13 +503,14 @@ def print_trail(app: "Ledger", records: Sequence["TrailView"], workflow: str | N
                 Column(pgettext('trail', 'by'), cap=12, keep=False)]
     rows, details = [], []
     for r in records:
+        wf = workflow or (workflows or {}).get(r.task_id)  # type: ignore[call-overload]
         change = ""
         if r.from_state != r.to_state:
-            change = f"{state_label(app, workflow, r.from_state)} → {state_label(app, workflow, r.to_state)}"
+            change = f"{state_label(app, wf, r.from_state)} → {state_label(app, wf, r.to_state)}"
         row = [str(r.id), fmt_time(r.at, tz)]
         if with_task:
             row.append(str(r.task_id) if r.task_id is not None else "")
-        rows.append(row + [event_label(app, workflow, r.event), change, r.actor])
+        rows.append(row + [event_label(app, wf, r.event), change, r.actor])
         details.append([(_("{label}: ").format(label=_("note")), r.note or ""),
-                        (_("{label}: ").format(label=_("inputs")), fmt_inputs(r.inputs, app, workflow))])
+                        (_("{label}: ").format(label=_("inputs")), fmt_inputs(r.inputs, app, wf))])
     plain_table(columns, rows, details=details)

@@ -366,6 +366,11 @@ def test_task_show_labels_a_records_fields_as_the_workflow_names_them(suggestion
             assert "整改时限" not in out  # the suggestion workflow's deadline is 办理时限
         else:
             assert "Lead deputy: 罗某明" in out and "Deputy's opinion: Dissatisfied" in out
+    # the whole trail too: each record labelled by its own task's workflow
+    log = CliRunner().invoke(cli, ["--db", str(suggestions_demo), "--lang", lang, "audit", "log"],
+                             env={"DUBAN_NOW": "2026-05-15", "COLUMNS": "200"}).stdout
+    for name in ("reply_class", "reply_text", "satisfaction", "lead_deputy", "suggestion_no", "{'"):
+        assert name not in log, name
 
 
 def test_the_dashboard_is_titled_by_the_ledgers_workflow(chinese_demo: Path, suggestions_demo: Path,

@@ -473,6 +473,16 @@ class Ledger:
             extension_requests=requests,
         )
 
+    def task_workflows(self, task_ids: Iterable[int]) -> dict[int, str]:
+        """The workflow of each task of ``task_ids`` (a trail of several workflows, labelled by each)."""
+        ids = sorted({i for i in task_ids if i is not None})
+        out: dict[int, str] = {}
+        with self.reading() as conn:
+            for start in range(0, len(ids), 500):  # under every dialect's parameter limit
+                rows = conn.execute(sa.select(tasks.c.id, tasks.c.workflow).where(tasks.c.id.in_(ids[start:start + 500])))
+                out.update((task_id, name) for task_id, name in rows)
+        return out
+
     def history(self, task_id: int) -> list[TrailView]:
         with self.reading() as conn:
             if conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task_id)).first() is None:
