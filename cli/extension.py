@@ -73,8 +73,8 @@ def approve(obj: Context, request_id: int, note: str | None, as_json: bool) -> N
         echo_json(dict(result.as_dict(), request_id=request_id))
         return
     v = result.task
-    echo(_('extension request {request} approved: task {code} is now due {due}').format(
-        request=request_id, code=v.code, due=fmt_date(v.due)))
+    echo(_('extension request {request} approved: task {code}, {deadline} {due}').format(
+        request=request_id, code=v.code, deadline=_deadline_word(obj, v.workflow), due=fmt_date(v.due)))
 
 
 @extension.command("deny")
@@ -87,9 +87,16 @@ def deny(obj: Context, request_id: int, reason: str, as_json: bool) -> None:
     """Deny extension request REQ_ID with a reason; the unit is told through its channel (supervisors)."""
     from cli.render import fmt_date
 
-    view: ExtensionRequestView = obj.app().deny_extension(obj.actor, request_id, reason)
+    app = obj.app()
+    view: ExtensionRequestView = app.deny_extension(obj.actor, request_id, reason)
     if as_json:
         echo_json(dict(view.as_dict(), request_id=view.id))
         return
-    echo(_('extension request {request} denied: task {code} stays due {due}; the unit is told').format(
-        request=view.id, code=view.task_code, due=fmt_date(view.previous_due)))
+    workflow = app.get_task(view.task_id).task.workflow
+    echo(_('extension request {request} denied: task {code} stays {deadline} {due}; the unit is told').format(
+        request=view.id, code=view.task_code, deadline=_deadline_word(obj, workflow), due=fmt_date(view.previous_due)))
+
+
+def _deadline_word(obj: Context, workflow: str) -> str:
+    """The task's workflow's word for its deadline (办理时限 for a suggestion), else the generic one."""
+    return obj.ledger().ledger_label([workflow], "deadline") or _("due")

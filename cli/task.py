@@ -362,7 +362,8 @@ def extend(obj: Context, task_id: int, due: str, reason: str, expected_version: 
     if _warn_or_json(result, as_json):
         return
     v = result.task
-    echo(_('task {code}: deadline now {fmt_date}').format(code=v.code, fmt_date=fmt_date(v.due)))
+    word = obj.ledger().ledger_label([v.workflow], "deadline") or _("due")  # 办理时限 for a suggestion
+    echo(_('task {code}: {deadline} now {fmt_date}').format(code=v.code, deadline=word, fmt_date=fmt_date(v.due)))
 
 
 @task.command("ack")

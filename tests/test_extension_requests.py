@@ -119,7 +119,7 @@ def test_refusals_name_the_request_and_why_and_write_nothing(app: Duban, clock: 
     assert "it was approved already" in run.refused("extension", "deny", "1", "--reason", "x", user="sup")
     zh = run.refused("extension", "deny", "1", "--reason", "x", user="sup", lang="zh")
     assert "延期申请 1（任务 1）被拒绝：已由 sup 于 2025-07-04 09:00 批准" in zh
-    assert "not later than the deadline 2025-08-15" in run.refused(
+    assert "not later than the due date 2025-08-15" in run.refused(
         "task", "extend", str(task_id), "--due", "2025-08-10", "--reason", "x", user="office")
     assert records(app) == before
 

@@ -307,3 +307,44 @@ def test_a_unit_asks_for_more_time_and_a_supervisor_decides_within_six_months(of
     assert shown["task"]["due"] == "2026-07-31"
     assert [h["event"] for h in shown["history"]][-2:] == ["extension.request", "extend"]
     assert office.run("audit", "verify").exit_code == 0
+
+
+def test_every_message_about_a_suggestions_deadline_says_its_word(office: Ledger, tmp_path: Path) -> None:
+    """Issue 11: a message naming a suggestion's deadline says 办理时限 ([ledger] labels.deadline), never
+    the rectification's 整改时限: a refused extension, a refused request, the answers of extend, approve
+    and deny, the unit's notice of a denial, the calendar feed; in English its own word (reply due)."""
+    from engine.core.errors import DubanError
+    from engine.i18n import language
+
+    tid = str(add_suggestion(office)["task"]["id"])
+    office.ok("task", "move", tid, "handle", actor="jiaoyu")
+    app = office.app()
+    with pytest.raises(DubanError) as refused:  # a unit may only ask; extend itself is the supervisors'
+        app.extend("jiaoyu", int(tid), "2026-06-30", "需协调")
+    with language("zh"):
+        assert "延长办理时限" in str(refused.value) and "整改时限" not in str(refused.value)
+    with language("en"):
+        assert "may not extend the reply due date on task" in str(refused.value)
+    earlier = office.refused("task", "extend", tid, "--due", "2026-04-30", "--reason", "需协调", actor="jiaoyu")
+    assert "不晚于现办理时限 2026-05-06" in earlier and "整改时限" not in earlier
+
+    extended = office.ok("task", "extend", tid, "--due", "2026-05-20", "--reason", "需协调", actor="jianyi").stdout
+    assert "办理时限调整为 2026-05-20" in extended
+    assert "reply due now 2026-05-21" in office.ok("task", "extend", tid, "--due", "2026-05-21", "--reason", "再议",
+                                                    actor="jianyi", lang="en").stdout
+    first = office.json("task", "extend", tid, "--due", "2026-06-30", "--reason", "需协调", actor="jiaoyu")
+    approved = office.ok("extension", "approve", str(first["request_id"]), actor="jianyi").stdout
+    assert "办理时限改为 2026-06-30" in approved
+    second = office.json("task", "extend", tid, "--due", "2026-07-31", "--reason", "需省级部门协调", actor="jiaoyu")
+    denied = office.ok("extension", "deny", str(second["request_id"]), "--reason", "不予延期", actor="jianyi").stdout
+    assert "办理时限仍为 2026-06-30" in denied
+    notices = [r["message"] for r in office.json("reminders", "list") if "不予延期" in (r.get("message") or "")]
+    assert notices and all("办理时限仍为 2026-06-30" in m and "整改时限" not in m for m in notices)
+
+    feed = tmp_path / "ledger.ics"
+    office.ok("export", "ics", "-o", str(feed))
+    text = feed.read_bytes().decode()
+    assert "SUMMARY:办理时限" in text.replace("\r\n ", "")
+    assert "整改时限" not in text
+    for shown in (earlier, extended, approved, denied):
+        assert "整改" not in shown

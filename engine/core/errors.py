@@ -81,6 +81,14 @@ class LabelText:
         return self.en
 
 
+def deadline_word(workflow: Any) -> "LabelText | Phrase":
+    """What ``workflow`` calls a task's deadline ([ledger] labels.deadline: 整改时限, 办理时限; in English
+    "due", "reply due"), worded when shown; the generic word (时限, due) when it names none. A message
+    about a task's deadline says it with this, so a suggestion is never told of a 整改时限."""
+    found = getattr(workflow, "ledger_labels", {}).get("deadline") if workflow is not None else None
+    return LabelText(found.en, found.zh) if found is not None else Phrase(N_("due"))
+
+
 def _english(value: Any) -> Any:
     if isinstance(value, LabelText):
         return value.english()

@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.core import trail
-from engine.core.errors import ConflictError, InvalidInput, NotFound, PermissionDenied, Phrase, RequestRefused
+from engine.core.errors import (ConflictError, InvalidInput, NotFound, PermissionDenied, Phrase, RequestRefused,
+                                deadline_word)
 from engine.core.views import ExtensionRequestView, MoveResult
 from engine.i18n import N_
 from storage.db import insert_row
@@ -66,8 +67,8 @@ class ExtensionRequests:
             new_due, _warnings = self.deadline(due, today, "new deadline")
             if new_due <= task.due:
                 raise RequestRefused(None, task.code, Phrase(
-                    N_("{due} is not later than the deadline {current}"), due=new_due.isoformat(),
-                    current=task.due.isoformat()))
+                    N_("{due} is not later than the {deadline} date {current}"), due=new_due.isoformat(),
+                    deadline=deadline_word(wf), current=task.due.isoformat()))
             self._within_hard_limit(wf, self._assigned_on(task), new_due)
             values = dict(task_id=task.id, due=new_due, previous_due=task.due, reason=reason, requested_by=actor,
                           requested_at=self.now(), status=PENDING, decided_by=None, decided_at=None,
@@ -100,7 +101,8 @@ class ExtensionRequests:
                     N_("the deadline it asks for, {due}, has passed"), due=row.due.isoformat()))
             if row.due == task.due:
                 raise RequestRefused(row.id, task.code, Phrase(
-                    N_("{due} is the task's deadline already"), due=row.due.isoformat()))
+                    N_("{due} is the task's {deadline} date already"), due=row.due.isoformat(),
+                    deadline=deadline_word(wf)))
             self._within_hard_limit(wf, self._assigned_on(task), row.due)  # refused before anything changes
             decided = dict(status=APPROVED, decided_by=actor, decided_at=self.now(), decision_note=_blank(note))
             self._decide(s, row, decided)

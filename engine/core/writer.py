@@ -34,6 +34,7 @@ from engine.core.errors import (
     AlreadyExists,
     ConflictError,
     DubanError,
+    deadline_word,
     InvalidInput,
     MissingInput,
     NotFound,
@@ -477,7 +478,7 @@ class Writer(ExtensionRequests, Ledger):
         today = self.today()
         new_due, warnings = self.deadline(due, today, "new deadline")
         with self.transaction() as s:
-            task = self._task_for_action(s, actor, task_id, "extend", N_("extend deadlines"), expected_version)
+            task = self._task_for_action(s, actor, task_id, "extend", N_("extend the {deadline} date"), expected_version)
             wf = self.registry.get(task.workflow)
             if not wf.states[task.state].open:
                 raise InvalidInput("task", task.code,
@@ -913,8 +914,10 @@ class Writer(ExtensionRequests, Ledger):
         user = self.user_row(s, actor)
         task = self.task_row(s, task_id)
         wf = self.registry.get(task.workflow)
+        # an action may name the deadline ("extend the {deadline} date"): in the task's workflow's word
         self._check_role(user, task, wf.permissions.get(action, frozenset()),
-                         Phrase(N_("{action} on task {task}"), action=Phrase(description), task=task.code))
+                         Phrase(N_("{action} on task {task}"), action=Phrase(description, deadline=deadline_word(wf)),
+                                task=task.code))
         if expected_version is not None and expected_version != task.version:
             raise ConflictError(task.code, expected_version, task.version)
         return task

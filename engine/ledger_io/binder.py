@@ -105,7 +105,8 @@ def _task_page_words(app: "Duban", d: TaskDetail, files: list[tuple[str, str, An
         (pgettext("binder", "observed"), d.observed), (pgettext("binder", "measures"), "\n".join(d.measures)),
         (pgettext("binder", "leader"), t.leader), (pgettext("binder", "unit"), t.unit),
         (pgettext("binder", "person"), t.person),
-        (pgettext("binder", "due"), t.due),
+        # the workflow's own word (办理时限 for a suggestion), the generic one for a workflow naming none
+        (app.ledger_label([t.workflow], "deadline", DOCUMENT_LANG) or pgettext("binder", "due"), t.due),
         (pgettext("binder", "state"), _both(app.state_label, t.workflow, t.state)),
         (pgettext("binder", "follow-up plan"), t.followup_plan),
         (pgettext("binder", "target date"), t.followup_target)]])

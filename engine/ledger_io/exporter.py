@@ -606,7 +606,10 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
         leader = f" · 责任领导 {t.leader}" if t.leader else ""
         about = f"{place} · {t.code} · {t.title}\n责任单位 {t.unit}{leader} · {st.label.text('zh') if st else t.state}"
         if st is not None and st.open:
-            event(f"{key}-due@duban", t.due, f"整改时限 {t.code} {t.title}", t.updated_at, about)
+            # the workflow's own word for the deadline (办理时限 for a suggestion), as its ledger says it
+            word = wf.ledger_labels.get("deadline")
+            event(f"{key}-due@duban", t.due, f"{word.zh if word is not None else '时限'} {t.code} {t.title}",
+                  t.updated_at, about)
         if t.followup_target is not None and st is not None and st.open:
             event(f"{key}-followup@duban", t.followup_target, f"后续目标 {t.code} {t.title}", t.updated_at,
                   f"{about}\n{t.followup_plan or ''}")

@@ -120,10 +120,10 @@ def render_denied(lang: str | None, task: TaskFacts, request_id: int, asked: dat
     with language(lang):
         facts = dict(brand=_brand(office), code=task.code, title=task.title, request=request_id,
                      asked=asked.isoformat(), due=due.isoformat(), reason=reason, who=decided_by,
-                     see=see(None, task.id, base_url))
+                     see=see(None, task.id, base_url), label=_date_label("due", task))
         return "\n".join([
             _("{brand} Task {code} \"{title}\": extension request {request} denied").format(**facts),
-            _("- {code} \"{title}\": the deadline stays {due} (you asked for {asked}) {see}").format(**facts),
+            _("- {code} \"{title}\": {label} stays {due} (you asked for {asked}) {see}").format(**facts),
             _("- Why: {reason} ({who})").format(**facts),
         ])
 
