@@ -6,6 +6,7 @@ and column, writing nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+from datetime import date
 import json
 from pathlib import Path
 from typing import Any
@@ -205,4 +206,75 @@ def test_a_csv_of_a_ledger_holding_both_workflows_keeps_each_one_s_fields_and_re
     own = office.json("import", str(out), "--workflow", "suggestion")
     assert (own["added"], own["changed"], own["unchanged"]) == ([], [], 1)
     assert own["other_workflows"] == {"rectification": 16}
+    assert office.run("audit", "verify").exit_code == 0
+
+
+AUDIT_FIELDS = """
+[[fields]]
+name = "audit_no"
+label = { en = "Audit no.", zh = "审计编号" }
+
+[[fields]]
+name = "nature"
+label = { en = "Nature", zh = "问题性质" }
+type = "choice"
+choices = [
+  { value = "funds", label = { en = "Misused funds", zh = "违规使用资金" } },
+  { value = "rules", label = { en = "Broken rules", zh = "违反制度" } },
+]
+
+[[fields]]
+name = "amount"
+label = { en = "Amount (10k yuan)", zh = "涉及金额（万元）" }
+type = "int"
+
+[[fields]]
+name = "found_on"
+label = { en = "Found on", zh = "发现日期" }
+type = "date"
+"""
+
+
+def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_clean(tmp_path: Path) -> None:
+    """Issue 13: the xlsx gave a workflow its fields only when it had no campaigns; a workflow whose
+    items belong to a campaign's sheet (audit rectification beside the inspection's) lost them. Its
+    fields follow the standard columns after 流程, headed by their labels, typed as declared, as in the
+    csv; importing the file back changes nothing."""
+    wf_dir = tmp_path / "workflows"
+    wf_dir.mkdir()
+    shipped = (Path(__file__).parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
+    audit = shipped.replace('name = "rectification"', 'name = "audit_fix"', 1).replace(
+        'title = { en = "Inspection rectification", zh = "巡察整改" }', 'title = { en = "Audit fixes", zh = "审计整改" }')
+    (wf_dir / "audit_fix.toml").write_text(audit + AUDIT_FIELDS, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[workflows]\ndirs = ["{wf_dir.as_posix()}"]\n', encoding="utf-8")
+    office = Office(str(tmp_path / "a.db"), {"DUBAN_CONFIG": str(config), "DUBAN_NOW": "2025-12-25T09:00:00"})
+    office.ok("demo")
+    problem = office.json("task", "show", "1")["task"]["problem"]
+    office.ok("task", "add", "专项资金未按规定用途使用", "--workflow", "audit_fix", "--problem", problem,
+              "--leader", "张某", "--unit", "财务科", "--code", "S1", "--due", "2026-03-31", "--field", "audit_no=审〔2025〕7号",
+              "--field", "nature=funds", "--field", "涉及金额（万元）=12", "--field", "found_on=2025-11-03")
+    office.ok("task", "add", "制度未及时修订", "--workflow", "audit_fix", "--problem", problem,
+              "--leader", "张某", "--unit", "办公室", "--code", "S2", "--due", "2026-03-31", "--field", "nature=rules")
+    out = tmp_path / "ledger.xlsx"
+    office.ok("export", "xlsx", "-o", str(out))
+    book = openpyxl.load_workbook(out)
+    sheet = next(ws for ws in book.worksheets if ws.title != "汇总")
+    header = [c.value for c in sheet[2]]
+    assert header[:len(export_header())] == export_header()  # the standard ledger's columns first
+    assert header[len(export_header()):] == ["流程", "审计编号", "问题性质", "涉及金额（万元）", "发现日期"]
+    rows = {r[header.index("序号")]: dict(zip(header, r)) for r in sheet.iter_rows(min_row=3, values_only=True)}
+    s1 = rows["S1"]
+    assert (s1["流程"], s1["审计编号"], s1["问题性质"]) == ("audit_fix", "审〔2025〕7号", "违规使用资金")
+    assert s1["涉及金额（万元）"] == 12 and s1["发现日期"].date() == date(2025, 11, 3)  # typed, not text
+    assert rows["S2"]["涉及金额（万元）"] is None and rows["S2"]["问题性质"] == "违反制度"
+    assert rows[1]["流程"] == "rectification" and rows[1]["审计编号"] is None
+    office.ok("export", "xlsx", "-o", str(tmp_path / "en.xlsx"), lang="en")
+    en = openpyxl.load_workbook(tmp_path / "en.xlsx").worksheets[0]
+    assert {"Audit no.", "Nature", "Found on"} <= {c.value for c in en[2]}
+
+    again = office.json("import", str(out))
+    assert (again["added"], again["changed"]) == ([], []) and again["unchanged"] == 18
+    own = office.json("import", str(out), "--workflow", "audit_fix")
+    assert (own["added"], own["changed"]) == ([], [])
     assert office.run("audit", "verify").exit_code == 0

@@ -260,6 +260,20 @@ def _field_columns(app: "Duban", campaign: str | None, workflow: str | None,
     return list(columns.items())
 
 
+def _declared_columns(app: "Duban", names: set[str], lang: str) -> list[tuple[str, dict[str, str], int]]:
+    """The declared fields of the workflows ``names`` as columns: (header, workflow → field, width) per
+    label in ``lang``, the workflows by name, each one's fields in its declared order (as
+    ``_field_columns`` gives the csv's); [] when none declares any."""
+    columns: dict[str, tuple[dict[str, str], int]] = {}
+    for name in sorted(names):
+        for fd in app.registry.get(name).fields.values():
+            by, width = columns.setdefault(fd.label.text(lang), ({}, 14))
+            by[name] = fd.name
+            if fd.type == "text":
+                columns[fd.label.text(lang)] = (by, 30)
+    return [(head, by, width) for head, (by, width) in columns.items()]
+
+
 def _campaignless_workflow(app: "Duban", campaign: str | None, workflow: str | None) -> Any:
     """The workflow without campaigns a csv export is of: ``workflow`` if it uses none, else the one
     workflow of every task when none of them has a campaign; None for the standard ledger."""
@@ -430,8 +444,14 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
         if not write_only:
             ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=span)
 
+    lang = app.lang
+    # A workflow with campaigns that declares fields: its fields follow the standard columns of the
+    # campaign sheets, after 流程 (each row's workflow), headed by their labels, as the csv has them;
+    # a ledger of workflows declaring none exports exactly as before.
+    extra = _declared_columns(app, {r.workflow for rows in rows_by_camp.values() for r in rows}, lang)
+    extra_heads = [WORKFLOW_COLUMN, *[head for head, _by, _w in extra]] if extra else []
     written = 0
-    widths = [w for *_x, w in COLUMNS]
+    widths = [w for *_x, w in COLUMNS] + ([12, *[w for _h, _by, w in extra]] if extra else [])
     first_ledger = None
     for c in campaigns:
         rows = rows_by_camp.get(c.name, [])
@@ -440,8 +460,8 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
         # Title and header rows, and 序号 … 细化问题, stay in view.
         ws.freeze_panes = f"{get_column_letter(_column('title') + 2)}3"
         header_rows(ws, _("{campaign} rectification ledger (as of {day})").format(
-            campaign=c.name, day=today.isoformat()), export_header(), widths, PRINTED_COLUMNS)
-        ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS))}{len(rows) + 2}"
+            campaign=c.name, day=today.isoformat()), export_header() + extra_heads, widths, PRINTED_COLUMNS)
+        ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS) + len(extra_heads))}{len(rows) + 2}"
         print_setup(ws, PRINTED_COLUMNS, len(rows) + 2)
         for n, row in enumerate(rows, start=3):
             values = row.values
@@ -453,12 +473,17 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
                 # A cell of its own: the prototype cells are shared.
                 due = cells[_column("due")] = copy(cells[_column("due")])
                 due.comment = Comment(row.due_note, "duban", width=240, height=60)
+            if extra:
+                wf = app.registry.get(row.workflow)
+                cells.append(cell(ws, row.workflow, centre=True))
+                # typed as the workflow declares them: a number, a date, a choice by its label
+                cells += [cell(ws, workflow_cell(wf, row, f"field:{by[row.workflow]}", lang)
+                               if row.workflow in by else None) for _head, by, _w in extra]
             ws.append(cells)
             written += 1
             if progress and written % PROGRESS_EVERY == 0:
                 progress(written, total)
 
-    lang = app.lang
     for name, rows in rows_by_workflow.items():
         wf = app.workflow(name)
         columns = workflow_columns(wf, lang)
