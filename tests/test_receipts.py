@@ -270,3 +270,39 @@ def test_the_demo_s_units_acknowledged_their_tasks_on_time_as_a_real_ledger_reco
         assert ack_at == acked and created < acked < first_work
         assert acked.astimezone(FixedClock("2025-07-04").tz).date().isoformat() <= shown["ack_by"]
     assert run("audit", "verify").exit_code == 0
+
+
+def test_a_late_receipt_is_one_acknowledged_late_or_still_awaited_not_an_item_handled_without_one(
+        app: Duban, clock: FixedClock, run: Run, task_id: int, tmp_path: Path) -> None:
+    """Issue 13: an item closed or in hand that nobody acknowledged (every item of a ledger written
+    before receipts) counted as a late receipt. Late: acknowledged after ack_by, or unacknowledged in
+    the first state past it; an item that moved on without a receipt is 未签收即办理 instead. Report
+    scores, report progress and the dashboard give the same figures (policy.receipt_standing)."""
+    from engine.reports.dashboard import dashboard_html
+
+    def add(title: str, unit: str) -> int:
+        return app.add_task("sup", title, problem="A1.1", leader="办公室主任", unit=unit, due="2025-09-30").task.id
+
+    app.ack("office", task_id)  # on time (assigned 07-04, ack by 07-08)
+    acked_late, awaited, handled = add("迟签", "办公室"), add("未签", "财务科"), add("未签即办", "办公室")
+    clock.set("2025-07-07T09:00:00")
+    app.fire("office", handled, "start", note="已着手整改")  # work started, no receipt ever
+    clock.set("2025-07-10T09:00:00")
+    app.ack("office", acked_late)  # two days after 07-08
+    add("新交办", "财务科")  # assigned 07-10: ack by 07-14, not late on 07-11
+    now = "2025-07-11T09:00:00"
+    clock.set(now)
+
+    units = run.json("report", "scores", now=now)["units"]
+    assert sum(u["receipts_late"] for u in units) == 2
+    assert sum(u["handled_unacknowledged"] for u in units) == 1
+    assert {u["unit"]: u["receipts_late"] for u in units} == {"办公室": 1, "财务科": 1}
+    deadlines = json.loads(run.ok("report", "progress", "--format", "json", now=now).stdout)["deadlines"]
+    assert (deadlines["receipts_late"], deadlines["handled_unacknowledged"], deadlines["unacknowledged"]) == (2, 1, 3)
+    html = dashboard_html(app, date(2025, 7, 11))
+    assert 'data-figure="receipts_late">2<' in html and 'data-figure="handled_unacknowledged">1<' in html
+    assert "Handled without acknowledging" in html
+    page = tmp_path / "dashboard.html"
+    run.ok("report", "html", "-o", str(page), now=now, lang="zh")
+    zh = page.read_text(encoding="utf-8")
+    assert 'data-figure="receipts_late">2<' in zh and "未签收即办理" in zh

@@ -331,6 +331,28 @@ def local_day(app: LedgerContext, at: Any) -> date:
 
 RECEIPT = "receipt"  # the rule (and route kind) of the reminders that chase a receipt
 
+# How a task stands on its receipt (签收) as of a day, for the figures (report scores, report progress,
+# the dashboard): the one rule they share.
+RECEIPT_LATE = "late"  # 签收超时: acknowledged after its ack_by, or awaiting receipt past it
+HANDLED_UNACKNOWLEDGED = "handled_unacknowledged"  # 未签收即办理: moved on without ever being acknowledged
+
+
+def receipt_standing(wf: Workflow, deadline: date | None, acked_on: date | None, state: str,
+                     as_of: date) -> str | None:
+    """A task's receipt as of the end of ``as_of``, by the rule the reminders chase it by
+    (``receipt_due``): RECEIPT_LATE when it was acknowledged after ``deadline`` (its ack_by), or is
+    still unacknowledged in the workflow's first state after it; HANDLED_UNACKNOWLEDGED when it left
+    the first state without ever being acknowledged (work reported, an item imported as in hand or
+    done, a ledger written before receipts existed): not a late receipt, the unit answered by doing the
+    work; None otherwise (on time, not yet due, or no [receipt] in the workflow: ``deadline`` None)."""
+    if deadline is None:
+        return None
+    if acked_on is not None:
+        return RECEIPT_LATE if acked_on > deadline else None
+    if state == wf.initial:
+        return RECEIPT_LATE if as_of > deadline else None
+    return HANDLED_UNACKNOWLEDGED
+
 
 def receipt_due(app: LedgerContext, task: Any, today: date) -> tuple[Due | None, date | None, date | None]:
     """Receipt chasing of one task: (the latest receipt reminder fallen due by ``today``, the next day

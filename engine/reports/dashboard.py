@@ -58,6 +58,7 @@ _TEXT: dict[str, LazyString] = {
     "promises": lazy_pgettext("dashboard", "Receipts and deadlines"),
     "unacknowledged": lazy_pgettext("dashboard", "Not acknowledged"),
     "receipts_late": lazy_pgettext("dashboard", "Receipts late"),
+    "handled_unacknowledged": lazy_pgettext("dashboard", "Handled without acknowledging"),
     "on_time_rate": lazy_pgettext("dashboard", "Done by the original deadline"),
     "extensions": lazy_pgettext("dashboard", "Deadline extensions"),
     "slipped": lazy_pgettext("dashboard", "Items whose deadline slipped more than once"),
@@ -245,6 +246,7 @@ def _promises(report: ScoreReport, tx: dict) -> str:
     rate = f"{t['done_by_original_due_rate']:.1%}" if t["done_by_original_due_rate"] is not None else "—"
     cards = [("unacknowledged", tx["unacknowledged"], str(t["unacknowledged"])),
              ("receipts_late", tx["receipts_late"], str(t["receipts_late"])),
+             ("handled_unacknowledged", tx["handled_unacknowledged"], str(t["handled_unacknowledged"])),
              ("done_by_original_due_rate", tx["on_time_rate"], rate),
              ("extensions", tx["extensions"], str(t["extensions"])),
              ("slipped_more_than_once", tx["slipped"], str(t["slipped_more_than_once"]))]

@@ -22,8 +22,9 @@ import orjson
 import sqlalchemy as sa
 
 from engine.core.errors import InvalidWorkflow
-from engine.core.policy import ack_by, states_watching_followup
 from engine.core.deadlines import moved_deadline
+from engine.core.policy import (HANDLED_UNACKNOWLEDGED, RECEIPT_LATE, ack_by, receipt_standing,
+                                states_watching_followup)
 from engine.core.views import jsonable
 from engine.i18n import current_lang, gettext as _, pgettext
 from engine.reports.progress import PROGRESS_EVERY, Progress, check_as_of, end_of_day, result_states
@@ -62,7 +63,8 @@ class UnitScore:
     slipped_more_than_once: int = 0  # items whose deadline moved twice or more
     flagged: int = 0
     acknowledged: int = 0
-    receipts_late: int = 0
+    receipts_late: int = 0  # acknowledged late, or awaiting receipt past ack_by (policy.receipt_standing)
+    handled_unacknowledged: int = 0  # 未签收即办理: moved on from the first state, never acknowledged
     unacknowledged: int = 0  # open items of a workflow asking for receipt that nobody acknowledged
     on_time_rate: float = 0.0  # 按期完成率: items done by their original deadline / items
     score: Decimal = Decimal(0)
@@ -400,9 +402,12 @@ def scores(app: "Ledger", as_of: date | None = None, campaign: str | None = None
         key = (t.workflow, t.created)
         if key not in ack_deadlines:
             ack_deadlines[key] = receipt_deadline(app, t.workflow, t.created)
-        ack_by = ack_deadlines[key]
-        if ack_by is not None and ((t.acked_on or as_of) > ack_by):
+        standing = receipt_standing(app.workflow(t.workflow), ack_deadlines[key], t.acked_on, t.state, as_of)
+        if standing == RECEIPT_LATE:
             u.receipts_late += n
+        elif standing == HANDLED_UNACKNOWLEDGED:
+            u.handled_unacknowledged += n
+        ack_by = ack_deadlines[key]
         if ack_by is not None and t.acked_on is None and t.state in open_states:
             u.unacknowledged += n
     for u in units.values():
@@ -426,6 +431,7 @@ def totals(report: ScoreReport) -> dict[str, Any]:
     by_original = sum(u.done_by_original_due for u in units)
     return {"unacknowledged": sum(u.unacknowledged for u in units),
             "receipts_late": sum(u.receipts_late for u in units),
+            "handled_unacknowledged": sum(u.handled_unacknowledged for u in units),
             "done": done, "done_by_original_due": by_original,
             "done_by_original_due_rate": round(by_original / done, 4) if done else None,
             "extensions": sum(u.extensions for u in units),
