@@ -133,3 +133,14 @@ def test_scores_rank_the_units_that_handle_suggestions(ledger: Duban) -> None:
                                 env={"DUBAN_NOW": NOW})
     assert result.exit_code == 0, result.output
     assert "市教育局" in result.stdout and "Traceback" not in result.output
+
+
+def test_the_web_names_a_suggestions_deadline_in_its_own_word(ledger: Duban) -> None:
+    """Issue 11: the task page and the unit's inbox say 办理时限 beside a suggestion's deadline, as its
+    ledger, reminders and letters do, not the generic 时限."""
+    unit = Browser(ledger, "zhujian")
+    tid = suggestion(ledger, "handling", "市住房和城乡建设局")
+    page = unit.get(f"/tasks/{tid}").text
+    assert re.search(r"· 办理时限 \d{4}-\d{2}-\d{2}", page)
+    inbox = unit.get("/inbox").text
+    assert re.search(r"· 办理时限 \d{4}-\d{2}-\d{2}", inbox) and "整改时限" not in inbox

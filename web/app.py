@@ -104,6 +104,9 @@ def create_app(db: str | None = None, *, duban: Any = None) -> FastAPI:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["lang"] = i18n.current_lang
     env.globals["state_label"] = duban.state_label
+    # a task's deadline in its workflow's word (办理时限 for a suggestion), the generic 时限 otherwise
+    env.globals["deadline_word"] = lambda workflow: (duban.ledger_label([workflow], "deadline", i18n.current_lang())
+                                                     or i18n.gettext("deadline"))
     env.globals["local_time"] = lambda at: at.astimezone(duban.clock.tz).strftime("%Y-%m-%d %H:%M")
     pages = Pages(duban, env)
     env.globals["has_queue"] = pages.has_queue
