@@ -322,6 +322,8 @@ def test_a_dry_run_names_its_recipients_and_channels_in_words(chinese_demo: Path
     assert rows and all("领导：常" in row for row in rows), out  # 领导：常委会党组成员… (cut to its column)
     assert "leader:" not in out and "console" not in out and "控制台" in out
     assert "已逾期 53 天" in out and "超期" not in out  # one word for overdue
+    looks = [line for line in out.splitlines() if "  回头看  " in line]
+    assert looks and all(line.endswith("今天回头看") for line in looks), looks  # not 今天到期: no deadline falls
     data = json.loads(CliRunner().invoke(cli, ["--db", str(chinese_demo), "remind", "--dry-run", "--json"],
                                          env={"DUBAN_NOW": "2026-03-25"}).stdout)
     assert any(r["recipient"].startswith("leader:") for r in data["reminders"])  # the machine value stays

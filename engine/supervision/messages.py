@@ -51,6 +51,12 @@ def what_is_due(lang: str | None, rule: str, watch: str, target: date, today: da
         days = (target - today).days
         if watch == "entered":
             return ngettext("waiting {n} day for review", "waiting {n} days for review", -days).format(n=-days)
+        if watch == "lookback":  # a look-back review falls due: no deadline of the unit's
+            if days > 0:
+                return ngettext("look-back in {n} day", "look-back in {n} days", days).format(n=days)
+            if days == 0:
+                return _("look-back today")
+            return ngettext("look-back {n} day overdue", "look-back {n} days overdue", -days).format(n=-days)
         if watch == "receipt":  # target: the last day to acknowledge it on time
             return ngettext("not acknowledged {n} day after the receipt deadline",
                             "not acknowledged {n} days after the receipt deadline", -days).format(n=-days)
