@@ -185,7 +185,7 @@ class Duban(Writer):
         return []
 
     # ------------------------------------------------------------------ look-back reviews (engine/supervision/lookback.py)
-    def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date,
+    def lookback_plan(self, actor: str, campaign: str | None, sample_percent: int, on: date | str,
                       seed: int | None = None, *, dry_run: bool = False) -> LookbackPlanView:
         """A stratified, seeded sample of the campaign's finished items for a look-back on ``on``."""
         from engine.supervision import lookback

@@ -3,7 +3,7 @@ the message tells the user what to do instead."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -156,6 +156,73 @@ def test_target_date_in_the_past(app: Duban, task_id: int) -> None:
     app.fire("office", task_id, "start")
     msg = refused(app, InvalidInput, app.fire, "office", task_id, "phase", plan="p", target=date(2025, 7, 1))
     assert "2025-07-01" in msg and "2025-07-04" in msg
+
+
+def test_a_target_date_given_as_text_is_read_by_the_engine(app: Duban, task_id: int) -> None:
+    """A web or API front passes the dates it received as text: the engine reads them as the CLI's."""
+    app.fire("office", task_id, "start")
+    moved = app.fire("office", task_id, "phase", plan="分阶段推进", target="2025-07-12")
+    assert moved.task.followup_target == date(2025, 7, 12)
+    assert app.history(task_id)[-1].inputs["target"] == "2025-07-12"
+
+
+@pytest.mark.parametrize("kw, what", [
+    ({"target": "2025-07-32"}, "target date"),
+    ({"target": "next week"}, "target date"),
+    ({"target": 20250712}, "target date"),
+    ({"target": datetime(2025, 7, 12, 9)}, "target date"),
+    ({"inputs": {"target": "2025/7/32"}}, "target date"),
+    ({"inputs": {"target": 20250712}}, "target date"),
+    ({"plan": 5}, "plan"),
+    ({"inputs": {"note": ["x"]}}, "note"),
+])
+def test_a_bad_date_or_text_input_is_refused_naming_the_input(app: Duban, task_id: int, kw: dict, what: str) -> None:
+    """Not a TypeError from a comparison deep in the writer: the input named, with the forms accepted."""
+    app.fire("office", task_id, "start")
+    given = {"plan": "分阶段推进", "target": "2025-07-12"}
+    for name in kw.get("inputs", {}):
+        given.pop(name, None)  # given once, as an input by name
+    kw = {**given, **kw}
+    with pytest.raises(InvalidInput) as info:
+        app.fire("office", task_id, "phase", **kw)
+    assert info.value.what == what
+
+
+@pytest.mark.parametrize("call", [
+    lambda app, t: app.extend("sup", t, 30, "客观原因"),
+    lambda app, t: app.request_extension("office", t, 30, "客观原因"),
+    lambda app, t: app.add_task("sup", "t", problem="A1.1", leader="l", unit="办公室", due=20250730),
+    lambda app, t: app.add_note("office", t, "进展", on=20250701),
+    lambda app, t: app.add_note("office", t, "进展", on="昨天"),
+    lambda app, t: app.add_outcome("sup", t, "funds", "清退", amount="5", on="2025-02-30"),
+    lambda app, t: app.add_campaign("root", "C9", inspector="组", target="机关", feedback_date="2025-7-3x"),
+    lambda app, t: app.add_campaign("root", "C9", inspector="组", target="机关", feedback_date=date(2025, 7, 3),
+                                    rectification_end=12),
+    lambda app, t: app.lookback_plan("sup", None, 30, "下周"),
+], ids=["extend", "extension request", "add_task due", "note on", "note on text", "outcome on", "feedback date",
+        "rectification end", "look-back date"])
+def test_every_date_input_of_the_engine_is_checked_once_there(app: Duban, task_id: int, call) -> None:
+    refused(app, InvalidInput, call, app, task_id)
+
+
+def test_dates_as_text_work_for_notes_outcomes_and_campaigns(app: Duban, task_id: int) -> None:
+    assert app.add_note("office", task_id, "进展", on="2025-07-01").on == date(2025, 7, 1)
+    assert app.add_outcome("sup", task_id, "funds", "清退", amount="5", on="2025/7/2").on == date(2025, 7, 2)
+    camp = app.add_campaign("root", "C9", inspector="组", target="机关", feedback_date="2025-07-03",
+                            rectification_end="2025年10月31日")
+    assert (camp.feedback_date, camp.rectification_end) == (date(2025, 7, 3), date(2025, 10, 31))
+
+
+def test_a_date_field_takes_a_day_not_a_moment() -> None:
+    """A workflow's date field given a datetime (a date to isinstance) was stored as '2025-07-12T09:00:00'."""
+    from engine.core.fields import coerce
+    from workflows.schema import FieldDef, Label
+
+    accepted = FieldDef("accepted", Label("Accepted on", "受理日期"), "date", False, (), False, "")
+    assert coerce(accepted, date(2025, 7, 12)) == coerce(accepted, "2025/7/12") == "2025-07-12"
+    with pytest.raises(InvalidInput) as info:
+        coerce(accepted, datetime(2025, 7, 12, 9))
+    assert info.value.what == "Accepted on (accepted)"
 
 
 @pytest.mark.parametrize("due", ["soon", "10wdx", "-3d", "0d", "2025-13-01", "2025-07-03"])

@@ -326,6 +326,26 @@ def test_role_refusal_is_403_with_the_engines_fields(people: Duban, task_id: int
     assert extend.status_code == 409 and extend.json()["code"] in ("transition_not_allowed",)
 
 
+def test_api_dates_are_the_engines_to_read_a_bad_one_is_422_never_500(people: Duban, task_id: int, api) -> None:  # type: ignore[no-untyped-def]
+    """A target date in JSON is text: the engine reads it (any form the CLI takes) or refuses it naming
+    the input, as problem details; never a traceback."""
+    client, unit, _sup = api
+    people.fire("office", task_id, "start")
+    url = f"/api/v1/tasks/{task_id}/events/phase"
+    for body in ({"plan": "p", "target": "2025-07-32"}, {"plan": "p", "target": "下周"},
+                 {"plan": "p", "inputs": {"target": 20250712}}, {"plan": "p", "inputs": {"target": "2025-13-01"}},
+                 {"plan": 5, "target": "2025-07-12"}, {"inputs": {"plan": 5, "target": "2025-07-12"}}):
+        refused = client.post(url, json=body, headers=unit)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+    named = client.post(url, json={"plan": "p", "target": "2025-07-32"}, headers=unit).json()
+    assert named["what"] == "target date" and named["value"] == "2025-07-32"
+    moved = client.post(url, json={"plan": "分阶段推进", "target": "2025年7月12日"}, headers=unit)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["task"]["followup_target"] == "2025-07-12"
+    people.verify()
+
+
 # ---------------------------------------------------------------------- visibility, twice
 def _units_tasks(app: Duban, prefix: str) -> tuple[int, int]:
     mine = app.add_task("sup", "办公室的事项", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-31")

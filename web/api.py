@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
@@ -40,7 +39,9 @@ class EventBody(BaseModel):
     version: int | None = Field(None, description="The task version you read: a stale one gets 409 and changes nothing")
     note: str | None = None
     plan: str | None = Field(None, description="Follow-up plan (finishing in phases)")
-    target: date | None = Field(None, description="Target date of the follow-up plan")
+    # Text, parsed by the engine as every front's dates are (YYYY-MM-DD, YYYY/MM/DD, YYYY年M月D日): a bad
+    # one is the engine's refusal naming the input (422), the same words as the CLI's and the workspace's.
+    target: str | None = Field(None, description="Target date of the follow-up plan: YYYY-MM-DD")
     reason: str | None = Field(None, description="Reason (sending back, reopening)")
     due: str | None = Field(None, description="New deadline: DATE, Nd or Nwd")
     inputs: dict[str, str | int | None] | None = Field(

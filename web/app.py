@@ -12,7 +12,6 @@ import mimetypes
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -358,12 +357,11 @@ class Pages:
                     self.duban.flag(user.name, task_id, action == "flag", reason=values.get("reason") or None,
                                     expected_version=version)
                 elif action.startswith("event-"):
-                    target = values.get("target") or None
                     # the workflow's declared fields the form gives (an event's inputs such as a reply's class)
                     declared = self.duban.workflow(self.duban.get_task(task_id).task.workflow).fields
                     inputs = {k: v for k, v in values.items() if k in declared and v.strip()}
                     moved = self.duban.fire(user.name, task_id, action[len("event-"):], note=values.get("note"),
-                                            plan=values.get("plan"), target=_date(target, "target date"),
+                                            plan=values.get("plan"), target=values.get("target") or None,
                                             reason=values.get("reason"), due=values.get("due") or None,
                                             expected_version=version, inputs=inputs or None)
                     if moved.event == signoffs.SIGNOFF_EVENT:  # one step of a chain: say which, and who is next
@@ -601,18 +599,6 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
-
-
-def _date(value: str | None, what: str) -> date | None:
-    if not value:
-        return None
-    from engine.core.calendar import parse_date
-    from engine.core.errors import InvalidInput
-
-    try:
-        return parse_date(value)
-    except ValueError as exc:
-        raise InvalidInput(what, value, str(exc)) from None
 
 
 def _content_disposition(kind: str, name: str) -> str:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import chinese_calendar
 
@@ -27,6 +27,9 @@ __all__ = [
     "InvalidDate",
     "WorkCalendar",
     "add_months",
+    "date_input",
+    "deadline_input",
+    "optional_date_input",
     "parse_date",
     "parse_deadline",
 ]
@@ -280,3 +283,47 @@ def parse_deadline(spec: str, today: date, calendar: WorkCalendar | None = None)
     # data must not leak a warning onto this deadline.
     touched = range((today + _ONE_DAY).year, due.year + 1)
     return Deadline(due=due, spec=f"{n}wd", warnings=tuple(cal.warnings(touched)))
+
+
+# ---------------------------------------------------------------------- dates an engine input takes
+# Every front hands the engine what it has: the CLI a date, an API or web form a JSON string, a
+# script anything. A date input is parsed and checked here, once, and a bad one is refused naming
+# the input (``what``) rather than failing later in a comparison or a database driver.
+
+def date_input(what: str, value: object) -> date:
+    """``value`` as the date input ``what``: a ``date`` (not a datetime: which day would it be?) or
+    text ``parse_date`` reads; anything else is an ``InvalidInput`` naming ``what``."""
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except InvalidDate as exc:
+            raise InvalidInput(what, value, exc.accepted) from None
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidInput(what, value if isinstance(value, (int, float)) else type(value).__name__,
+                           Phrase(ACCEPTED_DATES))
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise InvalidInput(what, value.isoformat(), Phrase(IN_RANGE, first=FIRST_DATE.isoformat(),
+                                                           last=LAST_DATE.isoformat()))
+    return value
+
+
+def optional_date_input(what: str, value: object) -> date | None:
+    """``date_input``, with None or blank text (a form's empty field) meaning not given."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return date_input(what, value)
+
+
+def deadline_input(what: str, value: object, today: date, calendar: WorkCalendar | None = None) -> Deadline:
+    """``value`` as the deadline input ``what``: a date (as ``date_input``) or a spec ``parse_deadline``
+    reads (DATE, Nd, Nwd, Nm); anything else is an ``InvalidInput`` naming ``what``."""
+    if isinstance(value, str):
+        try:
+            return parse_deadline(value, today, calendar)
+        except DeadlineSpecError as exc:
+            raise InvalidInput(what, value, exc.accepted) from None
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidInput(what, value if isinstance(value, (int, float)) else type(value).__name__,
+                           Phrase(ACCEPTED_DEADLINES))
+    due = date_input(what, value)
+    return Deadline(due=due, spec=due.isoformat())

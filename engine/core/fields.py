@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from engine.core.calendar import InvalidDate, parse_date
@@ -58,13 +58,15 @@ def coerce(fd: FieldDef, raw: Any, lang: str = "en") -> Any:
         except ValueError:
             raise InvalidInput(what, raw, Phrase(WHOLE_NUMBER)) from None
     if fd.type == "date":
+        expected = Phrase(N_("expected a date such as 2026-05-06, 2026/5/6 or 2026年5月6日"))
+        if isinstance(raw, datetime):  # a date to isinstance, but a moment: which day is the caller's to say
+            raise InvalidInput(what, raw.isoformat(), expected)  # (the importer takes an Excel cell's day)
         if isinstance(raw, date):
             return raw.isoformat()
         try:
             return parse_date(str(raw)).isoformat()
-        except InvalidDate as exc:
-            raise InvalidInput(what, raw, Phrase(N_("expected a date such as 2026-05-06, 2026/5/6 or 2026年5月6日"))
-                               ) from None
+        except InvalidDate:
+            raise InvalidInput(what, raw, expected) from None
     if fd.type == "choice":
         found = fd.choice(str(raw).strip())
         if found is None:

@@ -23,7 +23,7 @@ from engine.core import lookbacks
 from engine.core import signoffs
 from engine.core import trail
 from engine.core import fields as task_fields
-from engine.core.calendar import parse_date, parse_deadline
+from engine.core.calendar import date_input, deadline_input, optional_date_input, parse_deadline
 from engine.core.deadlines import IMPORT_EVENT, deadline_change
 from engine.core.extensions import ExtensionRequests
 from engine.core.clock import Clock
@@ -80,6 +80,8 @@ from workflows.access import ADMIN, ROLES, SUPERVISING_ROLES, may_see, why_not
 if TYPE_CHECKING:
     from engine.core.machines import Refusal  # the machine (and transitions) loads only when a move is fired
 
+# What a refusal calls a move's follow-up target (the input ``target``).
+TARGET_DATE = "target date"
 
 
 class Writer(ExtensionRequests, Ledger):
@@ -240,12 +242,17 @@ class Writer(ExtensionRequests, Ledger):
         *,
         inspector: str,
         target: str,
-        feedback_date: date,
-        rectification_end: date | None = None,
-        period_start: date | None = None,
-        period_end: date | None = None,
+        feedback_date: date | str,
+        rectification_end: date | str | None = None,
+        period_start: date | str | None = None,
+        period_end: date | str | None = None,
     ) -> CampaignView:
+        """A new campaign; its dates as dates or as text any front received (YYYY-MM-DD …)."""
         name = _required_text("campaign name", name)
+        feedback_date = date_input("feedback date", feedback_date)
+        rectification_end = optional_date_input("end of the rectification period", rectification_end)
+        period_start = optional_date_input("inspection period start", period_start)
+        period_end = optional_date_input("inspection period end", period_end)
         if rectification_end and rectification_end < feedback_date:
             raise InvalidInput("end of the rectification period", rectification_end.isoformat(),
                                Phrase(N_("must not be before the feedback date {day}"), day=feedback_date.isoformat()))
@@ -351,7 +358,7 @@ class Writer(ExtensionRequests, Ledger):
         *,
         note: str | None = None,
         plan: str | None = None,
-        target: date | None = None,
+        target: date | str | None = None,
         reason: str | None = None,
         due: str | date | None = None,
         expected_version: int | None = None,
@@ -360,15 +367,17 @@ class Writer(ExtensionRequests, Ledger):
         """Fires ``event`` on a task: checks state, role, inputs and preconditions, then writes
         the new state and its trail record together, or nothing at all. ``inputs``: the event's
         declared inputs by name (the workflow's fields it sets; note, reason, plan, target, due too)."""
-        given = {"note": _blank_to_none(note), "reason": _blank_to_none(reason), "plan": _blank_to_none(plan),
-                 "target": target, "due": due}
+        # note, reason, plan and target are typed here, once, whatever front gave them (an API's JSON
+        # string for a date); due is a deadline spec the transaction resolves against today.
+        given = {"note": _text_input("note", note), "reason": _text_input("reason", reason),
+                 "plan": _text_input("plan", plan), "target": optional_date_input(TARGET_DATE, target), "due": due}
         field_given: dict[str, Any] = {}
         for name, value in (inputs or {}).items():
             if name in given:
                 if given[name] is not None:
                     raise InvalidInput(f"input {name}", value, Phrase(N_("{field} is given twice"), field=name))
-                given[name] = (_blank_to_none(value) if name in ("note", "reason", "plan")
-                               else parse_date(value) if name == "target" and isinstance(value, str) else value)
+                given[name] = (_text_input(name, value) if name in ("note", "reason", "plan")
+                               else optional_date_input(TARGET_DATE, value) if name == "target" else value)
             else:
                 field_given[name] = value
         today = self.today()
@@ -421,7 +430,7 @@ class Writer(ExtensionRequests, Ledger):
             inputs = {}
             if given["target"] is not None:
                 if given["target"] < today:
-                    raise InvalidInput("target date", given["target"].isoformat(),
+                    raise InvalidInput(TARGET_DATE, given["target"].isoformat(),
                                        Phrase(N_("must not be before today ({day})"), day=today.isoformat()))
                 inputs["target"] = given["target"]
             if given["due"] is not None:
@@ -456,11 +465,11 @@ class Writer(ExtensionRequests, Ledger):
                         note=given["note"] or given["reason"], inputs=inputs)
             return MoveResult(self._view_by_id(s, task), event, from_state, new_state, warnings)
 
-    def add_note(self, actor: str, task_id: int, text: str, *, on: date | None = None,
+    def add_note(self, actor: str, task_id: int, text: str, *, on: date | str | None = None,
                  expected_version: int | None = None) -> NoteView:
         text = _required_text("note", text)
         today = self.today()
-        on = on or today
+        on = optional_date_input("note date", on) or today
         if on > today:
             raise InvalidInput("note date", on.isoformat(), Phrase(N_("must not be after today ({day})"),
                                                                             day=today.isoformat()))
@@ -526,7 +535,7 @@ class Writer(ExtensionRequests, Ledger):
             if user.unit != task.unit:  # a supervisor recording it for the unit (the workflow allows it)
                 inputs["on_behalf_of"] = task.unit
             self.write_task(s, task, {"acked_at": self.now(), "acked_by": actor}, actor, "ack", task.state,
-                            task.state, note=_blank_to_none(note), inputs=inputs)
+                            task.state, note=_text_input("note", note), inputs=inputs)
             return MoveResult(self._view_by_id(s, task), "ack", task.state, task.state)
 
     def flag(self, actor: str, task_id: int, flagged: bool = True, *, reason: str | None = None,
@@ -540,7 +549,7 @@ class Writer(ExtensionRequests, Ledger):
                                           else N_("task {task} is not flagged"), task=task.code))
             event = "flag" if flagged else "unflag"
             self.write_task(s, task, {"flagged": flagged}, actor, event, task.state, task.state,
-                        note=_blank_to_none(reason), inputs={})
+                        note=_text_input("reason", reason), inputs={})
             return MoveResult(self._view_by_id(s, task), event, task.state, task.state)
 
     def add_evidence(self, actor: str, task_id: int, path: Path | str, *, note: str | None = None,
@@ -582,14 +591,15 @@ class Writer(ExtensionRequests, Ledger):
                         inputs={"sha256": sha, "name": name, "size": size})
             return evidence_view(row)
 
-    def issue_letter(self, actor: str, task_id: int, kind: str, prefix: str, *, reply_by: date, issuer: str,
-                     render: Callable[[str], bytes], issued_on: date | None = None) -> tuple[Any, bytes]:
+    def issue_letter(self, actor: str, task_id: int, kind: str, prefix: str, *, reply_by: date | str, issuer: str,
+                     render: Callable[[str], bytes], issued_on: date | str | None = None) -> tuple[Any, bytes]:
         """Numbers and records a letter chasing the task's unit (催办通知书, 督办函): the next number of
         ``kind`` in the year of issue (``prefix``〔year〕n号), with its trail record, in one transaction.
 
         ``render(number)`` makes the document before anything is written: a template that fails uses no
         number, and the sequence read under the writers' lock has no gap and no duplicate."""
-        issued_on = issued_on or self.today()
+        reply_by = date_input("reply-by date", reply_by)
+        issued_on = optional_date_input("date of issue", issued_on) or self.today()
         with self.transaction() as s:
             lock_writers(s)  # the order every writer takes (head, then rows), before reading the sequence
             self.require_supervisor(s, actor, N_("issue letters"))
@@ -607,7 +617,7 @@ class Writer(ExtensionRequests, Ledger):
             return row, data
 
     def add_outcome(self, actor: str, task_id: int, kind: str, text: str, *, amount: str | Decimal | None = None,
-                    on: date | None = None) -> OutcomeView:
+                    on: date | str | None = None) -> OutcomeView:
         if kind not in OUTCOME_KINDS:
             raise InvalidInput("outcome kind", kind, Phrase(N_("expected one of {choices}"), choices=", ".join(OUTCOME_KINDS)))
         text = _required_text("outcome text", text)
@@ -620,6 +630,7 @@ class Writer(ExtensionRequests, Ledger):
         if kind != "funds" and fen is not None:
             raise InvalidInput("amount", str(amount), Phrase(N_("only outcomes of kind 'funds' carry an amount")))
         today = self.today()
+        on = optional_date_input("outcome date", on)
         if on is not None and on > today:
             raise InvalidInput("outcome date", on.isoformat(), Phrase(N_("must not be after today ({day})"),
                                                                                day=today.isoformat()))
@@ -871,11 +882,9 @@ class Writer(ExtensionRequests, Ledger):
         return task.created_at.astimezone(self.clock.tz).date() if task.created_at.tzinfo else task.created_at.date()
 
     def deadline(self, spec: str | date, today: date, what: str) -> tuple[date, list[str]]:
-        if isinstance(spec, date):
-            result, warnings = spec, []
-        else:
-            d = parse_deadline(spec, today, self.calendar)
-            result, warnings = d.due, list(d.warnings)
+        """The deadline input ``what`` (a date or DATE, Nd, Nwd, Nm), not before today; with its warnings."""
+        d = deadline_input(what, spec, today, self.calendar)
+        result, warnings = d.due, list(d.warnings)
         if result < today:
             raise InvalidInput(what, result.isoformat(), Phrase(N_("must not be before today ({day})"),
                                                                  day=today.isoformat()))
@@ -1086,6 +1095,14 @@ def _required_text(what: str, value: str | None) -> str:
     if value is None or not str(value).strip():
         raise InvalidInput(what, value, Phrase(N_("must not be empty")))
     return str(value).strip()
+
+
+def _text_input(what: str, value: object) -> str | None:
+    """A text input (note, reason, plan) as given by any front: trimmed, None when blank; not text refused."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(what, value if isinstance(value, (int, float)) else type(value).__name__,
+                           Phrase(N_("expected text")))
+    return _blank_to_none(value)
 
 
 def _blank_to_none(value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.i18n import N_, current_lang, lazy_pgettext
+from engine.core.calendar import date_input
 from engine.core.errors import AlreadyExists, InvalidInput, MissingInput, NotFound, Phrase
 from engine.core.views import LookbackPlanView, LookbackRecordResult, MoveResult
 from engine.core.writer import TaskRow
@@ -82,7 +83,7 @@ def plan(
     actor: str,
     campaign: str | None,
     sample_percent: int,
-    on: date,
+    on: date | str,
     seed: int | None = None,
     *,
     dry_run: bool = False,
@@ -92,6 +93,7 @@ def plan(
     if isinstance(sample_percent, bool) or not isinstance(sample_percent, int) or not 1 <= sample_percent <= 100:
         raise InvalidInput("sample", sample_percent,
                            Phrase(N_("expected a whole percentage from 1 to 100, e.g. 30 or 30%")))
+    on = date_input("look-back date", on)
     today = app.today()
     if on < today:
         raise InvalidInput("look-back date", on.isoformat(),
