@@ -210,6 +210,11 @@ WHAT: dict[str, LazyString] = {
     "as-of date": lazy_pgettext("what", "as-of date"), "JSON ledger": lazy_pgettext("what", "JSON ledger"),
     "scheduler interval": lazy_pgettext("what", "scheduler interval"), "interval": lazy_pgettext("what", "interval"),
     "reminder": lazy_pgettext("what", "reminder"), "look-back plan": lazy_pgettext("what", "look-back plan"),
+    # the text and date inputs the engine reads for every front (engine/core/calendar.py: date_input)
+    "note": lazy_pgettext("what", "note"), "reason": lazy_pgettext("what", "reason"),
+    "plan": lazy_pgettext("what", "plan"), "feedback date": lazy_pgettext("what", "feedback date"),
+    "inspection period start": lazy_pgettext("what", "inspection period start"),
+    "reply-by date": lazy_pgettext("what", "reply-by date"), "date of issue": lazy_pgettext("what", "date of issue"),
 }
 
 def what_words(what: Any) -> Any:
