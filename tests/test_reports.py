@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from cli.main import cli
 from engine.api import Duban
 from engine.core.clock import FixedClock
 from engine.core.errors import InvalidInput, NotFound
-from engine.reports.progress import open_series, progress, result_states
+from engine.reports.progress import figure_rows, open_series, progress, result_states
 from tests.test_reports_support import NOTICE_AS_OF, demo, expected_as_of, state_counts  # noqa: F401
 from workflows import load_builtin, load_workflow_file
 
@@ -193,6 +194,22 @@ def test_cli_explain_lists_the_items_behind_each_figure(demo: Duban) -> None:
     assert "15, 16" not in plain.output
     table = _run(demo, "report", "progress", "--as-of", "2025-12-25", "--explain")
     assert table.exit_code == 0 and "15, 16" in table.output
+
+
+def test_each_figure_is_shown_once_and_a_state_only_when_it_tells_more(demo: Duban) -> None:
+    """Completed items are 已完成 as published: a second row 状态：已完成 with the same count left the
+    reader to guess which one to print. A state row stays only where a figure gathers several states."""
+    for fmt in ("table", "md"):
+        out = _run(demo, "--lang", "zh", "report", "progress", "--as-of", "2025-12-25", "--format", fmt)
+        assert out.exit_code == 0, out.output
+        figures = out.output.split("\n\n" if fmt == "table" else "\n## ")[0]
+        assert "状态：已完成" not in figures and "状态：阶段性完成" not in figures, figures
+        assert len(re.findall(r"^\|? ?已完成\b", figures, re.M)) == 1, figures
+    report = progress(demo, NOTICE_AS_OF)
+    rows = figure_rows(report, "zh")
+    assert len({name for _key, name, _value, _codes in rows}) == len(rows)
+    headline = [sorted(getattr(report.figures, k).codes) for k in ("done", "partial", "ongoing")]
+    assert all(sorted(codes) not in headline for key, _n, _v, codes in rows if key.startswith("state:"))
 
 
 def test_cli_refusals_exit_1_for_the_ledger_and_2_for_usage(demo: Duban) -> None:

@@ -767,10 +767,17 @@ def label(key: str, lang: str | None = None, report: ProgressReport | None = Non
 
 
 def figure_rows(report: ProgressReport, lang: str | None = None) -> list[tuple[str, str, str, list[str]]]:
-    """(key, label, value, codes behind it) for every headline figure, states included."""
+    """(key, label, value, codes behind it) for every headline figure, and the states behind them.
+
+    A state whose items are exactly those of a headline figure (completed = 已完成 when nothing is
+    reviewed yet) is that figure again: it is shown once, under the headline's name, so that a reader
+    never sees two rows with the same count and wonders which one to publish."""
     f = report.figures
     rows = [("total", label("total", lang, report), str(f.total.count), f.total.codes)]
+    headline = {frozenset(getattr(f, key).codes) for key in ("done", "partial", "ongoing")}
     for state, fig in f.states.items():
+        if frozenset(fig.codes) in headline:
+            continue
         rows.append((f"state:{state}", label_with(label('state', lang), report.state_labels.get(state, state), lang),
                      str(fig.count), fig.codes))
     for key in ("done", "partial", "ongoing", "open", "overdue", "flagged"):
