@@ -92,6 +92,7 @@ def wrap_text(text: str, width: int = 78, initial_indent: str = "", subsequent_i
 # A quote opens where no letter precedes it and closes where none follows: "the task's unit" is no quote.
 _QUOTED = re.compile("(?<![A-Za-z])'([^'\\n]*)'(?![A-Za-z])|\"([^\"\\n]*)\"")
 _HAN = "\u3400-\u9fff\uf900-\ufaff"
+_OPENS, _CLOSES, _STOPS = "「『（《〈", "」』）》〉", "，。：；？！、"
 
 
 def fullwidth(message: str) -> str:
@@ -102,8 +103,10 @@ def fullwidth(message: str) -> str:
     text = _QUOTED.sub(lambda m: "「" + (m.group(1) if m.group(1) is not None else m.group(2)) + "」", message)
     text = re.sub(f"(?<=[{_HAN}）」])\\s*([.:,?;])(?=\\s|$)",
                   lambda m: {".": "。", ":": "：", ",": "，", "?": "？", ";": "；"}[m.group(1)], text)
-    text = re.sub(f"(?<=[{_HAN}：，。；])\\s+(?=「)|(?<=」)\\s+(?=[{_HAN}。，：；])", "", text)
-    text = re.sub("(?<=[。：，？；])[ ]+", "", text)
+    # Full-width punctuation carries its own spacing: no half-width space before an opening quote or
+    # a stop, nor after a closing quote or a stop, whatever comes next ("quiet.hours「x」无效", not
+    # "quiet.hours 「x」 无效"). Spaces inside the quotes are the quoted value's own and stay.
+    text = re.sub(f"(?<=\\S)[ \\t]+(?=[{_OPENS}{_STOPS}])|(?<=[{_CLOSES}{_STOPS}])[ \\t]+", "", text)
     return text
 
 

@@ -77,3 +77,18 @@ def test_translations_keep_their_placeholders(locale: str) -> None:
             if set(field.findall(s)) - known:
                 wrong.append((ids[0], s))
     assert not wrong, wrong
+
+
+def test_chinese_messages_put_no_half_width_space_beside_full_width_punctuation() -> None:
+    """「」（）：，。 carry their own spacing (GB/T 15834): "（逾期3天）`duban task show 16`", not "） `…`"."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    po = Path(__file__).resolve().parent.parent / "engine" / "locale" / "zh_CN" / "LC_MESSAGES" / "duban.po"
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    spaced = re.compile(r"\S[ \t]+[「『（《，。：；？！、]|[」』）》，。：；？！、][ \t]+\S")
+    bad = [m.string for m in catalog if m.id and any(spaced.search(s) for s in
+                                                     (m.string if isinstance(m.string, (list, tuple)) else [m.string]) if s)]
+    assert bad == []

@@ -247,6 +247,17 @@ CONFIG_NAMES = {"days", "hours", "overdue", "true", "false", "hold", "send", "un
                 "email", "webhook", "robots", "name", "secret", "secret_env", "password_env", "smtp", "iana", "utf"}
 
 
+HALF_WIDTH_SPACE_AT_FULL_WIDTH = r"\S[ \t]+[「『（《，。：；？！、]|[」』）》，。：；？！、][ \t]+\S"
+
+
+def test_english_refusals_keep_their_spaces_and_quotes(chinese_demo: Path, tmp_path: Path) -> None:
+    config = tmp_path / "duban.toml"
+    config.write_text('[quiet]\nhours = "x"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", str(chinese_demo), "--lang", "en", "remind", "--dry-run"],
+                                env={"DUBAN_NOW": NOW, "DUBAN_CONFIG": str(config), "COLUMNS": "200"})
+    assert result.exit_code == 1 and f"quiet.hours in {config} 'x': " in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(("text", "argv", "words"), BAD_CONFIGS)
 def test_a_wrong_config_file_is_refused_in_chinese(chinese_demo: Path, tmp_path: Path, text: str,
                                                    argv: tuple[str, ...], words: str) -> None:
@@ -256,6 +267,9 @@ def test_a_wrong_config_file_is_refused_in_chinese(chinese_demo: Path, tmp_path:
                                 env={"DUBAN_NOW": NOW, "DUBAN_CONFIG": str(config), "COLUMNS": "200"})
     assert result.exit_code == 1, result.output
     assert words in result.stderr and "配置" in result.stderr, result.stderr
+    # full-width punctuation takes no half-width space before or after it, even beside an ASCII name
+    # ("quiet.hours「x」无效", not "quiet.hours 「x」无效")
+    assert not re.search(HALF_WIDTH_SPACE_AT_FULL_WIDTH, result.stderr), result.stderr
     # the file and the key (as one types it in the file) may stay ASCII; no English sentence around them
     shown = re.sub(r"\S+\.toml\b|[A-Za-z_]+(?:\.[A-Za-z_\[\]0-9]+)+|\w+_\w+|\S*/\S*|'[^']*'|「[^」]*」", " ",
                    result.stderr)
