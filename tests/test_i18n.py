@@ -194,5 +194,5 @@ def test_an_apostrophe_inside_a_word_is_no_quote_in_chinese_messages() -> None:
 
     # a name in quotes becomes 「name」; the apostrophe of an English word left in the message does not
     assert (fullwidth("错误：用户 'li' 不能：the task's unit is '财务科'")
-            == "错误：用户「li」不能：the task's unit is 「财务科」")
+            == "错误：用户「li」不能：the task's unit is「财务科」")  # no half-width space beside 「」
     assert fullwidth("任务属于 '财务科'，用户属于 \"办公室\"") == "任务属于「财务科」，用户属于「办公室」"

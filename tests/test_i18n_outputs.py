@@ -307,7 +307,7 @@ def test_invalid_input_names_what_it_refuses_in_the_chosen_language(chinese_demo
     binder = run("audit", "verify", "--binder", str(chinese_demo)).stderr  # the ledger itself: no zip
     assert "错误：归档包「" in binder and "」无效：应为“duban export binder”生成的 zip 文件" in binder
     clock = CliRunner().invoke(cli, ["--db", str(chinese_demo), "summary"], env={"DUBAN_NOW": "someday"}).stderr
-    assert "环境变量 DUBAN_NOW 「someday」无效：应为存在的 ISO 日期" in clock, clock
+    assert "环境变量 DUBAN_NOW「someday」无效：应为存在的 ISO 日期" in clock, clock
     assert "台账文件「" in run("import", str(chinese_demo)).stderr  # the ledger itself: no xlsx, csv or json
     assert "」无效：应为 .xlsx、.csv 或 .json 文件" in run("import", str(chinese_demo)).stderr
     data = json.loads(run("lookback", "plan", "--sample", "30", "--on", "2025-01-01", "--json").stdout)
