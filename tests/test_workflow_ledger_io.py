@@ -235,11 +235,9 @@ type = "date"
 """
 
 
-def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_clean(tmp_path: Path) -> None:
-    """Issue 13: the xlsx gave a workflow its fields only when it had no campaigns; a workflow whose
-    items belong to a campaign's sheet (audit rectification beside the inspection's) lost them. Its
-    fields follow the standard columns after 流程, headed by their labels, typed as declared, as in the
-    csv; importing the file back changes nothing."""
+def audit_office(tmp_path: Path, db: str | None = None) -> Office:
+    """The demo ledger (in ``db``, else a SQLite file) with an audit_fix workflow (rectification.toml plus
+    AUDIT_FIELDS) and two of its items, S1 and S2, in the demo's campaign."""
     wf_dir = tmp_path / "workflows"
     wf_dir.mkdir()
     shipped = (Path(__file__).parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
@@ -248,7 +246,7 @@ def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_cl
     (wf_dir / "audit_fix.toml").write_text(audit + AUDIT_FIELDS, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(f'[workflows]\ndirs = ["{wf_dir.as_posix()}"]\n', encoding="utf-8")
-    office = Office(str(tmp_path / "a.db"), {"DUBAN_CONFIG": str(config), "DUBAN_NOW": "2025-12-25T09:00:00"})
+    office = Office(db or str(tmp_path / "a.db"), {"DUBAN_CONFIG": str(config), "DUBAN_NOW": "2025-12-25T09:00:00"})
     office.ok("demo")
     problem = office.json("task", "show", "1")["task"]["problem"]
     office.ok("task", "add", "专项资金未按规定用途使用", "--workflow", "audit_fix", "--problem", problem,
@@ -256,6 +254,15 @@ def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_cl
               "--field", "nature=funds", "--field", "涉及金额（万元）=12", "--field", "found_on=2025-11-03")
     office.ok("task", "add", "制度未及时修订", "--workflow", "audit_fix", "--problem", problem,
               "--leader", "张某", "--unit", "办公室", "--code", "S2", "--due", "2026-03-31", "--field", "nature=rules")
+    return office
+
+
+def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_clean(tmp_path: Path) -> None:
+    """Issue 13: the xlsx gave a workflow its fields only when it had no campaigns; a workflow whose
+    items belong to a campaign's sheet (audit rectification beside the inspection's) lost them. Its
+    fields follow the standard columns after 流程, headed by their labels, typed as declared, as in the
+    csv; importing the file back changes nothing."""
+    office = audit_office(tmp_path)
     out = tmp_path / "ledger.xlsx"
     office.ok("export", "xlsx", "-o", str(out))
     book = openpyxl.load_workbook(out)
@@ -278,3 +285,78 @@ def test_an_xlsx_keeps_the_fields_of_a_workflow_with_campaigns_and_re_imports_cl
     own = office.json("import", str(out), "--workflow", "audit_fix")
     assert (own["added"], own["changed"]) == ([], [])
     assert office.run("audit", "verify").exit_code == 0
+
+
+def _audit_task(office: Office, code: str) -> dict[str, Any]:
+    tasks: list[dict[str, Any]] = office.json("task", "list", "--workflow", "audit_fix")  # type: ignore[assignment]
+    return next(t for t in tasks if t["code"] == code)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_changed_field_cell_of_a_workflow_with_campaigns_is_imported_with_a_trail_record(
+        tmp_path: Path, db_url: str, fmt: str) -> None:
+    """Issue 14: the standard ledger carried a campaign workflow's fields out (流程, then each field by
+    its label) but its import ignored them: a clerk's edit of 问题性质 or 涉及金额 said 'changed 0'.
+    The fields are read back as a workflow's own ledger reads them, and written like any field change."""
+    office = audit_office(tmp_path, db_url)
+    out = tmp_path / f"ledger.{fmt}"
+    office.ok("export", fmt, "-o", str(out))
+    if fmt == "csv":
+        rows = read_csv(out)
+        head = rows[0]
+        s1 = next(r for r in rows[1:] if r[head.index("序号")] == "S1")
+        s1[head.index("问题性质")] = "违反制度"  # a choice by its label …
+        s1[head.index("涉及金额（万元）")] = "15"
+        s1[head.index("审计编号")] = ""  # an emptied cell clears the value
+        write_csv(out, rows)
+    else:
+        book = openpyxl.load_workbook(out)
+        sheet = next(ws for ws in book.worksheets if ws.title != "汇总")
+        head = [c.value for c in sheet[2]]
+        s1 = next(r for r in sheet.iter_rows(min_row=3) if r[head.index("序号")].value == "S1")
+        s1[head.index("问题性质")].value = "rules"  # … or by its value
+        s1[head.index("涉及金额（万元）")].value = 15
+        s1[head.index("审计编号")].value = None
+        book.save(out)
+    result = office.json("import", str(out))
+    assert [(c["code"], c["fields"], c["to"]) for c in result["changed"]] == [  # type: ignore[index]
+        ("S1", ["fields"], {"fields": {"amount": 15, "audit_no": None, "nature": "rules"}})]
+    task = _audit_task(office, "S1")
+    assert task["fields"] == {"nature": "rules", "amount": 15, "found_on": "2025-11-03"}
+    record = office.json("history", str(task["id"]))[-1]  # type: ignore[index]
+    assert record["event"] == "import"
+    assert record["inputs"]["from"]["fields"] == {"amount": 12, "audit_no": "审〔2025〕7号", "nature": "funds"}
+    assert record["inputs"]["to"]["fields"] == {"amount": 15, "audit_no": None, "nature": "rules"}
+    assert office.run("audit", "verify").exit_code == 0
+    office.ok("export", fmt, "-o", str(out))
+    again = office.json("import", str(out))
+    assert (again["added"], again["changed"], again["unchanged"]) == ([], [], 18)
+
+
+def test_a_bad_field_cell_of_a_workflow_with_campaigns_refuses_the_file(tmp_path: Path, db_url: str) -> None:
+    office = audit_office(tmp_path, db_url)
+    out = tmp_path / "ledger.csv"
+    office.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    head = rows[0]
+    at = {r[head.index("序号")]: n for n, r in enumerate(rows) if n}
+    rows[at["S1"]][head.index("涉及金额（万元）")] = "十二"
+    rows[at["S2"]][head.index("问题性质")] = "别的"
+    rows[at["S2"]][head.index("细化问题")] = "改过的标题"  # a good change: refused with the rest
+    write_csv(out, rows)
+    before = office.json("task", "list")
+    refused = office.run("import", str(out), "--json")
+    assert refused.exit_code == 1
+    issues = json.loads(refused.stdout)["issues"]
+    assert [(i["row"], i["column"], i["value"]) for i in issues] == [
+        (at["S1"] + 1, "涉及金额（万元）", "十二"), (at["S2"] + 1, "问题性质", "别的")]
+    assert "Traceback" not in refused.output
+    assert office.json("task", "list") == before
+    # 流程 is which workflow an item is of, not a cell an import changes
+    office.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    rows[at["S2"]][head.index("流程")] = "rectification"
+    write_csv(out, rows)
+    moved = office.run("import", str(out), lang="en")
+    assert moved.exit_code == 1 and "column 流程" in moved.output and "item S2 is of workflow audit_fix" in moved.output
+    assert office.json("task", "list") == before

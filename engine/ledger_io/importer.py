@@ -27,7 +27,8 @@ from engine.i18n import N_, gettext
 from engine.core.errors import DubanError, InvalidInput, Phrase, joined
 from engine.core.writer import NewTasks, measures_json
 from engine.ledger_io.columns import (COLUMNS, COMPUTED_FIELDS, REQUIRED_FIELDS, ColumnMap, find_header,
-                                      is_own_export, parse_progress, workflow_column)
+                                      is_own_export, normalise, parse_progress, WORKFLOW_COLUMN,
+                                      workflow_column)
 from engine.ledger_io.reader import Sheet, decode, file_format, read_sheets
 from engine.ledger_io.result import ImportIssue, ImportRefused, ImportResult
 from storage.tables import campaigns as _CAMPAIGNS, problems as _PROBLEMS, progress_notes as _NOTES, tasks as _TASKS
@@ -60,6 +61,10 @@ class Row:
     # Read from duban's own export: its dated notes (整改进展) and follow-up plan (后续整改计划).
     notes: list[tuple[date | None, str]] | None = None
     plan: str | None = None
+    # duban's export of several workflows (流程 and the declared fields after the standard columns):
+    # the row's workflow, and its declared fields whose column the file has (name → value, None: empty).
+    workflow: str | None = None
+    fields: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------------- reading and validating
@@ -108,6 +113,8 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
     initial = app.registry.get(workflow).initial
     issues: list[ImportIssue] = []
     out: list[Row] = []
+    # Per workflow named in 流程: its status words, first state and field columns (_declared_columns).
+    per_workflow: dict[str, tuple[Mapping[str, str], str, list[tuple[str, Any, int]]]] = {}
     found = False
     multi = len(sheets) > 1
     seen: dict[tuple[str | None, str], int] = {}
@@ -117,7 +124,10 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
             continue  # a summary or notes sheet
         found = True
         header_row, cols = located
-        own = is_own_export(next(cells for n, cells in sheet.rows if n == header_row))
+        header_cells = next(cells for n, cells in sheet.rows if n == header_row)
+        own = is_own_export(header_cells)
+        wf_at = workflow_column(header_cells) if own else None
+        per_workflow.clear()  # the field columns are this sheet's
         if own:
             # duban's own export: computed columns are not read back (they come from notes, evidence,
             # outcomes and the trail), and 整改时限 is the deadline in force: the deadline itself is in
@@ -138,7 +148,15 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
         for rownum, cells in sheet.rows:
             if rownum <= header_row:
                 continue
-            row = _parse_row(rownum, cells, where, cols, words, initial, default_due, sname, issues,
+            row_wf = declared = None
+            row_words, row_initial = words, initial
+            if wf_at is not None:
+                row_wf = (_one_line(cells[wf_at]) if wf_at < len(cells) else None) or workflow
+                if row_wf not in per_workflow:
+                    per_workflow[row_wf] = (status_words(app, row_wf), app.registry.get(row_wf).initial,
+                                            _declared_columns(app, row_wf, header_cells, wf_at))
+                row_words, row_initial, declared = per_workflow[row_wf]
+            row = _parse_row(rownum, cells, where, cols, row_words, row_initial, default_due, sname, issues,
                              aspect, problem, seen)
             if row is None:
                 continue
@@ -148,6 +166,12 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
             aspect, problem = row.aspect, row.problem
             if own:
                 _own_export_row(row, cells, at, issues, cols, sname)
+            if row_wf is not None:
+                row.workflow = row_wf
+                if declared:
+                    # the fields' cells read as a workflow's own ledger reads them (one reader)
+                    row.fields = read_fields(app, declared, cells,
+                                             functools.partial(_field_issue, issues, rownum, sname))
             out.append(row)
     if not found:
         issues.append(ImportIssue(1, "header", None,
@@ -156,6 +180,26 @@ def parse_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | 
                                           "(序号, 责任领导, 责任单位, 整改时限 …), or a mapping of headers "
                                           "(HEADER=FIELD)")))
     return out, issues
+
+
+def _declared_columns(app: "Writer", workflow: str, header: list[Any], after: int) -> list[tuple[str, Any, int]]:
+    """The columns after 流程 that head a declared field of ``workflow`` (by either label or its name):
+    (the column's header, field, column index), as ``read_fields`` takes them."""
+    wf = app.registry.get(workflow)
+    headers = field_headers(wf)
+    out: list[tuple[str, Any, int]] = []
+    for i in range(after + 1, len(header)):
+        key = headers.get(normalise(header[i]))
+        fd = wf.fields[key[len("field:"):]] if key is not None else None
+        if fd is not None and all(other is not fd for _h, other, _i in out):
+            out.append((" ".join(str(header[i]).split()), fd, i))
+    return out
+
+
+def _field_issue(issues: list[ImportIssue], rownum: int, sheet: str | None, column: str, value: Any,
+                 reason: Phrase) -> None:
+    """A bad field cell, named by its row and its column's header."""
+    issues.append(ImportIssue(rownum, column, value, reason, sheet))
 
 
 def _own_export_row(row: Row, cells: list[Any], at: Mapping[str, int], issues: list[ImportIssue],
@@ -425,22 +469,36 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
     problems = _problems(app, s, actor, rows, camps, result, now)
     ids = {c.id for c in camps.values() if c.name in {r.campaign for r in rows}}
     existing = {(t.campaign_id, t.code): t for t in s.execute(sa.select(_TASKS).where(_TASKS.c.campaign_id.in_(ids)))}
-    new_rows: list[Row] = []
+    new_rows: dict[str, list[Row]] = {}
     done = 0
     total = len(rows)
     cids = {name: c.id for name, c in camps.items()}  # one ORM attribute read per campaign, not per row
+    # 流程 says which workflow an item is of: a row naming another than its item's is refused, so that
+    # its fields are never read as another workflow's (the whole file, before anything is written).
+    moved: list[ImportIssue] = []
+    for r in rows:
+        task = existing.get((cids[r.campaign], r.code)) if r.workflow is not None else None  # type: ignore[index]
+        if task is not None and task.workflow != r.workflow:
+            moved.append(ImportIssue(r.row, WORKFLOW_COLUMN, r.workflow, Phrase(
+                N_("item {code} is of workflow {workflow}; an import does not move an item to another workflow"),
+                code=r.code, workflow=task.workflow), r.sheet or None))
+    if moved:
+        raise ImportRefused(result.file, moved)
     for r in rows:
         cid = cids[r.campaign]  # type: ignore[index]
         task = existing.get((cid, r.code))
         if task is None:
-            new_rows.append(r)
+            # A row of duban's export of several workflows is an item of the workflow its 流程 names.
+            new_rows.setdefault(r.workflow or wf_name, []).append(r)
             continue
         _update(app, s, actor, task, r, problems[(cid, r.aspect, r.problem)], result)
         done += 1
         if progress and done % 1000 == 0:
             progress(done, total)
-    _bulk_create(app, s, actor, new_rows, camps, problems, wf_name, result,
-                 progress=(lambda n: progress(done + n, total)) if progress else None)
+    for name, group in new_rows.items():
+        _bulk_create(app, s, actor, group, camps, problems, name, result,
+                     progress=(lambda n, at=done: progress(at + n, total)) if progress else None)
+        done += len(group)
     if progress:
         progress(total, total)
 
@@ -495,10 +553,17 @@ def _inputs(result: ImportResult, r: Row, **more: Any) -> dict[str, Any]:
 
 
 def _update(app: "Writer", s: Any, actor: str, task: Any, r: Row, problem_id: int, result: ImportResult) -> None:
+    from engine.core import fields as task_fields
+
     wanted = _task_fields(r, problem_id)
     changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
     if r.state != task.state:
         changes["state"] = r.state
+    changed_fields: list[str] = []
+    if r.fields:  # the row's workflow is the task's (_write refuses a row naming another)
+        changed_fields, stored = field_changes(task, r.fields)
+        if changed_fields:
+            changes["fields"] = task_fields.encode({**stored, **r.fields})
     # In a state that watches a follow-up target (phased), 整改进展 is the follow-up plan, not a note.
     is_plan = r.state in reminders.states_watching_followup(app.registry.get(task.workflow))
     plan = r.plan if r.notes is not None else r.note
@@ -518,14 +583,18 @@ def _update(app: "Writer", s: Any, actor: str, task: Any, r: Row, problem_id: in
         result.unchanged += 1
         return
     shown = {k: (task.state if k == "state" else getattr(task, k)) for k in changes}
+    after = dict(changes)
+    if changed_fields:  # the fields as the values they held and hold (not the column's JSON text)
+        shown["fields"] = {k: stored.get(k) for k in changed_fields}
+        after["fields"] = {k: r.fields[k] for k in changed_fields}  # type: ignore[index]
     result.changed.append({"code": r.code, "campaign": r.campaign, "row": r.row,
                            "fields": sorted(changes) + (["note"] if note_new else []),
                            "from": {k: _plain(v) for k, v in shown.items()},
-                           "to": {k: _plain(v) for k, v in changes.items()}})
+                           "to": {k: _plain(v) for k, v in after.items()}})
     if changes:
         # The record keeps the values the file replaced as well as the new ones.
         inputs = _inputs(result, r, fields=sorted(changes), **{"from": {k: shown[k] for k in sorted(changes)},
-                                                              "to": {k: changes[k] for k in sorted(changes)}},
+                                                              "to": {k: after[k] for k in sorted(changes)}},
                          **_deadline_moved(task, changes))
         app.import_update(actor, task.id, changes, inputs=inputs)
     today = app.today()
@@ -557,7 +626,8 @@ def _bulk_create(app: "Writer", s: Any, actor: str, rows: list[Row], camps: Mapp
         measures=[r.measures for r in rows], leader=[r.leader for r in rows], unit=[r.unit for r in rows],
         person=[r.person for r in rows], due=[r.due for r in rows],  # type: ignore[misc]
         state=[r.state for r in rows], flagged=[False] * len(rows), note=[r.note for r in rows],
-        notes=[r.notes for r in rows], plan=[r.plan for r in rows])
+        notes=[r.notes for r in rows], plan=[r.plan for r in rows],
+        fields=[{k: v for k, v in r.fields.items() if v is not None} if r.fields else {} for r in rows])
     app.create_tasks(s, actor, new, workflow=wf_name, import_inputs=[_inputs(result, r) for r in rows],
                      progress=progress)
     result.added += [r.code for r in rows]
@@ -587,8 +657,6 @@ _WORKFLOW_KEYS = ("code", "title", "leader", "unit", "person", "due", "status", 
 
 def field_headers(wf: Any) -> dict[str, str]:
     """Normalised header → ``field:NAME`` for each declared field: its name and both labels."""
-    from engine.ledger_io.columns import normalise
-
     out: dict[str, str] = {}
     for fd in wf.fields.values():
         for header in (fd.name, fd.label.zh, fd.label.en):
@@ -596,11 +664,45 @@ def field_headers(wf: Any) -> dict[str, str]:
     return out
 
 
+def read_fields(app: "Writer", declared: list[tuple[str, Any, int]], cells: list[Any],
+                issue: Callable[[str, Any, Phrase], None]) -> dict[str, Any]:
+    """One row's cells of a workflow's declared fields as stored values (None: empty), read as
+    ``task --field`` reads them (a choice by value or label, an int, a date); each bad cell goes to
+    ``issue(key, value, reason)``. ``declared``: (key, field, column index) per field column of the file.
+    The one reader of field cells, for a workflow's own ledger and for the standard one alike."""
+    from engine.core import fields as task_fields
+
+    values: dict[str, Any] = {}
+    width = len(cells)
+    for key, fd, i in declared:
+        raw = cells[i] if i < width else None
+        if isinstance(raw, datetime):
+            raw = raw.date()
+        elif isinstance(raw, str):
+            raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            values[fd.name] = task_fields.coerce(fd, raw, app.lang)
+        except InvalidInput as exc:
+            issue(key, _text(raw), exc.accepted if isinstance(exc.accepted, Phrase) else
+                  Phrase(N_("{what}: {accepted}"), what=exc.what, accepted=exc.accepted))
+            continue
+        if fd.required and values[fd.name] is None:
+            issue(key, None, Phrase(N_("empty: the workflow requires this field")))
+    return values
+
+
+def field_changes(task: Any, fields: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The declared fields ``fields`` (read from a file) changes on ``task``, by name, and the task's
+    stored fields: the file's empty cell clears a value, a field without a column is kept."""
+    from engine.core import fields as task_fields
+
+    stored = task_fields.decode(task.fields)
+    return sorted(k for k in fields if stored.get(k) != fields[k]), stored
+
+
 def parse_workflow_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str, str] | None,
                         workflow: str) -> tuple[list[WorkflowRow], list[ImportIssue]]:
     """The items of a workflow's own ledger, every value checked; the issues of every bad cell."""
-    from engine.core import fields as task_fields
-
     wf = app.registry.get(workflow)
     words = status_words(app, workflow)
     headers = {**field_headers(wf), **(mapping or {})}
@@ -628,7 +730,8 @@ def parse_workflow_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str
                 N_("no column for {fields}; name it in the header (序号, 标题, 责任单位 …) or map a header to it "
                    "(HEADER=FIELD)"), fields=", ".join(missing)), sname))
             continue
-        declared = [(key, wf.fields[key[len("field:"):]]) for key in cols.fields if key.startswith("field:")]
+        declared = [(key, wf.fields[key[len("field:"):]], i) for key, i in cols.fields.items()
+                    if key.startswith("field:")]
         where = {key: cols.fields.get(key) for key in _WORKFLOW_KEYS}
         for rownum, cells in sheet.rows:
             if rownum <= header_row:
@@ -688,21 +791,7 @@ def parse_workflow_rows(app: "Writer", sheets: list[Sheet], mapping: Mapping[str
                                                    words=", ".join(sorted({w for w in words if not w.isascii()}))))
                 else:
                     state = found
-            values: dict[str, Any] = {}
-            for key, fd in declared:
-                raw = cell(cols.fields[key])
-                if isinstance(raw, datetime):
-                    raw = raw.date()
-                elif isinstance(raw, str):
-                    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-                try:
-                    values[fd.name] = task_fields.coerce(fd, raw, app.lang)
-                except InvalidInput as exc:
-                    issue(key, _text(raw), exc.accepted if isinstance(exc.accepted, Phrase) else
-                          Phrase(N_("{what}: {accepted}"), what=exc.what, accepted=exc.accepted))
-                    continue
-                if fd.required and values[fd.name] is None:
-                    issue(key, None, Phrase(N_("empty: the workflow requires this field")))
+            values = read_fields(app, declared, cells, issue)
             if len(issues) > bad:
                 continue
             progress = _text(cell(where["progress"]))
@@ -786,11 +875,9 @@ def _update_workflow_task(app: "Writer", s: Any, actor: str, task: Any, r: Workf
     changes = {k: v for k, v in wanted.items() if getattr(task, k) != v}
     if r.state != task.state:
         changes["state"] = r.state
-    stored = task_fields.decode(task.fields)
-    merged = {**stored, **r.fields}
-    changed_fields = sorted(k for k in r.fields if stored.get(k) != r.fields[k])
+    changed_fields, stored = field_changes(task, r.fields)
     if changed_fields:
-        changes["fields"] = task_fields.encode(merged)
+        changes["fields"] = task_fields.encode({**stored, **r.fields})
     kept = s.execute(sa.select(_NOTES.c.on, _NOTES.c.text).where(_NOTES.c.task_id == task.id)).all()
     pairs, texts = {(on, text) for on, text in kept}, {text for _on, text in kept}
     new_notes = [(on, text) for on, text in r.notes if ((on, text) not in pairs if on else text not in texts)]
