@@ -96,17 +96,20 @@ def configured_lang() -> str | None:
     """The config file's ``[general] lang``; a config file that cannot be read decides nothing here
     (the command that reads it names the problem)."""
     from engine.core.config import load_settings
-    from engine.core.errors import DubanError
 
     try:
         return load_settings().lang
-    except DubanError:
-        return None
+    except Exception as exc:  # the error classes load only when there is an error to catch
+        from engine.core.errors import DubanError
+
+        if isinstance(exc, DubanError):
+            return None
+        raise
 
 
 def resolve_lang(explicit: str | None) -> i18n.Resolution:
     """--lang > DUBAN_LANG > config [general] lang > the locale > Chinese (engine/i18n.py)."""
-    return i18n.resolve(explicit, configured=configured_lang())
+    return i18n.resolve(explicit, configured=configured_lang)
 
 
 class LazyGroup(click.Group):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import gettext as _gettext
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from pathlib import Path
@@ -189,15 +189,19 @@ class Resolution:
 LOCALE_VARS: tuple[str, ...] = ("LC_ALL", "LC_MESSAGES", "LANG")
 
 
-def resolve(explicit: str | None = None, *, configured: str | None = None,
+def resolve(explicit: str | None = None, *, configured: str | None | Callable[[], str | None] = None,
             environ: Mapping[str, str] | None = None) -> Resolution:
     """The language in order: ``--lang`` (``explicit``), ``DUBAN_LANG``, the config file's
     ``[general] lang`` (``configured``), the locale (LC_ALL, LC_MESSAGES, LANG: zh* → zh,
     en* → en), else Chinese. An explicit, environment or configured value that names no known
-    language raises ValueError naming it; an unknown locale (C, fr_FR) falls through to Chinese."""
+    language raises ValueError naming it; an unknown locale (C, fr_FR) falls through to Chinese.
+    ``configured`` may be a function: the config file is then read only when neither ``--lang`` nor
+    ``DUBAN_LANG`` decides (every command, ``--version`` too, starts here)."""
     env = os.environ if environ is None else environ
     for value, source in ((explicit, "--lang"), (env.get(LANG_ENV) or None, LANG_ENV),
                           (configured, "config [general] lang")):
+        if callable(value):
+            value = value()
         if value is None:
             continue
         code = normalize(value)

@@ -100,7 +100,7 @@ def test_help_leaves_engine_and_rich_unloaded() -> None:
         "except SystemExit:\n"
         "    pass\n"
         "loaded = [m for m in ('sqlalchemy', 'sqlmodel', 'rich', 'transitions', 'engine.api', 'storage.db',\n"
-        "                      'workflows.schema')\n"
+        "                      'workflows.schema', 'platformdirs', 'tomllib', 'zoneinfo', 'engine.core.errors')\n"
         "          if m in sys.modules]\n"
         "print('LOADED=' + ','.join(loaded))\n"
     )

@@ -196,3 +196,19 @@ def test_an_apostrophe_inside_a_word_is_no_quote_in_chinese_messages() -> None:
     assert (fullwidth("错误：用户 'li' 不能：the task's unit is '财务科'")
             == "错误：用户「li」不能：the task's unit is「财务科」")  # no half-width space beside 「」
     assert fullwidth("任务属于 '财务科'，用户属于 \"办公室\"") == "任务属于「财务科」，用户属于「办公室」"
+
+
+@pytest.mark.parametrize("xdg", [None, "", "/srv/office/config", "relative/config"])
+def test_config_path_is_platformdirs_answer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, xdg: str | None) -> None:
+    """The config file is looked up where platformdirs says, though Linux reads the XDG rule itself
+    (platformdirs' import would cost every command ~7 ms): a user's file is found either way."""
+    from platformdirs import user_config_dir
+
+    from engine.core.config import default_config_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    assert default_config_path() == Path(user_config_dir("duban", appauthor=False)) / "config.toml"

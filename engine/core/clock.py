@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 from datetime import date, datetime, time, timezone, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 NOW_ENV = "DUBAN_NOW"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _zone(name: str) -> tzinfo:
+    # The zone database loads when a clock is made, not when the settings module that names the
+    # default zone is imported (``--version`` and ``--help`` read the settings for the language).
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 class Clock(Protocol):
@@ -21,7 +28,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def __init__(self, tz: str | tzinfo = DEFAULT_TIMEZONE) -> None:
-        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.tz = _zone(tz) if isinstance(tz, str) else tz
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
@@ -31,7 +38,7 @@ class FixedClock:
     """A settable clock; naive datetimes and dates are read in the clock's zone."""
 
     def __init__(self, at: datetime | date | str, tz: str | tzinfo = DEFAULT_TIMEZONE) -> None:
-        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.tz = _zone(tz) if isinstance(tz, str) else tz
         self.set(at)
 
     def set(self, at: datetime | date | str) -> None:

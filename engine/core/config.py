@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from engine.core.clock import DEFAULT_TIMEZONE
-from engine.core.errors import InvalidInput, Phrase, config_key
 from engine.i18n import N_
+
+if TYPE_CHECKING:
+    from engine.core.errors import Phrase
 
 CONFIG_ENV = "DUBAN_CONFIG"
 
 
 def default_config_path() -> Path:
+    """The user's config file: platformdirs' user config folder. On Linux that is the XDG rule, read
+    here directly because platformdirs' import (tempfile, shutil: ~7 ms) would be paid by every
+    command, ``--version`` included; tests/test_i18n.py checks both give the same path."""
+    if sys.platform.startswith("linux"):
+        xdg = os.environ.get("XDG_CONFIG_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.expanduser("~/.config")
+        return Path(base) / "duban" / "config.toml"
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("duban", appauthor=False)) / "config.toml"
@@ -40,12 +48,21 @@ class Settings:
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Missing file → defaults. A file that is there but wrong is an error naming file and key."""
+    # The parser, the zone database and the error classes load only when there is a file to read:
+    # every command (``--version`` and ``--help`` too) asks for the language here first.
     explicit = path or os.environ.get(CONFIG_ENV)
     cfg_path = Path(explicit) if explicit else default_config_path()
     if not cfg_path.exists():
         if explicit:
+            from engine.core.errors import InvalidInput, Phrase
+
             raise InvalidInput("config file", str(cfg_path), Phrase(N_("the file does not exist")))
         return Settings()
+    import tomllib
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from engine.core.errors import InvalidInput, Phrase, config_key
+
     if cfg_path.is_dir():
         raise InvalidInput("config file", str(cfg_path), Phrase(N_("it is a directory; point {variable} at a TOML file"),
                                                                 variable=CONFIG_ENV))
@@ -82,6 +99,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 
 def _as_date(path: Path, key: str, value: Any) -> date:
+    from engine.core.errors import InvalidInput, Phrase, config_key
+
     if isinstance(value, date):
         return value
     try:
@@ -93,6 +112,8 @@ def _as_date(path: Path, key: str, value: Any) -> date:
 def _toml_problem(exc: Exception) -> Phrase:
     """Where a file is not TOML, in words: the parser's own text is English, its line and column are not."""
     import re
+
+    from engine.core.errors import Phrase
 
     where = re.search(r"at line (\d+), column (\d+)", str(exc))
     if where is None:
