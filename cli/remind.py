@@ -23,7 +23,7 @@ STATUS_LABELS = {
 RULE_LABELS = {
     "on_day": lazy_pgettext("reminder rule", "on the day"), "overdue": lazy_pgettext("reminder rule", "overdue"),
     "review_wait": lazy_pgettext("reminder rule", "awaiting review"),
-    "escalate_leader": lazy_pgettext("reminder rule", "escalated to the leader"),
+    "escalate_leader": lazy_pgettext("reminder rule", "escalated to the responsible leader"),
     "escalate_supervisors": lazy_pgettext("reminder rule", "escalated to the supervisors"),
     "digest": lazy_pgettext("reminder rule", "daily digest"), "lookback": lazy_pgettext("reminder rule", "look-back"),
     "receipt": lazy_pgettext("reminder rule", "receipt not acknowledged"),
@@ -87,7 +87,8 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
         echo(_("No reminders due.") if planned else _("No reminders."))
         return
     if planned:
-        plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=16, keep=False),
+        # the rule column holds a rule's label whole (提级督办至责任领导: 18 cells)
+        plain_table([Column(_('task'), cap=10, keep=False), Column(_('rule'), cap=18, keep=False),
                      Column(_('date')), Column(_('to'), cap=12, keep=False), Column(_('channel'), cap=10, keep=False),
                      Column(_('message'), flex=True, keep=False)],
                     [[r.task_code or "", rule_label(r.rule), fmt_date(r.target), recipient_label(r.recipient),
@@ -99,7 +100,7 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
     # At 100 columns or fewer the channel and tries give way (a failed one is red, its error under it).
     wide = terminal_width() > 100
     columns = [Column(_('id'), right=True), Column(_('task'), cap=10, keep=False),
-               Column(_('rule'), cap=16, keep=False), Column(_('date')), Column(_('to'), cap=12, keep=False)]
+               Column(_('rule'), cap=18, keep=False), Column(_('date')), Column(_('to'), cap=12, keep=False)]
     if wide:
         columns += [Column(_('channel'), cap=10, keep=False)]
     columns += [Column(_('status'))] + ([Column(_('tries'), right=True)] if wide else [])

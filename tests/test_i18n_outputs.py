@@ -328,11 +328,33 @@ def test_the_scoring_rules_are_named_in_words(chinese_demo: Path) -> None:
     assert set(data["rules"]["points"]) >= {"on_time", "late"}
 
 
+def test_an_escalation_is_called_the_same_in_its_rule_and_its_message(chinese_demo: Path) -> None:
+    """The rule column said 提级至督查室 while the message said 已提级督办至督查人员: one wording, the
+    office's name (督查室, DOMAIN.md), in the rule (whole, not cut) and the message alike; in English too."""
+    from datetime import date
+
+    from cli.remind import RULE_LABELS
+    from engine.i18n import language
+    from engine.supervision.messages import what_is_due
+
+    out = CliRunner().invoke(cli, ["--db", str(chinese_demo), "remind", "--dry-run"],
+                             env={"DUBAN_NOW": "2026-03-25", "COLUMNS": "250"}).stdout
+    for label in ("提级督办至责任领导", "提级督办至督查室"):
+        rows = [line for line in out.splitlines() if label in line]
+        assert rows and all(line.count(label) == 2 for line in rows), out  # the rule, then the message
+    assert "督查人员" not in out
+    for lang in ("zh", "en"):
+        for rule in ("escalate_leader", "escalate_supervisors"):
+            with language(lang):
+                label = str(RULE_LABELS[rule])
+            assert label in what_is_due(lang, rule, "due", date(2026, 1, 31), date(2026, 3, 25)), (lang, label)
+
+
 def test_a_dry_run_names_its_recipients_and_channels_in_words(chinese_demo: Path) -> None:
     """Escalations go to an audience (leader:…, supervisors) and the console: both in Chinese."""
     out = CliRunner().invoke(cli, ["--db", str(chinese_demo), "remind", "--dry-run"],
                              env={"DUBAN_NOW": "2026-03-25", "COLUMNS": "200"}).stdout
-    rows = [line for line in out.splitlines() if "提级至责任领导" in line]
+    rows = [line for line in out.splitlines() if "提级督办至责任领导" in line]
     assert rows and all("领导：常" in row for row in rows), out  # 领导：常委会党组成员… (cut to its column)
     assert "leader:" not in out and "console" not in out and "控制台" in out
     assert "已逾期 53 天" in out and "超期" not in out  # one word for overdue
