@@ -360,3 +360,49 @@ def test_a_bad_field_cell_of_a_workflow_with_campaigns_refuses_the_file(tmp_path
     moved = office.run("import", str(out), lang="en")
     assert moved.exit_code == 1 and "column 流程" in moved.output and "item S2 is of workflow audit_fix" in moved.output
     assert office.json("task", "list") == before
+
+
+def test_the_declared_fields_of_a_workflow_with_campaigns_are_printed(tmp_path: Path) -> None:
+    """The xlsx's print area was 序号 … 备注 alone, so a printed audit ledger lost 审计编号, 问题性质 …
+    They are printed right of 备注, still on A4 landscape one page wide: duban's machine columns and 流程
+    between them are a collapsed outline group (hidden, not printed, a click on + shows them)."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    office = audit_office(tmp_path)
+    out = tmp_path / "审计.xlsx"
+    office.ok("export", "xlsx", "-o", str(out))
+    sheet = next(ws for ws in openpyxl.load_workbook(out).worksheets if ws.title != "汇总")
+    header = [c.value for c in sheet[2]]
+    last = openpyxl.utils.get_column_letter(len(header))
+    assert header[-1] == "发现日期" and sheet.print_area == f"'{sheet.title}'!$A$1:${last}${sheet.max_row}"
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    hidden = [header[i - 1] for d in sheet.column_dimensions.values() if d.hidden and d.outline_level == 1
+              for i in range(d.min, d.max + 1)]
+    assert hidden == ["巡察批次", "预警时限", "原定整改时限", "后续整改计划", "后续目标时间", "签收时间", "流程"]
+    # and reading the file back is not disturbed by the hidden columns
+    assert office.json("import", str(out))["unchanged"] == 18  # type: ignore[index]
+
+    if shutil.which("soffice") is None or shutil.which("pdftotext") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install libreoffice-calc-nogui and poppler-utils (see .ci/run)")
+        pytest.skip("LibreOffice Calc or poppler-utils not installed")
+    done = subprocess.run(["soffice", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(out)],
+                          capture_output=True, text=True, timeout=180, check=False)
+    pdf = tmp_path / "审计.pdf"
+    if not pdf.exists() and not os.environ.get("CI"):
+        pytest.skip(f"LibreOffice without Calc cannot open a workbook ({done.stderr.strip()[-200:]})")
+    info = subprocess.run(["pdfinfo", "-l", "99", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    assert set(re.findall(r"Page\s+\d+ size:\s+([\d.]+ x [\d.]+)", info)) == {"841.89 x 595.304"}  # A4 landscape
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout.split("\f")[:pages]
+    ledger = ["".join(page.split()) for page in text if "整改落实台账" in page]
+    assert ledger
+    for page in ledger:  # one page wide: every page from 序号 to the last declared field
+        assert "序号" in page and "备注" in page and "审计编号" in page and "发现日期" in page
+        assert "巡察批次" not in page and "audit_fix" not in page
+    assert "审〔2025〕7号" in "".join(ledger) and "违规使用资金" in "".join(ledger)

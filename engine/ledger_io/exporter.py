@@ -460,13 +460,30 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
         # Title and header rows, and 序号 … 细化问题, stay in view.
         ws.freeze_panes = f"{get_column_letter(_column('title') + 2)}3"
         header_rows(ws, _("{campaign} rectification ledger (as of {day})").format(
-            campaign=c.name, day=today.isoformat()), export_header() + extra_heads, widths, PRINTED_COLUMNS)
-        ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS) + len(extra_heads))}{len(rows) + 2}"
-        print_setup(ws, PRINTED_COLUMNS, len(rows) + 2)
+            campaign=c.name, day=today.isoformat()), export_header() + extra_heads, widths,
+            len(COLUMNS) + len(extra_heads) if extra else PRINTED_COLUMNS)  # the title over what is printed
+        last_col = len(COLUMNS) + len(extra_heads)
+        ws.auto_filter.ref = f"A2:{get_column_letter(last_col)}{len(rows) + 2}"
+        if extra:
+            # The declared fields are printed too, right of 备注: duban's machine columns and 流程 between
+            # them form a collapsed outline group (hidden, so not printed; one click on its + shows
+            # them), which keeps the print area one block, A4 landscape one page wide.
+            ws.column_dimensions.group(get_column_letter(PRINTED_COLUMNS + 1), get_column_letter(len(COLUMNS) + 1),
+                                       hidden=True, outline_level=1)
+            ws.sheet_properties.outlinePr.summaryRight = False  # the group's + sits beside 备注, left of it
+        print_setup(ws, last_col if extra else PRINTED_COLUMNS, len(rows) + 2)
         for n, row in enumerate(rows, start=3):
             values = row.values
+            declared: list[Any] = []
+            if extra:
+                wf = app.registry.get(row.workflow)
+                # typed as the workflow declares them: a number, a date, a choice by its label
+                declared = [workflow_cell(wf, row, f"field:{by[row.workflow]}", lang) if row.workflow in by else None
+                            for _head, by, _w in extra]
+            # as tall as the tallest printed cell's wrapped text (the declared fields are printed too)
             ws.row_dimensions[n].height = min(_MAX_ROW_PT, _LINE_PT * max(
-                _lines(values[f], w) for f, _zh, _en, w in COLUMNS[:PRINTED_COLUMNS]) + 4)
+                *(_lines(values[f], w) for f, _zh, _en, w in COLUMNS[:PRINTED_COLUMNS]),
+                *(_lines(v, w) for v, (_h, _by, w) in zip(declared, extra))) + 4)
             cells = [cell(ws, values[f], fill=row.state if f == "status" else row.light if f == "light" else None,
                           centre=f in centred_fields, fmt=number_formats.get(f)) for f, *_x in COLUMNS]
             if row.due_note:
@@ -474,11 +491,8 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
                 due = cells[_column("due")] = copy(cells[_column("due")])
                 due.comment = Comment(row.due_note, "duban", width=240, height=60)
             if extra:
-                wf = app.registry.get(row.workflow)
                 cells.append(cell(ws, row.workflow, centre=True))
-                # typed as the workflow declares them: a number, a date, a choice by its label
-                cells += [cell(ws, workflow_cell(wf, row, f"field:{by[row.workflow]}", lang)
-                               if row.workflow in by else None) for _head, by, _w in extra]
+                cells += [cell(ws, v) for v in declared]
             ws.append(cells)
             written += 1
             if progress and written % PROGRESS_EVERY == 0:
