@@ -414,3 +414,26 @@ def test_the_exported_ledger_prints_as_it_is(tmp_path: Path) -> None:
         assert "序号" in squeezed and "备注" in squeezed and "巡察批次" not in squeezed, n
         assert f"第{n}页，共" in squeezed  # (LibreOffice counts the pages of all sheets, Excel of the sheet)
     assert "整改落实情况汇总" in text[-1] and "巡察批次" in text[-1]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_ics_words_follow_the_chosen_language(app: Duban, tmp_path: Path, lang: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calendar said 责任单位, 回头看, 整改时限 and the state in Chinese whatever the language: its
+    words come from the catalog and the workflow's labels, Chinese by default, English with --lang en."""
+    monkeypatch.delenv("DUBAN_LANG")  # nothing chooses: the default language, Chinese
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    _busy_ledger(app, tmp_path)
+    out = tmp_path / "ledger.ics"
+    result = CliRunner().invoke(cli, ["--db", app.url, "--as", "sup", *(["--lang", lang] if lang == "en" else []),
+                                      "export", "ics", "-o", str(out)], env={"DUBAN_NOW": "2025-07-04"})
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode().replace("\r\n ", "")  # unfolded
+    zh = ("责任单位：办公室", "责任领导：", "SUMMARY:回头看 ", "SUMMARY:整改时限 ", "X-WR-CALNAME:督办")
+    en = ("Unit: 办公室", "Leader: ", "SUMMARY:Look-back ", "SUMMARY:due ", "X-WR-CALNAME:duban")
+    for word in (zh if lang == "zh" else en):
+        assert word in text, (word, text)
+    if lang == "en":
+        assert not any(w in text for w in ("责任单位", "责任领导", "回头看", "后续目标", "整改时限", "整改中", "已交办")), text

@@ -605,13 +605,18 @@ def _uid_part(code: str) -> str:
     return re.sub(r"[^0-9A-Za-z._-]", lambda m: f"%{ord(m.group()):X}", code)
 
 
-def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
+def ics_bytes(app: "Duban", *, campaign: str | None = None, lang: str | None = None) -> bytes:
+    """The calendar in ``lang`` (default: the ledger's language): its words (unit, leader, look-back…)
+    and the workflow's labels come from the catalog and the workflow, as the ledger's other exports."""
     from icalendar import Calendar, Event
 
+    lang = lang or app.lang
+    with language(lang):
+        calname = pgettext("calendar", "duban supervision")
     cal = Calendar()
     cal.add("prodid", "-//duban//ledger//ZH")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", "督办 duban")
+    cal.add("x-wr-calname", calname)
     task_t, lookback_t = _TASKS, _LOOKBACKS
     with app.reading() as conn:  # a reader: no write lock, so a busy ledger still exports
         stmt = (sa.select(task_t, _CAMPAIGNS.c.name.label("campaign_name"))
@@ -635,25 +640,31 @@ def ics_bytes(app: "Duban", *, campaign: str | None = None) -> bytes:
         ev.add("description", description)
         cal.add_component(ev)
 
-    for t in tasks:
-        cname = t.campaign_name
-        wf = app.registry.get(t.workflow)
-        st = wf.states.get(t.state)
-        # a task without a campaign is keyed by its workflow, where its code is unique
-        key = f"task-{t.campaign_id if t.campaign_id is not None else t.workflow}-{_uid_part(t.code)}"
-        place = cname or app.registry.get(t.workflow).title.text("zh")
-        leader = f" · 责任领导 {t.leader}" if t.leader else ""
-        about = f"{place} · {t.code} · {t.title}\n责任单位 {t.unit}{leader} · {st.label.text('zh') if st else t.state}"
-        if st is not None and st.open:
-            # the workflow's own word for the deadline (办理时限 for a suggestion), as its ledger says it
-            word = wf.ledger_labels.get("deadline")
-            event(f"{key}-due@duban", t.due, f"{word.zh if word is not None else '时限'} {t.code} {t.title}",
-                  t.updated_at, about)
-        if t.followup_target is not None and st is not None and st.open:
-            event(f"{key}-followup@duban", t.followup_target, f"后续目标 {t.code} {t.title}", t.updated_at,
-                  f"{about}\n{t.followup_plan or ''}")
-        for lb in pending.get(t.id, []):
-            event(f"lookback-{lb.id}@duban", lb.due, f"回头看 {t.code} {t.title}", lb.created_at, about)
+    with language(lang):
+        for t in tasks:
+            cname = t.campaign_name
+            wf = app.registry.get(t.workflow)
+            st = wf.states.get(t.state)
+            # a task without a campaign is keyed by its workflow, where its code is unique
+            key = f"task-{t.campaign_id if t.campaign_id is not None else t.workflow}-{_uid_part(t.code)}"
+            place = cname or wf.title.text(lang)
+            who = pgettext("calendar", "Unit: {unit}").format(unit=t.unit)
+            if t.leader:
+                who += " · " + pgettext("calendar", "Leader: {leader}").format(leader=t.leader)
+            about = f"{place} · {t.code} · {t.title}\n{who} · {st.label.text(lang) if st else t.state}"
+            if st is not None and st.open:
+                # the workflow's own word for the deadline (办理时限 for a suggestion), as its ledger says it
+                word = wf.ledger_labels.get("deadline")
+                said = word.text(lang) if word is not None else pgettext("calendar", "Deadline")
+                event(f"{key}-due@duban", t.due, f"{said} {t.code} {t.title}", t.updated_at, about)
+            if t.followup_target is not None and st is not None and st.open:
+                event(f"{key}-followup@duban", t.followup_target,
+                      pgettext("calendar", "Follow-up target {code} {title}").format(code=t.code, title=t.title),
+                      t.updated_at, f"{about}\n{t.followup_plan or ''}")
+            for lb in pending.get(t.id, []):
+                event(f"lookback-{lb.id}@duban", lb.due,
+                      pgettext("calendar", "Look-back {code} {title}").format(code=t.code, title=t.title),
+                      lb.created_at, about)
     return cal.to_ical()
 
 
