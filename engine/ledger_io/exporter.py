@@ -434,9 +434,16 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
         ws.oddFooter.center.font = _FONT
         ws.oddFooter.center.size = 9
 
-    def header_rows(ws: Any, title: str, heads: list[str], widths: list[int], span: int) -> None:
+    def header_rows(ws: Any, title: str, heads: list[str], widths: list[int], span: int,
+                    folded: range = range(0)) -> None:
         for i, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = w
+            if i in folded:  # a collapsed outline group: hidden, so not printed; its + shows them
+                ws.column_dimensions[get_column_letter(i)].outline_level = 1
+                ws.column_dimensions[get_column_letter(i)].hidden = True
+        if folded:
+            ws.sheet_properties.outlinePr.summaryRight = False  # the group's + sits left of it, beside 备注
+        # (a write-only sheet writes its columns and properties with its first row: set them first)
         ws.row_dimensions[1].height = 30
         ws.append([cell(ws, title, title=True)])
         ws.row_dimensions[2].height = _LINE_PT * max(_lines(h, w) for h, w in zip(heads, widths)) + 6
@@ -459,18 +466,15 @@ def export_xlsx(app: "Duban", out: Path, *, campaign: str | None = None, workflo
         first_ledger = first_ledger or ws
         # Title and header rows, and 序号 … 细化问题, stay in view.
         ws.freeze_panes = f"{get_column_letter(_column('title') + 2)}3"
+        last_col = len(COLUMNS) + len(extra_heads)
+        # The declared fields are printed too, right of 备注: duban's machine columns and 流程 between
+        # them are folded (a collapsed outline group), which keeps the print area one block, A4
+        # landscape one page wide; the title spans what is printed.
         header_rows(ws, _("{campaign} rectification ledger (as of {day})").format(
             campaign=c.name, day=today.isoformat()), export_header() + extra_heads, widths,
-            len(COLUMNS) + len(extra_heads) if extra else PRINTED_COLUMNS)  # the title over what is printed
-        last_col = len(COLUMNS) + len(extra_heads)
+            last_col if extra else PRINTED_COLUMNS,
+            folded=range(PRINTED_COLUMNS + 1, len(COLUMNS) + 2) if extra else range(0))
         ws.auto_filter.ref = f"A2:{get_column_letter(last_col)}{len(rows) + 2}"
-        if extra:
-            # The declared fields are printed too, right of 备注: duban's machine columns and 流程 between
-            # them form a collapsed outline group (hidden, so not printed; one click on its + shows
-            # them), which keeps the print area one block, A4 landscape one page wide.
-            ws.column_dimensions.group(get_column_letter(PRINTED_COLUMNS + 1), get_column_letter(len(COLUMNS) + 1),
-                                       hidden=True, outline_level=1)
-            ws.sheet_properties.outlinePr.summaryRight = False  # the group's + sits beside 备注, left of it
         print_setup(ws, last_col if extra else PRINTED_COLUMNS, len(rows) + 2)
         for n, row in enumerate(rows, start=3):
             values = row.values
