@@ -235,7 +235,7 @@ type = "date"
 """
 
 
-def audit_office(tmp_path: Path, db: str | None = None) -> Office:
+def audit_office(tmp_path: Path, db: str | None = None, fields: str = AUDIT_FIELDS) -> Office:
     """The demo ledger (in ``db``, else a SQLite file) with an audit_fix workflow (rectification.toml plus
     AUDIT_FIELDS) and two of its items, S1 and S2, in the demo's campaign."""
     wf_dir = tmp_path / "workflows"
@@ -243,7 +243,7 @@ def audit_office(tmp_path: Path, db: str | None = None) -> Office:
     shipped = (Path(__file__).parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
     audit = shipped.replace('name = "rectification"', 'name = "audit_fix"', 1).replace(
         'title = { en = "Inspection rectification", zh = "巡察整改" }', 'title = { en = "Audit fixes", zh = "审计整改" }')
-    (wf_dir / "audit_fix.toml").write_text(audit + AUDIT_FIELDS, encoding="utf-8")
+    (wf_dir / "audit_fix.toml").write_text(audit + fields, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(f'[workflows]\ndirs = ["{wf_dir.as_posix()}"]\n', encoding="utf-8")
     office = Office(db or str(tmp_path / "a.db"), {"DUBAN_CONFIG": str(config), "DUBAN_NOW": "2025-12-25T09:00:00"})
@@ -413,3 +413,31 @@ def test_the_declared_fields_of_a_workflow_with_campaigns_are_printed(tmp_path: 
         assert "序号" in page and "备注" in page and "审计编号" in page and "发现日期" in page
         assert "巡察批次" not in page and "audit_fix" not in page
     assert "审〔2025〕7号" in "".join(ledger) and "违规使用资金" in "".join(ledger)
+
+
+def test_a_new_row_of_a_workflow_with_campaigns_becomes_its_item_with_its_fields(tmp_path: Path) -> None:
+    """A row added to the exported ledger is an item of the workflow its 流程 names, with its fields;
+    a workflow's required field must be there, as in a workflow's own ledger."""
+    office = audit_office(tmp_path, fields=AUDIT_FIELDS.replace('type = "choice"', 'type = "choice"\nrequired = true'))
+    out = tmp_path / "ledger.csv"
+    office.ok("export", "csv", "-o", str(out))
+    rows = read_csv(out)
+    head = rows[0]
+    s3 = list(next(r for r in rows[1:] if r[head.index("序号")] == "S2"))
+    s3[head.index("序号")] = "S3"
+    s3[head.index("问题性质")] = ""
+    write_csv(out, [*rows, s3])
+    refused = office.run("import", str(out), "--json")
+    assert refused.exit_code == 1
+    assert [(i["row"], i["column"]) for i in json.loads(refused.stdout)["issues"]] == [(len(rows) + 1, "问题性质")]
+    at = head.index("问题性质")
+    write_csv(out, [r[:at] + r[at + 1:] for r in [*rows, s3]])  # no column for it at all
+    refused = office.run("import", str(out), lang="en")
+    assert refused.exit_code == 1 and "no column for the required fields Nature" in refused.output
+    s3[at] = "违反制度"
+    s3[head.index("涉及金额（万元）")] = "3"
+    write_csv(out, [*rows, s3])
+    assert office.json("import", str(out))["added"] == ["S3"]  # type: ignore[index]
+    task = _audit_task(office, "S3")
+    assert task["workflow"] == "audit_fix" and task["fields"] == {"nature": "rules", "amount": 3}
+    assert office.run("audit", "verify").exit_code == 0

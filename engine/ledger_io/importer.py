@@ -475,15 +475,27 @@ def _write(app: "Writer", s: Any, actor: str, rows: list[Row], result: ImportRes
     cids = {name: c.id for name, c in camps.items()}  # one ORM attribute read per campaign, not per row
     # 流程 says which workflow an item is of: a row naming another than its item's is refused, so that
     # its fields are never read as another workflow's (the whole file, before anything is written).
-    moved: list[ImportIssue] = []
+    refused: list[ImportIssue] = []
+    required: dict[str, list[Any]] = {}  # workflow → its required fields (task_fields.missing_required)
     for r in rows:
-        task = existing.get((cids[r.campaign], r.code)) if r.workflow is not None else None  # type: ignore[index]
-        if task is not None and task.workflow != r.workflow:
-            moved.append(ImportIssue(r.row, WORKFLOW_COLUMN, r.workflow, Phrase(
-                N_("item {code} is of workflow {workflow}; an import does not move an item to another workflow"),
-                code=r.code, workflow=task.workflow), r.sheet or None))
-    if moved:
-        raise ImportRefused(result.file, moved)
+        task = existing.get((cids[r.campaign], r.code))  # type: ignore[index]
+        if task is not None:
+            if r.workflow is not None and task.workflow != r.workflow:
+                refused.append(ImportIssue(r.row, WORKFLOW_COLUMN, r.workflow, Phrase(
+                    N_("item {code} is of workflow {workflow}; an import does not move an item to another workflow"),
+                    code=r.code, workflow=task.workflow), r.sheet or None))
+            continue
+        # a new item needs its workflow's required fields, as in a workflow's own ledger
+        name = r.workflow or wf_name
+        if name not in required:
+            required[name] = [fd for fd in app.registry.get(name).fields.values() if fd.required]
+        missing = [fd for fd in required[name] if (r.fields or {}).get(fd.name) is None]
+        if missing:
+            refused.append(ImportIssue(r.row, "header", None, Phrase(
+                N_("no column for the required fields {fields}"),
+                fields=", ".join(fd.label.text(app.lang) for fd in missing)), r.sheet or None))
+    if refused:
+        raise ImportRefused(result.file, refused)
     for r in rows:
         cid = cids[r.campaign]  # type: ignore[index]
         task = existing.get((cid, r.code))
