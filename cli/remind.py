@@ -118,11 +118,16 @@ def print_reminders(app: Any, reminders: "Sequence[Any]", *, title: str | None =
                 details=[[(_("{label}: ").format(label=_('error')), r.last_error or "")] for r in reminders])
 
 
+def held_reason(result: Any) -> str:
+    """Why [quiet] holds a sweep's reminders, in words."""
+    return _('a non-working day') if result.held_because == "day" else _('outside the hours reminders go out in')
+
+
 def print_held(app: Any, result: Any) -> None:
     """One line: how many reminders [quiet] holds, why, and when they go."""
     from cli.render import fmt_time
 
-    why = _('a non-working day') if result.held_because == "day" else _('outside the hours reminders go out in')
+    why = held_reason(result)
     echo(_('{n} reminder(s) held ({why}); they go out from {when}').format(
         n=result.held, why=why, when=fmt_time(result.held_until, app.clock.tz)))
 
@@ -142,7 +147,7 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
     """
     import logging
 
-    from cli.render import warn
+    from cli.render import fmt_time, warn
     from engine.supervision.reminders import sweep
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -154,8 +159,15 @@ def remind(obj: Context, dry_run: bool, as_json: bool) -> None:
     if as_json:
         echo_json(result.as_dict())
     elif dry_run:
-        print_reminders(app, result.reminders, planned=True,
-                        title=_('Would send on {as_of} (dry run)').format(as_of=result.as_of))
+        # During [quiet] days or hours the reminders due are held, not sent: listed apart, under when
+        # they go, so that none is read as going out now.
+        if result.reminders or not result.held_reminders:
+            print_reminders(app, result.reminders, planned=True,
+                            title=_('Would send on {as_of} (dry run)').format(as_of=result.as_of))
+        if result.held_reminders:
+            print_reminders(app, result.held_reminders, planned=True,
+                            title=_('Held until {when} ({why}), not sent now (dry run)').format(
+                                when=fmt_time(result.held_until, app.clock.tz), why=held_reason(result)))
     else:
         if result.reminders:
             print_reminders(app, result.reminders, title=_('Reminders {as_of}').format(as_of=result.as_of))

@@ -228,5 +228,14 @@ def test_remind_says_what_it_holds_and_until_when(tmp_path: Path) -> None:
     assert data["held_until"].startswith("2025-08-04T08:30")
     zh = duban("--lang", "zh", "remind", DUBAN_NOW="2025-08-04T07:00")
     assert "暂缓" in zh
+    # a dry run in a quiet moment lists what it would hold, under when it goes: not as reminders sent now
+    dry = duban("remind", "--dry-run", DUBAN_NOW="2025-08-04T07:00", COLUMNS="200")
+    assert "Would send" not in dry, dry
+    held_at = dry.index("Held until 2025-08-04 08:30 (outside the hours reminders go out in), not sent now (dry run)")
+    assert dry.index("采购程序不规范", held_at) > held_at and "1 reminder(s) held" in dry, dry
+    dry_zh = duban("--lang", "zh", "remind", "--dry-run", DUBAN_NOW="2025-08-02T10:00", COLUMNS="200")
+    assert "将发送" not in dry_zh and "暂缓发送（非工作日），将于 2025-08-04 08:30 起发出（预演）" in dry_zh, dry_zh
+    data = json.loads(duban("remind", "--dry-run", "--json", DUBAN_NOW="2025-08-04T07:00"))
+    assert data["reminders"] == [] and [r["task_id"] for r in data["held_reminders"]] == [1]
     data = json.loads(duban("remind", "--json", DUBAN_NOW="2025-08-04T08:30"))
     assert (data["held"], data["sent"]) == (0, 1)

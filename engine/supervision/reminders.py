@@ -142,6 +142,9 @@ class SweepResult:
     held: int = 0
     held_until: datetime | None = None
     held_because: str | None = None  # "day" (a non-working day) or "hours" (outside [quiet] hours)
+    # A dry run also says which reminders the quiet moment holds (one per destination, as planned):
+    # a reader must not take them for reminders that would go out now.
+    held_reminders: list[ReminderView] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "tasks_due": self.tasks_due,
@@ -149,7 +152,8 @@ class SweepResult:
                 "sent": sum(r.status == claims.SENT for r in self.reminders),
                 "failed": sum(r.status in (claims.FAILED, claims.DEAD) for r in self.reminders),
                 "held": self.held, "held_until": self.held_until.isoformat() if self.held_until else None,
-                "held_because": self.held_because, "warnings": self.warnings}
+                "held_because": self.held_because, "warnings": self.warnings,
+                "held_reminders": [r.as_dict() for r in self.held_reminders]}
 
     def hold(self, quiet: "_Quiet | None", count: int) -> None:
         if quiet is not None and count:
@@ -368,9 +372,11 @@ class _Planner:
     units share recipients: each combination is worked out once per sweep, not once per task."""
 
     def __init__(self, app: "Writer", today: date, channels: Channels, users: Sequence[Any],
-                 now: datetime | None, quiet: _Quiet | None = None) -> None:
+                 now: datetime | None, quiet: _Quiet | None = None,
+                 held_rows: list[dict[str, Any]] | None = None) -> None:
         self.app, self.today, self.channels, self.users, self.now = app, today, channels, users, now
         self.quiet = quiet
+        self.held_rows = held_rows  # a dry run's list of the rows the quiet moment holds; None: count only
         self.held = 0  # reminders due but held by the quiet moment (counted once per reminder, not per destination)
         self._due: dict[tuple[Any, ...], tuple[list[Due], date | None]] = {}
         self._routes: dict[tuple[Any, ...], list[Any]] = {}
@@ -410,12 +416,19 @@ class _Planner:
         due, nxt, deadline = receipt_due(self.app, task, self.today)
         if due is None or deadline is None:
             return [], nxt
-        if self.quiet is not None and self.quiet.holds(due.rule):
+        held = self.quiet is not None and self.quiet.holds(due.rule)
+        if held:
             self.held += 1
-            return [], nxt
+            if self.held_rows is None:
+                return [], nxt
         text = messages.render(self.app.lang, due.rule, RECEIPT, _facts(self.app, task), deadline, self.today, **self.style)
-        return [_claim_row(d, task.id, due.rule, deadline, due.occurrence, text, self.now)
-                for d in self.routes("unit", task, due.rule)], nxt
+        rows = [_claim_row(d, task.id, due.rule, deadline, due.occurrence, text, self.now)
+                for d in self.routes("unit", task, due.rule)]
+        if held:
+            assert self.held_rows is not None
+            self.held_rows += rows
+            return [], nxt
+        return rows, nxt
 
     def rows(self, w: _Watched) -> list[dict[str, Any]]:
         """One row per (reminder due now, destination) of a watched task, message rendered."""
@@ -423,14 +436,17 @@ class _Planner:
         if w.watch is None or w.target is None:
             return rows
         for due in self.schedule(w)[0]:
-            if self.quiet is not None and self.quiet.holds(due.rule):
+            held = self.quiet is not None and self.quiet.holds(due.rule)
+            if held:
                 self.held += 1
-                continue
+                if self.held_rows is None:
+                    continue
             kind = (w.awaiting if due.track == "review_wait" else None) or _ROLE_RECIPIENTS[due.track] or w.notify
             text = messages.render(self.app.lang, due.rule, w.watch, _facts(self.app, task), w.target, self.today,
                                    **self.style, light=self.light(w))
             for d in self.routes(kind, task, due.rule):
-                rows.append(_claim_row(d, task.id, due.rule, w.target, due.occurrence, text, self.now))
+                row = _claim_row(d, task.id, due.rule, w.target, due.occurrence, text, self.now)
+                (self.held_rows if held and self.held_rows is not None else rows).append(row)
         return rows
 
 
@@ -441,7 +457,7 @@ def due_tasks_query(today: date) -> sa.Select:
 
 
 def _plan(app: "Writer", s: Session, today: date, channels: Channels, limit_task: int | None = None,
-          quiet: _Quiet | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int], int]:
+          quiet: _Quiet | None = None, held_rows: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, set[int], int]:
     """The rows to claim now, the tasks' new next_remind_on and how many reminders the quiet moment
     holds: only tasks whose stored next_remind_on has come (the index), never a scan of the ledger.
     A task with a held reminder keeps its next_remind_on, so the next sweep finds it again."""
@@ -455,7 +471,7 @@ def _plan(app: "Writer", s: Session, today: date, channels: Channels, limit_task
     years: set[int] = set()
     if not tasks:
         return rows, nexts, 0, years, 0
-    planner = _Planner(app, today, channels, _users(s), app.now(), quiet)
+    planner = _Planner(app, today, channels, _users(s), app.now(), quiet, held_rows)
     for w in _watch_all(app, s, tasks):
         nxt = None
         held = planner.held
@@ -481,12 +497,13 @@ def sweep(app: "Writer", *, dry_run: bool = False, channels: Channels | None = N
     today = app.today()
     quiet = quiet_now(app)
     result = SweepResult(today, dry_run)
+    held_rows: list[dict[str, Any]] | None = [] if dry_run else None
     with app.transaction() as s:
-        rows, nexts, result.tasks_due, years, held = _plan(app, s, today, channels, task_id, quiet)
+        rows, nexts, result.tasks_due, years, held = _plan(app, s, today, channels, task_id, quiet, held_rows)
         result.hold(quiet, held)
         # Look-backs come due on items that may be closed (completed, reviewed): the same sweep
         # reminds of them, so cron's 'duban remind' sends what the scheduler sends.
-        looked, held = _plan_lookbacks(app, s, today, channels, task_id, quiet)
+        looked, held = _plan_lookbacks(app, s, today, channels, task_id, quiet, held_rows)
         result.hold(quiet, held)
         result.tasks_due += len({r["task_id"] for r in looked} - {r["task_id"] for r in rows})
         rows += looked
@@ -494,6 +511,9 @@ def sweep(app: "Writer", *, dry_run: bool = False, channels: Channels | None = N
             taken = claims.claimed_keys(s.connection(), [r["key"] for r in rows])
             codes = task_codes(s, [r["task_id"] for r in rows])
             result.reminders = [_row_view(r, codes) for r in rows if r["key"] not in taken]
+            if held_rows:
+                codes = task_codes(s, [r["task_id"] for r in held_rows])
+                result.held_reminders = [_row_view(r, codes) for r in held_rows]
         else:
             claims.claim(s.connection(), rows)
             if nexts:
@@ -976,7 +996,8 @@ def sweep_lookbacks(app: "Writer", *, channels: Channels | None = None, send: bo
 
 
 def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, limit_task: int | None = None,
-                    quiet: _Quiet | None = None) -> tuple[list[dict[str, Any]], int]:
+                    quiet: _Quiet | None = None,
+                    held_rows: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``), and how many
     the quiet moment holds (claimed by a later sweep: a look-back stays due until recorded)."""
     now = app.now()
@@ -995,13 +1016,16 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, 
         pol = policy(app.registry.get(task.workflow))
         if pol is not None and pol.watched(task.state, task.flagged) == "lookback":
             continue
-        if quiet is not None and quiet.holds("lookback"):
+        holding = quiet is not None and quiet.holds("lookback")
+        if holding:
             held += 1
-            continue
+            if held_rows is None:
+                continue
         text = messages.render(app.lang, "lookback", "lookback", _facts(app, task), task.lookback_due, today,
                                **message_style(app.settings))
         for d in _destinations(channels, "supervisors", task, users, "lookback"):
-            rows.append(_claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now))
+            row = _claim_row(d, task.id, "lookback", task.lookback_due, task.lookback_id, text, now)
+            (held_rows if holding and held_rows is not None else rows).append(row)
     return rows, held
 
 
