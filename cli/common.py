@@ -208,7 +208,24 @@ def echo_json(data: Any) -> None:
 
     from engine.core.views import json_default
 
-    echo(orjson.dumps(data, default=json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    encoded = orjson.dumps(data, default=json_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    if _terminal_obeys(encoded):
+        echo(encoded.decode())
+    else:  # nothing to escape: the bytes as they are (a 100,000-item report is ~90 MB: no decode, scan, re-encode)
+        click.echo(encoded)
+
+
+# The UTF-8 lead bytes of the characters _UNSAFE escapes above U+007E; orjson itself escapes every
+# C0 control inside a string (RFC 8259), so its output holds none raw but the newlines of indentation.
+_UNSAFE_LEADS = (b"\x7f", b"\xc2", b"\xd8\x9c", b"\xe2\x80", b"\xe2\x81")
+_UNSAFE_UTF8 = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]"
+                          rb"|\xe2\x81[\xa6-\xa9]")
+
+
+def _terminal_obeys(encoded: bytes) -> bool:
+    """Whether UTF-8 ``encoded`` holds a character ``terminal_safe`` escapes: a few substring scans,
+    and the exact pattern only when one of them finds a lead byte (an em dash shares \\xe2\\x80)."""
+    return any(lead in encoded for lead in _UNSAFE_LEADS) and _UNSAFE_UTF8.search(encoded) is not None
 
 
 PIPE_WIDTH = 200  # output read by a program or saved to a file: wide, so little is cut or wrapped

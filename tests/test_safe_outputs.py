@@ -156,7 +156,8 @@ def _cli_ledger(tmp_path: Path) -> tuple[Path, int]:
 
 
 @pytest.mark.parametrize("command", [["task", "list"], ["task", "show", "{id}"], ["history", "{id}"],
-                                     ["audit", "log"], ["task", "list", "--json"], ["task", "show", "{id}", "--json"]])
+                                     ["audit", "log"], ["task", "list", "--json"], ["task", "show", "{id}", "--json"],
+                                     ["report", "progress", "--format", "json"]])
 def test_control_characters_reach_the_terminal_escaped(tmp_path: Path, command: list[str]) -> None:
     db, task_id = _cli_ledger(tmp_path)
     args = [a.replace("{id}", str(task_id)) for a in command]
