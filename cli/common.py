@@ -215,17 +215,17 @@ def echo_json(data: Any) -> None:
         click.echo(encoded)
 
 
-# The UTF-8 lead bytes of the characters _UNSAFE escapes above U+007E; orjson itself escapes every
-# C0 control inside a string (RFC 8259), so its output holds none raw but the newlines of indentation.
-_UNSAFE_LEADS = (b"\x7f", b"\xc2", b"\xd8\x9c", b"\xe2\x80", b"\xe2\x81")
-_UNSAFE_UTF8 = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]"
-                          rb"|\xe2\x81[\xa6-\xa9]")
+# The characters _UNSAFE escapes above U+007E in UTF-8, by their first byte: a byte search for it is a
+# memchr (~10 ms over 90 MB), and only a byte found is followed by its pattern. orjson itself escapes
+# every C0 control inside a string (RFC 8259): its output holds none raw but indentation's newlines.
+_UNSAFE_UTF8 = ((b"\x7f", re.compile(rb"\x7f")), (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
+                (b"\xd8", re.compile(rb"\xd8\x9c")),
+                (b"\xe2", re.compile(rb"\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")))
 
 
 def _terminal_obeys(encoded: bytes) -> bool:
-    """Whether UTF-8 ``encoded`` holds a character ``terminal_safe`` escapes: a few substring scans,
-    and the exact pattern only when one of them finds a lead byte (an em dash shares \\xe2\\x80)."""
-    return any(lead in encoded for lead in _UNSAFE_LEADS) and _UNSAFE_UTF8.search(encoded) is not None
+    """Whether orjson's UTF-8 ``encoded`` holds a character ``terminal_safe`` escapes."""
+    return any(lead in encoded and pattern.search(encoded) is not None for lead, pattern in _UNSAFE_UTF8)
 
 
 PIPE_WIDTH = 200  # output read by a program or saved to a file: wide, so little is cut or wrapped

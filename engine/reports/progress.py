@@ -7,6 +7,8 @@ Which states count as 完成 / 阶段性完成 is workflow data (``[report]``), 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -448,6 +450,26 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     worked through (a report over many items: the front end draws a bar). ``ids``: of these tasks
     only (the few a dashboard lists), figures included.
     """
+    with _no_gc_pauses():
+        return _progress(app, as_of, campaign, by, workflow, since=since, progress=progress, ids=ids)
+
+
+@contextlib.contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """The cycle collector off while the items are read: a report of 100,000 items makes a million
+    objects that outlive it and form no cycles, and the collector would walk them again and again
+    (a sixth of the report's CPU time)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _progress(app: "Ledger", as_of: date | None, campaign: str | None, by: str | None, workflow: str | None, *,
+              since: bool, progress: Progress | None, ids: Collection[int] | None) -> ProgressReport:
     order, field_names = _groupings(app, workflow, by)
     as_of = check_as_of(app, as_of)
     cutoff = end_of_day(app, as_of)
