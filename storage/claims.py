@@ -14,9 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.models import Reminder
-
-REMINDERS = Reminder.__table__
+from storage.tables import reminders as REMINDERS  # the Core clause: listing reminders loads no ORM
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 
 

@@ -144,9 +144,11 @@ lookbacks = sa.table(
     sa.column("created_at", UTCDateTime),
 )
 
+# Every column: the claims (storage/claims.py) insert, lease and mark rows through this clause too.
 reminders = sa.table(
     "reminders",
     sa.column("id", sa.Integer),
+    sa.column("key", sa.String),
     sa.column("task_id", sa.Integer),
     sa.column("rule", sa.String),
     sa.column("target", sa.Date),
@@ -161,6 +163,9 @@ reminders = sa.table(
     sa.column("message", sa.String),
     sa.column("created_at", UTCDateTime),
     sa.column("sent_at", UTCDateTime),
+    sa.column("lease", sa.String),
+    sa.column("mentions", sa.String),
+    sa.column("attempted_at", UTCDateTime),
 )
 
 extension_requests = sa.table(
@@ -220,7 +225,7 @@ users = sa.table(
     sa.column("created_at", UTCDateTime),
 )
 
-ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, trail_head, lookbacks,
+ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, trail_head, lookbacks, reminders,
        extension_requests, letters, lookback_plans, users)
 
 BY_NAME = {clause.name: clause for clause in ALL}

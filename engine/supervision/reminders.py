@@ -40,7 +40,6 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
 
 from engine.core import signoffs
 from engine.supervision import messages
@@ -90,10 +89,11 @@ from engine.core.urls import MASK, is_reference_of, mask_url, mask_urls, url_ref
 from engine.core.views import jsonable
 from storage import claims
 from workflows import access
-from storage.models import Lookback, Reminder, Task, User
-from storage.tables import reminders as reminder_rows, tasks as task_rows
+from storage.tables import lookbacks as lookback_rows, reminders as reminder_rows, tasks as task_rows, users as user_rows
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from engine.core.writer import Writer
 
 # ---------------------------------------------------------------------- views
@@ -265,7 +265,7 @@ def _address_for_send(app: "Writer", channels: Channels, row: Any) -> str | None
     if is_reference_of(kept, url):
         return None  # the robot's own URL
     with app.transaction() as s:
-        own = s.execute(sa.select(User.webhook).where(User.name == row.recipient)).scalar_one_or_none()
+        own = s.execute(sa.select(user_rows.c.webhook).where(user_rows.c.name == row.recipient)).scalar_one_or_none()
     if not own:
         raise DeliveryError(f"recipient {row.recipient} has no webhook URL any more")
     return own  # the user's webhook (as it is now, should it have changed since the claim)
@@ -287,7 +287,7 @@ def _claim_key(task_id: int | None, rule: str, target: date | None, occurrence: 
 
 
 # ---------------------------------------------------------------------- the sweep
-_TASKS = Task.__table__
+_TASKS = task_rows
 _SET_NEXT = _TASKS.update().where(_TASKS.c.id == sa.bindparam("_id"),
                                   _TASKS.c.version == sa.bindparam("_version")).values(
     next_remind_on=sa.bindparam("_next"))
@@ -340,8 +340,9 @@ def _watch_all(app: "Writer", s: Session, tasks: Sequence[Any]) -> list[_Watched
 
 
 def _users(s: Session) -> list[Any]:
-    return list(s.execute(sa.select(User.name, User.role, User.unit, User.display, User.email, User.webhook,
-                                    User.mobile, User.wecom_id, User.dingtalk_id, User.feishu_id)))
+    u = user_rows.c
+    return list(s.execute(sa.select(u.name, u.role, u.unit, u.display, u.email, u.webhook, u.mobile, u.wecom_id,
+                                    u.dingtalk_id, u.feishu_id)))
 
 
 _OVERDUE_RULES = frozenset({"overdue", "escalate_leader", "escalate_supervisors"})
@@ -887,7 +888,7 @@ def task_codes(s: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({i for i in ids if i})
     out: dict[int, str] = {}
     for i in range(0, len(wanted), 500):
-        out.update((tid, code) for tid, code in s.execute(sa.select(Task.id, Task.code).where(Task.id.in_(wanted[i:i + 500]))))
+        out.update((tid, code) for tid, code in s.execute(sa.select(_TASKS.c.id, _TASKS.c.code).where(_TASKS.c.id.in_(wanted[i:i + 500]))))
     return out
 
 
@@ -911,7 +912,7 @@ def preview(app: "Writer", on: date) -> SweepResult:
     with shadow.transaction() as s:
         rows: list[dict[str, Any]] = []
         planner = _Planner(shadow, on, channels, _users(s), None, quiet)
-        tasks = s.connection().execute(sa.select(Task.__table__).order_by(Task.id)).all()
+        tasks = s.connection().execute(sa.select(_TASKS).order_by(_TASKS.c.id)).all()
         for w in _watch_all(shadow, s, tasks):
             if w.target is not None:
                 years.add(w.target.year)
@@ -1001,7 +1002,7 @@ def _plan_lookbacks(app: "Writer", s: Session, today: date, channels: Channels, 
     """The claims of look-back reminders due by ``today`` (see ``sweep_lookbacks``), and how many
     the quiet moment holds (claimed by a later sweep: a look-back stays due until recorded)."""
     now = app.now()
-    lb = Lookback.__table__
+    lb = lookback_rows
     stmt = (
         sa.select(_TASKS, lb.c.id.label("lookback_id"), lb.c.due.label("lookback_due"))
         .join(lb, lb.c.task_id == _TASKS.c.id)
@@ -1048,6 +1049,12 @@ def answer_denied(app: "Writer", s: Session, task: Any, request: Any) -> int:
 
 
 # ---------------------------------------------------------------------- retrying
+def _listed_view(x: Any) -> ReminderView:
+    """The view of a reminders row joined with its task's ``code``."""
+    return ReminderView(x.id, x.task_id, x.code, x.rule, x.target, x.occurrence, x.recipient, x.channel, x.address,
+                        x.status, x.attempts, x.next_attempt_at, x.last_error, x.created_at, x.sent_at, x.message)
+
+
 RETRYING_ROLES = ("admin", "supervisor")
 
 
@@ -1060,7 +1067,7 @@ def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_onl
     with app.transaction() as s:
         conn = s.connection()
         if reminder_id is not None:
-            row = conn.execute(sa.select(Reminder.status).where(Reminder.id == reminder_id)).first()
+            row = conn.execute(sa.select(reminder_rows.c.status).where(reminder_rows.c.id == reminder_id)).first()
             if row is None:
                 raise NotFound("reminder", reminder_id)
             if row.status not in (claims.FAILED, claims.DEAD):
@@ -1070,11 +1077,10 @@ def retry(app: "Writer", actor: str, reminder_id: int | None = None, *, dead_onl
                              dead_only=dead_only)
         out = []
         for i in range(0, len(ids), 500):  # keeps the IN list under every dialect's parameter limit
-            stmt = (sa.select(Reminder, Task.code).outerjoin(Task, Task.id == Reminder.task_id)
-                    .where(Reminder.id.in_(ids[i:i + 500])).order_by(Reminder.id))
-            out += [ReminderView(r.id, r.task_id, code, r.rule, r.target, r.occurrence, r.recipient, r.channel,
-                                 r.address, r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
-                                 r.sent_at, r.message) for r, code in s.execute(stmt)]
+            r = reminder_rows.c
+            stmt = (sa.select(reminder_rows, task_rows.c.code).outerjoin(task_rows, task_rows.c.id == r.task_id)
+                    .where(r.id.in_(ids[i:i + 500])).order_by(r.id))
+            out += [_listed_view(x) for x in conn.execute(stmt)]
         return out
 
 
@@ -1096,6 +1102,4 @@ def list_reminders(app: "Writer", *, failed: bool = False, task_id: int | None =
             stmt = stmt.where(r.task_id == task_id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [ReminderView(x.id, x.task_id, x.code, x.rule, x.target, x.occurrence, x.recipient, x.channel,
-                             x.address, x.status, x.attempts, x.next_attempt_at, x.last_error, x.created_at,
-                             x.sent_at, x.message) for x in conn.execute(stmt)]
+        return [_listed_view(x) for x in conn.execute(stmt)]
