@@ -7,12 +7,10 @@ the ledger are matched by code and updated through ``Writer.import_update``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.core import policy as reminders
+from engine.core.collector import collector_paused
 from engine.core.deadlines import deadline_change
 from engine.core.calendar import parse_date
 from engine.i18n import N_, gettext
@@ -360,7 +359,7 @@ def import_ledger(
         raise InvalidInput("campaign", campaign, Phrase(N_("tasks of workflow {workflow} belong to no campaign"),
                                                         workflow=wf.name), option="campaign")
     result = ImportResult(path.name, sha, 0, dry_run=dry_run)
-    with _no_gc_pauses():
+    with collector_paused():
         sheets = read_sheets(path, data)
         del data  # the file's bytes are not needed again; a big import's memory is its time too
         _keep_workflow_rows(app, sheets, wf, result)
@@ -398,22 +397,6 @@ def _with_campaigns(app: "Writer", name: str) -> bool:
         return "campaign" in app.registry.get(name).uses
     except (KeyError, DubanError):  # a workflow this ledger does not know: its rows are not this one's
         return False
-
-
-@contextlib.contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """The cycle collector off while a file's rows are read and written.
-
-    A big file makes millions of objects that live until the import ends and form no cycles; the
-    collector would walk them again and again (a quarter of the CPU time of a 100,000-row import).
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _run(app: "Writer", actor: str, path: Path, sheets: list[Sheet], result: ImportResult, campaign: str | None,

@@ -7,8 +7,6 @@ Which states count as 完成 / 阶段性完成 is workflow data (``[report]``), 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from engine.core.collector import collector_paused
 from engine.core.errors import InvalidInput, Phrase
 from engine.i18n import N_
 from engine.i18n import LazyString, language, lazy_pgettext, pgettext
@@ -450,22 +449,8 @@ def progress(app: "Ledger", as_of: date | None = None, campaign: str | None = No
     worked through (a report over many items: the front end draws a bar). ``ids``: of these tasks
     only (the few a dashboard lists), figures included.
     """
-    with _no_gc_pauses():
+    with collector_paused():
         return _progress(app, as_of, campaign, by, workflow, since=since, progress=progress, ids=ids)
-
-
-@contextlib.contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """The cycle collector off while the items are read: a report of 100,000 items makes a million
-    objects that outlive it and form no cycles, and the collector would walk them again and again
-    (a sixth of the report's CPU time)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _progress(app: "Ledger", as_of: date | None, campaign: str | None, by: str | None, workflow: str | None, *,
