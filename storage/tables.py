@@ -158,12 +158,12 @@ reminders = sa.table(
     sa.column("address", sa.String),
     sa.column("status", sa.String),
     sa.column("attempts", sa.Integer),
+    sa.column("lease", sa.String),
     sa.column("next_attempt_at", UTCDateTime),
     sa.column("last_error", sa.String),
     sa.column("message", sa.String),
     sa.column("created_at", UTCDateTime),
     sa.column("sent_at", UTCDateTime),
-    sa.column("lease", sa.String),
     sa.column("mentions", sa.String),
     sa.column("attempted_at", UTCDateTime),
 )
@@ -225,7 +225,39 @@ users = sa.table(
     sa.column("created_at", UTCDateTime),
 )
 
+# The web front's secrets and failed logins (engine/accounts.py keeps them apart from ``users``).
+user_passwords = sa.table(
+    "user_passwords",
+    sa.column("user_id", sa.Integer),
+    sa.column("hash", sa.String),
+    sa.column("changed_at", UTCDateTime),
+)
+
+api_tokens = sa.table(
+    "api_tokens",
+    sa.column("id", sa.Integer),
+    sa.column("user_id", sa.Integer),
+    sa.column("digest", sa.String),
+    sa.column("created_at", UTCDateTime),
+    sa.column("revoked_at", UTCDateTime),
+)
+
+login_failures = sa.table(
+    "login_failures",
+    sa.column("id", sa.Integer),
+    sa.column("name", sa.String),
+    sa.column("at", UTCDateTime),
+)
+
 ALL = (tasks, campaigns, problems, progress_notes, evidence, outcomes, trail, trail_head, lookbacks, reminders,
-       extension_requests, letters, lookback_plans, users)
+       extension_requests, letters, lookback_plans, users, user_passwords, api_tokens, login_failures)
 
 BY_NAME = {clause.name: clause for clause in ALL}
+
+# What ``export json`` writes (engine/ledger_io/dump.py): every table of the schema but its own
+# bookkeeping (duban_meta), each with every column in the models' order, the tables in the models'
+# dependency order (``SQLModel.metadata.sorted_tables``), each ordered by its key.
+# tests/test_storage_tables.py keeps all three equal to the models'.
+DUMPED = (campaigns, login_failures, trail_head, users, api_tokens, lookback_plans, problems, user_passwords, tasks,
+          evidence, extension_requests, letters, lookbacks, outcomes, progress_notes, reminders, trail)
+DUMP_KEYS = {"user_passwords": "user_id"}  # the key a table's rows are ordered by, when it is not ``id``

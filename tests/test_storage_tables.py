@@ -51,3 +51,14 @@ def test_read_clauses_give_values_of_the_models_types(tmp_path) -> None:  # type
         at = conn.execute(sa.select(tables.trail.c.at)).scalar_one()
     assert row.due == date(2025, 10, 31) and row.flagged is True and row.version == 3
     assert at == datetime(2025, 7, 1, 2, 0, tzinfo=UTC)
+
+
+def test_the_dump_reads_every_model_table_with_every_column_in_the_models_order() -> None:
+    # ``export json`` writes rows through storage.tables.DUMPED; a restore loads them into the models'
+    # tables. Same tables, order (parents first), columns, column order and row key, or the file changes.
+    models = [t for t in SQLModel.metadata.sorted_tables if t.name != "duban_meta"]
+    assert [t.name for t in tables.DUMPED] == [t.name for t in models]
+    for clause, model in zip(tables.DUMPED, models):
+        assert [c.name for c in clause.columns] == [c.name for c in model.columns], clause.name
+        assert [c.name for c in model.primary_key.columns] == [tables.DUMP_KEYS.get(clause.name, "id")], clause.name
+        assert clause in tables.ALL, clause.name  # so its types are checked above
