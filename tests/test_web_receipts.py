@@ -179,7 +179,11 @@ def test_a_leaders_queue_lists_the_items_awaiting_the_leaders_sign_off(people: D
     lead, unit = Browser(people), Browser(people)
     lead.login("lead")
     unit.login("office")
-    assert unit.get("/queue").status_code == 403
+    refused = unit.get("/queue")
+    assert refused.status_code == 403 and "may not open the supervisors" in refused.text
+    unit.client.get("/lang/zh?next=/queue")
+    refused = unit.get("/queue").text.split("<main", 1)[-1]
+    assert "打开待销号队列" in refused and "queue" not in refused  # the refusal in the page's language
     assert 'href="/queue"' in lead.get("/inbox").text
     queue = lead.get("/queue")
     assert queue.status_code == 200 and f'data-task="{tid}"' in queue.text

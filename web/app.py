@@ -33,7 +33,7 @@ from engine.core import fields as task_fields
 from engine.core.errors import DubanError, NotFound, PermissionDenied
 from engine.core.views import ExtensionRequestView, TaskView, UserView
 from engine import i18n
-from engine.i18n import gettext as _, language, pgettext
+from engine.i18n import N_, gettext as _, language, pgettext
 from workflows.access import SUPERVISING_ROLES
 from web.problems import status_of
 from web.wording import word
@@ -392,7 +392,7 @@ class Pages:
     def _queue(self, request: Request, user: UserView, refused: Refused | None = None) -> Response:
         supervising = user.role in SUPERVISING_ROLES
         if not self.has_queue(user):
-            raise PermissionDenied(user.name, user.role, "open the supervisors' queue", "only supervisors and admins may")
+            raise PermissionDenied(user.name, user.role, N_("open the supervisors' queue"), N_("only supervisors and admins may"))
         if supervising:
             states = sorted({st for name in self.duban.workflow_names()
                              for st in workspace.queue_states(self.duban.workflow(name))})
