@@ -173,7 +173,7 @@ def test_single_writes_run_without_the_orm(write_ledger: Path, argv: list[str]) 
 @pytest.mark.parametrize("argv", [["--as", "root", "audit", "verify"], ["--as", "root", "user", "list"],
                                   ["--as", "root", "campaign", "list"], ["--as", "root", "export", "ics"],
                                   ["--as", "root", "export", "csv"], ["--as", "root", "reminders", "list"],
-                                  ["--as", "root", "export", "json"]],
+                                  ["--as", "root", "export", "json"], ["--as", "root", "export", "binder"]],
                          ids=lambda a: " ".join(a[2:4]))
 def test_verify_lists_and_exports_run_without_the_orm(write_ledger: Path, tmp_path: Path, argv: list[str]) -> None:
     out = ["-o", str(tmp_path / f"out.{argv[-1]}")] if argv[2] == "export" else []

@@ -24,7 +24,7 @@ from engine.i18n import N_
 from engine.core.files import atomic_output
 from engine.core.views import TaskDetail, outcome_kind_label
 from engine.i18n import language, pgettext
-from storage.models import Evidence, Task, TrailHead, TrailRecord
+from storage.tables import evidence as _EVIDENCE, tasks as _TASKS, trail as _TRAIL, trail_head as _HEAD
 
 CHUNK = 1 << 20  # bytes read at a time from an evidence file
 
@@ -151,8 +151,9 @@ def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
     tasks = app.list_tasks(campaign=campaign)
     tasks.sort(key=lambda t: (t.campaign, t.id))
     several = len({t.campaign for t in tasks}) > 1
-    with app.transaction() as s:
-        head = s.get(TrailHead, 1)
+    with app.reading() as conn:  # a reader: no write lock, and no ORM
+        head = conn.execute(sa.select(_HEAD.c.last_id, _HEAD.c.last_hash, _HEAD.c.count)
+                            .where(_HEAD.c.id == 1)).first()
         head_info = {"last_id": head.last_id, "hash": head.last_hash, "count": head.count} if head else None
     manifest: dict[str, Any] = {"format": FORMAT, "version": 1, "generated_at": app.now().isoformat(),
                                 "trail_head": head_info, "files": {}, "tasks": []}
@@ -306,14 +307,17 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
                 p.append(f"binder file {name} was changed: its sha256 is {actual}, the manifest says {sha}")
         for name in sorted(unclaimed):
             p.append(f"binder file {name} is not in the manifest (added after the binder was made)")
-    with app.transaction() as s:
+    with app.reading() as conn:  # a reader: checking a binder takes no write lock
         for entry in manifest.get("tasks", []):
             report.tasks += 1
-            task = s.get(Task, entry.get("id"))
+            task_id = entry.get("id")
+            task = (conn.execute(sa.select(_TASKS.c.id, _TASKS.c.code).where(_TASKS.c.id == task_id)).first()
+                    if isinstance(task_id, int) else None)
             if task is None or task.code != entry.get("code"):
                 p.append(f"task {entry.get('code')} (id {entry.get('id')}) of the binder is not in the ledger")
                 continue
-            stored = dict(s.execute(sa.select(Evidence.id, Evidence.sha256).where(Evidence.task_id == task.id)).all())
+            stored = dict(conn.execute(sa.select(_EVIDENCE.c.id, _EVIDENCE.c.sha256)
+                                       .where(_EVIDENCE.c.task_id == task.id)).all())
             for ev in entry.get("evidence", []):
                 if stored.get(ev.get("id")) != ev.get("sha256"):
                     p.append(f"task {task.code}: evidence {ev.get('name')} (sha256 {ev.get('sha256')}) "
@@ -323,7 +327,7 @@ def verify_binder(app: "Duban", path: Path | str) -> BinderReport:
                              f"(sha256 {ev['sha256']})")
         head = manifest.get("trail_head")
         if head and head.get("last_id"):
-            rec = s.execute(sa.select(TrailRecord.hash).where(TrailRecord.id == head["last_id"])).scalar_one_or_none()
+            rec = conn.execute(sa.select(_TRAIL.c.hash).where(_TRAIL.c.id == head["last_id"])).scalar_one_or_none()
             if rec != head.get("hash"):
                 p.append(f"the binder was made at trail record {head['last_id']} (hash {head.get('hash')}), "
                          "which the ledger's trail does not hold: the trail was rewritten or this is another ledger")
