@@ -17,6 +17,8 @@ STATUS_LABELS = {
     "pending": lazy_pgettext("extension request", "pending"),
     "approved": lazy_pgettext("extension request", "approved"),
     "denied": lazy_pgettext("extension request", "denied"),
+    # still pending in its row, but its task closed before anyone decided it (engine/core/extensions.py)
+    "lapsed": lazy_pgettext("extension request", "lapsed"),
 }
 
 
@@ -31,7 +33,7 @@ def extension() -> None:
 
 
 @extension.command("list")
-@click.option("--pending", is_flag=True, help="Only requests still to be decided.")
+@click.option("--pending", is_flag=True, help="Only requests still to be decided (on tasks still open).")
 @json_option
 @pass_ctx
 @domain_errors

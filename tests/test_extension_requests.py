@@ -141,6 +141,29 @@ def test_refusals_name_the_request_and_why_and_write_nothing(app: Duban, clock: 
         app.deny_extension("sup", 2, "  ")
 
 
+def test_a_request_lapses_when_its_task_is_struck_off_and_is_no_longer_offered(app: Duban, task_id: int,
+                                                                              run: Run) -> None:
+    run.ok("task", "extend", str(task_id), "--due", "2025-08-15", "--reason", "需要补充材料", user="office")
+    app.fire("office", task_id, "start")
+    app.fire("office", task_id, "complete", note="完成")
+    app.add_evidence_bytes("office", task_id, "纪要.txt", "纪要".encode())
+    app.fire("sup", task_id, "review", note="销号")  # struck off, the request never decided
+    before = records(app)
+    assert run.json("extension", "list", "--pending") == []
+    assert "No extension requests." in run.ok("extension", "list", "--pending").stdout
+    assert app.list_extension_requests(pending=True, viewer="sup") == []  # the web queue's and the API's list
+    # still listed in full, and in the task's history, as lapsed (失效), never as pending
+    assert [r["status"] for r in run.json("extension", "list")] == ["lapsed"]
+    assert "失效" in run.ok("extension", "list", lang="zh").stdout
+    assert [r["status"] for r in run.json("task", "show", str(task_id))["extension_requests"]] == ["lapsed"]
+    # deciding it is refused, naming the request, the task and its state; nothing is written
+    assert "extension request 1 (task 1) refused: the task is closed (reviewed)" in run.refused(
+        "extension", "approve", "1", user="sup")
+    assert "the task is closed (reviewed)" in run.refused("extension", "deny", "1", "--reason", "x", user="sup")
+    assert records(app) == before
+    app.verify()
+
+
 def test_approval_respects_the_workflow_s_hard_limit(db_url: str, clock: FixedClock, tmp_path: Path) -> None:
     text = (Path(__file__).parents[1] / "workflows" / "rectification.toml").read_text(encoding="utf-8")
     flows = tmp_path / "flows"

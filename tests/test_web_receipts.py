@@ -197,3 +197,21 @@ def test_a_leaders_queue_lists_the_items_awaiting_the_leaders_sign_off(people: D
     assert f'data-task="{tid}"' in sup.get("/queue").text
     assert people.get_task(tid).task.state == "completed"
     people.verify()
+
+
+def test_a_request_whose_task_was_struck_off_leaves_the_queue_and_the_api_s_pending_list(people: Duban) -> None:
+    tid = _office_task(people, "公车私用")
+    request_id = people.request_extension("office", tid, "2025-08-29", "人员不足").id
+    people.fire("office", tid, "start")
+    people.add_evidence_bytes("office", tid, "纪要.txt", "纪要".encode())
+    people.fire("office", tid, "complete", note="已整改")
+    people.fire("sup", tid, "review", note="销号")  # struck off before anyone decided the request
+    sup = Browser(people)
+    sup.login("sup")
+    assert f'data-request="{request_id}"' not in sup.get("/queue").text
+    client = TestClient(create_app(duban=people))
+    auth = {"Authorization": f"Bearer {accounts.new_token(people, 'root', 'sup').token}"}
+    assert client.get("/api/v1/extension-requests?pending=true", headers=auth).json() == []
+    assert [r["status"] for r in client.get("/api/v1/extension-requests", headers=auth).json()] == ["lapsed"]
+    refused = client.post(f"/api/v1/extension-requests/{request_id}/approve", json={}, headers=auth)
+    assert refused.status_code == 409 and "the task is closed (reviewed)" in str(refused.json())

@@ -568,7 +568,8 @@ def _request_status(request: ExtensionRequestView) -> str:
     """An extension request's status as people read it (the words of ``duban extension list``)."""
     words = {"pending": pgettext("extension request", "pending"),
              "approved": pgettext("extension request", "approved"),
-             "denied": pgettext("extension request", "denied")}
+             "denied": pgettext("extension request", "denied"),
+             "lapsed": pgettext("extension request", "lapsed")}
     return words.get(request.status, request.status)
 
 

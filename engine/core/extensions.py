@@ -29,6 +29,10 @@ from workflows.access import SUPERVISING_ROLES
 
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
 STATUSES = (PENDING, APPROVED, DENIED)
+# Never stored: how a reader shows a request still pending in its row once its task is closed (struck off,
+# or another final state). It is no longer to decide (``_request_to_decide`` refuses it), so no list,
+# queue or count offers it; a reopened task's request reads pending again.
+LAPSED = "lapsed"
 REQUEST_EVENT, DENY_EVENT = "extension.request", "extension.deny"
 
 # (session, task row, request row) → None: claims the answer to a denied request (engine/api.py).
@@ -154,7 +158,7 @@ class ExtensionRequests:
 
 
 # How a refusal words a decided request's status.
-STATUS_WORDS = {PENDING: N_("pending"), APPROVED: N_("approved"), DENIED: N_("denied")}
+STATUS_WORDS = {PENDING: N_("pending"), APPROVED: N_("approved"), DENIED: N_("denied"), LAPSED: N_("lapsed")}
 
 
 def request_view(row: Any, task: Any) -> ExtensionRequestView:

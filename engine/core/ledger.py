@@ -34,7 +34,7 @@ from engine.core.errors import (
 )
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core.deadlines import moved_deadline
-from engine.core import lookbacks, signoffs
+from engine.core import extensions, lookbacks, signoffs
 from engine.core.views import (
     DeadlineChange,
     ExtensionRequestView,
@@ -499,11 +499,12 @@ class Ledger:
 
     def list_extension_requests(self, *, pending: bool = False, task_id: int | None = None,
                                 viewer: str | None = None) -> list[ExtensionRequestView]:
-        """Extension requests (延期申请), oldest first; ``pending``: those still to decide; ``viewer``:
-        only those on tasks that user may see."""
+        """Extension requests (延期申请), oldest first; ``pending``: those still to decide (on a task still
+        open: one struck off or otherwise closed is not decided any more, see ``extensions.LAPSED``);
+        ``viewer``: only those on tasks that user may see."""
         where: list[Any] = []
         if pending:
-            where.append(extension_requests.c.status == "pending")
+            where += [extension_requests.c.status == extensions.PENDING, self.open_clause()]
         if task_id is not None:
             where.append(extension_requests.c.task_id == task_id)
         if viewer is not None:
@@ -513,11 +514,26 @@ class Ledger:
 
     def _requests(self, conn: sa.Connection, where: Sequence[Any]) -> list[ExtensionRequestView]:
         r = extension_requests
-        rows = conn.execute(sa.select(r, tasks.c.code, tasks.c.title, tasks.c.unit)
+        rows = conn.execute(sa.select(r, tasks.c.code, tasks.c.title, tasks.c.unit, tasks.c.workflow,
+                                      tasks.c.state.label("task_state"))
                             .join(tasks, tasks.c.id == r.c.task_id).where(*where).order_by(r.c.id))
         return [ExtensionRequestView(x.id, x.task_id, x.code, x.title, x.unit, x.due, x.previous_due, x.reason,
-                                     x.requested_by, x.requested_at, x.status, x.decided_by, x.decided_at,
-                                     x.decision_note) for x in rows]
+                                     x.requested_by, x.requested_at, self._request_status(x), x.decided_by,
+                                     x.decided_at, x.decision_note) for x in rows]
+
+    def _request_status(self, row: Any) -> str:
+        """A request's status as read: a pending one whose task is no longer open reads 'lapsed', so no
+        list, queue or count offers it to decide (approving or denying it is refused: the task is closed)."""
+        if row.status != extensions.PENDING:
+            return str(row.status)
+        state = self.registry.get(row.workflow).states.get(row.task_state)
+        return extensions.PENDING if state is not None and state.open else extensions.LAPSED
+
+    def open_clause(self) -> sa.ColumnElement[bool]:
+        """Tasks in an open state of their workflow (not struck off, nor otherwise closed)."""
+        clauses = [sa.and_(tasks.c.workflow == name, tasks.c.state.in_(self.registry.get(name).open_states()))
+                   for name in self.registry.names()]
+        return sa.or_(*clauses) if clauses else sa.false()
 
     def lookback_list(self, *, due_only: bool = False, campaign: str | None = None,
                       status: str | None = None) -> list[LookbackView]:
