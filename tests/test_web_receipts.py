@@ -215,3 +215,45 @@ def test_a_request_whose_task_was_struck_off_leaves_the_queue_and_the_api_s_pend
     assert [r["status"] for r in client.get("/api/v1/extension-requests", headers=auth).json()] == ["lapsed"]
     refused = client.post(f"/api/v1/extension-requests/{request_id}/approve", json={}, headers=auth)
     assert refused.status_code == 409 and "the task is closed (reviewed)" in str(refused.json())
+
+
+def test_after_login_whoever_has_a_queue_lands_on_it_and_a_unit_on_its_inbox(people: Duban) -> None:
+    # lead signs the unit head's step of rectification-strict, so a leader has a queue as supervisors do
+    for name, start in (("office", "/inbox"), ("sup", "/queue"), ("root", "/queue"), ("lead", "/queue")):
+        b = Browser(people)
+        done = b.login(name)
+        assert done.status_code == 303 and done.headers["location"] == "/", name
+        home = b.get("/")
+        assert home.status_code == 303 and home.headers["location"] == start, name
+        assert b.get(start).status_code == 200, name
+        for route in ("/inbox", "/dashboard", "/items"):  # every page is still there
+            assert b.get(route).status_code == 200, (name, route)
+
+
+def test_the_supervisors_queue_lists_only_items_awaiting_their_step_and_the_rest_apart(people: Duban) -> None:
+    tid = _office_task(people, "采购未比价", workflow="rectification-strict")
+    plain = _office_task(people, "台账不全")  # rectification: no chain, struck off by supervisors as before
+    for task in (tid, plain):
+        people.fire("office", task, "start")
+        people.add_evidence_bytes("office", task, "纪要.txt", "纪要".encode())
+        people.fire("office", task, "complete", note="已整改")
+    sup, lead = Browser(people), Browser(people)
+    sup.login("sup")
+    lead.login("lead")
+    sup.client.get("/lang/en?next=/queue")
+    queue = sup.get("/queue").text
+    assert f'data-task="{plain}"' in queue
+    assert f'data-task="{tid}"' not in queue and f'/tasks/{tid}/event-review' not in queue  # no button to be refused
+    assert f'data-awaiting-other="{tid}"' in queue
+    assert "Awaiting others' sign-off" in queue and "awaits a leader of unit 办公室" in queue
+    sup.client.get("/lang/zh?next=/queue")
+    queue = sup.get("/queue").text
+    assert f'data-awaiting-other="{tid}"' in queue and "待他人审核" in queue
+    assert "Awaiting" not in queue.split("<main", 1)[-1]
+    assert f'data-task="{tid}"' in lead.get("/queue").text
+    assert lead.post(f"/tasks/{tid}/event-review", {"version": _version(people, tid), "back": "queue"}).status_code == 303
+    queue = sup.get("/queue").text
+    assert f'data-task="{tid}"' in queue and f'data-awaiting-other="{tid}"' not in queue  # now the office's step
+    mine = lead.get("/queue").text
+    assert f'data-task="{tid}"' not in mine and f'data-awaiting-other="{tid}"' in mine
+    people.verify()

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from engine import accounts, workspace
 from engine.core import signoffs
 from engine.core import fields as task_fields
-from engine.core.errors import DubanError, NotFound, PermissionDenied
+from engine.core.errors import DubanError, NotFound, PermissionDenied, signer_phrase
 from engine.core.views import ExtensionRequestView, TaskView, UserView
 from engine import i18n
 from engine.i18n import N_, gettext as _, language, pgettext
@@ -218,7 +218,9 @@ class Pages:
 
     async def home(self, request: Request) -> Response:
         def work(user: UserView) -> Response:
-            target = "/queue" if user.role in ("admin", "supervisor") else "/inbox"
+            # whoever has work in the queue starts there: supervisors, admins, and leaders who sign a
+            # step of some workflow's sign-off chain; a unit (and a leader who signs none) at the inbox
+            target = "/queue" if self.has_queue(user) else "/inbox"
             return RedirectResponse(target, status_code=303)
         return await self.page(request, work)
 
@@ -399,9 +401,17 @@ class Pages:
         else:  # a leader: the items whose sign-off chain awaits a step of the leader's
             states = sorted({st for name in self.duban.workflow_names() for st in self._signing_states(user, name)})
         waiting = self.duban.list_tasks(states=states, viewer=user.name, oldest_change_first=True, limit=200) if states else []
-        details = [workspace.task_for(self.duban, user, t.id) for t in waiting]
-        if not supervising:
-            details = [d for d in details if _awaits(d, user)]
+        # An item whose sign-off chain awaits a step ``user`` may sign is theirs to act on; one awaiting
+        # someone else's step is listed apart, read only, with who is awaited (its button would be refused).
+        # A supervisors' item with no chain (or the chain signed) is theirs as before.
+        details, others = [], []
+        for d in (workspace.task_for(self.duban, user, t.id) for t in waiting):
+            if _awaits(d, user):
+                details.append(d)
+            elif d.signoffs and d.signoffs["awaiting"]:
+                others.append(d)
+            elif supervising:
+                details.append(d)
         lookbacks = self.duban.lookback_list(due_only=True) if supervising else []
         extensions = self.duban.list_extension_requests(pending=True, viewer=user.name) if supervising else []
         status = status_of(refused.error) if refused else 200
@@ -415,7 +425,8 @@ class Pages:
                  | {f"lookback-{lb.id}" for lb in lookbacks})
         on_page = refused is not None and (refused.form in shown or (
             refused.form.startswith("event-") and refused.values.get("task") in {str(d.task.id) for d in details}))
-        return self.render(request, "queue.html", status, user=user, items=details, lookbacks=lookbacks, signed=signed,
+        return self.render(request, "queue.html", status, user=user, items=details, others=others, awaited=_awaited,
+                           lookbacks=lookbacks, signed=signed,
                            extensions=extensions, supervising=supervising,
                            refused_elsewhere=refused is not None and not on_page,
                            refused=refused, image_types=IMAGE_TYPES, suffix=_suffix,
@@ -562,6 +573,12 @@ def _awaits(detail: Any, user: UserView) -> bool:
         return False
     step = chain["steps"][chain["awaiting"] - 1]
     return bool(step["role"] == user.role and (step["scope"] == "any" or step["unit"] == user.unit))
+
+
+def _awaited(detail: Any) -> str:
+    """Who the task's sign-off chain awaits, in the language in use: 一名办公室的领导."""
+    step = detail.signoffs["steps"][detail.signoffs["awaiting"] - 1]
+    return str(signer_phrase(step["role"], step["unit"]))
 
 
 def _request_status(request: ExtensionRequestView) -> str:
