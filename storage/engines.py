@@ -234,9 +234,16 @@ def has_schema(engine: Engine) -> bool:
 
 
 @contextmanager
-def read_transaction(engine: Engine) -> Iterator[sa.Connection]:
-    """A transaction that only reads: one consistent snapshot, and on SQLite no write lock."""
+def read_transaction(engine: Engine, *, snapshot: bool = False) -> Iterator[sa.Connection]:
+    """A transaction that only reads, on SQLite without the write lock (one snapshot there).
+
+    ``snapshot``: every statement sees the same state of the ledger on PostgreSQL too (REPEATABLE
+    READ; its default READ COMMITTED lets each statement see what committed meanwhile), for a document
+    read in many queries that must agree with itself (a binder's pages and its trail head).
+    """
     with engine.connect() as conn:
         conn.execution_options(**{READ_ONLY: True})
+        if snapshot and engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn

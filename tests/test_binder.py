@@ -191,3 +191,33 @@ def test_the_binder_index_reads_as_a_clerk_files_it(app: Duban, task_id: int, tm
 
     assert re.search(r"生成时间 \d{4}-\d{2}-\d{2} \d{2}:\d{2} ·", index)  # local, to the minute
     assert "整改资料册" in index and "binder" not in index
+
+
+def test_a_binder_shows_the_ledger_at_one_moment_while_others_write(app: Duban, task_id: int, db_url: str,
+                                                                    tmp_path: Path) -> None:
+    """Making a binder takes no write lock, so units go on reporting meanwhile: what they write after
+    it began is in none of its pages, and its trail head is the one its pages agree with."""
+    from tests.conftest import TEST_WORKFLOWS
+
+    _with_evidence(app, task_id)
+    version_before = app.get_task(task_id).task.version
+    other = Duban(db_url, clock=app.clock, settings=app.settings, workflow_dirs=[TEST_WORKFLOWS],
+                  blob_root=tmp_path / "evidence")
+    wrote: list[bool] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not wrote:  # once, after the binder has begun reading
+            other.add_note("office", task_id, "制作资料册期间补报的进展")
+            other.fire("office", task_id, "start")
+            wrote.append(True)
+
+    out = tmp_path / "binder.zip"
+    export_binder(app, out, progress=meanwhile)
+    assert wrote and app.get_task(task_id).task.version > version_before  # the writes landed
+    with zipfile.ZipFile(out) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        page = z.read(f"{manifest['tasks'][0]['folder']}/index.html").decode("utf-8")
+        index = z.read("index.html").decode("utf-8")
+    assert "制作资料册期间补报的进展" not in page and "已交办" in index and "整改中" not in index
+    assert manifest["trail_head"]["count"] < app.verify().records  # the head from before the writes
+    verify_binder(app, out)

@@ -27,12 +27,8 @@ from storage.db import insert_row
 from storage.tables import extension_requests as _REQUESTS
 from workflows.access import SUPERVISING_ROLES
 
-PENDING, APPROVED, DENIED = "pending", "approved", "denied"
-STATUSES = (PENDING, APPROVED, DENIED)
-# Never stored: how a reader shows a request still pending in its row once its task is closed (struck off,
-# or another final state). It is no longer to decide (``_request_to_decide`` refuses it), so no list,
-# queue or count offers it; a reopened task's request reads pending again.
-LAPSED = "lapsed"
+# The statuses are the readers' too (engine/core/views.py), which must not load this writer-side module.
+from engine.core.views import APPROVED, DENIED, LAPSED, PENDING, STATUSES  # noqa: F401  (re-exported)
 REQUEST_EVENT, DENY_EVENT = "extension.request", "extension.deny"
 
 # (session, task row, request row) → None: claims the answer to a denied request (engine/api.py).

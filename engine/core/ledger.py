@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ from engine.core.errors import (
 )
 from engine.core.registry import WorkflowRegistry, registry_for
 from engine.core.deadlines import moved_deadline
-from engine.core import extensions, lookbacks, signoffs
+from engine.core import lookbacks, signoffs
+from engine.core.views import LAPSED as REQUEST_LAPSED, PENDING as REQUEST_PENDING
 from engine.core.views import (
     DeadlineChange,
     ExtensionRequestView,
@@ -97,6 +99,11 @@ ACTION_LABELS: dict[str, LazyString] = {
     "db.secure": _l("Row-level security set up"),
     "db.grant": _l("Database login granted"),
 }
+
+
+# The snapshot a block of reads shares (``Ledger.snapshot``): per thread and task, so a server's
+# other requests never read through it.
+_SNAPSHOT: "ContextVar[tuple[Ledger, sa.Connection] | None]" = ContextVar("duban_snapshot", default=None)
 
 
 class Ledger:
@@ -254,14 +261,36 @@ class Ledger:
 
     @contextmanager
     def reading(self) -> Iterator[sa.Connection]:
-        """A read-only transaction (inside a batch: the batch's own, so it sees the batch's writes)."""
-        outer = self._batch_connection()
+        """A read-only transaction (inside a batch: the batch's own, so it sees the batch's writes;
+        inside ``snapshot``: the snapshot's)."""
+        outer = self._batch_connection() or self._snapshot_connection()
         if outer is not None:
             yield outer
             return
         self._ensure_schema()
         with read_transaction(self.engine) as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sa.Connection]:
+        """One read transaction for everything read in the block (this thread or task): a document
+        made of many reads (the binder) shows the ledger as it stood at one moment, whatever commits
+        meanwhile. Inside a batch: the batch's transaction."""
+        outer = self._batch_connection() or self._snapshot_connection()
+        if outer is not None:
+            yield outer
+            return
+        self._ensure_schema()
+        with read_transaction(self.engine, snapshot=True) as conn:
+            token = _SNAPSHOT.set((self, conn))
+            try:
+                yield conn
+            finally:
+                _SNAPSHOT.reset(token)
+
+    def _snapshot_connection(self) -> sa.Connection | None:
+        held = _SNAPSHOT.get()
+        return held[1] if held is not None and held[0] is self else None
 
     # ------------------------------------------------------------------ tasks
     def list_tasks(
@@ -500,11 +529,11 @@ class Ledger:
     def list_extension_requests(self, *, pending: bool = False, task_id: int | None = None,
                                 viewer: str | None = None) -> list[ExtensionRequestView]:
         """Extension requests (延期申请), oldest first; ``pending``: those still to decide (on a task still
-        open: one struck off or otherwise closed is not decided any more, see ``extensions.LAPSED``);
+        open: one struck off or otherwise closed is not decided any more, see ``LAPSED`` of engine/core/views.py);
         ``viewer``: only those on tasks that user may see."""
         where: list[Any] = []
         if pending:
-            where += [extension_requests.c.status == extensions.PENDING, self.open_clause()]
+            where += [extension_requests.c.status == REQUEST_PENDING, self.open_clause()]
         if task_id is not None:
             where.append(extension_requests.c.task_id == task_id)
         if viewer is not None:
@@ -524,10 +553,10 @@ class Ledger:
     def _request_status(self, row: Any) -> str:
         """A request's status as read: a pending one whose task is no longer open reads 'lapsed', so no
         list, queue or count offers it to decide (approving or denying it is refused: the task is closed)."""
-        if row.status != extensions.PENDING:
+        if row.status != REQUEST_PENDING:
             return str(row.status)
         state = self.registry.get(row.workflow).states.get(row.task_state)
-        return extensions.PENDING if state is not None and state.open else extensions.LAPSED
+        return REQUEST_PENDING if state is not None and state.open else REQUEST_LAPSED
 
     def open_clause(self) -> sa.ColumnElement[bool]:
         """Tasks in an open state of their workflow (not struck off, nor otherwise closed)."""

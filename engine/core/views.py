@@ -282,6 +282,15 @@ class DeadlineChange(View):
     requested_by: str | None = None
 
 
+# A unit's extension request, as stored.
+PENDING, APPROVED, DENIED = "pending", "approved", "denied"
+STATUSES = (PENDING, APPROVED, DENIED)
+# Never stored: how a reader shows a request still pending in its row once its task is closed (struck off,
+# or another final state). It is no longer to decide (``_request_to_decide`` refuses it), so no list,
+# queue or count offers it; a reopened task's request reads pending again.
+LAPSED = "lapsed"
+
+
 @dataclass
 class ExtensionRequestView(View):
     """A unit's request for a later deadline (延期申请): pending, approved or denied."""

@@ -146,8 +146,16 @@ class BinderResult:
 
 def export_binder(app: "Duban", out: Path | str, *, campaign: str | None = None,
                   progress: Callable[[int, int], None] | None = None) -> BinderResult:
-    """Writes the binder zip. Evidence whose stored file is missing is listed as missing, not invented."""
-    out = Path(out)
+    """Writes the binder zip. Evidence whose stored file is missing is listed as missing, not invented.
+
+    Read in one snapshot: its pages, manifest and trail head show the ledger at one moment, though a
+    unit reports or a supervisor strikes off while it is being made (no write lock is taken)."""
+    with app.snapshot():
+        return _write_binder(app, Path(out), campaign, progress)
+
+
+def _write_binder(app: "Duban", out: Path, campaign: str | None,
+                  progress: Callable[[int, int], None] | None) -> BinderResult:
     tasks = app.list_tasks(campaign=campaign)
     tasks.sort(key=lambda t: (t.campaign, t.id))
     several = len({t.campaign for t in tasks}) > 1
