@@ -128,13 +128,13 @@ def test_refusals_name_the_request_and_why_and_write_nothing(app: Duban, clock: 
     app.fire("office", task_id, "start")
     app.fire("office", task_id, "complete", note="完成")
     before = records(app)
-    assert "extension request 2 (task 1) refused: the task is closed (completed)" in run.refused(
+    assert "extension request 2 (task 1) refused: the task is closed (Completed)" in run.refused(
         "extension", "approve", "2", user="sup")
     assert "the task is closed" in run.refused("extension", "deny", "2", "--reason", "x", user="sup")
     other = app.add_task("sup", "已完成", problem="A1.1", leader="办公室主任", unit="办公室", due="2025-07-31").task.id
     app.fire("office", other, "start")
     app.fire("office", other, "complete", note="完成")
-    assert "the task is closed (completed)" in run.refused(
+    assert "the task is closed (Completed)" in run.refused(
         "task", "extend", str(other), "--due", "2025-08-30", "--reason", "x", user="office")
     assert records(app) == before + 3  # the other item's three records; nothing for the refusals
     with pytest.raises(InvalidInput):
@@ -157,9 +157,10 @@ def test_a_request_lapses_when_its_task_is_struck_off_and_is_no_longer_offered(a
     assert "失效" in run.ok("extension", "list", lang="zh").stdout
     assert [r["status"] for r in run.json("task", "show", str(task_id))["extension_requests"]] == ["lapsed"]
     # deciding it is refused, naming the request, the task and its state; nothing is written
-    assert "extension request 1 (task 1) refused: the task is closed (reviewed)" in run.refused(
+    assert "extension request 1 (task 1) refused: the task is closed (Struck off)" in run.refused(
         "extension", "approve", "1", user="sup")
-    assert "the task is closed (reviewed)" in run.refused("extension", "deny", "1", "--reason", "x", user="sup")
+    assert "the task is closed (Struck off)" in run.refused("extension", "deny", "1", "--reason", "x", user="sup")
+    assert "（已销号）" in run.refused("extension", "deny", "1", "--reason", "x", user="sup", lang="zh")
     assert records(app) == before
     app.verify()
 

@@ -214,7 +214,7 @@ def test_a_request_whose_task_was_struck_off_leaves_the_queue_and_the_api_s_pend
     assert client.get("/api/v1/extension-requests?pending=true", headers=auth).json() == []
     assert [r["status"] for r in client.get("/api/v1/extension-requests", headers=auth).json()] == ["lapsed"]
     refused = client.post(f"/api/v1/extension-requests/{request_id}/approve", json={}, headers=auth)
-    assert refused.status_code == 409 and "the task is closed (reviewed)" in str(refused.json())
+    assert refused.status_code == 409 and "the task is closed (Struck off)" in str(refused.json())
 
 
 def test_after_login_whoever_has_a_queue_lands_on_it_and_a_unit_on_its_inbox(people: Duban) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine.core import trail
-from engine.core.errors import (ConflictError, InvalidInput, NotFound, PermissionDenied, Phrase, RequestRefused,
-                                deadline_word)
+from engine.core.errors import (ConflictError, InvalidInput, LabelText, NotFound, PermissionDenied, Phrase,
+                                RequestRefused, deadline_word)
 from engine.core.views import ExtensionRequestView, MoveResult
 from engine.i18n import N_
 from storage.db import insert_row
@@ -58,7 +58,7 @@ class ExtensionRequests:
             if expected_version is not None and expected_version != task.version:
                 raise ConflictError(task.code, expected_version, task.version)
             if not wf.states[task.state].open:
-                raise RequestRefused(None, task.code, Phrase(N_("the task is closed ({state})"), state=task.state))
+                raise RequestRefused(None, task.code, Phrase(N_("the task is closed ({state})"), state=_state_word(wf, task.state)))
             pending = s.execute(sa.select(_REQUESTS.c.id).where(_REQUESTS.c.task_id == task.id,
                                                                 _REQUESTS.c.status == PENDING)).scalar()
             if pending is not None:
@@ -143,7 +143,7 @@ class ExtensionRequests:
                 N_("it was {status} already, by {who} at {at}"), status=Phrase(STATUS_WORDS[row.status]),
                 who=row.decided_by or "", at=at))
         if not wf.states[task.state].open:
-            raise RequestRefused(row.id, task.code, Phrase(N_("the task is closed ({state})"), state=task.state))
+            raise RequestRefused(row.id, task.code, Phrase(N_("the task is closed ({state})"), state=_state_word(wf, task.state)))
         return row, task, wf
 
     def _decide(self: Any, s: Any, row: Any, decided: dict[str, Any]) -> None:
@@ -172,3 +172,9 @@ def _required(reason: str | None) -> str:
 
 def _blank(text: str | None) -> str | None:
     return text.strip() or None if text is not None else None
+
+
+def _state_word(wf: Any, state: str) -> LabelText:
+    """A state as the workflow names it (已销号 / Struck off), worded when shown."""
+    found = wf.states[state].label
+    return LabelText(found.en, found.zh)
