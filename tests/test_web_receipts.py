@@ -183,7 +183,7 @@ def test_a_leaders_queue_lists_the_items_awaiting_the_leaders_sign_off(people: D
     assert refused.status_code == 403 and "may not open the supervisors" in refused.text
     unit.client.get("/lang/zh?next=/queue")
     refused = unit.get("/queue").text.split("<main", 1)[-1]
-    assert "打开待销号队列" in refused and "queue" not in refused  # the refusal in the page's language
+    assert "打开待销号队列" in refused and "审签某一环节的领导" in refused and "queue" not in refused  # in the page's language
     assert 'href="/queue"' in lead.get("/inbox").text
     queue = lead.get("/queue")
     assert queue.status_code == 200 and f'data-task="{tid}"' in queue.text

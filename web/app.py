@@ -394,7 +394,8 @@ class Pages:
     def _queue(self, request: Request, user: UserView, refused: Refused | None = None) -> Response:
         supervising = user.role in SUPERVISING_ROLES
         if not self.has_queue(user):
-            raise PermissionDenied(user.name, user.role, N_("open the supervisors' queue"), N_("only supervisors and admins may"))
+            raise PermissionDenied(user.name, user.role, N_("open the supervisors' queue"),
+                                   N_("only supervisors, admins and the leaders who sign a step of a sign-off chain may"))
         if supervising:
             states = sorted({st for name in self.duban.workflow_names()
                              for st in workspace.queue_states(self.duban.workflow(name))})
