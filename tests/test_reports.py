@@ -242,3 +242,20 @@ def test_imported_items_count_in_every_report_whatever_their_state(app: Duban, t
     assert build_notice(app, today, campaign="C2025").figures["items"] == 3
     assert 'data-figure="total">3<' in dashboard_html(app, today, campaign="C2025")
     assert open_series(app, today, today, campaign="C2025") == [(today, 2)]
+
+
+def test_records_of_no_task_after_the_day_change_no_figure_of_it(demo: Duban) -> None:
+    """Registering a user (a trail record of no task) after the day leaves the day's figures as they were,
+    in the counted report (report progress, the dashboard) as in the replayed one."""
+    from engine.reports.progress import progress_counts, standings
+
+    def figures() -> tuple[object, ...]:
+        f = progress_counts(demo, NOTICE_AS_OF).figures
+        return (f.total.count, f.done.count, f.partial.count, f.funds.amount,
+                sum(s.count for s in standings(demo, NOTICE_AS_OF)))
+
+    before = figures()
+    assert before[:4] == (16, 14, 2, Decimal("240.00"))
+    demo.add_note("root", demo.list_tasks()[0].id, "今天补充的进展")  # a task written since: replayed
+    demo.add_user("root", "zhang", "unit", unit="办公室")  # a record of no task
+    assert figures() == before

@@ -248,11 +248,17 @@ def _scope(campaign_id: int | None, workflow: str | None = None) -> list[sa.Colu
     return out
 
 
+def _tasks_written_since(cutoff: datetime) -> sa.Select:
+    """The ids of the tasks with a trail record after the cutoff. Records of no task (a user
+    registered, a campaign recorded) are left out: one NULL in ``NOT IN (…)`` makes it true of no row."""
+    return sa.select(trail.c.task_id).where(trail.c.at >= cutoff, trail.c.task_id.is_not(None))
+
+
 def _written_since(conn: sa.Connection, cutoff: datetime, campaign_id: int | None,
                    workflow: str | None = None) -> list[int]:
     """Tasks with a trail record after the cutoff, through the index on trail.at: tasks written (or
     created) since. Every other task stands today exactly as it stood then: its row is the answer."""
-    stmt = sa.select(trail.c.task_id).where(trail.c.at >= cutoff, trail.c.task_id.is_not(None)).distinct()
+    stmt = _tasks_written_since(cutoff).distinct()
     scope = _scope(campaign_id, workflow)
     if scope:
         stmt = stmt.where(trail.c.task_id.in_(sa.select(tasks.c.id).where(*scope)))
@@ -536,8 +542,9 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
         replayed = _replay(app, conn, written, cutoff) if written else {}
         late = sa.case((app.overdue_clause(as_of), 1), else_=0)
         keys = (tasks.c.workflow, tasks.c.state, tasks.c.problem_id, tasks.c.unit, late, tasks.c.flagged)
-        stmt = (sa.select(*keys, sa.func.count())
-                .group_by(*keys).order_by(sa.func.min(tasks.c.campaign_id), sa.func.min(tasks.c.id)))
+        # each group's first task, so problems list in the ledger's order however their tasks were counted
+        stmt = (sa.select(*keys, sa.func.count(), sa.func.min(tasks.c.campaign_id), sa.func.min(tasks.c.id))
+                .group_by(*keys))
         fund_keys = (tasks.c.workflow, tasks.c.state, tasks.c.problem_id, tasks.c.unit)
         funds_stmt = (sa.select(*fund_keys, sa.func.sum(outcomes.c.amount_fen))
                       .join(tasks, tasks.c.id == outcomes.c.task_id)
@@ -547,10 +554,16 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
             stmt = stmt.where(*scope)
             funds_stmt = funds_stmt.where(*scope)
         if written:
-            since = sa.select(trail.c.task_id).where(trail.c.at >= cutoff)
+            since = _tasks_written_since(cutoff)
             stmt = stmt.where(tasks.c.id.not_in(since))
             funds_stmt = funds_stmt.where(tasks.c.id.not_in(since))
-        counted = [(*r, 0) for r in conn.execute(stmt)]
+        first: dict[int, tuple[int, int]] = {}
+        counted = []
+        for *line, campaign_of, task_of in conn.execute(stmt):
+            counted.append((*line, 0))
+            if line[2] is not None:
+                key = (campaign_of or 0, task_of)
+                first[line[2]] = min(first.get(line[2], key), key)
         counted += [(wf_name, state, pid, unit, False, False, 0, fen) for wf_name, state, pid, unit, fen
                     in conn.execute(funds_stmt)]
         for chunk in _chunks([tid for tid in written if tid in replayed]):
@@ -558,9 +571,12 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
                 sa.select(outcomes.c.task_id, sa.func.sum(outcomes.c.amount_fen))
                 .where(outcomes.c.task_id.in_(chunk), outcomes.c.kind == "funds", outcomes.c.on <= as_of)
                 .group_by(outcomes.c.task_id)).all())
-            for tid, wf_name, pid, unit in conn.execute(
-                    sa.select(tasks.c.id, tasks.c.workflow, tasks.c.problem_id, tasks.c.unit)
+            for tid, wf_name, pid, unit, campaign_of in conn.execute(
+                    sa.select(tasks.c.id, tasks.c.workflow, tasks.c.problem_id, tasks.c.unit, tasks.c.campaign_id)
                     .where(tasks.c.id.in_(chunk)).order_by(tasks.c.id)):
+                if pid is not None:
+                    key = (campaign_of or 0, tid)
+                    first[pid] = min(first.get(pid, key), key)
                 then = replayed[tid]
                 by_target, _result, is_open, _label = kinds(wf_name, then.state)
                 in_force = then.target if by_target and then.target is not None else then.due
@@ -596,7 +612,8 @@ def progress_counts(app: "Ledger", as_of: date | None = None, campaign: str | No
         by_unit.setdefault(line[3], []).append(line)
     return ProgressReport(
         as_of=as_of, campaign=campaign, by=by, figures=figures_of(counted),
-        by_problem=[Group(*names[pid], figures_of(lines)) for pid, lines in by_problem.items()]
+        by_problem=[Group(*names[pid], figures_of(by_problem[pid]))
+                    for pid in sorted(by_problem, key=first.__getitem__)]
         if "problem" in order else [],
         by_unit=sorted((Group(u, u, figures_of(lines)) for u, lines in by_unit.items()), key=lambda g: g.key)
         if "unit" in order else [],
@@ -643,8 +660,7 @@ def standings(app: "Ledger", as_of: date | None = None, campaign: str | None = N
         keys = (tasks.c.workflow, tasks.c.state, tasks.c.flagged, tasks.c.due, tasks.c.followup_target)
         stmt = sa.select(*keys, sa.func.count()).where(*_scope(campaign_id, workflow)).group_by(*keys)
         if written:
-            stmt = stmt.where(tasks.c.id.not_in(sa.select(trail.c.task_id).where(trail.c.at >= cutoff,
-                                                                               trail.c.task_id.is_not(None))))
+            stmt = stmt.where(tasks.c.id.not_in(_tasks_written_since(cutoff)))
         lines: list[tuple[Any, ...]] = [(*r, None) for r in conn.execute(stmt)]
         for chunk in _chunks([tid for tid in written if tid in replayed]):
             for tid, wf_name in conn.execute(sa.select(tasks.c.id, tasks.c.workflow).where(tasks.c.id.in_(chunk))):
@@ -672,8 +688,7 @@ def standing_tasks(app: "Ledger", as_of: date, lines: Sequence[Standing], campai
             stmt = (sa.select(tasks.c.id, tasks.c.workflow, tasks.c.state, tasks.c.flagged, tasks.c.due,
                               tasks.c.followup_target)
                     .where(*_scope(campaign_id, workflow), tasks.c.due.in_(sorted({key[3] for key in grouped})),
-                           tasks.c.id.not_in(sa.select(trail.c.task_id).where(trail.c.at >= cutoff,
-                                                                             trail.c.task_id.is_not(None)))))
+                           tasks.c.id.not_in(_tasks_written_since(cutoff))))
             for tid, wf_name, state, flagged, due, target in conn.execute(stmt):
                 line = grouped.get((wf_name, state, bool(flagged), due, target))
                 if line is not None:
